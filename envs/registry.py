@@ -1,0 +1,37 @@
+"""Benchmark env names -> gymnasium ids.
+
+Configs name envs by short benchmark names (``gridworld``, ``walker_stumps``, ...); this
+table maps them to registered gymnasium ids so that an unknown name gets a clear error
+listing what exists, before any training starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from envs.errors import unknown_name
+
+# name -> gymnasium id. Each env package registers its ids in envs/__init__.py.
+ENV_IDS: dict[str, str] = {}
+
+
+def register_benchmark_env(name: str, gym_id: str, entry_point: str, **kwargs: Any) -> None:
+    """Register a gymnasium id (once) and its benchmark name."""
+    if gym_id not in gym.registry:
+        gym.register(id=gym_id, entry_point=entry_point, **kwargs)
+    ENV_IDS[name] = gym_id
+
+
+def gym_id(name: str) -> str:
+    """The gymnasium id of a benchmark env name, or a clear error."""
+    try:
+        return ENV_IDS[name]
+    except KeyError:
+        raise unknown_name("env.name", name, ENV_IDS) from None
+
+
+def make_env(name: str, **kwargs: Any) -> gym.Env:
+    """``gym.make`` by benchmark name."""
+    return gym.make(gym_id(name), **kwargs)

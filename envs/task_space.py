@@ -1,0 +1,236 @@
+"""TaskSpace: the named, bounded parameters a teacher may set on an environment.
+
+Teachers never see an env's internals; they see a TaskSpace. A *task* is a plain
+``dict`` mapping dimension names to values (floats for continuous dimensions, ints for
+discrete ones, strings for categorical ones), so it can be logged to Parquet, put in a
+config, and sent to a subprocess without pickling anything exotic.
+
+Teachers work in the normalised view ``[0, 1]^d`` (:meth:`TaskSpace.to_unit` /
+:meth:`TaskSpace.from_unit`): GMMs, GANs and generators then need no per-env scaling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from envs.errors import TeachBenchError
+
+Task = dict[str, Any]
+
+KINDS = ("continuous", "discrete", "categorical")
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One task dimension.
+
+    ``continuous``: a float in ``[low, high]``; ``discrete``: an int in ``[low, high]``;
+    ``categorical``: one of ``choices`` (``low``/``high`` are then 0 and ``len-1``).
+    """
+
+    name: str
+    low: float = 0.0
+    high: float = 1.0
+    kind: str = "continuous"
+    choices: tuple[Any, ...] = ()
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise TeachBenchError(f"task_space.{self.name}.kind", f"unknown kind {self.kind!r}", KINDS)
+        if self.kind == "categorical":
+            if len(self.choices) < 1:
+                raise TeachBenchError(f"task_space.{self.name}.choices", "a categorical dimension needs choices")
+            object.__setattr__(self, "low", 0.0)
+            object.__setattr__(self, "high", float(len(self.choices) - 1))
+        if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low > self.high:
+            raise TeachBenchError(
+                f"task_space.{self.name}", f"bounds must be finite with low <= high, got [{self.low}, {self.high}]"
+            )
+
+    # -- scalar conversions -------------------------------------------------------------
+    def to_number(self, value: Any) -> float:
+        """The value as a float on the dimension's own scale (category -> its index)."""
+        if self.kind == "categorical":
+            if value in self.choices:
+                return float(self.choices.index(value))
+            raise TeachBenchError(f"task.{self.name}", f"{value!r} is not a valid choice", self.choices)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TeachBenchError(f"task.{self.name}", f"{value!r} is not a number") from None
+        return number
+
+    def from_number(self, number: float) -> Any:
+        """Inverse of :meth:`to_number`, rounding discrete and categorical values."""
+        if self.kind == "continuous":
+            return float(number)
+        index = int(np.rint(number))
+        if self.kind == "discrete":
+            return index
+        return self.choices[int(np.clip(index, 0, len(self.choices) - 1))]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "low": self.low, "high": self.high, "kind": self.kind}
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.doc:
+            out["doc"] = self.doc
+        return out
+
+
+@dataclass(frozen=True)
+class TaskSpace:
+    """An ordered set of named :class:`Dim` s."""
+
+    dims: tuple[Dim, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dims", tuple(self.dims))
+        names = [d.name for d in self.dims]
+        if len(set(names)) != len(names):
+            raise TeachBenchError("task_space", f"duplicate dimension names in {names}")
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def box(cls, names: Sequence[str], low: Sequence[float], high: Sequence[float]) -> "TaskSpace":
+        """A purely continuous space, the common case for ACL teachers."""
+        return cls(tuple(Dim(n, float(lo), float(hi)) for n, lo, hi in zip(names, low, high, strict=True)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TaskSpace":
+        dims = []
+        for d in data["dims"]:
+            dims.append(
+                Dim(
+                    name=d["name"],
+                    low=float(d.get("low", 0.0)),
+                    high=float(d.get("high", 1.0)),
+                    kind=d.get("kind", "continuous"),
+                    choices=tuple(d.get("choices", ())),
+                    doc=d.get("doc", ""),
+                )
+            )
+        return cls(tuple(dims))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dims": [d.to_dict() for d in self.dims]}
+
+    # -- shape --------------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.dims]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.dims)
+
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([d.low for d in self.dims], dtype=np.float64)
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([d.high for d in self.dims], dtype=np.float64)
+
+    def __getitem__(self, name: str) -> Dim:
+        for d in self.dims:
+            if d.name == name:
+                return d
+        raise TeachBenchError("task", f"unknown dimension {name!r}", self.names)
+
+    # -- tasks <-> arrays ---------------------------------------------------------------
+    def to_array(self, task: Mapping[str, Any]) -> np.ndarray:
+        """The task as a float vector on each dimension's own scale (validated)."""
+        task = self.validate(task)
+        return np.array([d.to_number(task[d.name]) for d in self.dims], dtype=np.float64)
+
+    def from_array(self, x: Iterable[float], clip: bool = True) -> Task:
+        """A task from a vector on the dimensions' own scale (clipped to bounds by default)."""
+        x = np.asarray(list(x) if not isinstance(x, np.ndarray) else x, dtype=np.float64).reshape(-1)
+        if x.shape[0] != self.ndim:
+            raise TeachBenchError("task", f"expected {self.ndim} values, got {x.shape[0]}")
+        if clip:
+            x = np.clip(np.nan_to_num(x, nan=0.0), self.low, self.high)
+        return {d.name: d.from_number(v) for d, v in zip(self.dims, x)}
+
+    def to_unit(self, task: Mapping[str, Any]) -> np.ndarray:
+        """The normalised view in ``[0, 1]^d`` that teachers work in."""
+        x = self.to_array(task)
+        span = self.high - self.low
+        safe = np.where(span > 0, span, 1.0)
+        return np.where(span > 0, (x - self.low) / safe, 0.0)
+
+    def from_unit(self, u: Iterable[float]) -> Task:
+        """A task from a point of ``[0, 1]^d`` (clipped into the cube first)."""
+        u = np.clip(np.nan_to_num(np.asarray(u, dtype=np.float64).reshape(-1), nan=0.5), 0.0, 1.0)
+        if u.shape[0] != self.ndim:
+            raise TeachBenchError("task", f"expected {self.ndim} unit values, got {u.shape[0]}")
+        return self.from_array(self.low + u * (self.high - self.low))
+
+    # -- sampling and checking ----------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Task:
+        """A uniform task: uniform per dimension (each integer / category equally likely)."""
+        task: Task = {}
+        for d in self.dims:
+            if d.kind == "continuous":
+                task[d.name] = float(rng.uniform(d.low, d.high))
+            elif d.kind == "discrete":
+                task[d.name] = int(rng.integers(int(math.ceil(d.low)), int(math.floor(d.high)) + 1))
+            else:
+                task[d.name] = d.choices[int(rng.integers(len(d.choices)))]
+        return task
+
+    def validate(self, task: Mapping[str, Any] | Sequence[float] | np.ndarray) -> Task:
+        """Return the task as a clean dict, or raise :class:`TeachBenchError` naming the
+        offending dimension and its bounds. Accepts a mapping or a sequence in dim order."""
+        if not isinstance(task, Mapping):
+            values = list(np.asarray(task, dtype=object).reshape(-1))
+            if len(values) != self.ndim:
+                raise TeachBenchError("task", f"expected {self.ndim} values {self.names}, got {len(values)}")
+            task = dict(zip(self.names, values))
+        extra = set(task) - set(self.names)
+        if extra:
+            raise TeachBenchError(f"task.{sorted(extra)[0]}", "unknown task dimension", self.names)
+        missing = [n for n in self.names if n not in task]
+        if missing:
+            raise TeachBenchError(f"task.{missing[0]}", "missing task dimension", self.names)
+        clean: Task = {}
+        for d in self.dims:
+            value = task[d.name]
+            number = d.to_number(value)
+            if not math.isfinite(number):
+                raise TeachBenchError(f"task.{d.name}", f"{value!r} is not finite")
+            if d.kind != "categorical" and not (d.low <= number <= d.high):
+                raise TeachBenchError(f"task.{d.name}", f"{value!r} is outside [{d.low}, {d.high}]")
+            if d.kind == "discrete" and number != int(number):
+                raise TeachBenchError(f"task.{d.name}", f"{value!r} is not an integer")
+            clean[d.name] = d.from_number(number)
+        return clean
+
+    def contains(self, task: Mapping[str, Any] | Sequence[float]) -> bool:
+        try:
+            self.validate(task)
+        except TeachBenchError:
+            return False
+        return True
+
+    def clip(self, task: Mapping[str, Any]) -> Task:
+        """Project a task with all dimensions present onto the space (NaN -> low)."""
+        x = []
+        for d in self.dims:
+            if d.name not in task:
+                raise TeachBenchError(f"task.{d.name}", "missing task dimension", self.names)
+            x.append(d.to_number(task[d.name]) if d.kind == "categorical" else float(task[d.name]))
+        return self.from_array(np.nan_to_num(np.array(x, dtype=np.float64), nan=-np.inf, posinf=np.inf))
+
+    def grid(self, points_per_dim: int | Sequence[int]) -> list[Task]:
+        """A regular grid of tasks (cell centres excluded: bounds included), e.g. TMA's 10x10 test set."""
+        counts = [points_per_dim] * self.ndim if isinstance(points_per_dim, int) else list(points_per_dim)
+        axes = [np.linspace(d.low, d.high, n) for d, n in zip(self.dims, counts)]
+        mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, self.ndim)
+        return [self.from_array(row) for row in mesh]

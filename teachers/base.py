@@ -1,0 +1,144 @@
+"""The Teacher contract and the Episode record.
+
+A teacher proposes tasks (points of an env's :class:`~envs.task_space.TaskSpace`) and
+learns from the outcome of each finished episode. It is seeded through a
+``numpy.random.Generator``, never reads the wall clock, and can be checkpointed.
+
+Subclasses implement :meth:`Teacher._sample` and :meth:`Teacher._update`; the public
+:meth:`Teacher.sample` / :meth:`Teacher.update` wrap them with the checks every teacher
+needs (tasks inside the space, non-finite returns dropped with a warning), so that no
+algorithm module repeats them.
+
+State: :meth:`state_dict` returns plain Python containers, numbers, strings and
+``torch.Tensor`` s only, so checkpoints load with ``torch.load(weights_only=True)`` and
+never unpickle arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from envs.errors import TeachBenchError
+from envs.task_space import Task, TaskSpace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Episode:
+    """One finished episode, as a teacher sees it.
+
+    ``task`` is the task actually played (from ``info["task"]``), ``episode_return`` the
+    undiscounted return, ``success`` the env's success flag. ``regret`` (PVL / MaxMC) and
+    ``value`` (the student's V(s0)) are filled only when a teacher asks for them.
+    """
+
+    task: Task
+    episode_return: float
+    length: int
+    success: bool = False
+    global_step: int = 0
+    env_index: int = 0
+    episode_id: int = 0
+    regret: float | None = None
+    value: float | None = None
+    level_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """A flat row for the episodes table (``task.<dim>`` columns)."""
+        row = asdict(self)
+        task = row.pop("task")
+        extra = row.pop("extra")
+        for k, v in task.items():
+            row[f"task.{k}"] = v
+        for k, v in extra.items():
+            row[f"extra.{k}"] = v
+        return row
+
+
+class Teacher(ABC):
+    """Base class of every teacher.
+
+    Args:
+        task_space: the space to propose tasks from.
+        seed: seed of the teacher's own ``numpy.random.Generator``.
+
+    Class attributes:
+        name: the registry name (``teacher.name`` in configs).
+        needs: what the runner must provide beyond returns, e.g. ``{"regret"}`` (per-episode
+            regret estimates), ``{"value"}`` (student's V(s0)), ``{"antagonist"}``.
+    """
+
+    name: ClassVar[str] = "base"
+    needs: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, task_space: TaskSpace, seed: int = 0) -> None:
+        self.task_space = task_space
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.n_sampled = 0
+        self.n_updates = 0
+        self.n_dropped = 0
+
+    # -- public API ---------------------------------------------------------------------
+    def sample(self) -> Task:
+        """The next task to play (always inside the task space)."""
+        task = self._sample()
+        self.n_sampled += 1
+        return self.task_space.validate(task)
+
+    def update(self, episode: Episode) -> None:
+        """Learn from one finished episode. Non-finite returns are dropped with a warning
+        (the teacher keeps sampling valid tasks); a task outside the space is an error."""
+        if not math.isfinite(float(episode.episode_return)):
+            self.n_dropped += 1
+            log.warning("%s: dropped episode %d with non-finite return %r", self.name, episode.episode_id,
+                        episode.episode_return)
+            return
+        if "level" not in episode.task:
+            episode.task = self.task_space.validate(episode.task)
+        self._update(episode)
+        self.n_updates += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where the teacher stopped."""
+        return {
+            "name": self.name,
+            "rng": self.rng.bit_generator.state,
+            "counters": [self.n_sampled, self.n_updates, self.n_dropped],
+            "algo": self._state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("name") != self.name:
+            raise TeachBenchError("teacher.name", f"checkpoint is for teacher {state.get('name')!r}, not {self.name!r}")
+        self.rng.bit_generator.state = state["rng"]
+        self.n_sampled, self.n_updates, self.n_dropped = (int(v) for v in state["counters"])
+        self._load_state(state["algo"])
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Scalars worth logging over time (the runner adds the step)."""
+        return {"sampled": self.n_sampled, "updates": self.n_updates, "dropped": self.n_dropped, **self._diagnostics()}
+
+    # -- for subclasses -----------------------------------------------------------------
+    @abstractmethod
+    def _sample(self) -> Task: ...
+
+    @abstractmethod
+    def _update(self, episode: Episode) -> None: ...
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    def _diagnostics(self) -> dict[str, Any]:
+        return {}
