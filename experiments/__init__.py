@@ -1,0 +1,1 @@
+"""Runs, the CLI, sweeps, the leaderboard and analysis."""

@@ -1,0 +1,81 @@
+"""Where a run's metrics go besides its files: nothing, or wandb.
+
+wandb runs offline when no ``WANDB_API_KEY`` is set (``logger.mode=auto``), groups the
+runs of one experiment (``group=<name>``), and never receives the key in its config.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+from envs.errors import TeachBenchError
+from teachers.base import Episode
+
+SECRET_MARKERS = ("key", "token", "secret", "password")
+
+
+class NullSink:
+    """Files only."""
+
+    def episode(self, episode: Episode) -> None:
+        pass
+
+    def metrics(self, step: int, values: Mapping[str, Any]) -> None:
+        pass
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        pass
+
+
+def scrub(data: Any) -> Any:
+    """Drop config entries whose key looks like a credential."""
+    if isinstance(data, dict):
+        return {k: scrub(v) for k, v in data.items() if not any(m in str(k).lower() for m in SECRET_MARKERS)}
+    if isinstance(data, list):
+        return [scrub(v) for v in data]
+    return data
+
+
+class WandbSink(NullSink):
+    """Logs episode returns (every ``episode_every`` episodes), eval and teacher metrics."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Any, episode_every: int = 10) -> None:
+        import wandb
+
+        mode = cfg.logger.get("mode", "auto")
+        if mode == "auto":
+            mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        if mode not in ("online", "offline", "disabled"):
+            raise TeachBenchError("logger.mode", f"unknown wandb mode {mode!r}", ["auto", "online", "offline", "disabled"])
+        config = scrub(OmegaConf.to_container(cfg, resolve=True))
+        self.wandb = wandb
+        self.run = wandb.init(project=cfg.logger.get("project", "teachbench"), entity=cfg.logger.get("entity"),
+                              group=cfg.name, name=run_dir.path.name, dir=str(run_dir.path), config=config,
+                              mode=mode, reinit="finish_previous", settings=wandb.Settings(console="off", quiet=True))
+        self.episode_every = episode_every
+
+    def episode(self, episode: Episode) -> None:
+        if episode.episode_id % self.episode_every == 0:
+            self.run.log({"train/episode_return": episode.episode_return, "train/success": float(episode.success),
+                          "global_step": episode.global_step})
+
+    def metrics(self, step: int, values: Mapping[str, Any]) -> None:
+        self.run.log({**{k: v for k, v in values.items() if isinstance(v, (int, float))}, "global_step": step})
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        for k, v in summary.items():
+            if isinstance(v, (int, float, str)):
+                self.run.summary[k] = v
+        self.run.finish()
+
+
+def make_sink(cfg: DictConfig, run_dir: Any) -> NullSink:
+    kind = cfg.get("logger", {}).get("kind", "none") if cfg.get("logger") else "none"
+    if kind == "none":
+        return NullSink()
+    if kind == "wandb":
+        return WandbSink(cfg, run_dir)
+    raise TeachBenchError("logger.kind", f"unknown logger {kind!r}", ["none", "wandb"])

@@ -1,0 +1,1 @@
+"""SB3 students: building them from config, the curriculum bridge, evaluation."""

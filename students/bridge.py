@@ -1,0 +1,188 @@
+"""The curriculum bridge between a teacher and SB3's vectorized envs.
+
+Two halves:
+
+- :class:`CurriculumWrapper` sits inside every sub-env (inside the worker process for a
+  ``SubprocVecEnv``). It holds a FIFO of tasks that the teacher has already chosen for
+  it. SB3 resets a finished sub-env inside ``step``; the wrapper then starts the next
+  queued task at once, so auto-reset never waits on the teacher (a one-task look-ahead).
+- :class:`Curriculum` lives in the main process with the teacher. After every vector
+  step it turns each finished episode into an :class:`~teachers.base.Episode` (the task
+  from ``info["task"]``, the one actually played), gives it to the teacher, and sends that
+  sub-env one new task. :class:`CurriculumCallback` drives it from SB3's callback loop.
+
+Env-side failures (a non-finite reward) raise :class:`~envs.errors.TeachBenchError`
+naming the task, instead of silently poisoning the student.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Callable, Sequence
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+from envs.errors import TeachBenchError
+from envs.task_space import Task
+from teachers.base import Episode, Teacher
+
+EpisodeSink = Callable[[Episode], None]
+
+
+def reset_options(task: Task | None) -> dict[str, Any] | None:
+    """``reset`` options for a task: level-based tasks travel as ``{"level": ...}``."""
+    if task is None:
+        return None
+    if "level" in task:
+        return {"level": task["level"]}
+    return {"task": task}
+
+
+class CurriculumWrapper(gym.Wrapper):
+    """Queue of upcoming tasks for one sub-env; reports the task played in ``info``."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._queue: deque[Task] = deque()
+        self.current_task: Task | None = None
+
+    # called through VecEnv.env_method from the main process
+    def set_next_task(self, task: Task) -> None:
+        self._queue.append(task)
+
+    def pending_tasks(self) -> list[Task]:
+        """The task being played (first) and the queued ones: what a checkpoint must keep."""
+        head = [self.current_task] if self.current_task is not None else []
+        return head + list(self._queue)
+
+    def clear_tasks(self) -> None:
+        self._queue.clear()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if not options or ("task" not in options and "level" not in options):
+            task = self._queue.popleft() if self._queue else None
+            merged = dict(options or {})
+            merged.update(reset_options(task) or {})
+            options = merged or None
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.current_task = info.get("task")
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if not math.isfinite(float(reward)):
+            raise TeachBenchError("reward", f"the env returned a non-finite reward {reward!r} on task {self.current_task}")
+        if "task" not in info:
+            info["task"] = self.current_task
+        return obs, reward, terminated, truncated, info
+
+
+class Curriculum:
+    """Main-process half of the bridge: teacher <-> sub-env task queues.
+
+    Args:
+        teacher: the teacher choosing tasks.
+        vec_env: the student's VecEnv (its sub-envs wrapped in :class:`CurriculumWrapper`,
+            or a batched VecEnv implementing ``env_method("set_next_task", ...)``).
+        sinks: callables receiving every finished Episode (tables, wandb).
+        lookahead: tasks queued per sub-env beyond the one it plays.
+    """
+
+    def __init__(self, teacher: Teacher, vec_env: VecEnv, sinks: Sequence[EpisodeSink] = (),
+                 lookahead: int = 1) -> None:
+        self.teacher = teacher
+        self.vec_env = vec_env
+        self.sinks = list(sinks)
+        self.lookahead = int(lookahead)
+        self.next_episode_id = 0
+        self.episode_hooks: list[Callable[[Episode, int, dict[str, Any]], None]] = []
+        # Regret-based teachers score episodes only at rollout end (after GAE): they set this
+        # and call :meth:`deliver` themselves.
+        self.defer_updates = False
+
+    def prime(self, pending: Sequence[Sequence[Task]] | None = None) -> None:
+        """Fill every sub-env's queue before the first reset: the task it starts with plus
+        the look-ahead. ``pending`` (from a checkpoint) replays tasks already handed out."""
+        n = self.vec_env.num_envs
+        self.vec_env.env_method("clear_tasks")
+        for i in range(n):
+            tasks = list(pending[i]) if pending is not None and i < len(pending) else []
+            while len(tasks) < 1 + self.lookahead:
+                tasks.append(self.teacher.sample())
+            for task in tasks:
+                self.vec_env.env_method("set_next_task", task, indices=[i])
+
+    def pending(self) -> list[list[Task]]:
+        return self.vec_env.env_method("pending_tasks")
+
+    def on_step(self, dones: np.ndarray, infos: Sequence[dict[str, Any]], global_step: int) -> list[Episode]:
+        """Report every finished episode and refill the queues of the sub-envs that finished."""
+        finished = []
+        for i in np.flatnonzero(dones):
+            info = infos[i]
+            stats = info.get("episode")
+            if stats is None or info.get("task") is None:
+                raise TeachBenchError("env", "a finished episode's info lacks 'episode' (Monitor) or 'task'")
+            episode = Episode(
+                task=dict(info["task"]),
+                episode_return=float(stats["r"]),
+                length=int(stats["l"]),
+                success=bool(info.get("success", False)),
+                global_step=int(global_step),
+                env_index=int(i),
+                episode_id=self.next_episode_id,
+                level_id=info.get("level_id"),
+            )
+            self.next_episode_id += 1
+            for hook in self.episode_hooks:
+                hook(episode, int(i), info)
+            finished.append(episode)
+            self.vec_env.env_method("set_next_task", self.teacher.sample(), indices=[int(i)])
+        if finished and not self.defer_updates:
+            self.deliver(finished)
+        return finished
+
+    def deliver(self, episodes: Sequence[Episode]) -> None:
+        for episode in episodes:
+            self.teacher.update(episode)
+            for sink in self.sinks:
+                sink(episode)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"next_episode_id": self.next_episode_id, "pending": self.pending()}
+
+
+class CurriculumCallback(BaseCallback):
+    """SB3 callback driving :class:`Curriculum` and optional periodic work.
+
+    ``periodic`` callables get the model's ``num_timesteps`` after every step and decide
+    themselves whether it is time to act (evaluation, diagnostics, checkpoints); checkpoint
+    hooks that need a consistent model run in ``on_rollout_start`` (``at_rollout_start``).
+    """
+
+    def __init__(self, curriculum: Curriculum, periodic: Sequence[Callable[[int], None]] = (),
+                 at_rollout_start: Sequence[Callable[[int], None]] = (),
+                 at_rollout_end: Sequence[Callable[[BaseCallback], None]] = ()) -> None:
+        super().__init__()
+        self.curriculum = curriculum
+        self.periodic = list(periodic)
+        self.at_rollout_start = list(at_rollout_start)
+        self.at_rollout_end = list(at_rollout_end)
+
+    def _on_step(self) -> bool:
+        self.curriculum.on_step(self.locals["dones"], self.locals["infos"], self.num_timesteps)
+        for fn in self.periodic:
+            fn(self.num_timesteps)
+        return True
+
+    def _on_rollout_start(self) -> None:
+        for fn in self.at_rollout_start:
+            fn(self.num_timesteps)
+
+    def _on_rollout_end(self) -> None:
+        for fn in self.at_rollout_end:
+            fn(self)

@@ -1,0 +1,70 @@
+"""Building SB3 students from config.
+
+A student config names an algorithm (``ppo``, ``a2c``, ``dqn``, ``sac``), a policy and the
+SB3 constructor keyword arguments; the env config may add per-algorithm defaults (e.g.
+``n_steps`` for the gridworld). Unknown names and parameters, and an algorithm that
+cannot act in the env's action space, are clear errors before training starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Mapping
+
+from gymnasium import spaces
+from stable_baselines3 import A2C, DQN, PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from envs.errors import TeachBenchError, unknown_name
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
+# The action spaces each algorithm supports (SB3's own table).
+ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
+    "ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "a2c": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "dqn": (spaces.Discrete,),
+    "sac": (spaces.Box,),
+}
+
+
+def algo_class(name: str) -> type[BaseAlgorithm]:
+    try:
+        return ALGOS[name]
+    except KeyError:
+        raise unknown_name("student.algo", name, ALGOS) from None
+
+
+def student_params(algo: str, params: Mapping[str, Any] | None, env_defaults: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Env defaults for this algorithm, overridden by the student config's own params."""
+    merged = dict((env_defaults or {}).get(algo, {}) or {})
+    merged.update(params or {})
+    cls = algo_class(algo)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
+    for key in merged:
+        if key not in accepted:
+            raise TeachBenchError(f"student.params.{key}", f"not a parameter of SB3 {cls.__name__}", sorted(accepted))
+    return merged
+
+
+def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: Mapping[str, Any] | None = None,
+                 env_defaults: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu",
+                 verbose: int = 0) -> BaseAlgorithm:
+    """An SB3 algorithm on ``vec_env``. ``policy`` defaults to ``MultiInputPolicy`` for Dict
+    observations and ``MlpPolicy`` otherwise."""
+    cls = algo_class(algo)
+    if not isinstance(vec_env.action_space, ACTION_SPACES[algo]):
+        raise TeachBenchError(
+            "student.algo",
+            f"{algo} cannot act in the env's {type(vec_env.action_space).__name__} action space",
+            [a for a, kinds in ACTION_SPACES.items() if isinstance(vec_env.action_space, kinds)],
+        )
+    kwargs = student_params(algo, params, env_defaults)
+    if policy is None:
+        policy = "MultiInputPolicy" if isinstance(vec_env.observation_space, spaces.Dict) else "MlpPolicy"
+    return cls(policy, vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
+
+
+def load_student(algo: str, path: str, vec_env: VecEnv, device: str = "cpu") -> BaseAlgorithm:
+    """Load a checkpoint through SB3's own loader (weights, optimiser, counters)."""
+    return algo_class(algo).load(path, env=vec_env, device=device)

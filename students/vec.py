@@ -1,0 +1,51 @@
+"""Building the student's VecEnv: each sub-env is ``Monitor(CurriculumWrapper(env))``.
+
+``DummyVecEnv`` for cheap envs (gridworld, forms: a subprocess round trip costs more than
+the step, and 2 subprocess workers were slower than 1 env on 2 cores), ``SubprocVecEnv``
+where a step is costly (Box2D walker on many cores). ``VecNormalize`` for the walker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gymnasium as gym
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+
+from envs.errors import TeachBenchError
+from envs.registry import make_env
+from students.bridge import CurriculumWrapper
+
+VEC_KINDS = ("dummy", "subproc")
+
+
+def env_factory(name: str, kwargs: dict[str, Any] | None = None, seed: int | None = None) -> Callable[[], gym.Env]:
+    """A picklable thunk building one wrapped sub-env (for SubprocVecEnv workers)."""
+    kwargs = dict(kwargs or {})
+
+    def _make() -> gym.Env:
+        from students.threads import pin_threads
+
+        pin_threads(1)
+        env = Monitor(CurriculumWrapper(make_env(name, **kwargs)))
+        if seed is not None:
+            env.action_space.seed(seed)
+        return env
+
+    return _make
+
+
+def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 1, kind: str = "dummy",
+                 seed: int = 0, normalize: bool = False) -> VecEnv:
+    """The training VecEnv; sub-env ``i`` is seeded ``seed + i``."""
+    if n_envs < 1:
+        raise TeachBenchError("env.n_envs", f"must be >= 1, got {n_envs}")
+    if kind not in VEC_KINDS:
+        raise TeachBenchError("env.vec_env", f"unknown VecEnv kind {kind!r}", VEC_KINDS)
+    thunks = [env_factory(name, kwargs, seed + i) for i in range(n_envs)]
+    vec: VecEnv = DummyVecEnv(thunks) if kind == "dummy" else SubprocVecEnv(thunks)
+    vec.seed(seed)
+    if normalize:
+        vec = VecNormalize(vec, norm_obs=True, norm_reward=True)
+    return vec
