@@ -15,6 +15,10 @@ from teachers.base import Teacher
 TEACHERS: dict[str, str] = {
     "random": "teachers.random_teacher:RandomTeacher",
     "alp_gmm": "teachers.alp_gmm:ALPGMM",
+    "adr": "teachers.adr:ADR",
+    "spdl": "teachers.spdl:SPDL",
+    "goal_gan": "teachers.goal_gan:GoalGAN",
+    "setter_solver": "teachers.setter_solver:SetterSolver",
 }
 
 

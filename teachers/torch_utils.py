@@ -1,0 +1,68 @@
+"""Small torch pieces shared by the neural teachers (GoalGAN, Setter-Solver).
+
+Why here: each teacher module should read top to bottom with the paper's names, so the
+plumbing that is the same for all of them (an MLP builder, a seeded generator, and
+checkpoint-safe state conversion) lives once, beside them.
+
+Determinism: teachers build their networks under ``torch.random.fork_rng`` seeded from
+the teacher's seed, draw all noise from their own ``torch.Generator``, and run on CPU with
+one thread, so the same seed gives the same tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU, out_activation: type[nn.Module] | None = None) -> nn.Sequential:
+    """``sizes[0] -> ... -> sizes[-1]`` fully connected, ``activation`` between layers."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    if out_activation is not None:
+        layers.append(out_activation())
+    return nn.Sequential(*layers)
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU torch generator of its own (never the global one)."""
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(int(seed) % (2**63))
+    return gen
+
+
+def build_seeded(seed: int, build: Callable[[], Any]) -> Any:
+    """Run ``build`` (network construction) with torch's global RNG seeded from ``seed``
+    and restored afterwards, so initial weights depend only on the teacher's seed and the
+    caller's global torch RNG is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) % (2**63))
+        return build()
+
+
+def module_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A module's parameters as a plain dict of cloned tensors (checkpoint-safe)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def plain(value: Any) -> Any:
+    """Convert optimizer state and similar nests to plain dicts/lists/numbers/tensors."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
+    """Load a state produced by ``plain(optimizer.state_dict())`` (lists back to what torch expects)."""
+    state = dict(state)
+    inner = {int(k): v for k, v in state["state"].items()}
+    optimizer.load_state_dict({"state": inner, "param_groups": [dict(g) for g in state["param_groups"]]})
