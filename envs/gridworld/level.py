@@ -1,0 +1,357 @@
+"""The maze level: one value object shared by every way of making a maze.
+
+A parameter vector (ACL teachers), an explicit level string (PLR/ACCEL replay) and the
+PAIRED designer all end in the same :class:`Level`, so a level played by the single
+MiniGrid env, by the batched VecEnv or stored in a replay buffer is the same thing and
+compares equal.
+
+Coordinates follow MiniGrid: ``(x, y)`` = (column, row), directions
+0 = right (+x), 1 = down (+y), 2 = left, 3 = up. The outer ring of cells is always wall;
+only the ``(size-2)^2`` interior cells are free to design.
+
+Levels are frozen; the ACCEL edits at the bottom of this module are pure functions that
+return a new level (REFERENCES.md §5: add/remove a wall, move the agent or the goal).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from envs.errors import TeachBenchError
+
+MIN_SIZE = 4
+"""Smallest maze side, border included: a 2x2 interior still holds a start and a goal."""
+MAX_SIZE = 64
+"""Largest side a level string may declare (keeps a hostile string from allocating GBs)."""
+DIR_TO_VEC: tuple[tuple[int, int], ...] = ((1, 0), (0, 1), (-1, 0), (0, -1))
+STRING_PREFIX = "m1"
+ASCII_DIRS = {">": 0, "v": 1, "<": 2, "^": 3}
+
+
+@dataclass(frozen=True)
+class Level:
+    """A maze layout.
+
+    ``walls`` holds the *interior* wall cells as sorted flat indices ``y * size + x``
+    (the border is implicit), which is hashable, compact and the "sorted wall sequence"
+    that CLUTR's VAE reads (REFERENCES.md §5). ``seed`` records where a generated level
+    came from; it is provenance only and does not take part in equality.
+
+    Invalid layouts (start or goal outside the interior or on a wall, start == goal,
+    bad direction, side out of range) raise :class:`TeachBenchError`; an unsolvable
+    layout is accepted (the UED papers allow it) and flagged by :attr:`solvable`.
+    """
+
+    size: int
+    walls: tuple[int, ...]
+    start: tuple[int, int]
+    start_dir: int
+    goal: tuple[int, int]
+    seed: int | None = field(default=None, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        size = _as_int(self.size, "level.size")
+        if not MIN_SIZE <= size <= MAX_SIZE:
+            raise TeachBenchError("level.size", f"{size} is outside [{MIN_SIZE}, {MAX_SIZE}]")
+        object.__setattr__(self, "size", size)
+        walls = tuple(sorted({_as_int(w, "level.walls") for w in self.walls}))
+        for w in walls:
+            x, y = w % size, w // size
+            if not _interior(x, y, size):
+                raise TeachBenchError("level.walls", f"wall index {w} is not an interior cell of a {size}x{size} maze")
+        object.__setattr__(self, "walls", walls)
+        start = _as_cell(self.start, "level.start")
+        goal = _as_cell(self.goal, "level.goal")
+        for key, (x, y) in (("level.start", start), ("level.goal", goal)):
+            if not _interior(x, y, size):
+                raise TeachBenchError(key, f"{(x, y)} is outside the interior [1, {size - 2}]^2")
+            if y * size + x in walls:
+                raise TeachBenchError(key, f"{(x, y)} is on a wall")
+        if start == goal:
+            raise TeachBenchError("level.goal", f"goal {goal} is on the start cell")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "goal", goal)
+        direction = _as_int(self.start_dir, "level.start_dir")
+        if not 0 <= direction <= 3:
+            raise TeachBenchError("level.start_dir", f"{direction} is not a direction", range(4))
+        object.__setattr__(self, "start_dir", direction)
+
+    # -- arrays -------------------------------------------------------------------------
+    @property
+    def wall_grid(self) -> np.ndarray:
+        """Bool array ``[x, y]`` of shape ``(size, size)``, border included (read-only)."""
+        grid = self._cache.get("grid")
+        if grid is None:
+            grid = np.zeros((self.size, self.size), dtype=bool)
+            grid[0, :] = grid[-1, :] = grid[:, 0] = grid[:, -1] = True
+            for w in self.walls:
+                grid[w % self.size, w // self.size] = True
+            grid.setflags(write=False)
+            self._cache["grid"] = grid
+        return grid
+
+    @property
+    def n_interior(self) -> int:
+        return (self.size - 2) ** 2
+
+    # -- solvability --------------------------------------------------------------------
+    def distances(self) -> np.ndarray:
+        """BFS step counts ``[x, y]`` from the start over free cells (−1 = unreachable).
+        Moves are the four neighbours: turning is free in this metric."""
+        dist = self._cache.get("dist")
+        if dist is None:
+            dist = bfs_distances(self.wall_grid, self.start)
+            dist.setflags(write=False)
+            self._cache["dist"] = dist
+        return dist
+
+    @property
+    def shortest_path(self) -> int:
+        """Moves from start to goal on the shortest path, −1 if the goal is unreachable."""
+        return int(self.distances()[self.goal])
+
+    @property
+    def solvable(self) -> bool:
+        return self.shortest_path > 0
+
+    def stats(self) -> dict[str, Any]:
+        """Level statistics logged with every episode (and read by UED teachers)."""
+        return {
+            "size": self.size,
+            "n_walls": len(self.walls),
+            "wall_density": len(self.walls) / self.n_interior,
+            "solvable": self.solvable,
+            "shortest_path": self.shortest_path,
+        }
+
+    # -- strings ------------------------------------------------------------------------
+    def to_string(self) -> str:
+        """A short, URL-safe string: ``m1:<size>:<sx>,<sy>,<dir>:<gx>,<gy>:<walls>`` where
+        ``<walls>`` is the interior bitmask (row-major), packed and base64url-encoded
+        (30 characters for a 15x15 maze)."""
+        n = self.size - 2
+        bits = np.zeros(n * n, dtype=np.uint8)
+        for w in self.walls:
+            x, y = w % self.size, w // self.size
+            bits[(y - 1) * n + (x - 1)] = 1
+        packed = base64.urlsafe_b64encode(np.packbits(bits).tobytes()).decode("ascii").rstrip("=")
+        sx, sy = self.start
+        gx, gy = self.goal
+        return f"{STRING_PREFIX}:{self.size}:{sx},{sy},{self.start_dir}:{gx},{gy}:{packed}"
+
+    @classmethod
+    def from_string(cls, text: str, seed: int | None = None) -> "Level":
+        """Parse :meth:`to_string`'s format; anything malformed raises TeachBenchError."""
+        if not isinstance(text, str):
+            raise TeachBenchError("level", f"expected a level string, got {type(text).__name__}")
+        parts = text.strip().split(":")
+        if len(parts) != 5 or parts[0] != STRING_PREFIX:
+            raise TeachBenchError("level", f"malformed level string {text[:80]!r} (expected '{STRING_PREFIX}:size:sx,sy,dir:gx,gy:walls')")
+        size = _parse_int(parts[1], "level.size")
+        if not MIN_SIZE <= size <= MAX_SIZE:
+            raise TeachBenchError("level.size", f"{size} is outside [{MIN_SIZE}, {MAX_SIZE}]")
+        start = [_parse_int(v, "level.start") for v in parts[2].split(",")]
+        goal = [_parse_int(v, "level.goal") for v in parts[3].split(",")]
+        if len(start) != 3:
+            raise TeachBenchError("level.start", f"expected 'x,y,dir', got {parts[2]!r}")
+        if len(goal) != 2:
+            raise TeachBenchError("level.goal", f"expected 'x,y', got {parts[3]!r}")
+        n = size - 2
+        try:
+            raw = base64.urlsafe_b64decode(parts[4] + "=" * (-len(parts[4]) % 4))
+        except (ValueError, TypeError):
+            raise TeachBenchError("level.walls", f"not base64url: {parts[4][:40]!r}") from None
+        if len(raw) != (n * n + 7) // 8:
+            raise TeachBenchError("level.walls", f"expected {(n * n + 7) // 8} bytes for size {size}, got {len(raw)}")
+        bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
+        if bits[n * n :].any():
+            raise TeachBenchError("level.walls", "padding bits are set")
+        cells = np.flatnonzero(bits[: n * n])
+        walls = tuple(int((c // n + 1) * size + (c % n + 1)) for c in cells)
+        return cls(size, walls, (start[0], start[1]), start[2], (goal[0], goal[1]), seed=seed)
+
+    def to_ascii(self) -> list[str]:
+        """Rows of ``#`` wall, ``.`` free, ``G`` goal and ``> v < ^`` the start facing."""
+        arrows = {v: k for k, v in ASCII_DIRS.items()}
+        grid = self.wall_grid
+        rows = []
+        for y in range(self.size):
+            row = []
+            for x in range(self.size):
+                if (x, y) == self.start:
+                    row.append(arrows[self.start_dir])
+                elif (x, y) == self.goal:
+                    row.append("G")
+                else:
+                    row.append("#" if grid[x, y] else ".")
+            rows.append("".join(row))
+        return rows
+
+    @classmethod
+    def from_ascii(cls, rows: Sequence[str] | str, seed: int | None = None) -> "Level":
+        """Inverse of :meth:`to_ascii` (a square picture, border included; the border
+        characters must be ``#``). Handy for hand-made held-out mazes."""
+        if isinstance(rows, str):
+            rows = [r for r in rows.strip().splitlines() if r.strip()]
+        rows = [r.strip() for r in rows]
+        size = len(rows)
+        if any(len(r) != size for r in rows):
+            raise TeachBenchError("level", f"ascii maze must be square, got row lengths {[len(r) for r in rows]}")
+        walls, start, direction, goal = [], None, 0, None
+        for y, row in enumerate(rows):
+            for x, ch in enumerate(row):
+                border = not _interior(x, y, size)
+                if border and ch != "#":
+                    raise TeachBenchError("level", f"border cell {(x, y)} must be '#', got {ch!r}")
+                if ch == "#" and not border:
+                    walls.append(y * size + x)
+                elif ch == "G":
+                    if goal is not None:
+                        raise TeachBenchError("level.goal", "more than one goal 'G'")
+                    goal = (x, y)
+                elif ch in ASCII_DIRS:
+                    if start is not None:
+                        raise TeachBenchError("level.start", "more than one start")
+                    start, direction = (x, y), ASCII_DIRS[ch]
+                elif ch not in "#.":
+                    raise TeachBenchError("level", f"unknown character {ch!r} at {(x, y)}", ["#", ".", "G", *ASCII_DIRS])
+        if start is None:
+            raise TeachBenchError("level.start", "no start ('>', 'v', '<' or '^')")
+        if goal is None:
+            raise TeachBenchError("level.goal", "no goal 'G'")
+        return cls(size, tuple(walls), start, direction, goal, seed=seed)
+
+
+def as_level(value: "Level | str") -> Level:
+    """A level from a :class:`Level` or its string (the form ``reset(options=...)`` takes)."""
+    if isinstance(value, Level):
+        return value
+    return Level.from_string(value)
+
+
+def bfs_distances(walls: np.ndarray, source: tuple[int, int]) -> np.ndarray:
+    """Breadth-first step counts ``[x, y]`` from ``source`` over cells where ``walls`` is
+    False (4-neighbourhood); −1 where unreachable."""
+    w, h = walls.shape
+    dist = np.full((w, h), -1, dtype=np.int32)
+    free = ~walls
+    sx, sy = source
+    dist[sx, sy] = 0
+    queue = deque([(sx, sy)])
+    while queue:
+        x, y = queue.popleft()
+        d = dist[x, y] + 1
+        for dx, dy in DIR_TO_VEC:
+            nx, ny = x + dx, y + dy
+            if 0 <= nx < w and 0 <= ny < h and free[nx, ny] and dist[nx, ny] < 0:
+                dist[nx, ny] = d
+                queue.append((nx, ny))
+    return dist
+
+
+# -- ACCEL edits (pure functions) -------------------------------------------------------
+def free_cells(level: Level, exclude_agent_goal: bool = True) -> np.ndarray:
+    """Flat indices of interior cells without a wall (and, by default, not start/goal)."""
+    size = level.size
+    interior = np.zeros((size, size), dtype=bool)
+    interior[1:-1, 1:-1] = True
+    mask = interior & ~level.wall_grid
+    if exclude_agent_goal:
+        mask[level.start] = False
+        mask[level.goal] = False
+    xs, ys = np.nonzero(mask)
+    return np.sort(ys * size + xs)
+
+
+def add_wall(level: Level, rng: np.random.Generator) -> Level:
+    """A wall on a uniformly chosen free cell (not start or goal); unchanged if none."""
+    cells = free_cells(level)
+    if cells.size == 0:
+        return level
+    w = int(rng.choice(cells))
+    return Level(level.size, level.walls + (w,), level.start, level.start_dir, level.goal, seed=level.seed)
+
+
+def remove_wall(level: Level, rng: np.random.Generator) -> Level:
+    """Remove a uniformly chosen interior wall; unchanged if there is none."""
+    if not level.walls:
+        return level
+    w = level.walls[int(rng.integers(len(level.walls)))]
+    walls = tuple(v for v in level.walls if v != w)
+    return Level(level.size, walls, level.start, level.start_dir, level.goal, seed=level.seed)
+
+
+def move_start(level: Level, rng: np.random.Generator) -> Level:
+    """The start moved to a uniformly chosen free cell, with a new random direction."""
+    cells = free_cells(level)
+    if cells.size == 0:
+        return level
+    c = int(rng.choice(cells))
+    return Level(level.size, level.walls, (c % level.size, c // level.size), int(rng.integers(4)), level.goal, seed=level.seed)
+
+
+def move_goal(level: Level, rng: np.random.Generator) -> Level:
+    """The goal moved to a uniformly chosen free cell."""
+    cells = free_cells(level)
+    if cells.size == 0:
+        return level
+    c = int(rng.choice(cells))
+    return Level(level.size, level.walls, level.start, level.start_dir, (c % level.size, c // level.size), seed=level.seed)
+
+
+EDITS: dict[str, Callable[[Level, np.random.Generator], Level]] = {
+    "add_wall": add_wall,
+    "remove_wall": remove_wall,
+    "move_start": move_start,
+    "move_goal": move_goal,
+}
+
+
+def mutate(level: Level, rng: np.random.Generator, n_edits: int = 3, edits: Sequence[str] | None = None) -> Level:
+    """ACCEL's mutation: ``n_edits`` edits, each drawn uniformly from ``edits`` (all four
+    by default; REFERENCES.md §5 gives 3–5 edits as the reference range)."""
+    names = list(edits) if edits is not None else list(EDITS)
+    for name in names:
+        if name not in EDITS:
+            raise TeachBenchError("edits", f"unknown edit {name!r}", EDITS)
+    if n_edits < 0:
+        raise TeachBenchError("n_edits", f"must be >= 0, got {n_edits}")
+    for _ in range(n_edits):
+        level = EDITS[names[int(rng.integers(len(names)))]](level, rng)
+    return level
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _interior(x: int, y: int, size: int) -> bool:
+    return 1 <= x <= size - 2 and 1 <= y <= size - 2
+
+
+def _as_int(value: Any, key: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TeachBenchError(key, f"{value!r} is not an integer")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise TeachBenchError(key, f"{value!r} is not an integer")
+
+
+def _as_cell(value: Any, key: str) -> tuple[int, int]:
+    try:
+        x, y = value
+    except (TypeError, ValueError):
+        raise TeachBenchError(key, f"expected (x, y), got {value!r}") from None
+    return _as_int(x, key), _as_int(y, key)
+
+
+def _parse_int(text: str, key: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise TeachBenchError(key, f"{text!r} is not an integer") from None

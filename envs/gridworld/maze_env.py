@@ -1,0 +1,220 @@
+"""The maze gridworld as a single gymnasium env (a MiniGrid ``MiniGridEnv``).
+
+Subclassing MiniGrid keeps its dynamics, rendering (``render_mode="rgb_array"``), its
+wrappers (with ``obs_mode="minigrid"``) and conventions; what TeachBench adds is where
+the maze comes from and a cheap MLP-ready observation:
+
+- ``reset(options={"task": {...}})``: a parameter vector (see
+  :func:`~envs.gridworld.generate.maze_task_space`), made into a solvable level from a
+  seed drawn from the env's RNG (or ``options["level_seed"]``);
+- ``reset(options={"level": "<level string>"})`` or ``{"task": {"level": ...}}``: an
+  explicit level (PLR/ACCEL replay, PAIRED designs, held-out mazes); unsolvable levels are
+  accepted and flagged in ``info["level_stats"]["solvable"]``;
+- no option: the current task again (a new layout) or the current level again.
+
+Defaults follow the UED maze (REFERENCES.md §5): 5×5 egocentric partial view, actions
+left / right / forward, reward ``1 − 0.9·t/max_steps`` on reaching the goal, 250 steps.
+MiniGrid's own ``reset`` ignores ``options``; ours reads them before delegating.
+The view sees through walls (MiniGrid's ``see_through_walls=True``, as the UED maze
+does) so that the NumPy observation and the batched VecEnv can match it cell for cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, SupportsFloat
+
+import numpy as np
+from gymnasium import spaces
+from minigrid.core.grid import Grid
+from minigrid.core.mission import MissionSpace
+from minigrid.core.world_object import Goal, Wall
+from minigrid.minigrid_env import MiniGridEnv
+
+from envs.base import TaskEnvMixin
+from envs.errors import TeachBenchError
+from envs.gridworld.generate import generate_level, maze_task_space, spread_tasks
+from envs.gridworld.level import Level, as_level
+from envs.gridworld.observe import full_obs, obs_size, padded_walls, partial_obs, view_offsets
+from envs.task_space import Task
+
+VIEWS = ("partial", "full")
+OBS_MODES = ("flat", "minigrid")
+N_ACTIONS = 3  # left, right, forward: MiniGrid's first three actions
+
+
+def _mission() -> str:
+    return "get to the green goal square"
+
+
+class MazeEnv(MiniGridEnv, TaskEnvMixin):
+    """Maze navigation to a goal, parameterized by a task or set by an explicit level.
+
+    Args:
+        max_size: largest maze side (border included), default 15 (the UED maze). Upper
+            bound of the ``size`` task dimension and the canvas of the full view.
+        min_size: smallest ``size`` a teacher may ask for, default 5.
+        max_density: upper bound of ``wall_density``, default 0.5.
+        view: ``"partial"`` (egocentric, default) or ``"full"`` (whole maze).
+        view_size: side of the partial view, default 5 (UED maze; MiniGrid's own default is 7).
+        max_steps: episode length before truncation, default 250 (UED maze).
+        obs_mode: ``"flat"`` (default: float32 ``Box`` for SB3's MlpPolicy, see
+            :mod:`envs.gridworld.observe`) or ``"minigrid"`` (MiniGrid's native dict with
+            image/direction/mission, for MiniGrid's observation wrappers).
+        n_test_tasks: size of the test set, default 50; ``test_seed``: its seed.
+        render_mode: as MiniGrid (``"rgb_array"`` or ``"human"``).
+    """
+
+    def __init__(
+        self,
+        max_size: int = 15,
+        min_size: int = 5,
+        max_density: float = 0.5,
+        view: str = "partial",
+        view_size: int = 5,
+        max_steps: int = 250,
+        obs_mode: str = "flat",
+        n_test_tasks: int = 50,
+        test_seed: int = 20240,
+        render_mode: str | None = None,
+    ) -> None:
+        if view not in VIEWS:
+            raise TeachBenchError("view", f"unknown view {view!r}", VIEWS)
+        if obs_mode not in OBS_MODES:
+            raise TeachBenchError("obs_mode", f"unknown obs_mode {obs_mode!r}", OBS_MODES)
+        if not (isinstance(view_size, int) and view_size >= 3 and view_size % 2 == 1):
+            raise TeachBenchError("view_size", f"must be an odd int >= 3, got {view_size!r}")
+        if not (isinstance(max_steps, int) and max_steps >= 1):
+            raise TeachBenchError("max_steps", f"must be an int >= 1, got {max_steps!r}")
+        if n_test_tasks < 1:
+            raise TeachBenchError("n_test_tasks", f"must be >= 1, got {n_test_tasks}")
+        self.task_space = maze_task_space(min_size, max_size, max_density)
+        super().__init__(
+            mission_space=MissionSpace(mission_func=_mission),
+            grid_size=max_size,
+            max_steps=max_steps,
+            see_through_walls=True,
+            agent_view_size=view_size,
+            render_mode=render_mode,
+        )
+        self.max_size = int(max_size)
+        self.view = view
+        self.view_size = view_size
+        self.obs_mode = obs_mode
+        self.n_test_tasks = int(n_test_tasks)
+        self.test_seed = int(test_seed)
+        self.action_space = spaces.Discrete(N_ACTIONS)
+        if obs_mode == "flat":
+            n = obs_size(view, view_size, self.max_size)
+            self.observation_space = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
+        self._offsets = view_offsets(view_size)
+        self._pad = view_size
+        self._task: Task | None = None  # parameter task being played (None when a level is)
+        self._fixed_level: Level | None = None  # explicit level being replayed
+        self.level: Level | None = None
+        self._task_report: dict[str, Any] = {}
+        self._walls_p: np.ndarray | None = None
+
+    # -- TeachBench contract ------------------------------------------------------------
+    def default_task(self) -> Task:
+        """A 15x15 maze (or ``max_size``) with ≈ the UED domain-randomization wall count."""
+        space = self.task_space
+        return space.validate(
+            {
+                "size": int(min(15, space["size"].high)),
+                "wall_density": min(0.15, space["wall_density"].high),
+                "min_goal_distance": 0.0,
+            }
+        )
+
+    def test_tasks(self) -> list[Task]:
+        """``n_test_tasks`` fixed tasks spanning the space (seeded Latin hypercube)."""
+        return spread_tasks(self.task_space, self.n_test_tasks, self.test_seed)
+
+    def held_out(self) -> dict[str, str]:
+        """Named hand-made mazes (level strings) that fit this env's ``max_size``."""
+        from envs.gridworld.held_out import held_out_levels
+
+        return {name: lvl.to_string() for name, lvl in held_out_levels().items() if lvl.size <= self.max_size}
+
+    def level_for(self, options: Mapping[str, Any] | None) -> tuple[Level, Task | None, Level | None]:
+        """The level the next episode plays, and the task / fixed level it came from."""
+        level_value = None
+        task = None
+        if options:
+            if options.get("level") is not None:
+                level_value = options["level"]
+            elif options.get("task") is not None:
+                raw = options["task"]
+                if isinstance(raw, Mapping) and "level" in raw:
+                    level_value = raw["level"]
+                else:
+                    task = self.task_space.validate(raw)
+        if level_value is not None:
+            level = as_level(level_value)
+            self._check_fits(level)
+            return level, None, level
+        if task is None:
+            if self._fixed_level is not None:
+                return self._fixed_level, None, self._fixed_level
+            task = self._task if self._task is not None else self.default_task()
+        seed = options.get("level_seed") if options else None
+        if seed is None:
+            seed = int(self.np_random.integers(2**31 - 1))
+        return generate_level(task, int(seed)), task, None
+
+    def _check_fits(self, level: Level) -> None:
+        if level.size > self.max_size:
+            raise TeachBenchError("level.size", f"{level.size} exceeds this env's max_size {self.max_size}")
+
+    # -- gymnasium / MiniGrid -----------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        # Seed first so that the level seed drawn below follows the reset seed.
+        super(MiniGridEnv, self).reset(seed=seed)
+        level, task, fixed = self.level_for(options)
+        self.level, self._task, self._fixed_level = level, task, fixed
+        self._task_report = dict(task) if task is not None else {"level": level.to_string()}
+        self.width = self.height = level.size
+        self._walls_p = padded_walls(level.wall_grid, self.max_size, self._pad)
+        obs, _ = super().reset(seed=None)
+        return obs, self._info(final=True)
+
+    def _gen_grid(self, width: int, height: int) -> None:
+        level = self.level
+        assert level is not None
+        self.grid = Grid(level.size, level.size)
+        walls = level.wall_grid
+        for x, y in zip(*np.nonzero(walls)):
+            self.grid.set(int(x), int(y), Wall())
+        self.put_obj(Goal(), *level.goal)
+        self.agent_pos = level.start
+        self.agent_dir = level.start_dir
+        self.mission = _mission()
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        try:
+            a = int(action)
+        except (TypeError, ValueError):
+            raise TeachBenchError("action", f"{action!r} is not an action", range(N_ACTIONS)) from None
+        if not 0 <= a < N_ACTIONS or np.ndim(action) > 1:
+            raise TeachBenchError("action", f"{action!r} is not an action", range(N_ACTIONS))
+        obs, reward, terminated, truncated, _ = super().step(a)
+        info = self._info(final=terminated or truncated)
+        if terminated or truncated:
+            info["success"] = bool(terminated)
+        return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def _info(self, final: bool) -> dict[str, Any]:
+        info: dict[str, Any] = {"task": dict(self._task_report)}  # fresh: callers keep infos
+        if final and self.level is not None:
+            info["level"] = self.level.to_string()
+            info["level_stats"] = self.level.stats()
+        return info
+
+    def gen_obs(self) -> Any:
+        if self.obs_mode == "minigrid":
+            return super().gen_obs()
+        assert self.level is not None and self._walls_p is not None
+        pos = (int(self.agent_pos[0]), int(self.agent_pos[1]))
+        if self.view == "partial":
+            return partial_obs(self._walls_p, self._pad, self._offsets, pos, int(self.agent_dir), self.level.goal)
+        return full_obs(self._walls_p, self._pad, self.max_size, pos, int(self.agent_dir), self.level.goal)
