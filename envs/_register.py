@@ -7,3 +7,7 @@ strings so that importing ``envs`` stays cheap (no Box2D or browser import).
 from envs.registry import register_benchmark_env
 
 register_benchmark_env("gridworld", "TeachBench/Gridworld-v0", "envs.gridworld.maze_env:MazeEnv")
+register_benchmark_env("toy", "TeachBench/Toy-v0", "envs.toy.toy_env:ToyEnv")
+register_benchmark_env("walker_stumps", "TeachBench/WalkerStumps-v0", "envs.walker.stumps:WalkerStumpsEnv", max_episode_steps=2000)
+register_benchmark_env("walker_obstacles", "TeachBench/WalkerObstacles-v0", "envs.walker.obstacles:WalkerObstaclesEnv", max_episode_steps=2000)
+register_benchmark_env("webform", "TeachBench/WebForm-v0", "envs.webform.webform_env:WebFormEnv")
