@@ -1,0 +1,15 @@
+"""The parameterized Box2D walker family, built on gymnasium's BipedalWalker.
+
+- :class:`WalkerStumpsEnv` (``TeachBench/WalkerStumps-v0``): TMA / ALP-GMM stump tracks.
+- :class:`WalkerObstaclesEnv` (``TeachBench/WalkerObstacles-v0``): POET / UED obstacle course.
+
+Both take ``body=`` (``default``, ``short``, ``long``, ``quadruped``; see
+:mod:`envs.walker.bodies`) and ``render_mode="rgb_array"``; :mod:`envs.walker.video` writes a
+gif/mp4 of a policy on a task.
+"""
+
+from envs.walker.bodies import BODIES, BodySpec
+from envs.walker.obstacles import WalkerObstaclesEnv
+from envs.walker.stumps import WalkerStumpsEnv
+
+__all__ = ["BODIES", "BodySpec", "WalkerObstaclesEnv", "WalkerStumpsEnv"]
