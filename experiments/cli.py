@@ -32,8 +32,31 @@ def _is_multirun() -> bool:
         return False
 
 
+def _check_overrides(argv: list[str]) -> None:
+    """Hydra reports a malformed override without naming it; name it, then exit 2."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            parser.parse_overrides([arg])
+        except OverrideParseException as exc:
+            key = arg.split("=", 1)[0].lstrip("+~")
+            print(f"teachbench: error: {key}: malformed override {arg!r}: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+
+def main() -> None:
+    """Console entry point: check the overrides' syntax, then hand over to Hydra."""
+    _check_overrides(sys.argv[1:])
+    _hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def _hydra_main(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the final % mastered (for Hydra sweepers)."""
     from experiments.run import run
 

@@ -124,7 +124,11 @@ def area_under_curve(steps: np.ndarray, values: np.ndarray, budget: float) -> fl
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume, or skip when finished) one experiment; returns its summary."""
-    validate_config(cfg)
+    try:
+        validate_config(cfg)
+    except TeachBenchError as exc:
+        _record_invalid(cfg, exc)
+        raise
     rd = run_dir_for(cfg)
     if rd.finished and cfg.resume:
         log.info("run already finished, skipping: %s", rd.path)
@@ -133,7 +137,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if rd.config_path.exists():
         saved = OmegaConf.load(rd.config_path)
         saved_identity = identity_config(saved)
-        if saved_identity != identity:
+        never_trained = rd.status().get("state") == "failed" and _Checkpointer(rd.checkpoint_dir).latest() is None
+        if saved_identity != identity and never_trained:
+            shutil.rmtree(rd.path)  # a failed start with nothing to lose: start again with the new config
+        elif saved_identity != identity:
             diff = [k for k in sorted(set(saved_identity) | set(identity)) if saved_identity.get(k) != identity.get(k)]
             raise TeachBenchError(
                 diff[0] if diff else "config",
@@ -141,7 +148,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 "choose another name= or delete that directory",
             )
         if not cfg.resume:
-            shutil.rmtree(rd.path)
+            shutil.rmtree(rd.path, ignore_errors=True)
     rd.create()
     OmegaConf.save(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), rd.config_path)
     handler = _attach_file_log(rd.log_path)
@@ -158,6 +165,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _record_invalid(cfg: DictConfig, exc: TeachBenchError) -> None:
+    """Leave a failed run directory for an invalid config when its identity is known, so a
+    sweep's leaderboard shows the run as failed with the error instead of omitting it."""
+    try:
+        rd = run_dir_for(cfg)
+    except Exception:  # noqa: BLE001 - identity keys themselves are broken: nothing to record
+        return
+    if rd.finished:
+        return
+    rd.create()
+    OmegaConf.save(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), rd.config_path)
+    rd.set_status("failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+# TeachBench: `make run` (the quick-start sweep) and `make test` (the default test suite)
+# each create .venv when it is missing. torch 2.13.0 (CPU) is installed before anything
+# that depends on it, so pip never pulls the multi-GB CUDA build.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.teachbench-installed
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export SB3_LOGDIR ?= /tmp/teachbench-sb3
+export WANDB_SILENT ?= true
+
+.PHONY: venv run test test-slow test-all chromium bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test,browser]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: random vs ALP-GMM on the gridworld, 2 seeds, PPO; ends with the leaderboard.
+run: venv
+	$(BIN)/teachbench experiment=quickstart
+
+## Debian's Chromium for the browser checks (installed when missing and we are root).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium: browser tests will be skipped"; \
+	else echo "warning: /usr/bin/chromium missing and not root: browser tests will be skipped"; fi
+
+## The default test suite (< 15 min on 2 cores).
+test: venv chromium
+	$(BIN)/python -m pytest -q
+
+## Longer tests (real training runs, kill-and-resume, few-hundred-form browser replay).
+test-slow: venv chromium
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: venv chromium
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+clean:
+	rm -rf runs outputs multirun wandb

@@ -1,0 +1,149 @@
+"""A real run through Hydra's compose API: the files it writes, resume, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from envs.errors import TeachBenchError
+from experiments.rundir import RunDir
+from experiments.run import area_under_curve, run, run_dir_for
+from experiments.tables import read_table
+
+FAST = ["budget.steps=3072", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ppo_run_writes_every_file(compose):
+    cfg = compose("env=gridworld", "teacher=random", "student=ppo", "seed=3", *FAST)
+    summary = run(cfg)
+    rd = run_dir_for(cfg)
+    assert rd.path.name == "gridworld__random__ppo__s3"
+    saved = OmegaConf.load(rd.config_path)
+    assert saved.seed == 3 and saved.budget.steps == 3072 and saved.teacher.name == "random"
+    episodes = rd.read("episodes")
+    assert len(episodes) == summary["episodes"] > 20
+    assert episodes["episode_id"].tolist() == list(range(len(episodes)))
+    assert episodes["global_step"].is_monotonic_increasing
+    assert {"task.size", "task.wall_density", "task.min_goal_distance", "episode_return", "success"} <= set(episodes)
+    evals = rd.read("eval")
+    test = evals[evals["split"] == "test"]
+    assert test["eval_id"].nunique() >= 3 and len(test) == test["eval_id"].nunique() * summary["test_tasks"]
+    assert 0.0 <= summary["final_mastered"] <= 100.0
+    last = test[test["step"] == test["step"].max()]
+    assert summary["final_mastered"] == pytest.approx(100.0 * last["mastered"].mean())
+    assert not rd.read("teacher").empty
+    assert summary["steps"] >= 3072 and summary["wall_time_s"] > 0
+    assert rd.status()["state"] == "finished"
+    held = evals[evals["split"] == "held_out"]
+    assert set(held["name"]) == set(summary["held_out_solved"])
+    # a rerun of a finished run is skipped and returns the same summary
+    assert run(cfg)["episodes"] == summary["episodes"]
+
+
+def test_area_under_curve():
+    assert area_under_curve([0, 50, 100], [0, 100, 100], 100) == pytest.approx(75.0)
+    assert area_under_curve([100], [40], 100) == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("budget.steps=0", "budget.steps"),
+        ("budget.steps=-5", "budget.steps"),
+        ("eval.every=0", "eval.every"),
+        ("env.n_envs=0", "env.n_envs"),
+        ("device=tpu", "device"),
+        ("env.name=nowhere", "env.name"),
+        ("teacher.name=oracle", "teacher.name"),
+        ("student.algo=ddpg", "student.algo"),
+        ("+teacher.params.colour=3", "teacher.colour"),
+        ("+student.params.n_stepz=3", "student.params.n_stepz"),
+        ("student=sac", "student.algo"),
+    ],
+)
+def test_bad_config_values_raise_one_clear_error(compose, override, key):
+    cfg = compose(*FAST, override)
+    with pytest.raises(TeachBenchError) as err:
+        run(cfg)
+    assert err.value.key == key
+
+
+def test_changed_config_in_existing_run_dir_is_refused(compose):
+    run(compose("seed=1", *FAST))
+    cfg = compose("seed=1", "budget.steps=4096", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40",
+                  "resume=true")
+    os.remove(run_dir_for(cfg).summary_path)
+    with pytest.raises(TeachBenchError, match="different config"):
+        run(cfg)
+
+
+def _cli(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "experiments.cli", *args, f"runs_dir={tmp_path / 'runs'}"],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_cli_bad_input_exits_2_with_one_clear_line(tmp_path):
+    out = _cli(tmp_path, "budget.steps=0")
+    assert out.returncode == 2
+    assert "teachbench: error: budget.steps: must be >= 1, got 0" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = _cli(tmp_path, "teacher=oracle")
+    assert out.returncode != 0 and "teacher" in out.stderr and "oracle" in out.stderr
+    out = _cli(tmp_path, "budget.stepz=10")
+    assert out.returncode != 0 and "stepz" in out.stderr
+    out = _cli(tmp_path, "seed=[unclosed")
+    assert out.returncode == 2 and "seed: malformed override" in out.stderr
+
+
+def test_sweep_goes_on_past_a_failing_run(tmp_path):
+    out = _cli(tmp_path, "-m", "student=ppo,sac", "name=sweep", *FAST)
+    assert out.returncode == 0, out.stderr[-2000:]
+    root = tmp_path / "runs" / "sweep"
+    ppo, sac = RunDir(root / "gridworld__random__ppo__s0"), RunDir(root / "gridworld__random__sac__s0")
+    assert ppo.finished
+    assert sac.status()["state"] == "failed" and "sac cannot act" in sac.status()["error"]
+    assert "failed" in out.stdout and "gridworld" in out.stdout  # the leaderboard printed at sweep end
+
+
+def test_killed_run_resumes_without_losing_or_repeating_episodes(tmp_path):
+    args = ["name=kill", "budget.steps=24576", "eval.every=4096", "checkpoint.every=2048", "env.kwargs.max_steps=40"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", f"runs_dir={tmp_path / 'runs'}", *args],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rd = RunDir(tmp_path / "runs" / "kill" / "gridworld__random__ppo__s0")
+    pointer = rd.checkpoint_dir / "latest.json"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if pointer.exists() and json.loads(pointer.read_text())["step"] >= 8192:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not rd.finished, "the run finished before it could be killed"
+    killed_at = json.loads(pointer.read_text())["step"]
+    out = _cli(tmp_path, *args)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = rd.summary()
+    assert summary["resumed"] is True and summary["steps"] >= 24576
+    episodes = rd.read("episodes")
+    assert episodes["episode_id"].tolist() == list(range(summary["episodes"]))
+    assert episodes["global_step"].is_monotonic_increasing
+    assert (episodes["global_step"] > killed_at).any() and (episodes["global_step"] <= killed_at).any()
+    evals = rd.read("eval")
+    test = evals[evals["split"] == "test"]
+    assert test.groupby("eval_id")["step"].nunique().eq(1).all()
+    assert test.drop_duplicates("eval_id")["step"].is_monotonic_increasing
+    assert not test.duplicated(["eval_id", "task_index"]).any()
+    teacher_rows = rd.read("teacher")
+    assert teacher_rows["step"].is_monotonic_increasing
