@@ -1,0 +1,232 @@
+"""ALP-GMM (Portelas et al., CoRL 2019): sample tasks where absolute learning progress is high.
+
+The algorithm, step by step as in REFERENCES §1 (the numbers are the steps there):
+
+1. Tasks live in a box; we work in the TaskSpace's normalised cube ``[0, 1]^d``
+   (``to_unit`` / ``from_unit``), so one set of hyperparameters serves every env.
+2. After each episode (task ``p``, reward ``r``): if more than ``nn_min_history`` (5)
+   earlier episodes exist, find the single nearest earlier task (Euclidean, k=1, whole
+   history) and its reward ``r_old``; ``ALP = |r − r_old|``, else 0. Add ``(p, r)``.
+3. Append ``[p, ALP]`` to the GMM dataset.
+4. Bootstrap: until the first fit (the first ``fit_rate`` tasks) sampling is uniform.
+5. Every ``fit_rate`` episodes fit full-covariance GMMs for ``k`` in ``min_k..max_k`` on the
+   last ``fit_rate`` points and keep the lowest AIC (:mod:`teachers.gmm_fit`; a failing
+   ``k`` is skipped; if all fail the previous mixture stays).
+6. Sample: with probability ``random_task_ratio`` (or before any fit) uniform; otherwise a
+   component with probability proportional to its mean ALP (uniform if all are zero), a
+   draw from its Gaussian, the ALP coordinate dropped, clipped into the cube.
+
+Presets (REFERENCES §1 table):
+
+- ``corl2019`` (paper / teachDeepRL): fit_rate 250, k 2–10, 20% random, rewards clipped and
+  scaled to [0, 1] from ``reward_bounds`` (−150, 350) — the walker's range.
+- ``tma2021`` (TeachMyAgent benchmark): fit_rate 150, k 2–9, 5% random, raw rewards.
+
+Default: ``corl2019``. With raw rewards the ALP coordinate's scale is the env's reward
+scale (hundreds on the walker) while tasks live in [0, 1], so the ALP axis dominates the
+mixture; normalised rewards keep both axes comparable (REFERENCES §1 notes). Which mode
+produced a result is recorded in :meth:`diagnostics` (``reward_mode``). Envs whose returns
+are not on the walker's scale should pass their own ``reward_bounds`` (the toy track passes
+``[0, 1]``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from envs.errors import TeachBenchError
+from envs.task_space import Task, TaskSpace
+from teachers.base import Episode, Teacher
+from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm
+from teachers.nearest import NearestIndex
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "corl2019": {"fit_rate": 250, "min_k": 2, "max_k": 10, "random_task_ratio": 0.2, "reward_bounds": (-150.0, 350.0)},
+    "tma2021": {"fit_rate": 150, "min_k": 2, "max_k": 9, "random_task_ratio": 0.05, "reward_bounds": None},
+}
+
+_FROM_PRESET = "preset"
+
+
+class ALPGMM(Teacher):
+    """Absolute-learning-progress Gaussian mixture teacher.
+
+    Args:
+        task_space: the space to propose tasks from.
+        seed: seed of the teacher's generator (sampling and GMM initialisation).
+        preset: ``"corl2019"`` (default) or ``"tma2021"``; sets the four values below
+            unless they are given explicitly.
+        fit_rate: episodes between refits and size of the fitting window (250 / 150).
+        min_k, max_k: range of mixture sizes tried at each refit (2–10 / 2–9).
+        random_task_ratio: probability of a uniform task after the bootstrap (0.2 / 0.05).
+        reward_bounds: ``[low, high]``: rewards are clipped to it and scaled to [0, 1]
+            before computing ALP; ``None``: raw rewards; ``"preset"``: the preset's value
+            ((−150, 350) for corl2019, raw for tma2021).
+        nn_min_history: ALP is 0 until more than this many earlier episodes exist (5).
+        gmm_backend: ``"numpy"`` (default, vectorised EM over all k) or ``"sklearn"``.
+        reg_covar: added to covariance diagonals (sklearn's default 1e-6).
+    """
+
+    name = "alp_gmm"
+
+    def __init__(
+        self,
+        task_space: TaskSpace,
+        seed: int = 0,
+        preset: str = "corl2019",
+        fit_rate: int | None = None,
+        min_k: int | None = None,
+        max_k: int | None = None,
+        random_task_ratio: float | None = None,
+        reward_bounds: Sequence[float] | str | None = _FROM_PRESET,
+        nn_min_history: int = 5,
+        gmm_backend: str = "numpy",
+        reg_covar: float = 1e-6,
+    ) -> None:
+        super().__init__(task_space, seed)
+        if preset not in PRESETS:
+            raise TeachBenchError("teacher.preset", f"unknown ALP-GMM preset {preset!r}", PRESETS)
+        p = PRESETS[preset]
+        self.preset = preset
+        self.fit_rate = int(p["fit_rate"] if fit_rate is None else fit_rate)
+        self.min_k = int(p["min_k"] if min_k is None else min_k)
+        self.max_k = int(p["max_k"] if max_k is None else max_k)
+        self.random_task_ratio = float(p["random_task_ratio"] if random_task_ratio is None else random_task_ratio)
+        if isinstance(reward_bounds, str):
+            if reward_bounds != _FROM_PRESET:
+                raise TeachBenchError("teacher.reward_bounds", f"expected [low, high], null or 'preset', got {reward_bounds!r}")
+            reward_bounds = p["reward_bounds"]
+        self.reward_bounds = _check_bounds(reward_bounds)
+        self.nn_min_history = int(nn_min_history)
+        if gmm_backend not in BACKENDS:
+            raise TeachBenchError("teacher.gmm_backend", f"unknown backend {gmm_backend!r}", BACKENDS)
+        self.gmm_backend = gmm_backend
+        self.reg_covar = float(reg_covar)
+        if self.fit_rate < 2:
+            raise TeachBenchError("teacher.fit_rate", f"must be >= 2, got {self.fit_rate}")
+        if not 1 <= self.min_k <= self.max_k:
+            raise TeachBenchError("teacher.min_k", f"need 1 <= min_k <= max_k, got {self.min_k}..{self.max_k}")
+        if not 0.0 <= self.random_task_ratio <= 1.0:
+            raise TeachBenchError("teacher.random_task_ratio", f"must be in [0, 1], got {self.random_task_ratio}")
+
+        d = task_space.ndim
+        self.history = NearestIndex(d)  # every task played, unit cube
+        self.rewards: list[float] = []  # reward of each history task (after normalisation)
+        self.window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # last [p, ALP] points
+        self.gmm: GMM | None = None
+        self.n_fits = 0
+        self.n_failed_fits = 0
+        self.last_alp = 0.0
+
+    # -- step 2/3: ALP of each finished episode ------------------------------------------
+    def normalise_reward(self, reward: float) -> float:
+        """The reward the teacher works with (clipped and scaled, or raw)."""
+        if self.reward_bounds is None:
+            return float(reward)
+        lo, hi = self.reward_bounds
+        return float((np.clip(reward, lo, hi) - lo) / (hi - lo))
+
+    def _update(self, episode: Episode) -> None:
+        p = self.task_space.to_unit(episode.task)
+        r = self.normalise_reward(episode.episode_return)
+        alp = 0.0
+        if len(self.history) > self.nn_min_history:
+            j, _ = self.history.nearest(p)
+            alp = abs(r - self.rewards[j])
+        self.history.add(p)
+        self.rewards.append(r)
+        self.window.append(np.append(p, alp))
+        self.last_alp = alp
+        # step 5: refit every fit_rate episodes on the window of the last fit_rate points
+        if len(self.rewards) % self.fit_rate == 0:
+            self.refit()
+
+    def refit(self) -> None:
+        """Fit k = min_k..max_k on the window, keep the lowest AIC; keep the old fit on failure."""
+        gmm = fit_best_gmm(np.asarray(self.window), range(self.min_k, self.max_k + 1), self.rng,
+                           backend=self.gmm_backend, reg_covar=self.reg_covar)
+        self.n_fits += 1
+        if gmm is None:
+            self.n_failed_fits += 1
+            return
+        self.gmm = gmm
+
+    # -- steps 4/6: sampling --------------------------------------------------------------
+    def component_probabilities(self) -> np.ndarray:
+        """Probability of each component: proportional to its mean ALP, uniform if all zero."""
+        assert self.gmm is not None
+        alps = np.clip(self.gmm.means[:, -1], 0.0, None)
+        total = alps.sum()
+        if not total > 0.0:
+            return np.full(self.gmm.k, 1.0 / self.gmm.k)
+        return alps / total
+
+    def _sample(self) -> Task:
+        if self.gmm is None or self.rng.random() < self.random_task_ratio:
+            return self.task_space.sample(self.rng)
+        cdf = np.cumsum(self.component_probabilities())
+        idx = min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), self.gmm.k - 1)
+        x = self.gmm.sample_component(idx, self.rng)[:-1]
+        return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
+
+    # -- checkpointing and logging ---------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "history": self.history.points.tolist(),
+            "rewards": list(self.rewards),
+            "window": [w.tolist() for w in self.window],
+            "gmm": None if self.gmm is None else self.gmm.to_state(),
+            "n_fits": self.n_fits,
+            "n_failed_fits": self.n_failed_fits,
+            "last_alp": self.last_alp,
+        }
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        self.history = NearestIndex(self.task_space.ndim)
+        for p in state["history"]:
+            self.history.add(np.asarray(p, dtype=np.float64))
+        self.rewards = [float(r) for r in state["rewards"]]
+        self.window = deque((np.asarray(w, dtype=np.float64) for w in state["window"]), maxlen=self.fit_rate)
+        self.gmm = None if state["gmm"] is None else GMM.from_state(state["gmm"])
+        self.n_fits = int(state["n_fits"])
+        self.n_failed_fits = int(state["n_failed_fits"])
+        self.last_alp = float(state["last_alp"])
+
+    @property
+    def reward_mode(self) -> str:
+        if self.reward_bounds is None:
+            return "raw"
+        return f"normalised[{self.reward_bounds[0]:g},{self.reward_bounds[1]:g}]"
+
+    def _diagnostics(self) -> dict[str, Any]:
+        window_alp = float(np.mean([w[-1] for w in self.window])) if self.window else 0.0
+        out: dict[str, Any] = {
+            "preset": self.preset,
+            "reward_mode": self.reward_mode,
+            "history": len(self.rewards),
+            "mean_alp": window_alp,
+            "n_fits": self.n_fits,
+            "n_failed_fits": self.n_failed_fits,
+            "n_components": 0 if self.gmm is None else self.gmm.k,
+            "max_component_alp": 0.0,
+            "aic": float("nan"),
+        }
+        if self.gmm is not None:
+            out["max_component_alp"] = float(self.gmm.means[:, -1].max())
+            out["aic"] = float(self.gmm.aic)
+        return out
+
+
+def _check_bounds(bounds: Sequence[float] | None) -> tuple[float, float] | None:
+    if bounds is None:
+        return None
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise TeachBenchError("teacher.reward_bounds", f"expected [low, high], got {bounds!r}") from None
+    if not lo < hi:
+        raise TeachBenchError("teacher.reward_bounds", f"need low < high, got [{lo}, {hi}]")
+    return lo, hi
