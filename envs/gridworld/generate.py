@@ -14,12 +14,12 @@ and failing that the goal goes to a farthest cell.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from envs.errors import TeachBenchError
-from envs.gridworld.level import DIR_TO_VEC, MIN_SIZE, Level, bfs_distances
+from envs.gridworld.level import DIR_TO_VEC, MIN_SIZE, Level, as_level, bfs_distances, components
 from envs.task_space import Dim, Task, TaskSpace
 
 MIN_TASK_SIZE = 5
@@ -68,23 +68,35 @@ def generate_level(task: Mapping[str, Any], seed: int) -> Level:
     chosen = rng.choice(n_cells, size=n_walls, replace=False) if n_walls > 0 else np.empty(0, dtype=np.int64)
     walls[chosen % n + 1, chosen // n + 1] = True
 
-    region = _largest_region(walls)
-    while region.sum() < 2:
-        # Knock down a wall next to the region (or any wall if the region is empty).
-        border = _neighbours(region) & walls
-        border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = False
-        if not border.any():
-            border = walls.copy()
-            border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = False
-        xs, ys = np.nonzero(border)
+    start, dist = None, None
+    free = n_cells - n_walls
+    for _ in range(3):
+        # Rejection sampling: a uniform free cell whose region holds most free cells is a
+        # uniform cell of the largest region; its BFS is reused below. Usually one try.
+        xs, ys = np.nonzero(~walls)
         k = int(rng.integers(xs.size))
-        walls[xs[k], ys[k]] = False
+        cand = (int(xs[k]), int(ys[k]))
+        cdist = bfs_distances(walls, cand)
+        if 2 * int((cdist >= 0).sum()) > free and free >= 2:
+            start, dist = cand, cdist
+            break
+    if start is None:
         region = _largest_region(walls)
-
-    xs, ys = np.nonzero(region)
-    k = int(rng.integers(xs.size))
-    start = (int(xs[k]), int(ys[k]))
-    dist = bfs_distances(walls, start)
+        while region.sum() < 2:
+            # Knock down a wall next to the region (or any wall if the region is empty).
+            border = _neighbours(region) & walls
+            border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = False
+            if not border.any():
+                border = walls.copy()
+                border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = False
+            xs, ys = np.nonzero(border)
+            k = int(rng.integers(xs.size))
+            walls[xs[k], ys[k]] = False
+            region = _largest_region(walls)
+        xs, ys = np.nonzero(region)
+        k = int(rng.integers(xs.size))
+        start = (int(xs[k]), int(ys[k]))
+        dist = bfs_distances(walls, start)
     need = required_distance(size, float(task["min_goal_distance"]))
     for _ in range(2):
         if dist.max() >= need:
@@ -104,7 +116,43 @@ def generate_level(task: Mapping[str, Any], seed: int) -> Level:
     direction = int(rng.integers(4))
     interior_walls = np.nonzero(walls[1:-1, 1:-1])
     flat = tuple(int((y + 1) * size + (x + 1)) for x, y in zip(*interior_walls))
-    return Level(size, flat, start, direction, goal, seed=int(seed))
+    level = Level(size, flat, start, direction, goal, seed=int(seed))
+    dist.setflags(write=False)
+    level._cache["dist"] = dist  # the BFS from the start is already done
+    return level
+
+
+def parse_task(space: TaskSpace, raw: Any, max_size: int) -> Task | Level:
+    """A validated parameter task, or the :class:`Level` of a level task
+    (``{"level": "<string>"}``, a level string or a Level). Raises TeachBenchError."""
+    if isinstance(raw, Mapping) and "level" in raw:
+        raw = raw["level"]
+    if isinstance(raw, (str, Level)):
+        level = as_level(raw)
+        if level.size > max_size:
+            raise TeachBenchError("level.size", f"{level.size} exceeds this env's max_size {max_size}")
+        return level
+    return space.validate(raw)
+
+
+def next_level(
+    parsed: Task | Level | None, current_task: Task | None, current_level: Level | None,
+    default_task: Callable[[], Task], draw_seed: Callable[[], int], level_seed: int | None = None,
+) -> tuple[Level, Task | None, Level | None]:
+    """What the next episode plays: ``(level, parameter task or None, fixed level or None)``.
+
+    A new parameter task makes a fresh layout; a level is replayed as is; with nothing
+    new, the current task makes a fresh layout (or the current fixed level replays).
+    The single env and the batched VecEnv both go through here, so they agree."""
+    if isinstance(parsed, Level):
+        return parsed, None, parsed
+    task = parsed
+    if task is None:
+        if current_level is not None:
+            return current_level, None, current_level
+        task = current_task if current_task is not None else default_task()
+    seed = draw_seed() if level_seed is None else int(level_seed)
+    return generate_level(task, seed), task, None
 
 
 def spread_tasks(space: TaskSpace, n: int, seed: int) -> list[Task]:
@@ -119,21 +167,12 @@ def spread_tasks(space: TaskSpace, n: int, seed: int) -> list[Task]:
 
 
 def _largest_region(walls: np.ndarray) -> np.ndarray:
-    """Bool mask of the largest 4-connected open region (first found wins ties)."""
-    labels = np.full(walls.shape, -1, dtype=np.int32)
-    best, best_size = -1, 0
-    label = 0
-    for x, y in zip(*np.nonzero(~walls)):
-        if labels[x, y] >= 0:
-            continue
-        dist = bfs_distances(walls, (int(x), int(y)))
-        mask = dist >= 0
-        labels[mask] = label
-        count = int(mask.sum())
-        if count > best_size:
-            best, best_size = label, count
-        label += 1
-    return labels == best if best >= 0 else np.zeros(walls.shape, dtype=bool)
+    """Bool mask of the largest 4-connected open region (first in scan order wins ties)."""
+    labels = components(walls)
+    counts = np.bincount(labels[labels >= 0].ravel())
+    if counts.size == 0:
+        return np.zeros(walls.shape, dtype=bool)
+    return labels == int(np.argmax(counts))
 
 
 def _neighbours(mask: np.ndarray) -> np.ndarray:

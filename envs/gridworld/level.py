@@ -237,22 +237,58 @@ def as_level(value: "Level | str") -> Level:
 
 def bfs_distances(walls: np.ndarray, source: tuple[int, int]) -> np.ndarray:
     """Breadth-first step counts ``[x, y]`` from ``source`` over cells where ``walls`` is
-    False (4-neighbourhood); −1 where unreachable."""
+    False (4-neighbourhood); −1 where unreachable.
+
+    Runs on flat Python lists over a wall-padded copy (no bounds checks, no NumPy
+    scalar indexing): level generation calls it on every reset of every batched env."""
     w, h = walls.shape
-    dist = np.full((w, h), -1, dtype=np.int32)
-    free = ~walls
-    sx, sy = source
-    dist[sx, sy] = 0
-    queue = deque([(sx, sy)])
-    while queue:
-        x, y = queue.popleft()
-        d = dist[x, y] + 1
-        for dx, dy in DIR_TO_VEC:
-            nx, ny = x + dx, y + dy
-            if 0 <= nx < w and 0 <= ny < h and free[nx, ny] and dist[nx, ny] < 0:
-                dist[nx, ny] = d
-                queue.append((nx, ny))
-    return dist
+    stride = h + 2
+    padded = np.ones((w + 2, stride), dtype=bool)
+    padded[1:-1, 1:-1] = walls
+    free = (~padded).ravel().tolist()
+    dist = [-1] * len(free)
+    src = (source[0] + 1) * stride + source[1] + 1
+    dist[src] = 0
+    frontier = [src]
+    steps = (stride, -stride, 1, -1)
+    d = 0
+    while frontier:
+        d += 1
+        nxt = []
+        for cell in frontier:
+            for o in steps:
+                n = cell + o
+                if free[n] and dist[n] < 0:
+                    dist[n] = d
+                    nxt.append(n)
+        frontier = nxt
+    return np.array(dist, dtype=np.int32).reshape(w + 2, stride)[1:-1, 1:-1].copy()
+
+
+def components(walls: np.ndarray) -> np.ndarray:
+    """Labels ``[x, y]`` of the 4-connected open regions (−1 on walls), in scan order."""
+    w, h = walls.shape
+    stride = h + 2
+    padded = np.ones((w + 2, stride), dtype=bool)
+    padded[1:-1, 1:-1] = walls
+    free = (~padded).ravel().tolist()
+    label = [-1] * len(free)
+    steps = (stride, -stride, 1, -1)
+    current = 0
+    for start, is_free in enumerate(free):
+        if not is_free or label[start] >= 0:
+            continue
+        label[start] = current
+        stack = [start]
+        while stack:
+            cell = stack.pop()
+            for o in steps:
+                n = cell + o
+                if free[n] and label[n] < 0:
+                    label[n] = current
+                    stack.append(n)
+        current += 1
+    return np.array(label, dtype=np.int32).reshape(w + 2, stride)[1:-1, 1:-1].copy()
 
 
 # -- ACCEL edits (pure functions) -------------------------------------------------------

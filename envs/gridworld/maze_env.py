@@ -32,8 +32,8 @@ from minigrid.minigrid_env import MiniGridEnv
 
 from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
-from envs.gridworld.generate import generate_level, maze_task_space, spread_tasks
-from envs.gridworld.level import Level, as_level
+from envs.gridworld.generate import maze_task_space, next_level, parse_task, spread_tasks
+from envs.gridworld.level import Level
 from envs.gridworld.observe import full_obs, obs_size, padded_walls, partial_obs, view_offsets
 from envs.task_space import Task
 
@@ -138,33 +138,18 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
 
     def level_for(self, options: Mapping[str, Any] | None) -> tuple[Level, Task | None, Level | None]:
         """The level the next episode plays, and the task / fixed level it came from."""
-        level_value = None
-        task = None
+        parsed = None
         if options:
-            if options.get("level") is not None:
-                level_value = options["level"]
-            elif options.get("task") is not None:
-                raw = options["task"]
-                if isinstance(raw, Mapping) and "level" in raw:
-                    level_value = raw["level"]
-                else:
-                    task = self.task_space.validate(raw)
-        if level_value is not None:
-            level = as_level(level_value)
-            self._check_fits(level)
-            return level, None, level
-        if task is None:
-            if self._fixed_level is not None:
-                return self._fixed_level, None, self._fixed_level
-            task = self._task if self._task is not None else self.default_task()
-        seed = options.get("level_seed") if options else None
-        if seed is None:
-            seed = int(self.np_random.integers(2**31 - 1))
-        return generate_level(task, int(seed)), task, None
-
-    def _check_fits(self, level: Level) -> None:
-        if level.size > self.max_size:
-            raise TeachBenchError("level.size", f"{level.size} exceeds this env's max_size {self.max_size}")
+            raw = options.get("level")
+            if raw is None:
+                raw = options.get("task")
+            if raw is not None:
+                parsed = parse_task(self.task_space, raw, self.max_size)
+        return next_level(
+            parsed, self._task, self._fixed_level, self.default_task,
+            lambda: int(self.np_random.integers(2**31 - 1)),
+            options.get("level_seed") if options else None,
+        )
 
     # -- gymnasium / MiniGrid -----------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
@@ -206,7 +191,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
     def _info(self, final: bool) -> dict[str, Any]:
         info: dict[str, Any] = {"task": dict(self._task_report)}  # fresh: callers keep infos
         if final and self.level is not None:
-            info["level"] = self.level.to_string()
+            info["level"] = info["level_id"] = self.level.to_string()
             info["level_stats"] = self.level.stats()
         return info
 
