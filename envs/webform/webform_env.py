@@ -55,7 +55,7 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         test_set_size / test_seed: size and seed of the fixed test set; defaults 40 / 2024.
     """
 
-    metadata = {"render_modes": ["html"]}
+    metadata = {"render_modes": ["html"], "render_fps": 1}
 
     def __init__(self, shaping: float = 0.0, success_reward: float = 1.0, failure_reward: float = -1.0,
                  timeout_reward: float | None = None, steps_per_field: float = 2.0, test_set_size: int = 40,
@@ -112,7 +112,7 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         self._max_steps = int(self.steps_per_field * (form.n_fields + len(form.pages))) + 2
         self._potential = self.state.potential()
         obs = self._encoder.observation(1.0, False, False)
-        return obs, {"task": self._task, "action_mask": self._masks[0]}
+        return obs, {"task": dict(self._task), "action_mask": self._masks[0].copy()}
 
     def step(self, action: Any):
         if self.state is None or self._encoder is None:
@@ -133,18 +133,18 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             reward += self.shaping * (potential - self._potential)
             self._potential = potential
         terminated = False
-        info: dict[str, Any] = {"task": self._task, "invalid_action": out.invalid,
+        info: dict[str, Any] = {"task": dict(self._task), "invalid_action": out.invalid,
                                 "validation_failed": out.validation_failed}
         if out.submitted:
             terminated = True
             success = state.success()
             reward += self.success_reward if success else self.failure_reward
-            info.update(success=success, submitted=state.submitted, timeout=False)
+            info.update(success=success, submitted=dict(state.submitted), timeout=False)
         elif self._steps >= self._max_steps:
             terminated = True
             reward += self.timeout_reward
             info.update(success=False, submitted=None, timeout=True)
-        info["action_mask"] = self._masks[state.page]
+        info["action_mask"] = self._masks[state.page].copy()
         steps_left = 1.0 - self._steps / self._max_steps
         obs = self._encoder.observation(steps_left, bool(out.invalid), out.validation_failed)
         return obs, float(reward), terminated, False, info
