@@ -1,0 +1,147 @@
+"""The PAIRED designer: an MDP in which an adversary builds a maze one cell at a time.
+
+REFERENCES.md §5 (PAIRED's maze generator): on a 15×15 grid with border the adversary
+picks among the 13×13 = 169 interior cells — first the goal, then the agent's start, then
+up to 50 walls; a wall on an occupied cell does nothing. Its observation is the full grid,
+the time step and a 50-D random noise vector (so that a deterministic policy can still
+produce diverse levels). The episode ends after ``2 + n_walls`` placements and reports
+the finished :class:`~envs.gridworld.level.Level` in ``info["level"]`` (a level string
+the maze env plays through ``reset(options={"level": ...})``). The env's reward is 0:
+PAIRED's regret reward is computed by the teacher from the students' returns.
+
+The same placements always give the same level (:func:`design_level`), which is what a
+teacher needs to replay or score a design.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import gymnasium as gym
+from gymnasium import spaces
+
+from envs.errors import TeachBenchError
+from envs.gridworld.level import MIN_SIZE, Level
+
+OBS_MODES = ("flat", "dict")
+
+
+def design_level(size: int, actions: Sequence[int], start_dir: int = 0, seed: int | None = None) -> Level:
+    """The level made by designer placements ``actions`` (interior cell indices, row-major
+    over the ``(size-2)²`` interior): goal, start, then walls. A start placed on the goal
+    moves to the next free interior cell in row-major order (wrapping); a wall on an
+    occupied cell is skipped."""
+    n = size - 2
+    if len(actions) < 2:
+        raise TeachBenchError("actions", "a design needs at least the goal and the start placement")
+    cells = [_cell(a, n) for a in actions]
+    goal = cells[0]
+    start = cells[1]
+    if start == goal:
+        k = (goal[1] - 1) * n + (goal[0] - 1)
+        k = (k + 1) % (n * n)
+        start = (k % n + 1, k // n + 1)
+    walls = set()
+    for x, y in cells[2:]:
+        if (x, y) != goal and (x, y) != start:
+            walls.add(y * size + x)
+    return Level(size, tuple(walls), start, start_dir, goal, seed=seed)
+
+
+def _cell(action: Any, n: int) -> tuple[int, int]:
+    try:
+        a = int(action)
+    except (TypeError, ValueError):
+        raise TeachBenchError("action", f"{action!r} is not a cell index") from None
+    if not 0 <= a < n * n:
+        raise TeachBenchError("action", f"{a} is outside [0, {n * n - 1}]")
+    return a % n + 1, a // n + 1
+
+
+class MazeDesignerEnv(gym.Env):
+    """PAIRED's maze generator MDP (registered as ``TeachBench/GridworldDesigner-v0``).
+
+    Args:
+        size: maze side with border, default 15 (PAIRED's maze; 169 interior cells).
+        n_walls: wall placements, default 50 (PAIRED's budget).
+        noise_dim: size of the random noise vector, default 50 (PAIRED).
+        obs_mode: ``"flat"`` (default; one float32 Box for MlpPolicy: wall, goal and start
+            planes over the ``size²`` grid indexed ``[x, y]``, then the time step as
+            ``t / (n_walls + 2)``, then the noise) or ``"dict"`` (``image`` of shape
+            ``(3, size, size)``, ``time_step``, ``noise``: for MultiInputPolicy).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, obs_mode: str = "flat") -> None:
+        if not (isinstance(size, int) and size >= MIN_SIZE):
+            raise TeachBenchError("size", f"must be an int >= {MIN_SIZE}, got {size!r}")
+        if not (isinstance(n_walls, int) and n_walls >= 0):
+            raise TeachBenchError("n_walls", f"must be an int >= 0, got {n_walls!r}")
+        if not (isinstance(noise_dim, int) and noise_dim >= 0):
+            raise TeachBenchError("noise_dim", f"must be an int >= 0, got {noise_dim!r}")
+        if obs_mode not in OBS_MODES:
+            raise TeachBenchError("obs_mode", f"unknown obs_mode {obs_mode!r}", OBS_MODES)
+        self.size, self.n_walls, self.noise_dim, self.obs_mode = size, n_walls, noise_dim, obs_mode
+        self.n_cells = (size - 2) ** 2
+        self.horizon = n_walls + 2
+        self.action_space = spaces.Discrete(self.n_cells)
+        grid = spaces.Box(0.0, 1.0, shape=(3, size, size), dtype=np.float32)
+        if obs_mode == "flat":
+            self.observation_space = spaces.Box(0.0, 1.0, shape=(3 * size * size + 1 + noise_dim,), dtype=np.float32)
+        else:
+            self.observation_space = spaces.Dict(
+                {
+                    "image": grid,
+                    "time_step": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                    "noise": spaces.Box(0.0, 1.0, shape=(noise_dim,), dtype=np.float32),
+                }
+            )
+        self._actions: list[int] = []
+        self._planes = np.zeros((3, size, size), dtype=np.float32)
+        self._start_dir = 0
+        self._level_seed: int | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._actions = []
+        self._planes[:] = 0.0
+        self._planes[0, 0, :] = self._planes[0, -1, :] = self._planes[0, :, 0] = self._planes[0, :, -1] = 1.0
+        self._start_dir = int(self.np_random.integers(4))
+        self._level_seed = int(self.np_random.integers(2**31 - 1))
+        return self._obs(), {"time_step": 0}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        if len(self._actions) >= self.horizon:
+            raise TeachBenchError("step", "the design is finished: call reset()")
+        x, y = _cell(action, self.size - 2)
+        t = len(self._actions)
+        self._actions.append(int(action))
+        if t == 0:
+            self._planes[1, x, y] = 1.0
+        elif t == 1:
+            level = design_level(self.size, self._actions, self._start_dir)
+            self._planes[2][level.start] = 1.0
+        elif self._planes[:, x, y].sum() == 0:
+            self._planes[0, x, y] = 1.0
+        done = len(self._actions) >= self.horizon
+        info: dict[str, Any] = {"time_step": len(self._actions)}
+        if done:
+            level = self.level()
+            text = level.to_string()
+            info.update({"level": text, "task": {"level": text}, "level_stats": level.stats()})
+        return self._obs(), 0.0, done, False, info
+
+    def level(self) -> Level:
+        """The level designed so far (needs the goal and the start placed)."""
+        if len(self._actions) < 2:
+            raise TeachBenchError("level", "place the goal and the start first")
+        return design_level(self.size, self._actions, self._start_dir, seed=self._level_seed)
+
+    def _obs(self) -> Any:
+        t = np.array([len(self._actions) / self.horizon], dtype=np.float32)
+        noise = self.np_random.uniform(0.0, 1.0, size=self.noise_dim).astype(np.float32)
+        if self.obs_mode == "dict":
+            return {"image": self._planes.copy(), "time_step": t, "noise": noise}
+        return np.concatenate([self._planes.ravel(), t, noise])

@@ -1,0 +1,113 @@
+"""UED pieces of the gridworld: ACCEL edits, the PAIRED designer env, held-out mazes."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import envs
+from envs.errors import TeachBenchError
+from envs.gridworld.designer import MazeDesignerEnv, design_level
+from envs.gridworld.generate import generate_level
+from envs.gridworld.held_out import held_out_levels
+from envs.gridworld.level import Level, add_wall, move_goal, move_start, mutate, remove_wall
+from envs.gridworld.maze_env import MazeEnv
+from tests.test_gridworld import optimal_actions
+
+
+def test_accel_edits_are_pure_and_change_one_thing():
+    rng = np.random.default_rng(0)
+    base = generate_level({"size": 11, "wall_density": 0.2, "min_goal_distance": 0.3}, seed=4)
+    text = base.to_string()
+    added = add_wall(base, rng)
+    assert len(added.walls) == len(base.walls) + 1 and set(base.walls) < set(added.walls)
+    removed = remove_wall(base, rng)
+    assert len(removed.walls) == len(base.walls) - 1 and set(removed.walls) < set(base.walls)
+    moved = move_start(base, rng)
+    assert moved.walls == base.walls and moved.goal == base.goal and moved.start != base.start
+    goal = move_goal(base, rng)
+    assert goal.walls == base.walls and goal.start == base.start and goal.goal != base.goal
+    assert base.to_string() == text  # the parent is untouched
+    # Edits never produce an invalid level, even after many of them (some unsolvable).
+    lvl = base
+    flags = set()
+    for _ in range(300):
+        lvl = mutate(lvl, rng, n_edits=4)
+        flags.add(lvl.solvable)
+        Level.from_string(lvl.to_string())
+    assert flags == {True, False}
+    full = Level(5, tuple(y * 5 + x for x in range(1, 4) for y in range(1, 4) if (x, y) not in ((1, 1), (3, 3))), (1, 1), 0, (3, 3))
+    assert add_wall(full, rng) == full and move_start(full, rng) == full  # nothing free: unchanged
+    with pytest.raises(TeachBenchError, match="edits"):
+        mutate(base, rng, edits=["teleport"])
+
+
+def test_designer_env_builds_the_level_it_reports():
+    env = gym.make("TeachBench/GridworldDesigner-v0")
+    assert envs.gym_id("gridworld_designer") == "TeachBench/GridworldDesigner-v0"
+    check_env(env.unwrapped)
+    sb3_check_env(MazeDesignerEnv())
+    sb3_check_env(MazeDesignerEnv(obs_mode="dict"))
+    designer = env.unwrapped
+    assert designer.action_space.n == 169
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (3 * 225 + 1 + 50,)
+    rng = np.random.default_rng(0)
+    actions = [int(a) for a in rng.integers(169, size=52)]
+    actions[1] = actions[0]  # start on the goal: moved to the next free cell
+    actions[5] = actions[4]  # the same wall twice: placed once
+    steps = 0
+    noises = []
+    for a in actions:
+        obs, r, term, trunc, info = env.step(a)
+        noises.append(obs[-50:])
+        steps += 1
+        assert r == 0.0 and not trunc and term == (steps == 52)
+    assert obs[3 * 225] == pytest.approx(1.0)  # time step, normalised
+    assert not np.allclose(noises[0], noises[1])
+    level = Level.from_string(info["level"])
+    assert level == design_level(15, actions, level.start_dir)
+    assert info["task"] == {"level": info["level"]}
+    assert info["level_stats"]["solvable"] == level.solvable
+    assert level.start != level.goal and len(level.walls) <= 50
+    # Planes of the observation match the level.
+    planes = obs[: 3 * 225].reshape(3, 15, 15)
+    assert np.array_equal(planes[0].astype(bool), level.wall_grid)
+    assert planes[1][level.goal] == 1 and planes[2][level.start] == 1
+    # The maze env plays the design.
+    maze = MazeEnv()
+    _, minfo = maze.reset(options={"level": info["level"]})
+    assert maze.level == level and minfo["task"] == {"level": info["level"]}
+    with pytest.raises(TeachBenchError, match="step"):
+        env.step(0)
+    with pytest.raises(TeachBenchError, match="action"):
+        env.reset()
+        env.step(169)
+
+
+def test_held_out_mazes_are_named_valid_solvable_and_played_by_the_env():
+    levels = held_out_levels()
+    assert {"four_rooms", "corridor_long", "rings", "perfect_7", "perfect_11", "perfect_15"} <= set(levels)
+    assert levels == held_out_levels()  # deterministic
+    env = MazeEnv()
+    named = env.held_out()
+    assert set(named) == set(levels)
+    assert len({lvl.to_string() for lvl in levels.values()}) == len(levels)
+    for name, text in named.items():
+        level = Level.from_string(text)
+        assert level.solvable, name
+        _, info = env.reset(options={"level": text})
+        actions = optimal_actions(level)
+        assert len(actions) < env.max_steps, name
+        for a in actions:
+            _, r, term, trunc, info = env.step(a)
+        assert term and info["success"] and r > 0.1, name
+    # Perfect mazes: exactly one path between cells = a tree: #free cells - 1 adjacencies.
+    for name in ("perfect_7", "perfect_11", "perfect_15"):
+        grid = ~levels[name].wall_grid
+        edges = int((grid[1:, :] & grid[:-1, :]).sum() + (grid[:, 1:] & grid[:, :-1]).sum())
+        assert edges == int(grid.sum()) - 1, name
+    assert MazeEnv(max_size=9).held_out().keys() == {"corridor_short", "perfect_7"}
