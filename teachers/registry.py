@@ -15,6 +15,8 @@ from teachers.base import Teacher
 TEACHERS: dict[str, str] = {
     "random": "teachers.random_teacher:RandomTeacher",
     "alp_gmm": "teachers.alp_gmm:ALPGMM",
+    "covar_gmm": "teachers.covar_gmm:CovarGMM",
+    "riac": "teachers.riac:RIAC",
     "adr": "teachers.adr:ADR",
     "spdl": "teachers.spdl:SPDL",
     "goal_gan": "teachers.goal_gan:GoalGAN",

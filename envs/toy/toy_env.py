@@ -7,7 +7,8 @@ single choice), so a gymnasium user or an SB3 agent can drive it, but the teache
 uses :class:`~envs.toy.student.SimulatedStudent` directly to avoid gymnasium overhead.
 
 Observation: the task in ``[0, 1]^D`` (what a student would be told about its task).
-Note that every episode trains the simulated student, test episodes included; the track
+A seeded ``reset`` starts a fresh student (the env's state *is* the student), so two
+seeded resets replay identically. Note that every episode trains the simulated student, test episodes included; the track
 reads the test score with :meth:`SimulatedStudent.score`, which does not train.
 """
 
@@ -29,6 +30,7 @@ class ToyEnv(TaskEnvMixin, gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, **student_kwargs: Any) -> None:
+        self._kwargs = dict(student_kwargs)
         self.student = SimulatedStudent(**student_kwargs)
         self.task_space = self.student.task_space()
         d = self.task_space.ndim
@@ -43,7 +45,8 @@ class ToyEnv(TaskEnvMixin, gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         if seed is not None:
-            self.student.rng = np.random.default_rng(seed)
+            # a seeded reset starts a fresh student: the env's whole state is the student
+            self.student = SimulatedStudent(**{**self._kwargs, "seed": seed})
         self._task = self.resolve_task(options, self._task)
         self._done = False
         return self._obs(), {"task": dict(self._task)}

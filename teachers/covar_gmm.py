@@ -1,0 +1,161 @@
+"""Covar-GMM (Moulin-Frier et al. 2014; a baseline of the ALP-GMM paper and TeachMyAgent).
+
+Learning progress is read from a mixture fitted on ``[task, time, reward]``: a component
+whose reward grows with time inside the window is a region where the student improves.
+Steps (REFERENCES §2, TMA benchmark settings):
+
+1. Tasks in the TaskSpace's unit cube; after each episode store ``(task, reward)``.
+2. Bootstrap: the first ``fit_rate`` tasks are uniform.
+3. Every ``fit_rate`` episodes, on the last ``fit_rate`` episodes build points
+   ``[task, relative time in the window (0..1), reward]`` and fit full-covariance GMMs for
+   ``k`` in ``min_k..max_k``, keeping the lowest AIC (:mod:`teachers.gmm_fit`).
+4. A component's learning progress is its time–reward covariance, kept only where positive.
+5. Sample: with probability ``random_task_ratio`` (or before any fit) uniform; otherwise a
+   component with probability proportional to its LP (uniform if all are zero), a draw
+   from its Gaussian, time and reward coordinates dropped, clipped into the cube.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from envs.errors import TeachBenchError
+from envs.task_space import Task, TaskSpace
+from teachers.base import Episode, Teacher
+from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm
+
+
+class CovarGMM(Teacher):
+    """Time–reward covariance GMM teacher.
+
+    Args:
+        task_space: the space to propose tasks from.
+        seed: seed of the teacher's generator.
+        fit_rate: episodes between refits and window size (150, TMA).
+        min_k, max_k: mixture sizes tried at each refit (2–14, TMA).
+        random_task_ratio: probability of a uniform task after the bootstrap (0.1, TMA).
+        reward_bounds: ``[low, high]`` to clip and scale rewards to [0, 1], or ``None`` for
+            raw rewards (default ``None``, as in TMA).
+        gmm_backend: ``"numpy"`` (default) or ``"sklearn"``.
+        reg_covar: added to covariance diagonals (1e-6).
+    """
+
+    name = "covar_gmm"
+
+    def __init__(
+        self,
+        task_space: TaskSpace,
+        seed: int = 0,
+        fit_rate: int = 150,
+        min_k: int = 2,
+        max_k: int = 14,
+        random_task_ratio: float = 0.1,
+        reward_bounds: Sequence[float] | None = None,
+        gmm_backend: str = "numpy",
+        reg_covar: float = 1e-6,
+    ) -> None:
+        super().__init__(task_space, seed)
+        self.fit_rate = int(fit_rate)
+        self.min_k, self.max_k = int(min_k), int(max_k)
+        self.random_task_ratio = float(random_task_ratio)
+        if self.fit_rate < 2:
+            raise TeachBenchError("teacher.fit_rate", f"must be >= 2, got {self.fit_rate}")
+        if not 1 <= self.min_k <= self.max_k:
+            raise TeachBenchError("teacher.min_k", f"need 1 <= min_k <= max_k, got {self.min_k}..{self.max_k}")
+        if not 0.0 <= self.random_task_ratio <= 1.0:
+            raise TeachBenchError("teacher.random_task_ratio", f"must be in [0, 1], got {self.random_task_ratio}")
+        if gmm_backend not in BACKENDS:
+            raise TeachBenchError("teacher.gmm_backend", f"unknown backend {gmm_backend!r}", BACKENDS)
+        if reward_bounds is not None:
+            lo, hi = (float(b) for b in reward_bounds)
+            if not lo < hi:
+                raise TeachBenchError("teacher.reward_bounds", f"need low < high, got [{lo}, {hi}]")
+            reward_bounds = (lo, hi)
+        self.reward_bounds = reward_bounds
+        self.gmm_backend = gmm_backend
+        self.reg_covar = float(reg_covar)
+        self.window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # [task, reward]
+        self.n_episodes = 0
+        self.gmm: GMM | None = None
+        self.n_fits = 0
+        self.n_failed_fits = 0
+
+    def _update(self, episode: Episode) -> None:
+        r = float(episode.episode_return)
+        if self.reward_bounds is not None:
+            lo, hi = self.reward_bounds
+            r = float((np.clip(r, lo, hi) - lo) / (hi - lo))
+        self.window.append(np.append(self.task_space.to_unit(episode.task), r))
+        self.n_episodes += 1
+        if self.n_episodes % self.fit_rate == 0:
+            self.refit()
+
+    def fit_points(self) -> np.ndarray:
+        """``[task, relative time, reward]`` for the window (time 0 = oldest, 1 = newest)."""
+        data = np.asarray(self.window)
+        n = data.shape[0]
+        time = np.arange(n) / max(n - 1, 1)
+        return np.column_stack([data[:, :-1], time, data[:, -1]])
+
+    def refit(self) -> None:
+        gmm = fit_best_gmm(self.fit_points(), range(self.min_k, self.max_k + 1), self.rng,
+                           backend=self.gmm_backend, reg_covar=self.reg_covar)
+        self.n_fits += 1
+        if gmm is None:
+            self.n_failed_fits += 1
+            return
+        self.gmm = gmm
+
+    def learning_progress(self) -> np.ndarray:
+        """Per component: its time–reward covariance where positive, else 0."""
+        assert self.gmm is not None
+        return np.clip(self.gmm.covariances[:, -2, -1], 0.0, None)
+
+    def component_probabilities(self) -> np.ndarray:
+        lp = self.learning_progress()
+        total = lp.sum()
+        if not total > 0.0:
+            return np.full(self.gmm.k, 1.0 / self.gmm.k)
+        return lp / total
+
+    def _sample(self) -> Task:
+        if self.gmm is None or self.rng.random() < self.random_task_ratio:
+            return self.task_space.sample(self.rng)
+        cdf = np.cumsum(self.component_probabilities())
+        idx = min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), self.gmm.k - 1)
+        x = self.gmm.sample_component(idx, self.rng)[:-2]
+        return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "window": [w.tolist() for w in self.window],
+            "n_episodes": self.n_episodes,
+            "gmm": None if self.gmm is None else self.gmm.to_state(),
+            "n_fits": self.n_fits,
+            "n_failed_fits": self.n_failed_fits,
+        }
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        self.window = deque((np.asarray(w, dtype=np.float64) for w in state["window"]), maxlen=self.fit_rate)
+        self.n_episodes = int(state["n_episodes"])
+        self.gmm = None if state["gmm"] is None else GMM.from_state(state["gmm"])
+        self.n_fits = int(state["n_fits"])
+        self.n_failed_fits = int(state["n_failed_fits"])
+
+    def _diagnostics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "reward_mode": "raw" if self.reward_bounds is None else "normalised",
+            "n_fits": self.n_fits,
+            "n_failed_fits": self.n_failed_fits,
+            "n_components": 0 if self.gmm is None else self.gmm.k,
+            "max_component_lp": 0.0,
+            "mean_lp": 0.0,
+        }
+        if self.gmm is not None:
+            lp = self.learning_progress()
+            out["max_component_lp"] = float(lp.max())
+            out["mean_lp"] = float(lp.mean())
+        return out
