@@ -32,6 +32,7 @@ from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
 from students.evaluate import evaluate
 from students.threads import pin_threads
+from students.values import InitialValueTracker
 from students.vec import make_vec_env
 from teachers.base import Episode
 from teachers.registry import make_teacher
@@ -286,6 +287,9 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         rd.set_status("running", step=step)
 
     callback = CurriculumCallback(curriculum, periodic=[periodic], at_rollout_start=[checkpoint])
+    if "value" in teacher.needs and hasattr(model.policy, "predict_values"):
+        callback.value_tracker = InitialValueTracker(model, vec.num_envs)
+        curriculum.episode_hooks.append(callback.value_tracker.hook)
     remaining = budget - int(model.num_timesteps)
     progress = cfg.log.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)

@@ -173,8 +173,17 @@ class CurriculumCallback(BaseCallback):
         self.at_rollout_start = list(at_rollout_start)
         self.at_rollout_end = list(at_rollout_end)
 
+    #: set by the runner for teachers that need V(s0) (students.values.InitialValueTracker)
+    value_tracker: Any = None
+
+    def _on_training_start(self) -> None:
+        if self.value_tracker is not None:
+            self.value_tracker.start(self.model._last_obs)
+
     def _on_step(self) -> bool:
         self.curriculum.on_step(self.locals["dones"], self.locals["infos"], self.num_timesteps)
+        if self.value_tracker is not None:
+            self.value_tracker.after_step(self.locals["new_obs"], self.locals["dones"])
         for fn in self.periodic:
             fn(self.num_timesteps)
         return True

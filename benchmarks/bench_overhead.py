@@ -1,0 +1,109 @@
+"""Curriculum overhead: SB3 training fps with the bridge and a teacher vs plain SB3.
+
+The peer is the same SB3 algorithm on the same env with the same task distribution but
+no teacher and no bridge: each sub-env draws its own uniform task at reset (a plain
+gymnasium wrapper). Both variants are run interleaved in this process, several times,
+so machine load hits both alike; the ratio of median fps is printed per teacher.
+
+    python benchmarks/bench_overhead.py --env gridworld --steps 20000 --repeats 3 --teachers random alp_gmm
+
+Goal (issue 11): >= 0.97x for random and ALP-GMM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+from stable_baselines3.common.monitor import Monitor  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv  # noqa: E402
+
+import envs  # noqa: E402,F401
+from envs.registry import make_env  # noqa: E402
+from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
+from students.build import make_student  # noqa: E402
+from students.threads import pin_threads  # noqa: E402
+from students.vec import make_vec_env  # noqa: E402
+from teachers.registry import make_teacher  # noqa: E402
+
+
+class SelfSampling(gym.Wrapper):
+    """The peer's task source: a uniform task drawn inside the env at every reset."""
+
+    def __init__(self, env: gym.Env, seed: int) -> None:
+        super().__init__(env)
+        self._rng = np.random.default_rng(seed)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        task = self.env.unwrapped.task_space.sample(self._rng)
+        return self.env.reset(seed=seed, options={"task": task})
+
+
+def _plain_vec(env_name: str, kwargs: dict[str, Any], n_envs: int, kind: str, seed: int):
+    def thunk(i: int):
+        return lambda: Monitor(SelfSampling(make_env(env_name, **kwargs), seed + i))
+
+    fns = [thunk(i) for i in range(n_envs)]
+    vec = DummyVecEnv(fns) if kind == "dummy" else SubprocVecEnv(fns)
+    vec.seed(seed)
+    return vec
+
+
+def _fps(env_name: str, kwargs: dict[str, Any], teacher: str | None, steps: int, n_envs: int, kind: str,
+         student: dict[str, Any], seed: int) -> float:
+    if teacher is None:
+        vec = _plain_vec(env_name, kwargs, n_envs, kind, seed)
+        callback = None
+    else:
+        vec = make_vec_env(env_name, kwargs, n_envs, kind, seed)
+        space = vec.get_attr("task_space", indices=[0])[0]
+        curriculum = Curriculum(make_teacher(teacher, space, seed=seed), vec)
+        curriculum.prime()
+        callback = CurriculumCallback(curriculum)
+    try:
+        model = make_student("ppo", vec, params=student, seed=seed)
+        start = time.perf_counter()
+        model.learn(steps, callback=callback)
+        return model.num_timesteps / (time.perf_counter() - start)
+    finally:
+        vec.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="gridworld")
+    parser.add_argument("--steps", type=int, default=16384)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--vec", default="dummy", choices=["dummy", "subproc"])
+    parser.add_argument("--teachers", nargs="+", default=["random", "alp_gmm"])
+    args = parser.parse_args()
+    pin_threads(1)
+    from omegaconf import OmegaConf
+
+    env_cfg = OmegaConf.load(os.path.join(os.path.dirname(__file__), "..", "configs", "env", f"{args.env}.yaml"))
+    kwargs = OmegaConf.to_container(env_cfg.get("kwargs", {}) or {}, resolve=True)
+    student = OmegaConf.to_container(env_cfg.get("students", {}).get("ppo", {}) or {}, resolve=True)
+    variants: list[str | None] = [None, *args.teachers]
+    results: dict[str | None, list[float]] = {v: [] for v in variants}
+    for r in range(args.repeats):
+        for v in variants:  # interleaved: load drifts hit every variant alike
+            results[v].append(_fps(args.env, kwargs, v, args.steps, args.n_envs, args.vec, student, seed=r))
+    base = statistics.median(results[None])
+    print(f"env={args.env} vec={args.vec} n_envs={args.n_envs} steps={args.steps} repeats={args.repeats}")
+    print(f"{'variant':<28}{'median fps':>12}{'ratio vs plain SB3':>22}")
+    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>22.3f}")
+    for v in args.teachers:
+        med = statistics.median(results[v])
+        print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>22.3f}")
+
+
+if __name__ == "__main__":
+    main()
