@@ -1,62 +1,215 @@
-"""The leaderboard: many run directories -> one table per env x student x teacher.
+"""The leaderboard: many run directories -> one row per experiment x env x student x teacher.
 
-Reads only run directories (``config.yaml``, ``summary.json``, ``status.json``, the eval
-table). Finished runs are aggregated; running, failed or incomplete runs are counted and
-shown as such, never averaged in.
+Reads only run directories (``config.yaml``, ``status.json``, ``summary.json``). Per group:
+finished seeds, final % of the test set mastered, area under the mastery curve (AUC, a
+mean % over the budget), zero-shot held-out solved rate where the env has held-out
+levels, and robust statistics (Agarwal et al. 2021, the rliable library): interquartile
+mean (IQM) with a stratified-bootstrap 95% interval, and the probability of improvement
+over the random teacher of the same env and student. :func:`aggregate` does the same
+across envs (each env one stratum / task).
 
-    teachbench-leaderboard runs/quickstart
+Only finished runs enter the numbers. Running, failed and incomplete runs are counted in
+their own columns and listed by :func:`print_leaderboard` with their state and error,
+never averaged in.
+
+Why not ``rliable.library.get_interval_estimates``: it imports ``arch``, whose 7.x
+releases (the newest that rliable 1.2 allows) fail to import under pandas 3. The point
+estimates use ``rliable.metrics`` (IQM, probability of improvement); the stratified
+bootstrap is the few vectorised lines in :func:`stratified_bootstrap`, and the tests
+check both against rliable's definitions.
+
+    teachbench-leaderboard runs/quickstart            # terminal table + files in runs/quickstart/_leaderboard
+    teachbench-leaderboard runs/quickstart --out lb --screenshot lb/leaderboard.png
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from experiments.rundir import RunDir
 
-GROUP = ["env", "student", "teacher"]
+log = logging.getLogger("teachbench.leaderboard")
+
+GROUP = ["experiment", "env", "student", "teacher"]
+BASELINE_TEACHER = "random"
+METRICS = ("final_mastered", "auc_mastered", "held_out_solved")
+STATES = ("finished", "running", "failed", "incomplete", "unreadable")
 
 
+# -- reading run directories ----------------------------------------------------------------
 def find_run_dirs(root: str | Path) -> list[RunDir]:
-    """Every run directory below ``root`` (a folder holding ``config.yaml`` and a status)."""
+    """Every run directory below ``root`` (a folder holding ``config.yaml`` and a status).
+    Folders whose name starts with ``.`` or ``_`` (Hydra's ``_hydra``, our ``_leaderboard``)
+    are not searched."""
     root = Path(root)
     if not root.exists():
         return []
     found = []
     for cfg in sorted(root.rglob("config.yaml")):
-        if cfg.parent.name.startswith((".", "_")) or "_hydra" in cfg.parts:
+        rel = cfg.parent.relative_to(root).parts if cfg.parent != root else ()
+        if any(p.startswith((".", "_")) for p in rel):
+            continue
+        if not ((cfg.parent / "status.json").exists() or (cfg.parent / "summary.json").exists()):
             continue
         found.append(RunDir(cfg.parent))
     return found
 
 
+def _select(cfg: Any, key: str) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.select(cfg, key, default=None)
+
+
+def _run_state(rd: RunDir, summary: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """finished | running | failed | incomplete. ``running`` means "not finished and
+    last seen running": a killed run reads the same until it is resumed."""
+    status = rd.status()
+    if summary is not None:
+        steps, budget = summary.get("steps"), summary.get("budget_steps")
+        if summary.get("state", "finished") != "finished":
+            return "incomplete", status
+        if isinstance(steps, (int, float)) and isinstance(budget, (int, float)) and steps < budget:
+            return "incomplete", {**status, "error": f"summary reports {steps} of {budget} steps"}
+        return "finished", status
+    state = status.get("state", "missing")
+    if state in ("running", "failed"):
+        return state, status
+    return "incomplete", status
+
+
 def collect_runs(root: str | Path) -> pd.DataFrame:
-    """One row per run: identity, state, and the summary's numbers when finished."""
+    """One row per run: identity, state, progress, and the summary's numbers when finished.
+
+    Identity comes from the summary when there is one (it names what actually ran), else
+    from the saved config. A run directory whose config cannot be read is kept, with state
+    ``unreadable``: a leaderboard that silently drops runs would hide failures."""
+    from omegaconf import OmegaConf
+
     rows: list[dict[str, Any]] = []
     for rd in find_run_dirs(root):
-        from omegaconf import OmegaConf
-
-        cfg = OmegaConf.load(rd.config_path)
-        status = rd.status()
-        row: dict[str, Any] = {
-            "path": str(rd.path), "experiment": cfg.get("name"), "env": cfg.env.name, "teacher": cfg.teacher.name,
-            "student": cfg.student.algo, "seed": int(cfg.seed), "state": status.get("state", "missing"),
-            "error": status.get("error"), "budget_steps": int(cfg.budget.steps),
-        }
+        row: dict[str, Any] = {"path": str(rd.path), "run": rd.path.name}
+        try:
+            cfg = OmegaConf.load(rd.config_path)
+        except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
+            row.update(state="unreadable", error=f"config.yaml: {type(exc).__name__}: {exc}")
+            rows.append(row)
+            continue
         summary = rd.summary()
+        state, status = _run_state(rd, summary)
+        src = summary or {}
+        row.update({
+            "experiment": src.get("experiment", _select(cfg, "name")),
+            "env": src.get("env", _select(cfg, "env.name")),
+            "student": src.get("student", _select(cfg, "student.algo")) or "-",
+            "teacher": src.get("teacher", _select(cfg, "teacher.name")),
+            "seed": int(src.get("seed", _select(cfg, "seed") or 0)),
+            "state": state,
+            "error": status.get("error"),
+            "step": status.get("step"),
+            "budget_steps": _select(cfg, "budget.steps"),
+        })
         if summary:
-            row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
+            row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list)) and k not in row})
+            row["state"] = state
             held = summary.get("held_out_solved") or {}
-            row["held_out_solved"] = 100.0 * float(np.mean(list(held.values()))) if held else float("nan")
+            row["held_out_solved"] = 100.0 * float(np.mean(list(held.values()))) if held else math.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    for col in (*GROUP, "seed", "state", "error"):
+        if col not in frame:
+            frame[col] = None
+    for col in METRICS:
+        if col not in frame:
+            frame[col] = math.nan
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    return frame
 
 
+def run_command(row: Mapping[str, Any]) -> str:
+    """The CLI line that reproduces a run, or a group's runs when ``seed`` is a list
+    (a multirun over the seeds). Config groups are named like the run's parts."""
+    seeds = row["seed"] if isinstance(row["seed"], (list, tuple)) else [row["seed"]]
+    parts = ["teachbench", *(["-m"] if len(seeds) > 1 else []), f"name={row['experiment']}", f"env={row['env']}",
+             f"teacher={row['teacher']}", f"student={row['student']}", "seed=" + ",".join(str(int(s)) for s in seeds)]
+    if row.get("budget_steps") is not None and not _isnan(row.get("budget_steps")):
+        parts.append(f"budget.steps={int(row['budget_steps'])}")
+    return " ".join(parts)
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+# -- robust statistics (rliable's definitions) ---------------------------------------------
+Strata = Mapping[str, np.ndarray]  # stratum (env) -> scores of its seeds
+
+
+def iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Interquartile mean: the 25%-trimmed mean, as ``rliable.metrics.aggregate_iqm``."""
+    return scipy.stats.trim_mean(scores, proportiontocut=0.25, axis=axis)
+
+
+def improvement_probability(x: np.ndarray, y: np.ndarray) -> np.ndarray | float:
+    """P(X > Y) + P(X = Y)/2 of two score samples (the Mann-Whitney U over n*m pairs), as
+    ``rliable.metrics.probability_of_improvement`` computes per task. Broadcasts over
+    leading axes: ``x`` ``(..., n)`` and ``y`` ``(..., m)``."""
+    x = np.asarray(x, dtype=float)[..., :, None]
+    y = np.asarray(y, dtype=float)[..., None, :]
+    return ((x > y) + 0.5 * (x == y)).mean(axis=(-2, -1))
+
+
+def stratified_bootstrap(strata: Sequence[np.ndarray], rng: np.random.Generator, reps: int) -> list[np.ndarray]:
+    """Resample each stratum's seeds with replacement, independently: ``reps`` x n_stratum
+    arrays (the stratified bootstrap of rliable, which keeps every env in every sample)."""
+    return [s[rng.integers(0, len(s), size=(reps, len(s)))] for s in strata]
+
+
+def _interval(boot: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+def iqm_interval(strata: Strata, rng: np.random.Generator, reps: int = 2000,
+                 confidence: float = 0.95) -> tuple[float, float, float]:
+    """IQM over every seed of every stratum, and its stratified-bootstrap interval."""
+    arrays = [np.asarray(v, dtype=float) for v in strata.values() if len(v)]
+    if not arrays:
+        return math.nan, math.nan, math.nan
+    point = float(iqm(np.concatenate(arrays)))
+    if sum(len(a) for a in arrays) < 2:
+        return point, point, point
+    boot = np.concatenate(stratified_bootstrap(arrays, rng, reps), axis=1)
+    return (point, *_interval(iqm(boot, axis=1), confidence))
+
+
+def improvement_interval(x: Strata, y: Strata, rng: np.random.Generator, reps: int = 2000,
+                         confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """Probability that X beats Y, averaged over the strata both have, with a stratified
+    bootstrap interval (X and Y resampled independently). Returns (p, lo, hi, n_strata)."""
+    common = [k for k in x if k in y and len(x[k]) and len(y[k])]
+    if not common:
+        return math.nan, math.nan, math.nan, 0
+    xs = [np.asarray(x[k], dtype=float) for k in common]
+    ys = [np.asarray(y[k], dtype=float) for k in common]
+    point = float(np.mean([improvement_probability(a, b) for a, b in zip(xs, ys)]))
+    bx, by = stratified_bootstrap(xs, rng, reps), stratified_bootstrap(ys, rng, reps)
+    boot = np.mean([improvement_probability(a, b) for a, b in zip(bx, by)], axis=0)
+    return (point, *_interval(boot, confidence), len(common))
+
+
+# -- the tables --------------------------------------------------------------------------------
 def _mean_std(values: pd.Series) -> str:
     values = values.dropna().astype(float)
     if values.empty:
@@ -65,65 +218,225 @@ def _mean_std(values: pd.Series) -> str:
     return f"{values.mean():.1f} ± {std:.1f}"
 
 
-def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
-    """Aggregate finished runs per env x student x teacher (mean ± std over seeds)."""
+def _iqm_text(point: float, lo: float, hi: float) -> str:
+    if math.isnan(point):
+        return "-"
+    return f"{point:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def _finished(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["state"] == "finished"] if not runs.empty else runs
+
+
+def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
+                baseline: str = BASELINE_TEACHER) -> pd.DataFrame:
+    """One row per experiment x env x student x teacher.
+
+    Numeric columns: ``seeds`` (finished), ``failed``, ``unfinished`` (running or
+    incomplete), for each metric ``<m>_mean``, ``<m>_std``, ``<m>_iqm``, ``<m>_lo``,
+    ``<m>_hi`` (IQM and its stratified-bootstrap interval over seeds), and
+    ``p_improve`` / ``p_improve_lo`` / ``p_improve_hi``: probability that this teacher's
+    final % mastered beats the ``baseline`` teacher's (same experiment, env, student).
+    Text columns (``final_mastered``, ``auc_mastered``, ``held_out_solved``, ``iqm_final``)
+    are what the terminal, Markdown and HTML tables show.
+    """
+    if runs.empty or "env" not in runs:
+        return pd.DataFrame()
+    rng = np.random.default_rng(seed)
+    known = runs.dropna(subset=["env", "teacher"])
     out = []
-    for key, group in runs.groupby(GROUP, sort=True):
-        done = group[group["state"] == "finished"]
-        row = dict(zip(GROUP, key))
-        row["seeds"] = len(done)
-        row["not_finished"] = int(len(group) - len(done))
-        row["final_mastered_mean"] = float(done["final_mastered"].mean()) if len(done) else math.nan
-        row["final_mastered_std"] = float(done["final_mastered"].std(ddof=1)) if len(done) > 1 else (0.0 if len(done) else math.nan)
-        row["final_mastered"] = _mean_std(done["final_mastered"]) if len(done) else "-"
-        row["auc_mastered"] = _mean_std(done["auc_mastered"]) if len(done) else "-"
-        if "held_out_solved" in done and done["held_out_solved"].notna().any():
-            row["held_out_solved"] = _mean_std(done["held_out_solved"])
-        row["wall_time_s"] = float(done["wall_time_s"].mean()) if len(done) else math.nan
+    for key, group in known.groupby(GROUP, sort=True, dropna=False):
+        done = _finished(group)
+        row: dict[str, Any] = dict(zip(GROUP, key))
+        row["seeds"] = int(len(done))
+        row["failed"] = int((group["state"] == "failed").sum())
+        row["unfinished"] = int(len(group) - len(done) - row["failed"])
+        row["seed_list"] = ",".join(str(s) for s in sorted(done["seed"].astype(int)))
+        for m in METRICS:
+            vals = done[m].dropna().astype(float).to_numpy() if m in done else np.array([])
+            row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
+            row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else math.nan)
+            point, lo, hi = iqm_interval({"_": vals}, rng, reps, confidence)
+            row[f"{m}_iqm"], row[f"{m}_lo"], row[f"{m}_hi"] = point, lo, hi
+            row[m] = _mean_std(done[m]) if len(vals) else "-"
+        row["iqm_final"] = _iqm_text(row["final_mastered_iqm"], row["final_mastered_lo"], row["final_mastered_hi"])
+        row["wall_time_s"] = float(done["wall_time_s"].mean()) if len(done) and "wall_time_s" in done else math.nan
+        row["budget_steps"] = group["budget_steps"].dropna().iloc[0] if group["budget_steps"].notna().any() else None
         row["runs_dir"] = str(Path(group["path"].iloc[0]).parent)
+        row["command"] = run_command({**row, "seed": sorted(group["seed"].astype(int))})
         out.append(row)
     table = pd.DataFrame(out)
-    if not table.empty:
-        table = table.sort_values(["env", "student", "final_mastered_mean"], ascending=[True, True, False])
+    _add_improvement(table, known, rng, reps, confidence, baseline)
+    table["p_improve_text"] = [
+        "-" if math.isnan(p) else f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+        for p, lo, hi in zip(table["p_improve"], table["p_improve_lo"], table["p_improve_hi"])
+    ]
+    table = table.sort_values(["experiment", "env", "student", "final_mastered_iqm", "teacher"],
+                              ascending=[True, True, True, False, True], na_position="last")
     return table.reset_index(drop=True)
 
 
-def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard") -> pd.DataFrame:
-    """Print the table in the terminal (rich) and return it."""
+def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, rng: np.random.Generator, reps: int,
+                     confidence: float, baseline: str) -> None:
+    cols = {"p_improve": [], "p_improve_lo": [], "p_improve_hi": []}
+    done = _finished(runs)
+    for _, row in table.iterrows():
+        p = lo = hi = math.nan
+        if row["teacher"] != baseline:
+            same = done[(done["experiment"] == row["experiment"]) & (done["env"] == row["env"])
+                        & (done["student"] == row["student"])]
+            x = same[same["teacher"] == row["teacher"]]["final_mastered"].dropna().to_numpy(float)
+            y = same[same["teacher"] == baseline]["final_mastered"].dropna().to_numpy(float)
+            if len(x) and len(y):
+                p, lo, hi, _ = improvement_interval({"env": x}, {"env": y}, rng, reps, confidence)
+        cols["p_improve"].append(p)
+        cols["p_improve_lo"].append(lo)
+        cols["p_improve_hi"].append(hi)
+    for k, v in cols.items():
+        table[k] = v
+
+
+def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 2000, confidence: float = 0.95,
+              seed: int = 0, baseline: str = BASELINE_TEACHER) -> pd.DataFrame:
+    """Across envs: one row per experiment x student x teacher. ``iqm`` of ``metric`` over
+    every finished seed of every env (each env a stratum of the bootstrap), and the
+    probability of improvement over ``baseline`` averaged over the envs both teachers ran.
+    Scores are % of the env's test set, so envs share one 0-100 scale."""
+    done = _finished(runs).dropna(subset=[metric]) if not runs.empty else runs
+    if done.empty:
+        return pd.DataFrame()
+    rng = np.random.default_rng(seed)
+    rows = []
+    keys = ["experiment", "student"]
+    for (exp, student), part in done.groupby(keys, sort=True):
+        strata = {t: {e: g[metric].to_numpy(float) for e, g in tp.groupby("env", sort=True)}
+                  for t, tp in part.groupby("teacher", sort=True)}
+        for teacher, by_env in strata.items():
+            point, lo, hi = iqm_interval(by_env, rng, reps, confidence)
+            row = {"experiment": exp, "student": student, "teacher": teacher, "envs": ",".join(sorted(by_env)),
+                   "n_envs": len(by_env), "runs": int(sum(len(v) for v in by_env.values())),
+                   "iqm": point, "iqm_lo": lo, "iqm_hi": hi,
+                   "mean": float(np.mean(np.concatenate(list(by_env.values()))))}
+            if teacher != baseline and baseline in strata:
+                p, plo, phi, n = improvement_interval(by_env, strata[baseline], rng, reps, confidence)
+            else:
+                p = plo = phi = math.nan
+                n = 0
+            row.update(p_improve=p, p_improve_lo=plo, p_improve_hi=phi, p_improve_envs=n)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["experiment", "student", "iqm"], ascending=[True, True, False]).reset_index(drop=True)
+
+
+def not_finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that are not in any number: state, last step and error of each."""
+    if runs.empty:
+        return runs
+    cols = [c for c in ("experiment", "env", "student", "teacher", "seed", "state", "step", "error", "path")
+            if c in runs]
+    return runs[runs["state"] != "finished"][cols].reset_index(drop=True)
+
+
+# -- terminal ----------------------------------------------------------------------------------
+DISPLAY = {
+    "experiment": "experiment", "env": "env", "student": "student", "teacher": "teacher", "seeds": "seeds",
+    "final_mastered": "final % mastered", "iqm_final": "IQM final [95% CI]", "auc_mastered": "AUC % mastered",
+    "held_out_solved": "held-out % solved", "p_improve_text": "P(> random) [95% CI]", "wall_time_s": "wall (s)",
+    "failed": "failed", "unfinished": "unfinished",
+}
+
+
+def display_columns(table: pd.DataFrame) -> list[str]:
+    """The columns worth showing (held-out only where some env has held-out levels)."""
+    cols = ["experiment", "env", "student", "teacher", "seeds", "final_mastered", "iqm_final", "auc_mastered"]
+    if "held_out_solved_mean" in table and table["held_out_solved_mean"].notna().any():
+        cols.append("held_out_solved")
+    if "p_improve" in table and table["p_improve"].notna().any():
+        cols.append("p_improve_text")
+    cols += ["wall_time_s", "failed", "unfinished"]
+    if "experiment" in table and table["experiment"].nunique() <= 1:
+        cols.remove("experiment")
+    return cols
+
+
+def format_cell(col: str, value: Any) -> str:
+    if col == "wall_time_s":
+        return "-" if value is None or _isnan(value) else f"{float(value):.0f}"
+    if value is None or _isnan(value):
+        return "-"
+    return str(value)
+
+
+def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard", reps: int = 2000,
+                      console: Any = None) -> pd.DataFrame:
+    """Print the table (rich) and the runs that are not in it; return the table."""
     from rich.console import Console
     from rich.table import Table
 
-    table = leaderboard(runs)
+    console = console or Console(width=220)
+    table = leaderboard(runs, reps=reps)
     view = Table(title=title)
-    columns = ["env", "student", "teacher", "seeds", "final_mastered", "auc_mastered"]
-    if "held_out_solved" in table:
-        columns.append("held_out_solved")
-    columns += ["wall_time_s", "not_finished", "runs_dir"]
-    headers = {"final_mastered": "final % mastered", "auc_mastered": "AUC % mastered",
-               "held_out_solved": "held-out % solved", "wall_time_s": "wall time (s)", "not_finished": "unfinished"}
+    columns = display_columns(table) if not table.empty else []
     for c in columns:
-        view.add_column(headers.get(c, c))
+        view.add_column(DISPLAY.get(c, c), overflow="fold")
     for _, r in table.iterrows():
-        view.add_row(*[(f"{r[c]:.0f}" if c == "wall_time_s" and isinstance(r[c], float) and math.isfinite(r[c])
-                        else str(r.get(c, "-"))) for c in columns])
-    Console(width=200).print(view)
-    failed = runs[runs["state"] == "failed"]
-    for _, r in failed.iterrows():
-        Console(width=200).print(f"[red]failed[/red] {r['path']}: {r['error']}")
+        style = "yellow" if r["failed"] or r["unfinished"] else None
+        view.add_row(*[format_cell(c, r.get(c)) for c in columns], style=style)
+    console.print(view)
+    agg = aggregate(runs, reps=reps)
+    if not agg.empty and agg["n_envs"].max() > 1:
+        across = Table(title="across envs (IQM of final % mastered, envs as bootstrap strata)")
+        for c in ("student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"):
+            across.add_column(c)
+        for _, r in agg.iterrows():
+            p = "-" if _isnan(r["p_improve"]) else f"{r['p_improve']:.2f} [{r['p_improve_lo']:.2f}, {r['p_improve_hi']:.2f}]"
+            across.add_row(str(r["student"]), str(r["teacher"]), str(r["envs"]), str(r["runs"]),
+                           _iqm_text(r["iqm"], r["iqm_lo"], r["iqm_hi"]), p)
+        console.print(across)
+    for _, r in not_finished(runs).iterrows():
+        colour = "red" if r["state"] in ("failed", "unreadable") else "yellow"
+        where = f" at step {int(r['step'])}" if r.get("step") is not None and not _isnan(r.get("step")) else ""
+        error = f": {r['error']}" if r.get("error") else ""
+        console.print(f"[{colour}]{r['state']}[/{colour}]{where} {r['path']}{error}", markup=True, highlight=False)
     return table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="teachbench-leaderboard", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="teachbench-leaderboard",
+                                     description="The leaderboard of a folder of TeachBench runs.")
     parser.add_argument("runs_dir", help="a folder of run directories (searched recursively)")
+    parser.add_argument("--out", help="folder for leaderboard.md/.csv/.html (default: RUNS_DIR/_leaderboard)")
+    parser.add_argument("--no-files", action="store_true", help="print the terminal table only")
+    parser.add_argument("--no-plots", action="store_true", help="HTML without plots (faster)")
+    parser.add_argument("--screenshot", metavar="PNG", help="also render the HTML page to this PNG (chromium)")
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")
+    parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
     runs = collect_runs(args.runs_dir)
     if runs.empty:
         print(f"no runs under {args.runs_dir}")
         return 1
-    print_leaderboard(runs, title=f"TeachBench leaderboard: {args.runs_dir}")
+    title = args.title or f"TeachBench leaderboard: {args.runs_dir}"
+    print_leaderboard(runs, title=title, reps=args.reps)
+    if args.no_files:
+        return 0
+    from experiments.report import screenshot, write_report
+
+    out = Path(args.out) if args.out else Path(args.runs_dir) / "_leaderboard"
+    paths = write_report(runs, out, title=title, plots=not args.no_plots, reps=args.reps)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    if args.screenshot:
+        print(f"screenshot: {screenshot(paths['html'], args.screenshot)}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+__all__: list[str] = [
+    "aggregate", "collect_runs", "find_run_dirs", "improvement_interval", "improvement_probability", "iqm",
+    "iqm_interval", "leaderboard", "main", "not_finished", "print_leaderboard", "run_command",
+    "stratified_bootstrap",
+]
