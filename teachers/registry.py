@@ -21,6 +21,11 @@ TEACHERS: dict[str, str] = {
     "spdl": "teachers.spdl:SPDL",
     "goal_gan": "teachers.goal_gan:GoalGAN",
     "setter_solver": "teachers.setter_solver:SetterSolver",
+    "plr": "teachers.plr:PLR",
+    "plr_robust": "teachers.plr:RobustPLR",
+    "accel": "teachers.accel:ACCEL",
+    "paired": "teachers.paired:PAIRED",
+    "clutr": "teachers.clutr:CLUTR",
 }
 
 

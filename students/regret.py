@@ -1,0 +1,194 @@
+"""Per-episode regret estimates from SB3's PPO rollout buffer, and the one hook that gives
+regret-based teachers what they ask for.
+
+Estimates (REFERENCES.md §5), over an episode of ``T`` steps with GAE advantages ``Â_t``
+and values ``V(s_t)`` as stored in the rollout buffer:
+
+- PVL   = (1/T) Σ_t max(Â_t, 0)                  (positive value loss)
+- MaxMC = (1/T) Σ_t (R_max(level) − V(s_t))      (R_max: best undiscounted return ever
+  seen on that level, this episode included; may be negative)
+
+They are computed at rollout end, after SB3 has run GAE (``on_rollout_end`` follows
+``compute_returns_and_advantage``). An episode that started in an earlier rollout carries
+its partial sums over (its earlier steps' advantages were final when that rollout ended:
+GAE bootstraps from the value of the rollout's last state), so every step of every
+episode is counted exactly once and ``T`` equals the episode length.
+
+:func:`attach_teacher_needs` is the runner's single hook: from ``teacher.needs`` it defers
+teacher updates to rollout end and fills ``Episode.regret`` (``"regret"``), masks the PPO
+update to replayed levels (``"robust"``, :mod:`students.robust`), installs the env's level
+edit operators (``"level_editor"``) and builds and trains the antagonist (``"antagonist"``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from envs.errors import TeachBenchError
+from teachers.base import Episode, Teacher
+from teachers.plr import level_key
+
+SCORE_FUNCTIONS = ("pvl", "maxmc")
+
+
+def positive_value_loss(advantages: np.ndarray) -> float:
+    """PVL of one whole episode from its GAE advantages."""
+    adv = np.asarray(advantages, dtype=np.float64).reshape(-1)
+    return float(np.clip(adv, 0.0, None).mean()) if adv.size else float("nan")
+
+
+def max_mc(max_return: float, values: np.ndarray) -> float:
+    """MaxMC of one whole episode from its value predictions and the level's best return."""
+    val = np.asarray(values, dtype=np.float64).reshape(-1)
+    return float(max_return - val.mean()) if val.size else float("nan")
+
+
+class RegretTracker:
+    """Per-episode PVL and MaxMC from consecutive PPO rollouts of ``n_envs`` sub-envs.
+
+    Call :meth:`episode_finished` when an episode ends at rollout position ``pos`` (the
+    index its last transition gets in the buffer) and :meth:`rollout_end` with the
+    buffer's ``advantages`` and ``values`` (shape ``(n_steps, n_envs)``) after GAE.
+
+    Args:
+        n_envs: sub-envs of the VecEnv.
+        max_levels: best returns remembered for MaxMC (least recently seen forgotten first;
+            default 100_000).
+    """
+
+    def __init__(self, n_envs: int, max_levels: int = 100_000) -> None:
+        self.n_envs = int(n_envs)
+        self.max_levels = int(max_levels)
+        self.seg_start = np.zeros(self.n_envs, dtype=np.int64)
+        self.carry_pos_adv = np.zeros(self.n_envs)
+        self.carry_values = np.zeros(self.n_envs)
+        self.carry_steps = np.zeros(self.n_envs, dtype=np.int64)
+        self.finished: list[tuple[Episode, int, int, int]] = []
+        self.best_return: OrderedDict[str, float] = OrderedDict()
+
+    def episode_finished(self, episode: Episode, env_index: int, pos: int) -> None:
+        self.finished.append((episode, int(env_index), int(self.seg_start[env_index]), int(pos)))
+        self.seg_start[env_index] = pos + 1
+
+    def rollout_end(self, advantages: np.ndarray, values: np.ndarray) -> list[Episode]:
+        """Fill ``extra["pvl"]``, ``extra["maxmc"]`` of the episodes finished in this rollout
+        and carry the partial sums of the episodes still running."""
+        adv = np.asarray(advantages, dtype=np.float64).reshape(-1, self.n_envs)
+        val = np.asarray(values, dtype=np.float64).reshape(-1, self.n_envs)
+        n_steps = adv.shape[0]
+        done = []
+        for episode, i, start, end in self.finished:
+            a, v = adv[start:end + 1, i], val[start:end + 1, i]
+            steps = int(self.carry_steps[i]) + a.size
+            pos_sum = self.carry_pos_adv[i] + np.clip(a, 0.0, None).sum()
+            value_sum = self.carry_values[i] + v.sum()
+            self.carry_pos_adv[i] = self.carry_values[i] = 0.0
+            self.carry_steps[i] = 0
+            key = level_key(episode)
+            best = max(self.best_return.pop(key, -np.inf), float(episode.episode_return))
+            self.best_return[key] = best
+            if len(self.best_return) > self.max_levels:
+                self.best_return.popitem(last=False)
+            episode.extra["pvl"] = float(pos_sum / steps)
+            episode.extra["maxmc"] = float(best - value_sum / steps)
+            episode.extra["regret_steps"] = steps
+            done.append(episode)
+        for i in range(self.n_envs):
+            s = int(self.seg_start[i])
+            if s < n_steps:
+                self.carry_pos_adv[i] += np.clip(adv[s:, i], 0.0, None).sum()
+                self.carry_values[i] += val[s:, i].sum()
+                self.carry_steps[i] += n_steps - s
+        self.seg_start[:] = 0
+        self.finished = []
+        return done
+
+
+def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int) -> str:
+    """ACCEL's edit for gridworld level strings: ``n_edits`` of the env's own edits."""
+    from envs.gridworld.level import Level, mutate
+
+    return mutate(Level.from_string(level), rng, n_edits=n_edits).to_string()
+
+
+@dataclass
+class Attachment:
+    """What :func:`attach_teacher_needs` installed (tests and diagnostics read it)."""
+
+    needs: frozenset[str]
+    tracker: RegretTracker | None = None
+    mask: Any = None
+    antagonist: Any = None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback: Any) -> Attachment:
+    """Give ``teacher`` what its ``needs`` ask for; a no-op for teachers that need nothing.
+
+    Call once, after the model, the :class:`~students.bridge.Curriculum` and the
+    :class:`~students.bridge.CurriculumCallback` are built and before ``model.learn``.
+    """
+    needs = frozenset(getattr(teacher, "needs", frozenset()))
+    known = {"regret", "robust", "level_editor", "antagonist"}
+    unknown = needs - known
+    if unknown:
+        raise TeachBenchError("teacher.needs", f"the runner cannot provide {sorted(unknown)}", sorted(known))
+    att = Attachment(needs=needs)
+    stats = getattr(teacher, "training_stats", None)
+    att.stats = stats if isinstance(stats, dict) else {}
+    if not needs:
+        return att
+    if ("regret" in needs or "robust" in needs) and getattr(model, "rollout_buffer", None) is None:
+        raise TeachBenchError("student.algo", f"teacher {teacher.name!r} needs regret estimates from an on-policy "
+                              "rollout buffer (PPO or A2C)", ["ppo", "a2c"])
+    if "regret" in needs:
+        att.tracker = _attach_regret(teacher, model, curriculum, callback)
+    if "robust" in needs:
+        from students.robust import ReplayMask, install_robust_update
+
+        att.mask = ReplayMask(teacher, model.n_steps, model.n_envs)
+        callback.at_rollout_start.append(att.mask.reset)
+        callback.periodic.append(lambda _step: att.mask.on_step(model.rollout_buffer.pos, callback.locals["dones"],
+                                                                callback.locals["infos"]))
+        install_robust_update(model, att.mask, att.stats)
+    if "level_editor" in needs:
+        teacher.level_editor = gridworld_level_editor  # type: ignore[attr-defined]
+    if "antagonist" in needs:
+        from students.robust import Antagonist
+
+        att.antagonist = Antagonist(model, teacher.antagonist_view())  # type: ignore[attr-defined]
+        callback.at_rollout_end.append(lambda _cb: att.antagonist.play_rollout())
+    return att
+
+
+def _attach_regret(teacher: Teacher, model: Any, curriculum: Any, callback: Any) -> RegretTracker:
+    score = getattr(teacher, "score_function", "pvl")
+    if score not in SCORE_FUNCTIONS:
+        raise TeachBenchError("teacher.score", f"unknown score {score!r}", SCORE_FUNCTIONS)
+    tracker = RegretTracker(model.n_envs)
+    curriculum.defer_updates = True
+
+    def on_episode(episode: Episode, env_index: int, _info: dict[str, Any]) -> None:
+        tracker.episode_finished(episode, env_index, model.rollout_buffer.pos)
+
+    def on_rollout_end(_cb: Any) -> None:
+        buf = model.rollout_buffer
+        episodes = tracker.rollout_end(buf.advantages, buf.values)
+        for ep in episodes:
+            ep.regret = ep.extra[score]
+        _deliver(curriculum, teacher, episodes)
+
+    curriculum.episode_hooks.append(on_episode)
+    callback.at_rollout_end.insert(0, on_rollout_end)  # before the antagonist or other hooks
+    return tracker
+
+
+def _deliver(curriculum: Any, teacher: Teacher, episodes: Sequence[Episode]) -> None:
+    curriculum.deliver(sorted(episodes, key=lambda e: e.episode_id))
+    end = getattr(teacher, "on_rollout_end", None)
+    if callable(end):
+        end()
