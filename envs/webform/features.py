@@ -104,32 +104,41 @@ class Encoder:
         for j, value in enumerate(form.values):
             ins[j] = (1.0, js_number_ok(value), _compatible(Element("date", ""), value),
                       value in (voc.YES, voc.NO), not (js_number_ok(value) or value in (voc.YES, voc.NO)), j / J)
+        n = form.n_fields
+        keys_lower = [k.lower() for k in form.keys]
         for p, page in enumerate(form.pages):
             vec = np.zeros(OBS_SIZE, dtype=np.float32)
             v = views(vec)
             v["instruction"][:] = ins
+            elements, match, options = v["elements"], v["match"], v["options"]
             for i, e in enumerate(page):
-                row = v["elements"][i]
+                row = [0.0] * F_EL
                 row[0] = 1.0
                 row[1 + ELEMENT_KINDS.index(e.kind)] = 1.0
                 row[_ERROR + 1] = float(e.required)
                 row[_ERROR + 2] = float(e.holds_value)
                 row[_ERROR + 3] = e.rank / max(1, n_value) if e.holds_value else 0.0
+                elements[i] = row
+                if not e.holds_value:
+                    continue
+                label_lower = e.label.lower()
                 label_tokens = _tokens(e.label)
-                for j, (key, value) in enumerate(zip(form.keys, form.values)):
-                    m = v["match"][i, j]
-                    if e.holds_value:
-                        m[0] = float(e.label.lower() == key.lower())
-                        union = label_tokens | key_tokens[j]
-                        m[1] = len(label_tokens & key_tokens[j]) / len(union) if union else 0.0
-                        m[2] = float(e.rank == j)
-                        m[4] = float(value in e.options or (e.kind == "checkbox" and value in (voc.YES, voc.NO)))
-                        m[5] = float(_compatible(e, value))
-                for k, option in enumerate(e.options):
-                    o = v["options"][i, k]
-                    o[0] = 1.0
-                    for j, value in enumerate(form.values):
-                        o[2 + j] = float(option == value)
+                rows = []
+                for j in range(n):
+                    value = form.values[j]
+                    union = label_tokens | key_tokens[j]
+                    rows.append((
+                        float(label_lower == keys_lower[j]),
+                        len(label_tokens & key_tokens[j]) / len(union) if union else 0.0,
+                        float(e.rank == j),
+                        0.0,
+                        float(value in e.options or (e.kind == "checkbox" and value in (voc.YES, voc.NO))),
+                        float(_compatible(e, value)),
+                    ))
+                match[i, :n] = rows
+                if e.options:
+                    eq = [[1.0, 0.0, *(float(o == value) for value in form.values)] for o in e.options]
+                    options[i, : len(e.options), : 2 + n] = eq
             self.pages.append(_Page(vec, v))
             for i in range(len(page)):
                 self.refresh_element(p, i)

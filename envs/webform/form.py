@@ -15,7 +15,9 @@ The space's lower corner is a one-text-field form, the easiest non-trivial task.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
@@ -52,8 +54,9 @@ def make_task_space() -> TaskSpace:
 
 @dataclass(frozen=True)
 class Element:
-    """One interactive element. ``name`` is its DOM id and submitted key (``""`` for links
-    and buttons). ``field`` is the instruction index it answers, or -1 (distractor/nav)."""
+    """One interactive element. ``name`` is its DOM id (and, for value-holding elements,
+    its key in the submitted values). ``field`` is the instruction index it answers, or -1
+    (distractor or navigation button)."""
 
     kind: str
     label: str
@@ -67,9 +70,10 @@ class Element:
     high: float | None = None
     rank: int = 0  # position among all value-holding elements of the form (visual order)
 
-    @property
-    def holds_value(self) -> bool:
-        return self.kind in VALUE_KINDS
+    holds_value: bool = dc_field(init=False, default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "holds_value", self.kind in VALUE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Form:
     pages: tuple[tuple[Element, ...], ...]
     keys: tuple[str, ...]  # instruction keys, instruction order
     values: tuple[str, ...]  # instructed values, instruction order
-    task: Mapping[str, object] = field(default_factory=dict)
+    task: Mapping[str, object] = dc_field(default_factory=dict)
 
     @property
     def n_fields(self) -> int:
@@ -102,13 +106,48 @@ class Form:
         return f"Fill in the form with {pairs}, then submit."
 
 
-def _date(rng: np.random.Generator) -> str:
-    day = _dt.date(1950, 1, 1) + _dt.timedelta(days=int(rng.integers(0, 80 * 365)))
-    return day.isoformat()
+class _Draws:
+    """Uniform numbers drawn from the env's Generator in one batch.
+
+    A form needs a few dozen random choices; one ``Generator.random(n)`` call is far cheaper
+    than dozens of scalar calls (form generation is part of every reset, and the issue asks
+    for >= 10,000 steps/s). Still fully determined by the Generator's state.
+    """
+
+    def __init__(self, rng: np.random.Generator, n: int) -> None:
+        self._u = rng.random(n).tolist()
+        self._rng = rng
+        self._i = 0
+
+    def random(self) -> float:
+        if self._i >= len(self._u):
+            self._u = self._rng.random(64).tolist()
+            self._i = 0
+        self._i += 1
+        return self._u[self._i - 1]
+
+    def below(self, n: int) -> int:
+        """An integer in ``[0, n)``."""
+        return min(int(self.random() * n), n - 1)
+
+    def pick(self, items: tuple | list) -> object:
+        return items[self.below(len(items))]
+
+    def sample(self, n: int, k: int) -> list[int]:
+        """``k`` distinct integers of ``[0, n)`` in random order (partial Fisher-Yates)."""
+        pool = list(range(n))
+        for a in range(k):
+            b = a + self.below(n - a)
+            pool[a], pool[b] = pool[b], pool[a]
+        return pool[:k]
 
 
-def _pick(rng: np.random.Generator, items: tuple | list) -> object:
-    return items[int(rng.integers(len(items)))]
+_BY_KIND: Mapping[str, tuple[voc.Concept, ...]] = MappingProxyType(
+    {kind: voc.concepts_of_kind(kind) for kind in voc.FIELD_KINDS})
+_DAY0 = _dt.date(1950, 1, 1).toordinal()
+_DISTRACTOR_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "text": voc.DISTRACTOR_INPUT_LABELS, "checkbox": voc.DISTRACTOR_CHECKBOX_LABELS,
+    "link": voc.DISTRACTOR_LINK_LABELS, "button": voc.DISTRACTOR_BUTTON_LABELS})
 
 
 def generate_form(task: Task, rng: np.random.Generator, space: TaskSpace | None = None) -> Form:
@@ -123,111 +162,99 @@ def generate_form(task: Task, rng: np.random.Generator, space: TaskSpace | None 
     n = int(task["n_fields"])
     n_pages = max(1, min(int(task["n_pages"]), n))
     n_dis = int(task["n_distractors"])
+    draw = _Draws(rng, 8 * n + 3 * n_dis + 8)
 
     # -- concepts and values ------------------------------------------------------------
     used: set[str] = set()
+    taken: set[str] = set()
     fields: list[tuple[voc.Concept, str, tuple[str, ...]]] = []
     for _ in range(n):
         kind = "text"
-        if rng.random() < float(task["kind_mix"]):
-            kind = str(_pick(rng, voc.NON_TEXT_KINDS))
-        pool = [c for c in voc.concepts_of_kind(kind) if c.label not in used]
+        if draw.random() < float(task["kind_mix"]):
+            kind = str(draw.pick(voc.NON_TEXT_KINDS))
+        pool = [c for c in _BY_KIND[kind] if c.label not in used]
         if not pool:
-            pool = [c for c in voc.concepts_of_kind("text") if c.label not in used]
-        concept = pool[int(rng.integers(len(pool)))]
+            pool = [c for c in _BY_KIND["text"] if c.label not in used]
+        concept = pool[draw.below(len(pool))]
         used.add(concept.label)
-        taken = {v for _, v, _ in fields}
         options: tuple[str, ...] = ()
         if concept.kind == "text":
-            value = str(_pick(rng, [v for v in concept.values if v not in taken] or concept.values))
+            value = str(draw.pick([v for v in concept.values if v not in taken] or concept.values))
         elif concept.kind == "number":
-            value = str(int(rng.integers(concept.low, concept.high + 1)))
+            value = str(concept.low + draw.below(concept.high - concept.low + 1))
         elif concept.kind == "date":
-            value = _date(rng)
+            value = _dt.date.fromordinal(_DAY0 + draw.below(80 * 365)).isoformat()
         elif concept.kind == "checkbox":
-            value = voc.YES if rng.random() < 0.5 else voc.NO
+            value = voc.YES if draw.random() < 0.5 else voc.NO
         else:
-            k = int(rng.integers(3, min(MAX_OPTIONS, len(concept.values)) + 1))
-            chosen = rng.choice(len(concept.values), size=k, replace=False)
-            options = tuple(concept.values[int(i)] for i in sorted(chosen))
-            value = str(_pick(rng, options))
+            k = 3 + draw.below(min(MAX_OPTIONS, len(concept.values)) - 2)
+            options = tuple(concept.values[i] for i in sorted(draw.sample(len(concept.values), k)))
+            value = str(draw.pick(options))
+        taken.add(value)
         fields.append((concept, value, options))
 
     # -- instruction: order and phrasing --------------------------------------------------
     order = list(range(n))
-    if n > 1 and rng.random() < float(task["order_shuffle"]):
-        order = [int(i) for i in rng.permutation(n)]
+    if n > 1 and draw.random() < float(task["order_shuffle"]):
+        order = draw.sample(n, n)
     keys, values = [], []
-    field_of_concept = {}
+    instruction_index = [0] * n
     for j, f in enumerate(order):
         concept, value, _ = fields[f]
         key = concept.label
-        if rng.random() < float(task["synonym_rate"]):
-            key = str(_pick(rng, concept.synonyms))
+        if draw.random() < float(task["synonym_rate"]):
+            key = str(draw.pick(concept.synonyms))
         keys.append(key)
         values.append(value)
-        field_of_concept[f] = j
+        instruction_index[f] = j
 
-    # -- elements -------------------------------------------------------------------------
+    # -- element specs (kwargs of Element, named at the end) ----------------------------
     n_prefilled = int(np.floor(float(task["prefilled"]) * n + 1e-9))
-    prefilled = set(int(i) for i in rng.choice(n, size=n_prefilled, replace=False)) if n_prefilled else set()
-    elements: list[Element] = []
+    prefilled = set(draw.sample(n, n_prefilled))
+    specs: list[dict] = []
     for f, (concept, value, options) in enumerate(fields):
-        validate = rng.random() < float(task["validation_rate"])
+        validate = draw.random() < float(task["validation_rate"])
         initial = value if f in prefilled else ""
         if concept.kind == "checkbox":
             # An unfilled checkbox starts in the wrong state, so each one needs a click.
             initial = value if f in prefilled else (voc.NO if value == voc.YES else voc.YES)
-        elements.append(Element(
-            kind=concept.kind, label=concept.label, field=field_of_concept[f], options=options, initial=initial,
-            required=validate and concept.kind != "checkbox",
-            pattern=concept.pattern if validate else "",
-            low=float(concept.low) if validate and concept.kind == "number" else None,
-            high=float(concept.high) if validate and concept.kind == "number" else None,
+        number_rule = validate and concept.kind == "number"
+        specs.append(dict(
+            kind=concept.kind, label=concept.label, field=instruction_index[f], options=options, initial=initial,
+            required=validate and concept.kind != "checkbox", pattern=concept.pattern if validate else "",
+            low=float(concept.low) if number_rule else None, high=float(concept.high) if number_rule else None,
         ))
 
     # Split fields over pages (each page >= 1 field), then scatter distractors.
-    cuts = sorted(int(c) for c in rng.choice(np.arange(1, n), size=n_pages - 1, replace=False)) if n_pages > 1 else []
+    cuts = sorted(1 + c for c in draw.sample(n - 1, n_pages - 1))
     bounds = [0, *cuts, n]
-    pages: list[list[Element]] = [elements[bounds[p]:bounds[p + 1]] for p in range(n_pages)]
-    dis_labels = {k: list(v) for k, v in (
-        ("text", voc.DISTRACTOR_INPUT_LABELS), ("checkbox", voc.DISTRACTOR_CHECKBOX_LABELS),
-        ("link", voc.DISTRACTOR_LINK_LABELS), ("button", voc.DISTRACTOR_BUTTON_LABELS))}
+    pages: list[list[dict]] = [specs[bounds[p]:bounds[p + 1]] for p in range(n_pages)]
+    remaining = {kind: list(labels) for kind, labels in _DISTRACTOR_LABELS.items()}
     for _ in range(n_dis):
-        kind = str(_pick(rng, voc.DISTRACTOR_KINDS))
-        labels = dis_labels[kind]
-        label = labels.pop(int(rng.integers(len(labels)))) if labels else f"Extra {kind}"
-        initial = ""
-        if kind == "checkbox":
-            initial = voc.YES if rng.random() < 0.5 else voc.NO
-        page = pages[int(rng.integers(n_pages))]
-        page.insert(int(rng.integers(len(page) + 1)), Element(kind=kind, label=label, initial=initial))
+        kind = str(draw.pick(voc.DISTRACTOR_KINDS))
+        labels = remaining[kind]
+        label = labels.pop(draw.below(len(labels))) if labels else f"Extra {kind}"
+        initial = (voc.YES if draw.random() < 0.5 else voc.NO) if kind == "checkbox" else ""
+        page = pages[draw.below(n_pages)]
+        page.insert(draw.below(len(page) + 1), dict(kind=kind, label=label, initial=initial))
+    last = n_pages - 1
     for p, page in enumerate(pages):
-        page.append(Element(kind="submit" if p == n_pages - 1 else "next", label="Submit" if p == n_pages - 1 else "Next"))
+        page.append(dict(kind="submit" if p == last else "next", label="Submit" if p == last else "Next"))
 
     # Names (DOM ids) and visual ranks, in document order.
     final: list[tuple[Element, ...]] = []
-    rank = 0
-    counter = 0
+    rank = counter = 0
     for page in pages:
         out = []
-        for e in page:
+        for spec in page:
             counter += 1
-            name = f"tb-{counter}"
-            if e.holds_value:
-                e = _replace(e, name=name, rank=rank)
+            if spec["kind"] in VALUE_KINDS:
+                out.append(Element(name=f"tb-{counter}", rank=rank, **spec))
                 rank += 1
             else:
-                e = _replace(e, name=name)
-            out.append(e)
+                out.append(Element(name=f"tb-{counter}", **spec))
         final.append(tuple(out))
     return Form(pages=tuple(final), keys=tuple(keys), values=tuple(values), task=dict(task))
-
-
-def _replace(e: Element, **changes: object) -> Element:
-    from dataclasses import replace
-
-    return replace(e, **changes)
 
 
 def check_form(form: Form) -> None:
