@@ -1,0 +1,162 @@
+"""Web-form simulator speed vs the same episodes replayed in headless Chromium (and,
+if the ``miniwob`` package is installed, a scripted MiniWoB++ login-user episode).
+
+Issue 6's goal: the simulator >= 10,000 steps/s on one core and >= 100x the browser.
+Episodes: a noisy scripted expert (30% random actions) on uniform TaskSpace draws, so the
+replay covers invalid actions, validation failures, pages and both outcomes.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_webform.py            # ~40 s
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_webform.py --episodes 200 --miniwob-episodes 20
+
+Prints: sim steps/s replaying the recorded forms (the browser's workload), sim steps/s with
+form generation and uniform random valid actions (training-like), browser steps/s, and
+the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from envs.webform import WebFormEnv
+from envs.webform.oracle import noisy_oracle_action
+
+
+def record(n: int, seed: int) -> list:
+    env = WebFormEnv(shaping=0.5)
+    rng = np.random.default_rng(seed)
+    episodes = []
+    for k in range(n):
+        env.reset(seed=seed + k, options={"task": env.task_space.sample(rng)})
+        actions, done = [], False
+        while not done:
+            a = noisy_oracle_action(env.state, rng, 0.3)
+            actions.append(a)
+            done = env.step(a)[2]
+        episodes.append((env.form, actions))
+    return episodes
+
+
+def sim_replay_rate(episodes: list, min_seconds: float) -> float:
+    """Steps/s of reset(form) + the recorded actions, repeated for at least ``min_seconds``."""
+    env = WebFormEnv(shaping=0.5)
+    steps, start = 0, time.perf_counter()
+    while True:
+        for form, actions in episodes:
+            env.reset(options={"form": form})
+            for a in actions:
+                env.step(a)
+            steps += len(actions)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return steps / elapsed
+
+
+def sim_training_rate(seconds: float, seed: int) -> float:
+    """Steps/s with a new generated form every episode and uniform random valid actions."""
+    env = WebFormEnv(shaping=0.5)
+    rng = np.random.default_rng(seed)
+    tasks = [env.task_space.sample(rng) for _ in range(256)]
+    picks = rng.random(4096).tolist()
+    steps, k, start = 0, 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        _, info = env.reset(options={"task": tasks[k % 256]})
+        k += 1
+        done = False
+        while not done:
+            valid = np.flatnonzero(info["action_mask"])
+            a = valid[int(picks[steps % 4096] * len(valid))]
+            _, _, done, _, info = env.step(a)
+            steps += 1
+    return steps / (time.perf_counter() - start)
+
+
+def browser_rate(episodes: list) -> float | None:
+    from envs.webform.replay import BrowserReplay, chromium_available
+
+    if not chromium_available():
+        print("browser: skipped (/usr/bin/chromium is absent)")
+        return None
+    with BrowserReplay() as replay:
+        replay.replay(*episodes[0])  # warm-up
+        steps, start = 0, time.perf_counter()
+        for form, actions in episodes:
+            steps += len(replay.replay(form, actions).steps)
+        return steps / (time.perf_counter() - start)
+
+
+def miniwob_rate(n: int) -> float | None:
+    """Scripted login-user episodes (type username, type password, click login)."""
+    try:
+        import gymnasium as gym
+        import miniwob
+        from miniwob.action import ActionTypes
+    except ImportError:
+        print("miniwob: skipped (pip package `miniwob` not installed)")
+        return None
+    if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")):
+        print("miniwob: skipped (needs /usr/bin/chromium and /usr/bin/chromedriver: apt-get install chromium-driver)")
+        return None
+    os.environ.setdefault("MINIWOB_CHROME_BINARY", "/usr/bin/chromium")
+    os.environ.setdefault("MINIWOB_CHROMEDRIVER", "/usr/bin/chromedriver")
+    gym.register_envs(miniwob)
+    env = gym.make("miniwob/login-user-v1")
+    try:
+        env.reset(seed=0)
+        steps, successes, start = 0, 0, time.perf_counter()
+        for ep in range(n):
+            obs, _ = env.reset(seed=ep)
+            ref = {e["id"]: e["ref"] for e in obs["dom_elements"] if e.get("id")}
+            button = next(e["ref"] for e in obs["dom_elements"] if e["tag"] == "button")
+            make = env.unwrapped.create_action
+            for action in (make(ActionTypes.FOCUS_ELEMENT_AND_TYPE_FIELD, ref=ref["username"], field=0),
+                           make(ActionTypes.FOCUS_ELEMENT_AND_TYPE_FIELD, ref=ref["password"], field=1),
+                           make(ActionTypes.CLICK_ELEMENT, ref=button)):
+                _, _, terminated, _, info = env.step(action)
+                steps += 1
+                if terminated:
+                    successes += info.get("raw_reward", 0) > 0
+                    break
+        rate = steps / (time.perf_counter() - start)
+        print(f"miniwob login-user: {successes}/{n} solved")
+        return rate
+    finally:
+        env.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--episodes", type=int, default=40, help="episodes replayed in the browser (default 40)")
+    parser.add_argument("--sim-seconds", type=float, default=3.0, help="seconds per simulator timing (default 3)")
+    parser.add_argument("--miniwob-episodes", type=int, default=5, help="MiniWoB episodes, 0 to skip (default 5)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    episodes = record(args.episodes, args.seed)
+    n_steps = sum(len(a) for _, a in episodes)
+    print(f"{len(episodes)} episodes, {n_steps} steps (noisy expert on uniform TaskSpace draws)")
+    sim = sim_replay_rate(episodes, args.sim_seconds)
+    print(f"simulator, same episodes (reset from the form + steps): {sim:10.0f} steps/s")
+    train = sim_training_rate(args.sim_seconds, args.seed)
+    print(f"simulator, generated forms + random valid actions:     {train:10.0f} steps/s")
+    web = browser_rate(episodes)
+    if web is not None:
+        print(f"browser replay (Playwright + headless Chromium):       {web:10.1f} steps/s")
+        print(f"ratio simulator / browser: {sim / web:.0f}x  (goal >= 100x; sim goal >= 10,000 steps/s)")
+    if args.miniwob_episodes > 0:
+        mw = miniwob_rate(args.miniwob_episodes)
+        if mw is not None:
+            print(f"MiniWoB++ login-user (Selenium + Chromium):            {mw:10.1f} steps/s")
+            print(f"ratio simulator / MiniWoB++: {sim / mw:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
