@@ -81,3 +81,18 @@ def test_variants_run_through_the_track(compose, tmp_path):
         path = tmp_path / "runs" / "track" / f"toy-{variant}__riac__sim__s0" / "summary.json"
         assert json.loads(path.read_text())["env"] == f"toy-{variant}"
     assert np.isfinite(table["final_mean"]).all()
+
+
+def test_sampling_plot_draws_samples_and_alp_coloured_gaussians(tmp_path):
+    from experiments.sampling_plot import gmm_components, plot_sampling
+
+    out = tmp_path / "alp.png"
+    fig = plot_sampling("alp_gmm", episodes=600, panels=2, params={"reward_bounds": [0, 1], "fit_rate": 100},
+                        out=str(out))
+    assert out.stat().st_size > 10_000
+    ax = fig.axes[1]
+    assert len(ax.collections[0].get_offsets()) == 75  # the recent-sample window
+    assert len(ax.patches) >= 2  # one ellipse per fitted component
+    with pytest.raises(TeachBenchError, match="toy.n_dims"):
+        plot_sampling("random", episodes=10, toy={"n_dims": 1})
+    assert gmm_components(object()) == []
