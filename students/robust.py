@@ -124,7 +124,7 @@ def _thunk(spec: Any):
         from students.threads import pin_threads
 
         pin_threads(1)
-        return Monitor(CurriculumWrapper(gym.make(spec)))
+        return Monitor(CurriculumWrapper(gym.make(spec.id, **dict(spec.kwargs or {}))))
 
     return make
 
