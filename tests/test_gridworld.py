@@ -272,3 +272,31 @@ def test_ppo_learns_empty_small_mazes():
     model.learn(50_000)
     after = solved_rate(model)
     assert after >= 0.8 and after > before + 0.3
+
+
+def test_fuzzed_level_strings_give_teachbench_error_or_a_valid_level():
+    """Random edits of valid strings: either a clean TeachBenchError or a level that plays."""
+    rng = np.random.default_rng(3)
+    env = MazeEnv(max_steps=5)
+    alphabet = "m1:,0123456789-_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=!"
+    ok = bad = 0
+    for k in range(400):
+        text = list(generate_level(env.task_space.sample(rng), seed=k).to_string())
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(len(text)))
+            op = rng.integers(3)
+            if op == 0:
+                text[pos] = alphabet[int(rng.integers(len(alphabet)))]
+            elif op == 1:
+                del text[pos]
+            else:
+                text.insert(pos, alphabet[int(rng.integers(len(alphabet)))])
+        try:
+            env.reset(options={"level": "".join(text)})
+        except TeachBenchError:
+            bad += 1
+            continue
+        ok += 1
+        for _ in range(5):
+            env.step(int(rng.integers(3)))
+    assert ok > 20 and bad > 20

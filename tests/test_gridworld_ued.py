@@ -111,3 +111,20 @@ def test_held_out_mazes_are_named_valid_solvable_and_played_by_the_env():
         edges = int((grid[1:, :] & grid[:-1, :]).sum() + (grid[:, 1:] & grid[:, :-1]).sum())
         assert edges == int(grid.sum()) - 1, name
     assert MazeEnv(max_size=9).held_out().keys() == {"corridor_short", "perfect_7"}
+
+
+def test_lead_evaluator_plays_held_out_levels_and_test_tasks():
+    """students.evaluate (the runner's evaluation) takes level tasks and parameter tasks."""
+    from stable_baselines3 import PPO
+
+    from envs.gridworld.batched import BatchedMazeVecEnv
+    from students.evaluate import evaluate
+
+    model = PPO("MlpPolicy", BatchedMazeVecEnv(2, seed=0), n_steps=16, batch_size=32, seed=0)
+    env = MazeEnv()
+    held = [{"level": text} for text in list(env.held_out().values())[:3]]
+    tasks = held + env.test_tasks()[:3]
+    records = evaluate(model, "gridworld", tasks, n_envs=3, env_kwargs={"max_steps": 30})
+    assert [r.task_index for r in records] == list(range(6))
+    assert [r.task for r in records[:3]] == held and [r.task for r in records[3:]] == tasks[3:]
+    assert all(r.length <= 30 and r.mastered == r.success for r in records)
