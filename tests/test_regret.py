@@ -1,0 +1,134 @@
+"""PVL / MaxMC from the PPO rollout buffer, robust (PLR⊥) updates, end to end on PPO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from students.bridge import Curriculum, CurriculumCallback
+from students.build import make_student
+from students.regret import RegretTracker, attach_teacher_needs, max_mc, positive_value_loss
+from students.robust import masked_batches
+from students.vec import make_vec_env
+from teachers.base import Episode
+from teachers.registry import make_teacher
+
+
+def ep(level: str, ret: float, length: int) -> Episode:
+    return Episode(task={"level": level}, episode_return=ret, length=length, level_id=level)
+
+
+def test_pvl_and_maxmc_match_hand_computed_values_across_rollouts() -> None:
+    """Two envs, rollouts of 3 steps. Env 0 plays A (steps 0-1) then B (steps 2 .. next 0);
+    env 1 plays C across both rollouts (steps 0-2, 0-1), then A again (step 2)."""
+    tr = RegretTracker(n_envs=2)
+    adv1 = np.array([[0.5, -1.0], [-0.2, 2.0], [1.0, 0.4]])
+    val1 = np.array([[0.1, 0.3], [0.2, 0.0], [0.4, -0.5]])
+    a1 = ep("A", 1.0, 2)
+    tr.episode_finished(a1, 0, pos=1)
+    assert tr.rollout_end(adv1, val1) == [a1]
+    assert a1.extra["pvl"] == pytest.approx((0.5 + 0.0) / 2)
+    assert a1.extra["maxmc"] == pytest.approx(1.0 - (0.1 + 0.2) / 2)
+    adv2 = np.array([[-0.3, 0.6], [0.7, -0.1], [0.2, 0.9]])
+    val2 = np.array([[0.6, 0.2], [0.0, 0.1], [0.3, 0.8]])
+    b, c, a2 = ep("B", 0.5, 2), ep("C", -1.0, 5), ep("A", 0.3, 1)
+    tr.episode_finished(b, 0, pos=0)
+    tr.episode_finished(c, 1, pos=1)
+    tr.episode_finished(a2, 1, pos=2)
+    done = tr.rollout_end(adv2, val2)
+    assert done == [b, c, a2]
+    assert b.extra["pvl"] == pytest.approx((1.0 + 0.0) / 2)          # steps: rollout1[2], rollout2[0]
+    assert b.extra["maxmc"] == pytest.approx(0.5 - (0.4 + 0.6) / 2)
+    assert c.extra["pvl"] == pytest.approx((0 + 2.0 + 0.4 + 0.6 + 0) / 5)
+    assert c.extra["maxmc"] == pytest.approx(-1.0 - (0.3 + 0.0 - 0.5 + 0.2 + 0.1) / 5)  # negative returns stay negative
+    # A again: R_max is the best return ever seen on A (1.0 from the first episode), not 0.3
+    assert a2.extra["maxmc"] == pytest.approx(1.0 - 0.8)
+    assert a2.extra["pvl"] == pytest.approx(0.9)
+    assert [e.extra["regret_steps"] for e in done] == [2, 5, 1]
+    assert positive_value_loss([-1.0, 3.0]) == 1.5 and max_mc(2.0, [1.0, 0.0]) == 1.5
+
+
+def test_masked_batches_yield_exactly_the_masked_transitions() -> None:
+    from gymnasium import spaces
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    n_steps, n_envs = 4, 3
+    buf = RolloutBuffer(n_steps, spaces.Box(-1e6, 1e6, (1,)), spaces.Discrete(2), n_envs=n_envs)
+    for t in range(n_steps):  # observation = 10*step + env: identifies the transition
+        obs = np.array([[10.0 * t + i] for i in range(n_envs)], dtype=np.float32)
+        buf.add(obs, np.zeros((n_envs, 1)), np.zeros(n_envs), np.zeros(n_envs), torch.zeros(n_envs), torch.zeros(n_envs))
+    buf.compute_returns_and_advantage(torch.zeros(n_envs), np.zeros(n_envs))
+    mask = np.zeros((n_steps, n_envs), dtype=bool)
+    mask[1, 0] = mask[3, 2] = mask[0, 1] = True
+    seen = []
+    for batch in masked_batches(buf, mask, 2, np.random.default_rng(0)):
+        seen.extend(batch.observations.numpy().reshape(-1).tolist())
+    assert sorted(seen) == [1.0, 10.0, 32.0]
+
+
+def _setup(name: str, n_steps: int = 32, **params):
+    vec = make_vec_env("gridworld", {"max_size": 7}, 2, seed=0)
+    teacher = make_teacher(name, vec.get_attr("task_space")[0], seed=0, **params)
+    model = make_student("ppo", vec, params={"n_steps": n_steps, "batch_size": 32, "n_epochs": 1}, seed=0)
+    episodes: list[Episode] = []
+    cur = Curriculum(teacher, vec, sinks=[episodes.append])
+    cur.prime()
+    cb = CurriculumCallback(cur)
+    att = attach_teacher_needs(teacher, model, cur, cb)
+    return teacher, model, cb, att, episodes
+
+
+def test_end_to_end_plr_robust_scores_every_episode_on_gridworld() -> None:
+    teacher, model, cb, att, episodes = _setup("plr_robust", buffer_size=8, min_fill=0.5, score="maxmc")
+    model.learn(1280, callback=cb)
+    assert len(episodes) > 5
+    for e in episodes:  # every step of every episode counted once, across rollout boundaries
+        assert e.extra["regret_steps"] == e.length
+        assert e.regret == e.extra["maxmc"] and np.isfinite(e.extra["pvl"])
+        assert e.level_id is not None
+    stats = att.stats
+    assert stats["env_steps"] == model.num_timesteps == 1280
+    assert stats["gradient_updates"] + stats["skipped_updates"] == 1280 // 64
+    assert stats["trained_transitions"] < stats["env_steps"]
+    replays = [e for e in episodes if e.extra["replay"]]
+    assert replays and all(e.task.keys() == {"level"} for e in replays)
+    assert teacher.diagnostics()["train_skipped_updates"] == stats["skipped_updates"]
+
+
+def test_robust_update_takes_no_gradient_step_on_new_levels() -> None:
+    # min_fill 1 with a huge buffer: never replays, so PLR⊥ must never change the policy
+    teacher, model, cb, att, episodes = _setup("plr_robust", buffer_size=10_000, min_fill=1.0)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(256, callback=cb)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+    assert att.stats["skipped_updates"] == 4 and att.stats["gradient_updates"] == 0
+    # plain PLR trains on everything
+    teacher, model, cb, att, episodes = _setup("plr", buffer_size=10_000, min_fill=1.0)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(128, callback=cb)
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+
+
+def test_accel_end_to_end_edits_gridworld_levels(tmp_path) -> None:
+    teacher, model, cb, att, episodes = _setup("accel", buffer_size=6, min_fill=0.5, replay_prob=0.9)
+    model.learn(1280, callback=cb)
+    assert teacher.n_children_made > 0 and teacher.n_children_played > 0
+    model.save(tmp_path / "m.zip")  # the robust class swap leaves SB3's save intact
+    from stable_baselines3 import PPO
+
+    PPO.load(tmp_path / "m.zip")
+
+
+def test_needs_nothing_is_a_no_op_and_off_policy_students_are_refused() -> None:
+    from envs.errors import TeachBenchError
+
+    vec = make_vec_env("gridworld", {"max_size": 7}, 1, seed=0)
+    space = vec.get_attr("task_space")[0]
+    cur = Curriculum(make_teacher("random", space), vec)
+    cb = CurriculumCallback(cur)
+    model = make_student("dqn", vec, params={"learning_starts": 10}, seed=0)
+    att = attach_teacher_needs(cur.teacher, model, cur, cb)
+    assert not cur.defer_updates and not cb.at_rollout_end and att.tracker is None
+    with pytest.raises(TeachBenchError, match="student.algo"):
+        attach_teacher_needs(make_teacher("plr", space), model, cur, cb)
