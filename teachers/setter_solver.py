@@ -1,0 +1,296 @@
+"""Setter-Solver (Racanière et al. 2020), with TeachMyAgent's settings.
+
+A *setter* proposes tasks for the student (the *solver*) given a desired feasibility
+``f in (0, 1)``: the chance that the solver succeeds. A *judge* learns to predict that
+chance. The setter is a conditional RealNVP flow ``x = S(z, f)``, ``z ~ N(0, I)``, so it
+has an exact density ``p_S(x | f)`` and three losses (REFERENCES.md §2; the paper's names):
+
+- **validity**: goals the solver achieved should be likely under the setter,
+  ``L_val = E_{g achieved, f ~ U(0,1)}[ -log p_S(g + eps | f) ]``, ``eps ~ N(0, loss_noise)``;
+- **feasibility**: the judge should rate a goal set for ``f`` as feasible with chance ``f``,
+  ``L_feas = E_{z, f}[ (J(S(z, f)) - logit f)^2 ]`` (``J`` outputs a logit);
+- **coverage**: the setter should spread its goals,
+  ``L_cov = E_{z, f}[ log p_S(S(z, f) | f) ]`` (minimising it maximises entropy).
+
+The judge is trained with cross-entropy on (goal, success). Every ``update_period``
+episodes both networks take ``n_train_steps`` gradient steps on minibatches of a FIFO
+buffer of recent episodes. Tasks are sampled with ``f ~ U(0, 1)``;
+:meth:`SetterSolver.sample_with_feasibility` asks for a chosen ``f``.
+
+The flow works in ``[-1, 1]^d`` (the unit cube rescaled; samples are clipped into it), on
+CPU, seeded from the teacher's seed; all noise comes from the teacher's own torch generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs.errors import TeachBenchError
+from envs.task_space import Task, TaskSpace
+from teachers.base import Episode, Teacher
+from teachers.expert import ExpertKnowledge
+from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, seeded_generator
+
+F_EPS = 0.01  # desired feasibilities are kept in [F_EPS, 1 - F_EPS] so that logit(f) is finite
+
+
+class ConditionalCoupling(nn.Module):
+    """One affine coupling layer: the dimensions where ``mask`` is 0 are scaled and shifted
+    by functions of the other dimensions and of ``f`` (for d = 1, of ``f`` alone)."""
+
+    def __init__(self, mask: torch.Tensor, hidden: int) -> None:
+        super().__init__()
+        d = mask.shape[0]
+        self.register_buffer("mask", mask)
+        self.net = mlp([d + 1, hidden, hidden, 2 * d])
+        last = self.net[-1]
+        nn.init.zeros_(last.weight)  # start as the identity map (standard RealNVP practice)
+        nn.init.zeros_(last.bias)
+
+    def _scale_shift(self, x_fixed: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s, t = self.net(torch.cat([x_fixed, f], dim=-1)).chunk(2, dim=-1)
+        free = 1.0 - self.mask
+        return torch.tanh(s) * free, t * free
+
+    def forward(self, x: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z-side -> x-side, and log|det| of this map."""
+        s, t = self._scale_shift(x * self.mask, f)
+        return x * torch.exp(s) + t, s.sum(-1)
+
+    def inverse(self, y: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x-side -> z-side, and log|det| of the inverse map."""
+        s, t = self._scale_shift(y * self.mask, f)
+        return (y - t) * torch.exp(-s), -s.sum(-1)
+
+
+class ConditionalRealNVP(nn.Module):
+    """``x = S(z, f)``: a stack of conditional couplings with alternating masks."""
+
+    def __init__(self, dim: int, n_layers: int, hidden: int) -> None:
+        super().__init__()
+        masks = []
+        for k in range(n_layers):
+            if dim == 1:
+                masks.append(torch.zeros(1))
+            else:
+                masks.append(torch.tensor([float((i + k) % 2) for i in range(dim)]))
+        self.layers = nn.ModuleList(ConditionalCoupling(m, hidden) for m in masks)
+        self.dim = dim
+
+    def forward(self, z: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples and their log-density ``log p_S(x | f)``."""
+        logp = _std_normal_logpdf(z)
+        x = z
+        for layer in self.layers:
+            x, logdet = layer(x, f)
+            logp = logp - logdet
+        return x, logp
+
+    def log_prob(self, x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        logdet_total = torch.zeros(x.shape[0])
+        for layer in reversed(self.layers):
+            x, logdet = layer.inverse(x, f)
+            logdet_total = logdet_total + logdet
+        return _std_normal_logpdf(x) + logdet_total
+
+
+def _std_normal_logpdf(z: torch.Tensor) -> torch.Tensor:
+    return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
+
+
+class SetterSolver(Teacher):
+    """Setter-Solver with a judge.
+
+    Args:
+        task_space: the space to propose tasks from.
+        seed: seed of the teacher's torch generator and of the initial weights.
+        expert: expert knowledge: ``success`` is required (``"env"`` or a return threshold).
+        update_period: episodes between training rounds. Default 50 (TMA).
+        judge_hidden: hidden layers of the judge MLP. Default (64, 64, 64) (TMA).
+        setter_hidden: hidden units of each coupling network. Default 64 (TMA).
+        n_coupling_layers: coupling layers of the flow. Default 4 (ours).
+        loss_noise: std of the noise added to achieved goals in the validity loss,
+            fraction of range. Default 0.1 (TMA).
+        validity_weight, feasibility_weight, coverage_weight: weights of the setter's
+            losses. Defaults 1.0 (ours: equal weights).
+        n_train_steps: gradient steps per training round. Default 50 (ours).
+        batch_size: minibatch size. Default 128 (ours).
+        lr: Adam learning rate of setter and judge. Default 1e-3 (ours).
+        buffer_size: recent episodes kept for training. Default 2000 (ours).
+    """
+
+    name = "setter_solver"
+
+    def __init__(
+        self,
+        task_space: TaskSpace,
+        seed: int = 0,
+        expert: Mapping[str, Any] | ExpertKnowledge | None = None,
+        update_period: int = 50,
+        judge_hidden: tuple[int, ...] | list[int] = (64, 64, 64),
+        setter_hidden: int = 64,
+        n_coupling_layers: int = 4,
+        loss_noise: float = 0.1,
+        validity_weight: float = 1.0,
+        feasibility_weight: float = 1.0,
+        coverage_weight: float = 1.0,
+        n_train_steps: int = 50,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        buffer_size: int = 2000,
+    ) -> None:
+        super().__init__(task_space, seed)
+        self.expert = ExpertKnowledge.from_config(expert, task_space)
+        self.expert.need(self.name, "success")
+        for key, value, ok in (
+            ("update_period", update_period, int(update_period) >= 1),
+            ("n_coupling_layers", n_coupling_layers, int(n_coupling_layers) >= 1),
+            ("loss_noise", loss_noise, loss_noise >= 0),
+            ("n_train_steps", n_train_steps, int(n_train_steps) >= 0),
+            ("batch_size", batch_size, int(batch_size) >= 1),
+            ("lr", lr, lr > 0),
+            ("buffer_size", buffer_size, int(buffer_size) >= 1),
+        ):
+            if not ok:
+                raise TeachBenchError(f"teacher.{key}", f"invalid value {value!r}")
+        self.update_period = int(update_period)
+        self.loss_noise = float(loss_noise)
+        self.weights = (float(validity_weight), float(feasibility_weight), float(coverage_weight))
+        self.n_train_steps = int(n_train_steps)
+        self.batch_size = int(batch_size)
+        d = task_space.ndim
+
+        def build() -> tuple[nn.Module, nn.Module]:
+            return ConditionalRealNVP(d, int(n_coupling_layers), int(setter_hidden)), mlp([d, *judge_hidden, 1])
+
+        self.setter, self.judge = build_seeded(self.seed, build)
+        self.setter_opt = torch.optim.Adam(self.setter.parameters(), lr=lr)
+        self.judge_opt = torch.optim.Adam(self.judge.parameters(), lr=lr)
+        self.gen = seeded_generator(self.seed + 1)
+        self.buffer: deque[tuple[list[float], bool]] = deque(maxlen=int(buffer_size))
+        self.since_update = 0
+        self.n_rounds = 0
+        self.last = {"judge_loss": float("nan"), "validity_loss": float("nan"), "feasibility_loss": float("nan"),
+                     "coverage_loss": float("nan"), "judge_accuracy": float("nan"), "feasibility_gap": float("nan")}
+
+    # -- sampling -----------------------------------------------------------------------
+    def _sample(self) -> Task:
+        f = float(torch.rand(1, generator=self.gen))
+        return self._set(f)
+
+    def sample_with_feasibility(self, feasibility: float) -> Task:
+        """A task set for a chosen desired feasibility (the paper's conditioning input)."""
+        if not 0.0 <= feasibility <= 1.0:
+            raise TeachBenchError("feasibility", f"must be in [0, 1], got {feasibility}")
+        self.n_sampled += 1
+        return self.task_space.validate(self._set(feasibility))
+
+    def _set(self, feasibility: float) -> Task:
+        f = torch.full((1, 1), min(max(feasibility, F_EPS), 1 - F_EPS))
+        with torch.no_grad():
+            z = torch.randn(1, self.task_space.ndim, generator=self.gen)
+            x, _ = self.setter(z, f)
+        return self.task_space.from_unit((x[0].double().numpy() + 1.0) / 2.0)
+
+    def predicted_feasibility(self, task: Mapping[str, Any]) -> float:
+        """The judge's estimate of the student's chance of success on ``task``."""
+        x = torch.as_tensor(self.task_space.to_unit(task) * 2.0 - 1.0, dtype=torch.float32)
+        with torch.no_grad():
+            return float(torch.sigmoid(self.judge(x.unsqueeze(0)))[0, 0])
+
+    # -- learning -----------------------------------------------------------------------
+    def _update(self, episode: Episode) -> None:
+        success = self.expert.is_success(episode.episode_return, episode.success)
+        self.buffer.append((self.task_space.to_unit(episode.task).tolist(), bool(success)))
+        self.since_update += 1
+        if self.since_update >= self.update_period:
+            self.since_update = 0
+            self._train()
+            self.n_rounds += 1
+
+    def _train(self) -> None:
+        goals = torch.as_tensor([g for g, _ in self.buffer], dtype=torch.float32) * 2.0 - 1.0
+        wins = torch.as_tensor([s for _, s in self.buffer], dtype=torch.float32)
+        achieved = goals[wins > 0.5]
+        n, d = goals.shape
+        w_val, w_feas, w_cov = self.weights
+        for _ in range(self.n_train_steps):
+            # judge: cross-entropy on (goal, success)
+            idx = torch.randint(n, (min(self.batch_size, n),), generator=self.gen)
+            logits = self.judge(goals[idx]).squeeze(-1)
+            judge_loss = nn.functional.binary_cross_entropy_with_logits(logits, wins[idx])
+            self.judge_opt.zero_grad()
+            judge_loss.backward()
+            self.judge_opt.step()
+
+            # setter: validity + feasibility + coverage
+            b = self.batch_size
+            f = F_EPS + (1 - 2 * F_EPS) * torch.rand(b, 1, generator=self.gen)
+            z = torch.randn(b, d, generator=self.gen)
+            x, logp = self.setter(z, f)
+            coverage = logp.mean()
+            feasibility = ((self.judge(x).squeeze(-1) - torch.logit(f.squeeze(-1))) ** 2).mean()
+            loss = w_feas * feasibility + w_cov * coverage
+            validity = torch.tensor(float("nan"))
+            if achieved.shape[0] > 0:
+                jdx = torch.randint(achieved.shape[0], (b,), generator=self.gen)
+                noisy = achieved[jdx] + 2.0 * self.loss_noise * torch.randn(b, d, generator=self.gen)
+                f_val = F_EPS + (1 - 2 * F_EPS) * torch.rand(b, 1, generator=self.gen)
+                validity = -self.setter.log_prob(noisy, f_val).mean()
+                loss = loss + w_val * validity
+            self.setter_opt.zero_grad()
+            loss.backward()
+            self.setter_opt.step()
+
+            with torch.no_grad():
+                self.last = {
+                    "judge_loss": float(judge_loss),
+                    "validity_loss": float(validity),
+                    "feasibility_loss": float(feasibility),
+                    "coverage_loss": float(coverage),
+                    "judge_accuracy": float(((logits > 0).float() == wins[idx]).float().mean()),
+                    "feasibility_gap": float((torch.sigmoid(self.judge(x).squeeze(-1)) - f.squeeze(-1)).abs().mean()),
+                }
+
+    # -- state --------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "setter": module_state(self.setter),
+            "judge": module_state(self.judge),
+            "setter_opt": plain(self.setter_opt.state_dict()),
+            "judge_opt": plain(self.judge_opt.state_dict()),
+            "torch_rng": self.gen.get_state().clone(),
+            "buffer_goals": [list(g) for g, _ in self.buffer],
+            "buffer_success": [bool(s) for _, s in self.buffer],
+            "since_update": self.since_update,
+            "n_rounds": self.n_rounds,
+            "last": dict(self.last),
+        }
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        self.setter.load_state_dict(state["setter"])
+        self.judge.load_state_dict(state["judge"])
+        load_optimizer(self.setter_opt, state["setter_opt"])
+        load_optimizer(self.judge_opt, state["judge_opt"])
+        self.gen.set_state(state["torch_rng"])
+        self.buffer = deque(
+            (([float(x) for x in g], bool(s)) for g, s in zip(state["buffer_goals"], state["buffer_success"])),
+            maxlen=self.buffer.maxlen,
+        )
+        self.since_update = int(state["since_update"])
+        self.n_rounds = int(state["n_rounds"])
+        self.last = {k: float(v) for k, v in state["last"].items()}
+
+    def _diagnostics(self) -> dict[str, Any]:
+        wins = [s for _, s in self.buffer]
+        return {
+            "rounds": self.n_rounds,
+            "buffer_success_rate": float(np.mean(wins)) if wins else float("nan"),
+            **self.last,
+        }
