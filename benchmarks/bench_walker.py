@@ -5,7 +5,8 @@ TimeLimit 2000 as registered) next to gymnasium's ``BipedalWalker-v3`` (the peer
 flat / stump terrain) and ``BipedalWalker-v3`` hardcore (the peer for the obstacle course),
 as ratios, plus the mean reset time. Goal: ratio >= 1.0 on comparable terrain.
 
-Default run: ~40 s on one core. ``--steps`` and ``--repeats`` make it longer; the best of
+Times are process CPU time (``time.process_time``), so that other jobs on a shared machine
+disturb the ratios less than they would wall-clock time. Default run: ~25 s of CPU. ``--steps`` and ``--repeats`` make it longer; the best of
 the repeats is kept per env (shared machines are noisy; measured interleaved).
 
     .venv/bin/python benchmarks/bench_walker.py [--steps 4000] [--repeats 3]
@@ -48,27 +49,31 @@ def cases(bodies: list[str]) -> list[tuple[str, Callable[[], gym.Env], dict[str,
     return out
 
 
-def measure(make: Callable[[], gym.Env], task: dict[str, Any] | None, steps: int, seed: int) -> tuple[float, float]:
-    """(steps/s, mean reset seconds) with uniform random actions."""
+def measure(make: Callable[[], gym.Env], task: dict[str, Any] | None, steps: int, seed: int,
+            zero: bool = False) -> tuple[float, float]:
+    """(steps/s, mean reset seconds) with uniform random actions (falls: many resets), or with
+    zero actions (the default biped stands: pure step cost)."""
     env = make()
     rng = np.random.default_rng(seed)
     low, high = env.action_space.low, env.action_space.high
     actions = rng.uniform(low, high, size=(steps, low.shape[0])).astype(np.float32)
+    if zero:
+        actions[:] = 0.0
     options = {"task": task} if task is not None else None
     reset_time, resets = 0.0, 0
-    t0 = time.perf_counter()
-    r0 = time.perf_counter()
+    t0 = time.process_time()
+    r0 = time.process_time()
     env.reset(seed=seed, options=options)
-    reset_time += time.perf_counter() - r0
+    reset_time += time.process_time() - r0
     resets += 1
     for k in range(steps):
         _, _, term, trunc, _ = env.step(actions[k])
         if term or trunc:
-            r0 = time.perf_counter()
+            r0 = time.process_time()
             env.reset(options=options)
-            reset_time += time.perf_counter() - r0
+            reset_time += time.process_time() - r0
             resets += 1
-    total = time.perf_counter() - t0
+    total = time.process_time() - t0
     env.close()
     return steps / total, reset_time / resets
 
@@ -76,10 +81,10 @@ def measure(make: Callable[[], gym.Env], task: dict[str, Any] | None, steps: int
 def reset_only(make: Callable[[], gym.Env], task: dict[str, Any] | None, n: int) -> float:
     env = make()
     options = {"task": task} if task is not None else None
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for s in range(n):
         env.reset(seed=s, options=options)
-    return (time.perf_counter() - t0) / n
+    return (time.process_time() - t0) / n
 
 
 def main() -> None:
@@ -91,17 +96,23 @@ def main() -> None:
     args = parser.parse_args()
     todo = cases(args.bodies.split(","))
     best: dict[str, float] = {}
+    still: dict[str, float] = {}
     for rep in range(args.repeats):
         for label, make, task, _ in todo:
             sps, _ = measure(make, task, args.steps, seed=rep)
             best[label] = max(best.get(label, 0.0), sps)
+            sps, _ = measure(make, task, args.steps, seed=rep, zero=True)
+            still[label] = max(still.get(label, 0.0), sps)
     resets = {label: reset_only(make, task, args.resets) for label, make, task, _ in todo}
-    print(f"{'env':44s} {'steps/s':>9s} {'ratio':>7s} {'vs':28s} {'reset ms':>9s} {'reset ratio':>11s}")
+    print(f"{'env':40s} {'random/s':>9s} {'ratio':>6s} {'zero/s':>8s} {'ratio':>6s} {'reset ms':>9s} {'ratio':>6s}  vs")
     for label, _, _, peer in todo:
         ratio = best[label] / best[peer] if peer else 1.0
+        sratio = still[label] / still[peer] if peer else 1.0
         rratio = resets[peer] / resets[label] if peer else 1.0
-        print(f"{label:44s} {best[label]:9.0f} {ratio:7.2f} {peer or '-':28s} {1e3 * resets[label]:9.2f} {rratio:11.2f}")
-    print("ratio = our steps/s / peer steps/s; reset ratio = peer reset time / ours (>1: ours faster)")
+        print(f"{label:40s} {best[label]:9.0f} {ratio:6.2f} {still[label]:8.0f} {sratio:6.2f} "
+              f"{1e3 * resets[label]:9.2f} {rratio:6.2f}  {peer or '-'}")
+    print("random/s: random actions, resets included; zero/s: zero actions (a standing biped: step cost only);")
+    print("ratios = ours / peer for speed, peer / ours for reset time (> 1: ours faster)")
 
 
 if __name__ == "__main__":

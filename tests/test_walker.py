@@ -317,3 +317,16 @@ def test_video_helper_writes_a_gif(tmp_path):
     assert out["length"] == 30 and out["task"] == HELD_OUT["stairs"]
     with pytest.raises(TeachBenchError, match="path"):
         policy_video("walker_obstacles", lambda o: np.zeros(4), None, tmp_path / "clip.avi", max_steps=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body", list(BODIES))
+def test_every_corner_plays_to_a_finite_end_for_every_body(body):
+    """Full episodes (zero actions: the walkers that stand run into the TimeLimit) at every
+    corner of both task spaces."""
+    for name in ("walker_stumps", "walker_obstacles"):
+        env = envs.make_env(name, body=body)
+        n = env.action_space.shape[0]
+        for task in _corners(env.unwrapped.task_space):
+            obs, rew, _ = play(env, np.zeros((2001, n), np.float32), task, seed=1)
+            assert len(rew) <= 2000 and np.isfinite(obs).all() and np.isfinite(rew).all(), task
