@@ -153,9 +153,17 @@ class Antagonist:
         self.callback = CurriculumCallback(self.curriculum)
         self.steps_per_rollout = int(protagonist.n_steps) * int(protagonist.n_envs)
         self._primed = False
+        self.skipped_rollouts = 0
 
     def play_rollout(self) -> None:
+        """One antagonist rollout. The first waits until the protagonist has finished enough
+        levels to fill every antagonist sub-env's queue, so that the antagonist only ever
+        plays levels the protagonist played."""
         if not self._primed:
+            needed = self.vec_env.num_envs * (1 + self.curriculum.lookahead)
+            if self.curriculum.teacher.available() < needed:
+                self.skipped_rollouts += 1
+                return
             self.curriculum.prime()
             self._primed = True
         self.model.learn(total_timesteps=self.steps_per_rollout, callback=self.callback, reset_num_timesteps=False)

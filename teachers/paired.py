@@ -233,6 +233,10 @@ class AntagonistView(Teacher):
         self.n_sampled += 1
         return dict(task) if "level" in task else self.task_space.validate(task)
 
+    def available(self) -> int:
+        """Levels the protagonist finished that the antagonist has not been given yet."""
+        return len(self.parent._antagonist_queue)
+
     def _sample(self) -> Task:
         return self.parent.next_antagonist_task()
 
