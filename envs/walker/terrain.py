@@ -35,6 +35,7 @@ FINISH_X = (LENGTH - GRASS) * STEP  # gymnasium ends the episode when the hull p
 # and pits keep their floor above y = 0 (our choice; upstream has no clamp).
 Y_MIN = 5 * STEP
 Y_MAX = HEIGHT + 12 * STEP
+SINK = 0.1 * STEP  # stumps reach this far into the (flat) ground under them: no seam at ground level
 MIN_EDGE = 1e-3  # edges shorter than this are merged away (Box2D dislikes degenerate edges)
 
 
@@ -98,10 +99,10 @@ class _Builder:
         self.v = 0.0
 
     def stump(self, height: float, width: float) -> None:
-        """A box ``width`` steps wide, ``height`` steps above the ground, sunk one step into it."""
+        """A box ``width`` steps wide, ``height`` steps above the (flat) ground under it."""
         x0, x1 = self.x, self.x + width * STEP
         self.points.append((x0, self.y))
-        self.blocks.append(np.array([(x0, self.y - STEP), (x1, self.y - STEP),
+        self.blocks.append(np.array([(x0, self.y - SINK), (x1, self.y - SINK),
                                      (x1, self.y + height * STEP), (x0, self.y + height * STEP)]))
         self.points.append((x1, self.y))
         self.i = int(math.ceil(self.i + width - 1e-9))
@@ -151,7 +152,7 @@ def stump_track(rng: np.random.Generator, height_mean: float, height_std: float,
                 stump_width: float = 1.0, height_floor: float = 0.05, roughness: float = 0.0) -> Layout:
     """TeachMyAgent-style stump track: after the start pad, stumps ``stump_width`` steps wide
     every ``stump_width + spacing`` steps up to the finish line, each ``max(height_floor,
-    N(height_mean, height_std))`` steps tall (REFERENCES.md §3)."""
+    N(height_mean, height_std))`` steps tall (REFERENCES.md §3), on flat ground."""
     ground, _, sizes = _streams(rng)
     b = _Builder(ground, roughness)
     b.grass(STARTPAD + 1)
@@ -163,7 +164,7 @@ def stump_track(rng: np.random.Generator, height_mean: float, height_std: float,
         h = max(height_floor, draw)
         x0, x1 = pos * STEP, (pos + stump_width) * STEP
         b.points.append((x0, b.y))
-        b.blocks.append(np.array([(x0, b.y - STEP), (x1, b.y - STEP), (x1, b.y + h * STEP), (x0, b.y + h * STEP)]))
+        b.blocks.append(np.array([(x0, b.y - SINK), (x1, b.y - SINK), (x1, b.y + h * STEP), (x0, b.y + h * STEP)]))
         b.points.append((x1, b.y))
         b.i = max(b.i, int(math.ceil(pos + stump_width - 1e-9)))  # no ground points under the stump
         b.v = 0.0
