@@ -114,8 +114,8 @@ def generate_level(task: Mapping[str, Any], seed: int) -> Level:
     k = int(rng.integers(gx.size))
     goal = (int(gx[k]), int(gy[k]))
     direction = int(rng.integers(4))
-    interior_walls = np.nonzero(walls[1:-1, 1:-1])
-    flat = tuple(int((y + 1) * size + (x + 1)) for x, y in zip(*interior_walls))
+    wx, wy = np.nonzero(walls[1:-1, 1:-1])
+    flat = ((wy + 1) * size + (wx + 1)).tolist()
     level = Level(size, flat, start, direction, goal, seed=int(seed))
     dist.setflags(write=False)
     level._cache["dist"] = dist  # the BFS from the start is already done

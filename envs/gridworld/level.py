@@ -60,11 +60,20 @@ class Level:
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise TeachBenchError("level.size", f"{size} is outside [{MIN_SIZE}, {MAX_SIZE}]")
         object.__setattr__(self, "size", size)
-        walls = tuple(sorted({_as_int(w, "level.walls") for w in self.walls}))
-        for w in walls:
-            x, y = w % size, w // size
-            if not _interior(x, y, size):
-                raise TeachBenchError("level.walls", f"wall index {w} is not an interior cell of a {size}x{size} maze")
+        try:
+            arr = np.unique(np.asarray(self.walls).reshape(-1))
+        except (TypeError, ValueError):
+            raise TeachBenchError("level.walls", "expected a sequence of cell indices") from None
+        if arr.size and arr.dtype.kind not in "iu":
+            if arr.dtype.kind != "f" or not np.all(arr == np.round(arr)):
+                raise TeachBenchError("level.walls", f"wall indices must be integers, got {arr[:5].tolist()}")
+        arr = arr.astype(np.int64)
+        xs, ys = arr % size, arr // size
+        outside = (xs < 1) | (xs > size - 2) | (ys < 1) | (ys > size - 2)
+        if outside.any():
+            w = int(arr[np.argmax(outside)])
+            raise TeachBenchError("level.walls", f"wall index {w} is not an interior cell of a {size}x{size} maze")
+        walls = tuple(arr.tolist())
         object.__setattr__(self, "walls", walls)
         start = _as_cell(self.start, "level.start")
         goal = _as_cell(self.goal, "level.goal")
@@ -135,11 +144,16 @@ class Level:
         """A short, URL-safe string: ``m1:<size>:<sx>,<sy>,<dir>:<gx>,<gy>:<walls>`` where
         ``<walls>`` is the interior bitmask (row-major), packed and base64url-encoded
         (30 characters for a 15x15 maze)."""
+        text = self._cache.get("string")
+        if text is None:
+            text = self._cache["string"] = self._encode()
+        return text
+
+    def _encode(self) -> str:
         n = self.size - 2
         bits = np.zeros(n * n, dtype=np.uint8)
-        for w in self.walls:
-            x, y = w % self.size, w // self.size
-            bits[(y - 1) * n + (x - 1)] = 1
+        w = np.asarray(self.walls, dtype=np.int64)
+        bits[(w // self.size - 1) * n + (w % self.size - 1)] = 1
         packed = base64.urlsafe_b64encode(np.packbits(bits).tobytes()).decode("ascii").rstrip("=")
         sx, sy = self.start
         gx, gy = self.goal
