@@ -147,3 +147,8 @@ def test_killed_run_resumes_without_losing_or_repeating_episodes(tmp_path):
     assert not test.duplicated(["eval_id", "task_index"]).any()
     teacher_rows = rd.read("teacher")
     assert teacher_rows["step"].is_monotonic_increasing
+
+
+def test_experiment_presets_compose_without_plus(compose):
+    cfg = compose("experiment=quickstart")
+    assert cfg.name == "quickstart" and cfg.env.kwargs.max_size == 9 and cfg.budget.steps == 80000

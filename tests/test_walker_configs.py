@@ -33,7 +33,7 @@ def test_alpgmm_vs_random_preset_composes_to_the_sweep():
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["+experiment=walker_stumps_alpgmm_vs_random"],
+        cfg = compose(config_name="config", overrides=["experiment=walker_stumps_alpgmm_vs_random"],
                       return_hydra_config=True)
     assert cfg.env.name == "walker_stumps" and cfg.student.algo == "ppo"
     assert cfg.budget.steps >= 1_000_000 and cfg.eval.every < cfg.budget.steps
