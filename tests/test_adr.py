@@ -137,3 +137,49 @@ def test_one_and_high_dimensional_spaces(ndim):
     tasks = np.array([space.to_unit(teacher.sample()) for _ in range(300)])
     assert tasks.max() > 0.2  # expanded
     assert 0.3 <= teacher.upper.max() <= 0.8  # but held near the edge of competence
+
+
+@pytest.mark.parametrize("name", ["adr", "spdl", "goal_gan", "setter_solver"])
+def test_teacher_configs_build_with_env_expert_knowledge(name):
+    """configs/teacher/<name>.yaml takes its EK from the env config's `expert:` block and
+    stops with a clear error naming the missing key when the env gives none."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    cfg_teacher = OmegaConf.load(Path(__file__).parents[1] / "configs" / "teacher" / f"{name}.yaml")
+    ek = {"success": 1.0, "reward_thresholds": [0.0, 180.0],
+          "initial": {"mean": {"height": 0.0, "spacing": 6.0}, "std": {"height": 0.3, "spacing": 0.6}},
+          "target": {"mean": {"height": 1.5, "spacing": 3.0}, "std": {"height": 1.5, "spacing": 3.0}}}
+    fast = {"pretrain_samples": 0} if name == "goal_gan" else {}
+    for env, ok in (({"expert": ek}, True), ({}, False)):
+        cfg = OmegaConf.create({"env": env, "teacher": cfg_teacher})
+        params = {**OmegaConf.to_container(cfg.teacher.params, resolve=True), **fast}
+        assert cfg.teacher.name == name
+        if ok:
+            assert SPACE.contains(make_teacher(name, SPACE, seed=0, **params).sample())
+        else:
+            with pytest.raises(TeachBenchError, match="expert"):
+                make_teacher(name, SPACE, seed=0, **params)
+
+
+TOY_EK = {"success": "env", "reward_thresholds": [0.0, 0.6],
+          "initial": {"mean": {"x0": 0.05, "x1": 0.05}, "std": {"x0": 0.05, "x1": 0.05}},
+          "target": {"mean": {"x0": 0.5, "x1": 0.5}, "std": {"x0": 0.3, "x1": 0.3}}}
+
+
+def test_runs_on_the_simulated_student():
+    """A few thousand episodes on the published toy student (envs/toy): every task valid and
+    the teacher's own update runs (not a ranking: that is the teacher track's job)."""
+    from envs.toy.student import SimulatedStudent
+
+    student = SimulatedStudent(n_dims=2, cells_per_dim=10, seed=0)
+    space = student.task_space()
+    teacher = make_teacher("adr", space, seed=0, expert=TOY_EK)
+    for i in range(3000):
+        task = teacher.sample()
+        assert space.contains(task)
+        reward, success = student.practise(space.to_unit(task))
+        teacher.update(Episode(task=task, episode_return=reward, length=1, success=success, global_step=i + 1,
+                               episode_id=i))
+    assert teacher.n_updates == 3000 and teacher.diagnostics()["expansions"] > 0
