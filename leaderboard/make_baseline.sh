@@ -26,7 +26,7 @@ step() { echo "== $*" >&2; "$@"; }
 
 for env in gridworld webform; do
   if [[ -f configs/env/$env.yaml ]]; then
-    step "$BIN/teachbench" +experiment=baseline "env=$env" hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}"
+    step "$BIN/teachbench" experiment=baseline "env=$env" hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}"
   else
     echo "== skipped env $env: configs/env/$env.yaml does not exist yet" >&2
   fi
@@ -34,7 +34,7 @@ done
 if [[ -f configs/env/walker_stumps.yaml ]]; then
   WALKER=()
   [[ "${SMOKE:-0}" == 1 ]] && WALKER=(env.students.ppo.n_steps=512 env.students.ppo.batch_size=128 eval.every=2048)
-  step "$BIN/teachbench" +experiment=baseline_walker hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}" "${WALKER[@]}"
+  step "$BIN/teachbench" experiment=baseline_walker hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}" "${WALKER[@]}"
 fi
 if [[ -x "$BIN/teachbench-track" ]]; then
   # The simulated-student track: its own runner, same run-directory format (configs/track.yaml).
