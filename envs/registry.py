@@ -13,8 +13,11 @@ import gymnasium as gym
 
 from envs.errors import unknown_name
 
-# name -> gymnasium id. Each env package registers its ids in envs/__init__.py.
+# name -> gymnasium id. Each env package registers its ids in envs/_register.py.
 ENV_IDS: dict[str, str] = {}
+# name -> "module:Class" of a batched SB3 VecEnv stepping many copies at once
+# (``vec_env: batched`` in an env config); built as ``Class(n_envs, seed=..., **kwargs)``.
+BATCHED: dict[str, str] = {}
 
 
 def register_benchmark_env(name: str, gym_id: str, entry_point: str, **kwargs: Any) -> None:
@@ -22,6 +25,18 @@ def register_benchmark_env(name: str, gym_id: str, entry_point: str, **kwargs: A
     if gym_id not in gym.registry:
         gym.register(id=gym_id, entry_point=entry_point, **kwargs)
     ENV_IDS[name] = gym_id
+
+
+def batched_vec_env(name: str, n_envs: int, seed: int, **kwargs: Any) -> Any:
+    """The batched VecEnv of a benchmark env, or a clear error when it has none."""
+    import importlib
+
+    try:
+        target = BATCHED[name]
+    except KeyError:
+        raise unknown_name("env.vec_env", f"batched ({name} has no batched implementation)", ["dummy", "subproc"]) from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)(n_envs, seed=seed, **kwargs)
 
 
 def gym_id(name: str) -> str:

@@ -108,7 +108,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
         src = summary or {}
         row.update({
             "experiment": src.get("experiment", _select(cfg, "name")),
-            "env": src.get("env", _select(cfg, "env.name")),
+            "env": src.get("env", _select(cfg, "env.label") or _select(cfg, "env.name")),
             "student": src.get("student", _select(cfg, "student.algo")) or "-",
             "teacher": src.get("teacher", _select(cfg, "teacher.name")),
             "seed": int(src.get("seed", _select(cfg, "seed") or 0)),

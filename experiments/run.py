@@ -31,6 +31,7 @@ from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
 from students.evaluate import evaluate
+from students.regret import attach_teacher_needs
 from students.threads import pin_threads
 from students.values import InitialValueTracker
 from students.vec import make_vec_env
@@ -40,8 +41,14 @@ from teachers.registry import make_teacher
 log = logging.getLogger("teachbench.run")
 
 
+def env_label(cfg: DictConfig) -> str:
+    """The env config's own name (``gridworld_small``), which names runs and rows; several
+    configs may build the same registered env (``env.name``) with other settings."""
+    return str(cfg.env.get("label") or cfg.env.name)
+
+
 def run_dir_for(cfg: DictConfig) -> RunDir:
-    return RunDir.for_run(cfg.runs_dir, cfg.name, cfg.env.name, cfg.teacher.name, cfg.student.algo, cfg.seed)
+    return RunDir.for_run(cfg.runs_dir, cfg.name, env_label(cfg), cfg.teacher.name, cfg.student.algo, cfg.seed)
 
 
 def _device(name: str) -> str:
@@ -290,6 +297,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     if "value" in teacher.needs and hasattr(model.policy, "predict_values"):
         callback.value_tracker = InitialValueTracker(model, vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
+    attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
     remaining = budget - int(model.num_timesteps)
     progress = cfg.log.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)
@@ -311,7 +319,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     curve = test.groupby("step")["mastered"].mean() * 100.0 if not test.empty else None
     summary = {
         "state": "finished",
-        "env": env_cfg.name, "teacher": cfg.teacher.name, "student": cfg.student.algo, "seed": seed,
+        "env": env_label(cfg), "env_name": env_cfg.name, "teacher": cfg.teacher.name, "student": cfg.student.algo, "seed": seed,
         "experiment": cfg.name, "steps": steps, "budget_steps": budget, "episodes": curriculum.next_episode_id,
         "final_mastered": final["eval/mastered_pct"], "final_return": final["eval/mean_return"],
         "auc_mastered": area_under_curve(curve.index.to_numpy(), curve.to_numpy(), budget) if curve is not None else None,

@@ -133,7 +133,7 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
     :class:`~students.bridge.CurriculumCallback` are built and before ``model.learn``.
     """
     needs = frozenset(getattr(teacher, "needs", frozenset()))
-    known = {"regret", "robust", "level_editor", "antagonist"}
+    known = {"regret", "robust", "level_editor", "antagonist", "value"}  # "value": students.values
     unknown = needs - known
     if unknown:
         raise TeachBenchError("teacher.needs", f"the runner cannot provide {sorted(unknown)}", sorted(known))

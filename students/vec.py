@@ -1,12 +1,14 @@
 """Building the student's VecEnv: each sub-env is ``Monitor(CurriculumWrapper(env))``.
 
-``DummyVecEnv`` for cheap envs (gridworld, forms: a subprocess round trip costs more than
+``batched`` where the env has a NumPy implementation stepping all copies at once
+(gridworld). ``DummyVecEnv`` for cheap envs (gridworld, forms: a subprocess round trip costs more than
 the step, and 2 subprocess workers were slower than 1 env on 2 cores), ``SubprocVecEnv``
 where a step is costly (Box2D walker on many cores). ``VecNormalize`` for the walker.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -14,10 +16,10 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from envs.errors import TeachBenchError
-from envs.registry import make_env
+from envs.registry import batched_vec_env, make_env
 from students.bridge import CurriculumWrapper
 
-VEC_KINDS = ("dummy", "subproc")
+VEC_KINDS = ("dummy", "subproc", "batched")
 
 
 def env_factory(name: str, kwargs: dict[str, Any] | None = None, seed: int | None = None) -> Callable[[], gym.Env]:
@@ -36,6 +38,14 @@ def env_factory(name: str, kwargs: dict[str, Any] | None = None, seed: int | Non
     return _make
 
 
+def _start_method() -> str | None:
+    """SB3's default (forkserver) unless we run inside a joblib/loky worker (Hydra's joblib
+    launcher): there the parent's start method is 'loky', which forkserver and spawn
+    children cannot resolve, so fork the workers instead."""
+    current = mp.get_start_method(allow_none=True)
+    return "fork" if current not in (None, "fork", "spawn", "forkserver") else None
+
+
 def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 1, kind: str = "dummy",
                  seed: int = 0, normalize: bool = False) -> VecEnv:
     """The training VecEnv; sub-env ``i`` is seeded ``seed + i``."""
@@ -43,8 +53,13 @@ def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 
         raise TeachBenchError("env.n_envs", f"must be >= 1, got {n_envs}")
     if kind not in VEC_KINDS:
         raise TeachBenchError("env.vec_env", f"unknown VecEnv kind {kind!r}", VEC_KINDS)
-    thunks = [env_factory(name, kwargs, seed + i) for i in range(n_envs)]
-    vec: VecEnv = DummyVecEnv(thunks) if kind == "dummy" else SubprocVecEnv(thunks)
+    vec: VecEnv
+    if kind == "batched":
+        # one object steps all sub-envs; it implements the bridge's task-queue methods itself
+        vec = batched_vec_env(name, n_envs, seed, **(kwargs or {}))
+    else:
+        thunks = [env_factory(name, kwargs, seed + i) for i in range(n_envs)]
+        vec = DummyVecEnv(thunks) if kind == "dummy" else SubprocVecEnv(thunks, start_method=_start_method())
     vec.seed(seed)
     if normalize:
         vec = VecNormalize(vec, norm_obs=True, norm_reward=True)

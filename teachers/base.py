@@ -89,10 +89,11 @@ class Teacher(ABC):
 
     # -- public API ---------------------------------------------------------------------
     def sample(self) -> Task:
-        """The next task to play (always inside the task space)."""
+        """The next task to play: a point inside the task space, or an explicit level
+        ``{"level": ...}`` (level-based teachers), which the env itself validates."""
         task = self._sample()
         self.n_sampled += 1
-        return self.task_space.validate(task)
+        return dict(task) if "level" in task else self.task_space.validate(task)
 
     def update(self, episode: Episode) -> None:
         """Learn from one finished episode. Non-finite returns are dropped with a warning

@@ -99,13 +99,6 @@ class PLR(Teacher):
         self.training_stats: dict[str, int] = {}
 
     # -- sampling -----------------------------------------------------------------------
-    def sample(self) -> Task:
-        """As :meth:`Teacher.sample`, but level tasks (``{"level": ...}``) pass through
-        unvalidated: they are not points of the TaskSpace, the env validates them."""
-        task = self._sample()
-        self.n_sampled += 1
-        return dict(task) if "level" in task else self.task_space.validate(task)
-
     def replay_ready(self) -> bool:
         """Warm-up: replay only once the buffer holds ``min_fill · buffer_size`` levels."""
         return len(self.buffer) > 0 and len(self.buffer) >= self.min_fill * self.buffer.capacity
