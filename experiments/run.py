@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
 from experiments.config_checks import identity_config, validate_config
+from experiments.curves import area_under_curve
 from experiments.rundir import RunDir, write_json
 from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
@@ -115,19 +116,6 @@ def _load_normalizer(vec: Any, state: Mapping[str, Any] | None) -> None:
     vec.obs_rms.count = state["obs_count"]
     vec.ret_rms.mean, vec.ret_rms.var = state["ret_mean"].numpy(), state["ret_var"].numpy()
     vec.ret_rms.count = state["ret_count"]
-
-
-def area_under_curve(steps: np.ndarray, values: np.ndarray, budget: float) -> float:
-    """Area under the mastery curve over ``[0, budget]`` divided by the budget (a mean %).
-    The curve starts at the first evaluation's value; steps beyond the budget are clipped."""
-    if len(steps) == 0 or budget <= 0:
-        return float("nan")
-    order = np.argsort(steps)
-    x = np.clip(np.asarray(steps, dtype=float)[order], 0, budget)
-    y = np.asarray(values, dtype=float)[order]
-    x = np.concatenate([[0.0], x, [budget]])
-    y = np.concatenate([[y[0]], y, [y[-1]]])
-    return float(np.trapezoid(y, x) / budget)
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -374,4 +362,4 @@ def _scalars(d: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["area_under_curve", "run", "run_dir_for"]
+__all__ = ["run", "run_dir_for"]

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import TeachBenchError
+from experiments.curves import area_under_curve
 from experiments.rundir import RunDir, write_json
 from experiments.tables import TableWriter
 
@@ -39,13 +40,6 @@ STUDENT = "sim"
 
 def _env_name(variant: str) -> str:
     return f"toy-{variant}"
-
-
-def _auc(steps: np.ndarray, values: np.ndarray, budget: float) -> float:
-    """Mean % mastered over ``[0, budget]`` (trapezoid; the curve holds its last value)."""
-    x = np.concatenate([np.asarray(steps, dtype=float), [budget]])
-    y = np.concatenate([np.asarray(values, dtype=float), [values[-1]]])
-    return float(np.trapezoid(y, x) / budget) if budget > 0 else float("nan")
 
 
 def _scalars(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,7 +142,7 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
             "state": "finished", "env": _env_name(spec["variant"]), "teacher": spec["label"],
             "teacher_registry": spec["teacher"], "student": STUDENT, "seed": seed, "experiment": spec["experiment"],
             "steps": episodes, "budget_steps": episodes, "episodes": episodes,
-            "final_mastered": curve[-1], "auc_mastered": _auc(np.array(steps), np.array(curve), episodes),
+            "final_mastered": curve[-1], "auc_mastered": area_under_curve(steps, curve, episodes),
             "final_return": float(np.mean([student.competence_of(c) for c in test_cells]) / 100.0),
             "curve_steps": steps, "curve_mastered": curve, "test_tasks": len(test_tasks),
             "teacher_time_s": teacher_s, "wall_time_s": time.perf_counter() - t_start,

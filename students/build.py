@@ -12,19 +12,23 @@ import inspect
 from typing import Any, Mapping
 
 from gymnasium import spaces
+from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError, unknown_name
 
-ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
+# maskable_ppo (sb3-contrib): PPO that never samples actions the env masks out through its
+# ``action_masks()`` method (the web-form env provides one).
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "maskable_ppo": MaskablePPO}
 # The action spaces each algorithm supports (SB3's own table).
 ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
     "ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
     "a2c": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
     "dqn": (spaces.Discrete,),
     "sac": (spaces.Box,),
+    "maskable_ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
 }
 
 

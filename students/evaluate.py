@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from sb3_contrib import MaskablePPO
+from sb3_contrib.common.maskable.utils import get_action_masks
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -50,9 +52,13 @@ def evaluate(model: BaseAlgorithm, env_name: str, tasks: Sequence[Task], env_kwa
         done_count = [0] * n_envs
         results: dict[tuple[int, int], EvalRecord] = {}
         obs = vec.reset()
+        masked = isinstance(model, MaskablePPO)
         while any(done_count[k] < len(assigned[k]) for k in range(n_envs)):
             model_obs = normalizer.normalize_obs(obs) if normalizer is not None else obs
-            actions, _ = model.predict(model_obs, deterministic=deterministic)
+            if masked:
+                actions, _ = model.predict(model_obs, deterministic=deterministic, action_masks=get_action_masks(vec))
+            else:
+                actions, _ = model.predict(model_obs, deterministic=deterministic)
             obs, _, dones, infos = vec.step(actions)
             for k in np.flatnonzero(dones):
                 j = done_count[k]

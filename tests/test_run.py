@@ -16,7 +16,8 @@ from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
 from experiments.rundir import RunDir
-from experiments.run import area_under_curve, run, run_dir_for
+from experiments.curves import area_under_curve
+from experiments.run import run, run_dir_for
 from experiments.tables import read_table
 
 FAST = ["budget.steps=3072", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40"]
