@@ -7,7 +7,7 @@ Two levels:
    built with another seed; the restored state equals the saved one (RNG and counters
    included), and both teachers then sample and learn identically.
 2. A real run (gridworld, PPO, the Hydra CLI) in a subprocess that SIGKILLs itself a few
-   hundred steps after its second checkpoint, with tables flushed every few rows so parts
+   thousand steps after its first checkpoint, with tables flushed every few rows so parts
    written after the checkpoint are on disk when it dies; then the run resumes in this
    process. Checked: the teacher state right after loading equals the checkpoint's; no
    episode id is duplicated or missing; steps are monotone; the rows up to the checkpoint
@@ -20,6 +20,7 @@ duplicates) are printed: ``pytest tests/test_resume.py -s`` shows them.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -42,7 +43,7 @@ from envs.task_space import Dim, TaskSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 4096
-ARGS = [f"budget.steps={BUDGET}", "eval.every=2048", "checkpoint.every=1024", "env.kwargs.max_steps=40",
+ARGS = [f"budget.steps={BUDGET}", "eval.every=2048", "checkpoint.every=2048", "env.kwargs.max_steps=40",
         "+env.kwargs.n_test_tasks=6", "eval.held_out=false", "log.flush_every=8", "log.diagnostics_every=512"]
 # Per teacher: overrides that make its state change within BUDGET steps (~100 episodes).
 TEACHER_ARGS: dict[str, list[str]] = {
@@ -60,8 +61,12 @@ TEACHER_ARGS: dict[str, list[str]] = {
     "clutr": ["++teacher.params.batch_size=8", "++teacher.params.pretrain_tasks=200", "++teacher.params.vae_epochs=3"],
 }
 STATELESS = {"random"}
-KILL_AFTER_CHECKPOINTS = 2
-KILL_EXTRA_STEPS = 300
+# One checkpoint at step 2048 (a rollout start: 8 envs x 128 steps per rollout), then the
+# kill 1324 steps later: past the next rollout's end, because regret teachers (PLR, ACCEL,
+# PAIRED) receive their episodes only at rollout end, and rows must be on disk past the
+# checkpoint for the truncation on resume to be tested.
+KILL_AFTER_CHECKPOINTS = 1
+KILL_EXTRA_STEPS = 1324
 
 # Runs experiments.cli, SIGKILLs itself KILL_EXTRA_STEPS steps after checkpoint number K.
 DRIVER = """
@@ -193,8 +198,9 @@ def test_sigkilled_run_resumes_with_teacher_state_and_no_duplicates(name, tmp_pa
     original = cls.load_state_dict
 
     def spy(self, state):
+        given = copy.deepcopy(state)  # copies: optimiser states alias the loaded tensors and train on
         original(self, state)
-        loaded.append((state, self.state_dict()))
+        loaded.append((given, copy.deepcopy(self.state_dict())))
 
     monkeypatch.setattr(cls, "load_state_dict", spy)
     summary = run(compose(*overrides))
