@@ -200,7 +200,7 @@ def feedback(draw: st.DrawFn) -> list[float]:
 
 
 # Examples per teacher: the neural teachers (GAN/flow/VAE generators) cost ~1 s to build.
-EXAMPLES: dict[str, int] = {"goal_gan": 8, "setter_solver": 10, "clutr": 8, "paired": 15}
+EXAMPLES: dict[str, int] = {"goal_gan": 4, "setter_solver": 8, "clutr": 5, "paired": 15}
 
 
 @pytest.mark.parametrize("name", TEACHER_PARAMS)
