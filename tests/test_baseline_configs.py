@@ -59,9 +59,9 @@ def test_committed_rows_still_compose(compose):
         cfg = compose(f"experiment={preset}", *[a for a in args if not a.startswith(("env=", "name="))]
                       + ([] if preset == "baseline_walker" else [f"env={row['env']}"]))
         validate_config(cfg)
-        assert (cfg.env.name, cfg.teacher.name, cfg.student.algo) == (row["env"], row["teacher"], row["student"])
+        assert (cfg.env.label, cfg.teacher.name, cfg.student.algo) == (row["env"], row["teacher"], row["student"])
         assert cfg.budget.steps == int(row["budget_steps"])
         if saved.exists():
             old = OmegaConf.load(saved)
-            assert (old.env.name, old.teacher.name, old.budget.steps) == (cfg.env.name, cfg.teacher.name,
-                                                                           cfg.budget.steps)
+            assert (old.env.label, old.teacher.name, old.budget.steps) == (cfg.env.label, cfg.teacher.name,
+                                                                            cfg.budget.steps)
