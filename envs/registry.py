@@ -11,7 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.errors import unknown_name
+from envs.errors import TeachBenchError, unknown_name
 
 # name -> gymnasium id. Each env package registers its ids in envs/_register.py.
 ENV_IDS: dict[str, str] = {}
@@ -47,6 +47,37 @@ def gym_id(name: str) -> str:
         raise unknown_name("env.name", name, ENV_IDS) from None
 
 
+# Keyword arguments that gym.make itself takes (not the env constructor).
+MAKE_KWARGS = ("render_mode", "max_episode_steps", "disable_env_checker", "autoreset")
+
+
+def _constructor_params(env_id: str) -> list[str] | None:
+    """The keyword arguments the env's constructor accepts (None: it takes any)."""
+    import importlib
+    import inspect
+
+    entry = gym.registry[env_id].entry_point
+    if not isinstance(entry, str):
+        return None
+    module, attr = entry.split(":")
+    params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [k for k in params if k != "self"]
+
+
 def make_env(name: str, **kwargs: Any) -> gym.Env:
-    """``gym.make`` by benchmark name."""
-    return gym.make(gym_id(name), **kwargs)
+    """``gym.make`` by benchmark name. An unknown keyword or a value the constructor cannot
+    use is a :class:`TeachBenchError` naming ``env.kwargs.<key>``, not a TypeError."""
+    env_id = gym_id(name)
+    accepted = _constructor_params(env_id)
+    if accepted is not None:
+        for key in kwargs:
+            if key not in accepted and key not in MAKE_KWARGS:
+                raise TeachBenchError(f"env.kwargs.{key}", f"not a parameter of env {name!r}", accepted)
+    try:
+        return gym.make(env_id, **kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, TeachBenchError):
+            raise
+        raise TeachBenchError("env.kwargs", f"env {name!r} cannot be built with {kwargs}: {type(exc).__name__}: {exc}") from None

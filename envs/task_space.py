@@ -47,6 +47,9 @@ class Dim:
                 raise TeachBenchError(f"task_space.{self.name}.choices", "a categorical dimension needs choices")
             object.__setattr__(self, "low", 0.0)
             object.__setattr__(self, "high", float(len(self.choices) - 1))
+        if self.kind == "discrete" and (float(self.low) != int(self.low) or float(self.high) != int(self.high)):
+            raise TeachBenchError(f"task_space.{self.name}", f"a discrete dimension needs integer bounds, got "
+                                  f"[{self.low}, {self.high}]")
         if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low > self.high:
             raise TeachBenchError(
                 f"task_space.{self.name}", f"bounds must be finite with low <= high, got [{self.low}, {self.high}]"

@@ -17,6 +17,9 @@ from students.build import ALGOS
 from students.vec import VEC_KINDS
 from teachers.registry import TEACHERS
 
+# A config entry whose key contains one of these is a credential: never written to disk or logged.
+SECRET_MARKERS = ("key", "token", "secret", "password")
+
 # Keys that do not change what a run computes: they may differ when a run is resumed.
 VOLATILE = ("resume", "logger", "log", "device", "runs_dir", "eval.n_envs", "hydra")
 
@@ -57,10 +60,25 @@ def validate_config(cfg: DictConfig) -> None:
         raise TeachBenchError("name", f"must be a non-empty name without '/', got {name!r}")
 
 
+def scrub(data: Any) -> Any:
+    """Drop config entries whose key looks like a credential (wandb's key is read from the
+    environment; a config that interpolates it must not carry it into the run directory)."""
+    if isinstance(data, dict):
+        return {k: scrub(v) for k, v in data.items() if not any(m in str(k).lower() for m in SECRET_MARKERS)}
+    if isinstance(data, list):
+        return [scrub(v) for v in data]
+    return data
+
+
+def resolved_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain containers, credentials removed: what a run saves."""
+    return scrub(OmegaConf.to_container(cfg, resolve=True))
+
+
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """The flattened config minus volatile keys: two runs with the same identity compute
     the same thing, so a rerun may resume or skip it."""
-    data = OmegaConf.to_container(cfg, resolve=True)
+    data = resolved_config(cfg)
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, node: Any) -> None:

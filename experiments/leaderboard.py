@@ -35,6 +35,7 @@ import pandas as pd
 import scipy.stats
 
 from experiments.rundir import RunDir
+from experiments.safe_config import load_run_config
 
 log = logging.getLogger("teachbench.leaderboard")
 
@@ -98,7 +99,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     for rd in find_run_dirs(root):
         row: dict[str, Any] = {"path": str(rd.path), "run": rd.path.name}
         try:
-            cfg = OmegaConf.load(rd.config_path)
+            cfg = load_run_config(rd.path)
         except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
             row.update(state="unreadable", error=f"config.yaml: {type(exc).__name__}: {exc}")
             rows.append(row)

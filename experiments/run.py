@@ -25,9 +25,10 @@ from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
-from experiments.config_checks import identity_config, validate_config
+from experiments.config_checks import identity_config, resolved_config, validate_config
 from experiments.curves import area_under_curve
 from experiments.rundir import RunDir, write_json
+from experiments.safe_config import load_run_config
 from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
@@ -131,7 +132,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         return rd.summary() or {}
     identity = identity_config(cfg)
     if rd.config_path.exists():
-        saved = OmegaConf.load(rd.config_path)
+        saved = load_run_config(rd.path)  # only our own classes: a copied run dir cannot run code
         saved_identity = identity_config(saved)
         never_trained = rd.status().get("state") == "failed" and _Checkpointer(rd.checkpoint_dir).latest() is None
         if saved_identity != identity and never_trained:
@@ -146,7 +147,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if not cfg.resume:
             shutil.rmtree(rd.path, ignore_errors=True)
     rd.create()
-    OmegaConf.save(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), rd.config_path)
+    OmegaConf.save(OmegaConf.create(resolved_config(cfg)), rd.config_path)
     handler = _attach_file_log(rd.log_path)
     try:
         rd.set_status("running", step=0)
@@ -173,7 +174,7 @@ def _record_invalid(cfg: DictConfig, exc: TeachBenchError) -> None:
     if rd.finished:
         return
     rd.create()
-    OmegaConf.save(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)), rd.config_path)
+    OmegaConf.save(OmegaConf.create(resolved_config(cfg)), rd.config_path)
     rd.set_status("failed", error=f"{type(exc).__name__}: {exc}")
 
 
@@ -204,8 +205,15 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     latest = ckpt.latest() if cfg.resume else None
     state: dict[str, Any] = {}
     if latest is not None:
-        state = torch.load(latest / "state.pt", weights_only=True)
-        model = load_student(cfg.student.algo, str(latest / "model.zip"), vec, device=device)
+        try:
+            state = torch.load(latest / "state.pt", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a refused or torn checkpoint is bad input, named as such
+            raise TeachBenchError("checkpoint", f"{latest / 'state.pt'} cannot be loaded safely "
+                                  f"({type(exc).__name__}; torch.load(weights_only=True) refused it). Checkpoints "
+                                  "are only read from this run's own directory: delete it to start over") from None
+        fresh = make_student(cfg.student.algo, vec, policy=cfg.student.get("policy"), params=student_params,
+                             env_defaults=env_students, seed=seed, device=device)
+        model = load_student(str(latest / "model.zip"), fresh, vec, device=device)
         teacher.load_state_dict(state["teacher"])
         _load_normalizer(vec, state.get("normalizer"))
         for name, w in writers.items():

@@ -12,9 +12,9 @@ from typing import Any, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from envs.errors import TeachBenchError
+from experiments.config_checks import resolved_config
 from teachers.base import Episode
 
-SECRET_MARKERS = ("key", "token", "secret", "password")
 
 
 class NullSink:
@@ -30,15 +30,6 @@ class NullSink:
         pass
 
 
-def scrub(data: Any) -> Any:
-    """Drop config entries whose key looks like a credential."""
-    if isinstance(data, dict):
-        return {k: scrub(v) for k, v in data.items() if not any(m in str(k).lower() for m in SECRET_MARKERS)}
-    if isinstance(data, list):
-        return [scrub(v) for v in data]
-    return data
-
-
 class WandbSink(NullSink):
     """Logs episode returns (every ``episode_every`` episodes), eval and teacher metrics."""
 
@@ -50,7 +41,7 @@ class WandbSink(NullSink):
             mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
         if mode not in ("online", "offline", "disabled"):
             raise TeachBenchError("logger.mode", f"unknown wandb mode {mode!r}", ["auto", "online", "offline", "disabled"])
-        config = scrub(OmegaConf.to_container(cfg, resolve=True))
+        config = resolved_config(cfg)
         self.wandb = wandb
         self.run = wandb.init(project=cfg.logger.get("project", "teachbench"), entity=cfg.logger.get("entity"),
                               group=cfg.name, name=run_dir.path.name, dir=str(run_dir.path), config=config,

@@ -9,6 +9,8 @@ cannot act in the env's action space, are clear errors before training starts.
 from __future__ import annotations
 
 import inspect
+import json
+import zipfile
 from typing import Any, Mapping
 
 from gymnasium import spaces
@@ -69,6 +71,23 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
     return cls(policy, vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
 
 
-def load_student(algo: str, path: str, vec_env: VecEnv, device: str = "cpu") -> BaseAlgorithm:
-    """Load a checkpoint through SB3's own loader (weights, optimiser, counters)."""
-    return algo_class(algo).load(path, env=vec_env, device=device)
+def load_student(path: str, fresh: BaseAlgorithm, vec_env: VecEnv, device: str = "cpu") -> BaseAlgorithm:
+    """Load a checkpoint through SB3's loader without unpickling anything from the file.
+
+    SB3 stores some attributes (spaces, schedules, the policy class) cloudpickled inside
+    ``model.zip``; unpickling a file from elsewhere could run code. ``fresh`` is the same
+    student built from the run's config: its values of those attributes are passed as
+    ``custom_objects``, so SB3 never deserialises them; the weights load with
+    ``torch.load(weights_only=True)``.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise TeachBenchError("checkpoint", f"{path} is not an SB3 checkpoint: {exc}") from None
+    pickled = [k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v]
+    unknown = [k for k in pickled if not hasattr(fresh, k)]
+    if unknown:
+        raise TeachBenchError("checkpoint", f"{path} holds pickled entries this student does not have: {unknown}")
+    custom = {k: getattr(fresh, k) for k in pickled}
+    return type(fresh).load(path, env=vec_env, device=device, custom_objects=custom)

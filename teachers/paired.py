@@ -20,6 +20,8 @@ it plays the same task.
 
 from __future__ import annotations
 
+import math
+
 from collections import OrderedDict, deque
 from typing import Any, ClassVar, Mapping
 
@@ -155,7 +157,10 @@ class PAIRED(Teacher):
         if record is None or not record["prot"]:
             return
         record["ant"].append(float(episode.episode_return))
-        regret = max(0.0, max(record["ant"]) - float(np.mean(record["prot"])))
+        regret = max(0.0, float(np.float64(max(record["ant"])) - np.mean(np.asarray(record["prot"], dtype=np.float64))))
+        if not math.isfinite(regret):  # returns so large that their difference overflows: unusable
+            self.n_dropped += 1
+            return
         del self._open[key]
         episode.regret = regret
         self.recent_regret.append(regret)
@@ -166,14 +171,18 @@ class PAIRED(Teacher):
     def _train_generator(self) -> None:
         z = torch.as_tensor(np.array([b[0] for b in self._batch]), dtype=torch.float32)
         a = torch.as_tensor(np.array([b[1] for b in self._batch]), dtype=torch.float32)
-        r = torch.as_tensor([b[2] for b in self._batch], dtype=torch.float32)
+        # regrets in float64: returns on a huge scale overflow float32 before normalisation
+        r = torch.as_tensor([b[2] for b in self._batch], dtype=torch.float64)
         self._batch = []
         adv = r - self.baseline
-        adv = adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv
+        adv = (adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv).float()
         dist = self.generator.distribution(z)
         log_prob = dist.log_prob(a).sum(-1)
         loss = -(adv.detach() * log_prob).mean() - self.ent_coef * dist.entropy().sum(-1).mean()
         self.optimizer.zero_grad()
+        if not torch.isfinite(loss):  # never step on a non-finite loss: the generator would turn NaN
+            self.n_dropped += 1
+            return
         loss.backward()
         nn.utils.clip_grad_norm_(self.generator.parameters(), 1.0)
         self.optimizer.step()

@@ -127,13 +127,6 @@ def test_random_overrides_give_success_or_clear_error(compose, args):
         return  # e.g. an interpolation that cannot resolve: OmegaConf names the key
 
 
-# Known bugs (see the xfail tests below): validated configs whose build raises a foreign error.
-def _known_build_bug(cfg) -> bool:
-    kwargs = cfg.env.get("kwargs") or {}
-    return any(k not in ("max_size", "view", "max_steps", "n_test_tasks") for k in kwargs) or any(
-        isinstance(v, str) for v in kwargs.values())
-
-
 @settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
                                                                                      HealthCheck.function_scoped_fixture])
 @given(args=overrides())
@@ -145,8 +138,6 @@ def test_validated_configs_build_or_fail_clearly(compose, args):
         validate_config(cfg)
     except (TeachBenchError, *HYDRA_ERRORS):
         return
-    if cfg.env.name == "gridworld" and _known_build_bug(cfg):
-        return
     try:
         _build_what_run_builds(cfg)
     except TeachBenchError:
@@ -155,28 +146,19 @@ def test_validated_configs_build_or_fail_clearly(compose, args):
         pass
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="bug: validate_config accepts any env.kwargs key; gym.make "
-                   "then raises TypeError (unexpected keyword) in make_vec_env — check env.kwargs against the env "
-                   "constructor's signature (experiments/config_checks.py) and raise TeachBenchError('env.kwargs.<key>')")
 def test_unknown_env_kwarg_is_a_clear_error(compose):
     cfg = compose("+env.kwargs.colour=3")
     validate_config(cfg)
-    try:
+    with pytest.raises(TeachBenchError) as err:
         _build_what_run_builds(cfg)
-    except TeachBenchError as err:
-        assert err.key == "env.kwargs.colour"
+    assert err.value.key == "env.kwargs.colour"
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, ValueError), reason="bug: env.kwargs.max_size=abc passes "
-                   "validate_config; envs/gridworld/generate.py maze_task_space compares it with <= and raises "
-                   "TypeError — wrong-typed env kwargs should be TeachBenchError('env.kwargs.max_size')")
 def test_wrong_typed_env_kwarg_is_a_clear_error(compose):
     cfg = compose("env.kwargs.max_size=abc")
     validate_config(cfg)
-    try:
+    with pytest.raises(TeachBenchError, match="env.kwargs"):
         _build_what_run_builds(cfg)
-    except TeachBenchError:
-        pass
 
 
 # -- tasks thrown at reset -------------------------------------------------------------------

@@ -194,9 +194,6 @@ def test_fuzz_designs_thousands(name):
     assert fuzz_designer_env(name, N_SLOW, {}) == N_SLOW
 
 
-@pytest.mark.xfail(strict=True, reason="bug: envs/walker/bodies.py observation_bounds gives the hull angle "
-                   "+-pi but the Box2D angle is not wrapped: a walker flipping over reports 3.18 a step before "
-                   "the fall ends the episode (same bounds as gymnasium's BipedalWalker-v3)")
 def test_walker_hull_angle_stays_in_observation_space():
     env = make_env("walker_stumps", max_episode_steps=300)
     task = {"stump_height": 1.1804227948847386, "stump_spacing": 5.811088691281002}

@@ -179,9 +179,10 @@ def build_body(world: Box2D.b2World, spec: BodySpec, fixtures: BodyFixtures, ini
 
 
 def observation_bounds(spec: BodySpec) -> tuple[list[float], list[float]]:
-    """gymnasium's observation bounds, with the per-leg block repeated for every leg."""
-    low = [-math.pi, -5.0, -5.0, -5.0]
-    high = [math.pi, 5.0, 5.0, 5.0]
+    """gymnasium's observation bounds, with the per-leg block repeated for every leg; the
+    hull angle is unbounded (gymnasium's ±pi is wrong: a flipping hull is not wrapped)."""
+    low = [-math.inf, -5.0, -5.0, -5.0]
+    high = [math.inf, 5.0, 5.0, 5.0]
     for _ in range(spec.n_legs):
         low += [-math.pi, -5.0, -math.pi, -5.0, -0.0]
         high += [math.pi, 5.0, math.pi, 5.0, 5.0]
