@@ -83,13 +83,15 @@ class _Checkpointer:
         target = self.directory / json.loads(pointer.read_text())["dir"]
         return target if (target / "state.pt").exists() else None
 
-    def save(self, step: int, model: Any, state: dict[str, Any]) -> Path:
+    def save(self, step: int, model: Any, state: dict[str, Any], extra_models: Mapping[str, Any] = {}) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"step-{step:012d}"
         tmp = self.directory / f".tmp-step-{step:012d}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         model.save(tmp / "model.zip")
+        for name, extra in extra_models.items():  # e.g. PAIRED's antagonist
+            extra.save(tmp / f"{name}.zip")
         torch.save(state, tmp / "state.pt")
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
@@ -285,7 +287,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             "next_ckpt": step + int(cfg.checkpoint.every), "eval_id": counters["eval_id"],
             "wall_time_s": counters["wall_before"] + time.perf_counter() - t_start,
             "torch_rng": torch.get_rng_state(), "normalizer": _normalizer_state(vec),
-        })
+        }, extra_models)
         counters["next_ckpt"] = step + int(cfg.checkpoint.every)
         rd.set_status("running", step=step)
 
@@ -293,7 +295,14 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     if "value" in teacher.needs and hasattr(model.policy, "predict_values"):
         callback.value_tracker = InitialValueTracker(model, vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
-    attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
+    attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
+    extra_models: dict[str, Any] = {}
+    if attachment.antagonist is not None:
+        extra_models["antagonist"] = attachment.antagonist.model
+        if latest is not None and (latest / "antagonist.zip").exists():
+            ant = attachment.antagonist
+            ant.model = load_student(str(latest / "antagonist.zip"), ant.model, ant.vec_env, device=device)
+            extra_models["antagonist"] = ant.model
     remaining = budget - int(model.num_timesteps)
     progress = cfg.log.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)

@@ -153,3 +153,14 @@ def test_killed_run_resumes_without_losing_or_repeating_episodes(tmp_path):
 def test_experiment_presets_compose_without_plus(compose):
     cfg = compose("experiment=quickstart")
     assert cfg.name == "quickstart" and cfg.env.kwargs.max_size == 9 and cfg.budget.steps == 80000
+
+
+def test_paired_checkpoint_keeps_the_antagonist(compose):
+    cfg = compose("teacher=paired", "name=paired_ckpt", *FAST)
+    run(cfg)
+    rd = run_dir_for(cfg)
+    latest = rd.checkpoint_dir / json.loads((rd.checkpoint_dir / "latest.json").read_text())["dir"]
+    assert (latest / "antagonist.zip").exists()
+    os.remove(rd.summary_path)  # unfinished again: the rerun resumes, loading both students
+    summary = run(cfg)
+    assert summary["resumed"] is True and summary["steps"] >= 3072
