@@ -20,7 +20,10 @@ def small(compose, *extra):
 
 def test_config_composes_every_teacher_and_variant(compose):
     cfg = compose(config_name="track")
-    assert set(cfg.teachers) == {"random", "alp_gmm_corl2019", "alp_gmm_tma2021", "riac", "covar_gmm"}
+    assert set(cfg.teachers) == {"random", "alp_gmm_corl2019", "alp_gmm_tma2021", "riac", "covar_gmm", "adr", "spdl",
+                                 "goal_gan", "setter_solver"}
+    assert cfg.teachers.adr.params.expert.initial.mean.x0 == 0.05  # the toy's expert block
+    assert compose("toy=highdim", config_name="track").teachers.adr.params.expert is None
     assert cfg.teachers.alp_gmm_corl2019.params.preset == "corl2019"
     assert list(cfg.teachers.alp_gmm_corl2019.params.reward_bounds) == [0.0, 1.0]
     assert cfg.teachers.alp_gmm_tma2021.params.reward_bounds == "preset"  # raw for tma2021
