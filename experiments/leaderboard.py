@@ -93,7 +93,6 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     Identity comes from the summary when there is one (it names what actually ran), else
     from the saved config. A run directory whose config cannot be read is kept, with state
     ``unreadable``: a leaderboard that silently drops runs would hide failures."""
-    from omegaconf import OmegaConf
 
     rows: list[dict[str, Any]] = []
     for rd in find_run_dirs(root):

@@ -40,7 +40,7 @@ import numpy as np
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm
+from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm, proportional
 from teachers.nearest import NearestIndex
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -158,18 +158,12 @@ class ALPGMM(Teacher):
     def component_probabilities(self) -> np.ndarray:
         """Probability of each component: proportional to its mean ALP, uniform if all zero."""
         assert self.gmm is not None
-        alps = np.clip(self.gmm.means[:, -1], 0.0, None)
-        total = alps.sum()
-        if not total > 0.0:
-            return np.full(self.gmm.k, 1.0 / self.gmm.k)
-        return alps / total
+        return proportional(self.gmm.means[:, -1])
 
     def _sample(self) -> Task:
         if self.gmm is None or self.rng.random() < self.random_task_ratio:
             return self.task_space.sample(self.rng)
-        cdf = np.cumsum(self.component_probabilities())
-        idx = min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), self.gmm.k - 1)
-        x = self.gmm.sample_component(idx, self.rng)[:-1]
+        x = self.gmm.sample_by_progress(self.gmm.means[:, -1], self.rng, self.task_space.ndim)
         return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
 
     # -- checkpointing and logging ---------------------------------------------------------

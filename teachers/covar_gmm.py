@@ -25,7 +25,7 @@ import numpy as np
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm
+from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm, proportional
 
 
 class CovarGMM(Teacher):
@@ -115,18 +115,12 @@ class CovarGMM(Teacher):
         return np.clip(self.gmm.covariances[:, -2, -1], 0.0, None)
 
     def component_probabilities(self) -> np.ndarray:
-        lp = self.learning_progress()
-        total = lp.sum()
-        if not total > 0.0:
-            return np.full(self.gmm.k, 1.0 / self.gmm.k)
-        return lp / total
+        return proportional(self.learning_progress())
 
     def _sample(self) -> Task:
         if self.gmm is None or self.rng.random() < self.random_task_ratio:
             return self.task_space.sample(self.rng)
-        cdf = np.cumsum(self.component_probabilities())
-        idx = min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), self.gmm.k - 1)
-        x = self.gmm.sample_component(idx, self.rng)[:-2]
+        x = self.gmm.sample_by_progress(self.learning_progress(), self.rng, self.task_space.ndim)
         return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
 
     def _state(self) -> dict[str, Any]:

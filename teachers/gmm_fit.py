@@ -62,6 +62,14 @@ class GMM:
         z = rng.standard_normal(self.means.shape[1])
         return self.means[index] + self._chol[index] @ z
 
+    def sample_by_progress(self, progress: np.ndarray, rng: np.random.Generator, n_task_dims: int) -> np.ndarray:
+        """The sampling step shared by ALP-GMM and Covar-GMM: pick a component with
+        probability proportional to its learning progress (uniform when all are zero),
+        draw from it and keep the first ``n_task_dims`` coordinates (the task part)."""
+        cdf = np.cumsum(proportional(progress))
+        idx = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), self.k - 1)
+        return self.sample_component(idx, rng)[:n_task_dims]
+
     def to_state(self) -> dict[str, Any]:
         return {
             "weights": self.weights.tolist(),
@@ -73,6 +81,15 @@ class GMM:
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> "GMM":
         return cls(state["weights"], state["means"], state["covariances"], float(state["aic"]))
+
+
+def proportional(weights: np.ndarray) -> np.ndarray:
+    """Non-negative weights normalised to probabilities; uniform when they are all zero."""
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    total = w.sum()
+    if not total > 0.0:
+        return np.full(w.shape[0], 1.0 / w.shape[0])
+    return w / total
 
 
 def _safe_cholesky(cov: np.ndarray) -> np.ndarray:

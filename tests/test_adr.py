@@ -161,25 +161,3 @@ def test_teacher_configs_build_with_env_expert_knowledge(name):
         else:
             with pytest.raises(TeachBenchError, match="expert"):
                 make_teacher(name, SPACE, seed=0, **params)
-
-
-TOY_EK = {"success": "env", "reward_thresholds": [0.0, 0.6],
-          "initial": {"mean": {"x0": 0.05, "x1": 0.05}, "std": {"x0": 0.05, "x1": 0.05}},
-          "target": {"mean": {"x0": 0.5, "x1": 0.5}, "std": {"x0": 0.3, "x1": 0.3}}}
-
-
-def test_runs_on_the_simulated_student():
-    """A few thousand episodes on the published toy student (envs/toy): every task valid and
-    the teacher's own update runs (not a ranking: that is the teacher track's job)."""
-    from envs.toy.student import SimulatedStudent
-
-    student = SimulatedStudent(n_dims=2, cells_per_dim=10, seed=0)
-    space = student.task_space()
-    teacher = make_teacher("adr", space, seed=0, expert=TOY_EK)
-    for i in range(3000):
-        task = teacher.sample()
-        assert space.contains(task)
-        reward, success = student.practise(space.to_unit(task))
-        teacher.update(Episode(task=task, episode_return=reward, length=1, success=success, global_step=i + 1,
-                               episode_id=i))
-    assert teacher.n_updates == 3000 and teacher.diagnostics()["expansions"] > 0

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
@@ -18,7 +17,6 @@ from envs.errors import TeachBenchError
 from experiments.rundir import RunDir
 from experiments.curves import area_under_curve
 from experiments.run import run, run_dir_for
-from experiments.tables import read_table
 
 FAST = ["budget.steps=3072", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40"]
 ROOT = Path(__file__).resolve().parents[1]

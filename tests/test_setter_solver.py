@@ -134,25 +134,3 @@ def test_one_and_high_dimensional_spaces(ndim):
         teacher.update(Episode(task=task, episode_return=0.0, length=1, success=ok))
     assert teacher.n_rounds == 4
     assert all(space.contains(teacher.sample_with_feasibility(f)) for f in (0.0, 0.5, 1.0))
-
-
-TOY_EK = {"success": "env", "reward_thresholds": [0.0, 0.6],
-          "initial": {"mean": {"x0": 0.05, "x1": 0.05}, "std": {"x0": 0.05, "x1": 0.05}},
-          "target": {"mean": {"x0": 0.5, "x1": 0.5}, "std": {"x0": 0.3, "x1": 0.3}}}
-
-
-def test_runs_on_the_simulated_student():
-    """A few thousand episodes on the published toy student (envs/toy): every task valid and
-    the teacher's own update runs (not a ranking: that is the teacher track's job)."""
-    from envs.toy.student import SimulatedStudent
-
-    student = SimulatedStudent(n_dims=2, cells_per_dim=10, seed=0)
-    space = student.task_space()
-    teacher = make_teacher("setter_solver", space, seed=0, expert=TOY_EK, n_train_steps=4)
-    for i in range(3000):
-        task = teacher.sample()
-        assert space.contains(task)
-        reward, success = student.practise(space.to_unit(task))
-        teacher.update(Episode(task=task, episode_return=reward, length=1, success=success, global_step=i + 1,
-                               episode_id=i))
-    assert teacher.n_updates == 3000 and teacher.diagnostics()["rounds"] == 60

@@ -32,7 +32,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from envs.errors import TeachBenchError
-from envs.gridworld.generate import next_level, parse_task
+from envs.gridworld.generate import next_level, parse_options, parse_task
 from envs.gridworld.level import DIR_TO_VEC, Level
 from envs.gridworld.maze_env import N_ACTIONS, MazeEnv
 from envs.gridworld.observe import padded_walls, view_offsets
@@ -134,15 +134,8 @@ class BatchedMazeVecEnv(VecEnv):
 
     # -- resets ---------------------------------------------------------------------------
     def _reset_env(self, i: int, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        parsed = None
-        level_seed = None
-        if options:
-            raw = options.get("level")
-            if raw is None:
-                raw = options.get("task")
-            if raw is not None:
-                parsed = parse_task(self.task_space, raw, self.max_size)
-            level_seed = options.get("level_seed")
+        parsed = parse_options(self.task_space, options, self.max_size)
+        level_seed = options.get("level_seed") if options else None
         if parsed is None and self._queues[i]:
             parsed = self._queues[i].popleft()
             self._queued_raw[i].popleft()

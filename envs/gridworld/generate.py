@@ -135,6 +135,17 @@ def parse_task(space: TaskSpace, raw: Any, max_size: int) -> Task | Level:
     return space.validate(raw)
 
 
+def parse_options(space: TaskSpace, options: Mapping[str, Any] | None, max_size: int) -> Task | Level | None:
+    """What ``reset(options=...)`` asks to play: ``options["level"]`` or ``options["task"]``
+    parsed by :func:`parse_task`, or None. Shared by the single and the batched env."""
+    if not options:
+        return None
+    raw = options.get("level")
+    if raw is None:
+        raw = options.get("task")
+    return parse_task(space, raw, max_size) if raw is not None else None
+
+
 def next_level(
     parsed: Task | Level | None, current_task: Task | None, current_level: Level | None,
     default_task: Callable[[], Task], draw_seed: Callable[[], int], level_seed: int | None = None,

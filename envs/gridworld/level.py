@@ -16,7 +16,6 @@ return a new level (REFERENCES.md §5: add/remove a wall, move the agent or the 
 from __future__ import annotations
 
 import base64
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 

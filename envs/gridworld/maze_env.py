@@ -32,7 +32,7 @@ from minigrid.minigrid_env import MiniGridEnv
 
 from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
-from envs.gridworld.generate import maze_task_space, next_level, parse_task, spread_tasks
+from envs.gridworld.generate import maze_task_space, next_level, parse_options, spread_tasks
 from envs.gridworld.level import Level
 from envs.gridworld.observe import full_obs, obs_size, padded_walls, partial_obs, view_offsets
 from envs.task_space import Task
@@ -138,13 +138,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
 
     def level_for(self, options: Mapping[str, Any] | None) -> tuple[Level, Task | None, Level | None]:
         """The level the next episode plays, and the task / fixed level it came from."""
-        parsed = None
-        if options:
-            raw = options.get("level")
-            if raw is None:
-                raw = options.get("task")
-            if raw is not None:
-                parsed = parse_task(self.task_space, raw, self.max_size)
+        parsed = parse_options(self.task_space, options, self.max_size)
         return next_level(
             parsed, self._task, self._fixed_level, self.default_task,
             lambda: int(self.np_random.integers(2**31 - 1)),
