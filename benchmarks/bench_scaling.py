@@ -21,24 +21,13 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from omegaconf import OmegaConf  # noqa: E402
-
 import envs  # noqa: E402,F401
+from _config import env_config  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
 from students.build import make_student  # noqa: E402
 from students.threads import pin_threads  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def env_config(name: str) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
-    cfg = OmegaConf.load(os.path.join(HERE, "..", "configs", "env", f"{name}.yaml"))
-    kwargs = OmegaConf.to_container(cfg.get("kwargs") or {}, resolve=True)
-    ppo = OmegaConf.to_container((cfg.get("students") or {}).get("ppo") or {}, resolve=True)
-    return str(cfg.name), kwargs, ppo, bool(cfg.get("normalize", False))
-
 
 def ppo_fps(env: str, n_envs: int, vec_kind: str, steps: int, device: str) -> float:
     name, kwargs, ppo, normalize = env_config(env)

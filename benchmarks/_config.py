@@ -1,0 +1,24 @@
+"""Env configs as the runner sees them (composed by Hydra, so `defaults:` inheritance such
+as gridworld_small -> gridworld applies), for the benchmark scripts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from omegaconf import OmegaConf
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+
+
+def env_config(name: str) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
+    """(registered env name, gym.make kwargs, PPO defaults, VecNormalize) of ``configs/env/<name>``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=os.path.abspath(CONFIG_DIR), version_base="1.3"):
+        env = compose("config", overrides=[f"env={name}"]).env
+    kwargs = OmegaConf.to_container(env.get("kwargs") or {}, resolve=True)
+    ppo = OmegaConf.to_container((env.get("students") or {}).get("ppo") or {}, resolve=True)
+    return str(env.name), kwargs, ppo, bool(env.get("normalize", False))
