@@ -257,6 +257,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             row.update({f"task.{k}": v for k, v in r.task.items()})
             rows.append(row)
         writers["eval"].extend(rows)
+        sink.eval_table(step, rows)
         mastered = 100.0 * float(np.mean([r.mastered for r in records])) if records else float("nan")
         mean_return = float(np.mean([r.episode_return for r in records])) if records else float("nan")
         metrics = {"eval/mastered_pct": mastered, "eval/mean_return": mean_return}

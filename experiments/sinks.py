@@ -26,6 +26,9 @@ class NullSink:
     def metrics(self, step: int, values: Mapping[str, Any]) -> None:
         pass
 
+    def eval_table(self, step: int, rows: list[dict[str, Any]]) -> None:
+        pass
+
     def finish(self, summary: Mapping[str, Any]) -> None:
         pass
 
@@ -55,6 +58,13 @@ class WandbSink(NullSink):
 
     def metrics(self, step: int, values: Mapping[str, Any]) -> None:
         self.run.log({**{k: v for k, v in values.items() if isinstance(v, (int, float))}, "global_step": step})
+
+    def eval_table(self, step: int, rows: list[dict[str, Any]]) -> None:
+        """Each evaluation's per-task records as a wandb Table (task, return, success, mastered)."""
+        if rows:
+            columns = list(rows[0])
+            table = self.wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in rows])
+            self.run.log({"eval/tasks": table, "global_step": step})
 
     def finish(self, summary: Mapping[str, Any]) -> None:
         for k, v in summary.items():

@@ -78,6 +78,8 @@ def test_offline_sweep_groups_runs_and_never_writes_the_key(tmp_path):
         history = [r for r in records if r.WhichOneof("record_type") == "history"]
         keys = {item.key or "/".join(item.nested_key) for h in history for item in h.history.item}
         assert "eval/mastered_pct" in keys  # the run's metrics went to wandb
+        assert any(k.startswith("eval/tasks") for k in keys)  # and each evaluation's per-task table
+        assert list(Path(path).glob("wandb/offline-run-*/files/media/table/eval/tasks_*.table.json"))
     assert groups == {"wbsweep"}  # the sweep's runs share one group
     assert names == {"gridworld__random__ppo__s0", "gridworld__random__ppo__s1"}
 
