@@ -11,7 +11,6 @@ boundaries let a killed run continue with no episode lost or counted twice; and
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import sys
 import time
@@ -27,7 +26,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from envs.errors import TeachBenchError
 from experiments.config_checks import identity_config, resolved_config, validate_config
 from experiments.curves import area_under_curve
-from experiments.rundir import RunDir, write_json
+from experiments.rundir import RunDir, table_scalars, write_json
 from experiments.safe_config import load_run_config
 from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
@@ -246,7 +245,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     }
     normalizer = vec if isinstance(vec, VecNormalize) else None
 
-    def run_eval(step: int, final: bool = False) -> dict[str, float]:
+    def run_eval(step: int) -> dict[str, float]:
         records = evaluate(model, env_cfg.name, test_tasks, env_kwargs, int(cfg.eval.episodes_per_task),
                            int(cfg.eval.n_envs), normalizer=normalizer, seed=seed + 100_000)
         rows = []
@@ -272,7 +271,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             run_eval(step)
             counters["next_eval"] = step + int(cfg.eval.every)
         if step >= counters["next_diag"]:
-            diag = {"step": step, "episodes": curriculum.next_episode_id, **_scalars(teacher.diagnostics())}
+            diag = {"step": step, "episodes": curriculum.next_episode_id, **table_scalars(teacher.diagnostics())}
             writers["teacher"].append(diag)
             sink.metrics(step, {f"teacher/{k}": v for k, v in diag.items() if k != "step"})
             counters["next_diag"] = step + int(cfg.log.diagnostics_every)
@@ -312,9 +311,9 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None,
                         progress_bar=show_bar)
         steps = int(model.num_timesteps)
-        final = run_eval(steps, final=True)
+        final = run_eval(steps)
         held = _held_out_eval(model, env_cfg.name, env_kwargs, held_out, normalizer, seed, steps, counters, writers)
-        diag = {"step": steps, "episodes": curriculum.next_episode_id, **_scalars(teacher.diagnostics())}
+        diag = {"step": steps, "episodes": curriculum.next_episode_id, **table_scalars(teacher.diagnostics())}
         writers["teacher"].append(diag)
     finally:
         for w in writers.values():
@@ -333,7 +332,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         "test_tasks": len(test_tasks),
         "wall_time_s": counters["wall_before"] + time.perf_counter() - t_start,
         "resumed": latest is not None,
-        "teacher_diagnostics": _scalars(teacher.diagnostics()),
+        "teacher_diagnostics": table_scalars(teacher.diagnostics()),
     }
     sink.finish(summary)
     return summary
@@ -366,18 +365,6 @@ def _spec_env(name: str, kwargs: dict[str, Any]) -> Any:
     env = make_env(name, **kwargs)
     return env.unwrapped
 
-
-def _scalars(d: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep what a table column can hold (numbers, strings, bools)."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (bool, int, str)) or v is None:
-            out[k] = v
-        elif isinstance(v, (float, np.floating)):
-            out[k] = float(v) if math.isfinite(float(v)) else None
-        elif isinstance(v, np.integer):
-            out[k] = int(v)
-    return out
 
 
 __all__ = ["run", "run_dir_for"]

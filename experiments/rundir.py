@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from experiments.tables import TableWriter, read_table
@@ -122,3 +123,17 @@ class RunDir:
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         write_json(self.summary_path, summary)
+
+
+def table_scalars(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries a table column can hold (numbers, strings, bools, None); non-finite
+    floats become None. Used for teacher diagnostics by real runs and the track."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (bool, int, str)) or v is None:
+            out[k] = v
+        elif isinstance(v, (float, np.floating)):
+            out[k] = float(v) if math.isfinite(float(v)) else None
+        elif isinstance(v, np.integer):
+            out[k] = int(v)
+    return out

@@ -30,7 +30,7 @@ import pandas as pd
 
 from envs.errors import TeachBenchError
 from experiments.curves import area_under_curve
-from experiments.rundir import RunDir, write_json
+from experiments.rundir import RunDir, table_scalars, write_json
 from experiments.tables import TableWriter
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ STUDENT = "sim"
 
 def _env_name(variant: str) -> str:
     return f"toy-{variant}"
-
-
-def _scalars(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool, np.integer, np.floating))}
 
 
 # -- one run --------------------------------------------------------------------------------
@@ -103,7 +99,7 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
             writers["eval"].extend(rows)
             steps.append(step)
             curve.append(100.0 * float(mastered.mean()))
-            writers["teacher"].append({"step": step, "episodes": step, **_scalars(teacher.diagnostics())})
+            writers["teacher"].append({"step": step, "episodes": step, **table_scalars(teacher.diagnostics())})
 
         evaluate(0, 0)
         buf: dict[str, list[Any]] = {k: [] for k in ("return", "success")}
@@ -146,7 +142,7 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
             "final_return": float(np.mean([student.competence_of(c) for c in test_cells]) / 100.0),
             "curve_steps": steps, "curve_mastered": curve, "test_tasks": len(test_tasks),
             "teacher_time_s": teacher_s, "wall_time_s": time.perf_counter() - t_start,
-            "teacher_diagnostics": _scalars(teacher.diagnostics()),
+            "teacher_diagnostics": table_scalars(teacher.diagnostics()),
         }
         rd.write_summary(summary)
         rd.set_status("finished", step=episodes)
