@@ -146,7 +146,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="time per raw-stepping measurement")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024], help="batched N to measure")
     parser.add_argument("--ppo-steps", type=int, default=16_384, help="PPO steps per VecEnv kind (0 skips PPO)")
-    parser.add_argument("--ppo-envs", type=int, default=8, help="sub-envs of the PPO VecEnvs")
+    parser.add_argument("--ppo-envs", type=int, nargs="+", default=[8, 32],
+                        help="sub-envs of the PPO VecEnvs (32: configs/env/gridworld_batched.yaml)")
     parser.add_argument("--learn", type=int, default=0, metavar="STEPS",
                         help="instead of speed: PPO with uniform tasks for STEPS steps, solved rates before/after")
     parser.add_argument("--learn-envs", type=int, default=32)
@@ -178,17 +179,17 @@ def main() -> None:
         from stable_baselines3.common.monitor import Monitor
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-        k = args.ppo_envs
-        fps: dict[str, float] = {}
-        fps["batched"] = ppo_fps(BatchedMazeVecEnv(k, seed=0), args.ppo_steps)
-        sub = SubprocVecEnv([lambda: Monitor(MazeEnv()) for _ in range(k)])
-        fps["subproc"] = ppo_fps(sub, args.ppo_steps)
-        sub.close()
-        fps["dummy"] = ppo_fps(DummyVecEnv([lambda: Monitor(MazeEnv()) for _ in range(k)]), args.ppo_steps)
-        print(f"\nSB3 PPO end to end ({k} envs, n_steps 128, batch 256, 4 epochs, {args.ppo_steps} steps)")
-        print(f"{'vec env':<20}{'fps':>10}{'x subproc':>12}")
-        for name, r in fps.items():
-            print(f"{name:<20}{r:>10,.0f}{r / fps['subproc']:>12.2f}")
+        for k in args.ppo_envs:
+            fps: dict[str, float] = {}
+            fps["batched"] = ppo_fps(BatchedMazeVecEnv(k, seed=0), args.ppo_steps)
+            sub = SubprocVecEnv([lambda: Monitor(MazeEnv()) for _ in range(k)])
+            fps["subproc"] = ppo_fps(sub, args.ppo_steps)
+            sub.close()
+            fps["dummy"] = ppo_fps(DummyVecEnv([lambda: Monitor(MazeEnv()) for _ in range(k)]), args.ppo_steps)
+            print(f"\nSB3 PPO end to end ({k} envs, n_steps 128, batch 256, 4 epochs, {args.ppo_steps} steps)")
+            print(f"{'vec env':<20}{'fps':>10}{'x subproc':>12}")
+            for name, r in fps.items():
+                print(f"{name:<20}{r:>10,.0f}{r / fps['subproc']:>12.2f}")
 
 
 if __name__ == "__main__":

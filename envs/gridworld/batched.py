@@ -35,10 +35,12 @@ from envs.errors import TeachBenchError
 from envs.gridworld.generate import next_level, parse_options, parse_task
 from envs.gridworld.level import DIR_TO_VEC, Level
 from envs.gridworld.maze_env import N_ACTIONS, MazeEnv
-from envs.gridworld.observe import padded_walls, view_offsets
+from envs.gridworld.observe import GOAL, WALL, code_canvas, flat_view_offsets, partial_from_cells
 from envs.task_space import Task
 
 _DIRV = np.array(DIR_TO_VEC, dtype=np.int64)
+_TURN = np.array([[(d - 1) % 4 for d in range(4)], [(d + 1) % 4 for d in range(4)], list(range(4))], dtype=np.int64)
+"""``_TURN[action, dir]``: the direction after ``action`` (left, right, forward)."""
 _PER_ENV_METHODS = ("set_next_task", "pending_tasks", "clear_tasks")
 
 
@@ -72,13 +74,11 @@ class BatchedMazeVecEnv(VecEnv):
         self.view_size = v = self.proto.view_size
         self.pad = v
         self.canvas = c = self.max_size + 2 * v
-        self._walls = np.ones((n, c * c), dtype=bool)  # padded [x, y] walls, flattened per env
+        # Padded [x, y] cell codes (WALL | GOAL), flattened per env: a step reads the cell
+        # ahead and the V*V view cells of all N mazes with one gather each.
+        self._code = np.full((n, c * c), WALL, dtype=np.uint8)
         self._base = np.arange(n, dtype=np.int64) * c * c
-        off = view_offsets(v)
-        self._off_flat = off[..., 0].reshape(4, v * v) * c + off[..., 1].reshape(4, v * v)  # (4, V*V)
-        self._off_x = off[..., 0].reshape(4, v * v)
-        self._off_y = off[..., 1].reshape(4, v * v)
-        self._agent_cell = (v // 2) * v + v - 1
+        self._off_flat = flat_view_offsets(v, c)  # (4, V*V)
         self.pos = np.zeros((n, 2), dtype=np.int64)
         self.dir = np.zeros(n, dtype=np.int64)
         self.goal = np.zeros((n, 2), dtype=np.int64)
@@ -153,7 +153,7 @@ class BatchedMazeVecEnv(VecEnv):
     def _load(self, i: int, level: Level) -> None:
         self.levels[i] = level
         c, p = self.canvas, self.pad
-        self._walls[i] = padded_walls(level.wall_grid, self.max_size, p).reshape(c * c)
+        self._code[i] = code_canvas(level, self.max_size, p).reshape(c * c)
         self.pos[i] = level.start
         self.dir[i] = level.start_dir
         self.goal[i] = level.goal
@@ -162,7 +162,7 @@ class BatchedMazeVecEnv(VecEnv):
         self.ep_start[i] = time.time()
         if self._static is not None:
             m = self.max_size
-            walls = self._walls[i].reshape(c, c)[p : p + m, p : p + m]
+            walls = self._code[i].reshape(c, c)[p : p + m, p : p + m] == WALL
             self._static[i, : m * m] = walls.ravel()
             self._static[i, m * m :] = 0.0
             self._static[i, m * m + level.goal[0] * m + level.goal[1]] = 1.0
@@ -207,14 +207,13 @@ class BatchedMazeVecEnv(VecEnv):
         self.t += 1
         # MiniGrid: left = dir - 1, right = dir + 1, forward moves unless the cell ahead is
         # a wall; stepping onto the goal terminates with 1 - 0.9 * (t / max_steps).
-        fwd = a == 2
         front = self.pos + _DIRV[self.dir]
-        self.dir = np.where(a == 0, (self.dir - 1) % 4, np.where(a == 1, (self.dir + 1) % 4, self.dir))
+        self.dir = _TURN[a, self.dir]
         c, p = self.canvas, self.pad
-        blocked = self._walls.reshape(-1)[self._base + (front[:, 0] + p) * c + front[:, 1] + p]
-        move = fwd & ~blocked
-        self.pos[move] = front[move]
-        terminated = move & (front[:, 0] == self.goal[:, 0]) & (front[:, 1] == self.goal[:, 1])
+        ahead = self._code.reshape(-1)[self._base + (front[:, 0] + p) * c + front[:, 1] + p]
+        move = (a == 2) & (ahead != WALL)
+        np.copyto(self.pos, front, where=move[:, None])
+        terminated = move & (ahead == GOAL)
         rewards = np.where(terminated, 1 - 0.9 * (self.t / self.max_steps), 0.0)
         truncated = self.t >= self.max_steps
         self.ep_return += rewards
@@ -248,20 +247,10 @@ class BatchedMazeVecEnv(VecEnv):
         sel = slice(None) if idx is None else idx
         pos, d = self.pos[sel], self.dir[sel]
         k = pos.shape[0]
-        v2 = self.view_size**2
         if self.view == "partial":
             c, p = self.canvas, self.pad
             centre = self._base[sel] + (pos[:, 0] + p) * c + pos[:, 1] + p
-            walls = self._walls.reshape(-1)[centre[:, None] + self._off_flat[d]]
-            xs = pos[:, 0:1] + self._off_x[d]
-            ys = pos[:, 1:2] + self._off_y[d]
-            goal = self.goal[sel]
-            at_goal = (xs == goal[:, 0:1]) & (ys == goal[:, 1:2])
-            at_goal[:, self._agent_cell] = False
-            out = np.zeros((k, self._obs.shape[1]), dtype=np.float32)
-            out[:, :v2] = walls
-            out[:, v2 : 2 * v2] = at_goal
-            out[np.arange(k), 2 * v2 + d] = 1.0
+            out = partial_from_cells(self._code.reshape(-1)[centre[:, None] + self._off_flat[d]], d, self.view_size)
         else:
             m = self.max_size
             m2 = m * m

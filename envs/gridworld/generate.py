@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from envs.errors import TeachBenchError
-from envs.gridworld.level import DIR_TO_VEC, MIN_SIZE, Level, as_level, bfs_distances, components
+from envs.gridworld.bitgrid import at_least, bfs_within, cells_of, depth_of, free_mask
+from envs.gridworld.level import DIR_TO_VEC, MIN_SIZE, Level, as_level, components
 from envs.task_space import Dim, Task, TaskSpace
 
 MIN_TASK_SIZE = 5
@@ -57,30 +58,36 @@ def required_distance(size: int, min_goal_distance: float) -> int:
 
 
 def generate_level(task: Mapping[str, Any], seed: int) -> Level:
-    """The level of a (validated) task for ``seed``. Deterministic and always solvable."""
+    """The level of a (validated) task for ``seed``. Deterministic and always solvable.
+
+    Runs on every reset of every batched env, so the BFS works on bitsets
+    (:mod:`envs.gridworld.bitgrid`) and the level skips the checks a hand-made level
+    needs; the draws (and so every level) are those of the plain-array version, which
+    ``tests/test_gridworld_generate.py`` keeps as the reference."""
     rng = np.random.default_rng(seed)
     size = int(task["size"])
     n = size - 2
     n_cells = n * n
+    n_all = size * size
     n_walls = min(int(round(float(task["wall_density"]) * n_cells)), n_cells - 2)
-    walls = np.zeros((size, size), dtype=bool)
-    walls[0, :] = walls[-1, :] = walls[:, 0] = walls[:, -1] = True
+    walls = _border(size)
     chosen = rng.choice(n_cells, size=n_walls, replace=False) if n_walls > 0 else np.empty(0, dtype=np.int64)
     walls[chosen % n + 1, chosen // n + 1] = True
 
-    start, dist = None, None
+    free_bits = free_mask(walls)
     free = n_cells - n_walls
+    start, within, knocked = -1, None, False
+    open_cells = np.flatnonzero(~walls)
     for _ in range(3):
         # Rejection sampling: a uniform free cell whose region holds most free cells is a
         # uniform cell of the largest region; its BFS is reused below. Usually one try.
-        xs, ys = np.nonzero(~walls)
-        k = int(rng.integers(xs.size))
-        cand = (int(xs[k]), int(ys[k]))
-        cdist = bfs_distances(walls, cand)
-        if 2 * int((cdist >= 0).sum()) > free and free >= 2:
-            start, dist = cand, cdist
+        cand = int(open_cells[int(rng.integers(open_cells.size))])
+        cand_within = bfs_within(free_bits, cand, size)
+        if 2 * cand_within[-1].bit_count() > free and free >= 2:
+            start, within = cand, cand_within
             break
-    if start is None:
+    if within is None:
+        knocked = True
         region = _largest_region(walls)
         while region.sum() < 2:
             # Knock down a wall next to the region (or any wall if the region is empty).
@@ -93,32 +100,34 @@ def generate_level(task: Mapping[str, Any], seed: int) -> Level:
             k = int(rng.integers(xs.size))
             walls[xs[k], ys[k]] = False
             region = _largest_region(walls)
-        xs, ys = np.nonzero(region)
-        k = int(rng.integers(xs.size))
-        start = (int(xs[k]), int(ys[k]))
-        dist = bfs_distances(walls, start)
+        region_cells = np.flatnonzero(region)
+        start = int(region_cells[int(rng.integers(region_cells.size))])
+        free_bits = free_mask(walls)
+        within = bfs_within(free_bits, start, size)
     need = required_distance(size, float(task["min_goal_distance"]))
     for _ in range(2):
-        if dist.max() >= need:
+        if len(within) - 1 >= need:
             break
         # Double sweep: restart from one of the farthest cells, which lies near an end of
         # the region's longest shortest path (exact on open rectangles).
-        fx, fy = np.nonzero(dist == dist.max())
-        k = int(rng.integers(fx.size))
-        start = (int(fx[k]), int(fy[k]))
-        dist = bfs_distances(walls, start)
-    far = dist >= need
-    if not far.any():
-        far = (dist == dist.max()) & (dist > 0)
-    gx, gy = np.nonzero(far)
-    k = int(rng.integers(gx.size))
-    goal = (int(gx[k]), int(gy[k]))
+        farthest = cells_of(at_least(within, len(within) - 1), n_all)
+        start = int(farthest[int(rng.integers(farthest.size))])
+        within = bfs_within(free_bits, start, size)
+    far = at_least(within, need)
+    if not far and len(within) > 1:
+        far = at_least(within, len(within) - 1)  # no cell that far: one of the farthest
+    goal_cells = cells_of(far, n_all)
+    goal = int(goal_cells[int(rng.integers(goal_cells.size))])
     direction = int(rng.integers(4))
-    wx, wy = np.nonzero(walls[1:-1, 1:-1])
-    flat = ((wy + 1) * size + (wx + 1)).tolist()
-    level = Level(size, flat, start, direction, goal, seed=int(seed))
-    dist.setflags(write=False)
-    level._cache["dist"] = dist  # the BFS from the start is already done
+    if knocked:
+        wx, wy = np.nonzero(walls[1:-1, 1:-1])
+        flat = np.sort((wy + 1) * size + (wx + 1)).tolist()
+    else:  # cell c = (y-1)*n + (x-1) is wall y*size + x: sorting c sorts the walls
+        flat = [(c // n + 1) * size + c % n + 1 for c in sorted(chosen.tolist())]
+    level = Level.unchecked(size, tuple(flat), divmod(start, size), direction, divmod(goal, size), seed=int(seed))
+    walls.setflags(write=False)
+    level._cache["grid"] = walls
+    level._cache["shortest_path"] = depth_of(within, goal)
     return level
 
 
@@ -175,6 +184,19 @@ def spread_tasks(space: TaskSpace, n: int, seed: int) -> list[Task]:
     for d in range(space.ndim):
         unit[:, d] = (rng.permutation(n) + rng.uniform(size=n)) / n
     return [space.from_unit(u) for u in unit]
+
+
+def _border(size: int) -> np.ndarray:
+    """A fresh ``(size, size)`` wall array holding only the border (copied from a cache)."""
+    template = _BORDERS.get(size)
+    if template is None:
+        template = np.zeros((size, size), dtype=bool)
+        template[0, :] = template[-1, :] = template[:, 0] = template[:, -1] = True
+        _BORDERS[size] = template
+    return template.copy()
+
+
+_BORDERS: dict[int, np.ndarray] = {}
 
 
 def _largest_region(walls: np.ndarray) -> np.ndarray:

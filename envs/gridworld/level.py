@@ -90,6 +90,23 @@ class Level:
             raise TeachBenchError("level.start_dir", f"{direction} is not a direction", range(4))
         object.__setattr__(self, "start_dir", direction)
 
+    @classmethod
+    def unchecked(
+        cls, size: int, walls: tuple[int, ...], start: tuple[int, int], start_dir: int,
+        goal: tuple[int, int], seed: int | None = None,
+    ) -> "Level":
+        """A level from already-valid parts: ``walls`` a sorted tuple of interior ``int``
+        cells, start and goal distinct free interior cells, ``start_dir`` in 0..3.
+
+        For makers that are valid by construction (``generate.generate_level`` runs on
+        every reset of every batched env, and these checks would cost more than the whole
+        generation); anything else goes through the checking constructor."""
+        level = object.__new__(cls)
+        for name, value in (("size", size), ("walls", walls), ("start", start), ("start_dir", start_dir),
+                            ("goal", goal), ("seed", seed), ("_cache", {})):
+            object.__setattr__(level, name, value)
+        return level
+
     # -- arrays -------------------------------------------------------------------------
     @property
     def wall_grid(self) -> np.ndarray:
@@ -122,7 +139,10 @@ class Level:
     @property
     def shortest_path(self) -> int:
         """Moves from start to goal on the shortest path, −1 if the goal is unreachable."""
-        return int(self.distances()[self.goal])
+        path = self._cache.get("shortest_path")
+        if path is None:
+            path = self._cache["shortest_path"] = int(self.distances()[self.goal])
+        return path
 
     @property
     def solvable(self) -> bool:
@@ -130,13 +150,16 @@ class Level:
 
     def stats(self) -> dict[str, Any]:
         """Level statistics logged with every episode (and read by UED teachers)."""
-        return {
-            "size": self.size,
-            "n_walls": len(self.walls),
-            "wall_density": len(self.walls) / self.n_interior,
-            "solvable": self.solvable,
-            "shortest_path": self.shortest_path,
-        }
+        stats = self._cache.get("stats")
+        if stats is None:
+            stats = self._cache["stats"] = {
+                "size": self.size,
+                "n_walls": len(self.walls),
+                "wall_density": len(self.walls) / self.n_interior,
+                "solvable": self.solvable,
+                "shortest_path": self.shortest_path,
+            }
+        return dict(stats)
 
     # -- strings ------------------------------------------------------------------------
     def to_string(self) -> str:

@@ -34,7 +34,7 @@ from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
 from envs.gridworld.generate import maze_task_space, next_level, parse_options, spread_tasks
 from envs.gridworld.level import Level
-from envs.gridworld.observe import full_obs, obs_size, padded_walls, partial_obs, view_offsets
+from envs.gridworld.observe import code_canvas, flat_view_offsets, full_obs, obs_size, partial_from_cells
 from envs.task_space import Task
 
 VIEWS = ("partial", "full")
@@ -106,13 +106,14 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         if obs_mode == "flat":
             n = obs_size(view, view_size, self.max_size)
             self.observation_space = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
-        self._offsets = view_offsets(view_size)
         self._pad = view_size
+        self._canvas = self.max_size + 2 * view_size
+        self._view_index = flat_view_offsets(view_size, self._canvas)
         self._task: Task | None = None  # parameter task being played (None when a level is)
         self._fixed_level: Level | None = None  # explicit level being replayed
         self.level: Level | None = None
         self._task_report: dict[str, Any] = {}
-        self._walls_p: np.ndarray | None = None
+        self._codes: np.ndarray | None = None  # the level's code_canvas
 
     # -- TeachBench contract ------------------------------------------------------------
     def default_task(self) -> Task:
@@ -153,7 +154,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         self.level, self._task, self._fixed_level = level, task, fixed
         self._task_report = dict(task) if task is not None else {"level": level.to_string()}
         self.width = self.height = level.size
-        self._walls_p = padded_walls(level.wall_grid, self.max_size, self._pad)
+        self._codes = code_canvas(level, self.max_size, self._pad)
         obs, _ = super().reset(seed=None)
         return obs, self._info(final=True)
 
@@ -192,8 +193,9 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
     def gen_obs(self) -> Any:
         if self.obs_mode == "minigrid":
             return super().gen_obs()
-        assert self.level is not None and self._walls_p is not None
-        pos = (int(self.agent_pos[0]), int(self.agent_pos[1]))
+        assert self._codes is not None
+        x, y, d = int(self.agent_pos[0]), int(self.agent_pos[1]), int(self.agent_dir)
         if self.view == "partial":
-            return partial_obs(self._walls_p, self._pad, self._offsets, pos, int(self.agent_dir), self.level.goal)
-        return full_obs(self._walls_p, self._pad, self.max_size, pos, int(self.agent_dir), self.level.goal)
+            centre = (x + self._pad) * self._canvas + y + self._pad
+            return partial_from_cells(self._codes.reshape(-1)[centre + self._view_index[d]], d, self.view_size)
+        return full_obs(self._codes, self._pad, self.max_size, (x, y), d)

@@ -2,8 +2,9 @@
 
 MiniGrid builds the agent's view by slicing its object grid, rotating it ``dir + 1``
 times and encoding every cell (tens of microseconds of Python per step). Ours reads the
-same cells straight from a padded wall array through a per-direction offset table, and
-the batched VecEnv uses the same table with fancy indexing over N mazes at once.
+same cells straight from a padded canvas of cell codes (wall / goal) through a
+per-direction table of flat offsets: one gather per step, for one env or, in the batched
+VecEnv, for N mazes at once, and both encode the gathered codes with the same function.
 
 Flat observation (float32, values in {0, 1}), an MLP-ready ``Box``:
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.gridworld.level import DIR_TO_VEC
+from envs.gridworld.level import DIR_TO_VEC, Level
 
 
 def view_offsets(view_size: int) -> np.ndarray:
@@ -46,37 +47,50 @@ def obs_size(view: str, view_size: int, max_size: int) -> int:
     return 3 * max_size * max_size + 4
 
 
-def padded_walls(walls: np.ndarray, canvas: int, pad: int) -> np.ndarray:
-    """The ``[x, y]`` wall array on a ``canvas + 2·pad`` square, everything outside the
-    level being wall (so view look-ups never index out of range)."""
-    out = np.ones((canvas + 2 * pad, canvas + 2 * pad), dtype=bool)
-    s = walls.shape[0]
-    out[pad : pad + s, pad : pad + s] = walls
+WALL, GOAL = 1, 2
+"""Cell codes of the padded canvas: one look-up reads both the wall and the goal planes."""
+
+
+def code_canvas(level: Level, max_size: int, pad: int) -> np.ndarray:
+    """The level's cell codes ``[x, y]`` (``WALL``, ``GOAL`` or 0) on a ``max_size + 2·pad``
+    square, everything outside the level being wall (so view look-ups never leave it)."""
+    out = np.full((max_size + 2 * pad, max_size + 2 * pad), WALL, dtype=np.uint8)
+    s = level.size
+    out[pad : pad + s, pad : pad + s] = level.wall_grid
+    out[pad + level.goal[0], pad + level.goal[1]] = GOAL
     return out
 
 
-def partial_obs(
-    walls_p: np.ndarray, pad: int, offsets: np.ndarray, pos: tuple[int, int], direction: int, goal: tuple[int, int]
-) -> np.ndarray:
-    """One partial-view observation (see module docstring)."""
-    off = offsets[direction]
-    xs = off[..., 0] + pos[0]
-    ys = off[..., 1] + pos[1]
-    v = off.shape[0]
-    out = np.zeros(2 * v * v + 4, dtype=np.float32)
-    out[: v * v] = walls_p[xs + pad, ys + pad].ravel()
-    out[v * v : 2 * v * v] = ((xs == goal[0]) & (ys == goal[1])).ravel()
-    out[v * v + (v // 2) * v + v - 1] = 0.0  # MiniGrid blanks the agent's own cell
-    out[2 * v * v + direction] = 1.0
+def flat_view_offsets(view_size: int, canvas: int) -> np.ndarray:
+    """``(4, V*V)``: :func:`view_offsets` as offsets into a flattened ``canvas``-wide array."""
+    off = view_offsets(view_size)
+    return off[..., 0].reshape(4, -1) * canvas + off[..., 1].reshape(4, -1)
+
+
+def partial_from_cells(cells: np.ndarray, direction: np.ndarray | int, view_size: int) -> np.ndarray:
+    """Partial-view observations from the codes of the V×V view cells.
+
+    ``cells`` is ``(..., V*V)`` (one env or N at once) and ``direction`` the matching
+    direction(s); the agent's own cell reads empty, as in MiniGrid, even on the goal."""
+    v2 = view_size * view_size
+    out = np.zeros(cells.shape[:-1] + (2 * v2 + 4,), dtype=np.float32)
+    out[..., :v2] = cells & WALL
+    out[..., v2 : 2 * v2] = cells >> 1  # GOAL
+    out[..., v2 + (view_size // 2) * view_size + view_size - 1] = 0.0
+    out[..., 2 * v2 :] = _ONE_HOT[direction]
     return out
 
 
-def full_obs(walls_p: np.ndarray, pad: int, max_size: int, pos: tuple[int, int], direction: int, goal: tuple[int, int]) -> np.ndarray:
-    """One full-view observation (see module docstring)."""
+_ONE_HOT = np.eye(4, dtype=np.float32)
+
+
+def full_obs(codes: np.ndarray, pad: int, max_size: int, pos: tuple[int, int], direction: int) -> np.ndarray:
+    """One full-view observation (see module docstring) from a :func:`code_canvas`."""
     m2 = max_size * max_size
+    window = codes[pad : pad + max_size, pad : pad + max_size]
     out = np.zeros(3 * m2 + 4, dtype=np.float32)
-    out[:m2] = walls_p[pad : pad + max_size, pad : pad + max_size].ravel()
-    out[m2 + goal[0] * max_size + goal[1]] = 1.0
+    out[:m2] = (window == WALL).ravel()
+    out[m2 : 2 * m2] = (window == GOAL).ravel()
     out[2 * m2 + pos[0] * max_size + pos[1]] = 1.0
     out[3 * m2 + direction] = 1.0
     return out
