@@ -7,7 +7,7 @@ cuda`` it also compares the student's device at the largest ``n_envs``, so env c
 can default to the faster one. Peak RSS of the process and its workers is reported.
 
     python benchmarks/bench_scaling.py --envs gridworld walker_stumps --steps 20000 --vec subproc
-    python benchmarks/bench_scaling.py --envs gridworld --devices cpu cuda --json out.json
+    python benchmarks/bench_scaling.py --envs gridworld --devices cpu cuda --policies mlp cnn --json out.json
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from students.threads import pin_threads  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
-def ppo_fps(env: str, n_envs: int, vec_kind: str, steps: int, device: str) -> float:
+def ppo_fps(env: str, n_envs: int, vec_kind: str, steps: int, device: str, policy: str | None = None) -> float:
     name, kwargs, ppo, normalize = env_config(env)
     vec = make_vec_env(name, kwargs, n_envs, vec_kind, seed=0, normalize=normalize)
     try:
@@ -41,7 +41,7 @@ def ppo_fps(env: str, n_envs: int, vec_kind: str, steps: int, device: str) -> fl
         n_steps = max(16, int(params.get("n_steps", 128)) * 8 // n_envs)
         params["n_steps"] = n_steps
         params["batch_size"] = min(int(params.get("batch_size", 64)), n_steps * n_envs)
-        model = make_student("ppo", vec, params=params, seed=0, device=device)
+        model = make_student("ppo", vec, policy=policy, params=params, seed=0, device=device)
         model.learn(min(steps, 2 * n_steps * n_envs), callback=CurriculumCallback(curriculum))  # warm-up
         start, before = time.perf_counter(), model.num_timesteps
         model.learn(steps, callback=CurriculumCallback(curriculum), reset_num_timesteps=False)
@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--vec", default="subproc", choices=["dummy", "subproc"])
     parser.add_argument("--max-envs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--devices", nargs="+", default=["cpu"])
+    parser.add_argument("--policies", nargs="+", default=["mlp"], choices=["mlp", "cnn"],
+                        help="students compared across devices at the largest n_envs (cnn: image envs only)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     pin_threads(1)
@@ -74,15 +76,20 @@ def main() -> None:
         for n in counts:
             fps = ppo_fps(env, n, args.vec, args.steps, "cpu")
             base = base or fps
-            results.append({"env": env, "n_envs": n, "vec": args.vec, "device": "cpu", "fps": fps})
+            results.append({"env": env, "n_envs": n, "vec": args.vec, "device": "cpu", "policy": "mlp", "fps": fps})
             print(f"{env:<18} n_envs={n:<3} cpu   {fps:9.0f} fps   x{fps / base:5.2f} vs n_envs=1")
-        for device in args.devices:
-            if device == "cpu":
-                continue
-            fps = ppo_fps(env, counts[-1], args.vec, args.steps, device)
-            cpu = next(r["fps"] for r in results if r["env"] == env and r["n_envs"] == counts[-1] and r["device"] == "cpu")
-            results.append({"env": env, "n_envs": counts[-1], "vec": args.vec, "device": device, "fps": fps})
-            print(f"{env:<18} n_envs={counts[-1]:<3} {device:<5} {fps:9.0f} fps   x{fps / cpu:5.2f} vs cpu")
+        n = counts[-1]
+        for policy in args.policies:
+            cpu = results[-1]["fps"] if policy == "mlp" else ppo_fps(env, n, args.vec, args.steps, "cpu", "cnn")
+            if policy != "mlp":
+                results.append({"env": env, "n_envs": n, "vec": args.vec, "device": "cpu", "policy": policy, "fps": cpu})
+                print(f"{env:<18} n_envs={n:<3} cpu   {cpu:9.0f} fps   {policy} policy")
+            for device in args.devices:
+                if device == "cpu":
+                    continue
+                fps = ppo_fps(env, n, args.vec, args.steps, device, None if policy == "mlp" else policy)
+                results.append({"env": env, "n_envs": n, "vec": args.vec, "device": device, "policy": policy, "fps": fps})
+                print(f"{env:<18} n_envs={n:<3} {device:<5} {fps:9.0f} fps   x{fps / cpu:5.2f} vs cpu ({policy} policy)")
     print(f"peak RSS (process + largest worker): {peak_rss_mb():.0f} MB")
     if args.json:
         with open(args.json, "w") as fh:

@@ -6,6 +6,11 @@ into a fresh runs folder, and prints runs/hour and the speed-up over one worker 
 in the same invocation. The basic (sequential) launcher is the peer.
 
     python benchmarks/bench_sweep.py --runs 8 --steps 20000
+    python benchmarks/bench_sweep.py --runs 2 --runs-per-worker 2 --steps 20000   # many cores
+
+With ``--runs-per-worker k`` a variant with ``w`` workers runs ``max(--runs, k·w)`` runs, so
+every worker gets the same amount of work on a 16-core machine without the sequential
+peer taking 16 runs' time; runs/hour compares the variants.
 """
 
 from __future__ import annotations
@@ -35,18 +40,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--max-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--runs-per-worker", type=int, default=0,
+                        help="with w workers run max(--runs, this * w) runs (0: always --runs)")
     args = parser.parse_args()
     workers = [w for w in (1, 2, 4, 8, 16, 32) if w <= args.max_workers]
-    variants = [("basic (sequential)", [])] + [
-        (f"joblib n_jobs={w}", ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={w}"]) for w in workers]
-    print(f"cores={os.cpu_count()} runs={args.runs} steps/run={args.steps} (gridworld_small, PPO, random teacher)")
-    print(f"{'launcher':<22}{'wall (s)':>10}{'runs/hour':>12}{'x basic':>10}")
+    variants = [("basic (sequential)", [], args.runs)] + [
+        (f"joblib n_jobs={w}", ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={w}"], max(args.runs, args.runs_per_worker * w))
+        for w in workers]
+    print(f"cores={os.cpu_count()} steps/run={args.steps} (gridworld_small, PPO, random teacher)")
+    print(f"{'launcher':<22}{'runs':>6}{'wall (s)':>10}{'runs/hour':>12}{'x basic':>10}")
     base = None
-    for label, launcher in variants:
+    for label, launcher, runs in variants:
         with tempfile.TemporaryDirectory() as tmp:
-            seconds = sweep_seconds(launcher, args.runs, args.steps, tmp)
-        base = base or seconds
-        print(f"{label:<22}{seconds:>10.1f}{3600 * args.runs / seconds:>12.0f}{base / seconds:>10.2f}")
+            seconds = sweep_seconds(launcher, runs, args.steps, tmp)
+        rate = 3600 * runs / seconds
+        base = base or rate
+        print(f"{label:<22}{runs:>6}{seconds:>10.1f}{rate:>12.0f}{rate / base:>10.2f}", flush=True)
 
 
 if __name__ == "__main__":

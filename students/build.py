@@ -20,6 +20,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError, unknown_name
+from students.features import CNN, cnn_policy_kwargs
 
 # maskable_ppo (sb3-contrib): PPO that never samples actions the env masks out through its
 # ``action_masks()`` method (the web-form env provides one).
@@ -57,7 +58,8 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
                  env_defaults: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu",
                  verbose: int = 0) -> BaseAlgorithm:
     """An SB3 algorithm on ``vec_env``. ``policy`` defaults to ``MultiInputPolicy`` for Dict
-    observations and ``MlpPolicy`` otherwise."""
+    observations and ``MlpPolicy`` otherwise; ``"cnn"`` is an ``MlpPolicy`` whose features
+    extractor is a small CNN over the env's ``image_layout`` (``students/features.py``)."""
     cls = algo_class(algo)
     if not isinstance(vec_env.action_space, ACTION_SPACES[algo]):
         raise TeachBenchError(
@@ -66,6 +68,13 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
             [a for a, kinds in ACTION_SPACES.items() if isinstance(vec_env.action_space, kinds)],
         )
     kwargs = student_params(algo, params, env_defaults)
+    if policy is not None and policy != CNN and policy not in cls.policy_aliases:
+        raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}", [CNN, *cls.policy_aliases])
+    if policy == CNN:
+        if "policy_kwargs" not in inspect.signature(cls.__init__).parameters:
+            raise TeachBenchError("student.policy", f"{algo} takes no policy_kwargs")
+        kwargs["policy_kwargs"] = cnn_policy_kwargs(vec_env, kwargs.get("policy_kwargs"))
+        policy = "MlpPolicy"
     if policy is None:
         policy = "MultiInputPolicy" if isinstance(vec_env.observation_space, spaces.Dict) else "MlpPolicy"
     return cls(policy, vec_env, seed=seed, device=device, verbose=verbose, **kwargs)

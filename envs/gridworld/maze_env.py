@@ -115,6 +115,17 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         self._task_report: dict[str, Any] = {}
         self._codes: np.ndarray | None = None  # the level's code_canvas
 
+    @property
+    def image_layout(self) -> tuple[int, int, int] | None:
+        """``(channels, height, width)`` of the planes that open the flat observation (the
+        partial view's wall and goal planes, or the full view's wall, goal and agent
+        planes); ``student.policy: cnn`` reads it (``students/features.py``)."""
+        if self.obs_mode != "flat":
+            return None
+        if self.view == "partial":
+            return (2, self.view_size, self.view_size)
+        return (3, self.max_size, self.max_size)
+
     # -- TeachBench contract ------------------------------------------------------------
     def default_task(self) -> Task:
         """A 15x15 maze (or ``max_size``) with ≈ the UED domain-randomization wall count."""
