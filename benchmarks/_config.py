@@ -22,3 +22,17 @@ def env_config(name: str) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
     kwargs = OmegaConf.to_container(env.get("kwargs") or {}, resolve=True)
     ppo = OmegaConf.to_container((env.get("students") or {}).get("ppo") or {}, resolve=True)
     return str(env.name), kwargs, ppo, bool(env.get("normalize", False))
+
+
+def teacher_config(name: str, env: str) -> tuple[str, dict[str, Any]]:
+    """(registry name, constructor params) of ``configs/teacher/<name>`` composed with
+    ``env=<env>``, as a run builds it: the env's ``expert:`` block and reward range reach
+    the teachers that need them (ADR, SPDL, GoalGAN, Setter-Solver, ALP-GMM's scaling)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=os.path.abspath(CONFIG_DIR), version_base="1.3"):
+        teacher = compose("config", overrides=[f"env={env}", f"teacher={name}"]).teacher
+    params = OmegaConf.to_container(teacher.get("params") or {}, resolve=True)
+    return str(teacher.name), params

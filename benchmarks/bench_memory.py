@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
 import envs  # noqa: E402,F401
-from _config import env_config  # noqa: E402
+from _config import env_config, teacher_config  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
 from students.build import make_student  # noqa: E402
 from students.regret import attach_teacher_needs  # noqa: E402
@@ -59,7 +59,8 @@ def measure(env: str, teacher: str | None, steps: int, seed: int = 0) -> list[tu
         probe = RssProbe()
         callbacks: list[Any] = [probe]
         if teacher is not None:  # without one, every episode plays the env's default task
-            chosen = make_teacher(teacher, vec.get_attr("task_space", indices=[0])[0], seed=seed)
+            registry_name, params = teacher_config(teacher, env)
+            chosen = make_teacher(registry_name, vec.get_attr("task_space", indices=[0])[0], seed=seed, **params)
             curriculum = Curriculum(chosen, vec)
             curriculum.prime()
             bridge = CurriculumCallback(curriculum)

@@ -27,7 +27,7 @@ from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv  # noqa: E402
 
 import envs  # noqa: E402,F401
-from _config import env_config  # noqa: E402
+from _config import env_config, teacher_config  # noqa: E402
 from envs.registry import make_env  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
 from students.build import make_student  # noqa: E402
@@ -59,8 +59,8 @@ def _plain_vec(env_name: str, kwargs: dict[str, Any], n_envs: int, kind: str, se
     return vec
 
 
-def _fps(env_name: str, kwargs: dict[str, Any], teacher: str | None, steps: int, n_envs: int, kind: str,
-         student: dict[str, Any], seed: int) -> float:
+def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, Any]] | None, steps: int, n_envs: int,
+         kind: str, student: dict[str, Any], seed: int) -> float:
     vec = _plain_vec(env_name, kwargs, n_envs, kind, seed) if teacher is None else \
         make_vec_env(env_name, kwargs, n_envs, kind, seed)
     try:
@@ -68,7 +68,7 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: str | None, steps: int,
         callback = None
         if teacher is not None:
             space = vec.get_attr("task_space", indices=[0])[0]
-            chosen = make_teacher(teacher, space, seed=seed)
+            chosen = make_teacher(teacher[0], space, seed=seed, **teacher[1])  # as a run builds it
             curriculum = Curriculum(chosen, vec)
             curriculum.prime()
             callback = CurriculumCallback(curriculum)
@@ -93,10 +93,12 @@ def main() -> None:
     pin_threads(1)
     name, kwargs, student, _ = env_config(args.env)
     variants: list[str | None] = [None, *args.teachers]
+    configs = {v: teacher_config(v, args.env) for v in args.teachers}
     results: dict[str | None, list[float]] = {v: [] for v in variants}
     for r in range(args.repeats):
         for v in variants:  # interleaved: load drifts hit every variant alike
-            results[v].append(_fps(name, kwargs, v, args.steps, args.n_envs, args.vec, student, seed=r))
+            chosen = configs[v] if v is not None else None
+            results[v].append(_fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r))
     base = statistics.median(results[None])
     print(f"env={args.env} vec={args.vec} n_envs={args.n_envs} steps={args.steps} repeats={args.repeats}")
     print(f"{'variant':<28}{'median fps':>12}{'ratio vs plain SB3':>22}")

@@ -78,3 +78,20 @@ def test_a_run_with_the_cnn_student_writes_its_files_and_checkpoints(compose, tm
     # The saved config says cnn (checkpoints load through load_student, tested above).
     assert rd.path.joinpath("config.yaml").read_text().count("policy: cnn") == 1
     assert run(cfg)["episodes"] == summary["episodes"]
+
+
+def test_device_auto_uses_cuda_only_where_the_env_config_measured_it_faster(monkeypatch) -> None:
+    import torch
+    from omegaconf import OmegaConf
+
+    from experiments.run import _device
+
+    full = OmegaConf.create({"cuda_policies": ["cnn"]})
+    plain = OmegaConf.create({})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert _device("auto", full, "cnn") == "cuda"
+    assert _device("auto", full, None) == "cpu"  # MLP: faster on the CPU
+    assert _device("auto", plain, "cnn") == "cpu"
+    assert _device("cuda", plain, None) == "cuda"  # an explicit device is kept
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _device("auto", full, "cnn") == "cpu"
