@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -136,12 +137,29 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     return frame
 
 
-def run_command(row: Mapping[str, Any]) -> str:
+def row_config_name(row: Mapping[str, Any]) -> str:
+    """``<env>__<teacher>__<student>``: the file name of a row's saved config."""
+    return f"{row['env']}__{row['teacher']}__{row['student']}"
+
+
+def run_command(row: Mapping[str, Any], configs_dir: str | None = None) -> str:
     """The CLI line that reproduces a run, or a group's runs when ``seed`` is a list
-    (a multirun over the seeds). Config groups are named like the run's parts."""
+    (a multirun over the seeds).
+
+    With ``configs_dir`` (where :func:`write_row_configs` put the row's saved config) the
+    line is exact: ``teachbench -cd DIR -cn ROW seed=...`` replays the resolved config the
+    runs were made with, preset overrides included. Without it, the line names the config
+    groups and budget only (what the run directory's name and summary tell). Rows of the
+    simulated-student track come from ``teachbench-track``."""
     seeds = row["seed"] if isinstance(row["seed"], (list, tuple)) else [row["seed"]]
+    seed_arg = "seed=" + ",".join(str(int(s)) for s in seeds)
+    if row.get("student") == "sim":
+        return f"teachbench-track name={row['experiment']} 'only=[{row['teacher']}]' seeds={len(seeds)}"
+    if configs_dir is not None and (Path(configs_dir) / f"{row_config_name(row)}.yaml").is_file():
+        return " ".join(["teachbench", "-cd", str(configs_dir), "-cn", row_config_name(row),
+                         *(["-m"] if len(seeds) > 1 else []), seed_arg, "runs_dir=runs"])
     parts = ["teachbench", *(["-m"] if len(seeds) > 1 else []), f"name={row['experiment']}", f"env={row['env']}",
-             f"teacher={row['teacher']}", f"student={row['student']}", "seed=" + ",".join(str(int(s)) for s in seeds)]
+             f"teacher={row['teacher']}", f"student={row['student']}", seed_arg]
     if row.get("budget_steps") is not None and not _isnan(row.get("budget_steps")):
         parts.append(f"budget.steps={int(row['budget_steps'])}")
     return " ".join(parts)
@@ -228,8 +246,26 @@ def _finished(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["state"] == "finished"] if not runs.empty else runs
 
 
+def write_row_configs(runs: pd.DataFrame, directory: str | Path) -> dict[str, Path]:
+    """Copy each row's resolved config (its lowest finished seed's ``config.yaml``; seeds
+    differ only in ``seed``) to ``directory/<env>__<teacher>__<student>.yaml``, so that
+    :func:`run_command` can name it. Other files in ``directory`` are left alone."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    known = _finished(runs).dropna(subset=["env", "teacher"]) if not runs.empty else runs
+    for _, group in known.sort_values("seed").groupby(GROUP, sort=True, dropna=False):
+        first = group.iloc[0]
+        source = Path(first["path"]) / "config.yaml"
+        if source.is_file():
+            target = directory / f"{row_config_name(first)}.yaml"
+            shutil.copyfile(source, target)
+            written[row_config_name(first)] = target
+    return written
+
+
 def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
-                baseline: str = BASELINE_TEACHER) -> pd.DataFrame:
+                baseline: str = BASELINE_TEACHER, configs_dir: str | None = None) -> pd.DataFrame:
     """One row per experiment x env x student x teacher.
 
     Numeric columns: ``seeds`` (finished), ``failed``, ``unfinished`` (running or
@@ -238,7 +274,8 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
     ``p_improve`` / ``p_improve_lo`` / ``p_improve_hi``: probability that this teacher's
     final % mastered beats the ``baseline`` teacher's (same experiment, env, student).
     Text columns (``final_mastered``, ``auc_mastered``, ``held_out_solved``, ``iqm_final``)
-    are what the terminal, Markdown and HTML tables show.
+    are what the terminal, Markdown and HTML tables show; ``command`` reproduces the row
+    (exactly when ``configs_dir`` holds the rows' configs, see :func:`run_command`).
     """
     if runs.empty or "env" not in runs:
         return pd.DataFrame()
@@ -263,7 +300,7 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
         row["wall_time_s"] = float(done["wall_time_s"].mean()) if len(done) and "wall_time_s" in done else math.nan
         row["budget_steps"] = group["budget_steps"].dropna().iloc[0] if group["budget_steps"].notna().any() else None
         row["runs_dir"] = str(Path(group["path"].iloc[0]).parent)
-        row["command"] = run_command({**row, "seed": sorted(group["seed"].astype(int))})
+        row["command"] = run_command({**row, "seed": sorted(group["seed"].astype(int))}, configs_dir)
         out.append(row)
     table = pd.DataFrame(out)
     _add_improvement(table, known, rng, reps, confidence, baseline)
@@ -437,6 +474,7 @@ if __name__ == "__main__":
 
 __all__: list[str] = [
     "aggregate", "collect_runs", "find_run_dirs", "improvement_interval", "improvement_probability", "iqm",
-    "iqm_interval", "leaderboard", "main", "not_finished", "print_leaderboard", "run_command",
+    "iqm_interval", "leaderboard", "main", "not_finished", "print_leaderboard", "row_config_name", "run_command",
+    "write_row_configs",
     "stratified_bootstrap",
 ]

@@ -35,7 +35,7 @@ import pandas as pd
 from envs.errors import TeachBenchError
 from experiments import analysis
 from experiments.leaderboard import (BASELINE_TEACHER, DISPLAY, aggregate, display_columns, format_cell,
-                                     leaderboard, not_finished)
+                                     leaderboard, not_finished, write_row_configs)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -243,7 +243,8 @@ def write_report(runs: pd.DataFrame, out: str | Path, title: str = "TeachBench l
         raise TeachBenchError("runs", "no runs to report")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table = leaderboard(runs, reps=reps)
+    paths_of_configs = write_row_configs(runs, out / "configs")
+    table = leaderboard(runs, reps=reps, configs_dir=str(out / "configs") if paths_of_configs else None)
     agg = aggregate(runs, reps=reps)
     paths = {"markdown": write_markdown(runs, table, agg, out / "leaderboard.md", title)}
     table.to_csv(out / "leaderboard.csv", index=False)

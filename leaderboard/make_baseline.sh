@@ -47,15 +47,13 @@ if [[ "$ENVS" == *" walker "* && -f configs/env/walker_stumps.yaml ]]; then
 fi
 if [[ "$ENVS" == *" toy "* && -x "$BIN/teachbench-track" ]]; then
   # The simulated-student track: its own runner, same run-directory format (configs/track.yaml).
-  step "$BIN/teachbench-track" name=baseline_track "runs_dir=$RUNS" seeds=10 "${TRACK[@]}"
+  step "$BIN/teachbench-track" name=track_full "runs_dir=$RUNS" seeds=10 "${TRACK[@]}"
 fi
 
 step "$BIN/teachbench-leaderboard" "$RUNS" --out "$OUT" --screenshot "$OUT/leaderboard.png" \
   --title "TeachBench baseline leaderboard"
-# One resolved config per row (seed 0's; the seeds differ only in `seed`), for the record and
-# for tests/test_baseline_configs.py.
-rm -rf "$OUT/configs" && mkdir -p "$OUT/configs"
-for cfg in "$RUNS"/baseline/*__s0/config.yaml; do
-  [[ -f "$cfg" ]] && cp "$cfg" "$OUT/configs/$(basename "$(dirname "$cfg")" | sed 's/__s0$//').yaml"
-done
+# The leaderboard copies each row's resolved config (its lowest finished seed's; seeds
+# differ only in `seed`) to $OUT/configs/<env>__<teacher>__<student>.yaml, and each row's
+# command replays it: teachbench -cd $OUT/configs -cn <row> -m seed=... (checked by
+# tests/test_baseline_configs.py).
 echo "wrote $OUT/leaderboard.md, .csv, .html, .png and $OUT/configs/" >&2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,14 @@ def test_report_files(sweep, tmp_path):
     csv = pd.read_csv(paths["csv"])
     assert len(csv) == 4 and {"final_mastered_iqm", "p_improve", "command"} <= set(csv.columns)
     assert len(pd.read_csv(paths["runs_csv"])) == 22
+    # each row's command replays its saved config (lowest finished seed) over all its seeds, failed ones too
+    row = csv[(csv["env"] == "gridworld") & (csv["teacher"] == "alp_gmm")].iloc[0]
+    configs = tmp_path / "lb" / "configs"
+    assert row["command"] == f"teachbench -cd {configs} -cn gridworld__alp_gmm__ppo -m seed=0,1,2,3,4,7,8 runs_dir=runs"
+    first = runs[(runs["env"] == "gridworld") & (runs["teacher"] == "alp_gmm") & (runs["state"] == "finished")]
+    source = Path(first.sort_values("seed")["path"].iloc[0]) / "config.yaml"
+    assert (configs / "gridworld__alp_gmm__ppo.yaml").read_text() == source.read_text()
+    assert len(list(configs.glob("*.yaml"))) == 4
     page = paths["html"].read_text()
     assert "ValueError: nan loss" in page
     assert not re.search(r"(src|href)\s*=\s*['\"]?https?:", page), "the page must not load anything"
