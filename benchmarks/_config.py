@@ -34,5 +34,5 @@ def teacher_config(name: str, env: str) -> tuple[str, dict[str, Any]]:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=os.path.abspath(CONFIG_DIR), version_base="1.3"):
         teacher = compose("config", overrides=[f"env={env}", f"teacher={name}"]).teacher
-    params = OmegaConf.to_container(teacher.get("params") or {}, resolve=True)
-    return str(teacher.name), params
+    params = teacher.get("params")
+    return str(teacher.name), (OmegaConf.to_container(params, resolve=True) if params is not None else {})
