@@ -96,7 +96,10 @@ def main() -> None:
     configs = {v: teacher_config(v, args.env) for v in args.teachers}
     results: dict[str | None, list[float]] = {v: [] for v in variants}
     for r in range(args.repeats):
-        for v in variants:  # interleaved: load drifts hit every variant alike
+        # Interleaved, and the order rotates each repeat: a drift within the process
+        # (allocator, caches) must not always fall on the variants that run last.
+        k = r % len(variants)
+        for v in variants[k:] + variants[:k]:
             chosen = configs[v] if v is not None else None
             results[v].append(_fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r))
     base = statistics.median(results[None])
