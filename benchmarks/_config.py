@@ -13,12 +13,7 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "con
 
 def env_config(name: str) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
     """(registered env name, gym.make kwargs, PPO defaults, VecNormalize) of ``configs/env/<name>``."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=os.path.abspath(CONFIG_DIR), version_base="1.3"):
-        env = compose("config", overrides=[f"env={name}"]).env
+    env = _compose([f"env={name}"]).env
     kwargs = OmegaConf.to_container(env.get("kwargs") or {}, resolve=True)
     ppo = OmegaConf.to_container((env.get("students") or {}).get("ppo") or {}, resolve=True)
     return str(env.name), kwargs, ppo, bool(env.get("normalize", False))
@@ -28,11 +23,16 @@ def teacher_config(name: str, env: str) -> tuple[str, dict[str, Any]]:
     """(registry name, constructor params) of ``configs/teacher/<name>`` composed with
     ``env=<env>``, as a run builds it: the env's ``expert:`` block and reward range reach
     the teachers that need them (ADR, SPDL, GoalGAN, Setter-Solver, ALP-GMM's scaling)."""
+    teacher = _compose([f"env={env}", f"teacher={name}"]).teacher
+    params = teacher.get("params")
+    return str(teacher.name), (OmegaConf.to_container(params, resolve=True) if params is not None else {})
+
+
+def _compose(overrides: list[str]) -> Any:
+    """The run config composed by Hydra from ``configs/`` with these overrides."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=os.path.abspath(CONFIG_DIR), version_base="1.3"):
-        teacher = compose("config", overrides=[f"env={env}", f"teacher={name}"]).teacher
-    params = teacher.get("params")
-    return str(teacher.name), (OmegaConf.to_container(params, resolve=True) if params is not None else {})
+        return compose("config", overrides=overrides)
