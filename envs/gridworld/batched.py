@@ -35,7 +35,7 @@ from envs.errors import TeachBenchError
 from envs.gridworld.generate import next_level, parse_options, parse_task
 from envs.gridworld.level import DIR_TO_VEC, Level
 from envs.gridworld.maze_env import N_ACTIONS, MazeEnv
-from envs.gridworld.observe import GOAL, WALL, code_canvas, flat_view_offsets, partial_from_cells
+from envs.gridworld.observe import GOAL, WALL, code_canvas, flat_view_offsets, partial_from_cells, static_planes
 from envs.task_space import Task
 
 _DIRV = np.array(DIR_TO_VEC, dtype=np.int64)
@@ -161,11 +161,7 @@ class BatchedMazeVecEnv(VecEnv):
         self.ep_return[i] = 0.0
         self.ep_start[i] = time.time()
         if self._static is not None:
-            m = self.max_size
-            walls = self._code[i].reshape(c, c)[p : p + m, p : p + m] == WALL
-            self._static[i, : m * m] = walls.ravel()
-            self._static[i, m * m :] = 0.0
-            self._static[i, m * m + level.goal[0] * m + level.goal[1]] = 1.0
+            self._static[i] = static_planes(self._code[i].reshape(c, c), p, self.max_size)
 
     def reset(self) -> VecEnvObs:
         for i in range(self.num_envs):

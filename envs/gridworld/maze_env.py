@@ -34,7 +34,7 @@ from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
 from envs.gridworld.generate import maze_task_space, next_level, parse_options, spread_tasks
 from envs.gridworld.level import Level
-from envs.gridworld.observe import code_canvas, flat_view_offsets, full_obs, obs_size, partial_from_cells
+from envs.gridworld.observe import code_canvas, flat_view_offsets, full_obs, obs_size, partial_from_cells, static_planes
 from envs.task_space import Task
 
 VIEWS = ("partial", "full")
@@ -114,6 +114,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         self.level: Level | None = None
         self._task_report: dict[str, Any] = {}
         self._codes: np.ndarray | None = None  # the level's code_canvas
+        self._static: np.ndarray | None = None  # full view: its static_planes
 
     @property
     def image_layout(self) -> tuple[int, int, int] | None:
@@ -166,6 +167,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         self._task_report = dict(task) if task is not None else {"level": level.to_string()}
         self.width = self.height = level.size
         self._codes = code_canvas(level, self.max_size, self._pad)
+        self._static = static_planes(self._codes, self._pad, self.max_size) if self.view == "full" else None
         obs, _ = super().reset(seed=None)
         return obs, self._info(final=True)
 
@@ -209,4 +211,5 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         if self.view == "partial":
             centre = (x + self._pad) * self._canvas + y + self._pad
             return partial_from_cells(self._codes.reshape(-1)[centre + self._view_index[d]], d, self.view_size)
-        return full_obs(self._codes, self._pad, self.max_size, (x, y), d)
+        assert self._static is not None
+        return full_obs(self._static, self.max_size, (x, y), d)

@@ -84,13 +84,18 @@ def partial_from_cells(cells: np.ndarray, direction: np.ndarray | int, view_size
 _ONE_HOT = np.eye(4, dtype=np.float32)
 
 
-def full_obs(codes: np.ndarray, pad: int, max_size: int, pos: tuple[int, int], direction: int) -> np.ndarray:
-    """One full-view observation (see module docstring) from a :func:`code_canvas`."""
-    m2 = max_size * max_size
+def static_planes(codes: np.ndarray, pad: int, max_size: int) -> np.ndarray:
+    """The full view's wall and goal planes (``2·max_size²`` floats) of a :func:`code_canvas`:
+    they do not change within an episode, so both envs compute them once per reset."""
     window = codes[pad : pad + max_size, pad : pad + max_size]
+    return np.concatenate([(window == WALL).ravel(), (window == GOAL).ravel()]).astype(np.float32)
+
+
+def full_obs(static: np.ndarray, max_size: int, pos: tuple[int, int], direction: int) -> np.ndarray:
+    """One full-view observation (see module docstring) from :func:`static_planes`."""
+    m2 = max_size * max_size
     out = np.zeros(3 * m2 + 4, dtype=np.float32)
-    out[:m2] = (window == WALL).ravel()
-    out[m2 : 2 * m2] = (window == GOAL).ravel()
+    out[: 2 * m2] = static
     out[2 * m2 + pos[0] * max_size + pos[1]] = 1.0
     out[3 * m2 + direction] = 1.0
     return out
