@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from envs.gridworld.bitgrid import at_least, bfs_within, cells_of, depth_of, free_mask
-from envs.gridworld.generate import _largest_region, _neighbours, generate_level, maze_task_space, required_distance
+from envs.gridworld.generate import generate_level, maze_task_space, open_largest_region, required_distance
 from envs.gridworld.level import Level, bfs_distances
 
 
@@ -38,19 +38,8 @@ def reference_level(task: dict, seed: int) -> Level:
         if 2 * int((cdist >= 0).sum()) > free and free >= 2:
             start, dist = cand, cdist
             break
-    if start is None:
-        region = _largest_region(walls)
-        while region.sum() < 2:
-            border = _neighbours(region) & walls
-            border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = False
-            if not border.any():
-                border = walls.copy()
-                border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = False
-            xs, ys = np.nonzero(border)
-            k = int(rng.integers(xs.size))
-            walls[xs[k], ys[k]] = False
-            region = _largest_region(walls)
-        xs, ys = np.nonzero(region)
+    if start is None:  # the knock-down fallback is shared: only the search changed
+        xs, ys = np.nonzero(open_largest_region(walls, rng))
         k = int(rng.integers(xs.size))
         start = (int(xs[k]), int(ys[k]))
         dist = bfs_distances(walls, start)
