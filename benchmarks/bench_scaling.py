@@ -78,9 +78,9 @@ def main() -> None:
             base = base or fps
             results.append({"env": env, "n_envs": n, "vec": args.vec, "device": "cpu", "policy": "mlp", "fps": fps})
             print(f"{env:<18} n_envs={n:<3} cpu   {fps:9.0f} fps   x{fps / base:5.2f} vs n_envs=1")
-        n = counts[-1]
+        n, mlp_cpu = counts[-1], fps  # the CPU MLP figure at the largest n_envs, measured above
         for policy in args.policies:
-            cpu = results[-1]["fps"] if policy == "mlp" else ppo_fps(env, n, args.vec, args.steps, "cpu", "cnn")
+            cpu = mlp_cpu if policy == "mlp" else ppo_fps(env, n, args.vec, args.steps, "cpu", policy)
             if policy != "mlp":
                 results.append({"env": env, "n_envs": n, "vec": args.vec, "device": "cpu", "policy": policy, "fps": cpu})
                 print(f"{env:<18} n_envs={n:<3} cpu   {cpu:9.0f} fps   {policy} policy")

@@ -243,8 +243,8 @@ def write_report(runs: pd.DataFrame, out: str | Path, title: str = "TeachBench l
         raise TeachBenchError("runs", "no runs to report")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths_of_configs = write_row_configs(runs, out / "configs")
-    table = leaderboard(runs, reps=reps, configs_dir=str(out / "configs") if paths_of_configs else None)
+    write_row_configs(runs, out / "configs")
+    table = leaderboard(runs, reps=reps, configs_dir=str(out / "configs"))
     agg = aggregate(runs, reps=reps)
     paths = {"markdown": write_markdown(runs, table, agg, out / "leaderboard.md", title)}
     table.to_csv(out / "leaderboard.csv", index=False)

@@ -71,8 +71,6 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
     if policy is not None and policy != CNN and policy not in cls.policy_aliases:
         raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}", [CNN, *cls.policy_aliases])
     if policy == CNN:
-        if "policy_kwargs" not in inspect.signature(cls.__init__).parameters:
-            raise TeachBenchError("student.policy", f"{algo} takes no policy_kwargs")
         kwargs["policy_kwargs"] = cnn_policy_kwargs(vec_env, kwargs.get("policy_kwargs"))
         policy = "MlpPolicy"
     if policy is None:
