@@ -175,7 +175,48 @@ class TaskSpace:
             raise TeachBenchError("task", f"expected {self.ndim} unit values, got {u.shape[0]}")
         return self.from_array(self.low + u * (self.high - self.low))
 
+    def to_unit_batch(self, tasks: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """:meth:`to_unit` of already validated tasks, as an ``(n, d)`` array (no re-validation:
+        the batched teacher path validates each task once, on entry)."""
+        x = np.array([[d.to_number(t[d.name]) for d in self.dims] for t in tasks], dtype=np.float64).reshape(-1, self.ndim)
+        span = self.high - self.low
+        safe = np.where(span > 0, span, 1.0)
+        return np.where(span > 0, (x - self.low) / safe, 0.0)
+
+    def from_unit_batch(self, u: np.ndarray) -> list[Task]:
+        """Tasks from the rows of an ``(n, d)`` array of unit points (each clipped into the
+        cube): :meth:`from_unit` row by row, with the array work done once for the batch."""
+        u = np.clip(np.nan_to_num(np.asarray(u, dtype=np.float64), nan=0.5), 0.0, 1.0)
+        if u.ndim != 2 or u.shape[1] != self.ndim:
+            raise TeachBenchError("task", f"expected an (n, {self.ndim}) array of unit values, got shape {u.shape}")
+        x = np.clip(self.low + u * (self.high - self.low), self.low, self.high)
+        dims = self.dims
+        return [{d.name: d.from_number(v) for d, v in zip(dims, row)} for row in x.tolist()]
+
     # -- sampling and checking ----------------------------------------------------------
+    def sample_batch(self, rng: np.random.Generator, n: int) -> list[Task]:
+        """``n`` uniform tasks (the distribution of :meth:`sample`, drawn a dimension at a
+        time for the whole batch, so the random stream differs from ``n`` calls)."""
+        cols = []
+        for d in self.dims:
+            if d.kind == "continuous":
+                cols.append(rng.uniform(d.low, d.high, size=n))
+            elif d.kind == "discrete":
+                cols.append(rng.integers(int(math.ceil(d.low)), int(math.floor(d.high)) + 1, size=n))
+            else:
+                cols.append(rng.integers(len(d.choices), size=n))
+        out: list[Task] = [{} for _ in range(n)]
+        for d, col in zip(self.dims, cols):
+            if d.kind == "continuous":
+                values = [float(v) for v in col.tolist()]
+            elif d.kind == "discrete":
+                values = [int(v) for v in col.tolist()]
+            else:
+                values = [d.choices[int(v)] for v in col.tolist()]
+            for task, v in zip(out, values):
+                task[d.name] = v
+        return out
+
     def sample(self, rng: np.random.Generator) -> Task:
         """A uniform task: uniform per dimension (each integer / category equally likely)."""
         task: Task = {}

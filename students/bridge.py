@@ -119,10 +119,25 @@ class Curriculum:
     def pending(self) -> list[list[Task]]:
         return self.vec_env.env_method("pending_tasks")
 
+    def hand_out(self, indices: Sequence[int]) -> None:
+        """One new task for each sub-env in ``indices``: one teacher call for all of them,
+        and one call into a batched VecEnv (``set_next_tasks``) instead of one
+        ``env_method`` per finished episode."""
+        if not len(indices):
+            return
+        batch = getattr(self.teacher, "sample_batch", None)  # duck-typed teachers: one by one
+        tasks = batch(len(indices)) if batch is not None else [self.teacher.sample() for _ in indices]
+        if hasattr(self.vec_env, "set_next_tasks"):
+            self.vec_env.set_next_tasks(tasks, [int(i) for i in indices])
+            return
+        for i, task in zip(indices, tasks):
+            self.vec_env.env_method("set_next_task", task, indices=[int(i)])
+
     def on_step(self, dones: np.ndarray, infos: Sequence[dict[str, Any]], global_step: int) -> list[Episode]:
         """Report every finished episode and refill the queues of the sub-envs that finished."""
         finished = []
-        for i in np.flatnonzero(dones):
+        done_idx = np.flatnonzero(dones)
+        for i in done_idx:
             info = infos[i]
             stats = info.get("episode")
             if stats is None or info.get("task") is None:
@@ -141,14 +156,18 @@ class Curriculum:
             for hook in self.episode_hooks:
                 hook(episode, int(i), info)
             finished.append(episode)
-            self.vec_env.env_method("set_next_task", self.teacher.sample(), indices=[int(i)])
+        self.hand_out(done_idx)
         if finished and not self.defer_updates:
             self.deliver(finished)
         return finished
 
     def deliver(self, episodes: Sequence[Episode]) -> None:
+        if hasattr(self.teacher, "update_batch"):
+            self.teacher.update_batch(episodes)
+        else:
+            for episode in episodes:
+                self.teacher.update(episode)
         for episode in episodes:
-            self.teacher.update(episode)
             for sink in self.sinks:
                 sink(episode)
 

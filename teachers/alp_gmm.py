@@ -22,6 +22,13 @@ Presets (REFERENCES §1 table):
   scaled to [0, 1] from ``reward_bounds`` (−150, 350) — the walker's range.
 - ``tma2021`` (TeachMyAgent benchmark): fit_rate 150, k 2–9, 5% random, raw rewards.
 
+Batched (for 1024+ envs): ``update_batch`` computes the nearest-neighbour ALP of a whole
+batch with one tree query plus the pairwise distances inside the batch (an episode's
+nearest earlier task may be an earlier episode of the same batch), then refits at every
+boundary the batch crosses, so it leaves exactly the state of the same episodes given one
+by one. ``sample_batch`` draws from the same mixture in one vectorised call. ``fit_lag=1``
+(:mod:`teachers.refit`) moves the EM fits off the training loop, one fit period late.
+
 Default: ``corl2019``. With raw rewards the ALP coordinate's scale is the env's reward
 scale (hundreds on the walker) while tasks live in [0, 1], so the ALP axis dominates the
 mixture; normalised rewards keep both axes comparable (REFERENCES §1 notes). Which mode
@@ -40,8 +47,9 @@ import numpy as np
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm, proportional
+from teachers.gmm_fit import BACKENDS, GMM, proportional
 from teachers.nearest import NearestIndex
+from teachers.refit import NOT_YET, Refitter
 
 PRESETS: dict[str, dict[str, Any]] = {
     "corl2019": {"fit_rate": 250, "min_k": 2, "max_k": 10, "random_task_ratio": 0.2, "reward_bounds": (-150.0, 350.0)},
@@ -68,6 +76,9 @@ class ALPGMM(Teacher):
         nn_min_history: ALP is 0 until more than this many earlier episodes exist (5).
         gmm_backend: ``"numpy"`` (default, vectorised EM over all k) or ``"sklearn"``.
         reg_covar: added to covariance diagonals (sklearn's default 1e-6).
+        fit_lag: 0 (default: the papers' schedule) or 1 (fits installed one period late,
+            computed in a worker process; see :mod:`teachers.refit`).
+        fit_worker: ``"process"`` (default) or ``"inline"``, where a lag-1 fit runs.
     """
 
     name = "alp_gmm"
@@ -85,6 +96,8 @@ class ALPGMM(Teacher):
         nn_min_history: int = 5,
         gmm_backend: str = "numpy",
         reg_covar: float = 1e-6,
+        fit_lag: int = 0,
+        fit_worker: str = "process",
     ) -> None:
         super().__init__(task_space, seed)
         if preset not in PRESETS:
@@ -116,6 +129,8 @@ class ALPGMM(Teacher):
         self.history = NearestIndex(d)  # every task played, unit cube
         self.rewards: list[float] = []  # reward of each history task (after normalisation)
         self.window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # last [p, ALP] points
+        self.refitter = Refitter(range(self.min_k, self.max_k + 1), self.gmm_backend, self.reg_covar,
+                                 fit_lag=fit_lag, fit_worker=fit_worker)
         self.gmm: GMM | None = None
         self.n_fits = 0
         self.n_failed_fits = 0
@@ -144,10 +159,39 @@ class ALPGMM(Teacher):
         if len(self.rewards) % self.fit_rate == 0:
             self.refit()
 
+    def _update_batch(self, episodes: Sequence[Episode]) -> None:
+        """Steps 2/3 for a batch, equal to :meth:`_update` episode by episode."""
+        p = self.task_space.to_unit_batch([e.task for e in episodes])
+        r = np.array([self.normalise_reward(e.episode_return) for e in episodes])
+        n0, m = len(self.history), len(episodes)
+        alp = np.zeros(m)
+        eligible = n0 + np.arange(m) > self.nn_min_history  # more than nn_min_history earlier tasks
+        if eligible.any():
+            # nearest earlier task: in the history, or an earlier episode of this batch
+            d2_in = ((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)
+            d2_in[np.triu_indices(m)] = np.inf  # only j < i
+            j_in = d2_in.argmin(1)
+            d2_best = d2_in[np.arange(m), j_in]
+            r_old = r[j_in]
+            if n0 > 0:
+                j_h, d_h = self.history.nearest_batch(p)
+                from_history = d_h**2 <= d2_best  # ties: the history holds the earlier copy
+                r_hist = np.array([self.rewards[j] for j in j_h.tolist()])
+                r_old = np.where(from_history, r_hist, r_old)
+            alp = np.where(eligible, np.abs(r - r_old), 0.0)
+        self.history.add_batch(p)
+        self.rewards.extend(r.tolist())
+        for i in range(m):
+            self.window.append(np.append(p[i], alp[i]))
+            if (n0 + i + 1) % self.fit_rate == 0:
+                self.refit()
+        self.last_alp = float(alp[-1])
+
     def refit(self) -> None:
         """Fit k = min_k..max_k on the window, keep the lowest AIC; keep the old fit on failure."""
-        gmm = fit_best_gmm(np.asarray(self.window), range(self.min_k, self.max_k + 1), self.rng,
-                           backend=self.gmm_backend, reg_covar=self.reg_covar)
+        gmm = self.refitter.at_boundary(np.asarray(self.window), self.rng)
+        if gmm is NOT_YET:
+            return
         self.n_fits += 1
         if gmm is None:
             self.n_failed_fits += 1
@@ -166,6 +210,20 @@ class ALPGMM(Teacher):
         x = self.gmm.sample_by_progress(self.gmm.means[:, -1], self.rng, self.task_space.ndim)
         return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
 
+    def _sample_batch(self, n: int) -> list[Task]:
+        d = self.task_space.ndim
+        if self.gmm is None:
+            return self.task_space.sample_batch(self.rng, n)
+        uniform = self.rng.random(n) < self.random_task_ratio
+        out: list[Task] = [{}] * n
+        k = int(uniform.sum())
+        for i, task in zip(np.flatnonzero(uniform), self.task_space.sample_batch(self.rng, k)):
+            out[i] = task
+        x = self.gmm.sample_batch_by_progress(self.gmm.means[:, -1], self.rng, n - k, d)
+        for i, task in zip(np.flatnonzero(~uniform), self.task_space.from_unit_batch(x)):
+            out[i] = task
+        return out
+
     # -- checkpointing and logging ---------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {
@@ -176,6 +234,7 @@ class ALPGMM(Teacher):
             "n_fits": self.n_fits,
             "n_failed_fits": self.n_failed_fits,
             "last_alp": self.last_alp,
+            "refit": self.refitter.state_dict(),
         }
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
@@ -188,6 +247,7 @@ class ALPGMM(Teacher):
         self.n_fits = int(state["n_fits"])
         self.n_failed_fits = int(state["n_failed_fits"])
         self.last_alp = float(state["last_alp"])
+        self.refitter.load_state_dict(state.get("refit"))
 
     @property
     def reward_mode(self) -> str:

@@ -9,6 +9,15 @@ Subclasses implement :meth:`Teacher._sample` and :meth:`Teacher._update`; the pu
 needs (tasks inside the space, non-finite returns dropped with a warning), so that no
 algorithm module repeats them.
 
+Batched API: with 1024+ envs a vector step finishes many episodes at once, and per-call
+Python overhead of the teacher becomes the bottleneck of the whole loop. The bridge
+therefore calls :meth:`Teacher.sample_batch` and :meth:`Teacher.update_batch` once per
+vector step. Their defaults loop over the per-episode methods, so every teacher supports
+them; teachers with a vectorised path override ``_sample_batch`` / ``_update_batch``. The
+contract (tested for every teacher in ``tests/test_teacher_batch.py``): a batched sample is
+deterministic for a seed and drawn from the same distribution as repeated ``sample()``;
+``update_batch(episodes)`` leaves the same state as the same episodes given one by one.
+
 State: :meth:`state_dict` returns plain Python containers, numbers, strings and
 ``torch.Tensor`` s only, so checkpoints load with ``torch.load(weights_only=True)`` and
 never unpickle arbitrary objects.
@@ -20,7 +29,7 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -95,6 +104,35 @@ class Teacher(ABC):
         self.n_sampled += 1
         return dict(task) if "level" in task else self.task_space.validate(task)
 
+    def sample_batch(self, n: int) -> list[Task]:
+        """``n`` tasks at once (one call per vector step of the bridge); see the module doc."""
+        if type(self)._sample_batch is Teacher._sample_batch:  # no vectorised path: exactly sample()
+            return [self.sample() for _ in range(int(n))]
+        tasks = self._sample_batch(int(n))
+        self.n_sampled += len(tasks)
+        return [dict(t) if "level" in t else self.task_space.validate(t) for t in tasks]
+
+    def update_batch(self, episodes: Sequence[Episode]) -> None:
+        """Learn from several finished episodes, in order: the same state as calling
+        :meth:`update` on each. Non-finite returns are dropped with a warning."""
+        if type(self)._update_batch is Teacher._update_batch:  # no vectorised path: exactly update()
+            for episode in episodes:
+                self.update(episode)
+            return
+        kept = []
+        for episode in episodes:
+            if not math.isfinite(float(episode.episode_return)):
+                self.n_dropped += 1
+                log.warning("%s: dropped episode %d with non-finite return %r", self.name, episode.episode_id,
+                            episode.episode_return)
+                continue
+            if "level" not in episode.task:
+                episode.task = self.task_space.validate(episode.task)
+            kept.append(episode)
+        if kept:
+            self._update_batch(kept)
+            self.n_updates += len(kept)
+
     def update(self, episode: Episode) -> None:
         """Learn from one finished episode. Non-finite returns are dropped with a warning
         (the teacher keeps sampling valid tasks); a task outside the space is an error."""
@@ -134,6 +172,15 @@ class Teacher(ABC):
 
     @abstractmethod
     def _update(self, episode: Episode) -> None: ...
+
+    def _sample_batch(self, n: int) -> list[Task]:
+        """Vectorised sampling (override); by default :meth:`sample_batch` repeats :meth:`sample`."""
+        raise NotImplementedError
+
+    def _update_batch(self, episodes: Sequence[Episode]) -> None:
+        """Vectorised update over already-checked episodes (override); by default
+        :meth:`update_batch` repeats :meth:`update`."""
+        raise NotImplementedError
 
     def _state(self) -> dict[str, Any]:
         return {}

@@ -25,7 +25,8 @@ import numpy as np
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.gmm_fit import BACKENDS, GMM, fit_best_gmm, proportional
+from teachers.gmm_fit import BACKENDS, GMM, proportional
+from teachers.refit import NOT_YET, Refitter
 
 
 class CovarGMM(Teacher):
@@ -41,6 +42,7 @@ class CovarGMM(Teacher):
             raw rewards (default ``None``, as in TMA).
         gmm_backend: ``"numpy"`` (default) or ``"sklearn"``.
         reg_covar: added to covariance diagonals (1e-6).
+        fit_lag, fit_worker: the refit schedule (:mod:`teachers.refit`; default 0, as TMA).
     """
 
     name = "covar_gmm"
@@ -56,6 +58,8 @@ class CovarGMM(Teacher):
         reward_bounds: Sequence[float] | None = None,
         gmm_backend: str = "numpy",
         reg_covar: float = 1e-6,
+        fit_lag: int = 0,
+        fit_worker: str = "process",
     ) -> None:
         super().__init__(task_space, seed)
         self.fit_rate = int(fit_rate)
@@ -79,6 +83,8 @@ class CovarGMM(Teacher):
         self.reg_covar = float(reg_covar)
         self.window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # [task, reward]
         self.n_episodes = 0
+        self.refitter = Refitter(range(self.min_k, self.max_k + 1), gmm_backend, self.reg_covar,
+                                 fit_lag=fit_lag, fit_worker=fit_worker)
         self.gmm: GMM | None = None
         self.n_fits = 0
         self.n_failed_fits = 0
@@ -101,8 +107,9 @@ class CovarGMM(Teacher):
         return np.column_stack([data[:, :-1], time, data[:, -1]])
 
     def refit(self) -> None:
-        gmm = fit_best_gmm(self.fit_points(), range(self.min_k, self.max_k + 1), self.rng,
-                           backend=self.gmm_backend, reg_covar=self.reg_covar)
+        gmm = self.refitter.at_boundary(self.fit_points(), self.rng)
+        if gmm is NOT_YET:
+            return
         self.n_fits += 1
         if gmm is None:
             self.n_failed_fits += 1
@@ -123,6 +130,19 @@ class CovarGMM(Teacher):
         x = self.gmm.sample_by_progress(self.learning_progress(), self.rng, self.task_space.ndim)
         return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
 
+    def _sample_batch(self, n: int) -> list[Task]:
+        if self.gmm is None:
+            return self.task_space.sample_batch(self.rng, n)
+        uniform = self.rng.random(n) < self.random_task_ratio
+        out: list[Task] = [{}] * n
+        k = int(uniform.sum())
+        for i, task in zip(np.flatnonzero(uniform), self.task_space.sample_batch(self.rng, k)):
+            out[i] = task
+        x = self.gmm.sample_batch_by_progress(self.learning_progress(), self.rng, n - k, self.task_space.ndim)
+        for i, task in zip(np.flatnonzero(~uniform), self.task_space.from_unit_batch(x)):
+            out[i] = task
+        return out
+
     def _state(self) -> dict[str, Any]:
         return {
             "window": [w.tolist() for w in self.window],
@@ -130,6 +150,7 @@ class CovarGMM(Teacher):
             "gmm": None if self.gmm is None else self.gmm.to_state(),
             "n_fits": self.n_fits,
             "n_failed_fits": self.n_failed_fits,
+            "refit": self.refitter.state_dict(),
         }
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
@@ -138,6 +159,7 @@ class CovarGMM(Teacher):
         self.gmm = None if state["gmm"] is None else GMM.from_state(state["gmm"])
         self.n_fits = int(state["n_fits"])
         self.n_failed_fits = int(state["n_failed_fits"])
+        self.refitter.load_state_dict(state.get("refit"))
 
     def _diagnostics(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -70,6 +70,17 @@ class GMM:
         idx = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), self.k - 1)
         return self.sample_component(idx, rng)[:n_task_dims]
 
+    def sample_batch_by_progress(self, progress: np.ndarray, rng: np.random.Generator, n: int,
+                                 n_task_dims: int) -> np.ndarray:
+        """``n`` draws of :meth:`sample_by_progress` at once, as an ``(n, n_task_dims)`` array."""
+        if self._chol is None:
+            self._chol = _safe_cholesky(self.covariances)
+        cdf = np.cumsum(proportional(progress))
+        idx = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), self.k - 1)
+        z = rng.standard_normal((n, self.means.shape[1]))
+        x = self.means[idx] + np.einsum("nij,nj->ni", self._chol[idx], z)
+        return x[:, :n_task_dims]
+
     def to_state(self) -> dict[str, Any]:
         return {
             "weights": self.weights.tolist(),

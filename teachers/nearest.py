@@ -63,6 +63,34 @@ class NearestIndex:
             self._n_tree = self._n
             self.n_rebuilds += 1
 
+    def add_batch(self, points: np.ndarray) -> None:
+        """Append the rows of ``points`` in order (the same index as ``add`` row by row)."""
+        for p in np.asarray(points, dtype=np.float64).reshape(-1, self.dim):
+            self.add(p)
+
+    def nearest_batch(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`nearest` for each row of ``points`` (one tree query for the batch)."""
+        q = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        if self._n == 0:
+            raise IndexError("nearest_batch() on an empty NearestIndex")
+        m = q.shape[0]
+        best_i = np.full(m, -1, dtype=np.int64)
+        best_d2 = np.full(m, np.inf)
+        if self._tree is not None:
+            dist, idx = self._tree.query(q, k=1)
+            best_i, best_d2 = np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64) ** 2
+        if self._n > self._n_tree:
+            tail = self._data[self._n_tree : self._n]
+            d2 = ((q[:, None, :] - tail[None, :, :]) ** 2).sum(-1)  # (m, tail)
+            j = d2.argmin(1)
+            dj = d2[np.arange(m), j]
+            better = dj < best_d2
+            best_i = np.where(better, self._n_tree + j, best_i)
+            best_d2 = np.where(better, dj, best_d2)
+        for r in np.flatnonzero((best_d2 == 0.0) & (best_i < self._n_tree)):
+            best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))
+        return best_i, np.sqrt(best_d2)
+
     def nearest(self, point: np.ndarray) -> tuple[int, float]:
         """Index and distance of the nearest stored point (earliest on ties)."""
         if self._n == 0:

@@ -14,5 +14,11 @@ class RandomTeacher(Teacher):
     def _sample(self) -> Task:
         return self.task_space.sample(self.rng)
 
+    def _sample_batch(self, n: int) -> list[Task]:
+        return self.task_space.sample_batch(self.rng, n)
+
     def _update(self, episode: Episode) -> None:
+        pass
+
+    def _update_batch(self, episodes) -> None:
         pass

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import teachers.alp_gmm as alp_module
+import teachers.refit as refit_module  # where the GMM teachers call fit_best_gmm
 from envs.errors import TeachBenchError
 from envs.task_space import TaskSpace
 from envs.toy.student import SimulatedStudent
@@ -74,14 +74,14 @@ def test_nearest_index_exact_duplicates_resolve_to_the_earliest():
 # -- steps 4/5: bootstrap, window, refit period --------------------------------------------
 def test_bootstrap_then_refit_every_fit_rate_on_the_last_fit_rate_points(monkeypatch):
     seen: list[np.ndarray] = []
-    real = alp_module.fit_best_gmm
+    real = refit_module.fit_best_gmm
 
     def spy(points, ks, rng, **kw):
         seen.append(np.array(points))
         assert list(ks) == list(range(2, 8))
         return real(points, ks, rng, **kw)
 
-    monkeypatch.setattr(alp_module, "fit_best_gmm", spy)
+    monkeypatch.setattr(refit_module, "fit_best_gmm", spy)
     t = ALPGMM(SPACE, seed=3, fit_rate=40, min_k=2, max_k=7, random_task_ratio=0.0)
     rng = np.random.default_rng(0)
     points = []
@@ -153,7 +153,7 @@ def test_failed_refit_keeps_the_previous_mixture(monkeypatch):
         play(t, t.sample(), float(rng.uniform(0, 300)))
     first = t.gmm
     assert first is not None
-    monkeypatch.setattr(alp_module, "fit_best_gmm", lambda *a, **k: None)
+    monkeypatch.setattr(refit_module, "fit_best_gmm", lambda *a, **k: None)
     for _ in range(30):
         play(t, t.sample(), float(rng.uniform(0, 300)))
     assert t.gmm is first and t.n_fits == 2 and t.n_failed_fits == 1

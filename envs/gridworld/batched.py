@@ -115,6 +115,15 @@ class BatchedMazeVecEnv(VecEnv):
             self._queues[i].append(parsed)
             self._queued_raw[i].append(self._report_of(parsed))
 
+    def set_next_tasks(self, tasks: Sequence[Any], indices: Sequence[int]) -> None:
+        """Queue ``tasks[j]`` for env ``indices[j]``: the bridge's one call per vector step."""
+        if len(tasks) != len(indices):
+            raise TeachBenchError("set_next_tasks", f"{len(tasks)} tasks for {len(indices)} envs")
+        for task, i in zip(tasks, indices):
+            parsed = parse_task(self.task_space, task, self.max_size)
+            self._queues[int(i)].append(parsed)
+            self._queued_raw[int(i)].append(self._report_of(parsed))
+
     def pending_tasks(self, indices: VecEnvIndices = None) -> list[list[Task]]:
         """Per env: the task being played (if any), then the queued ones."""
         out = []
