@@ -58,17 +58,21 @@ class TeacherWrapper(Teacher):
     def _update(self, episode: Episode) -> None:  # pragma: no cover - update() is overridden
         self.inner.update(episode)
 
+    @property
+    def _state_key(self) -> str:
+        return f"wrapper.{type(self).__name__}"  # one key per wrapper, so wrappers can nest
+
     def state_dict(self) -> dict[str, Any]:
         state = self.inner.state_dict()
-        state["wrapper"] = {"rng": self.rng.bit_generator.state, **self._wrapper_state()}
+        state[self._state_key] = {"rng": self.rng.bit_generator.state, **self._wrapper_state()}
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        inner = {k: v for k, v in state.items() if k != "wrapper"}
-        self.inner.load_state_dict(inner)
-        if "wrapper" in state:
-            self.rng.bit_generator.state = state["wrapper"]["rng"]
-            self._load_wrapper_state(state["wrapper"])
+        key = self._state_key
+        self.inner.load_state_dict({k: v for k, v in state.items() if k != key})
+        if key in state:
+            self.rng.bit_generator.state = state[key]["rng"]
+            self._load_wrapper_state(state[key])
 
     def diagnostics(self) -> dict[str, Any]:
         return {**self.inner.diagnostics(), **self._wrapper_diagnostics()}
