@@ -44,12 +44,16 @@ def reset_student(model: BaseAlgorithm) -> None:
     buffer = getattr(model, "replay_buffer", None)
     if buffer is not None:
         buffer.reset()  # pos = 0, full = False: an empty buffer (TMA: ptr = size = 0)
+    # the rollout being collected holds on to the buffer object: keep it (it is refilled anyway)
+    rollout = getattr(model, "rollout_buffer", None)
     seed = model.seed
     model.seed = None  # _setup_model would otherwise re-seed torch, numpy and the envs
     try:
         model._setup_model()
     finally:
         model.seed = seed
+        if rollout is not None:
+            model.rollout_buffer = rollout
 
 
 class StudentReset(BaseCallback):
