@@ -53,11 +53,12 @@ def shared_mlp_policy_kwargs(observation_space: spaces.Space, policy_kwargs: dic
         raise TeachBenchError("student.policy", "policy 'shared_mlp' needs a Box observation")
     merged = dict(policy_kwargs or {})
     hidden = merged.pop("net_arch", None) or list(TMA_TRUNK)
-    if not isinstance(hidden, (list, tuple)) or not all(isinstance(h, int) for h in hidden):
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or not all(
+            isinstance(h, int) and not isinstance(h, bool) for h in hidden):
         raise TeachBenchError("student.params.policy_kwargs.net_arch",
                               f"policy 'shared_mlp' takes the trunk as a list of sizes, got {hidden!r}")
     merged["features_extractor_class"] = SharedMLP
-    merged["features_extractor_kwargs"] = {"hidden": list(hidden)}
+    merged["features_extractor_kwargs"] = {"hidden": [int(h) for h in hidden]}
     merged["net_arch"] = []
     merged["share_features_extractor"] = True
     return merged
