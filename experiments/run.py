@@ -33,11 +33,12 @@ from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
 from students.evaluate import evaluate
 from students.regret import attach_teacher_needs
+from students.reset import with_student_reset
 from students.threads import pin_threads
 from students.values import InitialValueTracker
 from students.vec import make_vec_env
 from teachers.base import Episode
-from teachers.registry import make_teacher
+from teachers.protocol import make_protocol_teacher
 
 log = logging.getLogger("teachbench.run")
 
@@ -199,7 +200,10 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     spec_env.close()
 
     teacher_params = OmegaConf.to_container(cfg.teacher.params, resolve=True) if cfg.teacher.get("params") else {}
-    teacher = make_teacher(cfg.teacher.name, task_space, seed=seed, **teacher_params)
+    plain = lambda v: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v  # noqa: E731
+    # TeachMyAgent's protocol (teachers/protocol.py): expert-knowledge level, rugged task-space shuffle
+    teacher = make_protocol_teacher(cfg.teacher.name, task_space, seed, teacher_params, cfg.get("expert_knowledge"),
+                                    plain(env_cfg.get("expert")), plain(cfg.get("rugged")))
 
     env_students = OmegaConf.to_container(env_cfg.students, resolve=True) if env_cfg.get("students") else {}
     student_params = OmegaConf.to_container(cfg.student.params, resolve=True) if cfg.student.get("params") else {}
@@ -308,6 +312,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             ant = attachment.antagonist
             ant.model = load_student(str(latest / "antagonist.zip"), ant.model, ant.vec_env, device=device)
             extra_models["antagonist"] = ant.model
+    callback = with_student_reset(callback, cfg.get("student_reset_every"))  # TMA's forgetting student (students/reset.py)
     remaining = budget - int(model.num_timesteps)
     progress = cfg.log.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)

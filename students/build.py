@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError, unknown_name
 from students.features import CNN, cnn_policy_kwargs
+from students.shared_mlp import SHARED_MLP, shared_mlp_policy_kwargs
 
 # maskable_ppo (sb3-contrib): PPO that never samples actions the env masks out through its
 # ``action_masks()`` method (the web-form env provides one).
@@ -68,8 +69,15 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
             [a for a, kinds in ACTION_SPACES.items() if isinstance(vec_env.action_space, kinds)],
         )
     kwargs = student_params(algo, params, env_defaults)
-    if policy is not None and policy != CNN and policy not in cls.policy_aliases:
-        raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}", [CNN, *cls.policy_aliases])
+    if policy is not None and policy not in (CNN, SHARED_MLP) and policy not in cls.policy_aliases:
+        raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}",
+                              [CNN, SHARED_MLP, *cls.policy_aliases])
+    if policy == SHARED_MLP:  # TMA's PPO: policy and value heads on one trunk (students/shared_mlp.py)
+        if algo not in ("ppo", "a2c", "maskable_ppo"):
+            raise TeachBenchError("student.policy", f"policy 'shared_mlp' is for on-policy algorithms, not {algo}",
+                                  ["ppo", "a2c", "maskable_ppo"])
+        kwargs["policy_kwargs"] = shared_mlp_policy_kwargs(vec_env.observation_space, kwargs.get("policy_kwargs"))
+        policy = "MlpPolicy"
     if policy == CNN:
         kwargs["policy_kwargs"] = cnn_policy_kwargs(vec_env, kwargs.get("policy_kwargs"))
         policy = "MlpPolicy"

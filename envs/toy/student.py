@@ -19,6 +19,8 @@ What this class adds, each off by default so the defaults are the published toy:
   student, reset at 7M and 14M of 20M steps);
 - ``rugged``: each dimension's cells are permuted with a fixed seed, so neighbouring
   tasks are no longer neighbouring cells of the unlock order (TMA's "rugged difficulty").
+  The permutation is :class:`envs.shuffle.IntervalShuffler`'s, with one interval per cell
+  (the walker's rugged challenge uses the same shuffler with TMA's 4 intervals).
 
 Competences live in a dict keyed by flat cell index, so spaces with ``cells_per_dim ** n``
 in the billions cost only what has been practised. Decay is applied lazily from the
@@ -34,6 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from envs.errors import TeachBenchError
+from envs.shuffle import IntervalShuffler
 from envs.task_space import TaskSpace
 
 
@@ -50,7 +53,8 @@ class SimulatedStudent:
             mastered cell in ~12,500 episodes without practice).
         reset_at: episode counts at which all competence is reset to 0 (none).
         rugged: permute each dimension's cells with ``rugged_seed`` (False).
-        rugged_seed: the fixed seed of that permutation (0).
+        rugged_seed: the fixed seed of that permutation (0; TMA's generator,
+            :class:`envs.shuffle.IntervalShuffler` with ``cells_per_dim`` intervals).
         unlock_threshold: neighbour competence that unlocks a cell (75, published).
         mastery_threshold: competence above which a cell counts as mastered (75, published).
         max_test_cells: test on all cell centres up to this many cells, else on a fixed
@@ -102,8 +106,8 @@ class SimulatedStudent:
         self.n_cells = c**self.n_dims
         self._strides = [c**i for i in range(self.n_dims)]
         if self.rugged:
-            perm_rng = np.random.default_rng(self.rugged_seed)
-            self._perm = [[int(v) for v in perm_rng.permutation(c)] for _ in range(self.n_dims)]
+            # interval j of a dimension is played as cell order[j]: the shuffler's permutation
+            self._perm = IntervalShuffler([0.0] * self.n_dims, [1.0] * self.n_dims, c, self.rugged_seed).order
         else:
             self._perm = [list(range(c)) for _ in range(self.n_dims)]
         self._inv_perm = [[p.index(i) for i in range(c)] for p in self._perm]
