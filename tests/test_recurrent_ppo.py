@@ -430,6 +430,22 @@ def test_paired_antagonist_is_a_recurrent_student_with_the_same_settings() -> No
     twin_vec.close()
 
 
+def test_initial_value_is_the_value_from_the_zero_state() -> None:
+    """SPDL's V(s0) (students/values.py) asks the policy without a state: the zero state,
+    which is the state every episode starts from."""
+    from students.values import InitialValueTracker
+
+    model, vec = _student(n_envs=2)
+    obs = vec.reset()
+    tracker = InitialValueTracker(model, 2)
+    tracker.start(obs)
+    with torch.no_grad():
+        expected = model.policy.predict_values(torch.as_tensor(obs), model.policy.initial_state(2),
+                                               torch.ones(2)).view(-1).numpy()
+    np.testing.assert_allclose(tracker.values, expected, rtol=1e-6)
+    vec.close()
+
+
 # -- evaluation ----------------------------------------------------------------------------
 @pytest.mark.parametrize("deterministic", [True, False])
 def test_evaluation_carries_the_hidden_state_and_resets_it_per_episode(deterministic: bool) -> None:
@@ -475,3 +491,20 @@ def test_recurrent_student_runs_end_to_end(teacher: str, compose) -> None:
         stats = summary["teacher_diagnostics"]
         assert stats["replayed"] > 0 and stats["train_gradient_updates"] > 0
         assert 0 < stats["train_trained_transitions"] < stats["train_env_steps"]
+
+
+@pytest.mark.slow
+def test_benchmark_script_prints_its_ratios() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    args = ["--n-envs", "4", "--n-steps", "8", "--batch-size", "16", "--epochs", "1", "--seconds", "0.2",
+            "--device", "cpu", "--lstm-modes"]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_recurrent.py"), *args], cwd=root,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for text in ("ours             x", "vs mlp", "vs contrib", "vs packed"):
+        assert text in out.stdout, out.stdout
