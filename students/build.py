@@ -1,6 +1,7 @@
 """Building SB3 students from config.
 
-A student config names an algorithm (``ppo``, ``a2c``, ``dqn``, ``sac``), a policy and the
+A student config names an algorithm (``ppo``, ``a2c``, ``dqn``, ``sac``, ``maskable_ppo``,
+``recurrent_ppo``), a policy and the
 SB3 constructor keyword arguments; the env config may add per-algorithm defaults (e.g.
 ``n_steps`` for the gridworld). Unknown names and parameters, and an algorithm that
 cannot act in the env's action space, are clear errors before training starts.
@@ -21,11 +22,15 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError, unknown_name
 from students.features import CNN, cnn_policy_kwargs
+from students.recurrent import SequencePPO, recurrent_policy_kwargs
 from students.shared_mlp import SHARED_MLP, shared_mlp_policy_kwargs
 
 # maskable_ppo (sb3-contrib): PPO that never samples actions the env masks out through its
 # ``action_masks()`` method (the web-form env provides one).
-ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "maskable_ppo": MaskablePPO}
+# recurrent_ppo (students/recurrent): PPO with an LSTM trained on whole rollout sequences; on
+# envs with an image_layout its policy is dcd's UED maze network.
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "maskable_ppo": MaskablePPO,
+                                         "recurrent_ppo": SequencePPO}
 # The action spaces each algorithm supports (SB3's own table).
 ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
     "ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
@@ -33,6 +38,7 @@ ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
     "dqn": (spaces.Discrete,),
     "sac": (spaces.Box,),
     "maskable_ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "recurrent_ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
 }
 
 
@@ -69,6 +75,12 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
             [a for a, kinds in ACTION_SPACES.items() if isinstance(vec_env.action_space, kinds)],
         )
     kwargs = student_params(algo, params, env_defaults)
+    if cls is SequencePPO:
+        kwargs["policy_kwargs"] = recurrent_policy_kwargs(vec_env, policy, kwargs.get("policy_kwargs"))
+        if policy is not None and policy != CNN and policy not in cls.policy_aliases:
+            raise TeachBenchError("student.policy", f"unknown policy {policy!r} for recurrent_ppo",
+                                  [CNN, *cls.policy_aliases])
+        return cls("MlpLstmPolicy", vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
     if policy is not None and policy not in (CNN, SHARED_MLP) and policy not in cls.policy_aliases:
         raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}",
                               [CNN, SHARED_MLP, *cls.policy_aliases])

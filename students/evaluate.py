@@ -4,7 +4,9 @@ Tasks are spread over a small ``DummyVecEnv`` of evaluation envs (separate from 
 training envs, so evaluation never disturbs the curriculum) and played with the
 deterministic policy; observations are normalised with the training ``VecNormalize``
 statistics when the student uses them. Each task gets ``episodes_per_task`` episodes, in
-order, and each record says whether the env's mastery rule holds.
+order, and each record says whether the env's mastery rule holds. Recurrent students
+(sb3-contrib's ``RecurrentPPO``, ``recurrent_ppo``) carry their hidden state from step to
+step, reset per sub-env when its episode ends; ``deterministic=False`` samples the policy.
 """
 
 from __future__ import annotations
@@ -53,13 +55,19 @@ def evaluate(model: BaseAlgorithm, env_name: str, tasks: Sequence[Task], env_kwa
         results: dict[tuple[int, int], EvalRecord] = {}
         obs = vec.reset()
         masked = isinstance(model, MaskablePPO)
+        # Hidden state of recurrent policies (None for the others, which ignore it); every
+        # sub-env starts an episode now, and again after each done.
+        state: Any = None
+        starts = np.ones(n_envs, dtype=bool)
         while any(done_count[k] < len(assigned[k]) for k in range(n_envs)):
             model_obs = normalizer.normalize_obs(obs) if normalizer is not None else obs
             if masked:
-                actions, _ = model.predict(model_obs, deterministic=deterministic, action_masks=get_action_masks(vec))
+                actions, state = model.predict(model_obs, state=state, episode_start=starts, deterministic=deterministic,
+                                               action_masks=get_action_masks(vec))
             else:
-                actions, _ = model.predict(model_obs, deterministic=deterministic)
+                actions, state = model.predict(model_obs, state=state, episode_start=starts, deterministic=deterministic)
             obs, _, dones, infos = vec.step(actions)
+            starts = np.asarray(dones, dtype=bool)
             for k in np.flatnonzero(dones):
                 j = done_count[k]
                 if j >= len(assigned[k]):

@@ -8,7 +8,9 @@
   steps, gradient updates, skipped updates and trained transitions are counted apart.
   Our bridge chooses replay per episode (each sub-env keeps a one-task look-ahead), not
   per rollout as the reference code does, so the mask works per transition; an episode
-  crossing a rollout boundary keeps its label.
+  crossing a rollout boundary keeps its label. The recurrent student
+  (``students/recurrent``) takes the mask as per-transition weights of its whole-sequence
+  update: its LSTM still runs over every step, masked-out steps just carry no loss.
 - **PAIRED / CLUTR** need an *antagonist*: a second SB3 student with the same class and
   hyperparameters (fresh weights, seed + 1) on a copy of the VecEnv, trained on the same
   levels (:class:`Antagonist`), one rollout after each protagonist rollout.
@@ -89,6 +91,12 @@ def install_robust_update(model: Any, mask: ReplayMask, stats: dict[str, int], s
         stats["trained_transitions"] += int(m.sum())
         if m.all():
             return base.train(self)
+        if hasattr(self, "transition_mask"):  # recurrent_ppo: whole sequences, weighted per transition
+            self.transition_mask = m
+            try:
+                return base.train(self)
+            finally:
+                self.transition_mask = None
         buffer = self.rollout_buffer
         buffer.get = lambda batch_size=None: masked_batches(buffer, m, batch_size, rng)
         try:
