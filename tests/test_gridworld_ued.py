@@ -92,7 +92,7 @@ def test_held_out_mazes_are_named_valid_solvable_and_played_by_the_env():
     levels = held_out_levels()
     assert {"four_rooms", "corridor_long", "rings", "perfect_7", "perfect_11", "perfect_15"} <= set(levels)
     assert levels == held_out_levels()  # deterministic
-    env = MazeEnv()
+    env = MazeEnv(held_out_set="teachbench")
     named = env.held_out()
     assert set(named) == set(levels)
     assert len({lvl.to_string() for lvl in levels.values()}) == len(levels)
@@ -110,7 +110,9 @@ def test_held_out_mazes_are_named_valid_solvable_and_played_by_the_env():
         grid = ~levels[name].wall_grid
         edges = int((grid[1:, :] & grid[:-1, :]).sum() + (grid[:, 1:] & grid[:, :-1]).sum())
         assert edges == int(grid.sum()) - 1, name
-    assert MazeEnv(max_size=9).held_out().keys() == {"corridor_short", "perfect_7"}
+    # The full view's canvas is max_size; the partial view plays larger levels too.
+    assert MazeEnv(max_size=9, view="full", held_out_set="teachbench").held_out().keys() == {"corridor_short", "perfect_7"}
+    assert MazeEnv(max_size=9, held_out_set="teachbench").held_out().keys() == set(levels)
 
 
 def test_lead_evaluator_plays_held_out_levels_and_test_tasks():
@@ -121,7 +123,7 @@ def test_lead_evaluator_plays_held_out_levels_and_test_tasks():
     from students.evaluate import evaluate
 
     model = PPO("MlpPolicy", BatchedMazeVecEnv(2, seed=0), n_steps=16, batch_size=32, seed=0)
-    env = MazeEnv()
+    env = MazeEnv(held_out_set="teachbench")
     held = [{"level": text} for text in list(env.held_out().values())[:3]]
     tasks = held + env.test_tasks()[:3]
     records = evaluate(model, "gridworld", tasks, n_envs=3, env_kwargs={"max_steps": 30})
