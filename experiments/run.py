@@ -32,7 +32,7 @@ from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
 from students.evaluate import evaluate, evaluate_held_out
-from students.regret import attach_teacher_needs
+from students.regret import attach_teacher_needs, replay_budget_warning
 from students.threads import pin_threads
 from students.values import InitialValueTracker
 from students.vec import make_vec_env
@@ -200,6 +200,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         variants = getattr(spec_env, "held_out_variants", None)
         held_out = dict(variants() if callable(variants) else spec_env.held_out())
     held_out_protocol = _held_out_protocol(cfg, spec_env)
+    episode_steps = getattr(spec_env, "max_steps", None)
     spec_env.close()
 
     teacher_params = OmegaConf.to_container(cfg.teacher.params, resolve=True) if cfg.teacher.get("params") else {}
@@ -305,6 +306,9 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         callback.value_tracker = InitialValueTracker(model, vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
     attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
+    never = replay_budget_warning(teacher, budget, env_kwargs.get("max_steps", episode_steps))
+    if never:
+        log.warning(never)
     extra_models: dict[str, Any] = {}
     if attachment.antagonist is not None:
         extra_models["antagonist"] = attachment.antagonist.model
