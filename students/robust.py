@@ -163,9 +163,16 @@ def _thunk(spec: Any):
 def clone_vec_env(vec: VecEnv, seed: int) -> VecEnv:
     """A fresh VecEnv like ``vec`` (same env ids and kwargs, kind and normalisation)."""
     inner = vec.venv if isinstance(vec, VecNormalize) else vec
-    specs = inner.get_attr("spec")
-    thunks = [_thunk(s) for s in specs]
-    out: VecEnv = SubprocVecEnv(thunks) if isinstance(inner, SubprocVecEnv) else DummyVecEnv(thunks)
+    out: VecEnv
+    if callable(getattr(inner, "clone", None)):  # a batched VecEnv (no per-env gym spec) rebuilds itself
+        out = inner.clone(seed)
+    else:
+        specs = inner.get_attr("spec")
+        if any(s is None for s in specs):
+            raise TeachBenchError("env.vec_env", f"cannot copy a {type(inner).__name__} for the antagonist: its "
+                                  "sub-envs have no gym spec and it has no clone(seed)")
+        thunks = [_thunk(s) for s in specs]
+        out = SubprocVecEnv(thunks) if isinstance(inner, SubprocVecEnv) else DummyVecEnv(thunks)
     out.seed(seed)
     if isinstance(vec, VecNormalize):
         out = VecNormalize(out, norm_obs=vec.norm_obs, norm_reward=vec.norm_reward)

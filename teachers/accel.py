@@ -54,6 +54,10 @@ class ACCEL(RobustPLR):
         edit_operator: ``"dcd"`` (default) or ``"teachbench"``, the level editor's operator.
         base_levels: ``"top"`` (default; with ``n_parents=None`` every replayed episode's level), ``"batch"`` or ``"easy"`` (see the module doc).
         n_easy: parents of ``"easy"``, default 4 (dcd).
+        new_levels: a partial task fixed on every *new* level (the rest drawn uniformly):
+            ``{"n_blocks": 0}`` on the ``"dcd"`` maze is dcd's ACCEL start, empty rooms
+            with a random agent and goal (``GoalLastEmptyAdversarialEnv-Edit``); None
+            (default) draws new levels from the whole TaskSpace.
         param_edits: parameters moved per child of a parameter task, default 1.
         param_step: size of a move in the normalised ``[0,1]`` view, default 0.05.
         n_parents: parents of ``"top"``, the highest-scoring replayed levels of the batch;
@@ -69,7 +73,7 @@ class ACCEL(RobustPLR):
                  prioritization: str = "rank", score_alpha: float = 1.0, n_edits: int = 5, param_edits: int = 1,
                  param_step: float = 0.05, n_parents: int | None = None, max_pending: int = 1024,
                  replay_schedule: str = "fixed", edit_operator: str = "dcd", base_levels: str = "top",
-                 n_easy: int = 4) -> None:
+                 n_easy: int = 4, new_levels: Mapping[str, Any] | None = None) -> None:
         super().__init__(task_space, seed, buffer_size, replay_prob, temperature, staleness_coef, min_fill, score,
                          prioritization, score_alpha, replay_schedule)
         if base_levels not in BASE_LEVELS:
@@ -93,6 +97,12 @@ class ACCEL(RobustPLR):
         self.edit_operator = edit_operator
         self.base_levels = base_levels
         self.n_easy = int(n_easy)
+        self.new_levels = dict(new_levels) if new_levels else {}
+        if self.new_levels:
+            unknown = set(self.new_levels) - set(task_space.names)
+            if unknown:
+                raise TeachBenchError("new_levels", f"not dimensions of this TaskSpace: {sorted(unknown)}", task_space.names)
+            task_space.validate({**task_space.sample(np.random.default_rng(0)), **self.new_levels})
         self.level_editor: LevelEditor | None = None
         self._children: deque[Task] = deque(maxlen=int(max_pending))
         self._batch_keys: list[str] = []
@@ -111,6 +121,12 @@ class ACCEL(RobustPLR):
             self._last_kind = "child"
             return self._children.popleft()
         return super()._sample()
+
+    def _new_level(self) -> Task:
+        task = super()._new_level()
+        if self.new_levels:
+            task = self.task_space.validate({**task, **self.new_levels})
+        return task
 
     # -- learning -----------------------------------------------------------------------
     def _score_level(self, episode: Episode, score: float, replayed: bool) -> None:

@@ -65,6 +65,7 @@ class BatchedMazeVecEnv(VecEnv):
         # A single env serves the shared, env-independent API (task_space, test_tasks,
         # held_out, is_mastered, default_task) and renders on demand.
         self.proto = MazeEnv(**env_kwargs)
+        self.env_kwargs = dict(env_kwargs)
         super().__init__(int(num_envs), self.proto.observation_space, spaces.Discrete(N_ACTIONS))
         n = self.num_envs
         self.task_space = self.proto.task_space
@@ -100,6 +101,10 @@ class BatchedMazeVecEnv(VecEnv):
         self._actions = np.zeros(n, dtype=np.int64)
         self._obs = np.zeros((n, self.observation_space.shape[0]), dtype=np.float32)
         self._started = False
+
+    def clone(self, seed: int | None = None) -> "BatchedMazeVecEnv":
+        """A fresh batched env with the same size and settings (PAIRED's antagonist)."""
+        return BatchedMazeVecEnv(self.num_envs, seed=seed, **self.env_kwargs)
 
     # -- seeding --------------------------------------------------------------------------
     def _make_rngs(self, seed: int | None) -> list[np.random.Generator]:
