@@ -234,6 +234,9 @@ class PLR(Teacher):
             "buffer_replaced": self.buffer.n_replaced, "buffer_rejected": self.buffer.n_rejected,
             **self.buffer.score_summary(),
             **{f"train_{k}": v for k, v in self.training_stats.items()},
+            # dcd reports PLR⊥/ACCEL against student gradient updates: the same basis by name
+            **({"gradient_updates": self.training_stats["gradient_updates"]}
+               if "gradient_updates" in self.training_stats else {}),
         }
 
 
