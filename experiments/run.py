@@ -31,8 +31,8 @@ from experiments.safe_config import load_run_config
 from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
-from students.evaluate import evaluate
-from students.regret import attach_teacher_needs
+from students.evaluate import evaluate, evaluate_held_out
+from students.regret import attach_teacher_needs, replay_budget_warning
 from students.reset import with_student_reset
 from students.threads import pin_threads
 from students.values import InitialValueTracker
@@ -196,7 +196,12 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     spec_env = _spec_env(env_cfg.name, env_kwargs)
     task_space = spec_env.task_space
     test_tasks = list(spec_env.test_tasks())
-    held_out = dict(spec_env.held_out()) if cfg.eval.held_out else {}
+    held_out: dict[str, Any] = {}
+    if cfg.eval.held_out:  # every variant of a procedural maze where the env lists them
+        variants = getattr(spec_env, "held_out_variants", None)
+        held_out = dict(variants() if callable(variants) else spec_env.held_out())
+    held_out_protocol = _held_out_protocol(cfg, spec_env)
+    episode_steps = getattr(spec_env, "max_steps", None)
     spec_env.close()
 
     teacher_params = OmegaConf.to_container(cfg.teacher.params, resolve=True) if cfg.teacher.get("params") else {}
@@ -305,6 +310,9 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         callback.value_tracker = InitialValueTracker(model, vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
     attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
+    never = replay_budget_warning(teacher, budget, env_kwargs.get("max_steps", episode_steps))
+    if never:
+        log.warning(never)
     extra_models: dict[str, Any] = {}
     if attachment.antagonist is not None:
         extra_models["antagonist"] = attachment.antagonist.model
@@ -322,7 +330,8 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
                         progress_bar=show_bar)
         steps = int(model.num_timesteps)
         final = run_eval(steps)
-        held = _held_out_eval(model, env_cfg.name, env_kwargs, held_out, normalizer, seed, steps, counters, writers)
+        held = _held_out_eval(model, env_cfg.name, env_kwargs, held_out, normalizer, seed, steps, counters, writers,
+                              held_out_protocol)
         diag = {"step": steps, "episodes": curriculum.next_episode_id, **table_scalars(teacher.diagnostics())}
         writers["teacher"].append(diag)
     finally:
@@ -349,23 +358,37 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
 
 
 def _held_out_eval(model: Any, env_name: str, env_kwargs: dict[str, Any], held_out: Mapping[str, Any],
-                   normalizer: Any, seed: int, step: int, counters: dict[str, Any], writers: dict[str, Any]) -> dict[str, float]:
-    """Zero-shot evaluation on the env's named held-out tasks/levels: solved rate per name."""
+                   normalizer: Any, seed: int, step: int, counters: dict[str, Any], writers: dict[str, Any],
+                   protocol: Mapping[str, Any]) -> dict[str, float]:
+    """Zero-shot evaluation on the env's named held-out tasks/levels: solved rate per name
+    (``protocol``: episodes per name and whether the policy acts greedily)."""
     if not held_out:
         return {}
+    result = evaluate_held_out(model, env_name, held_out, env_kwargs, int(protocol["episodes"]),
+                               bool(protocol["deterministic"]), 8, normalizer=normalizer, seed=seed + 200_000)
     names = list(held_out)
-    tasks = [held_out[n] if isinstance(held_out[n], Mapping) else {"level": held_out[n]} for n in names]
-    records = evaluate(model, env_name, tasks, env_kwargs, 1, 8, normalizer=normalizer, seed=seed + 200_000)
-    solved = {}
     rows = []
-    for r in records:
-        name = names[r.task_index]
-        solved[name] = float(r.mastered)
+    for name, r in result.records:
         rows.append({"step": step, "eval_id": counters["eval_id"], "split": "held_out", "name": name,
-                     "task_index": r.task_index, "return": r.episode_return, "length": r.length,
+                     "task_index": names.index(name), "return": r.episode_return, "length": r.length,
                      "success": r.success, "mastered": r.mastered})
     writers["eval"].extend(rows)
-    return solved
+    return result.solved
+
+
+def _held_out_protocol(cfg: DictConfig, env: Any) -> dict[str, Any]:
+    """Episodes per held-out level and greedy or not: the config's ``eval.held_out_episodes``
+    / ``eval.held_out_deterministic`` where set, else the env's ``held_out_protocol()``
+    (the maze: dcd's 10 stochastic episodes), else one greedy episode."""
+    base = {"episodes": 1, "deterministic": True}
+    own = getattr(env, "held_out_protocol", None)
+    if callable(own):
+        base.update(own())
+    for key, name in (("episodes", "held_out_episodes"), ("deterministic", "held_out_deterministic")):
+        value = cfg.eval.get(name)
+        if value is not None:
+            base[key] = value
+    return base
 
 
 def _spec_env(name: str, kwargs: dict[str, Any]) -> Any:

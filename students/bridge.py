@@ -103,6 +103,19 @@ class Curriculum:
         # Regret-based teachers score episodes only at rollout end (after GAE): they set this
         # and call :meth:`deliver` themselves.
         self.defer_updates = False
+        # Per sub-env, the hand-out tokens of its tasks in play order (head = the episode
+        # being played): teachers with ``handout_token`` (PLR, ACCEL) label each hand-out
+        # when they make it; the finished episode carries its token in extra["handout"].
+        self._token_of = getattr(teacher, "handout_token", None)
+        self.handouts: list[deque[Any]] = [deque() for _ in range(vec_env.num_envs)]
+
+    def _hand_out(self, i: int, task: Task, fresh: bool = True) -> None:
+        self.vec_env.env_method("set_next_task", task, indices=[i])
+        self.handouts[i].append(self._token_of() if fresh and callable(self._token_of) else None)
+
+    def current_handout(self, i: int) -> Any:
+        """The hand-out token of the episode sub-env ``i`` is playing (None if unknown)."""
+        return self.handouts[i][0] if self.handouts[i] else None
 
     def prime(self, pending: Sequence[Sequence[Task]] | None = None) -> None:
         """Fill every sub-env's queue before the first reset: the task it starts with plus
@@ -110,11 +123,12 @@ class Curriculum:
         n = self.vec_env.num_envs
         self.vec_env.env_method("clear_tasks")
         for i in range(n):
+            self.handouts[i].clear()
             tasks = list(pending[i]) if pending is not None and i < len(pending) else []
-            while len(tasks) < 1 + self.lookahead:
-                tasks.append(self.teacher.sample())
-            for task in tasks:
-                self.vec_env.env_method("set_next_task", task, indices=[i])
+            for task in tasks:  # handed out before a checkpoint: no token
+                self._hand_out(i, task, fresh=False)
+            for _ in range(len(tasks), 1 + self.lookahead):
+                self._hand_out(i, self.teacher.sample())
 
     def pending(self) -> list[list[Task]]:
         return self.vec_env.env_method("pending_tasks")
@@ -122,16 +136,23 @@ class Curriculum:
     def hand_out(self, indices: Sequence[int]) -> None:
         """One new task for each sub-env in ``indices``: one teacher call for all of them,
         and one call into a batched VecEnv (``set_next_tasks``) instead of one
-        ``env_method`` per finished episode."""
+        ``env_method`` per finished episode. Teachers that label hand-outs
+        (``handout_token``, read right after each ``sample``) are asked one task at a time."""
         if not len(indices):
+            return
+        if callable(self._token_of):
+            for i in indices:
+                self._hand_out(int(i), self.teacher.sample())
             return
         batch = getattr(self.teacher, "sample_batch", None)  # duck-typed teachers: one by one
         tasks = batch(len(indices)) if batch is not None else [self.teacher.sample() for _ in indices]
         if hasattr(self.vec_env, "set_next_tasks"):
             self.vec_env.set_next_tasks(tasks, [int(i) for i in indices])
+            for i in indices:
+                self.handouts[int(i)].append(None)
             return
         for i, task in zip(indices, tasks):
-            self.vec_env.env_method("set_next_task", task, indices=[int(i)])
+            self._hand_out(int(i), task)
 
     def on_step(self, dones: np.ndarray, infos: Sequence[dict[str, Any]], global_step: int) -> list[Episode]:
         """Report every finished episode and refill the queues of the sub-envs that finished."""
@@ -142,6 +163,7 @@ class Curriculum:
             stats = info.get("episode")
             if stats is None or info.get("task") is None:
                 raise TeachBenchError("env", "a finished episode's info lacks 'episode' (Monitor) or 'task'")
+            token = self.handouts[i].popleft() if self.handouts[i] else None
             episode = Episode(
                 task=dict(info["task"]),
                 episode_return=float(stats["r"]),
@@ -152,6 +174,8 @@ class Curriculum:
                 episode_id=self.next_episode_id,
                 level_id=info.get("level_id"),
             )
+            if token is not None:
+                episode.extra["handout"] = token
             self.next_episode_id += 1
             for hook in self.episode_hooks:
                 hook(episode, int(i), info)

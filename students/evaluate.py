@@ -7,12 +7,15 @@ statistics when the student uses them. Each task gets ``episodes_per_task`` epis
 order, and each record says whether the env's mastery rule holds. Recurrent students
 (sb3-contrib's ``RecurrentPPO``, ``recurrent_ppo``) carry their hidden state from step to
 step, reset per sub-env when its episode ends; ``deterministic=False`` samples the policy.
+
+Held-out levels (:func:`evaluate_held_out`) follow dcd's zero-shot protocol instead:
+several episodes per named maze, stochastic policy, solved rate per maze.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sb3_contrib import MaskablePPO
@@ -20,6 +23,7 @@ from sb3_contrib.common.maskable.utils import get_action_masks
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+from envs.errors import TeachBenchError
 from envs.task_space import Task
 from students.vec import env_factory
 
@@ -83,3 +87,45 @@ def evaluate(model: BaseAlgorithm, env_name: str, tasks: Sequence[Task], env_kwa
         return sorted(ordered, key=lambda r: r.task_index)
     finally:
         vec.close()
+
+
+@dataclass
+class HeldOutResult:
+    """Per held-out maze: solved rate (share of episodes with ``success``) and the records."""
+
+    solved: dict[str, float]
+    records: list[tuple[str, EvalRecord]]
+
+
+def held_out_jobs(held_out: Mapping[str, Any], episodes: int) -> list[tuple[str, Task]]:
+    """The ``(name, task)`` of every held-out episode: ``episodes`` per name, episode ``k``
+    on variant ``k mod n`` when the entry is a list of variants (procedural mazes)."""
+    if int(episodes) < 1:
+        raise TeachBenchError("eval.held_out_episodes", f"must be >= 1, got {episodes}")
+    jobs = []
+    for name, entry in held_out.items():
+        variants = list(entry) if isinstance(entry, (list, tuple)) else [entry]
+        if not variants:
+            continue
+        for k in range(int(episodes)):
+            v = variants[k % len(variants)]
+            jobs.append((name, dict(v) if isinstance(v, Mapping) else {"level": v}))
+    return jobs
+
+
+def evaluate_held_out(model: BaseAlgorithm, env_name: str, held_out: Mapping[str, Any],
+                      env_kwargs: dict[str, Any] | None = None, episodes: int = 10, deterministic: bool = False,
+                      n_envs: int = 8, normalizer: VecNormalize | None = None, seed: int = 12345) -> HeldOutResult:
+    """Zero-shot evaluation as dcd's ``eval.py`` does it: ``episodes`` episodes per named
+    maze with the (by default stochastic) policy; a maze's solved rate is the share of
+    its episodes that reached the goal (dcd: return > 0, the same event for the maze's
+    reward). Entries may be a task, a level string or a list of variants."""
+    jobs = held_out_jobs(held_out, episodes)
+    records = evaluate(model, env_name, [t for _, t in jobs], env_kwargs, 1, n_envs, deterministic=deterministic,
+                       normalizer=normalizer, seed=seed)
+    named = [(jobs[r.task_index][0], r) for r in records]
+    solved: dict[str, float] = {}
+    for name in dict.fromkeys(n for n, _ in jobs):
+        mine = [r.success for n, r in named if n == name]
+        solved[name] = float(np.mean(mine)) if mine else float("nan")
+    return HeldOutResult(solved, named)

@@ -65,6 +65,7 @@ class RegretTracker:
         self.max_levels = int(max_levels)
         self.seg_start = np.zeros(self.n_envs, dtype=np.int64)
         self.carry_pos_adv = np.zeros(self.n_envs)
+        self.carry_abs_adv = np.zeros(self.n_envs)
         self.carry_values = np.zeros(self.n_envs)
         self.carry_steps = np.zeros(self.n_envs, dtype=np.int64)
         self.finished: list[tuple[Episode, int, int, int]] = []
@@ -85,8 +86,9 @@ class RegretTracker:
             a, v = adv[start:end + 1, i], val[start:end + 1, i]
             steps = int(self.carry_steps[i]) + a.size
             pos_sum = self.carry_pos_adv[i] + np.clip(a, 0.0, None).sum()
+            abs_sum = self.carry_abs_adv[i] + np.abs(a).sum()
             value_sum = self.carry_values[i] + v.sum()
-            self.carry_pos_adv[i] = self.carry_values[i] = 0.0
+            self.carry_pos_adv[i] = self.carry_abs_adv[i] = self.carry_values[i] = 0.0
             self.carry_steps[i] = 0
             key = level_key(episode)
             best = max(self.best_return.pop(key, -np.inf), float(episode.episode_return))
@@ -96,11 +98,13 @@ class RegretTracker:
             episode.extra["pvl"] = float(pos_sum / steps)
             episode.extra["maxmc"] = float(best - value_sum / steps)
             episode.extra["regret_steps"] = steps
+            episode.extra["mean_abs_gae"] = float(abs_sum / steps)  # dcd's value loss |G - V| (ACCEL "easy")
             done.append(episode)
         for i in range(self.n_envs):
             s = int(self.seg_start[i])
             if s < n_steps:
                 self.carry_pos_adv[i] += np.clip(adv[s:, i], 0.0, None).sum()
+                self.carry_abs_adv[i] += np.abs(adv[s:, i]).sum()
                 self.carry_values[i] += val[s:, i].sum()
                 self.carry_steps[i] += n_steps - s
         self.seg_start[:] = 0
@@ -108,11 +112,15 @@ class RegretTracker:
         return done
 
 
-def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int) -> str:
-    """ACCEL's edit for gridworld level strings: ``n_edits`` of the env's own edits."""
-    from envs.gridworld.level import Level, mutate
+def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int, operator: str = "dcd") -> str:
+    """ACCEL's edit for gridworld level strings: dcd's maze editor (``"dcd"``: random
+    cells set to wall / empty / goal) or our add/remove/move edits (``"teachbench"``)."""
+    from envs.gridworld.level import EDIT_OPERATORS, Level, dcd_edit, mutate
 
-    return mutate(Level.from_string(level), rng, n_edits=n_edits).to_string()
+    if operator not in EDIT_OPERATORS:
+        raise TeachBenchError("edit_operator", f"unknown edit operator {operator!r}", EDIT_OPERATORS)
+    edit = dcd_edit if operator == "dcd" else mutate
+    return edit(Level.from_string(level), rng, n_edits=n_edits).to_string()
 
 
 @dataclass
@@ -145,12 +153,13 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
     if ("regret" in needs or "robust" in needs) and getattr(model, "rollout_buffer", None) is None:
         raise TeachBenchError("student.algo", f"teacher {teacher.name!r} needs regret estimates from an on-policy "
                               "rollout buffer (PPO or A2C)", ["ppo", "a2c"])
+    _check_units(teacher, model)
     if "regret" in needs:
         att.tracker = _attach_regret(teacher, model, curriculum, callback)
     if "robust" in needs:
         from students.robust import ReplayMask, install_robust_update
 
-        att.mask = ReplayMask(teacher, model.n_steps, model.n_envs)
+        att.mask = ReplayMask(teacher, model.n_steps, model.n_envs, curriculum)
         callback.at_rollout_start.append(att.mask.reset)
         callback.periodic.append(lambda _step: att.mask.on_step(model.rollout_buffer.pos, callback.locals["dones"],
                                                                 callback.locals["infos"]))
@@ -165,6 +174,21 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
     return att
 
 
+def _check_units(teacher: Teacher, model: Any) -> None:
+    """MaxMC subtracts the value from the best *raw* return: with reward normalisation the
+    value is trained on normalised rewards, so the difference mixes units. Refused."""
+    if getattr(teacher, "score_function", None) != "maxmc":
+        return
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    env = model.get_env() if hasattr(model, "get_env") else None
+    while env is not None:
+        if isinstance(env, VecNormalize) and env.norm_reward:
+            raise TeachBenchError("env.normalize", "MaxMC (teacher score: maxmc) compares the best raw return with a "
+                                  "value trained on normalised rewards: use score: pvl, or normalize: false")
+        env = getattr(env, "venv", None)
+
+
 def _attach_regret(teacher: Teacher, model: Any, curriculum: Any, callback: Any) -> RegretTracker:
     score = getattr(teacher, "score_function", "pvl")
     if score not in SCORE_FUNCTIONS:
@@ -175,11 +199,16 @@ def _attach_regret(teacher: Teacher, model: Any, curriculum: Any, callback: Any)
     def on_episode(episode: Episode, env_index: int, _info: dict[str, Any]) -> None:
         tracker.episode_finished(episode, env_index, model.rollout_buffer.pos)
 
+    stats = getattr(teacher, "training_stats", None)
+
     def on_rollout_end(_cb: Any) -> None:
         buf = model.rollout_buffer
         episodes = tracker.rollout_end(buf.advantages, buf.values)
         for ep in episodes:
             ep.regret = ep.extra[score]
+            if isinstance(stats, dict) and "gradient_updates" in stats:
+                # the student's updates before this rollout's own (dcd's student_grad_updates basis)
+                ep.extra["gradient_updates"] = int(stats["gradient_updates"])
         _deliver(curriculum, teacher, episodes)
 
     curriculum.episode_hooks.append(on_episode)
@@ -192,3 +221,21 @@ def _deliver(curriculum: Any, teacher: Teacher, episodes: Sequence[Episode]) -> 
     end = getattr(teacher, "on_rollout_end", None)
     if callable(end):
         end()
+
+
+def replay_budget_warning(teacher: Teacher, budget_steps: int, episode_steps: int | None) -> str | None:
+    """A warning when a level-replay teacher would likely never replay within the budget:
+    it needs ``min_fill · buffer_size`` new levels first, and early in training most
+    episodes last the env's full ``episode_steps``. None when fine or not a replay teacher."""
+    buffer = getattr(teacher, "buffer", None)
+    min_fill = getattr(teacher, "min_fill", None)
+    if buffer is None or min_fill is None or not episode_steps:
+        return None
+    needed = int(np.ceil(float(min_fill) * int(buffer.capacity)))
+    episodes = int(budget_steps) // int(episode_steps)
+    if needed <= episodes:
+        return None
+    return (f"teacher {teacher.name!r} replays only after {needed} new levels (min_fill {min_fill} x buffer_size "
+            f"{buffer.capacity}), but a {budget_steps}-step budget holds about {episodes} episodes of "
+            f"{episode_steps} steps: it may never replay. Scale ued.buffer_size to the budget "
+            f"(e.g. buffer_size <= {max(1, int(episodes / max(float(min_fill), 1e-9) / 4))}).")

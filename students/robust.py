@@ -32,27 +32,58 @@ from students.bridge import Curriculum, CurriculumCallback, CurriculumWrapper
 
 
 class ReplayMask:
-    """Which transitions of the current rollout belong to replayed levels."""
+    """Which transitions of the current rollout belong to replayed levels.
 
-    def __init__(self, teacher: Any, n_steps: int, n_envs: int) -> None:
+    With a ``curriculum`` whose teacher labels its hand-outs (``is_replay_token``), an
+    episode's label is its hand-out's (the token the bridge keeps per sub-env); otherwise
+    the teacher is asked about the task string (``is_replay_task``).
+    ``log`` keeps ``(env, token, masked transitions, transitions)`` per finished episode."""
+
+    def __init__(self, teacher: Any, n_steps: int, n_envs: int, curriculum: Any = None) -> None:
         self.teacher = teacher
+        self.curriculum = curriculum if callable(getattr(teacher, "is_replay_token", None)) else None
         self.mask = np.zeros((int(n_steps), int(n_envs)), dtype=bool)
         self.episode_flag = np.zeros(int(n_envs), dtype=bool)
         self.episode_start = np.ones(int(n_envs), dtype=bool)
+        self.episode_token: list[Any] = [None] * int(n_envs)
+        self.episode_counts = np.zeros((int(n_envs), 2), dtype=np.int64)
+        self.log: list[tuple[int, Any, int, int]] = []
+        self.keep_log = False
 
     def reset(self, _step: int | None = None) -> None:
-        """Start of a rollout: no transition labelled yet (running episodes keep their flag)."""
+        """Start of a rollout: no transition labelled yet (running episodes keep their flag).
+        With hand-out tokens, each sub-env's label is read from the bridge's queue head,
+        which between two steps is the episode being played."""
         self.mask[:] = False
+        if self.curriculum is not None:
+            for i in range(self.mask.shape[1]):
+                self._label_from_token(i)
+
+    def _label_from_token(self, i: int) -> None:
+        token = self.curriculum.current_handout(i)
+        self.episode_token[i] = token
+        self.episode_flag[i] = bool(self.teacher.is_replay_token(token))
+        self.episode_start[i] = False
 
     def on_step(self, pos: int, dones: np.ndarray, infos: Any) -> None:
+        # Called after the bridge's on_step: a finished episode's token is already popped,
+        # so the next episode's label is read at the done itself (a one-step episode
+        # would otherwise take its successor's label).
         for i in range(self.mask.shape[1]):
-            if self.episode_start[i]:
+            if self.episode_start[i]:  # task-string path only
                 task = infos[i].get("task")
                 self.episode_flag[i] = bool(task is not None and self.teacher.is_replay_task(task))
                 self.episode_start[i] = False
             self.mask[pos, i] = self.episode_flag[i]
+            self.episode_counts[i] += (int(self.episode_flag[i]), 1)
             if dones[i]:
-                self.episode_start[i] = True
+                if self.keep_log:
+                    self.log.append((i, self.episode_token[i], int(self.episode_counts[i, 0]), int(self.episode_counts[i, 1])))
+                self.episode_counts[i] = 0
+                if self.curriculum is not None:
+                    self._label_from_token(i)
+                else:
+                    self.episode_start[i] = True
 
 
 def masked_batches(buffer: Any, mask: np.ndarray, batch_size: int | None,
@@ -140,9 +171,16 @@ def _thunk(spec: Any):
 def clone_vec_env(vec: VecEnv, seed: int) -> VecEnv:
     """A fresh VecEnv like ``vec`` (same env ids and kwargs, kind and normalisation)."""
     inner = vec.venv if isinstance(vec, VecNormalize) else vec
-    specs = inner.get_attr("spec")
-    thunks = [_thunk(s) for s in specs]
-    out: VecEnv = SubprocVecEnv(thunks) if isinstance(inner, SubprocVecEnv) else DummyVecEnv(thunks)
+    out: VecEnv
+    if callable(getattr(inner, "clone", None)):  # a batched VecEnv (no per-env gym spec) rebuilds itself
+        out = inner.clone(seed)
+    else:
+        specs = inner.get_attr("spec")
+        if any(s is None for s in specs):
+            raise TeachBenchError("env.vec_env", f"cannot copy a {type(inner).__name__} for the antagonist: its "
+                                  "sub-envs have no gym spec and it has no clone(seed)")
+        thunks = [_thunk(s) for s in specs]
+        out = SubprocVecEnv(thunks) if isinstance(inner, SubprocVecEnv) else DummyVecEnv(thunks)
     out.seed(seed)
     if isinstance(vec, VecNormalize):
         out = VecNormalize(out, norm_obs=vec.norm_obs, norm_reward=vec.norm_reward)

@@ -12,6 +12,19 @@ levels (they are played only to be scored). The teacher says so through ``needs`
 (``"robust"``); :func:`students.regret.attach_teacher_needs` masks the PPO update and
 counts env steps and gradient updates separately (REFERENCES.md §5).
 
+Replay labels. Whether an episode replays a buffered level is decided when its task is
+handed out, not guessed later from the level string (a new level or an ACCEL child may
+equal a level being replayed elsewhere). Every hand-out gets a unique token
+(:meth:`PLR.handout_token`, read by the curriculum bridge right after ``sample``); the
+bridge attaches the token to the finished episode (``episode.extra["handout"]``) and
+PLR⊥'s mask asks :meth:`PLR.is_replay_token` at the episode's first step. Episodes
+without a token (tasks re-queued from a checkpoint) fall back to matching the level
+string against the replays handed out.
+
+Replay schedule (``replay_schedule``): ``"fixed"`` replays with probability ``replay_prob``
+once the buffer is ``min_fill`` full; ``"proportionate"`` (dcd's default) with probability
+``min(fill, replay_prob)`` once ``fill >= min_fill``, so replay grows with the buffer.
+
 Levels. A level is identified by a string key: the env's ``level_id`` when it reports one
 (the gridworld's level string; replayed as ``{"level": id}``), else a canonical key of the
 task dict (parameter-vector envs; replayed as the same task).
@@ -31,6 +44,7 @@ from teachers.base import Episode, Teacher
 from teachers.level_buffer import LevelBuffer
 
 SCORES = ("pvl", "maxmc")
+REPLAY_SCHEDULES = ("fixed", "proportionate")
 
 
 def task_key(task: Mapping[str, Any]) -> str:
@@ -69,6 +83,8 @@ class PLR(Teacher):
         prioritization: ``"rank"`` (default; required for MaxMC, which can be negative) or
             ``"power"``.
         score_alpha: EMA weight of a replayed level's new score (1.0 = replace).
+        replay_schedule: ``"fixed"`` (default) or ``"proportionate"`` (dcd's default:
+            P(replay) = ``min(fill, replay_prob)`` once ``fill >= min_fill``).
     """
 
     name: ClassVar[str] = "plr"
@@ -77,8 +93,10 @@ class PLR(Teacher):
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, buffer_size: int = 4000, replay_prob: float = 0.5,
                  temperature: float = 0.3, staleness_coef: float = 0.3, min_fill: float = 0.5, score: str = "pvl",
-                 prioritization: str = "rank", score_alpha: float = 1.0) -> None:
+                 prioritization: str = "rank", score_alpha: float = 1.0, replay_schedule: str = "fixed") -> None:
         super().__init__(task_space, seed)
+        if replay_schedule not in REPLAY_SCHEDULES:
+            raise TeachBenchError("replay_schedule", f"unknown replay schedule {replay_schedule!r}", REPLAY_SCHEDULES)
         if not 0.0 <= replay_prob <= 1.0:
             raise TeachBenchError("replay_prob", f"must be in [0, 1], got {replay_prob}")
         if not 0.0 <= min_fill <= 1.0:
@@ -91,6 +109,10 @@ class PLR(Teacher):
         self.replay_prob = float(replay_prob)
         self.min_fill = float(min_fill)
         self.score_function = score
+        self.replay_schedule = replay_schedule
+        self._next_token = 0
+        self._last_kind = "new"  # what the latest sample() handed out: replay | new | child
+        self._handouts: dict[int, str] = {}  # token -> kind, handed out and not yet reported
         self._outstanding: Counter[str] = Counter()  # replayed tasks handed out, not yet reported
         self.n_replayed = 0
         self.n_new = 0
@@ -103,9 +125,17 @@ class PLR(Teacher):
         """Warm-up: replay only once the buffer holds ``min_fill · buffer_size`` levels."""
         return len(self.buffer) > 0 and len(self.buffer) >= self.min_fill * self.buffer.capacity
 
+    def current_replay_prob(self) -> float:
+        """P(replay) of the next hand-out under the replay schedule (0 before warm-up)."""
+        if not self.replay_ready():
+            return 0.0
+        if self.replay_schedule == "proportionate":
+            return min(self.buffer.fill, self.replay_prob)
+        return self.replay_prob
+
     def _sample(self) -> Task:
         self.buffer.tick()
-        if self.replay_ready() and self.rng.random() < self.replay_prob:
+        if self.replay_ready() and self.rng.random() < self.current_replay_prob():
             return self._replay()
         return self._new_level()
 
@@ -114,11 +144,25 @@ class PLR(Teacher):
         task = dict(self.buffer.tasks[i])
         self._outstanding[task_key(task)] += 1
         self.n_replayed += 1
+        self._last_kind = "replay"
         return task
 
     def _new_level(self) -> Task:
         self.n_new += 1
+        self._last_kind = "new"
         return self.task_space.sample(self.rng)
+
+    def handout_token(self) -> int:
+        """A unique token for the task the latest ``sample()`` returned, remembering whether
+        it was a replay (the bridge calls this right after every ``sample``)."""
+        token = self._next_token
+        self._next_token += 1
+        self._handouts[token] = self._last_kind
+        return token
+
+    def is_replay_token(self, token: int | None) -> bool:
+        """Whether the hand-out of ``token`` replays a buffered level (PLR⊥'s training mask)."""
+        return token is not None and self._handouts.get(int(token)) == "replay"
 
     def is_replay_task(self, task: Mapping[str, Any]) -> bool:
         """Whether a task being played was handed out as a replay (students.robust asks
@@ -133,12 +177,20 @@ class PLR(Teacher):
         score = float(episode.regret)
         self.recent_regret = (self.recent_regret + [score])[-1000:]
         key = task_key(episode.task)
-        replayed = self._outstanding.get(key, 0) > 0
-        if replayed:
+        token = episode.extra.get("handout")
+        if token is not None and int(token) in self._handouts:
+            kind = self._handouts.pop(int(token))
+            replayed = kind == "replay"
+        else:  # no token (re-queued from a checkpoint): match the level string
+            kind = None
+            replayed = self._outstanding.get(key, 0) > 0
+        if replayed and self._outstanding.get(key, 0) > 0:
             self._outstanding[key] -= 1
             if self._outstanding[key] <= 0:
                 del self._outstanding[key]
         episode.extra["replay"] = replayed
+        if kind is not None:
+            episode.extra["handout_kind"] = kind
         self._score_level(episode, score, replayed)
 
     def _score_level(self, episode: Episode, score: float, replayed: bool) -> None:
@@ -157,6 +209,7 @@ class PLR(Teacher):
             "counts": [self.n_replayed, self.n_new],
             "recent_regret": list(self.recent_regret),
             "training_stats": dict(self.training_stats),
+            "handouts": {"next": self._next_token, "open": {str(k): v for k, v in self._handouts.items()}},
         }
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
@@ -164,6 +217,9 @@ class PLR(Teacher):
         self._outstanding = Counter({str(k): int(v) for k, v in state["outstanding"].items()})
         self.n_replayed, self.n_new = (int(v) for v in state["counts"])
         self.recent_regret = [float(v) for v in state["recent_regret"]]
+        handouts = state.get("handouts", {"next": 0, "open": {}})
+        self._next_token = int(handouts["next"])
+        self._handouts = {int(k): str(v) for k, v in handouts["open"].items()}
         self.training_stats.clear()
         self.training_stats.update({str(k): int(v) for k, v in state.get("training_stats", {}).items()})
 
@@ -174,10 +230,13 @@ class PLR(Teacher):
             "replay_fraction": self.n_replayed / total if total else 0.0,
             "replayed": self.n_replayed, "new_levels": self.n_new,
             "mean_regret": float(np.mean(recent)) if recent else float("nan"),
-            "replay_ready": self.replay_ready(),
+            "replay_ready": self.replay_ready(), "replay_prob_now": self.current_replay_prob(),
             "buffer_replaced": self.buffer.n_replaced, "buffer_rejected": self.buffer.n_rejected,
             **self.buffer.score_summary(),
             **{f"train_{k}": v for k, v in self.training_stats.items()},
+            # dcd reports PLR⊥/ACCEL against student gradient updates: the same basis by name
+            **({"gradient_updates": self.training_stats["gradient_updates"]}
+               if "gradient_updates" in self.training_stats else {}),
         }
 
 

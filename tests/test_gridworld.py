@@ -213,7 +213,7 @@ def test_start_or_goal_on_wall_and_unsolvable_levels():
     with pytest.raises(TeachBenchError, match="level.goal"):
         Level(7, (5 * 7 + 5,), (1, 1), 0, (5, 5))
     with pytest.raises(TeachBenchError, match="level.size"):
-        MazeEnv(max_size=9).reset(options={"level": generate_level({"size": 11, "wall_density": 0, "min_goal_distance": 0}, 0)})
+        MazeEnv(max_size=9, max_level_size=9).reset(options={"level": generate_level({"size": 11, "wall_density": 0, "min_goal_distance": 0}, 0)})
     walled = Level.from_ascii(["#####", "#>#.#", "###.#", "#..G#", "#####"])
     assert not walled.solvable and walled.shortest_path == -1
     env = MazeEnv(max_steps=20)

@@ -92,7 +92,7 @@ def test_held_out_mazes_are_named_valid_solvable_and_played_by_the_env():
     levels = held_out_levels()
     assert {"four_rooms", "corridor_long", "rings", "perfect_7", "perfect_11", "perfect_15"} <= set(levels)
     assert levels == held_out_levels()  # deterministic
-    env = MazeEnv()
+    env = MazeEnv(held_out_set="teachbench")
     named = env.held_out()
     assert set(named) == set(levels)
     assert len({lvl.to_string() for lvl in levels.values()}) == len(levels)
@@ -110,7 +110,9 @@ def test_held_out_mazes_are_named_valid_solvable_and_played_by_the_env():
         grid = ~levels[name].wall_grid
         edges = int((grid[1:, :] & grid[:-1, :]).sum() + (grid[:, 1:] & grid[:, :-1]).sum())
         assert edges == int(grid.sum()) - 1, name
-    assert MazeEnv(max_size=9).held_out().keys() == {"corridor_short", "perfect_7"}
+    # The full view's canvas is max_size; the partial view plays larger levels too.
+    assert MazeEnv(max_size=9, view="full", held_out_set="teachbench").held_out().keys() == {"corridor_short", "perfect_7"}
+    assert MazeEnv(max_size=9, held_out_set="teachbench").held_out().keys() == set(levels)
 
 
 def test_lead_evaluator_plays_held_out_levels_and_test_tasks():
@@ -121,10 +123,78 @@ def test_lead_evaluator_plays_held_out_levels_and_test_tasks():
     from students.evaluate import evaluate
 
     model = PPO("MlpPolicy", BatchedMazeVecEnv(2, seed=0), n_steps=16, batch_size=32, seed=0)
-    env = MazeEnv()
+    env = MazeEnv(held_out_set="teachbench")
     held = [{"level": text} for text in list(env.held_out().values())[:3]]
     tasks = held + env.test_tasks()[:3]
     records = evaluate(model, "gridworld", tasks, n_envs=3, env_kwargs={"max_steps": 30})
     assert [r.task_index for r in records] == list(range(6))
     assert [r.task for r in records[:3]] == held and [r.task for r in records[3:]] == tasks[3:]
     assert all(r.length <= 30 and r.mastered == r.success for r in records)
+
+
+# -- the UED presets, end to end at a smoke budget ------------------------------------------
+from pathlib import Path  # noqa: E402
+
+from omegaconf import OmegaConf  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+UED_PRESETS = sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("ued_*.yaml"))
+SMOKE = ["budget.steps=4096", "eval.every=1000000", "checkpoint.every=1000000", "log.diagnostics_every=512",
+         "env.kwargs.max_steps=24", "+env.kwargs.n_test_tasks=4", "eval.held_out_episodes=1",
+         "ued.buffer_size=8", "log.progress_bar=false"]
+
+
+def _preset_runs() -> list[tuple[str, str]]:
+    runs = []
+    for preset in UED_PRESETS:
+        teachers = str(OmegaConf.load(ROOT / "configs" / "experiment" / f"{preset}.yaml").hydra.sweeper.params.teacher)
+        runs += [(preset, t.strip()) for t in teachers.split(",")]
+    return runs
+
+
+@pytest.mark.parametrize(("preset", "teacher"), _preset_runs())
+def test_every_ued_preset_runs_end_to_end_at_a_smoke_budget(compose, preset: str, teacher: str) -> None:
+    from experiments.run import run, run_dir_for
+
+    assert {"ued_gridworld", "ued_maze_dcd", "ued_maze_dcd25"} <= set(UED_PRESETS)
+    cfg = compose(f"experiment={preset}", f"teacher={teacher}", *SMOKE)
+    summary = run(cfg)
+    assert summary["state"] == "finished" and summary["steps"] >= 4096
+    if cfg.env.kwargs.get("held_out_set", "literature") == "literature":
+        assert len(summary["held_out_solved"]) == 13  # the literature's mazes
+    diag = summary["teacher_diagnostics"]
+    if teacher in ("plr_robust", "accel"):
+        assert diag["replayed"] > 0 and diag["gradient_updates"] == diag["train_gradient_updates"]
+        episodes = run_dir_for(cfg).read("episodes")
+        assert "extra.gradient_updates" in episodes and "extra.handout" in episodes
+    if teacher == "accel":
+        assert diag["children_made"] > 0
+
+
+@pytest.mark.parametrize("teacher", ["paired", "clutr"])
+def test_antagonist_teachers_run_on_the_batched_env(compose, teacher: str) -> None:
+    """The antagonist's env used to be cloned from the sub-envs' gym specs, None there."""
+    from experiments.run import run
+
+    cfg = compose("env=gridworld_batched", f"teacher={teacher}", "budget.steps=2048", "eval.every=1000000",
+                  "checkpoint.every=1000000", "env.kwargs.max_steps=24", "+env.kwargs.n_test_tasks=4",
+                  "eval.held_out=false", "log.progress_bar=false")
+    assert run(cfg)["steps"] >= 2048
+
+
+def test_maxmc_with_reward_normalisation_is_refused(compose) -> None:
+    from experiments.run import run
+
+    cfg = compose("env=gridworld", "teacher=plr_robust", "teacher.params.score=maxmc", "env.normalize=true",
+                  "budget.steps=1024", "eval.held_out=false", "log.progress_bar=false")
+    with pytest.raises(TeachBenchError, match="env.normalize"):
+        run(cfg)
+
+
+def test_a_run_that_would_never_replay_is_warned_about() -> None:
+    from students.regret import replay_budget_warning
+    from teachers.plr import RobustPLR
+
+    space = MazeEnv().task_space
+    assert replay_budget_warning(RobustPLR(space, buffer_size=4000, min_fill=0.5), 20_000, 250) is not None
+    assert replay_budget_warning(RobustPLR(space, buffer_size=1000, min_fill=0.5), 1_000_000, 250) is None

@@ -65,6 +65,7 @@ class BatchedMazeVecEnv(VecEnv):
         # A single env serves the shared, env-independent API (task_space, test_tasks,
         # held_out, is_mastered, default_task) and renders on demand.
         self.proto = MazeEnv(**env_kwargs)
+        self.env_kwargs = dict(env_kwargs)
         super().__init__(int(num_envs), self.proto.observation_space, spaces.Discrete(N_ACTIONS))
         n = self.num_envs
         self.task_space = self.proto.task_space
@@ -73,7 +74,8 @@ class BatchedMazeVecEnv(VecEnv):
         self.view = self.proto.view
         self.view_size = v = self.proto.view_size
         self.pad = v
-        self.canvas = c = self.max_size + 2 * v
+        self.max_level_size = self.proto.max_level_size  # explicit levels (held-out) may exceed max_size
+        self.canvas = c = self.max_level_size + 2 * v
         # Padded [x, y] cell codes (WALL | GOAL), flattened per env: a step reads the cell
         # ahead and the V*V view cells of all N mazes with one gather each.
         self._code = np.full((n, c * c), WALL, dtype=np.uint8)
@@ -100,6 +102,10 @@ class BatchedMazeVecEnv(VecEnv):
         self._obs = np.zeros((n, self.observation_space.shape[0]), dtype=np.float32)
         self._started = False
 
+    def clone(self, seed: int | None = None) -> "BatchedMazeVecEnv":
+        """A fresh batched env with the same size and settings (PAIRED's antagonist)."""
+        return BatchedMazeVecEnv(self.num_envs, seed=seed, **self.env_kwargs)
+
     # -- seeding --------------------------------------------------------------------------
     def _make_rngs(self, seed: int | None) -> list[np.random.Generator]:
         if seed is None:
@@ -110,7 +116,7 @@ class BatchedMazeVecEnv(VecEnv):
     def set_next_task(self, task: Any, indices: VecEnvIndices = None) -> None:
         """Queue ``task`` (a parameter dict, ``{"level": str}``, a level string or Level)
         for the next reset of each env in ``indices``. Validated now."""
-        parsed = parse_task(self.task_space, task, self.max_size)
+        parsed = parse_task(self.task_space, task, self.max_level_size)
         for i in self._get_indices(indices):
             self._queues[i].append(parsed)
             self._queued_raw[i].append(self._report_of(parsed))
@@ -143,7 +149,7 @@ class BatchedMazeVecEnv(VecEnv):
 
     # -- resets ---------------------------------------------------------------------------
     def _reset_env(self, i: int, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        parsed = parse_options(self.task_space, options, self.max_size)
+        parsed = parse_options(self.task_space, options, self.max_level_size)
         level_seed = options.get("level_seed") if options else None
         if parsed is None and self._queues[i]:
             parsed = self._queues[i].popleft()
@@ -151,7 +157,7 @@ class BatchedMazeVecEnv(VecEnv):
         rng = self._rngs[i]
         level, task, fixed = next_level(
             parsed, self._tasks[i], self._fixed[i], self.proto.default_task,
-            lambda: int(rng.integers(2**31 - 1)), level_seed,
+            lambda: int(rng.integers(2**31 - 1)), level_seed, generate=self.proto.make_level,
         )
         self._load(i, level)
         self._tasks[i], self._fixed[i] = task, fixed
@@ -162,7 +168,7 @@ class BatchedMazeVecEnv(VecEnv):
     def _load(self, i: int, level: Level) -> None:
         self.levels[i] = level
         c, p = self.canvas, self.pad
-        self._code[i] = code_canvas(level, self.max_size, p).reshape(c * c)
+        self._code[i] = code_canvas(level, self.max_level_size, p).reshape(c * c)
         self.pos[i] = level.start
         self.dir[i] = level.start_dir
         self.goal[i] = level.goal

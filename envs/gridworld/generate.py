@@ -52,6 +52,43 @@ def maze_task_space(min_size: int = MIN_TASK_SIZE, max_size: int = 15, max_densi
     )
 
 
+GENERATORS = ("teachbench", "dcd")
+
+
+def blocks_task_space(blocks: Any = (0, 59), max_size: int = 15) -> TaskSpace:
+    """The TaskSpace of the ``"dcd"`` generator: ``n_blocks``, the walls placed at random
+    on a ``max_size`` maze (dcd's domain randomization, :func:`generate_blocks_level`)."""
+    try:
+        low, high = (int(v) for v in blocks)
+    except (TypeError, ValueError):
+        raise TeachBenchError("blocks", f"expected [low, high], got {blocks!r}") from None
+    cells = (int(max_size) - 2) ** 2
+    if not 0 <= low <= high <= cells - 2:
+        raise TeachBenchError("blocks", f"need 0 <= low <= high <= {cells - 2} (free cells for start and goal), "
+                              f"got [{low}, {high}]")
+    return TaskSpace((Dim("n_blocks", low, high, "discrete", doc="walls placed at random (unsolvable allowed)"),))
+
+
+def generate_blocks_level(task: Mapping[str, Any], seed: int, size: int = 15) -> Level:
+    """dcd's domain randomization (``AdversarialEnv.reset_random``): on an empty
+    ``size`` maze the goal goes to a uniform interior cell, the agent to a uniform other
+    cell with a uniform direction, then ``n_blocks`` walls to distinct uniform cells
+    among the rest. Nothing makes the level solvable (dcd allows unsolvable levels).
+
+    dcd's named envs: the "25 blocks" env places ``int(25 / 2) = 12`` walls (its
+    ``reset_random`` halves ``n_clutter``, "based on original PAIRED logic"); the "0-60
+    blocks" env draws ``randint(0, 60)``, i.e. 0..59 walls; ACCEL's start is 0 walls."""
+    rng = np.random.default_rng(seed)
+    n = size - 2
+    cells = n * n
+    k = int(task["n_blocks"])
+    order = rng.permutation(cells)[: k + 2]  # goal, agent, then the walls: distinct cells
+    goal, start = int(order[0]), int(order[1])
+    direction = int(rng.integers(4))
+    walls = tuple(sorted(int((c // n + 1) * size + c % n + 1) for c in order[2:].tolist()))
+    return Level(size, walls, (start % n + 1, start // n + 1), direction, (goal % n + 1, goal // n + 1), seed=int(seed))
+
+
 def required_distance(size: int, min_goal_distance: float) -> int:
     """The least BFS distance a task asks for (at least 1)."""
     return max(1, int(math.ceil(min_goal_distance * 2 * (size - 3) - 1e-9)))
@@ -123,7 +160,7 @@ def parse_task(space: TaskSpace, raw: Any, max_size: int) -> Task | Level:
     if isinstance(raw, (str, Level)):
         level = as_level(raw)
         if level.size > max_size:
-            raise TeachBenchError("level.size", f"{level.size} exceeds this env's max_size {max_size}")
+            raise TeachBenchError("level.size", f"{level.size} exceeds the largest level this env plays ({max_size}: max_level_size)")
         return level
     return space.validate(raw)
 
@@ -142,6 +179,7 @@ def parse_options(space: TaskSpace, options: Mapping[str, Any] | None, max_size:
 def next_level(
     parsed: Task | Level | None, current_task: Task | None, current_level: Level | None,
     default_task: Callable[[], Task], draw_seed: Callable[[], int], level_seed: int | None = None,
+    generate: Callable[[Task, int], Level] | None = None,
 ) -> tuple[Level, Task | None, Level | None]:
     """What the next episode plays: ``(level, parameter task or None, fixed level or None)``.
 
@@ -156,7 +194,7 @@ def next_level(
             return current_level, None, current_level
         task = current_task if current_task is not None else default_task()
     seed = draw_seed() if level_seed is None else int(level_seed)
-    return generate_level(task, seed), task, None
+    return (generate or generate_level)(task, seed), task, None
 
 
 def spread_tasks(space: TaskSpace, n: int, seed: int) -> list[Task]:

@@ -1,4 +1,16 @@
-"""Named hand-made mazes for zero-shot evaluation (our own designs).
+"""Named mazes for zero-shot evaluation: the held-out sets and user-supplied ASCII mazes.
+
+Two sets (``MazeEnv(held_out_set=...)``):
+
+- ``literature`` (default): the UED papers' test mazes (:mod:`envs.gridworld.literature_mazes`),
+  so that solved rates sit beside the published ones;
+- ``teachbench``: our own designs, described below.
+
+Either set may be extended, or replaced (``held_out_set: none``), by mazes drawn as
+ASCII art in text files (``MazeEnv(held_out_files=[...])``, :func:`load_ascii_mazes`):
+no code needed.
+
+Our own designs (the ``teachbench`` set).
 
 The UED papers test maze students on a fixed set of hand-designed layouts (rooms,
 corridors, labyrinths, perfect mazes: REFERENCES.md §5/§6). These are ours, in the same
@@ -19,9 +31,13 @@ Each is built fresh on every call (levels are immutable, but nothing is module s
 
 from __future__ import annotations
 
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
+from envs.errors import TeachBenchError
 from envs.gridworld.level import DIR_TO_VEC, Level, bfs_distances
+
+HELD_OUT_SETS = ("literature", "teachbench", "none")
 
 
 def _box(size: int) -> list[list[str]]:
@@ -167,3 +183,71 @@ HELD_OUT: dict[str, Callable[[], Level]] = {
 def held_out_levels() -> dict[str, Level]:
     """Every named held-out maze, built now."""
     return {name: make() for name, make in HELD_OUT.items()}
+
+
+def load_ascii_mazes(paths: Sequence[str | Path]) -> dict[str, list[Level]]:
+    """Mazes drawn in text files: name -> its variants.
+
+    A file holds one or more pictures in :meth:`Level.from_ascii`'s alphabet (``#`` wall,
+    ``.`` free, ``G`` goal, ``A`` or ``> v < ^`` the start), border included. A line
+    ``[Name]`` opens a maze; pictures before any header are named after the file's stem.
+    Blank lines separate pictures; several pictures under one name are that maze's
+    variants (played in turn by the evaluation, like the literature's procedural mazes).
+    Lines starting with ``;`` are comments. A directory stands for its ``*.txt`` files.
+    """
+    out: dict[str, list[Level]] = {}
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(str(raw)).expanduser()
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.txt")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise TeachBenchError("held_out_files", f"no such file or directory: {str(raw)!r}")
+    for path in files:
+        name = path.stem
+        rows: list[str] = []
+
+        def flush() -> None:
+            if rows:
+                try:
+                    level = Level.from_ascii(rows)
+                except TeachBenchError as exc:
+                    raise TeachBenchError("held_out_files", f"{path}: maze {name!r}: {exc}") from None
+                out.setdefault(name, []).append(level)
+                rows.clear()
+
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = line.strip()
+            if text.startswith(";"):
+                continue
+            if text.startswith("[") and text.endswith("]"):
+                flush()
+                name = text[1:-1].strip()
+                if not name:
+                    raise TeachBenchError("held_out_files", f"{path}: empty maze name '[]'")
+                continue
+            if not text:
+                flush()
+                continue
+            rows.append(text)
+        flush()
+    return out
+
+
+def held_out_set(which: str = "literature", files: Sequence[str | Path] = ()) -> dict[str, list[Level]]:
+    """The named held-out mazes of a set plus those of ``files``: name -> variants.
+    A file's maze of the same name as a set's replaces it."""
+    if which not in HELD_OUT_SETS:
+        raise TeachBenchError("held_out_set", f"unknown held-out set {which!r}", HELD_OUT_SETS)
+    if which == "literature":
+        from envs.gridworld.literature_mazes import literature_levels
+
+        out = literature_levels()
+    elif which == "teachbench":
+        out = {name: [lvl] for name, lvl in held_out_levels().items()}
+    else:
+        out = {}
+    out.update(load_ascii_mazes(files))
+    return out

@@ -10,7 +10,8 @@ Coordinates follow MiniGrid: ``(x, y)`` = (column, row), directions
 only the ``(size-2)^2`` interior cells are free to design.
 
 Levels are frozen; the ACCEL edits at the bottom of this module are pure functions that
-return a new level (REFERENCES.md §5: add/remove a wall, move the agent or the goal).
+return a new level: dcd's maze editor (:func:`dcd_edit`: random cells set to wall / empty /
+goal) and our earlier one (:func:`mutate`: add/remove a wall, move the agent or the goal).
 """
 
 from __future__ import annotations
@@ -232,7 +233,10 @@ class Level:
     @classmethod
     def from_ascii(cls, rows: Sequence[str] | str, seed: int | None = None) -> "Level":
         """Inverse of :meth:`to_ascii` (a square picture, border included; the border
-        characters must be ``#``). Handy for hand-made held-out mazes."""
+        characters must be ``#``). Handy for hand-made held-out mazes.
+
+        ``#`` wall, ``.`` free, ``G`` goal, the start as ``> v < ^`` (its direction) or
+        ``A`` (facing right, direction 0: how dcd places the agent of its test mazes)."""
         if isinstance(rows, str):
             rows = [r for r in rows.strip().splitlines() if r.strip()]
         rows = [r.strip() for r in rows]
@@ -251,14 +255,14 @@ class Level:
                     if goal is not None:
                         raise TeachBenchError("level.goal", "more than one goal 'G'")
                     goal = (x, y)
-                elif ch in ASCII_DIRS:
+                elif ch in ASCII_DIRS or ch == "A":
                     if start is not None:
                         raise TeachBenchError("level.start", "more than one start")
-                    start, direction = (x, y), ASCII_DIRS[ch]
+                    start, direction = (x, y), ASCII_DIRS.get(ch, 0)
                 elif ch not in "#.":
-                    raise TeachBenchError("level", f"unknown character {ch!r} at {(x, y)}", ["#", ".", "G", *ASCII_DIRS])
+                    raise TeachBenchError("level", f"unknown character {ch!r} at {(x, y)}", ["#", ".", "G", "A", *ASCII_DIRS])
         if start is None:
-            raise TeachBenchError("level.start", "no start ('>', 'v', '<' or '^')")
+            raise TeachBenchError("level.start", "no start ('A', '>', 'v', '<' or '^')")
         if goal is None:
             raise TeachBenchError("level.goal", "no goal 'G'")
         return cls(size, tuple(walls), start, direction, goal, seed=seed)
@@ -397,6 +401,94 @@ def mutate(level: Level, rng: np.random.Generator, n_edits: int = 3, edits: Sequ
     for _ in range(n_edits):
         level = EDITS[names[int(rng.integers(len(names)))]](level, rng)
     return level
+
+
+DCD_EDIT_ACTIONS = ("wall", "empty", "goal")
+"""The entities of dcd's ACCEL maze editor (its ``walls_none_goal`` action set, the one of
+the ACCEL maze env ``GoalLastEmptyAdversarialEnv-Edit``); dcd also has an ``agent`` one."""
+
+
+def dcd_edit(level: Level, rng: np.random.Generator, n_edits: int = 5,
+             actions: Sequence[str] = DCD_EDIT_ACTIONS) -> Level:
+    """ACCEL's maze editor as dcd writes it (``AdversarialEnv.mutate_level``).
+
+    ``n_edits`` interior cells are drawn uniformly *with replacement* and duplicates
+    merged (so a child may differ by fewer cells). Each cell is cleared (its wall, goal or
+    agent removed) and given a uniformly drawn entity: ``wall``, ``empty``, ``goal`` (the
+    goal moves there) or ``agent`` (the start moves there, facing right as dcd places
+    it). Afterwards a removed goal, then a removed agent, is put back on a uniform free
+    cell (neither wall nor the other one). Walls may cut the goal off: unsolvable
+    children are kept, as in dcd. Free cells are tracked as dcd tracks them: a cell
+    keeps its pre-edit status unless an edit sets it.
+    """
+    for a in actions:
+        if a not in ("wall", "empty", "goal", "agent"):
+            raise TeachBenchError("edit_actions", f"unknown editor entity {a!r}", ["wall", "empty", "goal", "agent"])
+    if int(n_edits) < 0:
+        raise TeachBenchError("n_edits", f"must be >= 0, got {n_edits}")
+    size = level.size
+    n = size - 2
+    wall = np.zeros((n, n), dtype=bool)  # [y, x] of the interior, as dcd's masks
+    for w in level.walls:
+        wall[w // size - 1, w % size - 1] = True
+    start: tuple[int, int] | None = level.start
+    goal: tuple[int, int] | None = level.goal
+    direction = level.start_dir
+    free = ~wall
+    free[start[1] - 1, start[0] - 1] = False
+    free[goal[1] - 1, goal[0] - 1] = False
+    locs = np.unique(rng.integers(0, n * n, int(n_edits)))
+    kinds = rng.integers(0, len(actions), locs.size)
+    for loc, kind in zip(locs.tolist(), kinds.tolist()):
+        x, y = loc % n + 1, loc // n + 1
+        wall[y - 1, x - 1] = False  # clear the cell
+        if goal == (x, y):
+            goal = None
+        elif start == (x, y):
+            start = None
+        what = actions[kind]
+        if what == "wall":
+            wall[y - 1, x - 1] = True
+            free[y - 1, x - 1] = False
+        elif what == "empty":
+            free[y - 1, x - 1] = True
+        elif what == "agent":
+            if start is not None:
+                free[start[1] - 1, start[0] - 1] = True
+            start, direction = (x, y), 0
+            free[y - 1, x - 1] = False
+        else:  # goal
+            if goal is not None:
+                free[goal[1] - 1, goal[0] - 1] = True
+            goal = (x, y)
+            free[y - 1, x - 1] = False
+    if goal is None:
+        goal = _draw_free(free, wall, start, rng)
+    if start is None:
+        start, direction = _draw_free(free, wall, goal, rng), 0
+    ys, xs = np.nonzero(wall)
+    walls = tuple(sorted(((ys + 1) * size + xs + 1).tolist()))
+    return Level(size, walls, start, direction, goal, seed=level.seed)
+
+
+def _draw_free(free: np.ndarray, wall: np.ndarray, other: tuple[int, int] | None,
+               rng: np.random.Generator) -> tuple[int, int]:
+    """A uniform cell of the ``[y, x]`` interior mask (marked taken), as bordered (x, y).
+    A maze walled solid (dcd would fail here) gives up a uniform wall cell instead."""
+    cells = np.flatnonzero(free)
+    if cells.size == 0:
+        cells = np.flatnonzero(wall)
+        if other is not None:
+            cells = cells[cells != (other[1] - 1) * free.shape[1] + other[0] - 1]
+    c = int(cells[int(rng.integers(cells.size))])
+    n = free.shape[1]
+    free.flat[c] = False
+    wall.flat[c] = False
+    return (c % n + 1, c // n + 1)
+
+
+EDIT_OPERATORS = ("dcd", "teachbench")
+"""``dcd``: :func:`dcd_edit`; ``teachbench``: :func:`mutate` (add/remove a wall, move start/goal)."""
 
 
 # -- helpers ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ does) so that the NumPy observation and the batched VecEnv can match it cell for
 
 from __future__ import annotations
 
-from typing import Any, Mapping, SupportsFloat
+from typing import Any, Mapping, Sequence, SupportsFloat
 
 import numpy as np
 from gymnasium import spaces
@@ -32,7 +32,9 @@ from minigrid.minigrid_env import MiniGridEnv
 
 from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
-from envs.gridworld.generate import maze_task_space, next_level, parse_options, spread_tasks
+from envs.gridworld.generate import (GENERATORS, blocks_task_space, generate_blocks_level, generate_level,
+                                     maze_task_space, next_level, parse_options, spread_tasks)
+from envs.gridworld.held_out import HELD_OUT_SETS, held_out_set
 from envs.gridworld.level import Level
 from envs.gridworld.observe import code_canvas, flat_view_offsets, full_obs, obs_size, partial_from_cells, static_planes
 from envs.task_space import Task
@@ -40,6 +42,8 @@ from envs.task_space import Task
 VIEWS = ("partial", "full")
 OBS_MODES = ("flat", "minigrid")
 N_ACTIONS = 3  # left, right, forward: MiniGrid's first three actions
+LITERATURE_MAX_SIZE = 21
+"""Side of the largest literature test maze (LargeCorridor, PerfectMazeMedium)."""
 
 
 def _mission() -> str:
@@ -62,6 +66,25 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
             image/direction/mission, for MiniGrid's observation wrappers).
         n_test_tasks: size of the test set, default 50; ``test_seed``: its seed.
         render_mode: as MiniGrid (``"rgb_array"`` or ``"human"``).
+        generator: how a parameter task becomes a level: ``"teachbench"`` (default: the
+            ``size``/``wall_density``/``min_goal_distance`` space, always solvable,
+            :func:`~envs.gridworld.generate.generate_level`) or ``"dcd"`` (dcd's domain
+            randomization on a ``max_size`` maze: random goal, random agent and
+            direction, then ``n_blocks`` walls on random free cells, unsolvable levels
+            allowed; :func:`~envs.gridworld.generate.generate_blocks_level`).
+        blocks: ``[low, high]`` of the ``n_blocks`` task dimension of the ``"dcd"``
+            generator (dcd's 25-block env places ``int(25/2) = 12`` walls: ``[12, 12]``;
+            its 0-60 variant draws ``randint(0, 60)``: ``[0, 59]``; ACCEL's empty start:
+            ``[0, 0]``). Default ``[0, 59]``.
+        held_out_set: ``"literature"`` (default: the UED papers' test mazes,
+            :mod:`envs.gridworld.literature_mazes`), ``"teachbench"`` (our own, in
+            :mod:`envs.gridworld.held_out`) or ``"none"``.
+        held_out_files: text files (or directories of ``*.txt``) of extra held-out mazes
+            drawn in ASCII (:func:`envs.gridworld.held_out.load_ascii_mazes`).
+        max_level_size: largest side of an explicit level (replays, held-out mazes). The
+            partial view does not depend on the maze's size, so by default it plays
+            levels up to 21x21 (the literature's LargeCorridor and PerfectMazeMedium)
+            whatever ``max_size``; the full view's canvas is ``max_size``, its limit.
     """
 
     def __init__(
@@ -76,6 +99,11 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         n_test_tasks: int = 50,
         test_seed: int = 20240,
         render_mode: str | None = None,
+        generator: str = "teachbench",
+        blocks: Sequence[int] = (0, 59),
+        held_out_set: str = "literature",
+        held_out_files: Sequence[str] = (),
+        max_level_size: int | None = None,
     ) -> None:
         if view not in VIEWS:
             raise TeachBenchError("view", f"unknown view {view!r}", VIEWS)
@@ -87,7 +115,23 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
             raise TeachBenchError("max_steps", f"must be an int >= 1, got {max_steps!r}")
         if n_test_tasks < 1:
             raise TeachBenchError("n_test_tasks", f"must be >= 1, got {n_test_tasks}")
-        self.task_space = maze_task_space(min_size, max_size, max_density)
+        if generator not in GENERATORS:
+            raise TeachBenchError("generator", f"unknown generator {generator!r}", GENERATORS)
+        if held_out_set not in HELD_OUT_SETS:
+            raise TeachBenchError("held_out_set", f"unknown held-out set {held_out_set!r}", HELD_OUT_SETS)
+        if isinstance(held_out_files, str):
+            held_out_files = [held_out_files]
+        level_limit = max(int(max_size), LITERATURE_MAX_SIZE) if view == "partial" else int(max_size)
+        if max_level_size is not None:
+            if not (isinstance(max_level_size, int) and max_level_size >= max_size):
+                raise TeachBenchError("max_level_size", f"must be an int >= max_size ({max_size}), got {max_level_size!r}")
+            if view == "full" and max_level_size != max_size:
+                raise TeachBenchError("max_level_size", "the full view's canvas is max_size: it cannot show larger levels")
+            level_limit = int(max_level_size)
+        if generator == "dcd":
+            self.task_space = blocks_task_space(blocks, max_size)
+        else:
+            self.task_space = maze_task_space(min_size, max_size, max_density)
         super().__init__(
             mission_space=MissionSpace(mission_func=_mission),
             grid_size=max_size,
@@ -97,6 +141,10 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
             render_mode=render_mode,
         )
         self.max_size = int(max_size)
+        self.max_level_size = level_limit
+        self.generator = generator
+        self.held_out_set = held_out_set
+        self.held_out_files = [str(f) for f in held_out_files]
         self.view = view
         self.view_size = view_size
         self.obs_mode = obs_mode
@@ -107,7 +155,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
             n = obs_size(view, view_size, self.max_size)
             self.observation_space = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
         self._pad = view_size
-        self._canvas = self.max_size + 2 * view_size
+        self._canvas = self.max_level_size + 2 * view_size
         self._view_index = flat_view_offsets(view_size, self._canvas)
         self._task: Task | None = None  # parameter task being played (None when a level is)
         self._fixed_level: Level | None = None  # explicit level being replayed
@@ -129,8 +177,11 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
 
     # -- TeachBench contract ------------------------------------------------------------
     def default_task(self) -> Task:
-        """A 15x15 maze (or ``max_size``) with ≈ the UED domain-randomization wall count."""
+        """A 15x15 maze (or ``max_size``) with ≈ the UED domain-randomization wall count
+        (the ``"dcd"`` generator: the fewest blocks of its range)."""
         space = self.task_space
+        if self.generator == "dcd":
+            return space.validate({"n_blocks": int(space["n_blocks"].low)})
         return space.validate(
             {
                 "size": int(min(15, space["size"].high)),
@@ -144,19 +195,43 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         return spread_tasks(self.task_space, self.n_test_tasks, self.test_seed)
 
     def held_out(self) -> dict[str, str]:
-        """Named hand-made mazes (level strings) that fit this env's ``max_size``."""
-        from envs.gridworld.held_out import held_out_levels
+        """The held-out set's mazes that this env can play (side <= ``max_level_size``):
+        name -> level string (a procedural maze's first variant; the evaluation plays all
+        of them, :meth:`held_out_variants`)."""
+        return {name: strings[0] for name, strings in self.held_out_variants().items()}
 
-        return {name: lvl.to_string() for name, lvl in held_out_levels().items() if lvl.size <= self.max_size}
+    def held_out_variants(self) -> dict[str, list[str]]:
+        """Name -> the level strings of its variants: one for a fixed layout, several for
+        the literature's procedural mazes (played one variant per evaluation episode)."""
+        out: dict[str, list[str]] = {}
+        for name, variants in held_out_set(self.held_out_set, self.held_out_files).items():
+            strings = [lvl.to_string() for lvl in variants if lvl.size <= self.max_level_size]
+            if strings:
+                out[name] = strings
+        return out
+
+    def held_out_protocol(self) -> dict[str, Any]:
+        """How the held-out mazes are evaluated unless the config says otherwise: as dcd's
+        ``eval.py`` does, stochastic policy, solved rate = share of episodes with a
+        positive return; 10 episodes per maze (REFERENCES: dcd's published tables use
+        its default of 100, ``eval.held_out_episodes: 100``)."""
+        return {"episodes": 10, "deterministic": False}
 
     def level_for(self, options: Mapping[str, Any] | None) -> tuple[Level, Task | None, Level | None]:
         """The level the next episode plays, and the task / fixed level it came from."""
-        parsed = parse_options(self.task_space, options, self.max_size)
+        parsed = parse_options(self.task_space, options, self.max_level_size)
         return next_level(
             parsed, self._task, self._fixed_level, self.default_task,
             lambda: int(self.np_random.integers(2**31 - 1)),
             options.get("level_seed") if options else None,
+            generate=self.make_level,
         )
+
+    def make_level(self, task: Task, seed: int) -> Level:
+        """The level of a validated parameter task for ``seed`` (this env's generator)."""
+        if self.generator == "dcd":
+            return generate_blocks_level(task, seed, self.max_size)
+        return generate_level(task, seed)
 
     # -- gymnasium / MiniGrid -----------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
@@ -166,7 +241,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
         self.level, self._task, self._fixed_level = level, task, fixed
         self._task_report = dict(task) if task is not None else {"level": level.to_string()}
         self.width = self.height = level.size
-        self._codes = code_canvas(level, self.max_size, self._pad)
+        self._codes = code_canvas(level, self.max_level_size, self._pad)
         self._static = static_planes(self._codes, self._pad, self.max_size) if self.view == "full" else None
         obs, _ = super().reset(seed=None)
         return obs, self._info(final=True)
