@@ -3,7 +3,7 @@
 After each batch (one PPO rollout), the replayed levels scored in that batch are the
 candidate parents. The ``n_parents`` highest-scoring ones *across the whole batch* (an
 argsort of the flattened score vector; the reference code once sorted an unflattened
-array and edited only the first level, REFERENCES.md §5) are each edited a few times. The
+array and edited only the first level, docs/references.md#accel) are each edited a few times. The
 children are queued and played next, as new levels: scored by the student without a
 gradient step (PLR⊥) and inserted into the buffer by score.
 
@@ -35,7 +35,7 @@ class ACCEL(RobustPLR):
     """Adversarially Compounding Complexity by Editing Levels.
 
     Args (beyond :class:`~teachers.plr.PLR`'s; defaults from the reference configs,
-    REFERENCES.md §5):
+    docs/references.md#accel):
         replay_prob: 0.8 (ACCEL uses 0.8–0.9).
         n_edits: edits per child of a level task, default 3 (reference 3–5).
         param_edits: parameters moved per child of a parameter task, default 1.

@@ -10,7 +10,7 @@ Coordinates follow MiniGrid: ``(x, y)`` = (column, row), directions
 only the ``(size-2)^2`` interior cells are free to design.
 
 Levels are frozen; the ACCEL edits at the bottom of this module are pure functions that
-return a new level (REFERENCES.md §5: add/remove a wall, move the agent or the goal).
+return a new level (docs/references.md#accel: add/remove a wall, move the agent or the goal).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Level:
 
     ``walls`` holds the *interior* wall cells as sorted flat indices ``y * size + x``
     (the border is implicit), which is hashable, compact and the "sorted wall sequence"
-    that CLUTR's VAE reads (REFERENCES.md §5). ``seed`` records where a generated level
+    that CLUTR's VAE reads (docs/references.md#clutr). ``seed`` records where a generated level
     came from; it is provenance only and does not take part in equality.
 
     Invalid layouts (start or goal outside the interior or on a wall, start == goal,
@@ -387,7 +387,7 @@ EDITS: dict[str, Callable[[Level, np.random.Generator], Level]] = {
 
 def mutate(level: Level, rng: np.random.Generator, n_edits: int = 3, edits: Sequence[str] | None = None) -> Level:
     """ACCEL's mutation: ``n_edits`` edits, each drawn uniformly from ``edits`` (all four
-    by default; REFERENCES.md §5 gives 3–5 edits as the reference range)."""
+    by default; docs/references.md#accel gives 3–5 edits as the reference range)."""
     names = list(edits) if edits is not None else list(EDITS)
     for name in names:
         if name not in EDITS:

@@ -12,7 +12,7 @@ the maze comes from and a cheap MLP-ready observation:
   accepted and flagged in ``info["level_stats"]["solvable"]``;
 - no option: the current task again (a new layout) or the current level again.
 
-Defaults follow the UED maze (REFERENCES.md §5): 5×5 egocentric partial view, actions
+Defaults follow the UED maze (docs/references.md#ued-mazes): 5×5 egocentric partial view, actions
 left / right / forward, reward ``1 − 0.9·t/max_steps`` on reaching the goal, 250 steps.
 MiniGrid's own ``reset`` ignores ``options``; ours reads them before delegating.
 The view sees through walls (MiniGrid's ``see_through_walls=True``, as the UED maze
