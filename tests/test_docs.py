@@ -312,8 +312,41 @@ def test_example_teacher_samples_where_returns_change(example_teacher):
     for r_low, r_high in [(0.0, 0.3), (0.0, 0.3), (0.5, 0.3), (0.5, 0.3)]:
         teacher.update(Episode(task={"x": 2.0}, episode_return=r_low, length=1))  # cell 0: 0, 0, .5, .5
         teacher.update(Episode(task={"x": 8.0}, episode_return=r_high, length=1))  # cell 1: constant
-    assert teacher.learning_progress() == {0: pytest.approx(0.5), 1: 0.0}
+    assert teacher.learning_progress() == {(0,): pytest.approx(0.5), (1,): 0.0}
     assert all(teacher.sample()["x"] < 5.0 for _ in range(200))
+
+
+def _teacher_suite_tests() -> list[tuple[str, Any]]:
+    """The repo's generic teacher tests: every ``test_*(name)`` parametrized over teacher
+    names in tests/test_fuzz_teachers.py and tests/test_determinism.py."""
+    import importlib
+    import inspect
+
+    found = []
+    for module_name in ("test_fuzz_teachers", "test_determinism"):
+        module = importlib.import_module(module_name)
+        for fname, func in sorted(vars(module).items()):
+            if not fname.startswith("test_") or list(inspect.signature(func).parameters) != ["name"]:
+                continue
+            for mark in getattr(func, "pytestmark", []):
+                if mark.name == "parametrize" and mark.args[0] == "name":
+                    values = [v.values[0] if hasattr(v, "values") else v for v in mark.args[1]]
+                    if {"random", "alp_gmm", "paired"} & set(values):
+                        found.append((f"{module_name}.{fname}", func))
+    return found
+
+
+def test_example_teacher_passes_the_generic_teacher_suites(example_teacher):
+    """The page says the fuzz and determinism suites take a registered teacher as it is:
+    run each of them on the example (degenerate, non-finite and huge returns, 50
+    dimensions, categorical dimensions, checkpoint round trips, same seed same tasks)."""
+    suites = _teacher_suite_tests()
+    assert len(suites) >= 5, suites
+    for label, test in suites:
+        try:
+            test("binned_lp")
+        except Exception as exc:  # noqa: BLE001 - name the suite test that failed
+            raise AssertionError(f"{label}('binned_lp') failed: {type(exc).__name__}: {exc}") from exc
 
 
 def test_example_teacher_page_unit_test_passes(example_teacher):
