@@ -316,37 +316,44 @@ def test_example_teacher_samples_where_returns_change(example_teacher):
     assert all(teacher.sample()["x"] < 5.0 for _ in range(200))
 
 
-def _teacher_suite_tests() -> list[tuple[str, Any]]:
-    """The repo's generic teacher tests: every ``test_*(name)`` parametrized over teacher
-    names in tests/test_fuzz_teachers.py and tests/test_determinism.py."""
+def _suite_tests(modules: tuple[str, ...], members: set[str]) -> list[tuple[str, Any]]:
+    """The repo's generic tests over all registered teachers or envs: every non-slow
+    ``test_*(name)`` of ``modules`` parametrized over names that include ``members``."""
     import importlib
     import inspect
 
     found = []
-    for module_name in ("test_fuzz_teachers", "test_determinism"):
+    for module_name in modules:
         module = importlib.import_module(module_name)
         for fname, func in sorted(vars(module).items()):
             if not fname.startswith("test_") or list(inspect.signature(func).parameters) != ["name"]:
                 continue
-            for mark in getattr(func, "pytestmark", []):
+            marks = getattr(func, "pytestmark", [])
+            if any(m.name == "slow" for m in marks):
+                continue
+            for mark in marks:
                 if mark.name == "parametrize" and mark.args[0] == "name":
                     values = [v.values[0] if hasattr(v, "values") else v for v in mark.args[1]]
-                    if {"random", "alp_gmm", "paired"} & set(values):
+                    if members <= set(values):
                         found.append((f"{module_name}.{fname}", func))
     return found
+
+
+def run_suites(suites: list[tuple[str, Any]], name: str) -> None:
+    for label, test in suites:
+        try:
+            test(name)
+        except Exception as exc:  # noqa: BLE001 - name the suite test that failed
+            raise AssertionError(f"{label}({name!r}) failed: {type(exc).__name__}: {exc}") from exc
 
 
 def test_example_teacher_passes_the_generic_teacher_suites(example_teacher):
     """The page says the fuzz and determinism suites take a registered teacher as it is:
     run each of them on the example (degenerate, non-finite and huge returns, 50
     dimensions, categorical dimensions, checkpoint round trips, same seed same tasks)."""
-    suites = _teacher_suite_tests()
+    suites = _suite_tests(("test_fuzz_teachers", "test_determinism"), {"random", "alp_gmm"})
     assert len(suites) >= 5, suites
-    for label, test in suites:
-        try:
-            test("binned_lp")
-        except Exception as exc:  # noqa: BLE001 - name the suite test that failed
-            raise AssertionError(f"{label}('binned_lp') failed: {type(exc).__name__}: {exc}") from exc
+    run_suites(suites, "binned_lp")
 
 
 def test_example_teacher_page_unit_test_passes(example_teacher):
@@ -442,6 +449,15 @@ def test_example_env_passes_the_env_checkers(example_env):
         env.reset(options={"task": {"length": 50, "slip": 0.1}})
     assert err.value.key == "task.length"
     assert len(u.test_tasks()) == 12 and all(u.task_space.contains(t) for t in u.test_tasks())
+
+
+def test_example_env_passes_the_generic_env_suites(example_env):
+    """The page says the fuzz and determinism suites take a registered env as it is: run
+    each of them on the example (random and extreme tasks, same seed same episodes and
+    evaluation)."""
+    suites = _suite_tests(("test_fuzz_envs", "test_determinism"), {"gridworld", "toy"})
+    assert len(suites) >= 2, suites
+    run_suites(suites, "corridor")
 
 
 def test_example_env_trains_with_an_expert_knowledge_teacher(example_env, compose):
