@@ -434,16 +434,24 @@ def test_example_env_passes_the_env_checkers(example_env):
     check_env(env.unwrapped)
     sb3_check_env(env.unwrapped)
     u = env.unwrapped
-    # what the page promises: length - 1 right-steps reach the goal when nothing slips
-    obs, info = env.reset(seed=0, options={"task": {"length": 5, "slip": 0.0}})
-    assert info["task"] == {"length": 5, "slip": 0.0}
-    for step in range(4):
-        obs, reward, terminated, truncated, info = env.step(1)
-        assert info["task"]["length"] == 5
-    assert (reward, terminated, info["success"]) == (1.0, True, True) and u.is_mastered(reward, True)
-    env.reset(options={"task": {"length": 6, "slip": 0.0}})  # never moving right: truncated, no success
+    # what the page promises: from cell length // 2, with no slip, the left end is length // 2
+    # left-steps away and the right end length - 1 - length // 2 right-steps away
+    sides = set()
+    for seed in range(20):
+        obs, info = env.reset(seed=seed, options={"task": {"length": 6, "slip": 0.0}})
+        assert info["task"] == {"length": 6, "slip": 0.0} and obs[0] == pytest.approx(3 / u.max_length)
+        right = bool(obs[2] == 1.0)
+        sides.add(right)
+        for _ in range(2 if right else 3):
+            assert not info.get("success")
+            obs, reward, terminated, truncated, info = env.step(1 if right else 0)
+            assert info["task"]["length"] == 6
+        assert (reward, terminated, info["success"]) == (1.0, True, True) and u.is_mastered(reward, True)
+    assert sides == {True, False}  # both ends are drawn
+    obs, info = env.reset(options={"task": {"length": 6, "slip": 0.0}})
+    away = 0 if obs[2] == 1.0 else 1  # walking away from the goal: truncated, no success
     for _ in range(u.max_steps):
-        obs, reward, terminated, truncated, info = env.step(0)
+        obs, reward, terminated, truncated, info = env.step(away)
     assert truncated and not terminated and info["success"] is False
     with pytest.raises(TeachBenchError) as err:
         env.reset(options={"task": {"length": 50, "slip": 0.1}})
@@ -470,7 +478,7 @@ def test_example_env_trains_with_an_expert_knowledge_teacher(example_env, compos
     assert summary["env"] == "corridor" and summary["test_tasks"] == 12 and rd.status()["state"] == "finished"
     episodes = rd.read("episodes")
     assert {"task.length", "task.slip"} <= set(episodes) and len(episodes) > 50
-    assert episodes["task.length"].between(2, 20).all() and episodes["task.slip"].between(0.0, 0.5).all()
+    assert episodes["task.length"].between(3, 21).all() and episodes["task.slip"].between(0.0, 0.5).all()
 
 
 # -- adding a student ---------------------------------------------------------------------------
