@@ -8,7 +8,7 @@ Prints:
    k = 2..10): our vectorised numpy EM vs sklearn GaussianMixture (both single-threaded);
 3. sample()+update() per episode (refits excluded) and amortised with refits;
 4. ALP-GMM's own time for N toy episodes (default 20,000; the reference implementation
-   took ≈130 s per seed here, REFERENCES/issue 3), for both backends with --full;
+   took ≈130 s per seed here, issue 3), for both backends with --full;
 5. teacher overhead as a fraction of a real SB3 PPO run on gymnasium's BipedalWalker-v3:
    (teacher s / episode) / (walker episode length / PPO steps per s), both measured here;
 6. with --track: the full default track's wall time (``teachbench-track``).

@@ -1,6 +1,6 @@
 """The analysis API: run directories -> pandas tables -> learning-progress figures.
 
-Everything here reads only what a run writes (CONTRIBUTING.md, "Run directory"), so it
+Everything here reads only what a run writes (docs/run_directory.md), so it
 works on a sweep that is still going, on a copied folder of runs, and on runs of the
 simulated-student track alike. Tables come back long-format with the run's identity
 (``experiment, env, student, teacher, seed, run``) on every row, so that a user can

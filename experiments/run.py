@@ -1,6 +1,6 @@
 """One run: env x teacher x student x seed, from a resolved config to a run directory.
 
-The loop (DESIGN.md): the teacher samples a task for each sub-env ahead of time, the SB3
+The loop (docs/architecture.md): the teacher samples a task for each sub-env ahead of time, the SB3
 student learns, every finished episode goes back to the teacher and into
 ``episodes/``; every ``eval.every`` steps the deterministic policy plays the env's test
 set (``eval/``); teacher diagnostics go to ``teacher/``; checkpoints at rollout

@@ -3,7 +3,7 @@
 The name comes from (experiment, env, teacher, student, seed), never from the clock, so
 rerunning a sweep finds its finished runs (``summary.json`` present: skipped) and its
 unfinished ones (resumed from ``checkpoints/``). The leaderboard and the analysis API read
-only these files; the layout is documented in CONTRIBUTING.md.
+only these files; the layout is documented in docs/run_directory.md.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Each run is a run directory in the format of real runs (CONTRIBUTING.md "Run dir
 A track run takes seconds, so it keeps no checkpoints: an unfinished run is restarted
 (its partial parts are removed) and a finished one is skipped.
 
-Evaluation does not train: the test set is every cell centre (REFERENCES §4), a test
+Evaluation does not train: the test set is every cell centre (docs/references.md#simulated-student), a test
 task's return is the competence/100 of its cell and "mastered" is competence > 75.
 """
 

@@ -1,7 +1,7 @@
 """Per-episode regret estimates from SB3's PPO rollout buffer, and the one hook that gives
 regret-based teachers what they ask for.
 
-Estimates (REFERENCES.md §5), over an episode of ``T`` steps with GAE advantages ``Â_t``
+Estimates (docs/references.md#regret-estimates), over an episode of ``T`` steps with GAE advantages ``Â_t``
 and values ``V(s_t)`` as stored in the rollout buffer:
 
 - PVL   = (1/T) Σ_t max(Â_t, 0)                  (positive value loss)

@@ -1,7 +1,7 @@
 """What the robust regret teachers need from an SB3 student.
 
 - **PLR⊥ / ACCEL** take no gradient step on new levels, which are played only to be
-  scored (REFERENCES.md §5). :class:`ReplayMask` labels every transition of the rollout
+  scored (docs/references.md#plr-robust). :class:`ReplayMask` labels every transition of the rollout
   with whether its episode replays a buffered level (asked of the teacher at the episode's
   first step), and :func:`install_robust_update` makes the model's ``train`` use only the
   labelled transitions: a rollout with no replayed transition gets no update at all. Env

@@ -1,7 +1,7 @@
 """One thread per process by default.
 
 On the 2-core machines, PPO with torch's default thread count ran 10-17x slower and a
-GMM refit 15-50x slower (REFERENCES section 7). Every entry point calls
+GMM refit 15-50x slower (docs/references.md#stack-measurements). Every entry point calls
 :func:`pin_threads` before building anything.
 """
 

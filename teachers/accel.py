@@ -10,7 +10,7 @@ parents, chosen as ``base_levels`` says (dcd's option of the same name):
   gets ``n // 4`` children, ``n`` being the number of replayed levels (dcd: one per env);
 - ``"top"``: the ``n_parents`` highest-scoring levels *across the whole batch* (an
   argsort of the flattened score vector; the reference code once sorted an unflattened
-  array and edited only the first level, REFERENCES.md §5).
+  array and edited only the first level, docs/references.md#accel).
 
 The children are queued and played next, as new levels: scored by the student without a
 gradient step (PLR⊥) and inserted into the buffer by score. Each child's hand-out is
@@ -48,7 +48,7 @@ class ACCEL(RobustPLR):
     """Adversarially Compounding Complexity by Editing Levels.
 
     Args (beyond :class:`~teachers.plr.PLR`'s; defaults from the reference configs,
-    REFERENCES.md §5):
+    docs/references.md#accel):
         replay_prob: 0.8 (ACCEL uses 0.8–0.9).
         n_edits: edits per child of a level task, default 5 (dcd's mazes).
         edit_operator: ``"dcd"`` (default) or ``"teachbench"``, the level editor's operator.

@@ -12,7 +12,7 @@ which starts as a single point, the easy task given as expert knowledge. Each ta
 When a bound's queue holds ``queue_len`` returns, their mean is compared with the reward
 thresholds ``(t_low, t_high)`` from EK: mean >= ``t_high`` *expands* the box at that bound
 by ``step_size`` (outward, clipped to the cube), mean <= ``t_low`` *contracts* it (inward,
-never past the opposite bound); the queue is then emptied (REFERENCES.md §2).
+never past the opposite bound); the queue is then emptied (docs/references.md#adr).
 
 Vector envs return episodes out of order and a step ahead, so boundary probes are kept in
 a small pending queue keyed by the task, and an episode is credited to the oldest pending
@@ -43,7 +43,7 @@ class ADR(Teacher):
         seed: seed of the teacher's generator.
         expert: expert knowledge (required): ``initial.mean`` (the start point) and
             ``reward_thresholds`` ``[t_low, t_high]`` (TMA: ``[0, 180]`` on stump tracks).
-        boundary_prob: probability of boundary sampling. Default 0.7 (TMA, REFERENCES §2;
+        boundary_prob: probability of boundary sampling. Default 0.7 (TMA, docs/references.md#adr;
             OpenAI's ``p_b`` 0.5 in the Rubik's cube paper).
         queue_len: returns per bound before a decision. Default 10 (TMA).
         step_size: how far a bound moves per decision, as a fraction of the dimension's

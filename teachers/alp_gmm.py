@@ -1,6 +1,6 @@
 """ALP-GMM (Portelas et al., CoRL 2019): sample tasks where absolute learning progress is high.
 
-The algorithm, step by step as in REFERENCES §1 (the numbers are the steps there):
+The algorithm, step by step as in docs/references.md#alp-gmm (the numbers are the steps there):
 
 1. Tasks live in a box; we work in the TaskSpace's normalised cube ``[0, 1]^d``
    (``to_unit`` / ``from_unit``), so one set of hyperparameters serves every env.
@@ -16,7 +16,7 @@ The algorithm, step by step as in REFERENCES §1 (the numbers are the steps ther
    component with probability proportional to its mean ALP (uniform if all are zero), a
    draw from its Gaussian, the ALP coordinate dropped, clipped into the cube.
 
-Presets (REFERENCES §1 table):
+Presets (docs/references.md#alp-gmm table):
 
 - ``corl2019`` (paper / teachDeepRL): fit_rate 250, k 2–10, 20% random, rewards clipped and
   scaled to [0, 1] from ``reward_bounds`` (−150, 350) — the walker's range.
@@ -31,7 +31,7 @@ by one. ``sample_batch`` draws from the same mixture in one vectorised call. ``f
 
 Default: ``corl2019``. With raw rewards the ALP coordinate's scale is the env's reward
 scale (hundreds on the walker) while tasks live in [0, 1], so the ALP axis dominates the
-mixture; normalised rewards keep both axes comparable (REFERENCES §1 notes). Which mode
+mixture; normalised rewards keep both axes comparable (docs/references.md#alp-gmm). Which mode
 produced a result is recorded in :meth:`diagnostics` (``reward_mode``). Envs whose returns
 are not on the walker's scale should pass their own ``reward_bounds`` (the toy track passes
 ``[0, 1]``).

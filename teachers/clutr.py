@@ -11,7 +11,7 @@
 3. Everything else (antagonist, regret, REINFORCE update) is :class:`~teachers.paired.PAIRED`.
 
 The paper's maze VAE reads sorted wall sequences; here mazes are parameter tasks (their
-TaskSpace), so the latent covers the parameter vector (REFERENCES.md §5).
+TaskSpace), so the latent covers the parameter vector (docs/references.md#clutr).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class CLUTR(PAIRED):
 
     Args (beyond :class:`~teachers.paired.PAIRED`'s):
         latent: ``"vae"`` (default) or ``"pca"`` (ablation).
-        latent_dim: latent size (default 4; REFERENCES.md: 4–16 for parameter vectors;
+        latent_dim: latent size (default 4; docs/references.md#clutr: 4–16 for parameter vectors;
             PCA uses at most the task's dimension).
         latent_bound: generator actions are clipped to ``[−b, b]`` (default 4, the paper's).
         pretrain_tasks: random tasks to fit the latent on (default 2000; 500 more held out).

@@ -2,7 +2,7 @@
 
 Learning progress is read from a mixture fitted on ``[task, time, reward]``: a component
 whose reward grows with time inside the window is a region where the student improves.
-Steps (REFERENCES §2, TMA benchmark settings):
+Steps (docs/references.md#covar-gmm, TMA benchmark settings):
 
 1. Tasks in the TaskSpace's unit cube; after each episode store ``(task, reward)``.
 2. Bootstrap: the first ``fit_rate`` tasks are uniform.

@@ -1,6 +1,6 @@
 """Expert knowledge (EK): what a teacher is told about an env beyond its TaskSpace.
 
-TeachMyAgent grades teachers by how much EK they need (REFERENCES.md §2):
+TeachMyAgent grades teachers by how much EK they need (docs/references.md#expert-knowledge):
 
 - **no** EK: only the box (Random, ALP-GMM, Covar-GMM, RIAC);
 - **low** EK: reward thresholds and a success definition (ADR's thresholds, GoalGAN's and

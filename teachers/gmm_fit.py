@@ -2,14 +2,14 @@
 
 Both teachers do the same thing every ``fit_rate`` episodes: fit a full-covariance
 Gaussian mixture for each number of components ``k`` in a range on the last window of
-points and keep the fit with the lowest AIC (REFERENCES §1 step 5, §2). This module holds
+points and keep the fit with the lowest AIC (docs/references.md#alp-gmm step 5, #covar-gmm). This module holds
 that step once, with the guards the reference lacked (a failing fit for one ``k`` is
 skipped, not fatal; if every ``k`` fails the caller keeps its previous mixture).
 
 Two backends compute the same model:
 
 - ``"sklearn"``: ``sklearn.mixture.GaussianMixture(covariance_type="full")`` per ``k``,
-  run under ``threadpoolctl`` with one BLAS thread (REFERENCES §1/§7: multi-threaded BLAS
+  run under ``threadpoolctl`` with one BLAS thread (docs/references.md#stack-measurements: multi-threaded BLAS
   made these tiny fits 15–50× slower and changed results across thread counts).
 - ``"numpy"`` (default): the same EM (k-means initialisation, ``reg_covar`` added to the
   diagonal, stop when the mean log-likelihood changes by less than ``tol``, at most

@@ -3,12 +3,12 @@
 PLR, PLR⊥ and ACCEL keep a bounded set of levels seen so far, each with a regret score
 (PVL or MaxMC) and the episode count at which it was last sampled. Replay samples from
 
-    P_replay = (1 − ρ) · P_S + ρ · P_C                                   (REFERENCES.md §5)
+    P_replay = (1 − ρ) · P_S + ρ · P_C                                   (docs/references.md#plr)
 
 - ``P_S`` prioritises by score. With *rank* prioritisation ``h(S_i) = (1/rank_i)^(1/β)``,
   rank 1 being the *highest* score, so it is defined for any real scores (MaxMC can be
   negative). The temperature β enters as a power, never as a divisor, and ranks start at
-  1, never 0 (both were bugs in the reference code, REFERENCES.md §5).
+  1, never 0 (both were bugs in the reference code, docs/references.md#plr).
   *Power* prioritisation ``h(S_i) = max(S_i, 0)^(1/β)`` is offered for non-negative scores
   (PVL); negative scores are clamped at zero, so its normaliser is never negative, and an
   all-zero vector falls back to uniform.

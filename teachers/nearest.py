@@ -1,7 +1,7 @@
 """Nearest neighbour over a history that grows by one point per episode.
 
 ALP-GMM compares every new task with its single nearest earlier task over the *whole*
-history (REFERENCES §1 step 2), so the query set grows with every episode: a brute-force
+history (docs/references.md#alp-gmm step 2), so the query set grows with every episode: a brute-force
 scan costs O(n) per episode and O(n²) per run, and the reference rebuilt a KD-tree on
 every update. Here the history lives in a growing array; a ``scipy.spatial.cKDTree`` covers
 a prefix of it and is rebuilt only when the un-indexed tail reaches a fixed fraction of the

@@ -6,7 +6,7 @@ The generator is a one-step policy over the normalised TaskSpace: it reads a noi
 ``[−1, 1]^8``; a squash to the unit box is the same idea). Every generated task is played
 once by the protagonist (the student of the run) and, on the very same level, by the
 antagonist (a second SB3 student with the same settings, :class:`students.robust.Antagonist`).
-The generator's reward is the regret (REFERENCES.md §5)
+The generator's reward is the regret (docs/references.md#paired)
 
     regret = max(antagonist returns) − mean(protagonist returns), clipped at 0,
 

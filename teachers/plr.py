@@ -10,7 +10,7 @@ rollout after GAE): a replayed level's score is refreshed, a new level is insert
 PLR⊥ differs only on the student side: it takes no gradient step on transitions of new
 levels (they are played only to be scored). The teacher says so through ``needs``
 (``"robust"``); :func:`students.regret.attach_teacher_needs` masks the PPO update and
-counts env steps and gradient updates separately (REFERENCES.md §5).
+counts env steps and gradient updates separately (docs/references.md#plr-robust).
 
 Replay labels. Whether an episode replays a buffered level is decided when its task is
 handed out, not guessed later from the level string (a new level or an ACCEL child may
@@ -79,7 +79,7 @@ class PLR(Teacher):
         min_fill: fraction of ``buffer_size`` that must be filled before any replay
             (reference 0.5).
         score: ``"pvl"`` (dense rewards) or ``"maxmc"`` (sparse success rewards), which of
-            the student's regret estimates ranks levels (REFERENCES.md §5).
+            the student's regret estimates ranks levels (docs/references.md#regret-estimates).
         prioritization: ``"rank"`` (default; required for MaxMC, which can be negative) or
             ``"power"``.
         score_alpha: EMA weight of a replayed level's new score (1.0 = replace).

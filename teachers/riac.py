@@ -3,7 +3,7 @@
 The task space is split recursively into a tree of regions; each region keeps the rewards
 of the tasks played inside it and its absolute learning progress (ALP). This module follows
 the released TeachMyAgent code (TMA, ``TeachMyAgent/teachers/algos/riac.py``), whose
-settings REFERENCES §2 lists; it reproduces TMA's sampling behaviour, released quirks
+settings docs/references.md#riac lists; it reproduces TMA's sampling behaviour, released quirks
 included (marked *TMA quirk* below), because the published numbers came from that code.
 
 1. Tasks live in the TaskSpace's unit cube. A region is a box and the ``(task, reward)``

@@ -3,7 +3,7 @@
 A *setter* proposes tasks for the student (the *solver*) given a desired feasibility
 ``f in (0, 1)``: the chance that the solver succeeds. A *judge* learns to predict that
 chance. The setter is a conditional RealNVP flow ``x = S(z, f)``, ``z ~ N(0, I)``, so it
-has an exact density ``p_S(x | f)`` and three losses (REFERENCES.md §2; the paper's names):
+has an exact density ``p_S(x | f)`` and three losses (docs/references.md#setter-solver; the paper's names):
 
 - **validity**: goals the solver achieved should be likely under the setter,
   ``L_val = E_{g achieved, f ~ U(0,1)}[ -log p_S(g + eps | f) ]``, ``eps ~ N(0, loss_noise)``;

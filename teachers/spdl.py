@@ -13,7 +13,7 @@ played in the last period and the student's values ``V(c_k)`` (its critic's esti
 
 with ``alpha = 0`` for the first ``alpha_offset`` updates and afterwards
 ``alpha = zeta * mean_k V(c_k) / KL(p_old || mu_target)``, so the pull toward the target
-is a fixed fraction ``zeta`` of the expected value (REFERENCES.md §2; the paper assumes
+is a fixed fraction ``zeta`` of the expected value (docs/references.md#spdl; the paper assumes
 non-negative values, so a negative mean value gives ``alpha = 0``).
 
 The problem is solved with SLSQP (SciPy, which scikit-learn already depends on) over the

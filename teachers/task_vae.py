@@ -1,7 +1,7 @@
 """Latent task manifolds for CLUTR: a small MLP VAE and a PCA ablation.
 
 CLUTR pretrains a VAE on random tasks of the env, freezes it, and lets a regret generator
-choose latent vectors that decode to tasks (REFERENCES.md §5: the paper's maze VAE reads
+choose latent vectors that decode to tasks (docs/references.md#clutr: the paper's maze VAE reads
 sorted wall sequences with LSTMs, latent 64-D in [−4, 4]; for parameter vectors a small
 MLP VAE with a 4–16-D latent suffices, compared against PCA).
 

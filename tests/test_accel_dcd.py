@@ -2,7 +2,7 @@
 replay labels that never let a child or a new level be trained on.
 
 Reference facts (facebookresearch/dcd, envs/multigrid/adversarial.py ``mutate_level`` and
-envs/runners/adversarial_runner.py; REFERENCES: docs/references.md, "ACCEL"): from an
+envs/runners/adversarial_runner.py; docs/references.md#accel): from an
 empty 15x15 maze, 60 rounds of 5 edits end near 47 walls. The test checks that figure
 against a small re-implementation of dcd's rule written here on plain Python sets.
 """
@@ -20,7 +20,7 @@ from envs.task_space import Dim, TaskSpace
 from teachers.accel import ACCEL, select_easy
 from teachers.base import Episode
 
-REFERENCE_WALLS = 47.0  # REFERENCES: 60 rounds x 5 edits from an empty 15x15 maze
+REFERENCE_WALLS = 47.0  # docs/references.md#accel: 60 rounds x 5 edits from an empty 15x15 maze
 
 
 def dcd_rule_walls(seed: int, rounds: int = 60, n_edits: int = 5, n: int = 13) -> int:

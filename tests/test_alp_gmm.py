@@ -1,4 +1,4 @@
-"""ALP-GMM, step by step against REFERENCES §1, plus its GMM fitting and nearest-neighbour index."""
+"""ALP-GMM, step by step against docs/references.md#alp-gmm, plus its GMM fitting and nearest-neighbour index."""
 
 from __future__ import annotations
 
@@ -280,7 +280,7 @@ def test_alp_gmm_masters_far_more_cells_than_random_on_the_toy():
         if name == "alp_gmm":
             d = teacher.diagnostics()
             assert d["n_fits"] == 32 and d["n_components"] >= 2 and d["mean_alp"] > 0
-    # REFERENCES §4: uniform sampling stays stuck near the origin; LP teachers master
+    # docs/references.md#simulated-student: uniform sampling stays stuck near the origin; LP teachers master
     # several times more (here at 8,000 of the 20,000 published episodes)
     assert scores["random"] <= 5
     assert scores["alp_gmm"] >= 3 * max(scores["random"], 2.0)

@@ -1,4 +1,4 @@
-"""Covar-GMM against REFERENCES §2: [task, time, reward] points, LP = positive time–reward covariance."""
+"""Covar-GMM against docs/references.md#covar-gmm: [task, time, reward] points, LP = positive time–reward covariance."""
 
 from __future__ import annotations
 

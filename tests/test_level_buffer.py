@@ -1,5 +1,5 @@
 """Level-selection math of PLR (teachers.level_buffer), checked by hand against the bugs
-the reference codebases had (REFERENCES.md §5)."""
+the reference codebases had (docs/references.md#plr)."""
 
 from __future__ import annotations
 

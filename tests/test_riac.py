@@ -1,4 +1,4 @@
-"""RIAC against REFERENCES §2 as released in TeachMyAgent (teachers/algos/riac.py): the
+"""RIAC against docs/references.md#riac as released in TeachMyAgent (teachers/algos/riac.py): the
 region tree sampled over all nodes, TMA's windowed ALP, split population and extent rules,
 the discard-oldest-quarter rule, the ALPs new leaves start with, and the sampling mix."""
 

@@ -1,4 +1,4 @@
-"""The simulated student (REFERENCES §4) and its gymnasium wrapper TeachBench/Toy-v0."""
+"""The simulated student (docs/references.md#simulated-student) and its gymnasium wrapper TeachBench/Toy-v0."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_random_is_stuck_near_the_origin_and_a_perfect_teacher_masters_all():
     s = SimulatedStudent()
     for _ in range(20_000):
         s.practise(rng.random(2))
-    assert s.score() <= 8  # "a few % of cells" (REFERENCES §4)
+    assert s.score() <= 8  # "a few % of cells" (docs/references.md#simulated-student)
     perfect = SimulatedStudent()
     order = sorted(perfect.test_cells(), key=sum)  # diagonal layers from the origin
     for cell in order:

@@ -1,6 +1,6 @@
 """The PAIRED designer: an MDP in which an adversary builds a maze one cell at a time.
 
-REFERENCES.md §5 (PAIRED's maze generator): on a 15×15 grid with border the adversary
+docs/references.md#paired (PAIRED's maze generator): on a 15×15 grid with border the adversary
 picks among the 13×13 = 169 interior cells — first the goal, then the agent's start, then
 up to 50 walls; a wall on an occupied cell does nothing. Its observation is the full grid,
 the time step and a 50-D random noise vector (so that a deterministic policy can still

@@ -32,7 +32,7 @@ def maze_task_space(min_size: int = MIN_TASK_SIZE, max_size: int = 15, max_densi
     """The gridworld's TaskSpace.
 
     - ``size``: side of the square maze, border included (15 is the UED papers' maze,
-      REFERENCES.md §5);
+      docs/references.md#ued-mazes);
     - ``wall_density``: fraction of interior cells that are walls (dcd's domain
       randomization uses 25 walls in 169 cells ≈ 0.15; 0.5 is already very cluttered);
     - ``min_goal_distance``: the least BFS distance from start to goal, as a fraction of

@@ -13,7 +13,7 @@ no code needed.
 Our own designs (the ``teachbench`` set).
 
 The UED papers test maze students on a fixed set of hand-designed layouts (rooms,
-corridors, labyrinths, perfect mazes: REFERENCES.md §5/§6). These are ours, in the same
+corridors, labyrinths, perfect mazes: docs/references.md#ued-mazes). These are ours, in the same
 families, all inside the 15×15 default canvas and all solvable (tested):
 
 - rooms: ``four_rooms``, ``nine_rooms``;

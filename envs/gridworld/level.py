@@ -39,7 +39,7 @@ class Level:
 
     ``walls`` holds the *interior* wall cells as sorted flat indices ``y * size + x``
     (the border is implicit), which is hashable, compact and the "sorted wall sequence"
-    that CLUTR's VAE reads (REFERENCES.md §5). ``seed`` records where a generated level
+    that CLUTR's VAE reads (docs/references.md#clutr). ``seed`` records where a generated level
     came from; it is provenance only and does not take part in equality.
 
     Invalid layouts (start or goal outside the interior or on a wall, start == goal,
@@ -391,7 +391,7 @@ EDITS: dict[str, Callable[[Level, np.random.Generator], Level]] = {
 
 def mutate(level: Level, rng: np.random.Generator, n_edits: int = 3, edits: Sequence[str] | None = None) -> Level:
     """ACCEL's mutation: ``n_edits`` edits, each drawn uniformly from ``edits`` (all four
-    by default; REFERENCES.md §5 gives 3–5 edits as the reference range)."""
+    by default; docs/references.md#accel gives 3–5 edits as the reference range)."""
     names = list(edits) if edits is not None else list(EDITS)
     for name in names:
         if name not in EDITS:

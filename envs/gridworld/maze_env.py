@@ -12,7 +12,7 @@ the maze comes from and a cheap MLP-ready observation:
   accepted and flagged in ``info["level_stats"]["solvable"]``;
 - no option: the current task again (a new layout) or the current level again.
 
-Defaults follow the UED maze (REFERENCES.md §5): 5×5 egocentric partial view, actions
+Defaults follow the UED maze (docs/references.md#ued-mazes): 5×5 egocentric partial view, actions
 left / right / forward, reward ``1 − 0.9·t/max_steps`` on reaching the goal, 250 steps.
 MiniGrid's own ``reset`` ignores ``options``; ours reads them before delegating.
 The view sees through walls (MiniGrid's ``see_through_walls=True``, as the UED maze
@@ -213,7 +213,7 @@ class MazeEnv(MiniGridEnv, TaskEnvMixin):
     def held_out_protocol(self) -> dict[str, Any]:
         """How the held-out mazes are evaluated unless the config says otherwise: as dcd's
         ``eval.py`` does, stochastic policy, solved rate = share of episodes with a
-        positive return; 10 episodes per maze (REFERENCES: dcd's published tables use
+        positive return; 10 episodes per maze (docs/references.md#ued-mazes: dcd's published tables use
         its default of 100, ``eval.held_out_episodes: 100``)."""
         return {"episodes": 10, "deterministic": False}
 

@@ -1,4 +1,4 @@
-"""A simulated student over a continuous task space (REFERENCES §4), with TMA's challenges.
+"""A simulated student over a continuous task space (docs/references.md#simulated-student), with TMA's challenges.
 
 The published toy (teachDeepRL): ``[0, 1]^n`` is cut into ``cells_per_dim`` cells per
 dimension; each cell holds a competence in ``[0, 100]``. Practising a task adds 1 to its

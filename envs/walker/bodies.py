@@ -72,7 +72,7 @@ class BodySpec:
 BODIES: dict[str, BodySpec] = {
     # gymnasium's BipedalWalker-v3 body, unchanged (and TMA's "default" biped: legs 34/30, torque 80).
     "default": BodySpec("default", doc="gymnasium's biped: legs 34/30, torque 80"),
-    # TMA's small biped: legs 17/30 (REFERENCES §3); same torque as the default.
+    # TMA's small biped: legs 17/30 (docs/references.md#stump-tracks); same torque as the default.
     "short": BodySpec("short", upper_h=17.0, lower_h=17.0, doc="short-legged biped (TMA 'small'): legs 17/30"),
     # Long-legged biped: legs 51/30 as TMA's big quadruped; torque raised to 120 (our choice)
     # so that the heavier, longer legs can lift themselves at the default 80 * 1.5 lever ratio.

@@ -1,4 +1,4 @@
-"""Obstacle course: the POET / UED walker setting (REFERENCES.md §5).
+"""Obstacle course: the POET / UED walker setting (docs/references.md#poet-walker).
 
 Task = 8 parameters: ground roughness [0, 10]; pit gap low/high [0, 10]; stump height
 low/high [0, 5]; stair height low/high [0, 5]; stair steps [1, 9] (all sizes in terrain
@@ -51,7 +51,7 @@ class WalkerObstaclesEnv(ParamWalker):
     Args:
         body: embodiment (``default``, ``short``, ``long``, ``quadruped``). Default ``default``.
         thresholds: "high" values below which (pit, stump, stair) obstacles are absent.
-            Default (0.8, 0.2, 0.2) (REFERENCES.md §5).
+            Default (0.8, 0.2, 0.2) (docs/references.md#poet-walker).
         test_size: size of the seeded uniform test set. Default 100 (as TMA's stump grid).
         test_seed: its seed. Default 0.
         render_mode: ``None`` or ``"rgb_array"``.

@@ -1,4 +1,4 @@
-"""Stump tracks: the ALP-GMM / TeachMyAgent walker setting (REFERENCES.md §3).
+"""Stump tracks: the ALP-GMM / TeachMyAgent walker setting (docs/references.md#stump-tracks).
 
 Task ``{stump_height, stump_spacing}`` (optionally ``stump_height_std``): stumps whose height
 is drawn per stump from ``N(stump_height, std)`` (floored at 0.05), ``stump_spacing`` terrain

@@ -4,7 +4,7 @@ A :class:`Layout` is a ground polyline plus solid blocks (stumps). It is compute
 Box2D, so that tests can compare terrains bit for bit and the env only turns it into
 static fixtures. All sizes that a task sets are in gymnasium's *terrain steps*
 (``TERRAIN_STEP = 14/30`` world units), as in TeachMyAgent's stump tracks and in the
-POET/UED walker (REFERENCES.md §3, §5).
+POET/UED walker (docs/references.md#stump-tracks, #poet-walker).
 
 Track shape follows gymnasium's walker: ``TERRAIN_LENGTH = 200`` steps, a flat
 ``TERRAIN_STARTPAD = 20``-step start pad, the finish line ``TERRAIN_GRASS = 10`` steps
@@ -152,7 +152,7 @@ def stump_track(rng: np.random.Generator, height_mean: float, height_std: float,
                 stump_width: float = 1.0, height_floor: float = 0.05, roughness: float = 0.0) -> Layout:
     """TeachMyAgent-style stump track: after the start pad, stumps ``stump_width`` steps wide
     every ``stump_width + spacing`` steps up to the finish line, each ``max(height_floor,
-    N(height_mean, height_std))`` steps tall (REFERENCES.md §3), on flat ground."""
+    N(height_mean, height_std))`` steps tall (docs/references.md#stump-tracks), on flat ground."""
     ground, _, sizes = _streams(rng)
     b = _Builder(ground, roughness)
     b.grass(STARTPAD + 1)

@@ -1,6 +1,6 @@
 """The observation: fixed-size element, element x instruction, option and global features.
 
-REFERENCES.md section 6: on a prototype, a plain MLP policy learned nothing without an
+docs/references.md#webform-prototype: on a prototype, a plain MLP policy learned nothing without an
 element x instruction-field match feature. So besides per-element features (kind,
 filled, error, required), the observation holds, for every element ``i`` of the current
 page and every instruction field ``j``:

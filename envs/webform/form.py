@@ -6,7 +6,7 @@ elements (instructed fields, distractors, a "Next" or "Submit" button), the inst
 validation rules. It is plain, immutable data: the simulator (``dom.py``) keeps the
 mutable state, the renderer (``html.py``) turns the same object into HTML.
 
-The TaskSpace dimensions are the levers named in issue 6 and REFERENCES.md section 6:
+The TaskSpace dimensions are the levers named in issue 6 and docs/references.md#qweb / #webform-prototype:
 number of fields, mix of field kinds, distractors, pages, instruction order and label
 synonyms, validation rules, and QWeb's "most fields already correct" (``prefilled``).
 The space's lower corner is a one-text-field form, the easiest non-trivial task.

@@ -10,7 +10,7 @@ browser's states with the rewards the env paid.
 
 Browsers stay out of training loops (issue 6). Playwright drives Debian's
 ``/usr/bin/chromium`` (``playwright install`` downloads a browser and fails here), with
-the no-network flags of the env README, and every request is aborted by a route: the page
+the no-network flags of ``CHROMIUM_FLAGS`` below, and every request is aborted by a route: the page
 is loaded with ``set_content`` and needs nothing else.
 """
 

@@ -4,7 +4,7 @@ The env draws a new form from its TaskSpace point at every reset (the point fixe
 *distribution* of forms; the env's seeded generator draws the form), plays actions in the
 pure-Python DOM model (``dom.py``), and observes fixed-size features (``features.py``).
 
-Rewards (REFERENCES.md section 6, lessons from a prototype):
+Rewards (docs/references.md#webform-prototype, lessons from a prototype):
 
 - ``success_reward`` when the submitted form holds exactly the instructed values,
   ``failure_reward`` for a submitted wrong form;
@@ -45,11 +45,11 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
 
     Args:
         shaping: weight of the potential-based per-field reward; default 0.0 (sparse, as
-            the issue asks; the prototype needed ~1.0 to learn 2-field forms, REFERENCES 6).
+            the issue asks; the prototype needed ~1.0 to learn 2-field forms, docs/references.md).
         success_reward: reward of a correct submit; default 1.0.
         failure_reward: reward of a wrong submit; default -1.0 (the prototype's penalty).
         timeout_reward: reward when the step limit is hit; default ``None`` = ``failure_reward``
-            (REFERENCES 6: a cheaper timeout teaches PPO never to submit).
+            (docs/references.md: a cheaper timeout teaches PPO never to submit).
         steps_per_field: step limit = ``steps_per_field * (n_fields + n_pages) + 2``;
             default 2.0 (twice the minimal number of actions, plus slack).
         test_set_size / test_seed: size and seed of the fixed test set; defaults 40 / 2024.
