@@ -353,6 +353,8 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
         row["runs_dir"] = str(Path(group["path"].iloc[0]).parent)
         row["command"] = run_command({**row, "seed": sorted(group["seed"].astype(int))}, configs_dir)
         out.append(row)
+    if not out:  # every run unreadable: nothing to rank (they are listed by not_finished)
+        return pd.DataFrame()
     table = pd.DataFrame(out)
     _add_improvement(table, known, rng, reps, confidence, baseline)
     table["p_improve_text"] = [
@@ -530,9 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no runs under {args.runs_dir}")
         return 1
     title = args.title or f"TeachBench leaderboard: {args.runs_dir}"
-    print_leaderboard(runs, title=title, reps=args.reps)
+    table = print_leaderboard(runs, title=title, reps=args.reps)
     if args.no_files:
         return 0
+    if table.empty:
+        print("no readable run to tabulate: no files written")
+        return 1
     from experiments.report import screenshot, write_report
 
     out = Path(args.out) if args.out else Path(args.runs_dir) / "_leaderboard"
