@@ -45,6 +45,11 @@ def test_different_students_are_different_rows(tmp_path):
         fake_run(root, student="a2c", seed=seed, skill=0.1)
     table = lb.leaderboard(lb.collect_runs(root), reps=100)
     assert sorted(table["student"]) == ["a2c", "ppo"] and (table["seeds"] == 3).all()
+    # and one mastery heatmap per student, never both in one figure
+    from experiments.report import write_report
+
+    page = write_report(lb.collect_runs(root), tmp_path / "board", reps=50)["html"].read_text()
+    assert "gridworld, a2c student: final mastery" in page and "gridworld, ppo student: final mastery" in page
 
 
 def test_no_interval_below_three_seeds(tmp_path):
