@@ -220,7 +220,7 @@ def _run_locked(cfg: DictConfig, rd: RunDir, plan: dict[str, Any]) -> dict[str, 
     except KeyboardInterrupt as exc:
         step = getattr(exc, "step", None)
         latest = _Checkpointer(rd.checkpoint_dir).latest_step()
-        shown = step if step is not None else latest
+        shown = step if step is not None else (latest or 0)
         message = f"interrupted at step {shown}: rerun the same command to resume"
         if latest is not None and latest != shown:
             message += f" (it continues from the checkpoint at step {latest})"
@@ -229,7 +229,7 @@ def _run_locked(cfg: DictConfig, rd: RunDir, plan: dict[str, Any]) -> dict[str, 
         if _in_cli():  # `teachbench`: one line and exit status 130, no traceback
             print(f"teachbench: {message}", file=sys.stderr)
             raise SystemExit(130) from None
-        raise RunInterrupted(message, shown or 0) from None
+        raise RunInterrupted(message, shown) from None
     except OSError as exc:
         rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         raise storage_error(exc, rd.path) or exc from None
