@@ -316,7 +316,7 @@ def write_row_configs(runs: pd.DataFrame, directory: str | Path) -> dict[str, Pa
 
 def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
                 baseline: str = BASELINE_TEACHER, configs_dir: str | None = None) -> pd.DataFrame:
-    """One row per experiment x env x student x teacher.
+    """One row per experiment x env x student x teacher x config id x budget (:data:`GROUP`).
 
     Numeric columns: ``seeds`` (finished), ``failed``, ``unfinished`` (running or
     incomplete), for each metric ``<m>_mean``, ``<m>_std``, ``<m>_iqm``, ``<m>_lo``,

@@ -360,8 +360,8 @@ def _check_argv(argv: list[str]) -> None:
     """Hydra creates ``${runs_dir}/_hydra/...`` before the track starts: an empty
     ``runs_dir=`` would create ``/_hydra`` at the filesystem root. Refuse it first."""
     for arg in argv:
-        key, _, value = arg.lstrip("+~").partition("=")
-        if key == "runs_dir" and _ and value.strip() in ("", "null", "''", '""'):
+        key, equals, value = arg.lstrip("+~").partition("=")
+        if key == "runs_dir" and equals and value.strip() in ("", "null", "''", '""'):
             print("teachbench-track: error: runs_dir: must be a folder, got an empty value", file=sys.stderr)
             sys.exit(2)
 
