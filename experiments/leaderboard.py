@@ -1,4 +1,5 @@
-"""The leaderboard: many run directories -> one row per experiment x env x student x teacher.
+"""The leaderboard: many run directories -> one row per experiment x env x student x teacher
+x config x budget.
 
 Reads only run directories (``config.yaml``, ``status.json``, ``summary.json``). Per group:
 finished seeds, final % of the test set mastered, area under the mastery curve (AUC, a
@@ -8,9 +9,20 @@ mean (IQM) with a stratified-bootstrap 95% interval, and the probability of impr
 over the random teacher of the same env and student. :func:`aggregate` does the same
 across envs (each env one stratum / task).
 
-Only finished runs enter the numbers. Running, failed and incomplete runs are counted in
-their own columns and listed by :func:`print_leaderboard` with their state and error,
-never averaged in.
+Rows pool only seeds of one experiment: the row key (:data:`GROUP`) adds to the names
+the run's config id (:func:`experiments.rundir.config_id`, every setting that changes
+results: teacher and student hyperparameters, env settings, evaluation) and its
+``budget_steps``; the comparison with the baseline teacher uses runs of the same
+experiment, env, student, budget and *settings* (the config id without the teacher's
+part, ``settings_id``). The ``config`` and ``budget`` columns are shown when some
+teacher has more than one.
+
+Only finished runs enter the numbers. Running, failed, interrupted and incomplete runs
+(a torn ``summary.json`` included: the runner resumes those too) are counted in their
+own columns and listed by :func:`print_leaderboard` with their state and error, never
+averaged in. No interval is shown from fewer than :data:`MIN_SEEDS_FOR_INTERVAL` seeds
+(a bootstrap over 1-2 values gives intervals like [1.00, 1.00]); ``wall (s)`` is the
+training time of a run (``summary.wall_time_s``), without imports and set-up.
 
 Why not ``rliable.library.get_interval_estimates``: it imports ``arch``, whose 7.x
 releases (the newest that rliable 1.2 allows) fail to import under pandas 3. The point
@@ -27,23 +39,26 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.stats
+from omegaconf import OmegaConf
 
-from experiments.rundir import RunDir
+from envs.errors import TeachBenchError
+from experiments.rundir import RunDir, config_id
 from experiments.safe_config import load_run_config
 
 log = logging.getLogger("teachbench.leaderboard")
 
-GROUP = ["experiment", "env", "student", "teacher"]
+NAMES = ["experiment", "env", "student", "teacher"]
+GROUP = [*NAMES, "config_id", "budget_steps"]
 BASELINE_TEACHER = "random"
 METRICS = ("final_mastered", "auc_mastered", "held_out_solved")
-STATES = ("finished", "running", "failed", "incomplete", "unreadable")
+STATES = ("finished", "running", "interrupted", "failed", "incomplete", "unreadable")
+MIN_SEEDS_FOR_INTERVAL = 3
 
 
 # -- reading run directories ----------------------------------------------------------------
@@ -82,8 +97,10 @@ def _run_state(rd: RunDir, summary: Mapping[str, Any] | None) -> tuple[str, dict
         if isinstance(steps, (int, float)) and isinstance(budget, (int, float)) and steps < budget:
             return "incomplete", {**status, "error": f"summary reports {steps} of {budget} steps"}
         return "finished", status
+    if rd.summary_path.exists():
+        return "incomplete", {**status, "error": "summary.json is unreadable (rerun the same command to redo it)"}
     state = status.get("state", "missing")
-    if state in ("running", "failed"):
+    if state in ("running", "failed", "interrupted"):
         return state, status
     return "incomplete", status
 
@@ -107,6 +124,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
         summary = rd.summary()
         state, status = _run_state(rd, summary)
         src = summary or {}
+        data = OmegaConf.to_container(cfg, resolve=False)
         row.update({
             "experiment": src.get("experiment", _select(cfg, "name")),
             "env": src.get("env", _select(cfg, "env.label") or _select(cfg, "env.name")),
@@ -117,6 +135,9 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "error": status.get("error"),
             "step": status.get("step"),
             "budget_steps": _select(cfg, "budget.steps"),
+            "config_id": config_id(data),
+            "settings_id": config_id({k: v for k, v in data.items() if k != "teacher"}),
+            "teacher_id": config_id({"teacher": data.get("teacher")}),
         })
         if summary:
             row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list)) and k not in row})
@@ -138,8 +159,16 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
 
 
 def row_config_name(row: Mapping[str, Any]) -> str:
-    """``<env>__<teacher>__<student>``: the file name of a row's saved config."""
-    return f"{row['env']}__{row['teacher']}__{row['student']}"
+    """``<env>__<teacher>__<student>__<config id>__<budget>``: the file name of a row's
+    saved config (without a config id, as in tables made before config ids:
+    ``<env>__<teacher>__<student>``)."""
+    name = f"{row['env']}__{row['teacher']}__{row['student']}"
+    if row.get("config_id"):
+        name += f"__{row['config_id']}"
+        budget = row.get("budget_steps")
+        if budget is not None and not _isnan(budget):
+            name += f"__{int(budget)}"
+    return name
 
 
 def run_command(row: Mapping[str, Any], configs_dir: str | None = None) -> str:
@@ -206,8 +235,8 @@ def iqm_interval(strata: Strata, rng: np.random.Generator, reps: int = 2000,
     if not arrays:
         return math.nan, math.nan, math.nan
     point = float(iqm(np.concatenate(arrays)))
-    if sum(len(a) for a in arrays) < 2:
-        return point, point, point
+    if min(len(a) for a in arrays) < MIN_SEEDS_FOR_INTERVAL:
+        return point, math.nan, math.nan  # no interval from 1-2 seeds of a stratum
     boot = np.concatenate(stratified_bootstrap(arrays, rng, reps), axis=1)
     return (point, *_interval(iqm(boot, axis=1), confidence))
 
@@ -222,6 +251,8 @@ def improvement_interval(x: Strata, y: Strata, rng: np.random.Generator, reps: i
     xs = [np.asarray(x[k], dtype=float) for k in common]
     ys = [np.asarray(y[k], dtype=float) for k in common]
     point = float(np.mean([improvement_probability(a, b) for a, b in zip(xs, ys)]))
+    if min(len(a) for a in (*xs, *ys)) < MIN_SEEDS_FOR_INTERVAL:
+        return point, math.nan, math.nan, len(common)
     bx, by = stratified_bootstrap(xs, rng, reps), stratified_bootstrap(ys, rng, reps)
     boot = np.mean([improvement_probability(a, b) for a, b in zip(bx, by)], axis=0)
     return (point, *_interval(boot, confidence), len(common))
@@ -232,14 +263,23 @@ def _mean_std(values: pd.Series) -> str:
     values = values.dropna().astype(float)
     if values.empty:
         return "-"
-    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return f"{values.mean():.1f} ± {std:.1f}"
+    if len(values) == 1:
+        return f"{values.mean():.1f}"  # one seed: no spread to show
+    return f"{values.mean():.1f} ± {float(values.std(ddof=1)):.1f}"
 
 
 def _iqm_text(point: float, lo: float, hi: float) -> str:
     if math.isnan(point):
         return "-"
+    if math.isnan(lo) or math.isnan(hi):
+        return f"{point:.1f} (n<{MIN_SEEDS_FOR_INTERVAL})"
     return f"{point:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of row keys where a missing value (None/NaN) equals a missing value."""
+    missing = lambda v: v is None or _isnan(v)  # noqa: E731
+    return (missing(a) and missing(b)) or (not missing(a) and not missing(b) and a == b)
 
 
 def _finished(runs: pd.DataFrame) -> pd.DataFrame:
@@ -247,26 +287,36 @@ def _finished(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_row_configs(runs: pd.DataFrame, directory: str | Path) -> dict[str, Path]:
-    """Copy each row's resolved config (its lowest finished seed's ``config.yaml``; seeds
-    differ only in ``seed``) to ``directory/<env>__<teacher>__<student>.yaml``, so that
-    :func:`run_command` can name it. Other files in ``directory`` are left alone."""
+    """Write each row's resolved config (its lowest finished seed's ``config.yaml``; seeds
+    differ only in ``seed``) to ``directory/<row_config_name>.yaml``, so that
+    :func:`run_command` can name it. Other files in ``directory`` are left alone.
+
+    The file is not copied: it is read with :func:`load_run_config` (no foreign
+    ``_target_``, resolver, ``defaults`` list or ``hydra`` block) and the checked data is
+    written. A config that is refused is not written, and its row's command falls back to
+    naming the config groups."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     known = _finished(runs).dropna(subset=["env", "teacher"]) if not runs.empty else runs
     for _, group in known.sort_values("seed").groupby(GROUP, sort=True, dropna=False):
         first = group.iloc[0]
-        source = Path(first["path"]) / "config.yaml"
-        if source.is_file():
-            target = directory / f"{row_config_name(first)}.yaml"
-            shutil.copyfile(source, target)
-            written[row_config_name(first)] = target
+        try:
+            data = load_run_config(Path(first["path"]))
+        except TeachBenchError as exc:
+            log.warning("not writing the config of %s: %s", first["path"], exc)
+            continue
+        target = directory / f"{row_config_name(first)}.yaml"
+        tmp = target.with_name(f".{target.name}.tmp")
+        OmegaConf.save(data, tmp)
+        tmp.replace(target)
+        written[row_config_name(first)] = target
     return written
 
 
 def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
                 baseline: str = BASELINE_TEACHER, configs_dir: str | None = None) -> pd.DataFrame:
-    """One row per experiment x env x student x teacher.
+    """One row per experiment x env x student x teacher x config id x budget (:data:`GROUP`).
 
     Numeric columns: ``seeds`` (finished), ``failed``, ``unfinished`` (running or
     incomplete), for each metric ``<m>_mean``, ``<m>_std``, ``<m>_iqm``, ``<m>_lo``,
@@ -299,13 +349,17 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
         row["iqm_final"] = _iqm_text(row["final_mastered_iqm"], row["final_mastered_lo"], row["final_mastered_hi"])
         row["wall_time_s"] = float(done["wall_time_s"].mean()) if len(done) and "wall_time_s" in done else math.nan
         row["budget_steps"] = group["budget_steps"].dropna().iloc[0] if group["budget_steps"].notna().any() else None
+        row["settings_id"] = group["settings_id"].iloc[0] if "settings_id" in group else None
         row["runs_dir"] = str(Path(group["path"].iloc[0]).parent)
         row["command"] = run_command({**row, "seed": sorted(group["seed"].astype(int))}, configs_dir)
         out.append(row)
+    if not out:  # every run unreadable: nothing to rank (they are listed by not_finished)
+        return pd.DataFrame()
     table = pd.DataFrame(out)
     _add_improvement(table, known, rng, reps, confidence, baseline)
     table["p_improve_text"] = [
-        "-" if math.isnan(p) else f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+        "-" if math.isnan(p) else (f"{p:.2f} (n<{MIN_SEEDS_FOR_INTERVAL})" if math.isnan(lo) else
+                                   f"{p:.2f} [{lo:.2f}, {hi:.2f}]")
         for p, lo, hi in zip(table["p_improve"], table["p_improve_lo"], table["p_improve_hi"])
     ]
     table = table.sort_values(["experiment", "env", "student", "final_mastered_iqm", "teacher"],
@@ -320,8 +374,11 @@ def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, rng: np.random.Gen
     for _, row in table.iterrows():
         p = lo = hi = math.nan
         if row["teacher"] != baseline:
+            # the baseline of the same experiment, env, student, budget and settings
             same = done[(done["experiment"] == row["experiment"]) & (done["env"] == row["env"])
-                        & (done["student"] == row["student"])]
+                        & (done["student"] == row["student"])
+                        & done["budget_steps"].map(lambda b: _same(b, row["budget_steps"]))
+                        & done["settings_id"].map(lambda i: _same(i, row.get("settings_id")))]
             x = same[same["teacher"] == row["teacher"]]["final_mastered"].dropna().to_numpy(float)
             y = same[same["teacher"] == baseline]["final_mastered"].dropna().to_numpy(float)
             if len(x) and len(y):
@@ -345,9 +402,12 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 20
     rng = np.random.default_rng(seed)
     rows = []
     keys = ["experiment", "student"]
+    done = done.assign(
+        _teacher=_labels(done, "teacher", "teacher_id"),
+        _stratum=_labels(done, "env", "settings_id", "budget_steps"))
     for (exp, student), part in done.groupby(keys, sort=True):
-        strata = {t: {e: g[metric].to_numpy(float) for e, g in tp.groupby("env", sort=True)}
-                  for t, tp in part.groupby("teacher", sort=True)}
+        strata = {t: {e: g[metric].to_numpy(float) for e, g in tp.groupby("_stratum", sort=True)}
+                  for t, tp in part.groupby("_teacher", sort=True)}
         for teacher, by_env in strata.items():
             point, lo, hi = iqm_interval(by_env, rng, reps, confidence)
             row = {"experiment": exp, "student": student, "teacher": teacher, "envs": ",".join(sorted(by_env)),
@@ -365,6 +425,18 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 20
     return table.sort_values(["experiment", "student", "iqm"], ascending=[True, True, False]).reset_index(drop=True)
 
 
+def _labels(frame: pd.DataFrame, name: str, *keys: str) -> pd.Series:
+    """``name``, suffixed with ``@<key values>`` only where one name has several key
+    values: a teacher run with two settings (or an env at two budgets) is two entries of
+    the across-env table, never pooled into one."""
+    cols = [k for k in keys if k in frame]
+    if not cols:
+        return frame[name].astype(str)
+    tags = frame[cols].astype(str).agg("/".join, axis=1)
+    several = tags.groupby(frame[name]).transform("nunique") > 1
+    return frame[name].astype(str).where(~several, frame[name].astype(str) + "@" + tags)
+
+
 def not_finished(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs that are not in any number: state, last step and error of each."""
     if runs.empty:
@@ -379,13 +451,17 @@ DISPLAY = {
     "experiment": "experiment", "env": "env", "student": "student", "teacher": "teacher", "seeds": "seeds",
     "final_mastered": "final % mastered", "iqm_final": "IQM final [95% CI]", "auc_mastered": "AUC % mastered",
     "held_out_solved": "held-out % solved", "p_improve_text": "P(> random) [95% CI]", "wall_time_s": "wall (s)",
-    "failed": "failed", "unfinished": "unfinished",
+    "failed": "failed", "unfinished": "unfinished", "config_id": "config", "budget_steps": "budget",
 }
 
 
 def display_columns(table: pd.DataFrame) -> list[str]:
     """The columns worth showing (held-out only where some env has held-out levels)."""
     cols = ["experiment", "env", "student", "teacher", "seeds", "final_mastered", "iqm_final", "auc_mastered"]
+    if not table.empty and all(c in table for c in GROUP):
+        keys = table[["config_id", "budget_steps"]].astype(str).agg("/".join, axis=1)
+        if (keys.groupby([table[c].astype(str) for c in NAMES]).nunique() > 1).any():
+            cols[4:4] = ["config_id", "budget_steps"]  # rows that differ only in settings or budget
     if "held_out_solved_mean" in table and table["held_out_solved_mean"].notna().any():
         cols.append("held_out_solved")
     if "p_improve" in table and table["p_improve"].notna().any():
@@ -397,6 +473,8 @@ def display_columns(table: pd.DataFrame) -> list[str]:
 
 
 def format_cell(col: str, value: Any) -> str:
+    if col == "budget_steps" and value is not None and not _isnan(value):
+        return f"{int(value)}"
     if col == "wall_time_s":
         return "-" if value is None or _isnan(value) else f"{float(value):.0f}"
     if value is None or _isnan(value):
@@ -454,9 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no runs under {args.runs_dir}")
         return 1
     title = args.title or f"TeachBench leaderboard: {args.runs_dir}"
-    print_leaderboard(runs, title=title, reps=args.reps)
+    table = print_leaderboard(runs, title=title, reps=args.reps)
     if args.no_files:
         return 0
+    if table.empty:
+        print("no readable run to tabulate: no files written")
+        return 1
     from experiments.report import screenshot, write_report
 
     out = Path(args.out) if args.out else Path(args.runs_dir) / "_leaderboard"

@@ -172,14 +172,15 @@ def _plots(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, heatmaps:
     if not agg.empty and agg["p_improve"].notna().any():
         out.append((f"Probability of improvement over {BASELINE_TEACHER}, across envs", figure_png(plot_improvement(agg))))
     if heatmaps and not evals.empty:
-        for env, part in evals.groupby("env", sort=True):
+        # one figure per env x student: students are never pooled into one heatmap
+        for (env, student), part in evals.groupby(["env", "student"], sort=True):
             try:
                 fig = analysis.plot_mastery_heatmaps(part)
             except TeachBenchError as exc:
-                log.info("no mastery heatmap for %s: %s", env, exc)
+                log.info("no mastery heatmap for %s (%s): %s", env, student, exc)
                 continue
-            out.append((f"{env}: final mastery over the task space (test set binned over two task dimensions)",
-                        figure_png(fig)))
+            out.append((f"{env}, {student} student: final mastery over the task space (test set binned over two "
+                        "task dimensions)", figure_png(fig)))
     return out
 
 

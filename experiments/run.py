@@ -10,7 +10,10 @@ boundaries let a killed run continue with no episode lost or counted twice; and
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -24,9 +27,10 @@ from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
-from experiments.config_checks import identity_config, resolved_config, validate_config
+from experiments.config_checks import resolved_config, validate_config
 from experiments.curves import area_under_curve
-from experiments.rundir import RunDir, table_scalars, write_json
+from experiments.rundir import (RunDir, RunLock, config_id, identity_diff, storage_error, table_scalars,
+                                 write_json)
 from experiments.safe_config import load_run_config
 from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
@@ -50,7 +54,10 @@ def env_label(cfg: DictConfig) -> str:
 
 
 def run_dir_for(cfg: DictConfig) -> RunDir:
-    return RunDir.for_run(cfg.runs_dir, cfg.name, env_label(cfg), cfg.teacher.name, cfg.student.algo, cfg.seed)
+    """``<runs_dir>/<name>/<env>__<teacher>__<student>__s<seed>__<config id>``
+    (:mod:`experiments.rundir` says what the config id covers)."""
+    return RunDir.for_run(cfg.runs_dir, cfg.name, env_label(cfg), cfg.teacher.name, cfg.student.algo, cfg.seed,
+                          config_id(resolved_config(cfg)))
 
 
 def _device(name: str, env_cfg: DictConfig | None = None, policy: str | None = None) -> str:
@@ -79,13 +86,27 @@ class _Checkpointer:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def latest(self) -> Path | None:
-        import json
+    def latest_step(self) -> int | None:
+        """The step of the latest complete checkpoint, None if there is none."""
+        latest = self.latest()
+        if latest is None:
+            return None
+        try:
+            return int(json.loads((self.directory / "latest.json").read_text())["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
+    def latest(self) -> Path | None:
         pointer = self.directory / "latest.json"
         if not pointer.exists():
             return None
-        target = self.directory / json.loads(pointer.read_text())["dir"]
+        try:
+            name = json.loads(pointer.read_text())["dir"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        target = self.directory / str(name)
+        if target.parent != self.directory:
+            return None  # a pointer out of the checkpoint folder is not ours
         return target if (target / "state.pt").exists() else None
 
     def save(self, step: int, model: Any, state: dict[str, Any], extra_models: Mapping[str, Any] = {}) -> Path:
@@ -126,68 +147,224 @@ def _load_normalizer(vec: Any, state: Mapping[str, Any] | None) -> None:
     vec.ret_rms.count = state["ret_count"]
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after its state was recorded as ``interrupted``; ``str()`` is
+    the one line to show ("interrupted at step N: rerun the same command to resume")."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+RESUME_MODES = (True, False, "extend")
+# On-policy students collect n_envs x n_steps transitions before each update.
+ON_POLICY = ("ppo", "a2c", "maskable_ppo")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or resume, or skip when finished) one experiment; returns its summary."""
+    """Run (or resume, extend, or skip when finished) one experiment; returns its summary.
+
+    In order, and before anything is written into an existing run directory: the config
+    is validated; the run directory named by the config id (:mod:`experiments.rundir`) is
+    locked (a second process on the same run is refused); the saved config, if any, is
+    compared with this one. A finished run with the same config and budget is skipped; a
+    larger ``budget.steps`` continues a finished or unfinished run only with
+    ``resume=extend``; any other difference is refused with one line naming the key.
+
+    The run ends with ``summary.json`` (written last), the final policy ``model.zip``
+    (plus ``vecnormalize.json`` when the env normalises observations) and a checkpoint of
+    the final state, from which ``resume=extend`` continues.
+    """
     try:
         validate_config(cfg)
+        _check_resume(cfg)
+        _check_rollout(cfg)
     except TeachBenchError as exc:
         _record_invalid(cfg, exc)
         raise
     rd = run_dir_for(cfg)
-    if rd.finished and cfg.resume:
-        log.info("run already finished, skipping: %s", rd.path)
-        return rd.summary() or {}
-    identity = identity_config(cfg)
-    if rd.config_path.exists():
-        saved = load_run_config(rd.path)  # only our own classes: a copied run dir cannot run code
-        saved_identity = identity_config(saved)
-        never_trained = rd.status().get("state") == "failed" and _Checkpointer(rd.checkpoint_dir).latest() is None
-        if saved_identity != identity and never_trained:
-            shutil.rmtree(rd.path)  # a failed start with nothing to lose: start again with the new config
-        elif saved_identity != identity:
-            diff = [k for k in sorted(set(saved_identity) | set(identity)) if saved_identity.get(k) != identity.get(k)]
-            raise TeachBenchError(
-                diff[0] if diff else "config",
-                f"the run directory {rd.path} holds a run with a different config (differs in {diff}); "
-                "choose another name= or delete that directory",
-            )
-        if not cfg.resume:
-            shutil.rmtree(rd.path, ignore_errors=True)
-    rd.create()
-    OmegaConf.save(OmegaConf.create(resolved_config(cfg)), rd.config_path)
-    handler = _attach_file_log(rd.log_path)
+    lock = RunLock(rd.lock_path)
     try:
-        rd.set_status("running", step=0)
-        summary = _train(cfg, rd)
+        rd.create()
+        lock.acquire()
+    except OSError as exc:
+        raise storage_error(exc, rd.path) or exc from None
+    try:
+        try:
+            plan = _plan(cfg, rd)
+        except OSError as exc:
+            raise storage_error(exc, rd.path) or exc from None
+        if plan["skip"]:
+            log.info("run already finished, skipping: %s", rd.path)
+            return rd.summary() or {}
+        return _run_locked(cfg, rd, plan)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg: DictConfig, rd: RunDir, plan: dict[str, Any]) -> dict[str, Any]:
+    """Write the config and status, train, and record how it ended (the lock is held)."""
+    try:
+        OmegaConf.save(OmegaConf.create(resolved_config(cfg)), rd.config_path)
+        handler = _attach_file_log(rd.log_path)
+    except OSError as exc:
+        rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}")
+        raise storage_error(exc, rd.path) or exc from None
+    try:
+        device = _device(cfg.device, cfg.env, cfg.student.get("policy"))
+        rd.set_status("running", step=plan["from_step"], device=device, pid=os.getpid())
+        summary = _train(cfg, rd, extended_from=plan["extended_from"])
         rd.write_summary(summary)
-        rd.set_status("finished", step=summary["steps"])
+        rd.set_status("finished", step=summary["steps"], device=device)
         log.info("finished %s: %.1f%% mastered, AUC %.1f", rd.path, summary["final_mastered"], summary["auc_mastered"])
         return summary
+    except KeyboardInterrupt as exc:
+        step = getattr(exc, "step", None)
+        latest = _Checkpointer(rd.checkpoint_dir).latest_step()
+        shown = step if step is not None else (latest or 0)
+        message = f"interrupted at step {shown}: rerun the same command to resume"
+        if latest is not None and latest != shown:
+            message += f" (it continues from the checkpoint at step {latest})"
+        rd.set_status_best_effort("interrupted", step=latest or 0, error=message)
+        log.warning("%s: %s", rd.path, message)
+        if _in_cli():  # `teachbench`: one line and exit status 130, no traceback
+            print(f"teachbench: {message}", file=sys.stderr)
+            raise SystemExit(130) from None
+        raise RunInterrupted(message, shown) from None
+    except OSError as exc:
+        rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        raise storage_error(exc, rd.path) or exc from None
     except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise
-        rd.set_status("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         raise
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
 
 
+def _in_cli() -> bool:
+    """True inside the ``teachbench`` Hydra app (not under the compose API or a notebook)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.initialized()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _plan(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
+    """Decide, with the lock held and before writing anything, what this call does with
+    the run directory: skip, resume, extend, or start afresh. Refusals name the key."""
+    budget = int(cfg.budget.steps)
+    mode = cfg.resume
+    fresh = {"skip": False, "from_step": 0, "extended_from": None}
+    if not rd.config_path.exists():
+        _clear(rd)  # only a lock, or a half-created directory: nothing to keep
+        return fresh
+    try:
+        saved = OmegaConf.to_container(load_run_config(rd.path))  # our own classes only
+    except TeachBenchError as exc:
+        raise TeachBenchError("run_dir", f"{rd.config_path} cannot be read ({exc}); delete {rd.path} to start "
+                                         "over") from None
+    ckpt = _Checkpointer(rd.checkpoint_dir)
+    done = ckpt.latest_step()
+    diff = identity_diff(saved, resolved_config(cfg))
+    if diff:
+        if done is None and not rd.finished:  # a failed start with nothing to lose
+            _clear(rd)
+            return fresh
+        raise TeachBenchError(diff[0], f"the run directory {rd.path} holds a run with a different config "
+                                       f"(differs in {diff}); choose another name= or delete that directory")
+    if mode is False:
+        _clear(rd)  # resume=false: start again from scratch
+        return fresh
+    saved_budget = int(OmegaConf.select(OmegaConf.create(saved), "budget.steps", default=budget))
+    steps_done = int((rd.summary() or {}).get("steps", 0)) if rd.finished else (done or 0)
+    if budget == saved_budget:
+        if rd.finished:
+            return {"skip": True, "from_step": steps_done, "extended_from": None}
+        return {"skip": False, "from_step": steps_done, "extended_from": None}
+    where = "finished" if rd.finished else "unfinished"
+    if budget < saved_budget or budget <= steps_done:
+        raise TeachBenchError("budget.steps", f"{rd.path} is a {where} run with budget.steps={saved_budget} "
+                                              f"({steps_done} steps trained); a smaller budget is another run: "
+                                              f"choose another name=, or rerun with budget.steps={saved_budget}")
+    if mode != "extend":
+        raise TeachBenchError("budget.steps", f"{rd.path} is a {where} run with budget.steps={saved_budget}; "
+                                              f"add resume=extend to continue it to {budget} steps, or choose "
+                                              "another name=")
+    if done is None:
+        raise TeachBenchError("budget.steps", f"{rd.path} has no checkpoint to continue from; choose another name=")
+    history = list((rd.summary() or {}).get("extended_from") or []) if rd.finished else []
+    for path in (rd.summary_path, rd.model_path, rd.normalizer_path):
+        path.unlink(missing_ok=True)  # unfinished again until the extension ends
+    log.info("extending %s from %d to %d steps (from its checkpoint at step %d)", rd.path, saved_budget, budget, done)
+    return {"skip": False, "from_step": done, "extended_from": [*history, saved_budget]}
+
+
+def _clear(rd: RunDir) -> None:
+    """Empty a run directory this process has locked, keeping the lock."""
+    for child in rd.path.iterdir():
+        if child == rd.lock_path:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def _check_resume(cfg: DictConfig) -> None:
+    mode = cfg.get("resume", True)
+    if not any(mode is m if isinstance(m, bool) else mode == m for m in RESUME_MODES):
+        raise TeachBenchError("resume", f"unknown value {mode!r}", ["true", "false", "extend"])
+
+
+def _check_rollout(cfg: DictConfig) -> None:
+    """One rollout larger than the budget would train a whole rollout anyway (SB3 only
+    stops between rollouts): ``env.n_envs=100000`` on a 2,000-step budget ran 1.8M steps."""
+    from students.build import algo_class
+
+    algo = str(cfg.student.algo)
+    n_envs = int(cfg.env.n_envs)
+    n_steps = 1
+    if algo in ON_POLICY:
+        env_students = OmegaConf.to_container(cfg.env.students, resolve=True) if cfg.env.get("students") else {}
+        params = OmegaConf.to_container(cfg.student.params, resolve=True) if cfg.student.get("params") else {}
+        merged = {**dict((env_students or {}).get(algo) or {}), **dict(params or {})}
+        default = inspect.signature(algo_class(algo).__init__).parameters["n_steps"].default
+        n_steps = merged.get("n_steps", default)
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+            return  # a bad n_steps is the student-parameter check's to report
+    budget = int(cfg.budget.steps)
+    rollout = n_envs * n_steps
+    if rollout > budget:
+        what = f"env.n_envs={n_envs} x n_steps={n_steps}" if algo in ON_POLICY else f"env.n_envs={n_envs}"
+        raise TeachBenchError("budget.steps", f"one rollout ({what} = {rollout} steps) is larger than "
+                                              f"budget.steps={budget}: the run would train {rollout} steps; lower "
+                                              "env.n_envs or n_steps, or raise budget.steps")
+
+
 def _record_invalid(cfg: DictConfig, exc: TeachBenchError) -> None:
     """Leave a failed run directory for an invalid config when its identity is known, so a
-    sweep's leaderboard shows the run as failed with the error instead of omitting it."""
+    sweep's leaderboard shows the run as failed with the error instead of omitting it.
+    Only a directory this call creates is written: an existing one (a live or finished run
+    that a typo'd rerun maps to) is never touched."""
     try:
         rd = run_dir_for(cfg)
-    except Exception:  # noqa: BLE001 - identity keys themselves are broken: nothing to record
+        rd.path.parent.mkdir(parents=True, exist_ok=True)
+        rd.path.mkdir()  # fails if it exists: someone else's
+    except Exception:  # noqa: BLE001 - identity unknown, existing directory or unwritable: nothing to record
         return
-    if rd.finished:
-        return
-    rd.create()
-    OmegaConf.save(OmegaConf.create(resolved_config(cfg)), rd.config_path)
-    rd.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+    try:
+        OmegaConf.save(OmegaConf.create(resolved_config(cfg)), rd.config_path)
+        rd.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+    except Exception:  # noqa: BLE001 - the error being raised matters more than this record
+        rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}")
 
 
-def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
+def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) -> dict[str, Any]:
     pin_threads(cfg.torch_threads)
-    t_start = time.perf_counter()
+    t_setup = time.perf_counter()
     env_cfg = cfg.env
     env_kwargs = OmegaConf.to_container(env_cfg.kwargs, resolve=True) if env_cfg.get("kwargs") else {}
     seed = int(cfg.seed)
@@ -256,6 +433,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         "next_ckpt": int(state.get("next_ckpt", int(cfg.checkpoint.every))),
         "eval_id": int(state.get("eval_id", 0)),
         "wall_before": float(state.get("wall_time_s", 0.0)),
+        "t_learn": time.perf_counter(),  # reset just before learn(): wall time counts training only
     }
     normalizer = vec if isinstance(vec, VecNormalize) else None
 
@@ -290,8 +468,8 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             sink.metrics(step, {f"teacher/{k}": v for k, v in diag.items() if k != "step"})
             counters["next_diag"] = step + int(cfg.log.diagnostics_every)
 
-    def checkpoint(step: int) -> None:
-        if step < counters["next_ckpt"] or step == 0:
+    def checkpoint(step: int, force: bool = False) -> None:
+        if not force and (step < counters["next_ckpt"] or step == 0):
             return
         seqs = {name: w.flush() for name, w in writers.items()}
         ckpt.save(step, model, {
@@ -299,7 +477,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
             "next_episode_id": curriculum.next_episode_id, "tables": seqs,
             "next_eval": counters["next_eval"], "next_diag": counters["next_diag"],
             "next_ckpt": step + int(cfg.checkpoint.every), "eval_id": counters["eval_id"],
-            "wall_time_s": counters["wall_before"] + time.perf_counter() - t_start,
+            "wall_time_s": counters["wall_before"] + time.perf_counter() - counters["t_learn"],
             "torch_rng": torch.get_rng_state(), "normalizer": _normalizer_state(vec),
         }, extra_models)
         counters["next_ckpt"] = step + int(cfg.checkpoint.every)
@@ -324,16 +502,27 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     remaining = budget - int(model.num_timesteps)
     progress = cfg.log.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)
+    setup_s = time.perf_counter() - t_setup
     try:
-        if remaining > 0:
-            model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None,
-                        progress_bar=show_bar)
+        counters["t_learn"] = time.perf_counter()
+        try:
+            if remaining > 0:
+                model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None,
+                            progress_bar=show_bar)
+        except KeyboardInterrupt as exc:
+            exc.step = int(model.num_timesteps)  # type: ignore[attr-defined]  # for the one-line message
+            raise
         steps = int(model.num_timesteps)
+        # The final state, before the final evaluation: resume=extend continues from here
+        # (the final evaluation's rows are dropped and redone at the new end).
+        checkpoint(steps, force=True)
         final = run_eval(steps)
         held = _held_out_eval(model, env_cfg.name, env_kwargs, held_out, normalizer, seed, steps, counters, writers,
                               held_out_protocol)
         diag = {"step": steps, "episodes": curriculum.next_episode_id, **table_scalars(teacher.diagnostics())}
         writers["teacher"].append(diag)
+        wall = counters["wall_before"] + time.perf_counter() - counters["t_learn"]
+        _save_final_policy(rd, model, normalizer)
     finally:
         for w in writers.values():
             w.flush()
@@ -344,17 +533,69 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
     summary = {
         "state": "finished",
         "env": env_label(cfg), "env_name": env_cfg.name, "teacher": cfg.teacher.name, "student": cfg.student.algo, "seed": seed,
-        "experiment": cfg.name, "steps": steps, "budget_steps": budget, "episodes": curriculum.next_episode_id,
+        "experiment": cfg.name, "config_id": config_id(resolved_config(cfg)),
+        "steps": steps, "budget_steps": budget, "episodes": curriculum.next_episode_id,
         "final_mastered": final["eval/mastered_pct"], "final_return": final["eval/mean_return"],
         "auc_mastered": area_under_curve(curve.index.to_numpy(), curve.to_numpy(), budget) if curve is not None else None,
         "held_out_solved": held,
         "test_tasks": len(test_tasks),
-        "wall_time_s": counters["wall_before"] + time.perf_counter() - t_start,
+        "wall_time_s": wall,
+        "setup_time_s": setup_s,
         "resumed": latest is not None,
+        "extended_from": extended_from,
+        "model": rd.model_path.name,
         "teacher_diagnostics": table_scalars(teacher.diagnostics()),
     }
     sink.finish(summary)
     return summary
+
+
+def _save_final_policy(rd: RunDir, model: Any, normalizer: VecNormalize | None) -> None:
+    """``model.zip`` (SB3's format; load it with ``students.build.load_student``, which
+    unpickles nothing) and, for a normalised env, ``vecnormalize.json``. Both are written
+    to a temp name and renamed, before ``summary.json``."""
+    tmp = rd.path / ".model.tmp.zip"
+    model.save(tmp)
+    os.replace(tmp, rd.model_path)
+    if normalizer is not None:
+        write_json(rd.normalizer_path, normalizer_stats(normalizer))
+
+
+def normalizer_stats(vec: VecNormalize) -> dict[str, Any]:
+    """VecNormalize's running statistics and settings as plain JSON data (no pickle)."""
+    def rms(r: Any) -> dict[str, Any]:
+        return {"mean": np.asarray(r.mean).tolist(), "var": np.asarray(r.var).tolist(), "count": float(r.count)}
+
+    if isinstance(vec.obs_rms, dict):
+        obs: Any = {k: rms(v) for k, v in vec.obs_rms.items()}
+    else:
+        obs = rms(vec.obs_rms)
+    return {"obs_rms": obs, "ret_rms": rms(vec.ret_rms), "clip_obs": float(vec.clip_obs),
+            "clip_reward": float(vec.clip_reward), "gamma": float(vec.gamma), "epsilon": float(vec.epsilon),
+            "norm_obs": bool(vec.norm_obs), "norm_reward": bool(vec.norm_reward)}
+
+
+def final_normalizer(run_dir: str | os.PathLike, venv: Any) -> VecNormalize | None:
+    """The final policy's observation normaliser around ``venv`` (frozen: ``training``
+    off, rewards not normalised), or None when the run has no ``vecnormalize.json``."""
+    path = RunDir(run_dir).normalizer_path
+    if not path.is_file():
+        return None
+    stats = json.loads(path.read_text())
+    vec = VecNormalize(venv, training=False, norm_obs=bool(stats["norm_obs"]), norm_reward=False,
+                       clip_obs=stats["clip_obs"], clip_reward=stats["clip_reward"], gamma=stats["gamma"],
+                       epsilon=stats["epsilon"])
+
+    def load(r: Any, d: Mapping[str, Any]) -> None:
+        r.mean, r.var, r.count = np.asarray(d["mean"], dtype=np.float64), np.asarray(d["var"], dtype=np.float64), d["count"]
+
+    if isinstance(vec.obs_rms, dict):
+        for k, r in vec.obs_rms.items():
+            load(r, stats["obs_rms"][k])
+    else:
+        load(vec.obs_rms, stats["obs_rms"])
+    load(vec.ret_rms, stats["ret_rms"])
+    return vec
 
 
 def _held_out_eval(model: Any, env_name: str, env_kwargs: dict[str, Any], held_out: Mapping[str, Any],
@@ -400,4 +641,4 @@ def _spec_env(name: str, kwargs: dict[str, Any]) -> Any:
 
 
 
-__all__ = ["run", "run_dir_for"]
+__all__ = ["RunInterrupted", "final_normalizer", "normalizer_stats", "run", "run_dir_for"]

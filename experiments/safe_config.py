@@ -19,6 +19,15 @@ instantiates it:
   ``hydra``, ``oc.select``); others (``${oc.env:...}``, ``${oc.decode:...}``, any custom
   ``${name:...}``) and nested interpolations are refused.
 
+A loaded config is *data*: the keys that make Hydra compose or configure anything
+(:data:`COMPOSITION_KEYS`) are refused at the top level, before any check of values. A
+``defaults:`` list composes other config files (``defaults: [evil, _self_]`` pulls in
+``evil.yaml`` from wherever the search path reaches), and a ``hydra:`` block sets that
+search path (``hydra.searchpath``), callbacks and launchers: a shared config carrying
+both made the printed reproduce command instantiate ``shutil.copyfile`` from a payload
+folder. Run directories never hold either (``experiments.run`` saves the composed job
+config), so nothing legitimate is lost.
+
 Anything else raises :class:`~envs.errors.TeachBenchError` naming the offending key.
 """
 
@@ -52,6 +61,8 @@ HYDRA_TARGETS = frozenset(
 )
 
 CONFIG_NAMES = ("config.yaml", "config.yml", "config.json")
+# Top-level keys through which a config file composes others or configures Hydra itself.
+COMPOSITION_KEYS = ("defaults", "hydra")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # ${...} whose body starts with "name:" is a resolver call; a plain reference has no colon
 # before its first dot-free segment ends.
@@ -81,8 +92,20 @@ def load_run_config(path: str | Path) -> DictConfig:
         data = {}
     if not isinstance(data, dict):
         raise TeachBenchError("config", f"{file} must hold a mapping, got {type(data).__name__}")
+    check_data_only(data, str(file))
     check_config_tree(data)
     return OmegaConf.create(data)
+
+
+def check_data_only(data: dict[str, Any], where: str = "config") -> None:
+    """Refuse the top-level keys that compose other files or configure Hydra
+    (:data:`COMPOSITION_KEYS`): a shared config must be the resolved job config and
+    nothing else."""
+    for key in COMPOSITION_KEYS:
+        if key in data:
+            raise TeachBenchError(key, f"{where} has a top-level {key!r} entry: a shared run config is plain data "
+                                       "(a defaults list or hydra block could pull in files and callbacks from any "
+                                       "search path); use the run directory's own config.yaml")
 
 
 def check_config_tree(data: Any, prefix: str = "") -> None:
@@ -165,4 +188,5 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-__all__ = ["HYDRA_TARGETS", "OWN_PACKAGES", "SAFE_RESOLVERS", "check_config_tree", "check_target", "load_run_config"]
+__all__ = ["COMPOSITION_KEYS", "HYDRA_TARGETS", "OWN_PACKAGES", "SAFE_RESOLVERS", "check_config_tree", "check_data_only",
+           "check_target", "load_run_config"]

@@ -2,6 +2,9 @@
 
 wandb runs offline when no ``WANDB_API_KEY`` is set (``logger.mode=auto``), groups the
 runs of one experiment (``group=<name>``), and never receives the key in its config.
+An online start that cannot reach the server (a key but no network: wandb waited 90 s
+in silence by default) gives up after ``logger.init_timeout`` seconds
+(:data:`INIT_TIMEOUT_S` unless set) with one line naming ``logger.mode``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from envs.errors import TeachBenchError
 from experiments.config_checks import resolved_config
 from teachers.base import Episode
 
+
+
+INIT_TIMEOUT_S = 20.0
 
 
 class NullSink:
@@ -46,9 +52,22 @@ class WandbSink(NullSink):
             raise TeachBenchError("logger.mode", f"unknown wandb mode {mode!r}", ["auto", "online", "offline", "disabled"])
         config = resolved_config(cfg)
         self.wandb = wandb
-        self.run = wandb.init(project=cfg.logger.get("project", "teachbench"), entity=cfg.logger.get("entity"),
-                              group=cfg.name, name=run_dir.path.name, dir=str(run_dir.path), config=config,
-                              mode=mode, reinit="finish_previous", settings=wandb.Settings(console="off", quiet=True))
+        timeout = cfg.logger.get("init_timeout", INIT_TIMEOUT_S)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise TeachBenchError("logger.init_timeout", f"must be a positive number of seconds, got {timeout!r}")
+        settings = wandb.Settings(console="off", quiet=True, init_timeout=float(timeout),
+                                  login_timeout=float(timeout), x_graphql_timeout_seconds=float(timeout))
+        try:
+            self.run = wandb.init(project=cfg.logger.get("project", "teachbench"), entity=cfg.logger.get("entity"),
+                                  group=cfg.name, name=run_dir.path.name, dir=str(run_dir.path), config=config,
+                                  mode=mode, reinit="finish_previous", settings=settings)
+        except Exception as exc:  # noqa: BLE001 - wandb's network errors have many types
+            if mode != "online":
+                raise
+            raise TeachBenchError(
+                "logger.mode", f"wandb could not start an online run within {timeout:g} s ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}); without a network use "
+                               "logger.mode=offline and `wandb sync` later") from None
         self.episode_every = episode_every
 
     def episode(self, episode: Episode) -> None:

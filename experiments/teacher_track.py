@@ -8,10 +8,19 @@ seeds. The student is driven directly (no gymnasium, no SB3): one episode is one
 
 Each run is a run directory in the format of real runs (CONTRIBUTING.md "Run directory":
 ``config.yaml``, ``episodes/``, ``eval/``, ``teacher/`` Parquet parts, ``status.json``,
-``summary.json`` last), named ``toy-<variant>__<teacher label>__sim__s<seed>``, so
-``teachbench-leaderboard`` and the analysis API read the track like any other experiment.
-A track run takes seconds, so it keeps no checkpoints: an unfinished run is restarted
-(its partial parts are removed) and a finished one is skipped.
+``summary.json`` last), named ``toy-<variant>__<teacher label>__sim__s<seed>__<config id>``
+(:mod:`experiments.rundir`: the id covers the teacher's parameters, the toy variant, the
+episode budget and the scoring period), so ``teachbench-leaderboard`` and the analysis
+API read the track like any other experiment, and a rerun with other settings is a new
+run. A track run takes seconds, so it keeps no checkpoints: an unfinished run is
+restarted (its partial parts are removed) and a finished one is skipped. Each run
+directory is locked while it runs (:class:`experiments.rundir.RunLock`).
+
+A run that fails (an expert-knowledge teacher on a variant without expert knowledge, a
+teacher's bad parameter) is returned *as data*, ``{"state": "failed", "error": ...}``,
+by the worker, never raised across the process pool: the track ends, prints the
+teachers that finished and lists the failures. Bad track arguments (``seeds=0``,
+``only=<unknown>``, ``eval_every=0``, ...) are one line naming the key, exit status 2.
 
 Evaluation does not train: the test set is every cell centre (docs/references.md#simulated-student), a test
 task's return is the competence/100 of its cell and "mastered" is competence > 75.
@@ -22,6 +31,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import sys
 import time
 from typing import Any, Mapping
 
@@ -30,7 +40,7 @@ import pandas as pd
 
 from envs.errors import TeachBenchError
 from experiments.curves import area_under_curve
-from experiments.rundir import RunDir, table_scalars, write_json
+from experiments.rundir import RunDir, RunLock, config_id, table_scalars, write_json
 from experiments.tables import TableWriter
 
 log = logging.getLogger(__name__)
@@ -47,23 +57,13 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
     """One teacher × seed × toy variant; writes its run directory and returns the summary.
 
     ``spec`` keys: runs_dir, experiment, variant, toy_kwargs, label, teacher (registry
-    name), params, seed, episodes, eval_every, resume, write_episodes.
+    name), params, seed, episodes, eval_every, resume, write_episodes. Raises on failure;
+    :func:`run_one_safely` turns failures into data.
     """
-    from envs.toy.student import SimulatedStudent
-    from teachers.base import Episode
-    from teachers.registry import make_teacher
-
-    rd = RunDir.for_run(spec["runs_dir"], spec["experiment"], _env_name(spec["variant"]), spec["label"], STUDENT,
-                        int(spec["seed"]))
-    if rd.finished and spec.get("resume", True):
-        return {**(rd.summary() or {}), "skipped": True}
-    rd.create()
-    for table in ("episodes", "eval", "teacher"):
-        TableWriter(rd.path / table).truncate_after(0)  # restart unfinished runs from scratch
     seed = int(spec["seed"])
     episodes, eval_every = int(spec["episodes"]), int(spec["eval_every"])
     config = {
-        "name": spec["experiment"], "seed": seed, "track": True,
+        "name": spec["experiment"], "seed": seed, "track": {"episodes": episodes, "eval_every": eval_every},
         "env": {"name": _env_name(spec["variant"]), "family": "toy", "variant": spec["variant"],
                 "kwargs": dict(spec["toy_kwargs"])},
         "teacher": {"name": spec["label"], "registry": spec["teacher"], "params": dict(spec["params"])},
@@ -71,8 +71,32 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
         "budget": {"steps": episodes},
         "eval": {"every": eval_every},
     }
-    from omegaconf import OmegaConf
+    rd = RunDir.for_run(spec["runs_dir"], spec["experiment"], _env_name(spec["variant"]), spec["label"], STUDENT,
+                        seed, config_id(config))
+    if rd.finished and spec.get("resume", True):
+        return {**(rd.summary() or {}), "skipped": True}
+    rd.create()
+    lock = RunLock(rd.lock_path)
+    lock.acquire()
+    try:
+        return _run_locked(spec, rd, config)
+    finally:
+        lock.release()
 
+
+def _run_locked(spec: Mapping[str, Any], rd: RunDir, config: dict[str, Any]) -> dict[str, Any]:
+    from envs.toy.student import SimulatedStudent
+    from omegaconf import OmegaConf
+    from teachers.base import Episode
+    from teachers.registry import make_teacher
+
+    if rd.finished and spec.get("resume", True):  # finished by another process meanwhile
+        return {**(rd.summary() or {}), "skipped": True}
+    rd.summary_path.unlink(missing_ok=True)
+    for table in ("episodes", "eval", "teacher"):
+        TableWriter(rd.path / table).truncate_after(0)  # restart unfinished runs from scratch
+    seed = int(spec["seed"])
+    episodes, eval_every = int(spec["episodes"]), int(spec["eval_every"])
     OmegaConf.save(OmegaConf.create(config), rd.config_path)
     rd.set_status("running", step=0)
     t_start = time.perf_counter()
@@ -80,6 +104,7 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
         student = SimulatedStudent(**spec["toy_kwargs"], seed=seed)
         space = student.task_space()
         teacher = make_teacher(spec["teacher"], space, seed=seed, **spec["params"])
+        t_start = time.perf_counter()  # wall time counts the episodes, not imports and set-up
         names = space.names
         test_cells = student.test_cells()
         test_tasks = [space.from_unit(u) for u in student.test_tasks()]
@@ -148,17 +173,72 @@ def run_one(spec: Mapping[str, Any]) -> dict[str, Any]:
         rd.set_status("finished", step=episodes)
         return summary
     except Exception as exc:
-        rd.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}")
         raise
 
 
+def run_one_safely(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`run_one`, with any failure returned as ``{"state": "failed", ...}``: a
+    process pool then always gets a plain dict back (an exception crossing it must be
+    picklable, and one that was not left the track waiting forever)."""
+    try:
+        return run_one(spec)
+    except Exception as exc:  # noqa: BLE001 - failures are data here, reported by the track
+        return {"state": "failed", "teacher": spec.get("label"), "teacher_registry": spec.get("teacher"),
+                "seed": int(spec.get("seed", 0)), "env": _env_name(str(spec.get("variant"))), "student": STUDENT,
+                "experiment": spec.get("experiment"), "error": f"{type(exc).__name__}: {exc}"}
+
+
 # -- the track ------------------------------------------------------------------------------
+def _int_arg(cfg: Any, key: str, minimum: int) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TeachBenchError(key, f"must be an integer, got {value!r}")
+    if value < minimum:
+        raise TeachBenchError(key, f"must be >= {minimum}, got {value}")
+    return value
+
+
+def validate_track(cfg: Any) -> None:
+    """Raise :class:`TeachBenchError` for the first bad track argument."""
+    for key, minimum in (("seeds", 1), ("episodes", 1), ("eval_every", 1), ("workers", 1), ("seed_offset", 0)):
+        _int_arg(cfg, key, minimum)
+    if int(cfg.eval_every) > int(cfg.episodes):
+        raise TeachBenchError("eval_every", f"must be <= episodes ({cfg.episodes}), got {cfg.eval_every}")
+    for key in ("resume", "write_episodes"):
+        if not isinstance(cfg.get(key, True), bool):
+            raise TeachBenchError(key, f"must be true or false, got {cfg.get(key)!r}", ["true", "false"])
+    name = cfg.get("name")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith((".", "_")):
+        raise TeachBenchError("name", f"must be a non-empty name without '/', got {name!r}")
+    runs_dir = cfg.get("runs_dir")
+    if not isinstance(runs_dir, str) or not runs_dir.strip():
+        raise TeachBenchError("runs_dir", f"must be a folder, got {runs_dir!r}")
+    if cfg.get("teachers") is None or not len(cfg.teachers):
+        raise TeachBenchError("teachers", "no teacher to run")
+
+
+def _only(cfg: Any) -> list[str]:
+    """``only=[a,b]``, or ``only=a`` (one label, not its letters)."""
+    from omegaconf import ListConfig
+
+    only = cfg.get("only")
+    if only is None:
+        return []
+    if isinstance(only, str):
+        return [only] if only else []
+    if isinstance(only, (list, tuple, ListConfig)):
+        return [str(o) for o in only]
+    raise TeachBenchError("only", f"must be a teacher label or a list of them, got {only!r}")
+
+
 def track_specs(cfg: Any) -> list[dict[str, Any]]:
     """Every (teacher, seed) run of a composed track config, longest teachers first."""
     from omegaconf import OmegaConf
 
+    validate_track(cfg)
     teachers = OmegaConf.to_container(cfg.teachers, resolve=True)
-    only = list(cfg.get("only") or [])
+    only = _only(cfg)
     unknown = [o for o in only if o not in teachers]
     if unknown:
         raise TeachBenchError("only", f"unknown teacher label {unknown[0]!r}", sorted(teachers))
@@ -197,17 +277,20 @@ def run_specs(specs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]
     """Run specs in ``workers`` forked processes (1: in this process)."""
     if workers <= 1 or len(specs) <= 1:
         _init_worker()
-        return [run_one(s) for s in specs]
+        return [run_one_safely(s) for s in specs]
     ctx = mp.get_context("fork")
     with ctx.Pool(processes=workers, initializer=_init_worker) as pool:
-        return list(pool.imap(run_one, specs, chunksize=1))
+        return list(pool.imap(run_one_safely, specs, chunksize=1))
 
 
 def leaderboard(summaries: list[dict[str, Any]], at: tuple[int, ...] | None = None) -> pd.DataFrame:
-    """Mean ± std over seeds of % mastered at several episode counts, per teacher."""
+    """Mean ± std over seeds of % mastered at several episode counts, per teacher
+    (finished runs only; failed ones are in :func:`failures`)."""
     rows = []
     by_teacher: dict[str, list[dict[str, Any]]] = {}
     for s in summaries:
+        if s.get("state", "finished") != "finished":
+            continue
         by_teacher.setdefault(s["teacher"], []).append(s)
     for label, runs in by_teacher.items():
         steps = runs[0]["curve_steps"]
@@ -225,6 +308,8 @@ def leaderboard(summaries: list[dict[str, Any]], at: tuple[int, ...] | None = No
         row["auc"] = f"{auc.mean():.1f} ± {auc.std(ddof=1) if len(auc) > 1 else 0.0:.1f}"
         row["teacher_s/run"] = float(np.mean([r["teacher_time_s"] for r in runs]))
         rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["teacher", "seeds", "final_mean", "final_std", "auc"])
     table = pd.DataFrame(rows).sort_values("final_mean", ascending=False).reset_index(drop=True)
     random = table.loc[table["teacher"] == "random", "final_mean"]
     if len(random) and random.iloc[0] > 0:
@@ -239,21 +324,46 @@ def run_track(cfg: Any) -> pd.DataFrame:
     summaries = run_specs(specs, int(cfg.workers))
     wall = time.perf_counter() - t0
     table = leaderboard(summaries)
+    table.attrs["failures"] = failures(summaries)
     out = RunDir.for_run(cfg.runs_dir, cfg.name, "x", "x", "x", 0).path.parent
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / f"leaderboard_{cfg.toy.name}.csv", index=False)
     write_json(out / f"track_{cfg.toy.name}.json", {"wall_time_s": wall, "runs": len(specs),
-                                                    "workers": int(cfg.workers)})
+                                                    "workers": int(cfg.workers),
+                                                    "failed": table.attrs["failures"]})
     table.attrs["wall_time_s"] = wall
     return table
 
 
+def failures(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The failed runs of a track: teacher, seed and error of each."""
+    return [{"teacher": s.get("teacher"), "seed": s.get("seed"), "error": s.get("error")}
+            for s in summaries if s.get("state", "finished") != "finished"]
+
+
 def format_table(table: pd.DataFrame, variant: str, wall: float | None = None) -> str:
-    shown = table.drop(columns=["final_std"]).rename(columns={"final_mean": "final%"})
     head = f"teacher track: toy={variant}"
     if wall is not None:
         head += f"  ({wall:.1f} s wall)"
-    return head + "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+    lines = [head]
+    if len(table):
+        shown = table.drop(columns=["final_std"]).rename(columns={"final_mean": "final%"})
+        lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    else:
+        lines.append("no run finished")
+    for f in table.attrs.get("failures", []):
+        lines.append(f"failed: {f['teacher']} seed {f['seed']}: {f['error']}")
+    return "\n".join(lines)
+
+
+def _check_argv(argv: list[str]) -> None:
+    """Hydra creates ``${runs_dir}/_hydra/...`` before the track starts: an empty
+    ``runs_dir=`` would create ``/_hydra`` at the filesystem root. Refuse it first."""
+    for arg in argv:
+        key, equals, value = arg.lstrip("+~").partition("=")
+        if key == "runs_dir" and equals and value.strip() in ("", "null", "''", '""'):
+            print("teachbench-track: error: runs_dir: must be a folder, got an empty value", file=sys.stderr)
+            sys.exit(2)
 
 
 def main() -> None:
@@ -261,10 +371,18 @@ def main() -> None:
     import hydra
     from omegaconf import DictConfig
 
+    _check_argv(sys.argv[1:])
+
     @hydra.main(version_base="1.3", config_path="../configs", config_name="track")
     def _app(cfg: DictConfig) -> None:
-        table = run_track(cfg)
+        try:
+            table = run_track(cfg)
+        except TeachBenchError as exc:
+            print(f"teachbench-track: error: {exc}", file=sys.stderr)
+            sys.exit(2)
         print(format_table(table, str(cfg.toy.name), table.attrs.get("wall_time_s")))
+        if table.empty:
+            sys.exit(1)  # every run failed
 
     _app()
 

@@ -132,6 +132,6 @@ def test_same_config_and_seed_give_identical_runs(name, compose):
         a, b = dirs[0].read(table), dirs[1].read(table)
         assert not a.empty
         pd.testing.assert_frame_equal(a, b, check_exact=True, obj=f"{name} {table}")
-    volatile = {"wall_time_s", "experiment"}
+    volatile = {"wall_time_s", "setup_time_s", "experiment"}
     assert {k: v for k, v in summaries[0].items() if k not in volatile} == \
            {k: v for k, v in summaries[1].items() if k not in volatile}

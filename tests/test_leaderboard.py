@@ -83,8 +83,10 @@ def test_robust_statistics_match_rliable():
     boots = lb.stratified_bootstrap([np.array([1.0, 1.0]), np.array([5.0, 6.0, 7.0])], np.random.default_rng(0), 50)
     assert boots[0].shape == (50, 2) and set(np.unique(boots[0])) == {1.0}
     assert set(np.unique(boots[1])) <= {5.0, 6.0, 7.0}
-    # one seed: no spread is invented
-    assert lb.iqm_interval({"e": np.array([42.0])}, np.random.default_rng(0)) == (42.0, 42.0, 42.0)
+    # one or two seeds: no spread is invented, no interval shown
+    point, lo, hi = lb.iqm_interval({"e": np.array([42.0])}, np.random.default_rng(0))
+    assert point == 42.0 and math.isnan(lo) and math.isnan(hi)
+    assert math.isnan(lb.iqm_interval({"e": np.array([1.0, 2.0])}, np.random.default_rng(0))[1])
 
 
 def test_aggregate_across_envs_uses_only_finished_runs(sweep):
@@ -122,10 +124,13 @@ def test_report_files(sweep, tmp_path):
     # each row's command replays its saved config (lowest finished seed) over all its seeds, failed ones too
     row = csv[(csv["env"] == "gridworld") & (csv["teacher"] == "alp_gmm")].iloc[0]
     configs = tmp_path / "lb" / "configs"
-    assert row["command"] == f"teachbench -cd {configs} -cn gridworld__alp_gmm__ppo -m seed=0,1,2,3,4,7,8 runs_dir=runs"
+    name = f"gridworld__alp_gmm__ppo__{row['config_id']}__1000"  # names, config id, budget
+    assert row["command"] == f"teachbench -cd {configs} -cn {name} -m seed=0,1,2,3,4,7,8 runs_dir=runs"
     first = runs[(runs["env"] == "gridworld") & (runs["teacher"] == "alp_gmm") & (runs["state"] == "finished")]
     source = Path(first.sort_values("seed")["path"].iloc[0]) / "config.yaml"
-    assert (configs / "gridworld__alp_gmm__ppo.yaml").read_text() == source.read_text()
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.load(configs / f"{name}.yaml") == OmegaConf.load(source)  # the checked data, rewritten
     assert len(list(configs.glob("*.yaml"))) == 4
     page = paths["html"].read_text()
     assert "ValueError: nan loss" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def test_ppo_run_writes_every_file(compose):
     cfg = compose("env=gridworld", "teacher=random", "student=ppo", "seed=3", *FAST)
     summary = run(cfg)
     rd = run_dir_for(cfg)
-    assert rd.path.name == "gridworld__random__ppo__s3"
+    assert re.fullmatch(r"gridworld__random__ppo__s3__[0-9a-f]{8}", rd.path.name)  # prefix + config id
     saved = OmegaConf.load(rd.config_path)
     assert saved.seed == 3 and saved.budget.steps == 3072 and saved.teacher.name == "random"
     episodes = rd.read("episodes")
@@ -45,8 +46,33 @@ def test_ppo_run_writes_every_file(compose):
     assert rd.status()["state"] == "finished"
     held = evals[evals["split"] == "held_out"]
     assert set(held["name"]) == set(summary["held_out_solved"])
+    # the final policy is kept beside the summary and loads without unpickling
+    assert summary["model"] == "model.zip" and rd.model_path.is_file() and not (rd.path / "lock").exists()
+    _final_policy_acts_like_the_trained_one(cfg, rd)
     # a rerun of a finished run is skipped and returns the same summary
     assert run(cfg)["episodes"] == summary["episodes"]
+
+
+def _final_policy_acts_like_the_trained_one(cfg, rd):
+    """model.zip holds the policy after the last update: the weights of the final
+    checkpoint (taken when training ended), loaded with the safe loader."""
+    import torch
+
+    from students.build import load_student, make_student
+    from students.vec import make_vec_env
+
+    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+    vec = make_vec_env(cfg.env.name, kwargs, 2, "dummy", seed=0)
+    env_students = OmegaConf.to_container(cfg.env.students, resolve=True)
+    fresh = make_student("ppo", vec, params={}, env_defaults=env_students, seed=0)
+    final = load_student(str(rd.model_path), fresh, vec)
+    latest = json.loads((rd.checkpoint_dir / "latest.json").read_text())
+    assert latest["step"] == rd.summary()["steps"]
+    ckpt = load_student(str(rd.checkpoint_dir / latest["dir"] / "model.zip"), fresh, vec)
+    for a, b in zip(final.policy.state_dict().values(), ckpt.policy.state_dict().values()):
+        assert torch.equal(a, b)
+    assert int(final.num_timesteps) == rd.summary()["steps"]
+    vec.close()
 
 
 def test_area_under_curve():
@@ -77,13 +103,14 @@ def test_bad_config_values_raise_one_clear_error(compose, override, key):
     assert err.value.key == key
 
 
-def test_changed_config_in_existing_run_dir_is_refused(compose):
+def test_changed_budget_of_an_unfinished_run_is_refused(compose):
     run(compose("seed=1", *FAST))
     cfg = compose("seed=1", "budget.steps=4096", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40",
                   "resume=true")
     os.remove(run_dir_for(cfg).summary_path)
-    with pytest.raises(TeachBenchError, match="different config"):
+    with pytest.raises(TeachBenchError, match="resume=extend") as err:
         run(cfg)
+    assert err.value.key == "budget.steps"
 
 
 def _cli(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -109,7 +136,7 @@ def test_sweep_goes_on_past_a_failing_run(tmp_path):
     out = _cli(tmp_path, "-m", "student=ppo,sac", "name=sweep", *FAST)
     assert out.returncode == 0, out.stderr[-2000:]
     root = tmp_path / "runs" / "sweep"
-    ppo, sac = RunDir(root / "gridworld__random__ppo__s0"), RunDir(root / "gridworld__random__sac__s0")
+    ppo, sac = (RunDir(next(root.glob(f"gridworld__random__{algo}__s0__*"))) for algo in ("ppo", "sac"))
     assert ppo.finished
     assert sac.status()["state"] == "failed" and "sac cannot act" in sac.status()["error"]
     assert "failed" in out.stdout and "gridworld" in out.stdout  # the leaderboard printed at sweep end
@@ -120,13 +147,15 @@ def test_killed_run_resumes_without_losing_or_repeating_episodes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", f"runs_dir={tmp_path / 'runs'}", *args],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rd = RunDir(tmp_path / "runs" / "kill" / "gridworld__random__ppo__s0")
-    pointer = rd.checkpoint_dir / "latest.json"
     deadline = time.time() + 240
+    pointers: list[Path] = []
     while time.time() < deadline:
-        if pointer.exists() and json.loads(pointer.read_text())["step"] >= 8192:
+        pointers = list((tmp_path / "runs" / "kill").glob("gridworld__random__ppo__s0__*/checkpoints/latest.json"))
+        if pointers and json.loads(pointers[0].read_text())["step"] >= 8192:
             break
         time.sleep(0.05)
+    pointer = pointers[0]
+    rd = RunDir(pointer.parent.parent)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not rd.finished, "the run finished before it could be killed"

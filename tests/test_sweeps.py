@@ -33,7 +33,7 @@ def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 def test_rerun_skips_finished_runs_and_redoes_only_the_rest(tmp_path):
     cli(tmp_path, "-m", "name=rerun", "seed=0,1")
     root = tmp_path / "runs" / "rerun"
-    first, second = RunDir(root / "gridworld__random__ppo__s0"), RunDir(root / "gridworld__random__ppo__s1")
+    first, second = (RunDir(next(root.glob(f"gridworld__random__ppo__s{s}__*"))) for s in (0, 1))  # + config id
     assert first.finished and second.finished
     kept = first.summary_path.read_text(), first.summary_path.stat().st_mtime_ns
     episodes_before = sorted(p.name for p in (first.path / "episodes").iterdir())

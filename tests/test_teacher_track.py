@@ -43,7 +43,8 @@ def test_track_writes_real_run_directories_and_ranks_teachers(compose, tmp_path)
     assert (table["seeds"] == 2).all()
     text = format_table(table, "default")
     assert "mastered@600" in text and "riac" in text
-    rd = RunDir.for_run(tmp_path / "runs", "track", "toy-default", "alp_gmm_corl2019", "sim", 1)
+    (path,) = (tmp_path / "runs" / "track").glob("toy-default__alp_gmm_corl2019__sim__s1__*")  # + config id
+    rd = RunDir(path)
     assert rd.finished and rd.status()["state"] == "finished"
     episodes, evals, diag = rd.read("episodes"), rd.read("eval"), rd.read("teacher")
     assert len(episodes) == 600 and list(episodes["episode_id"]) == list(range(600))
@@ -81,7 +82,7 @@ def test_variants_run_through_the_track(compose, tmp_path):
                       "only=[random,riac]", config_name="track")
         table = run_track(cfg)
         assert set(table["teacher"]) == {"random", "riac"}
-        path = tmp_path / "runs" / "track" / f"toy-{variant}__riac__sim__s0" / "summary.json"
+        (path,) = (tmp_path / "runs" / "track").glob(f"toy-{variant}__riac__sim__s0__*/summary.json")
         assert json.loads(path.read_text())["env"] == f"toy-{variant}"
     assert np.isfinite(table["final_mean"]).all()
 

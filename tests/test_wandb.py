@@ -81,7 +81,8 @@ def test_offline_sweep_groups_runs_and_never_writes_the_key(tmp_path):
         assert any(k.startswith("eval/tasks") for k in keys)  # and each evaluation's per-task table
         assert list(Path(path).glob("wandb/offline-run-*/files/media/table/eval/tasks_*.table.json"))
     assert groups == {"wbsweep"}  # the sweep's runs share one group
-    assert names == {"gridworld__random__ppo__s0", "gridworld__random__ppo__s1"}
+    assert names == {Path(p).name for p in runs["path"]}  # wandb names each run after its run directory
+    assert {n.rsplit("__", 1)[0] for n in names} == {"gridworld__random__ppo__s0", "gridworld__random__ppo__s1"}
 
     # the key is in no file the sweep wrote: run directories, wandb files, Hydra's folder
     leaked = [p for p in [*runs_dir.rglob("*"), *wandb_home.rglob("*")]
