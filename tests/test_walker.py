@@ -175,13 +175,44 @@ def test_stump_heights_and_spacing_follow_the_task():
     step = gw.TERRAIN_STEP
     ground = layout.points[0, 1]
     heights = np.array([(b[2, 1] - ground) / step for b in layout.blocks])
-    lefts = np.array([b[0, 0] for b in layout.blocks]) / step
+    lefts = np.array([b[0, 0] for b in layout.blocks])
     assert abs(heights.mean() - 2.0) < 0.1 and 0.03 < heights.std() < 0.2
-    assert np.allclose(np.diff(lefts), 4.0)  # width 1 + spacing 3
-    assert lefts[0] >= gw.TERRAIN_STARTPAD and lefts[-1] + 1 <= FINISH_X / step + 1e-9
+    assert np.allclose(np.diff(lefts), step + 3.0)  # stump width 1 step + spacing 3 world units
+    assert lefts[0] == gw.TERRAIN_STARTPAD * step  # TMA: first stump at the end of the start pad
     dense = stump_track(np.random.default_rng(0), height_mean=-3.0, height_std=0.1, spacing=0.0)
     dense_h = np.array([(b[2, 1] - ground) / step for b in dense.blocks])
     assert len(dense.blocks) > 3 * len(layout.blocks) and np.allclose(dense_h, 0.05)  # floor 0.05
+
+
+@pytest.mark.parametrize("spacing,count", [(6.0, 13), (3.0, 23), (1.0, 55), (0.0, 167)])
+def test_stumps_before_the_finish_line_match_teachmyagent(spacing, count):
+    """Counts worked out from TMA's generator (``parametric_continuous_stump_tracks.py``,
+    ``_generate_terrain``): ``x`` starts at ``TERRAIN_STARTPAD * TERRAIN_STEP`` = 20 * 14/30;
+    each stump adds ``TERRAIN_STEP`` to x, each gap adds ``obstacle_spacing`` (world units,
+    floored at 0.01 by ``set_environment``). The k-th stump starts at 20*14/30 + k*(14/30 + s),
+    and it is before the finish line (190*14/30) when k < 170*(14/30) / (14/30 + s) =
+    79.33 / (0.467 + s): k = 0..12 at s = 6 (13 stumps), 0..22 at 3 (23), 0..54 at 1 (55),
+    0..166 at 0 (167). The old steps-as-unit generator gave 24 / 42 / 85 here."""
+    env = WalkerStumpsEnv()
+    env.reset(seed=0, options={"task": {"stump_height": 1.0, "stump_spacing": spacing}})
+    lefts = np.array([b[0, 0] for b in env.layout.blocks])
+    assert int((lefts < env.finish_x).sum()) == count
+    assert env.finish_x == (gw.TERRAIN_LENGTH - gw.TERRAIN_GRASS) * gw.TERRAIN_STEP
+
+
+@pytest.mark.parametrize("height_range", ["default", "unfeasible", "trivial"])
+def test_test_grid_is_teachmyagents_for_every_challenge(height_range):
+    """TMA's ``parametric_stumps_test_set.pkl`` holds 100 (height, spacing) points: every
+    pair of {0, 1/3, ..., 3} x {0, 2/3, ..., 6} (read from the pickle's raw float64 bytes),
+    and every stump challenge (unfeasible [0, 9], trivial [-3, 3]) is tested on it."""
+    env = WalkerStumpsEnv(height_range=height_range)
+    got = {(round(t["stump_height"], 9), round(t["stump_spacing"], 9)) for t in env.test_tasks()}
+    tma = {(round(3 * i / 9, 9), round(6 * j / 9, 9)) for i in range(10) for j in range(10)}
+    assert len(env.test_tasks()) == 100 and got == tma
+    custom = WalkerStumpsEnv(height_range="unfeasible", test_range=[[0, 9], [0, 6]]).test_tasks()
+    assert max(t["stump_height"] for t in custom) == 9.0
+    with pytest.raises(TeachBenchError, match="env.kwargs.test_range"):
+        WalkerStumpsEnv(test_range=[[0, 9], [0, 6]])  # outside the default [0, 3] heights
 
 
 def test_roughness_zero_is_flat_and_roughness_makes_it_rugged():

@@ -2,9 +2,10 @@
 
 A :class:`Layout` is a ground polyline plus solid blocks (stumps). It is computed without
 Box2D, so that tests can compare terrains bit for bit and the env only turns it into
-static fixtures. All sizes that a task sets are in gymnasium's *terrain steps*
+static fixtures. Heights and widths that a task sets are in gymnasium's *terrain steps*
 (``TERRAIN_STEP = 14/30`` world units), as in TeachMyAgent's stump tracks and in the
-POET/UED walker (REFERENCES.md §3, §5).
+POET/UED walker (REFERENCES.md §3, §5); the one exception is TMA's stump *spacing*, which
+TMA and teachDeepRL measure in world units, and so do we.
 
 Track shape follows gymnasium's walker: ``TERRAIN_LENGTH = 200`` steps, a flat
 ``TERRAIN_STARTPAD = 20``-step start pad, the finish line ``TERRAIN_GRASS = 10`` steps
@@ -149,28 +150,47 @@ def _streams(rng: np.random.Generator) -> tuple[np.random.Generator, np.random.G
 
 
 def stump_track(rng: np.random.Generator, height_mean: float, height_std: float, spacing: float, *,
-                stump_width: float = 1.0, height_floor: float = 0.05, roughness: float = 0.0) -> Layout:
-    """TeachMyAgent-style stump track: after the start pad, stumps ``stump_width`` steps wide
-    every ``stump_width + spacing`` steps up to the finish line, each ``max(height_floor,
-    N(height_mean, height_std))`` steps tall (REFERENCES.md §3), on flat ground."""
+                stump_width: float = 1.0, height_floor: float = 0.05, roughness: float = 0.0,
+                startpad: int = STARTPAD) -> Layout:
+    """TeachMyAgent's / teachDeepRL's stump track (REFERENCES.md §3), in their units.
+
+    The first stump stands at the end of the ``startpad``-step start pad; then, until the
+    track's end (``LENGTH`` steps), one stump ``stump_width`` terrain steps wide followed by
+    a gap of ``max(0.01, spacing)`` **world units** (TMA and teachDeepRL add
+    ``obstacle_spacing`` to an x measured in world units, and floor it at 0.01). Each stump
+    is ``max(height_floor, N(height_mean, height_std))`` terrain steps tall. Ground between
+    stumps follows TMA's grass rule, one ground point per gap: ``v = 0.8 v + 0.01
+    sign(H - y) + U(-roughness, roughness) / SCALE``; with ``roughness = 0`` (the benchmark)
+    the ground is flat.
+
+    So the k-th stump's left side is at ``startpad * STEP + k * (stump_width * STEP +
+    spacing)``: 13 stumps start before the finish line at spacing 6, 23 at 3, 55 at 1.
+    Stumps sink ``SINK`` into the ground under them (ours: no seam at ground level).
+    """
     ground, _, sizes = _streams(rng)
-    b = _Builder(ground, roughness)
-    b.grass(STARTPAD + 1)
-    end = LENGTH - GRASS
-    pos = float(STARTPAD) + spacing  # continuous position (in steps) of the next stump's left side
-    while pos + stump_width <= end:
-        b.grass(int(math.floor(pos)) + 1 - b.i)  # ground grid points up to the stump
+    gap = max(0.01, float(spacing))
+    width = float(stump_width) * STEP
+    x, y, v = startpad * STEP, HEIGHT, 0.0
+    points: list[tuple[float, float]] = [(0.0, y), (x, y)]
+    blocks: list[np.ndarray] = []
+    end = LENGTH * STEP
+    while x < end:
         draw = float(sizes.normal(height_mean, height_std)) if height_std > 0 else float(height_mean)
-        h = max(height_floor, draw)
-        x0, x1 = pos * STEP, (pos + stump_width) * STEP
-        b.points.append((x0, b.y))
-        b.blocks.append(np.array([(x0, b.y - SINK), (x1, b.y - SINK), (x1, b.y + h * STEP), (x0, b.y + h * STEP)]))
-        b.points.append((x1, b.y))
-        b.i = max(b.i, int(math.ceil(pos + stump_width - 1e-9)))  # no ground points under the stump
-        b.v = 0.0
-        pos += stump_width + spacing
-    b.grass(LENGTH - b.i)
-    return b.layout()
+        top = y + max(height_floor, draw) * STEP
+        blocks.append(np.array([(x, y - SINK), (x + width, y - SINK), (x + width, top), (x, top)]))
+        x += width
+        if x >= end:
+            break
+        v = 0.8 * v + 0.01 * float(np.sign(HEIGHT - y))
+        noise = float(ground.uniform(-1.0, 1.0))  # drawn at roughness 0 too: one stream for every task
+        v += roughness * noise / gw.SCALE
+        y = min(max(y + v, Y_MIN), Y_MAX)
+        points.append((x, y))
+        x += gap
+        points.append((min(x, end), y))
+    if points[-1][0] < end:
+        points.append((end, y))
+    return Layout(_clean(points), blocks)
 
 
 @dataclass(frozen=True)
