@@ -15,7 +15,17 @@ from envs.walker import BODIES, WalkerObstaclesEnv, WalkerStumpsEnv
 from envs.walker.obstacles import HELD_OUT, OBSTACLE_SPACE
 from envs.walker.terrain import FINISH_X, ObstacleParams, obstacle_course, stump_track
 
-BODY_DIMS = {"default": (24, 4), "short": (24, 4), "long": (24, 4), "quadruped": (34, 8)}
+# (observation, action) sizes worked out from the reference body modules: TMA's state is the
+# head's 4 values + per motor (angle, speed) + a contact flag per motor with check_contact
+# + 10 lidars; one action per motor.
+BODY_DIMS = {
+    "old_classic_bipedal": (4 + 4 * 2 + 2 + 10, 4),   # gymnasium's 24 / 4
+    "small_bipedal": (4 + 4 * 2 + 2 + 10, 4),         # 2 legs x (hip, knee); knees check contact
+    "spider": (4 + 12 * 2 + 4 + 10, 12),              # 2 pairs x 2 legs x 3 motors; lowest motor checks contact
+    "millipede": (4 + 16 * 2 + 8 + 10, 16),           # 4 bodies x 2 legs x (hip, knee)
+    "old_big_quadru": (4 + 8 * 2 + 4 + 10, 8),        # 2 pairs of legs; state_size = 8 * 2 + 4 in TMA
+    "short": (4 + 4 * 2 + 2 + 10, 4),                 # teachDeepRL: 4 + nb_leg_pairs * 2 * 5 + 10
+}
 HARDCORE = HELD_OUT["hardcore"]
 
 
@@ -83,6 +93,38 @@ def test_bodies_change_spaces_and_play(name, body):
     assert isinstance(info["success"], bool)
 
 
+# (torque, torque penalty, leg segment length px, leg width px) from the reference body modules:
+# TMA OldClassicBipedalBody (80, 0.00035, 34, 8), SmallBipedalBody (80, 0.00035, 17, 8),
+# SpiderBody (100, 0.00035 / nb_pairs_of_legs = /2, 20, 6), MillipedeBody (200, 0.00035 /
+# nb_of_bodies = /4, 10, 4), OldBigQuadruBody (300, 0.00035 / 2, 51, 10); teachDeepRL "short"
+# (80, 0.00035, 17, 8).
+PUBLISHED = {
+    "old_classic_bipedal": (80, 0.00035, 34, 8), "small_bipedal": (80, 0.00035, 17, 8),
+    "spider": (100, 0.00035 / 2, 20, 6), "millipede": (200, 0.00035 / 4, 10, 4),
+    "old_big_quadru": (300, 0.00035 / 2, 51, 10), "short": (80, 0.00035, 17, 8),
+}
+
+
+@pytest.mark.parametrize("body", list(PUBLISHED))
+def test_bodies_have_published_sizes_torques_and_penalties(body):
+    torque, penalty, leg_h, leg_w = PUBLISHED[body]
+    env = WalkerStumpsEnv(body=body)
+    spec = env.body
+    assert (spec.torque, spec.leg_h, spec.leg_w) == (torque, leg_h, leg_w)
+    assert spec.torque_penalty == pytest.approx(penalty)
+    env.reset(seed=0)
+    n = env.action_space.shape[0]
+    assert len(env.joints) == n
+    shaping = lambda: 130 * env.hull.position[0] / gw.SCALE - 5.0 * abs(env.hull.angle)  # noqa: E731
+    before = shaping()
+    action = np.linspace(-1, 1, n).astype(np.float32)
+    _, reward, *_ = env.step(action)
+    # TMA's energy cost: penalty * 80 * |a| per motor (80 = the original torque, any body)
+    assert shaping() - before - reward == pytest.approx(penalty * 80 * np.abs(action).sum(), rel=1e-6)
+    assert WalkerStumpsEnv(body="default").body == BODIES["old_classic_bipedal"]
+    assert spec.startpad == gw.TERRAIN_STARTPAD  # TMA: 20 steps unless AGENT_WIDTH / step + 5 exceeds it
+
+
 def test_unknown_body_and_bad_kwargs_raise_named_errors():
     with pytest.raises(TeachBenchError, match="env.kwargs.body"):
         WalkerStumpsEnv(body="hexapod")
@@ -98,7 +140,7 @@ def test_gymnasium_and_sb3_env_checkers_pass():
     from gymnasium.utils.env_checker import check_env as gym_check
     from stable_baselines3.common.env_checker import check_env as sb3_check
 
-    for env in (WalkerStumpsEnv(), WalkerObstaclesEnv(), WalkerStumpsEnv(body="quadruped", render_mode="rgb_array")):
+    for env in (WalkerStumpsEnv(), WalkerObstaclesEnv(), WalkerStumpsEnv(body="spider", render_mode="rgb_array")):
         gym_check(env, skip_render_check=env.render_mode is None)
         sb3_check(env, warn=True)
 
@@ -256,11 +298,11 @@ def test_two_walkers_in_one_process_do_not_interfere():
     tasks = {"s": {"stump_height": 0.5, "stump_spacing": 2.0}, "q": HELD_OUT["stairs"]}
 
     def alone(key):
-        env = envs.make_env("walker_stumps", body="long") if key == "s" else envs.make_env("walker_obstacles", body="quadruped")
+        env = envs.make_env("walker_stumps", body="small_bipedal") if key == "s" else envs.make_env("walker_obstacles", body="old_big_quadru")
         return play(env, acts[key], tasks[key], seed=4)[:2]
 
     solo = {k: alone(k) for k in "sq"}
-    both = {"s": envs.make_env("walker_stumps", body="long"), "q": envs.make_env("walker_obstacles", body="quadruped")}
+    both = {"s": envs.make_env("walker_stumps", body="small_bipedal"), "q": envs.make_env("walker_obstacles", body="old_big_quadru")}
     trace = {k: ([both[k].reset(seed=4, options={"task": tasks[k]})[0]], []) for k in "sq"}
     done = {k: False for k in "sq"}
     for t in range(300):  # interleave the two walkers step by step
@@ -316,10 +358,10 @@ def test_corners_of_every_task_space_never_crash_or_nan():
 @pytest.mark.parametrize("name", ["walker_stumps", "walker_obstacles"])
 def test_extreme_tasks_give_finite_episodes(name):
     """All-minimum and all-maximum tasks end within the TimeLimit, zero and random actions."""
-    env = envs.make_env(name, body="quadruped")
+    env = envs.make_env(name, body="millipede")  # no contact ends a millipede episode (TMA)
     space = env.unwrapped.task_space
     for task in (space.from_array(space.low), space.from_array(space.high)):
-        for actions in (np.zeros((2100, 8), np.float32), np.random.default_rng(0).uniform(-1, 1, (2100, 8)).astype(np.float32)):
+        for actions in (np.zeros((2100, 16), np.float32), np.random.default_rng(0).uniform(-1, 1, (2100, 16)).astype(np.float32)):
             obs, rew, _ = play(env, actions, task)
             assert len(rew) <= 2000 and np.isfinite(obs).all()
 

@@ -49,7 +49,8 @@ class WalkerObstaclesEnv(ParamWalker):
     """POET-style obstacle course on gymnasium's walker.
 
     Args:
-        body: embodiment (``default``, ``short``, ``long``, ``quadruped``). Default ``default``.
+        body: embodiment (:data:`envs.walker.bodies.BODIES`). Default ``default``
+            (``old_classic_bipedal``, dcd's biped).
         thresholds: "high" values below which (pit, stump, stair) obstacles are absent.
             Default (0.8, 0.2, 0.2) (REFERENCES.md §5).
         test_size: size of the seeded uniform test set. Default 100 (as TMA's stump grid).

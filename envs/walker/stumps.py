@@ -54,7 +54,8 @@ class WalkerStumpsEnv(ParamWalker):
     """Stump tracks on gymnasium's walker.
 
     Args:
-        body: embodiment (``default``, ``short``, ``long``, ``quadruped``). Default ``default``.
+        body: embodiment (:data:`envs.walker.bodies.BODIES`). Default ``default``
+            (``old_classic_bipedal``).
         height_range: stump-height-mean range: ``default`` [0, 3], ``unfeasible`` [0, 9],
             ``trivial`` [-3, 3] (TMA challenges), or ``[low, high]``. Default ``default``.
         spacing_range: spacing range in world units (TMA's unit). Default [0, 6] (TMA).
@@ -118,7 +119,7 @@ class WalkerStumpsEnv(ParamWalker):
     def make_layout(self, task: Task, rng: np.random.Generator) -> Layout:
         std = task.get("stump_height_std", self.stump_height_std)
         return stump_track(rng, task["stump_height"], std, task["stump_spacing"], stump_width=self.stump_width,
-                           roughness=self.roughness)
+                           roughness=self.roughness, startpad=self.body.startpad)
 
     def _clip_task(self, height: float, spacing: float) -> Task:
         """A task clipped into the space (spread at its default where it is a dimension)."""
