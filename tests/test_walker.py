@@ -12,7 +12,7 @@ from gymnasium.envs.box2d import bipedal_walker as gw
 import envs
 from envs.errors import TeachBenchError
 from envs.walker import BODIES, WalkerObstaclesEnv, WalkerStumpsEnv
-from envs.walker.obstacles import HELD_OUT, OBSTACLE_SPACE
+from envs.walker.obstacles import DCD_TEST_LEVELS, OBSTACLE_SPACE
 from envs.walker.terrain import FINISH_X, ObstacleParams, obstacle_course, stump_track
 
 # (observation, action) sizes worked out from the reference body modules: TMA's state is the
@@ -26,7 +26,10 @@ BODY_DIMS = {
     "old_big_quadru": (4 + 8 * 2 + 4 + 10, 8),        # 2 pairs of legs; state_size = 8 * 2 + 4 in TMA
     "short": (4 + 4 * 2 + 2 + 10, 4),                 # teachDeepRL: 4 + nb_leg_pairs * 2 * 5 + 10
 }
-HARDCORE = HELD_OUT["hardcore"]
+# A level with every obstacle present (pits, stumps, stairs).
+HARDCORE = {"ground_roughness": 1.0, "pit_gap_low": 2.0, "pit_gap_high": 3.0, "stump_height_low": 1.0,
+            "stump_height_high": 2.0, "stair_height_low": 1.0, "stair_height_high": 1.0, "stair_steps": 4}
+STAIRS = DCD_TEST_LEVELS["Med-Stairs"]
 
 
 def play(env: gym.Env, actions: np.ndarray, task=None, seed: int = 0):
@@ -189,9 +192,10 @@ def test_test_sets_mastery_and_held_out_levels():
     assert obstacles.test_tasks() == WalkerObstaclesEnv().test_tasks()  # fixed seed
     assert len(obstacles.test_tasks()) == 100
     assert obstacles.test_tasks() != WalkerObstaclesEnv(test_seed=1).test_tasks()
-    held = obstacles.held_out()
-    assert set(held) == {"flat", "hardcore", "stairs", "pit_gap", "stumps", "roughness"}
-    assert all(OBSTACLE_SPACE.contains(t) for t in held.values())
+    held = obstacles.held_out()  # dcd eval.py's walker list
+    assert set(held) == {"BipedalWalker-v3", "BipedalWalkerHardcore-v3", "Med-Stairs", "Med-PitGap",
+                         "Med-StumpHeight", "Med-Roughness"}
+    assert all(OBSTACLE_SPACE.contains(t) for t in held.values() if isinstance(t, dict))
     assert all(stumps.task_space.contains(t) for t in stumps.held_out().values())
     for env in (stumps, obstacles):
         assert env.is_mastered(230.5, False) and not env.is_mastered(230.0, True)
@@ -199,15 +203,16 @@ def test_test_sets_mastery_and_held_out_levels():
 
 def test_obstacle_thresholds_switch_obstacles_off():
     env = WalkerObstaclesEnv()
-    p = env.params({**HARDCORE, "pit_gap_high": 0.79, "stump_height_high": 0.19, "stair_height_high": 0.2,
-                    "stair_height_low": 0.5})
+    p = env.params({**HARDCORE, "pit_gap_low": 0.5, "pit_gap_high": 0.79, "stump_height_low": 0.0,
+                    "stump_height_high": 0.19, "stair_height_high": 0.2, "stair_height_low": 0.5})
     assert p.pit_gap is None and p.stump_height is None
+    # dcd sorts each pair before the threshold test: pit gap low 5 / high 0.5 has pits in [0.5, 5]
+    assert env.params({**HARDCORE, "pit_gap_low": 5.0, "pit_gap_high": 0.5}).pit_gap == (0.5, 5.0)
     assert p.stair_height == (0.2, 0.5)  # low above high reads as the swapped range
-    flat = obstacle_course(np.random.default_rng(0), env.params(HELD_OUT["flat"]))
+    flat = obstacle_course(np.random.default_rng(0), env.params(DCD_TEST_LEVELS["Default"]))
     assert flat.blocks == []
     hard = obstacle_course(np.random.default_rng(0), env.params(HARDCORE))
-    assert hard.blocks  # stumps
-    assert np.any(np.diff(hard.points[:, 0]) == 0)  # vertical edges: pits and stairs
+    assert hard.blocks  # stumps, pit walls, stairs
 
 
 # -- terrain semantics -----------------------------------------------------------------------
@@ -295,7 +300,7 @@ def test_two_walkers_in_one_process_do_not_interfere():
                 [tuple(v) for v in gw.HULL_FD.shape.vertices], [tuple(v) for v in gw.LEG_FD.shape.vertices])
     rng = np.random.default_rng(1)
     acts = {"s": rng.uniform(-1, 1, (300, 4)).astype(np.float32), "q": rng.uniform(-1, 1, (300, 8)).astype(np.float32)}
-    tasks = {"s": {"stump_height": 0.5, "stump_spacing": 2.0}, "q": HELD_OUT["stairs"]}
+    tasks = {"s": {"stump_height": 0.5, "stump_spacing": 2.0}, "q": STAIRS}
 
     def alone(key):
         env = envs.make_env("walker_stumps", body="small_bipedal") if key == "s" else envs.make_env("walker_obstacles", body="old_big_quadru")
@@ -383,11 +388,11 @@ def test_video_helper_writes_a_gif(tmp_path):
 
     from envs.walker.video import policy_video
 
-    out = policy_video("walker_obstacles", lambda obs: np.zeros(4, np.float32), HELD_OUT["stairs"],
+    out = policy_video("walker_obstacles", lambda obs: np.zeros(4, np.float32), STAIRS,
                        tmp_path / "clip.gif", max_steps=30, frame_every=5)
     with Image.open(out["path"]) as gif:
         assert gif.n_frames == 7 and gif.size == (gw.VIEWPORT_W, gw.VIEWPORT_H)
-    assert out["length"] == 30 and out["task"] == HELD_OUT["stairs"]
+    assert out["length"] == 30 and out["task"] == STAIRS
     with pytest.raises(TeachBenchError, match="path"):
         policy_video("walker_obstacles", lambda o: np.zeros(4), None, tmp_path / "clip.avi", max_steps=2)
 

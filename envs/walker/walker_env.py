@@ -134,8 +134,11 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
 
     # -- terrain --------------------------------------------------------------------------
     def _build_terrain(self, task: Task) -> None:
-        """Turn the task's layout into two static bodies (ground edges, blocks)."""
-        layout = self.make_layout(task, self.np_random)
+        """Build the task's layout (drawn from the reset RNG)."""
+        self._apply_layout(self.make_layout(task, self.np_random))
+
+    def _apply_layout(self, layout: Layout) -> None:
+        """Turn a layout into two static bodies (ground edges, blocks)."""
         self.layout = layout
         self.finish_x = layout.finish_x
         pts = layout.points
@@ -189,12 +192,16 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
         self._speed, self._correction, self._contact = built.speed, built.angle_correction, built.contact
         self.drawlist = self.terrain + self.legs + [self.hull]
         obs, _, _, _ = self._advance(self._zero)
-        return obs, {"task": dict(task), "success": False, "progress": 0.0}
+        return obs, {**self._info_extra(), "success": False, "progress": 0.0}
+
+    def _info_extra(self) -> dict[str, Any]:
+        """What every info reports besides success and progress (the task played)."""
+        return {"task": dict(self._task)}
 
     def step(self, action: np.ndarray):
         obs, reward, terminated, success = self._advance(action)
         progress = self._px / self.finish_x
-        return obs, reward, terminated, False, {"task": dict(self._task), "success": success, "progress": progress}
+        return obs, reward, terminated, False, {**self._info_extra(), "success": success, "progress": progress}
 
     def _advance(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool]:
         """One physics step: gymnasium's motor control, world step, lidar, state and reward."""
