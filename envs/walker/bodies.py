@@ -346,13 +346,15 @@ def _millipede(world, spec, fx, init_x, init_y, push) -> BuiltBody:
 def observation_bounds(spec: BodySpec) -> tuple[list[float], list[float]]:
     """gymnasium's observation bounds with its per-joint block for every motor (angle +-pi,
     speed +-5, contact [0, 5]); the head angle is unbounded (gymnasium's +-pi is wrong: a
-    flipping hull is not wrapped)."""
+    flipping hull is not wrapped). Motor speeds of the other bodies are unbounded, as all of
+    TMA's bounds (the millipede's light legs exceed gymnasium's 5)."""
     low = [-math.inf, -5.0, -5.0, -5.0]
     high = [math.inf, 5.0, 5.0, 5.0]
     n, per_contact = spec.n_motors, (3 if spec.kind == "spider" else 2)
+    speed = 5.0 if spec.is_gymnasium_default() else math.inf
     for m in range(n):
-        low += [-math.pi, -5.0]
-        high += [math.pi, 5.0]
+        low += [-math.pi, -speed]
+        high += [math.pi, speed]
         if m % per_contact == per_contact - 1:
             low.append(-0.0)
             high.append(5.0)
