@@ -128,7 +128,8 @@ class BodySpec:
 
 
 BODIES: dict[str, BodySpec] = {
-    "old_classic_bipedal": BodySpec("old_classic_bipedal", doc="TMA's default = gymnasium's biped: legs 34/30, torque 80"),
+    "old_classic_bipedal": BodySpec("old_classic_bipedal",
+                                    doc="TMA's default = gymnasium's biped: legs 34/30, torque 80"),
     "small_bipedal": BodySpec("small_bipedal", kind="tma", leg_h=17.0, leg_down=3.0, hull_width=20.0,
                               doc="TMA SmallBipedalBody: legs 17/30, torque 80"),
     "spider": BodySpec("spider", kind="spider", leg_h=20.0, leg_w=6.0, leg_down=4.0, torque=100.0,

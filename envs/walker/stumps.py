@@ -108,7 +108,8 @@ class WalkerStumpsEnv(ParamWalker):
         try:
             (th_lo, th_hi), (ts_lo, ts_hi) = test_range
         except (TypeError, ValueError):
-            raise TeachBenchError("env.kwargs.test_range", f"expected [[h_low, h_high], [s_low, s_high]], got {test_range!r}") from None
+            raise TeachBenchError("env.kwargs.test_range",
+                                  f"expected [[h_low, h_high], [s_low, s_high]], got {test_range!r}") from None
         th = _range("env.kwargs.test_range", (th_lo, th_hi))
         ts = _range("env.kwargs.test_range", (ts_lo, ts_hi))
         if not (h_lo <= th[0] and th[1] <= h_hi and s_lo <= ts[0] and ts[1] <= s_hi):

@@ -204,7 +204,8 @@ def obstacle_course(rng: np.random.Generator, p: ObstacleParams) -> Layout:
                 for k in range(stair_n):
                     x0, x1 = x + k * stair_w * STEP, x + (k + 1) * stair_w * STEP
                     top = y + k * stair_h * stair_slope * STEP
-                    blocks.append(np.array([(x0, top), (x1, top), (x1, top - stair_h * STEP), (x0, top - stair_h * STEP)]))
+                    bottom = top - stair_h * STEP
+                    blocks.append(np.array([(x0, top), (x1, top), (x1, bottom), (x0, bottom)]))
                 counter = stair_n * stair_w + 1
         elif state == "stairs":
             n = (stair_n * stair_w - counter) // stair_w
