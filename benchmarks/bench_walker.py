@@ -1,6 +1,8 @@
 """Random-action speed of the TeachBench walkers vs gymnasium's BipedalWalker in one run.
 
-Prints steps/s of every walker env and body (random actions, episodes reset as they end,
+Prints steps/s of every walker env and body (TeachMyAgent's old_classic_bipedal = default,
+small_bipedal, spider, millipede, old_big_quadru and teachDeepRL's short walker; random
+actions, episodes reset as they end,
 TimeLimit 2000 as registered) next to gymnasium's ``BipedalWalker-v3`` (the peer for
 flat / stump terrain) and ``BipedalWalker-v3`` hardcore (the peer for the obstacle course),
 as ratios, plus the mean reset time. Goal: ratio >= 1.0 on comparable terrain.
@@ -25,6 +27,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers TeachBench ids)
+from envs.walker.bodies import BODIES  # noqa: E402
 
 # (label, factory, task, peer label)
 STUMP_TASK = {"stump_height": 1.5, "stump_spacing": 3.0}
@@ -92,7 +95,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="random steps per env per repeat")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats; best kept")
     parser.add_argument("--resets", type=int, default=50, help="resets timed per env (reset-only loop)")
-    parser.add_argument("--bodies", default="default,short,long,quadruped")
+    parser.add_argument("--bodies", default=",".join(BODIES), help="comma-separated body names (envs.walker.bodies)")
     args = parser.parse_args()
     todo = cases(args.bodies.split(","))
     best: dict[str, float] = {}
@@ -104,13 +107,20 @@ def main() -> None:
             sps, _ = measure(make, task, args.steps, seed=rep, zero=True)
             still[label] = max(still.get(label, 0.0), sps)
     resets = {label: reset_only(make, task, args.resets) for label, make, task, _ in todo}
-    print(f"{'env':40s} {'random/s':>9s} {'ratio':>6s} {'zero/s':>8s} {'ratio':>6s} {'reset ms':>9s} {'ratio':>6s}  vs")
+    print(f"{'env':48s} {'random/s':>9s} {'ratio':>6s} {'zero/s':>8s} {'ratio':>6s} {'reset ms':>9s} {'ratio':>6s}  vs")
     for label, _, _, peer in todo:
         ratio = best[label] / best[peer] if peer else 1.0
         sratio = still[label] / still[peer] if peer else 1.0
         rratio = resets[peer] / resets[label] if peer else 1.0
-        print(f"{label:40s} {best[label]:9.0f} {ratio:6.2f} {still[label]:8.0f} {sratio:6.2f} "
+        print(f"{label:48s} {best[label]:9.0f} {ratio:6.2f} {still[label]:8.0f} {sratio:6.2f} "
               f"{1e3 * resets[label]:9.2f} {rratio:6.2f}  {peer or '-'}")
+    print("\nper body, random-action steps/s relative to gymnasium's walker (obstacles flat, stumps, obstacles hardcore):")
+    for body in args.bodies.split(","):
+        row = []
+        for label, _, _, peer in todo:
+            if label.endswith(f"[{body}]"):
+                row.append(f"{best[label] / best[peer]:.2f}")
+        print(f"  {body:22s} " + " / ".join(row))
     print("random/s: random actions, resets included; zero/s: zero actions (a standing biped: step cost only);")
     print("ratios = ours / peer for speed, peer / ours for reset time (> 1: ours faster)")
 

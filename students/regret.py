@@ -123,6 +123,16 @@ def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int, o
     return edit(Level.from_string(level), rng, n_edits=n_edits).to_string()
 
 
+def level_editor(level: str, rng: np.random.Generator, n_edits: int) -> str:
+    """ACCEL's edit for any level string, by its env: walker levels (``walker:...``) get
+    dcd's walker edit operator, the others the gridworld's edits."""
+    from envs.walker.levels import PREFIX, edit_level
+
+    if level.startswith(PREFIX):
+        return edit_level(level, rng, n_edits)
+    return gridworld_level_editor(level, rng, n_edits)
+
+
 @dataclass
 class Attachment:
     """What :func:`attach_teacher_needs` installed (tests and diagnostics read it)."""
@@ -165,7 +175,7 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
                                                                 callback.locals["infos"]))
         install_robust_update(model, att.mask, att.stats)
     if "level_editor" in needs:
-        teacher.level_editor = gridworld_level_editor  # type: ignore[attr-defined]
+        teacher.level_editor = level_editor  # type: ignore[attr-defined]
     if "antagonist" in needs:
         from students.robust import Antagonist
 

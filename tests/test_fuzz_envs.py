@@ -208,3 +208,27 @@ def test_walker_hull_angle_stays_in_observation_space():
 
 def test_every_registered_env_is_fuzzed():
     assert sorted(task_envs() + designer_envs()) == sorted(ENV_IDS)
+
+
+def test_fuzz_walker_levels_and_bodies():
+    """Walker parts beyond the registered defaults: chains of dcd edits from the easy base,
+    replayed as exact levels (``{"level": ...}``, the task reported back as the level), and
+    random tasks for every published body."""
+    from envs.walker.bodies import BODIES
+    from envs.walker.levels import WalkerLevel, edit
+
+    env = make_env("walker_obstacles", max_episode_steps=60)
+    rng = np.random.default_rng(0)
+    level = WalkerLevel.from_task(env.unwrapped.task_space.sample(rng), 1)
+    for i in range(20):
+        level = edit(level, rng, 3)
+        text = level.to_string()
+        info = play_episode(env, {"level": text}, seed=i, expect_task={"level": text})
+        assert info["level_id"] == text
+    for body in BODIES:
+        for name in ("walker_stumps", "walker_obstacles"):
+            env = make_env(name, body=body, max_episode_steps=60)
+            space = env.unwrapped.task_space
+            for i in range(3):
+                task = space.sample(rng)
+                play_episode(env, {"task": task}, seed=i, expect_task=space.validate(task))

@@ -29,6 +29,18 @@ def test_env_config_names_a_registered_env_with_valid_student_defaults(name):
     assert env.unwrapped.task_space.ndim >= 2 and len(env.unwrapped.test_tasks()) == 100
 
 
+def test_obstacles_easy_config_is_dcds_accel_setting():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["env=walker_obstacles_easy", "teacher=accel"])
+    assert cfg.env.name == "walker_obstacles" and cfg.env.label == "walker_obstacles_easy"
+    env = make_env(cfg.env.name, **OmegaConf.to_container(cfg.env.kwargs, resolve=True))
+    space = env.unwrapped.task_space
+    assert space["pit_gap_high"].low == space["pit_gap_high"].high == 0.8  # dcd PARAM_RANGES_EASY
+    assert len(env.unwrapped.test_tasks()) == 100
+
+
 def test_alpgmm_vs_random_preset_composes_to_the_sweep():
     from hydra import compose, initialize_config_dir
 

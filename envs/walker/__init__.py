@@ -3,7 +3,8 @@
 - :class:`WalkerStumpsEnv` (``TeachBench/WalkerStumps-v0``): TMA / ALP-GMM stump tracks.
 - :class:`WalkerObstaclesEnv` (``TeachBench/WalkerObstacles-v0``): POET / UED obstacle course.
 
-Both take ``body=`` (``default``, ``short``, ``long``, ``quadruped``; see
+Both take ``body=`` (TMA's ``old_classic_bipedal`` = ``default``, ``small_bipedal``,
+``spider``, ``millipede``, ``old_big_quadru`` and teachDeepRL's ``short``; see
 :mod:`envs.walker.bodies`) and ``render_mode="rgb_array"``; :mod:`envs.walker.video` writes a
 gif/mp4 of a policy on a task.
 """

@@ -2,17 +2,18 @@
 
 A :class:`Layout` is a ground polyline plus solid blocks (stumps). It is computed without
 Box2D, so that tests can compare terrains bit for bit and the env only turns it into
-static fixtures. All sizes that a task sets are in gymnasium's *terrain steps*
+static fixtures. Heights and widths that a task sets are in gymnasium's *terrain steps*
 (``TERRAIN_STEP = 14/30`` world units), as in TeachMyAgent's stump tracks and in the
-POET/UED walker (docs/references.md#stump-tracks, #poet-walker).
+POET/UED walker (docs/references.md#stump-tracks); the one exception is TMA's stump *spacing*, which
+TMA and teachDeepRL measure in world units, and so do we.
 
 Track shape follows gymnasium's walker: ``TERRAIN_LENGTH = 200`` steps, a flat
 ``TERRAIN_STARTPAD = 20``-step start pad, the finish line ``TERRAIN_GRASS = 10`` steps
-before the end, grass between obstacles of 5..9 steps, and gymnasium's damped
-random-walk ground (``velocity = 0.8 v + 0.01 sign(H - y) + roughness * U(-1, 1) / SCALE``;
-roughness 1 is BipedalWalker-v3's ground).
+before the end. :func:`stump_track` is TeachMyAgent's stump generator;
+:func:`obstacle_course` is dcd's obstacle generator (its state machine, one draw stream
+from the level's terrain seed).
 
-Randomness is split into independent streams (ground, obstacle choice, obstacle sizes)
+The stump track splits its randomness into independent streams (ground, obstacle sizes)
 spawned from the reset Generator: tasks that differ in one parameter then share the rest of
 their terrain (common random numbers), which keeps a teacher's landscape smooth.
 """
@@ -31,8 +32,9 @@ HEIGHT = gw.TERRAIN_HEIGHT
 GRASS = gw.TERRAIN_GRASS
 STARTPAD = gw.TERRAIN_STARTPAD
 FINISH_X = (LENGTH - GRASS) * STEP  # gymnasium ends the episode when the hull passes this x
-# Rugged ground is kept within [Y_MIN, Y_MAX] so that it stays in the rendered viewport
-# and pits keep their floor above y = 0 (our choice; upstream has no clamp).
+# Rough stump-track ground is kept within [Y_MIN, Y_MAX] so that it stays in the rendered
+# viewport (our choice; TMA has no clamp; its benchmark uses flat ground). dcd's obstacle
+# course is not clamped, as dcd's.
 Y_MIN = 5 * STEP
 Y_MAX = HEIGHT + 12 * STEP
 SINK = 0.1 * STEP  # stumps reach this far into the (flat) ground under them: no seam at ground level
@@ -58,77 +60,6 @@ class Layout:
         )
 
 
-class _Builder:
-    """Walks along the track left to right, appending ground points and blocks."""
-
-    def __init__(self, ground_rng: np.random.Generator, roughness: float) -> None:
-        self.rng = ground_rng
-        self.roughness = float(roughness)
-        self.points: list[tuple[float, float]] = []
-        self.blocks: list[np.ndarray] = []
-        self.i = 0          # next grid index (x = i * STEP)
-        self.y = HEIGHT
-        self.v = 0.0
-
-    @property
-    def x(self) -> float:
-        return self.i * STEP
-
-    def grass(self, n: int) -> None:
-        """``n`` grid steps of gymnasium-style ground (flat on the start pad)."""
-        for _ in range(n):
-            if self.i >= LENGTH:
-                return
-            self.v = 0.8 * self.v + 0.01 * float(np.sign(HEIGHT - self.y))
-            noise = float(self.rng.uniform(-1.0, 1.0))  # drawn even at roughness 0: same stream for every task
-            if self.i > STARTPAD:
-                self.v += self.roughness * noise / gw.SCALE
-            y = self.y + self.v
-            if y < Y_MIN or y > Y_MAX:
-                y = min(max(y, Y_MIN), Y_MAX)
-                self.v = 0.0
-            self.y = y
-            self.points.append((self.x, self.y))
-            self.i += 1
-
-    def flat_to(self, i_end: int) -> None:
-        """Flat ground at the current height up to grid index ``i_end``."""
-        self.i = min(i_end, LENGTH - 1)
-        self.points.append((self.x, self.y))
-        self.i += 1
-        self.v = 0.0
-
-    def stump(self, height: float, width: float) -> None:
-        """A box ``width`` steps wide, ``height`` steps above the (flat) ground under it."""
-        x0, x1 = self.x, self.x + width * STEP
-        self.points.append((x0, self.y))
-        self.blocks.append(np.array([(x0, self.y - SINK), (x1, self.y - SINK),
-                                     (x1, self.y + height * STEP), (x0, self.y + height * STEP)]))
-        self.points.append((x1, self.y))
-        self.i = int(math.ceil(self.i + width - 1e-9))
-        self.flat_to(self.i)
-
-    def pit(self, gap: float, depth: float) -> None:
-        """A vertical-walled pit ``gap`` steps wide and ``depth`` steps deep."""
-        x0, y = self.x, self.y
-        x1 = x0 + gap * STEP
-        self.points += [(x0, y), (x0, y - depth * STEP), (x1, y - depth * STEP), (x1, y)]
-        self.i = int(math.ceil(self.i + gap - 1e-9))
-        self.flat_to(self.i)
-
-    def stairs(self, height: float, count: int, width: int, direction: int) -> None:
-        """``count`` stairs, each ``width`` steps long and ``height`` steps up (or down)."""
-        for _ in range(count):
-            self.points.append((self.x, self.y))
-            self.y += direction * height * STEP
-            self.points.append((self.x, self.y))
-            self.i += width
-        self.flat_to(self.i)
-
-    def layout(self) -> Layout:
-        return Layout(_clean(self.points), self.blocks)
-
-
 def _clean(points: list[tuple[float, float]]) -> np.ndarray:
     """Drop near-duplicate points and interior points of horizontal runs (fewer edges,
     same ground)."""
@@ -149,28 +80,53 @@ def _streams(rng: np.random.Generator) -> tuple[np.random.Generator, np.random.G
 
 
 def stump_track(rng: np.random.Generator, height_mean: float, height_std: float, spacing: float, *,
-                stump_width: float = 1.0, height_floor: float = 0.05, roughness: float = 0.0) -> Layout:
-    """TeachMyAgent-style stump track: after the start pad, stumps ``stump_width`` steps wide
-    every ``stump_width + spacing`` steps up to the finish line, each ``max(height_floor,
-    N(height_mean, height_std))`` steps tall (docs/references.md#stump-tracks), on flat ground."""
+                stump_width: float = 1.0, height_floor: float = 0.05, roughness: float = 0.0,
+                startpad: int = STARTPAD) -> Layout:
+    """TeachMyAgent's / teachDeepRL's stump track (docs/references.md#stump-tracks), in their units.
+
+    The first stump stands at the end of the ``startpad``-step start pad; then, until the
+    track's end (``LENGTH`` steps), one stump ``stump_width`` terrain steps wide followed by
+    a gap of ``max(0.01, spacing)`` **world units** (TMA and teachDeepRL add
+    ``obstacle_spacing`` to an x measured in world units, and floor it at 0.01). Each stump
+    is ``max(height_floor, N(height_mean, height_std))`` terrain steps tall. Ground between
+    stumps follows TMA's grass rule, one ground point per gap: ``v = 0.8 v + 0.01
+    sign(H - y) + U(-roughness, roughness) / SCALE``; with ``roughness = 0`` (the benchmark)
+    the ground is flat.
+
+    So the k-th stump's left side is at ``startpad * STEP + k * (stump_width * STEP +
+    spacing)``: 13 stumps start before the finish line at spacing 6, 23 at 3, 55 at 1.
+    Stumps sink ``SINK`` into the ground under them (ours: no seam at ground level).
+    """
     ground, _, sizes = _streams(rng)
-    b = _Builder(ground, roughness)
-    b.grass(STARTPAD + 1)
-    end = LENGTH - GRASS
-    pos = float(STARTPAD) + spacing  # continuous position (in steps) of the next stump's left side
-    while pos + stump_width <= end:
-        b.grass(int(math.floor(pos)) + 1 - b.i)  # ground grid points up to the stump
+    gap = max(0.01, float(spacing))
+    width = float(stump_width) * STEP
+    x, y, v = startpad * STEP, HEIGHT, 0.0
+    points: list[tuple[float, float]] = [(0.0, y), (x, y)]
+    blocks: list[np.ndarray] = []
+    end = LENGTH * STEP
+    while x < end:
         draw = float(sizes.normal(height_mean, height_std)) if height_std > 0 else float(height_mean)
-        h = max(height_floor, draw)
-        x0, x1 = pos * STEP, (pos + stump_width) * STEP
-        b.points.append((x0, b.y))
-        b.blocks.append(np.array([(x0, b.y - SINK), (x1, b.y - SINK), (x1, b.y + h * STEP), (x0, b.y + h * STEP)]))
-        b.points.append((x1, b.y))
-        b.i = max(b.i, int(math.ceil(pos + stump_width - 1e-9)))  # no ground points under the stump
-        b.v = 0.0
-        pos += stump_width + spacing
-    b.grass(LENGTH - b.i)
-    return b.layout()
+        top = y + max(height_floor, draw) * STEP
+        blocks.append(np.array([(x, y - SINK), (x + width, y - SINK), (x + width, top), (x, top)]))
+        x += width
+        if x >= end:
+            break
+        v = 0.8 * v + 0.01 * float(np.sign(HEIGHT - y))
+        noise = float(ground.uniform(-1.0, 1.0))  # drawn at roughness 0 too: one stream for every task
+        v += roughness * noise / gw.SCALE
+        y = min(max(y + v, Y_MIN), Y_MAX)
+        points.append((x, y))
+        x += gap
+        points.append((min(x, end), y))
+    if points[-1][0] < end:
+        points.append((end, y))
+    return Layout(_clean(points), blocks)
+
+
+STAIR_HEIGHT_EPS = 1e-2  # dcd: stairs lower than this are not built
+# Box2D cannot build a flat polygon: dcd retries such a stump with another seed, we floor its
+# height at 0.01 steps (same terrain otherwise).
+STUMP_FLOOR = 1e-2
 
 
 @dataclass(frozen=True)
@@ -184,55 +140,84 @@ class ObstacleParams:
     stair_steps: int = 1
 
 
-def obstacle_course(rng: np.random.Generator, p: ObstacleParams, *, stump_width: float = 1.0,
-                    stair_width: int = 4, pit_depth: float = 4.0, min_gap: float = 0.25,
-                    stump_floor: float = 0.05) -> Layout:
-    """POET-style obstacle course: grass of 5..9 steps, then one of the present obstacles
-    chosen uniformly, until the finish line. Sizes are uniform in each [low, high] range.
+def obstacle_course(rng: np.random.Generator, p: ObstacleParams) -> Layout:
+    """dcd's obstacle course (facebookresearch/dcd ``BipedalWalkerCustom._generate_terrain``,
+    docs/references.md#poet-walker), one terrain step per grid index, with dcd's state machine:
 
-    Stairs (``stair_width`` = 4 steps per stair and pits 4 steps deep as in gymnasium's
-    hardcore walker) go up or down at random, but turn the other way when the staircase
-    would leave the rendered height band.
+    - grass: ``v = 0.8 v + 0.01 sign(H - y)``, plus ``U(-1, 1) / SCALE`` after the start
+      pad, and ``y += roughness * v`` (dcd scales the whole velocity: roughness 0 is flat,
+      1 is gymnasium's ground); the start pad is 20 steps, then 5..9 steps between obstacles;
+    - an obstacle, chosen uniformly among the present ones in dcd's order (stump, stairs,
+      pit), then as many flat steps as the grass counter says;
+    - pit: ``gap = 1 + U(low, high)`` steps between the left sides of two 1-step walls,
+      4 steps deep (so the opening between the walls is ``U(low, high)`` steps);
+    - stump: 1 step wide (dcd draws ``randint(1, 2)``), ``U(low, high)`` steps tall, on the
+      ground (``randint(0, 1)`` float);
+    - stairs: ``randint(n)`` stairs, i.e. 0 .. n-1 (dcd passes ``[n]`` to ``randint``), each
+      4 steps wide (``randint(4, 5)``) and ``U(low, high)`` steps up or down (coin flip); a
+      height below 0.01 builds none.
+
+    Draws come from ``rng`` (a level's terrain seed), so a level replays exactly.
     """
-    ground, choice, sizes = _streams(rng)
-    b = _Builder(ground, p.roughness)
-    b.grass(STARTPAD + 1)
-    kinds = [k for k, r in (("pit", p.pit_gap), ("stump", p.stump_height), ("stairs", p.stair_height)) if r is not None]
-    end = LENGTH - GRASS
-    while b.i < end:
-        b.grass(int(choice.integers(GRASS // 2, GRASS)))
-        if not kinds or b.i >= end:
-            continue
-        kind = kinds[int(choice.integers(len(kinds)))]
-        if kind == "pit":
-            lo, hi = p.pit_gap  # type: ignore[misc]
-            gap = max(min_gap, float(sizes.uniform(lo, hi)))
-            if b.i + math.ceil(gap) + 1 > end:
-                continue
-            b.pit(gap, pit_depth)
-        elif kind == "stump":
-            lo, hi = p.stump_height  # type: ignore[misc]
-            h = max(stump_floor, float(sizes.uniform(lo, hi)))
-            if b.i + math.ceil(stump_width) + 1 > end:
-                continue
-            b.stump(h, stump_width)
-        else:
-            lo, hi = p.stair_height  # type: ignore[misc]
-            h = float(sizes.uniform(lo, hi))
-            direction = 1 if choice.random() > 0.5 else -1
-            count = int(p.stair_steps)
-            if b.i + count * stair_width + 1 > end:
-                continue
-            top = b.y + direction * count * h * STEP
-            if not (Y_MIN <= top <= Y_MAX):
-                other = b.y - direction * count * h * STEP
-                if abs(_outside(other)) < abs(_outside(top)):
-                    direction = -direction
-            b.stairs(h, count, stair_width, direction)
-    b.grass(LENGTH - b.i)
-    return b.layout()
-
-
-def _outside(y: float) -> float:
-    """How far ``y`` lies outside ``[Y_MIN, Y_MAX]`` (0 inside)."""
-    return min(0.0, y - Y_MIN) + max(0.0, y - Y_MAX)
+    kinds = [k for k, r in (("stump", p.stump_height), ("stairs", p.stair_height), ("pit", p.pit_gap))
+             if r is not None]
+    hardcore = bool(kinds)
+    state, oneshot, counter = "grass", False, STARTPAD
+    y, velocity = HEIGHT, 0.0
+    xs: list[float] = []
+    ys: list[float] = []
+    blocks: list[np.ndarray] = []
+    original_y, pit_diff = y, 0.0
+    stair_h, stair_slope, stair_w, stair_n = 0.0, 1, 4, 0
+    for i in range(LENGTH):
+        x = i * STEP
+        xs.append(x)
+        if state == "grass" and not oneshot:
+            velocity = 0.8 * velocity + 0.01 * float(np.sign(HEIGHT - y))
+            if i > STARTPAD:
+                velocity += float(rng.uniform(-1.0, 1.0)) / gw.SCALE
+            y += p.roughness * velocity
+        elif state == "pit" and oneshot:
+            gap = 1.0 + float(rng.uniform(*p.pit_gap))  # type: ignore[misc]
+            counter = int(math.ceil(gap))
+            pit_diff = counter - gap
+            wall = np.array([(x, y), (x + STEP, y), (x + STEP, y - 4 * STEP), (x, y - 4 * STEP)])
+            blocks += [wall, wall + np.array([STEP * gap, 0.0])]
+            counter += 2
+            original_y = y
+        elif state == "pit":
+            y = original_y
+            if counter > 1:
+                y -= 4 * STEP
+            if counter == 1:
+                xs[-1] -= pit_diff * STEP
+                pit_diff = 0.0
+        elif state == "stump" and oneshot:
+            h = max(STUMP_FLOOR, float(rng.uniform(*p.stump_height)))  # type: ignore[misc]
+            blocks.append(np.array([(x, y), (x + STEP, y), (x + STEP, y + h * STEP), (x, y + h * STEP)]))
+        elif state == "stairs" and oneshot:
+            stair_h = float(rng.uniform(*p.stair_height))  # type: ignore[misc]
+            stair_slope = 1 if rng.random() > 0.5 else -1
+            stair_n = int(rng.integers(int(p.stair_steps)))  # dcd: randint(n) = 0 .. n-1
+            original_y = y
+            if stair_h > STAIR_HEIGHT_EPS:
+                for k in range(stair_n):
+                    x0, x1 = x + k * stair_w * STEP, x + (k + 1) * stair_w * STEP
+                    top = y + k * stair_h * stair_slope * STEP
+                    bottom = top - stair_h * STEP
+                    blocks.append(np.array([(x0, top), (x1, top), (x1, bottom), (x0, bottom)]))
+                counter = stair_n * stair_w + 1
+        elif state == "stairs":
+            n = (stair_n * stair_w - counter) // stair_w
+            y = original_y + n * stair_h * stair_slope * STEP - (stair_h if stair_slope == -1 else 0.0) * STEP
+        oneshot = False
+        ys.append(y)
+        counter -= 1
+        if counter == 0:
+            counter = int(rng.integers(GRASS // 2, GRASS))
+            if state == "grass" and hardcore:
+                state = kinds[int(rng.integers(len(kinds)))]
+            else:
+                state = "grass"
+            oneshot = True
+    return Layout(_clean(list(zip(xs, ys))), blocks)

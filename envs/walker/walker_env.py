@@ -7,16 +7,17 @@ fall), its observation layout, its clouds, ``_destroy`` and its renderer. What w
 
 - terrain comes from a :class:`~envs.walker.terrain.Layout` computed from the task;
 - the body comes from a per-instance :class:`~envs.walker.bodies.BodySpec` (never from
-  gymnasium's module constants, which we only read), so a quadruped has 8 actions and a
-  34-D observation while the default biped keeps gymnasium's 4 actions and 24-D observation;
-- ``step`` is written for any number of legs and vectorised over joints. For the default
-  body on gymnasium's own terrain it reproduces BipedalWalker-v3's observations exactly
-  (tested).
+  gymnasium's module constants, which we only read): TeachMyAgent's and teachDeepRL's
+  published bodies, e.g. the spider has 12 actions and a 42-D observation while the default
+  biped keeps gymnasium's 4 actions and 24-D observation;
+- ``step`` is written for any list of motors, with TMA's state layout (head angle, angular
+  and linear speeds; per motor its angle plus correction and normalised speed, and a ground
+  contact after each lower-leg motor; 10 lidars from the head). For the default body on
+  gymnasium's own terrain it reproduces BipedalWalker-v3's observations exactly (tested).
 
-The energy cost is gymnasium's ``0.00035 * 80`` per unit of |action| for a 4-joint body and
-is averaged over joints for other bodies (``0.00035 * 80 * 4 * mean |a|``), so every body
-pays at most what gymnasium's biped pays per step and returns stay comparable to the
-"return > 230" mastery rule.
+The energy cost is TMA's ``torque_penalty * 80 * sum |a|`` with each body's published
+penalty (0.00035 for the bipeds, divided by the pairs of legs for the others); for the
+default body it is gymnasium's ``0.00035 * 80`` per unit of |action|.
 """
 
 from __future__ import annotations
@@ -33,18 +34,17 @@ from gymnasium.utils import EzPickle
 
 from envs.base import TaskEnvMixin
 from envs.task_space import Task
-from envs.walker.bodies import BodySpec, body_fixtures, body_spec, build_body, observation_bounds
+from envs.walker.bodies import ORIGINAL_TORQUE, BodySpec, body_fixtures, body_spec, build_body, observation_bounds
 from envs.walker.terrain import Layout
 
 N_LIDAR = 10
-ENERGY_COST = 0.00035 * gw.MOTORS_TORQUE * 4  # gymnasium's per-step maximum for 4 joints
 GROUND_COLOR = (76, 230, 76)
 BLOCK_COLORS = ((255, 255, 255), (153, 153, 153))
 
 
 class _Contacts(contactListener):
-    """gymnasium's contact rule for any body: the hull touching anything ends the episode;
-    lower legs report ground contact."""
+    """gymnasium's / TMA's contact rule for any body: a critical body (the head) touching
+    anything ends the episode; lower legs report ground contact."""
 
     def __init__(self, env: "ParamWalker") -> None:
         contactListener.__init__(self)
@@ -53,8 +53,9 @@ class _Contacts(contactListener):
     def BeginContact(self, contact: Any) -> None:
         a, b = contact.fixtureA.body, contact.fixtureB.body
         env = self.env
-        if env.hull == a or env.hull == b:
-            env.game_over = True
+        for body in env.critical:
+            if body == a or body == b:
+                env.game_over = True
         for foot in env.feet:
             if foot == a or foot == b:
                 foot.ground_contact = True
@@ -88,8 +89,10 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
     ``test_tasks`` and ``held_out``.
 
     Args:
-        body: embodiment name (``default``, ``short``, ``long``, ``quadruped``) or a
-            :class:`BodySpec`. Default ``"default"`` (gymnasium's biped).
+        body: embodiment name (:data:`envs.walker.bodies.BODIES`: ``old_classic_bipedal``
+            (alias ``default``), ``small_bipedal``, ``spider``, ``millipede``,
+            ``old_big_quadru``, ``short``) or a :class:`BodySpec`. Default ``"default"``
+            (gymnasium's biped, TMA's default).
         render_mode: ``None`` or ``"rgb_array"`` (gymnasium's renderer; draws the obstacles).
     """
 
@@ -100,14 +103,17 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
         self.body = body_spec(body)
         self._fixtures = body_fixtures(self.body)
         self.feet: list[Box2D.b2Body] = []
-        self.legs: list[Box2D.b2Body] = []
+        self.critical: list[Box2D.b2Body] = []
+        self.legs: list[Box2D.b2Body] = []   # every body but the head (gymnasium's _destroy removes them)
         self.joints: list[Box2D.b2RevoluteJoint] = []
-        n = self.body.n_joints
+        n = self.body.n_motors
         low, high = observation_bounds(self.body)
         self.observation_space = spaces.Box(np.array(low, dtype=np.float32), np.array(high, dtype=np.float32))
         self.action_space = spaces.Box(-np.ones(n, dtype=np.float32), np.ones(n, dtype=np.float32))
-        self._rated = [self.body.speed_hip, self.body.speed_knee] * self.body.n_legs
-        self._energy = ENERGY_COST / n
+        self._speed: list[float] = []
+        self._correction: list[float] = []
+        self._contact: list[Any] = []
+        self._energy = self.body.torque_penalty * ORIGINAL_TORQUE
         # gymnasium's lidar directions, computed once instead of every step
         self._lidar_dx = [math.sin(1.5 * i / 10.0) * gw.LIDAR_RANGE for i in range(N_LIDAR)]
         self._lidar_dy = [-math.cos(1.5 * i / 10.0) * gw.LIDAR_RANGE for i in range(N_LIDAR)]
@@ -128,8 +134,11 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
 
     # -- terrain --------------------------------------------------------------------------
     def _build_terrain(self, task: Task) -> None:
-        """Turn the task's layout into two static bodies (ground edges, blocks)."""
-        layout = self.make_layout(task, self.np_random)
+        """Build the task's layout (drawn from the reset RNG)."""
+        self._apply_layout(self.make_layout(task, self.np_random))
+
+    def _apply_layout(self, layout: Layout) -> None:
+        """Turn a layout into two static bodies (ground edges, blocks)."""
         self.layout = layout
         self.finish_x = layout.finish_x
         pts = layout.points
@@ -173,19 +182,26 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
         self._build_terrain(task)
         self._generate_clouds()  # gymnasium's; always drawn so rendering never changes the RNG stream
         spec = self.body
-        init_x = gw.TERRAIN_STEP * gw.TERRAIN_STARTPAD / 2
-        init_y = gw.TERRAIN_HEIGHT + (spec.upper_h / gw.SCALE + spec.lower_h / gw.SCALE)
+        init_x = gw.TERRAIN_STEP * spec.startpad / 2
+        init_y = gw.TERRAIN_HEIGHT + spec.init_height
         push = self.np_random.uniform(-gw.INITIAL_RANDOM, gw.INITIAL_RANDOM)
         built = build_body(self.world, spec, self._fixtures, init_x, init_y, push)
-        self.hull, self.legs, self.joints, self.feet = built.hull, built.legs, built.joints, built.feet
+        self.hull, self.legs, self.joints = built.head, built.parts, built.motors
+        self.feet = [c for c in built.contact if c is not None]
+        self.critical = built.critical
+        self._speed, self._correction, self._contact = built.speed, built.angle_correction, built.contact
         self.drawlist = self.terrain + self.legs + [self.hull]
         obs, _, _, _ = self._advance(self._zero)
-        return obs, {"task": dict(task), "success": False, "progress": 0.0}
+        return obs, {**self._info_extra(), "success": False, "progress": 0.0}
+
+    def _info_extra(self) -> dict[str, Any]:
+        """What every info reports besides success and progress (the task played)."""
+        return {"task": dict(self._task)}
 
     def step(self, action: np.ndarray):
         obs, reward, terminated, success = self._advance(action)
         progress = self._px / self.finish_x
-        return obs, reward, terminated, False, {"task": dict(self._task), "success": success, "progress": progress}
+        return obs, reward, terminated, False, {**self._info_extra(), "success": success, "progress": progress}
 
     def _advance(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool]:
         """One physics step: gymnasium's motor control, world step, lidar, state and reward."""
@@ -193,7 +209,7 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
         mag = np.minimum(np.abs(a), 1.0)
         speeds = np.sign(a).tolist()
         torques = (mag * self.body.torque).tolist()
-        for joint, rated, s, t in zip(self.joints, self._rated, speeds, torques):
+        for joint, rated, s, t in zip(self.joints, self._speed, speeds, torques):
             joint.motorSpeed = float(rated * s)
             joint.maxMotorTorque = float(t)
 
@@ -213,11 +229,10 @@ class ParamWalker(TaskEnvMixin, gw.BipedalWalker):
         angle = hull.angle
         state = [angle, 2.0 * hull.angularVelocity / gw.FPS,
                  0.3 * vel.x * (gw.VIEWPORT_W / gw.SCALE) / gw.FPS, 0.3 * vel.y * (gw.VIEWPORT_H / gw.SCALE) / gw.FPS]
-        joints = self.joints
-        for leg in range(len(self.feet)):
-            hip, knee = joints[2 * leg], joints[2 * leg + 1]
-            state += [hip.angle, hip.speed / self._rated[0], knee.angle + 1.0, knee.speed / self._rated[1],
-                      1.0 if self.feet[leg].ground_contact else 0.0]
+        for joint, rated, correction, contact in zip(self.joints, self._speed, self._correction, self._contact):
+            state += [joint.angle + correction, joint.speed / rated]
+            if contact is not None:
+                state.append(1.0 if contact.ground_contact else 0.0)
         state += [lidar.fraction for lidar in self.lidar]
 
         self.scroll = px - gw.VIEWPORT_W / gw.SCALE / 5
