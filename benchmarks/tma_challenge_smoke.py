@@ -38,6 +38,7 @@ def main() -> None:
                         choices=["tma_unfeasible", "tma_trivial", "tma_forgetting", "tma_rugged", "tma_variety"])
     parser.add_argument("--steps", type=int, default=500_000)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--level", default="no", choices=["no", "low", "high"], help="expert_knowledge")
     parser.add_argument("--student", default="ppo_tma", choices=["ppo_tma", "sac_tma"])
     parser.add_argument("--envs", type=int, default=4, help="sub-envs per run")
     parser.add_argument("--rollout", type=int, default=20_000, help="PPO transitions per update (TMA: 20000)")
@@ -46,9 +47,10 @@ def main() -> None:
     args = parser.parse_args()
 
     runs = 2 * args.seeds
-    name = f"{args.preset}_smoke"
+    name = f"{args.preset}_smoke_ek-{args.level}"
     overrides = [
         "-m", "hydra/launcher=cores", f"experiment={args.preset}", f"student={args.student}", f"name={name}",
+        f"expert_knowledge={args.level}",
         f"budget.steps={args.steps}", f"eval.every={args.steps}", f"checkpoint.every={args.steps}",
         f"env.n_envs={args.envs}", "env.vec_env=subproc", "log.progress_bar=false", "eval.held_out=false",
         "teacher=random,alp_gmm", f"seed=range(0,{args.seeds})",
@@ -65,7 +67,7 @@ def main() -> None:
     for path in sorted(Path(args.runs_dir, name).glob("*/summary.json")):
         s = json.loads(path.read_text())
         rows.setdefault(s["teacher"], []).append((s["final_mastered"], s["final_return"], s["episodes"]))
-    print(f"{args.preset}, {args.student}, {args.steps} steps, {args.seeds} seeds, {wall:.0f} s (exit {proc.returncode})")
+    print(f"{args.preset}, expert_knowledge={args.level}, {args.student}, {args.steps} steps, {args.seeds} seeds, {wall:.0f} s (exit {proc.returncode})")
     means = {}
     for teacher, vals in sorted(rows.items()):
         mastered = sum(v[0] for v in vals) / len(vals)
