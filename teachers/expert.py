@@ -56,7 +56,8 @@ at every level, and without ``initial_dist`` TMA draws the pretraining Gaussian 
 ADR's start (a uniformly random mean, std 10% of each range).
 TMA's released SPDL received its ``high`` knowledge only under the level name ``maximal``,
 which the benchmark never passes, so it ran with the bounds-derived defaults at every level.
-The table above gives SPDL what the paper says it gets at ``high``. Teachers TMA does not
+At ``high`` the table gives SPDL what TMA's handler gives it under ``original``/``maximal``:
+``initial_dist`` and ``target_dist``. Teachers TMA does not
 have (PLR, ACCEL, PAIRED, CLUTR) take no expert knowledge and run at every level.
 """
 
