@@ -29,8 +29,8 @@ TMA's controller never inverted a played task: it remembered the task it had pro
 :meth:`IntervalShuffler.to_teacher` reads a point as lying in the image ``to_env`` gives
 it (interval 0's closed, the others open at their start), so it inverts ``to_env``
 everywhere except at that one pair, where it returns the lower bound; it falls back to
-TMA's first-match rule for points no task maps to; :class:`teachers.protocol.ShuffledTeacher` remembers proposed tasks as TMA did. TMA
-returns float32; we keep float64.
+TMA's first-match rule for points no task maps to. :class:`teachers.protocol.ShuffledTeacher`
+remembers proposed tasks as TMA did. TMA returns float32; we keep float64.
 
 This module only maps numbers; :class:`teachers.protocol.ShuffledTeacher` puts it between a
 teacher and the env, and :class:`envs.toy.student.SimulatedStudent` uses the same

@@ -498,7 +498,7 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
             ant = attachment.antagonist
             ant.model = load_student(str(latest / "antagonist.zip"), ant.model, ant.vec_env, device=device)
             extra_models["antagonist"] = ant.model
-    callback = with_student_reset(callback, cfg.get("student_reset_every"))  # TMA's forgetting student (students/reset.py)
+    callback = with_student_reset(callback, cfg.get("student_reset_every"))  # TMA's forgetting student
     remaining = budget - int(model.num_timesteps)
     progress = cfg.log.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)

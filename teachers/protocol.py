@@ -29,7 +29,7 @@ from envs.errors import TeachBenchError
 from envs.shuffle import TMA_INTERVALS, TaskShuffler
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.expert import ExpertKnowledge, Gaussian, for_level, level_grants, parse_level
+from teachers.expert import ExpertKnowledge, Gaussian, for_level, parse_level
 from teachers.registry import make_teacher, teacher_class
 
 BOOTSTRAPPED = ("alp_gmm", "covar_gmm")  # teachers whose TMA versions take `initial_dist` as a bootstrap
@@ -221,7 +221,6 @@ def make_protocol_teacher(name: str, task_space: TaskSpace, seed: int = 0, param
     source = env_expert if env_expert is not None else params.get("expert")
     bootstrap: Gaussian | None = None
     if level is not None:
-        grants = level_grants(name, level)
         ek = for_level(name, level, source, task_space, seed)
         if shuffler is not None:
             ek = _map_expert_means(ek, shuffler, task_space)
@@ -229,8 +228,6 @@ def make_protocol_teacher(name: str, task_space: TaskSpace, seed: int = 0, param
             params["expert"] = ek
         elif name in BOOTSTRAPPED and ek.initial is not None:
             bootstrap = ek.initial
-        if "no_pretraining" in grants:
-            params["pretrain_samples"] = 0
     elif shuffler is not None and takes_expert and params.get("expert") is not None:
         params["expert"] = _map_expert_means(ExpertKnowledge.from_config(params["expert"], task_space), shuffler,
                                              task_space)

@@ -4,7 +4,8 @@ Facts of TMA's ``run_utils/teacher_args_handler.py`` (the benchmark's ``--allow_
 ADR raises without EK ("needs at least reward thresholds") and takes ``initial_dist`` only at
 high (else ``get_or_create_dist`` draws a random start); GoalGAN and Setter-Solver raise at
 ``no`` ("needs at least a success definition"), GoalGAN pretrains on ``initial_dist`` only at
-high; ALP-GMM and Covar-GMM get ``initial_dist`` (their bootstrap) only at high; RIAC and
+high (else on TMA's random Gaussian: the benchmark scripts pass --use_pretrained_samples at
+every level); ALP-GMM and Covar-GMM get ``initial_dist`` (their bootstrap) only at high; RIAC and
 Random get nothing. TMA's stump ``initial_dist``: mean (height 0, spacing max), std 10% of
 each range; its default target when none is given: mean at the centre, std range/4.
 """
@@ -121,10 +122,16 @@ def test_spdl_gets_tma_s_defaults_below_high_and_the_expert_gaussians_at_high():
     assert make_protocol_teacher("spdl", STUMPS, expert_knowledge="no").name == "spdl"  # runs with no EK at all
 
 
-def test_goal_gan_pretrains_only_at_high_and_setter_solver_gets_success_only():
-    low = make_protocol_teacher("goal_gan", STUMPS, params=CHEAP["goal_gan"], expert_knowledge="low", env_expert=EK)
-    high = make_protocol_teacher("goal_gan", STUMPS, params=CHEAP["goal_gan"], expert_knowledge="high", env_expert=EK)
-    assert low.pretrain_source == "none" and high.pretrain_source == "expert.initial"
+def test_goal_gan_pretrains_on_the_easy_gaussian_only_at_high_and_setter_solver_gets_success_only():
+    low = for_level("goal_gan", "low", EK, STUMPS, seed=4)
+    high = for_level("goal_gan", "high", EK, STUMPS, seed=4)
+    assert low.success == high.success == 230.0
+    np.testing.assert_allclose(high.initial.mean, [0.0, 1.0])  # the easy task
+    np.testing.assert_allclose(low.initial.std, [0.1, 0.1])    # TMA's random subspace: std 10% of each range
+    assert not np.allclose(low.initial.mean, high.initial.mean)
+    np.testing.assert_allclose(low.initial.mean, for_level("adr", "low", EK, STUMPS, seed=4).initial.mean)
+    teacher = make_protocol_teacher("goal_gan", STUMPS, params=CHEAP["goal_gan"], expert_knowledge="low", env_expert=EK)
+    assert teacher.pretrain_source == "expert.initial"  # pretrained at low as well, as TMA's benchmark ran it
     for level in ("low", "high"):
         ek = for_level("setter_solver", level, EK, STUMPS)
         assert ek.success == 230.0 and ek.initial is None and ek.target is None and ek.reward_thresholds is None

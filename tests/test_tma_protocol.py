@@ -41,7 +41,7 @@ TMA_TEACHERS_WITHOUT_EK = {"random", "alp_gmm", "covar_gmm", "riac", "spdl"}
 def test_challenge_presets_compose_to_tma_s_protocol(compose, preset):
     cfg = compose(f"experiment={preset}", "seed=7")
     validate_config(cfg)
-    assert cfg.name == preset and cfg.env.name == "walker_stumps"
+    assert cfg.name == f"{preset}_ek-no" and cfg.env.name == "walker_stumps"  # levels do not share run dirs
     assert cfg.budget.steps == 20_000_000 and cfg.eval.every == 500_000
     params = OmegaConf.load(EXPERIMENTS / f"{preset}.yaml").hydra.sweeper.params
     assert params.seed == "range(0,16)" and set(params.teacher.split(",")) == TMA_TEACHERS_WITHOUT_EK
