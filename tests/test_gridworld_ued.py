@@ -198,3 +198,31 @@ def test_a_run_that_would_never_replay_is_warned_about() -> None:
     space = MazeEnv().task_space
     assert replay_budget_warning(RobustPLR(space, buffer_size=4000, min_fill=0.5), 20_000, 250) is not None
     assert replay_budget_warning(RobustPLR(space, buffer_size=1000, min_fill=0.5), 1_000_000, 250) is None
+
+
+def test_dcd_domain_randomization_levels() -> None:
+    """dcd's reset_random: random goal, random agent and direction, then exactly n walls on
+    other cells; nothing makes the level solvable."""
+    from envs.gridworld.batched import BatchedMazeVecEnv
+    from envs.gridworld.generate import generate_blocks_level
+
+    levels = [generate_blocks_level({"n_blocks": 12}, seed) for seed in range(400)]
+    assert all(lvl.size == 15 and len(lvl.walls) == 12 and lvl.start != lvl.goal for lvl in levels)
+    assert {lvl.start_dir for lvl in levels} == {0, 1, 2, 3}
+    many = [generate_blocks_level({"n_blocks": 59}, seed) for seed in range(200)]
+    assert all(len(lvl.walls) == 59 for lvl in many)
+    assert not all(lvl.solvable for lvl in many)  # unsolvable levels are kept
+    env = MazeEnv(generator="dcd", blocks=[0, 59])
+    assert env.task_space.names == ["n_blocks"] and env.task_space["n_blocks"].high == 59
+    assert env.default_task() == {"n_blocks": 0}
+    _, info = env.reset(seed=3, options={"task": {"n_blocks": 30}})
+    assert info["level_stats"]["n_walls"] == 30
+    # the batched env draws the same level for the same task and seed
+    vec = BatchedMazeVecEnv(1, seed=3, generator="dcd", blocks=[0, 59])
+    vec.env_method("set_next_task", {"n_blocks": 30}, indices=[0])
+    vec.reset()
+    assert vec.levels[0] == env.level
+    with pytest.raises(TeachBenchError, match="blocks"):
+        MazeEnv(generator="dcd", blocks=[0, 200])
+    with pytest.raises(TeachBenchError, match="generator"):
+        MazeEnv(generator="paired")
