@@ -2,16 +2,18 @@
 
 - **PLR⊥ / ACCEL** take no gradient step on new levels, which are played only to be
   scored (REFERENCES.md §5). :class:`ReplayMask` labels every transition of the rollout
-  with whether its episode replays a buffered level (asked of the teacher at the episode's
-  first step), and :func:`install_robust_update` makes the model's ``train`` use only the
+  with whether its episode replays a buffered level -- the label the teacher gave that
+  episode's hand-out (a unique token per hand-out, kept by the bridge; never a match on the
+  level string, which a new level or an ACCEL child can share with a replay) -- and :func:`install_robust_update` makes the model's ``train`` use only the
   labelled transitions: a rollout with no replayed transition gets no update at all. Env
   steps, gradient updates, skipped updates and trained transitions are counted apart.
   Our bridge chooses replay per episode (each sub-env keeps a one-task look-ahead), not
   per rollout as the reference code does, so the mask works per transition; an episode
   crossing a rollout boundary keeps its label.
 - **PAIRED / CLUTR** need an *antagonist*: a second SB3 student with the same class and
-  hyperparameters (fresh weights, seed + 1) on a copy of the VecEnv, trained on the same
-  levels (:class:`Antagonist`), one rollout after each protagonist rollout.
+  hyperparameters (fresh weights, seed + 1) on a copy of the VecEnv (a batched VecEnv
+  copies itself with ``clone``: it has no per-env gym spec), trained on the same levels
+  (:class:`Antagonist`), one rollout after each protagonist rollout.
 """
 
 from __future__ import annotations
