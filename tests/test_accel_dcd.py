@@ -192,5 +192,7 @@ def test_no_transition_of_a_new_level_or_child_is_trained_on(name: str) -> None:
         # ACCEL starts from empty rooms: every new (non-child) level has no wall
         news = [ep for ep in episodes if ep.extra.get("handout_kind") == "new"]
         assert news and all(ep.task == {"n_blocks": 0} for ep in news)
-    assert att.stats["trained_transitions"] <= att.stats["env_steps"]
+    # what the update consumed is exactly the labelled transitions (finished + running episodes)
+    labelled = sum(m for *_, m, _ in att.mask.log) + int(att.mask.episode_counts[:, 0].sum())
+    assert att.stats["trained_transitions"] == labelled < att.stats["env_steps"]
     assert teacher.diagnostics()["train_gradient_updates"] == att.stats["gradient_updates"] > 0
