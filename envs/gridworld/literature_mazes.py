@@ -41,7 +41,9 @@ on variant ``k mod n`` (:func:`students.evaluate.evaluate_held_out`):
 
 Differences from dcd's evaluation, on purpose: episodes last the env's ``max_steps``
 (250, the training length, as in JaxUED) where dcd uses ``2·size²`` for the bit-map mazes,
-100 for FourRooms and ``4·size²`` for the crossings; the reward is the training reward.
+100 for FourRooms and ``4·size²`` for the crossings; the reward is the training reward; and
+the view sees through walls everywhere (dcd's MiniGrid ``SimpleCrossing`` does not). A
+maze's solved rate (episodes that reach the goal) is dcd's "return > 0".
 """
 
 from __future__ import annotations
