@@ -488,7 +488,7 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
         callback.value_tracker = InitialValueTracker(model, vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
     attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
-    never = replay_budget_warning(teacher, budget, env_kwargs.get("max_steps", episode_steps))
+    never = replay_budget_warning(teacher, budget, episode_steps)
     if never:
         log.warning(never)
     extra_models: dict[str, Any] = {}

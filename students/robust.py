@@ -1,9 +1,10 @@
 """What the robust regret teachers need from an SB3 student.
 
 - **PLR⊥ / ACCEL** take no gradient step on new levels, which are played only to be
-  scored (docs/references.md#plr-robust). :class:`ReplayMask` labels every transition of the rollout
-  with whether its episode replays a buffered level (asked of the teacher at the episode's
-  first step), and :func:`install_robust_update` makes the model's ``train`` use only the
+  scored (docs/references.md#dcd). :class:`ReplayMask` labels every transition of the rollout
+  with whether its episode replays a buffered level -- the label the teacher gave that
+  episode's hand-out (a unique token per hand-out, kept by the bridge; never a match on the
+  level string, which a new level or an ACCEL child can share with a replay) -- and :func:`install_robust_update` makes the model's ``train`` use only the
   labelled transitions: a rollout with no replayed transition gets no update at all. Env
   steps, gradient updates, skipped updates and trained transitions are counted apart.
   Our bridge chooses replay per episode (each sub-env keeps a one-task look-ahead), not
@@ -12,8 +13,9 @@
   (``students/recurrent``) takes the mask as per-transition weights of its whole-sequence
   update: its LSTM still runs over every step, masked-out steps just carry no loss.
 - **PAIRED / CLUTR** need an *antagonist*: a second SB3 student with the same class and
-  hyperparameters (fresh weights, seed + 1) on a copy of the VecEnv, trained on the same
-  levels (:class:`Antagonist`), one rollout after each protagonist rollout.
+  hyperparameters (fresh weights, seed + 1) on a copy of the VecEnv (a batched VecEnv
+  copies itself with ``clone``: it has no per-env gym spec), trained on the same levels
+  (:class:`Antagonist`), one rollout after each protagonist rollout.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ class ACCEL(RobustPLR):
         replay_prob: 0.8 (ACCEL uses 0.8–0.9).
         n_edits: edits per child of a level task, default 5 (dcd's mazes).
         edit_operator: ``"dcd"`` (default) or ``"teachbench"``, the level editor's operator.
-        base_levels: ``"top"`` (default; with ``n_parents=None`` every replayed episode's level), ``"batch"`` or ``"easy"`` (see the module doc).
+        base_levels: ``"top"`` (default; with ``n_parents=None`` every replayed episode's
+            level), ``"batch"`` or ``"easy"`` (see the module doc).
         n_easy: parents of ``"easy"``, default 4 (dcd).
         new_levels: a partial task fixed on every *new* level (the rest drawn uniformly):
             ``{"n_blocks": 0}`` on the ``"dcd"`` maze is dcd's ACCEL start, empty rooms

@@ -217,9 +217,11 @@ class PLR(Teacher):
         self._outstanding = Counter({str(k): int(v) for k, v in state["outstanding"].items()})
         self.n_replayed, self.n_new = (int(v) for v in state["counts"])
         self.recent_regret = [float(v) for v in state["recent_regret"]]
-        handouts = state.get("handouts", {"next": 0, "open": {}})
-        self._next_token = int(handouts["next"])
-        self._handouts = {int(k): str(v) for k, v in handouts["open"].items()}
+        # Tokens continue from the checkpoint's counter. Its open hand-outs are the tasks
+        # re-queued on resume, which the bridge re-issues without a token (they fall back to
+        # the level-string match, and PLR⊥ does not train on them): nothing will claim them.
+        self._next_token = int(state.get("handouts", {"next": 0})["next"])
+        self._handouts = {}
         self.training_stats.clear()
         self.training_stats.update({str(k): int(v) for k, v in state.get("training_stats", {}).items()})
 

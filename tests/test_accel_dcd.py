@@ -153,22 +153,24 @@ def test_a_child_equal_to_a_replayed_level_is_not_labelled_replay() -> None:
     assert ep.extra["replay"] is True
 
 
-@pytest.mark.parametrize("name", ["plr_robust", "accel"])
-def test_no_transition_of_a_new_level_or_child_is_trained_on(name: str) -> None:
+@pytest.mark.parametrize(("name", "kind"), [("plr_robust", "batched"), ("accel", "batched"), ("accel", "dummy")])
+def test_no_transition_of_a_new_level_or_child_is_trained_on(name: str, kind: str) -> None:
     """End to end on the batched maze: every episode's transitions are masked for training
     exactly when its hand-out was a replay (mask vs label, every episode)."""
     from stable_baselines3 import PPO
 
-    from envs.gridworld.batched import BatchedMazeVecEnv
     from students.bridge import Curriculum, CurriculumCallback
     from students.regret import attach_teacher_needs
     from teachers.registry import make_teacher
 
-    vec = BatchedMazeVecEnv(16, seed=0, generator="dcd", blocks=[0, 20], max_steps=12)
+    from students.vec import make_vec_env
+
+    kwargs = {"generator": "dcd", "blocks": [0, 20], "max_steps": 12}
+    vec = make_vec_env("gridworld", kwargs, 16, kind, seed=0)  # batched, or MiniGrid envs in a DummyVecEnv
     params = dict(buffer_size=16, min_fill=0.5, replay_prob=0.8, replay_schedule="proportionate")
     if name == "accel":
         params.update(base_levels="easy", new_levels={"n_blocks": 0})
-    teacher = make_teacher(name, vec.task_space, seed=0, **params)
+    teacher = make_teacher(name, vec.get_attr("task_space", indices=[0])[0], seed=0, **params)
     episodes: list[Episode] = []
     curriculum = Curriculum(teacher, vec, sinks=[episodes.append])
     curriculum.prime()
@@ -192,5 +194,7 @@ def test_no_transition_of_a_new_level_or_child_is_trained_on(name: str) -> None:
         # ACCEL starts from empty rooms: every new (non-child) level has no wall
         news = [ep for ep in episodes if ep.extra.get("handout_kind") == "new"]
         assert news and all(ep.task == {"n_blocks": 0} for ep in news)
-    assert att.stats["trained_transitions"] <= att.stats["env_steps"]
+    # what the update consumed is exactly the labelled transitions (finished + running episodes)
+    labelled = sum(m for *_, m, _ in att.mask.log) + int(att.mask.episode_counts[:, 0].sum())
+    assert att.stats["trained_transitions"] == labelled < att.stats["env_steps"]
     assert teacher.diagnostics()["train_gradient_updates"] == att.stats["gradient_updates"] > 0

@@ -198,3 +198,36 @@ def test_a_run_that_would_never_replay_is_warned_about() -> None:
     space = MazeEnv().task_space
     assert replay_budget_warning(RobustPLR(space, buffer_size=4000, min_fill=0.5), 20_000, 250) is not None
     assert replay_budget_warning(RobustPLR(space, buffer_size=1000, min_fill=0.5), 1_000_000, 250) is None
+
+
+def test_dcd_domain_randomization_levels() -> None:
+    """dcd's DR: a uniformly random designer places n walls on uniform cells (a wall on a
+    wall does nothing), then the goal, then the agent (each clearing its cell). The mean
+    wall count is a fact of that rule: E = 169·(1 − (168/169)^n) walls placed, each of the
+    goal's and the agent's cells then clearing one with probability (walls / 169)."""
+    from envs.gridworld.batched import BatchedMazeVecEnv
+    from envs.gridworld.generate import generate_blocks_level
+
+    levels = [generate_blocks_level({"n_blocks": 25}, seed) for seed in range(2000)]
+    placed = 169 * (1 - (168 / 169) ** 25)
+    expected = placed * (1 - 1 / 169) ** 2  # the goal's, then the agent's, cell clears a wall w.p. walls/169
+    assert np.mean([len(lvl.walls) for lvl in levels]) == pytest.approx(expected, abs=0.15)
+    assert all(lvl.size == 15 and len(lvl.walls) <= 25 and lvl.start != lvl.goal for lvl in levels)
+    assert {lvl.start_dir for lvl in levels} == {0, 1, 2, 3}
+    assert not all(lvl.solvable for lvl in levels)  # unsolvable levels are kept
+    empty = [generate_blocks_level({"n_blocks": 0}, seed) for seed in range(50)]
+    assert all(not lvl.walls for lvl in empty) and len({lvl.goal for lvl in empty}) > 20  # ACCEL's empty rooms
+    env = MazeEnv(generator="dcd", blocks=[0, 59])
+    assert env.task_space.names == ["n_blocks"] and env.task_space["n_blocks"].high == 59
+    assert env.default_task() == {"n_blocks": 0}
+    _, info = env.reset(seed=3, options={"task": {"n_blocks": 30}})
+    assert 25 <= info["level_stats"]["n_walls"] <= 30
+    # the batched env draws the same level for the same task and seed
+    vec = BatchedMazeVecEnv(1, seed=3, generator="dcd", blocks=[0, 59])
+    vec.env_method("set_next_task", {"n_blocks": 30}, indices=[0])
+    vec.reset()
+    assert vec.levels[0] == env.level
+    with pytest.raises(TeachBenchError, match="blocks"):
+        MazeEnv(generator="dcd", blocks=[0, 200])
+    with pytest.raises(TeachBenchError, match="generator"):
+        MazeEnv(generator="paired")

@@ -522,3 +522,21 @@ def test_held_out_evaluation_follows_dcds_protocol() -> None:
         assert result.solved[name] == pytest.approx(np.mean(mine))
     with pytest.raises(TeachBenchError, match="held_out_episodes"):
         held_out_jobs(held, 0)
+
+
+def test_published_rates_average_to_the_papers_figures() -> None:
+    """dcd's per-maze CSV means average to the papers' headline numbers (docs/references.md:
+    ACCEL 0.875, PLR⊥ 0.71, DR 0.62 over 12 mazes at 60 blocks; PLR⊥ 0.68, PLR 0.59, DR 0.43,
+    PAIRED 0.33 over 7 at 25 blocks)."""
+    from envs.gridworld.literature_mazes import DCD_PUBLISHED_SOLVED as P
+
+    assert set(P["accel_60_blocks"]) == set(LITERATURE) - {"LabyrinthFlipped"}  # dcd's 12
+    assert np.mean(list(P["accel_60_blocks"].values())) == pytest.approx(0.875, abs=0.001)
+    assert np.mean(list(P["plr_robust_25_blocks"].values())) == pytest.approx(0.68, abs=0.005)
+    assert np.mean(list(P["dr_25_blocks"].values())) == pytest.approx(0.43, abs=0.005)
+    assert np.mean(list(P["plr_25_blocks"].values())) == pytest.approx(0.59, abs=0.005)
+    assert np.mean(list(P["paired_25_blocks"].values())) == pytest.approx(0.33, abs=0.005)
+    assert np.mean(list(P["plr_robust_60_blocks"].values())) == pytest.approx(0.71, abs=0.005)
+    assert np.mean(list(P["dr_60_blocks"].values())) == pytest.approx(0.62, abs=0.005)
+    for table in P.values():
+        assert set(table) <= set(LITERATURE)

@@ -56,37 +56,52 @@ GENERATORS = ("teachbench", "dcd")
 
 
 def blocks_task_space(blocks: Any = (0, 59), max_size: int = 15) -> TaskSpace:
-    """The TaskSpace of the ``"dcd"`` generator: ``n_blocks``, the walls placed at random
-    on a ``max_size`` maze (dcd's domain randomization, :func:`generate_blocks_level`)."""
+    """The TaskSpace of the ``"dcd"`` generator: ``n_blocks``, the random wall placements on
+    a ``max_size`` maze (dcd's domain randomization, :func:`generate_blocks_level`)."""
     try:
         low, high = (int(v) for v in blocks)
     except (TypeError, ValueError):
         raise TeachBenchError("blocks", f"expected [low, high], got {blocks!r}") from None
     cells = (int(max_size) - 2) ** 2
-    if not 0 <= low <= high <= cells - 2:
-        raise TeachBenchError("blocks", f"need 0 <= low <= high <= {cells - 2} (free cells for start and goal), "
-                              f"got [{low}, {high}]")
-    return TaskSpace((Dim("n_blocks", low, high, "discrete", doc="walls placed at random (unsolvable allowed)"),))
+    if not 0 <= low <= high <= cells:
+        raise TeachBenchError("blocks", f"need 0 <= low <= high <= {cells} (interior cells), got [{low}, {high}]")
+    return TaskSpace((Dim("n_blocks", low, high, "discrete", doc="random wall placements (unsolvable allowed)"),))
 
 
 def generate_blocks_level(task: Mapping[str, Any], seed: int, size: int = 15) -> Level:
-    """dcd's domain randomization (``AdversarialEnv.reset_random``): on an empty
-    ``size`` maze the goal goes to a uniform interior cell, the agent to a uniform other
-    cell with a uniform direction, then ``n_blocks`` walls to distinct uniform cells
-    among the rest. Nothing makes the level solvable (dcd allows unsolvable levels).
+    """dcd's domain randomization of the maze: its level-designer env driven by a uniformly
+    random adversary (dcd's default, ``use_reset_random_dr=False``), goal chosen last.
 
-    dcd's named envs: the "25 blocks" env places ``int(25 / 2) = 12`` walls (its
-    ``reset_random`` halves ``n_clutter``, "based on original PAIRED logic"); the "0-60
-    blocks" env draws ``randint(0, 60)``, i.e. 0..59 walls; ACCEL's start is 0 walls."""
+    ``n_blocks`` wall placements on uniform interior cells (a placement on a wall does
+    nothing, so duplicates are lost), then the goal on a uniform cell (clearing a wall
+    there), then the agent on a uniform cell (clearing a wall there; on the goal's cell
+    it goes to a uniform empty cell instead), facing a uniform direction. Nothing makes the
+    level solvable: dcd keeps unsolvable levels. With 25 placements a 15x15 maze gets
+    about 23 walls.
+
+    dcd's named envs: "25 blocks" (``GoalLastFewerBlocksAdversarial``) = 25 placements; the
+    "0-60 blocks" env draws the count as ``int(60 * loc / 169)`` from the adversary's first
+    cell (0..59; our teacher draws ``n_blocks`` itself, e.g. uniformly); ACCEL's empty
+    start (``GoalLastEmptyAdversarialEnv``) = 0. (dcd's other DR path, ``reset_random``,
+    places ``int(n / 2)`` walls on free cells; its published maze runs did not use it.)"""
     rng = np.random.default_rng(seed)
     n = size - 2
     cells = n * n
+    wall = np.zeros(cells, dtype=bool)
     k = int(task["n_blocks"])
-    order = rng.permutation(cells)[: k + 2]  # goal, agent, then the walls: distinct cells
-    goal, start = int(order[0]), int(order[1])
+    if k > 0:
+        wall[rng.integers(0, cells, k)] = True
+    goal = int(rng.integers(cells))
+    wall[goal] = False
+    agent = int(rng.integers(cells))
+    wall[agent] = False
+    if agent == goal:
+        empty = np.flatnonzero(~wall)
+        empty = empty[empty != goal]
+        agent = int(empty[int(rng.integers(empty.size))])
     direction = int(rng.integers(4))
-    walls = tuple(sorted(int((c // n + 1) * size + c % n + 1) for c in order[2:].tolist()))
-    return Level(size, walls, (start % n + 1, start // n + 1), direction, (goal % n + 1, goal // n + 1), seed=int(seed))
+    walls = tuple(int((c // n + 1) * size + c % n + 1) for c in np.flatnonzero(wall).tolist())
+    return Level(size, walls, (agent % n + 1, agent // n + 1), direction, (goal % n + 1, goal // n + 1), seed=int(seed))
 
 
 def required_distance(size: int, min_goal_distance: float) -> int:

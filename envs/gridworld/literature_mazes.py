@@ -41,7 +41,9 @@ on variant ``k mod n`` (:func:`students.evaluate.evaluate_held_out`):
 
 Differences from dcd's evaluation, on purpose: episodes last the env's ``max_steps``
 (250, the training length, as in JaxUED) where dcd uses ``2·size²`` for the bit-map mazes,
-100 for FourRooms and ``4·size²`` for the crossings; the reward is the training reward.
+100 for FourRooms and ``4·size²`` for the crossings; the reward is the training reward; and
+the view sees through walls everywhere (dcd's MiniGrid ``SimpleCrossing`` does not). A
+maze's solved rate (episodes that reach the goal) is dcd's "return > 0".
 """
 
 from __future__ import annotations
@@ -400,3 +402,44 @@ ALIASES = {
 def literature_levels() -> dict[str, list[Level]]:
     """Every literature maze, built now: name -> its variants."""
     return {name: make() for name, make in LITERATURE.items()}
+
+
+# -- the published numbers to set ours beside ------------------------------------------------
+DCD_PUBLISHED_SOLVED: dict[str, dict[str, float]] = {
+    # facebookresearch/dcd, results/minigrid_ood/*.csv: per maze, the mean over seeds of the
+    # solved rate (each seed: 100 stochastic episodes). "60 blocks": ACCEL paper, 20k
+    # student updates, 5 seeds (ACCEL from empty rooms); "25 blocks": PLR⊥ paper, 250M
+    # steps, 10 seeds. Keys are our maze names.
+    "accel_60_blocks": {
+        "SixteenRooms": 1.0, "SixteenRooms2": 0.934, "Labyrinth": 0.74, "Labyrinth2": 0.846, "Maze": 0.78,
+        "Maze2": 0.998, "Maze3": 0.84, "SimpleCrossing": 0.79, "FourRooms": 0.684, "SmallCorridor": 0.998,
+        "LargeCorridor": 0.986, "PerfectMazeMedium": 0.9,
+    },
+    "plr_robust_60_blocks": {
+        "SixteenRooms": 0.952, "SixteenRooms2": 0.488, "Labyrinth": 0.55, "Labyrinth2": 0.664, "Maze": 0.542,
+        "Maze2": 0.742, "Maze3": 0.754, "SimpleCrossing": 0.868, "FourRooms": 0.64, "SmallCorridor": 0.894,
+        "LargeCorridor": 0.792, "PerfectMazeMedium": 0.618,
+    },
+    "dr_60_blocks": {
+        "SixteenRooms": 0.872, "SixteenRooms2": 0.534, "Labyrinth": 0.452, "Labyrinth2": 0.54, "Maze": 0.434,
+        "Maze2": 0.486, "Maze3": 0.694, "SimpleCrossing": 0.566, "FourRooms": 0.774, "SmallCorridor": 1.0,
+        "LargeCorridor": 0.644, "PerfectMazeMedium": 0.448,
+    },
+    "plr_robust_25_blocks": {
+        "SixteenRooms": 0.834, "Labyrinth": 0.538, "Labyrinth2": 0.59, "Maze": 0.592, "Maze2": 0.383,
+        "SimpleCrossing": 0.941, "SmallCorridor": 0.859,
+    },
+    "plr_25_blocks": {
+        "SixteenRooms": 0.958, "Labyrinth": 0.343, "Labyrinth2": 0.372, "Maze": 0.281, "Maze2": 0.407,
+        "SimpleCrossing": 0.956, "SmallCorridor": 0.818,
+    },
+    "dr_25_blocks": {
+        "SixteenRooms": 0.903, "Labyrinth": 0.183, "Labyrinth2": 0.204, "Maze": 0.036, "Maze2": 0.046,
+        "SimpleCrossing": 0.798, "SmallCorridor": 0.824,
+    },
+    "paired_25_blocks": {
+        "SixteenRooms": 0.671, "Labyrinth": 0.303, "Labyrinth2": 0.247, "Maze": 0.004, "Maze2": 0.101,
+        "SimpleCrossing": 0.329, "SmallCorridor": 0.654,
+    },
+}
+"""dcd's published per-maze solved rates (seed means), to set a run's ``held_out_solved`` beside."""
