@@ -108,29 +108,37 @@ STARTS = np.array([  # T=7 steps x B=4 columns: resets at t=0, mid-sequence, bac
 ], dtype=bool)
 
 
+EVERY_STEP = np.ones((3, 2), dtype=bool)  # one-step episodes only: every segment has length 1
+
+
+@pytest.mark.parametrize("starts", [STARTS, EVERY_STEP], ids=["mixed", "every_step"])
 @pytest.mark.parametrize("mode", ["packed", "stepwise", "split"])
-def test_lstm_over_rollout_equals_an_explicit_cell_loop_in_values_and_gradients(mode: str) -> None:
+def test_lstm_over_rollout_equals_an_explicit_cell_loop_in_values_and_gradients(mode: str, starts: np.ndarray) -> None:
     torch.manual_seed(0)
+    t, b = starts.shape
     lstm = nn.LSTM(3, 5)
-    x = torch.randn(7, 4, 3, requires_grad=True)
-    state = torch.randn(2, 4, 5, requires_grad=True)
-    w = torch.randn(7, 4, 5)
+    x = torch.randn(t, b, 3, requires_grad=True)
+    state = torch.randn(2, b, 5, requires_grad=True)
+    w = torch.randn(t, b, 5)
     if mode == "packed":
-        plan = ResetPlan.from_starts(STARTS)
-        assert plan.n_segments == 4 + int(STARTS[1:].sum())
+        plan = ResetPlan.from_starts(starts)
+        assert plan.n_segments == b + int(starts[1:].sum())
         out = lstm_over_rollout(lstm, x, state, plan)
     elif mode == "stepwise":
-        out = lstm_stepwise(lstm, x, state, torch.as_tensor(STARTS))
+        out = lstm_stepwise(lstm, x, state, torch.as_tensor(starts))
     else:
-        out = lstm_split_at_resets(lstm, x, state, STARTS)
-    grads = torch.autograd.grad((out * w).sum(), [x, state, *lstm.parameters()])
-    ref = _cell_loop(lstm, x, state, STARTS)
-    ref_grads = torch.autograd.grad((ref * w).sum(), [x, state, *lstm.parameters()])
+        out = lstm_split_at_resets(lstm, x, state, starts)
+    grads = torch.autograd.grad((out * w).sum(), [x, state, *lstm.parameters()], allow_unused=True)
+    ref = _cell_loop(lstm, x, state, starts)
+    ref_grads = torch.autograd.grad((ref * w).sum(), [x, state, *lstm.parameters()], allow_unused=True)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
     for g, r in zip(grads, ref_grads):
+        if r is None or g is None:  # no step ever reads the stored state: no gradient reaches it
+            assert (g is None or torch.count_nonzero(g) == 0) and (r is None or torch.count_nonzero(r) == 0)
+            continue
         torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-6)
-    # a column that starts an episode at t=0 ignores its stored state
-    assert torch.count_nonzero(grads[1][:, 0]) == 0 and torch.count_nonzero(grads[1][:, 1]) > 0
+    if starts is STARTS:  # a column that starts an episode at t=0 ignores its stored state
+        assert torch.count_nonzero(grads[1][:, 0]) == 0 and torch.count_nonzero(grads[1][:, 1]) > 0
 
 
 def test_no_reset_is_one_plain_lstm_call() -> None:

@@ -5,9 +5,10 @@
 - :mod:`students.recurrent.buffer`: the rollout buffer of whole sequences.
 - :mod:`students.recurrent.ppo`: :class:`SequencePPO`, the SB3 algorithm.
 
-No package on PyPI trains SB3's recurrent PPO on whole sequences (sb3-contrib's
-``RecurrentPPO`` pads per-episode chunks; its whole-sequence pull request #118 was not
-merged), so this one is ours, kept small and tested against sb3-contrib.
+We found no maintained PyPI package that trains SB3's recurrent PPO on whole sequences:
+sb3-contrib 2.9.2's ``RecurrentPPO`` cuts rollouts into padded per-episode chunks (a
+whole-sequence rewrite proposed there as pull request #118 is not part of it), so this one
+is ours, kept small and tested against sb3-contrib on the same data.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class ResetPlan:
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)
         max_len = int(lengths.max())
-        alive = np.ascontiguousarray(np.bincount(lengths, minlength=max_len + 1)[::-1].cumsum()[::-1][1:])  # #(len > s)
+        alive = order.size - np.cumsum(np.bincount(lengths, minlength=max_len + 1))[:max_len]  # #(length > s)
         offsets = np.concatenate([[0], np.cumsum(alive)[:-1]])
         pos = np.arange(flat.size) - first[seg_id]
         packed = offsets[pos] + rank[seg_id]

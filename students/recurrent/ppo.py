@@ -84,6 +84,9 @@ class SequencePPO(OnPolicyAlgorithm):
 
     # -- setup & checkpoints --------------------------------------------------------------
     def _setup_model(self) -> None:
+        if not isinstance(self.observation_space, spaces.Box):
+            raise TeachBenchError("student.algo", "recurrent_ppo needs a Box observation (flat or image), got "
+                                  f"{type(self.observation_space).__name__}", ["ppo", "maskable_ppo"])
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule,
