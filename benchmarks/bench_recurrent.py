@@ -224,7 +224,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--students", nargs="+", default=["mlp", "ours", "contrib"], choices=STUDENTS)
+    parser.add_argument("--students", nargs="*", default=["mlp", "ours", "contrib"], choices=STUDENTS,
+                        help="none with --lstm-modes: time only the LSTM modes")
     parser.add_argument("--lstm-modes", action="store_true", help="also time the three LSTM-over-rollout modes")
     parser.add_argument("--reset-rate", type=float, default=0.02, help="episode starts per step in --lstm-modes")
     parser.add_argument("--learn-memory", action="store_true", help="compare learning on the memory T-maze instead")

@@ -516,3 +516,39 @@ def test_benchmark_script_prints_its_ratios() -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     for text in ("ours             x", "vs mlp", "vs contrib", "vs packed"):
         assert text in out.stdout, out.stdout
+
+
+def test_runner_resumes_a_recurrent_run_from_its_checkpoint(compose, monkeypatch) -> None:
+    """A run that dies after its 2nd update resumes from the checkpoint: weights and
+    hidden state come back through students.build.load_student, and it finishes."""
+    from experiments.run import run
+
+    overrides = ["env=gridworld_small", "teacher=random", "student=recurrent_ppo", "budget.steps=2048",
+                 "eval.every=4096", "eval.held_out=false", "checkpoint.every=512", "env.kwargs.max_steps=30",
+                 "student.params.n_steps=64", "student.params.batch_size=256", "student.params.n_epochs=1",
+                 "+env.kwargs.n_test_tasks=4"]
+    real_train = SequencePPO.train
+    calls = {"n": 0}
+
+    def dying_train(self: SequencePPO) -> None:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt("killed")
+        real_train(self)
+
+    monkeypatch.setattr(SequencePPO, "train", dying_train)
+    with pytest.raises(KeyboardInterrupt):
+        run(compose(*overrides))
+    monkeypatch.setattr(SequencePPO, "train", real_train)
+    loaded: list[SequencePPO] = []
+    real_load = SequencePPO.load.__func__
+
+    def spy_load(cls, *args, **kwargs):
+        model = real_load(cls, *args, **kwargs)
+        loaded.append(model)
+        return model
+
+    monkeypatch.setattr(SequencePPO, "load", classmethod(spy_load))
+    summary = run(compose(*overrides))
+    assert summary["resumed"] and summary["steps"] >= 2048
+    assert loaded and torch.count_nonzero(loaded[0]._last_hidden) > 0  # the hidden state came back
