@@ -67,7 +67,8 @@ def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[s
     if student == "mlp":
         return make_student("ppo", vec, params={**ppo_defaults, **common}, seed=seed, device=args.device)
     if student == "ours":
-        return make_student("recurrent_ppo", vec, params=common, seed=seed, device=args.device)
+        return make_student("recurrent_ppo", vec, params={**common, "lstm_mode": args.lstm_mode}, seed=seed,
+                            device=args.device)
     from sb3_contrib import RecurrentPPO
 
     layout = vec.get_attr("image_layout", indices=[0])[0]
@@ -126,7 +127,7 @@ def lstm_modes(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     def run(mode: str) -> None:
         if mode == "packed":
-            out = lstm_over_rollout(lstm, x, state, ResetPlan.from_starts(starts, dev))
+            out = lstm_over_rollout(lstm, x, state, ResetPlan.from_starts(starts, dev, "packed"))
         elif mode == "stepwise":
             out = lstm_stepwise(lstm, x, state, starts_t)
         else:
@@ -226,6 +227,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--students", nargs="*", default=["mlp", "ours", "contrib"], choices=STUDENTS,
                         help="none with --lstm-modes: time only the LSTM modes")
+    parser.add_argument("--lstm-mode", default="auto", choices=["auto", "packed", "stepwise"],
+                        help="recurrent_ppo's lstm_mode (auto: packed on CUDA, stepwise on the CPU)")
     parser.add_argument("--lstm-modes", action="store_true", help="also time the three LSTM-over-rollout modes")
     parser.add_argument("--reset-rate", type=float, default=0.02, help="episode starts per step in --lstm-modes")
     parser.add_argument("--learn-memory", action="store_true", help="compare learning on the memory T-maze instead")

@@ -121,7 +121,7 @@ def test_lstm_over_rollout_equals_an_explicit_cell_loop_in_values_and_gradients(
     state = torch.randn(2, b, 5, requires_grad=True)
     w = torch.randn(t, b, 5)
     if mode == "packed":
-        plan = ResetPlan.from_starts(starts)
+        plan = ResetPlan.from_starts(starts, mode="packed")
         assert plan.n_segments == b + int(starts[1:].sum())
         out = lstm_over_rollout(lstm, x, state, plan)
     elif mode == "stepwise":
@@ -197,9 +197,10 @@ def _perturb(model: SequencePPO, seed: int = 1) -> None:
             p.add_(0.05 * torch.randn(p.shape, generator=g))
 
 
+@pytest.mark.parametrize("lstm_mode", ["packed", "stepwise"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bool) -> None:
-    model, vec = _student(params={"ent_coef": 0.01})
+def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bool, lstm_mode: str) -> None:
+    model, vec = _student(params={"ent_coef": 0.01, "lstm_mode": lstm_mode})
     _collect(model, rollouts=2)  # second rollout: columns start from non-zero stored states
     buf = model.rollout_buffer
     assert buf.episode_starts[1:].any() and not buf.episode_starts[0].all()
@@ -209,7 +210,8 @@ def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bo
     if masked:
         mask = np.zeros((buf.buffer_size, buf.n_envs), bool)
         mask[2:6, 0] = mask[5:, 2] = True  # column 1 holds no trainable transition
-    batches = list(buf.sequence_batches(None, mask))
+    batches = list(buf.sequence_batches(None, mask, lstm_mode=lstm_mode))
+    assert (batches[0].plan.starts is None) == (lstm_mode == "packed")
     assert len(batches) == 1
     assert batches[0].columns.tolist() == ([0, 2] if masked else [0, 1, 2])
     ours = model.minibatch_losses(batches[0], float(model.clip_range(1.0)), None)
@@ -241,7 +243,7 @@ def test_same_losses_and_update_as_sb3_contrib_recurrent_ppo_on_a_fixed_batch(mo
     from sb3_contrib import RecurrentPPO
     from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
-    model, vec = _student(params={"ent_coef": 0.01, "vf_coef": 0.0, "batch_size": None})
+    model, vec = _student(params={"ent_coef": 0.01, "vf_coef": 0.0, "batch_size": None, "lstm_mode": "packed"})
     _collect(model, rollouts=2)
     buf = model.rollout_buffer
     hidden = model.policy.lstm_hidden_size
@@ -340,11 +342,13 @@ def test_checkpoint_keeps_weights_optimizer_and_hidden_state_and_resumes(tmp_pat
     vec.close()
 
 
-def test_batch_size_must_be_whole_sequences() -> None:
+def test_batch_size_must_be_whole_sequences_and_the_lstm_mode_known() -> None:
     from envs.errors import TeachBenchError
 
     with pytest.raises(TeachBenchError, match="multiple of n_steps"):
         _student(params={"batch_size": 12})
+    with pytest.raises(TeachBenchError, match="lstm_mode"):
+        _student(params={"lstm_mode": "fast"})
 
 
 # -- PLR⊥, PVL/MaxMC, PAIRED's antagonist ----------------------------------------------------

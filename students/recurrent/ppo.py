@@ -23,6 +23,9 @@ the same on the same data (tested against sb3-contrib on a fixed batch).
   :meth:`train`: the update then weighs every transition by the mask (0 = a new level's
   step, only scored), still running the LSTM over the whole sequence; columns with no
   replayed transition are not trained on.
+- ``lstm_mode`` (``auto`` | ``packed`` | ``stepwise``): how a minibatch with resets runs
+  the LSTM (:mod:`students.recurrent.lstm`); ``auto`` = packed on CUDA, stepwise on the
+  CPU. Both compute the same values and gradients.
 - Timeouts (``TimeLimit.truncated``) bootstrap with ``γ·V(terminal observation)`` from the
   hidden state reached at that step (one batched call for all truncated envs).
 """
@@ -44,6 +47,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError
 from students.recurrent.buffer import SequenceBatch, SequenceRolloutBuffer
+from students.recurrent.lstm import MODES
 from students.recurrent.policy import RecurrentActorCritic
 
 SelfSequencePPO = TypeVar("SelfSequencePPO", bound="SequencePPO")
@@ -51,7 +55,8 @@ SelfSequencePPO = TypeVar("SelfSequencePPO", bound="SequencePPO")
 
 class SequencePPO(OnPolicyAlgorithm):
     """Recurrent PPO over whole rollout sequences. Arguments as SB3's ``PPO``
-    (``use_sde`` is not supported); ``batch_size`` must be a multiple of ``n_steps``."""
+    (``use_sde`` is not supported); ``batch_size`` must be a multiple of ``n_steps``;
+    ``lstm_mode`` as above."""
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpLstmPolicy": RecurrentActorCritic}
 
@@ -62,7 +67,8 @@ class SequencePPO(OnPolicyAlgorithm):
                  normalize_advantage: bool = True, ent_coef: float = 0.0, vf_coef: float = 0.5,
                  max_grad_norm: float = 0.5, target_kl: float | None = None, stats_window_size: int = 100,
                  tensorboard_log: str | None = None, policy_kwargs: dict[str, Any] | None = None, verbose: int = 0,
-                 seed: int | None = None, device: torch.device | str = "auto", _init_setup_model: bool = True) -> None:
+                 seed: int | None = None, device: torch.device | str = "auto", lstm_mode: str = "auto",
+                 _init_setup_model: bool = True) -> None:
         super().__init__(policy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
                          gae_lambda=gae_lambda, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm,
                          use_sde=False, sde_sample_freq=-1, stats_window_size=stats_window_size,
@@ -72,6 +78,9 @@ class SequencePPO(OnPolicyAlgorithm):
         if batch_size is not None and (int(batch_size) < n_steps or int(batch_size) % n_steps):
             raise TeachBenchError("student.params.batch_size", f"{batch_size} is not a multiple of n_steps={n_steps}: "
                                   "a minibatch is whole sequences of n_steps steps (or null: the whole rollout)")
+        if lstm_mode not in MODES:
+            raise TeachBenchError("student.params.lstm_mode", f"unknown mode {lstm_mode!r}", MODES)
+        self.lstm_mode = lstm_mode
         self.batch_size = batch_size
         self.n_epochs = n_epochs
         self.clip_range = clip_range
@@ -212,7 +221,8 @@ class SequencePPO(OnPolicyAlgorithm):
         continue_training = True
         epoch = 0
         for epoch in range(self.n_epochs):
-            for batch in self.rollout_buffer.sequence_batches(self.envs_per_batch, self.transition_mask):
+            for batch in self.rollout_buffer.sequence_batches(self.envs_per_batch, self.transition_mask,
+                                                              lstm_mode=self.lstm_mode):
                 out = self.minibatch_losses(batch, clip_range, clip_range_vf)
                 for key, value in out.items():
                     logs.setdefault(key, []).append(value.detach())
