@@ -6,7 +6,7 @@ the printed ratios compare like with like:
 
 - ``mlp``: SB3 ``PPO`` with the MLP policy (the student the gridworld configs use);
 - ``ours``: ``recurrent_ppo`` (``students/recurrent``): dcd's maze network, whole-sequence
-  update with one packed LSTM call per minibatch;
+  update (``--lstm-mode``, default auto); ``ours_packed`` / ``ours_stepwise`` force a mode;
 - ``contrib``: sb3-contrib ``RecurrentPPO`` with the SAME network (our maze features, one
   LSTM shared by actor and critic, 32-unit heads);
 - ``contrib_default``: sb3-contrib's defaults (separate actor and critic LSTMs, 64-64
@@ -19,7 +19,8 @@ forward+backward of the three ways to run an LSTM over a minibatch with resets
 
     # the GPU setting (one H200):
     python benchmarks/bench_recurrent.py --n-envs 1024 --n-steps 64 --batch-size 8192 --epochs 4 \\
-        --device cuda --seconds 60 --lstm-modes --json bench_recurrent_gpu.json
+        --device cuda --seconds 45 --students mlp ours_packed ours_stepwise contrib --lstm-modes \\
+        --json bench_recurrent_gpu.json
     # CPU, small:
     python benchmarks/bench_recurrent.py --n-envs 16 --n-steps 32 --batch-size 256 --epochs 2 --seconds 10
 
@@ -58,7 +59,7 @@ from students.threads import pin_threads  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
-STUDENTS = ("mlp", "ours", "contrib", "contrib_default")
+STUDENTS = ("mlp", "ours", "ours_packed", "ours_stepwise", "contrib", "contrib_default")
 
 
 def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[str, Any], seed: int = 0) -> Any:
@@ -66,9 +67,9 @@ def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[s
               "gamma": 0.995, "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 3e-4}
     if student == "mlp":
         return make_student("ppo", vec, params={**ppo_defaults, **common}, seed=seed, device=args.device)
-    if student == "ours":
-        return make_student("recurrent_ppo", vec, params={**common, "lstm_mode": args.lstm_mode}, seed=seed,
-                            device=args.device)
+    if student.startswith("ours"):
+        mode = student.split("_", 1)[1] if "_" in student else args.lstm_mode
+        return make_student("recurrent_ppo", vec, params={**common, "lstm_mode": mode}, seed=seed, device=args.device)
     from sb3_contrib import RecurrentPPO
 
     layout = vec.get_attr("image_layout", indices=[0])[0]
@@ -261,10 +262,10 @@ def main() -> None:
         for s in args.students:
             if s != "mlp":
                 print(f"{s:<16} x{by[s] / by['mlp']:6.3f} vs mlp")
-    if "ours" in by:
+    for ours in (s for s in args.students if s.startswith("ours")):
         for s in args.students:
             if s.startswith("contrib"):
-                print(f"ours             x{by['ours'] / by[s]:6.2f} vs {s}")
+                print(f"{ours:<16} x{by[ours] / by[s]:6.2f} vs {s}")
     modes = lstm_modes(args) if args.lstm_modes else []
     for m in modes:
         print(f"lstm {m['mode']:<9} {m['ms']:8.2f} ms per minibatch forward+backward   "
