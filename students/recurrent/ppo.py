@@ -9,9 +9,10 @@ sb3-contrib's ``RecurrentPPO`` is how the update runs the LSTM: sb3-contrib cuts
 env's rollout into per-episode chunks, pads them and loops over time whenever a chunk
 holds a reset; here a minibatch is a set of env COLUMNS × all ``n_steps`` (dcd's
 ``recurrent_generator``), every column starts from the hidden state it had when the
-rollout began, and one packed ``nn.LSTM`` call (cuDNN on a GPU) runs all columns with
-the state zeroed at each episode start (:mod:`students.recurrent.lstm`). The losses are
-the same on the same data (tested against sb3-contrib on a fixed batch).
+rollout began, and the LSTM runs all columns at once with the state zeroed at each
+episode start (:mod:`students.recurrent.lstm`): one packed ``nn.LSTM`` call on CUDA
+(cuDNN), one call per step on the CPU, a single plain call when no column resets. The
+losses are the same on the same data (tested against sb3-contrib on a fixed batch).
 
 - ``batch_size`` counts transitions, as in SB3: a minibatch holds
   ``batch_size // n_steps`` env columns, so ``batch_size`` must be a multiple of
