@@ -37,8 +37,8 @@ def recurrent_policy_kwargs(vec_env: VecEnv, policy: str | None,
     except AttributeError:
         layout = None
     if policy == "cnn" and layout is None:
-        raise TeachBenchError("student.policy", "policy 'cnn' needs an env with an image_layout (the gridworld has one)",
-                              ["MlpLstmPolicy"])
+        raise TeachBenchError("student.policy", "policy 'cnn' needs an env with an image_layout (the gridworld "
+                              "has one)", ["MlpLstmPolicy"])
     if policy in MAZE_POLICIES and layout is not None and "features_extractor_class" not in merged:
         if not isinstance(vec_env.observation_space, spaces.Box) or len(vec_env.observation_space.shape) != 1:
             raise TeachBenchError("student.policy", "the maze network needs a flat Box observation")

@@ -78,9 +78,9 @@ class SequenceRolloutBuffer(RolloutBuffer):
     def sequence_batches(self, envs_per_batch: int | None, mask: np.ndarray | None = None,
                          generator: torch.Generator | None = None, lstm_mode: str = "auto") -> Iterator[SequenceBatch]:
         """Minibatches of ``envs_per_batch`` env columns (all when ``None``) in a random
-        order, each with a :class:`ResetPlan` in ``lstm_mode``. With ``mask`` (``(n_steps, n_envs)`` bool: the transitions that may be
-        trained on), columns holding no such transition are left out and every batch
-        carries the mask as per-transition weights."""
+        order, each with a :class:`ResetPlan` in ``lstm_mode``. With ``mask`` (``(n_steps,
+        n_envs)`` bool: the transitions that may be trained on), columns holding no such
+        transition are left out and every batch carries the mask as per-transition weights."""
         assert self.full, "the rollout is not complete"
         arrays = self._device_arrays()
         columns = np.arange(self.n_envs)

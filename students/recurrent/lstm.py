@@ -137,7 +137,8 @@ def lstm_stepwise(lstm: nn.LSTM, x: torch.Tensor, state: torch.Tensor, episode_s
     return torch.cat(outs, 0)
 
 
-def lstm_split_at_resets(lstm: nn.LSTM, x: torch.Tensor, state: torch.Tensor, episode_starts: np.ndarray) -> torch.Tensor:
+def lstm_split_at_resets(lstm: nn.LSTM, x: torch.Tensor, state: torch.Tensor,
+                         episode_starts: np.ndarray) -> torch.Tensor:
     """dcd's split: one call per time slice between steps where any column resets."""
     starts = np.asarray(episode_starts, dtype=bool)
     cuts = [0, *(np.flatnonzero(starts[1:].any(axis=1)) + 1).tolist(), x.shape[0]]

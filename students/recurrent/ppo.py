@@ -75,7 +75,8 @@ class SequencePPO(OnPolicyAlgorithm):
                          use_sde=False, sde_sample_freq=-1, stats_window_size=stats_window_size,
                          tensorboard_log=tensorboard_log, policy_kwargs=policy_kwargs, verbose=verbose, seed=seed,
                          device=device, _init_setup_model=False,
-                         supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
+                         supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete,
+                                                  spaces.MultiBinary))
         if batch_size is not None and (int(batch_size) < n_steps or int(batch_size) % n_steps):
             raise TeachBenchError("student.params.batch_size", f"{batch_size} is not a multiple of n_steps={n_steps}: "
                                   "a minibatch is whole sequences of n_steps steps (or null: the whole rollout)")
@@ -155,8 +156,8 @@ class SequencePPO(OnPolicyAlgorithm):
             n_steps += 1
             if discrete:
                 actions = actions.reshape(-1, 1)
-            truncated = [i for i in np.flatnonzero(dones)
-                         if infos[i].get("terminal_observation") is not None and infos[i].get("TimeLimit.truncated", False)]
+            truncated = [i for i in np.flatnonzero(dones) if infos[i].get("terminal_observation") is not None
+                         and infos[i].get("TimeLimit.truncated", False)]
             if truncated:
                 terminal = np.stack([infos[i]["terminal_observation"] for i in truncated])
                 with torch.no_grad():
@@ -198,7 +199,8 @@ class SequencePPO(OnPolicyAlgorithm):
                 std = torch.sqrt(((advantages - mu) ** 2 * w).sum() / torch.clamp(n - 1, min=1.0))
                 advantages = (advantages - mu) / (std + 1e-8)
         ratio = torch.exp(log_prob - batch.old_log_prob)
-        policy_loss = -mean(torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)))
+        clipped = torch.clamp(ratio, 1 - clip_range, 1 + clip_range)
+        policy_loss = -mean(torch.min(advantages * ratio, advantages * clipped))
         if clip_range_vf is None:
             values_pred = values
         else:
@@ -217,7 +219,8 @@ class SequencePPO(OnPolicyAlgorithm):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         clip_range = float(self.clip_range(self._current_progress_remaining))
-        clip_range_vf = None if self.clip_range_vf is None else float(self.clip_range_vf(self._current_progress_remaining))
+        progress = self._current_progress_remaining
+        clip_range_vf = None if self.clip_range_vf is None else float(self.clip_range_vf(progress))
         logs: dict[str, list[torch.Tensor]] = {}
         continue_training = True
         epoch = 0
