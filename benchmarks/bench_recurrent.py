@@ -6,7 +6,8 @@ the printed ratios compare like with like:
 
 - ``mlp``: SB3 ``PPO`` with the MLP policy (the student the gridworld configs use);
 - ``ours``: ``recurrent_ppo`` (``students/recurrent``): dcd's maze network, whole-sequence
-  update (``--lstm-mode``, default auto); ``ours_packed`` / ``ours_stepwise`` force a mode;
+  update (``--lstm-mode``, default auto); ``ours_packed`` / ``ours_stepwise`` / ``ours_split``
+  force a mode;
 - ``contrib``: sb3-contrib ``RecurrentPPO`` with the SAME network (our maze features, one
   LSTM shared by actor and critic, 32-unit heads);
 - ``contrib_default``: sb3-contrib's defaults (separate actor and critic LSTMs, 64-64
@@ -59,7 +60,7 @@ from students.threads import pin_threads  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
-STUDENTS = ("mlp", "ours", "ours_packed", "ours_stepwise", "contrib", "contrib_default")
+STUDENTS = ("mlp", "ours", "ours_packed", "ours_stepwise", "ours_split", "contrib", "contrib_default")
 
 
 def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[str, Any], seed: int = 0) -> Any:
@@ -228,8 +229,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--students", nargs="*", default=["mlp", "ours", "contrib"], choices=STUDENTS,
                         help="none with --lstm-modes: time only the LSTM modes")
-    parser.add_argument("--lstm-mode", default="auto", choices=["auto", "packed", "stepwise"],
-                        help="recurrent_ppo's lstm_mode (auto: packed on CUDA, stepwise on the CPU)")
+    parser.add_argument("--lstm-mode", default="auto", choices=["auto", "packed", "stepwise", "split"],
+                        help="recurrent_ppo's lstm_mode (auto: packed on CUDA, split on the CPU)")
     parser.add_argument("--lstm-modes", action="store_true", help="also time the three LSTM-over-rollout modes")
     parser.add_argument("--reset-rate", type=float, default=0.02, help="episode starts per step in --lstm-modes")
     parser.add_argument("--learn-memory", action="store_true", help="compare learning on the memory T-maze instead")

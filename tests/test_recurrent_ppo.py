@@ -197,7 +197,7 @@ def _perturb(model: SequencePPO, seed: int = 1) -> None:
             p.add_(0.05 * torch.randn(p.shape, generator=g))
 
 
-@pytest.mark.parametrize("lstm_mode", ["packed", "stepwise"])
+@pytest.mark.parametrize("lstm_mode", ["packed", "stepwise", "split"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bool, lstm_mode: str) -> None:
     model, vec = _student(params={"ent_coef": 0.01, "lstm_mode": lstm_mode})
@@ -211,7 +211,10 @@ def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bo
         mask = np.zeros((buf.buffer_size, buf.n_envs), bool)
         mask[2:6, 0] = mask[5:, 2] = True  # column 1 holds no trainable transition
     batches = list(buf.sequence_batches(None, mask, lstm_mode=lstm_mode))
-    assert (batches[0].plan.starts is None) == (lstm_mode == "packed")
+    plan = batches[0].plan
+    assert (plan.cuts is None) == (lstm_mode == "packed")
+    if lstm_mode == "split":
+        assert plan.cuts is not None and len(plan.cuts) < buf.buffer_size + 1  # fewer calls than steps
     assert len(batches) == 1
     assert batches[0].columns.tolist() == ([0, 2] if masked else [0, 1, 2])
     ours = model.minibatch_losses(batches[0], float(model.clip_range(1.0)), None)

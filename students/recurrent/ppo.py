@@ -11,7 +11,8 @@ holds a reset; here a minibatch is a set of env COLUMNS × all ``n_steps`` (dcd'
 ``recurrent_generator``), every column starts from the hidden state it had when the
 rollout began, and the LSTM runs all columns at once with the state zeroed at each
 episode start (:mod:`students.recurrent.lstm`): one packed ``nn.LSTM`` call on CUDA
-(cuDNN), one call per step on the CPU, a single plain call when no column resets. The
+(cuDNN), one call per slice between resets on the CPU, a single call when no column
+resets. The
 losses are the same on the same data (tested against sb3-contrib on a fixed batch).
 
 - ``batch_size`` counts transitions, as in SB3: a minibatch holds
@@ -24,9 +25,9 @@ losses are the same on the same data (tested against sb3-contrib on a fixed batc
   :meth:`train`: the update then weighs every transition by the mask (0 = a new level's
   step, only scored), still running the LSTM over the whole sequence; columns with no
   replayed transition are not trained on.
-- ``lstm_mode`` (``auto`` | ``packed`` | ``stepwise``): how a minibatch with resets runs
-  the LSTM (:mod:`students.recurrent.lstm`); ``auto`` = packed on CUDA, stepwise on the
-  CPU. Both compute the same values and gradients.
+- ``lstm_mode`` (``auto`` | ``packed`` | ``stepwise`` | ``split``): how a minibatch with
+  resets runs the LSTM (:mod:`students.recurrent.lstm`); ``auto`` = packed on CUDA, split
+  on the CPU. All compute the same values and gradients.
 - Timeouts (``TimeLimit.truncated``) bootstrap with ``γ·V(terminal observation)`` from the
   hidden state reached at that step (one batched call for all truncated envs).
 """
