@@ -20,7 +20,7 @@ forward+backward of the three ways to run an LSTM over a minibatch with resets
 
     # the GPU setting (one H200):
     python benchmarks/bench_recurrent.py --n-envs 1024 --n-steps 64 --batch-size 8192 --epochs 4 \\
-        --device cuda --seconds 45 --students mlp ours_packed ours_stepwise contrib --lstm-modes \\
+        --device cuda --seconds 40 --students mlp ours_packed ours_split contrib --lstm-modes \\
         --json bench_recurrent_gpu.json
     # CPU, small:
     python benchmarks/bench_recurrent.py --n-envs 16 --n-steps 32 --batch-size 256 --epochs 2 --seconds 10
