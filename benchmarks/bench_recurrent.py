@@ -6,7 +6,8 @@ the printed ratios compare like with like:
 
 - ``mlp``: SB3 ``PPO`` with the MLP policy (the student the gridworld configs use);
 - ``ours``: ``recurrent_ppo`` (``students/recurrent``): dcd's maze network, whole-sequence
-  update with one packed LSTM call per minibatch;
+  update (``--lstm-mode``, default auto); ``ours_packed`` / ``ours_stepwise`` / ``ours_split``
+  force a mode;
 - ``contrib``: sb3-contrib ``RecurrentPPO`` with the SAME network (our maze features, one
   LSTM shared by actor and critic, 32-unit heads);
 - ``contrib_default``: sb3-contrib's defaults (separate actor and critic LSTMs, 64-64
@@ -19,7 +20,8 @@ forward+backward of the three ways to run an LSTM over a minibatch with resets
 
     # the GPU setting (one H200):
     python benchmarks/bench_recurrent.py --n-envs 1024 --n-steps 64 --batch-size 8192 --epochs 4 \\
-        --device cuda --seconds 60 --lstm-modes --json bench_recurrent_gpu.json
+        --device cuda --seconds 40 --students mlp ours_packed ours_split contrib --lstm-modes \\
+        --json bench_recurrent_gpu.json
     # CPU, small:
     python benchmarks/bench_recurrent.py --n-envs 16 --n-steps 32 --batch-size 256 --epochs 2 --seconds 10
 
@@ -58,7 +60,7 @@ from students.threads import pin_threads  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
-STUDENTS = ("mlp", "ours", "contrib", "contrib_default")
+STUDENTS = ("mlp", "ours", "ours_packed", "ours_stepwise", "ours_split", "contrib", "contrib_default")
 
 
 def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[str, Any], seed: int = 0) -> Any:
@@ -66,8 +68,9 @@ def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[s
               "gamma": 0.995, "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 3e-4}
     if student == "mlp":
         return make_student("ppo", vec, params={**ppo_defaults, **common}, seed=seed, device=args.device)
-    if student == "ours":
-        return make_student("recurrent_ppo", vec, params=common, seed=seed, device=args.device)
+    if student.startswith("ours"):
+        mode = student.split("_", 1)[1] if "_" in student else args.lstm_mode
+        return make_student("recurrent_ppo", vec, params={**common, "lstm_mode": mode}, seed=seed, device=args.device)
     from sb3_contrib import RecurrentPPO
 
     layout = vec.get_attr("image_layout", indices=[0])[0]
@@ -126,7 +129,7 @@ def lstm_modes(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     def run(mode: str) -> None:
         if mode == "packed":
-            out = lstm_over_rollout(lstm, x, state, ResetPlan.from_starts(starts, dev))
+            out = lstm_over_rollout(lstm, x, state, ResetPlan.from_starts(starts, dev, "packed"))
         elif mode == "stepwise":
             out = lstm_stepwise(lstm, x, state, starts_t)
         else:
@@ -224,7 +227,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--students", nargs="+", default=["mlp", "ours", "contrib"], choices=STUDENTS)
+    parser.add_argument("--students", nargs="*", default=["mlp", "ours", "contrib"], choices=STUDENTS,
+                        help="none with --lstm-modes: time only the LSTM modes")
+    parser.add_argument("--lstm-mode", default="auto", choices=["auto", "packed", "stepwise", "split"],
+                        help="recurrent_ppo's lstm_mode (auto: packed on CUDA, split on the CPU)")
     parser.add_argument("--lstm-modes", action="store_true", help="also time the three LSTM-over-rollout modes")
     parser.add_argument("--reset-rate", type=float, default=0.02, help="episode starts per step in --lstm-modes")
     parser.add_argument("--learn-memory", action="store_true", help="compare learning on the memory T-maze instead")
@@ -257,10 +263,10 @@ def main() -> None:
         for s in args.students:
             if s != "mlp":
                 print(f"{s:<16} x{by[s] / by['mlp']:6.3f} vs mlp")
-    if "ours" in by:
+    for ours in (s for s in args.students if s.startswith("ours")):
         for s in args.students:
             if s.startswith("contrib"):
-                print(f"ours             x{by['ours'] / by[s]:6.2f} vs {s}")
+                print(f"{ours:<16} x{by[ours] / by[s]:6.2f} vs {s}")
     modes = lstm_modes(args) if args.lstm_modes else []
     for m in modes:
         print(f"lstm {m['mode']:<9} {m['ms']:8.2f} ms per minibatch forward+backward   "

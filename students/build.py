@@ -1,10 +1,10 @@
 """Building SB3 students from config.
 
 A student config names an algorithm (``ppo``, ``a2c``, ``dqn``, ``sac``, ``maskable_ppo``,
-``recurrent_ppo``), a policy and the
-SB3 constructor keyword arguments; the env config may add per-algorithm defaults (e.g.
-``n_steps`` for the gridworld). Unknown names and parameters, and an algorithm that
-cannot act in the env's action space, are clear errors before training starts.
+``recurrent_ppo``), a policy and the SB3 constructor keyword arguments; the env config may
+add per-algorithm defaults (e.g. ``n_steps`` for the gridworld). Unknown names and
+parameters, and an algorithm that cannot act in the env's action space, are clear errors
+before training starts.
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
         )
     kwargs = student_params(algo, params, env_defaults)
     if cls is SequencePPO:
-        kwargs["policy_kwargs"] = recurrent_policy_kwargs(vec_env, policy, kwargs.get("policy_kwargs"))
         if policy is not None and policy != CNN and policy not in cls.policy_aliases:
             raise TeachBenchError("student.policy", f"unknown policy {policy!r} for recurrent_ppo",
                                   [CNN, *cls.policy_aliases])
+        kwargs["policy_kwargs"] = recurrent_policy_kwargs(vec_env, policy, kwargs.get("policy_kwargs"))
         return cls("MlpLstmPolicy", vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
     if policy is not None and policy not in (CNN, SHARED_MLP) and policy not in cls.policy_aliases:
         raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}",

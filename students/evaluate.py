@@ -66,10 +66,11 @@ def evaluate(model: BaseAlgorithm, env_name: str, tasks: Sequence[Task], env_kwa
         while any(done_count[k] < len(assigned[k]) for k in range(n_envs)):
             model_obs = normalizer.normalize_obs(obs) if normalizer is not None else obs
             if masked:
-                actions, state = model.predict(model_obs, state=state, episode_start=starts, deterministic=deterministic,
-                                               action_masks=get_action_masks(vec))
+                actions, state = model.predict(model_obs, state=state, episode_start=starts,
+                                               deterministic=deterministic, action_masks=get_action_masks(vec))
             else:
-                actions, state = model.predict(model_obs, state=state, episode_start=starts, deterministic=deterministic)
+                actions, state = model.predict(model_obs, state=state, episode_start=starts,
+                                               deterministic=deterministic)
             obs, _, dones, infos = vec.step(actions)
             starts = np.asarray(dones, dtype=bool)
             for k in np.flatnonzero(dones):

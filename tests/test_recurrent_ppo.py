@@ -108,29 +108,37 @@ STARTS = np.array([  # T=7 steps x B=4 columns: resets at t=0, mid-sequence, bac
 ], dtype=bool)
 
 
+EVERY_STEP = np.ones((3, 2), dtype=bool)  # one-step episodes only: every segment has length 1
+
+
+@pytest.mark.parametrize("starts", [STARTS, EVERY_STEP], ids=["mixed", "every_step"])
 @pytest.mark.parametrize("mode", ["packed", "stepwise", "split"])
-def test_lstm_over_rollout_equals_an_explicit_cell_loop_in_values_and_gradients(mode: str) -> None:
+def test_lstm_over_rollout_equals_an_explicit_cell_loop_in_values_and_gradients(mode: str, starts: np.ndarray) -> None:
     torch.manual_seed(0)
+    t, b = starts.shape
     lstm = nn.LSTM(3, 5)
-    x = torch.randn(7, 4, 3, requires_grad=True)
-    state = torch.randn(2, 4, 5, requires_grad=True)
-    w = torch.randn(7, 4, 5)
+    x = torch.randn(t, b, 3, requires_grad=True)
+    state = torch.randn(2, b, 5, requires_grad=True)
+    w = torch.randn(t, b, 5)
     if mode == "packed":
-        plan = ResetPlan.from_starts(STARTS)
-        assert plan.n_segments == 4 + int(STARTS[1:].sum())
+        plan = ResetPlan.from_starts(starts, mode="packed")
+        assert plan.n_segments == b + int(starts[1:].sum())
         out = lstm_over_rollout(lstm, x, state, plan)
     elif mode == "stepwise":
-        out = lstm_stepwise(lstm, x, state, torch.as_tensor(STARTS))
+        out = lstm_stepwise(lstm, x, state, torch.as_tensor(starts))
     else:
-        out = lstm_split_at_resets(lstm, x, state, STARTS)
-    grads = torch.autograd.grad((out * w).sum(), [x, state, *lstm.parameters()])
-    ref = _cell_loop(lstm, x, state, STARTS)
-    ref_grads = torch.autograd.grad((ref * w).sum(), [x, state, *lstm.parameters()])
+        out = lstm_split_at_resets(lstm, x, state, starts)
+    grads = torch.autograd.grad((out * w).sum(), [x, state, *lstm.parameters()], allow_unused=True)
+    ref = _cell_loop(lstm, x, state, starts)
+    ref_grads = torch.autograd.grad((ref * w).sum(), [x, state, *lstm.parameters()], allow_unused=True)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
     for g, r in zip(grads, ref_grads):
+        if r is None or g is None:  # no step ever reads the stored state: no gradient reaches it
+            assert (g is None or torch.count_nonzero(g) == 0) and (r is None or torch.count_nonzero(r) == 0)
+            continue
         torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-6)
-    # a column that starts an episode at t=0 ignores its stored state
-    assert torch.count_nonzero(grads[1][:, 0]) == 0 and torch.count_nonzero(grads[1][:, 1]) > 0
+    if starts is STARTS:  # a column that starts an episode at t=0 ignores its stored state
+        assert torch.count_nonzero(grads[1][:, 0]) == 0 and torch.count_nonzero(grads[1][:, 1]) > 0
 
 
 def test_no_reset_is_one_plain_lstm_call() -> None:
@@ -189,9 +197,10 @@ def _perturb(model: SequencePPO, seed: int = 1) -> None:
             p.add_(0.05 * torch.randn(p.shape, generator=g))
 
 
+@pytest.mark.parametrize("lstm_mode", ["packed", "stepwise", "split"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bool) -> None:
-    model, vec = _student(params={"ent_coef": 0.01})
+def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bool, lstm_mode: str) -> None:
+    model, vec = _student(params={"ent_coef": 0.01, "lstm_mode": lstm_mode})
     _collect(model, rollouts=2)  # second rollout: columns start from non-zero stored states
     buf = model.rollout_buffer
     assert buf.episode_starts[1:].any() and not buf.episode_starts[0].all()
@@ -201,7 +210,11 @@ def test_whole_sequence_loss_and_gradients_equal_a_per_step_reference(masked: bo
     if masked:
         mask = np.zeros((buf.buffer_size, buf.n_envs), bool)
         mask[2:6, 0] = mask[5:, 2] = True  # column 1 holds no trainable transition
-    batches = list(buf.sequence_batches(None, mask))
+    batches = list(buf.sequence_batches(None, mask, lstm_mode=lstm_mode))
+    plan = batches[0].plan
+    assert (plan.cuts is None) == (lstm_mode == "packed")
+    if lstm_mode == "split":
+        assert plan.cuts is not None and len(plan.cuts) < buf.buffer_size + 1  # fewer calls than steps
     assert len(batches) == 1
     assert batches[0].columns.tolist() == ([0, 2] if masked else [0, 1, 2])
     ours = model.minibatch_losses(batches[0], float(model.clip_range(1.0)), None)
@@ -233,7 +246,7 @@ def test_same_losses_and_update_as_sb3_contrib_recurrent_ppo_on_a_fixed_batch(mo
     from sb3_contrib import RecurrentPPO
     from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
-    model, vec = _student(params={"ent_coef": 0.01, "vf_coef": 0.0, "batch_size": None})
+    model, vec = _student(params={"ent_coef": 0.01, "vf_coef": 0.0, "batch_size": None, "lstm_mode": "packed"})
     _collect(model, rollouts=2)
     buf = model.rollout_buffer
     hidden = model.policy.lstm_hidden_size
@@ -332,11 +345,13 @@ def test_checkpoint_keeps_weights_optimizer_and_hidden_state_and_resumes(tmp_pat
     vec.close()
 
 
-def test_batch_size_must_be_whole_sequences() -> None:
+def test_batch_size_must_be_whole_sequences_and_the_lstm_mode_known() -> None:
     from envs.errors import TeachBenchError
 
     with pytest.raises(TeachBenchError, match="multiple of n_steps"):
         _student(params={"batch_size": 12})
+    with pytest.raises(TeachBenchError, match="lstm_mode"):
+        _student(params={"lstm_mode": "fast"})
 
 
 # -- PLR⊥, PVL/MaxMC, PAIRED's antagonist ----------------------------------------------------
@@ -508,3 +523,39 @@ def test_benchmark_script_prints_its_ratios() -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     for text in ("ours             x", "vs mlp", "vs contrib", "vs packed"):
         assert text in out.stdout, out.stdout
+
+
+def test_runner_resumes_a_recurrent_run_from_its_checkpoint(compose, monkeypatch) -> None:
+    """A run that dies after its 2nd update resumes from the checkpoint: weights and
+    hidden state come back through students.build.load_student, and it finishes."""
+    from experiments.run import run
+
+    overrides = ["env=gridworld_small", "teacher=random", "student=recurrent_ppo", "budget.steps=2048",
+                 "eval.every=4096", "eval.held_out=false", "checkpoint.every=512", "env.kwargs.max_steps=30",
+                 "student.params.n_steps=64", "student.params.batch_size=256", "student.params.n_epochs=1",
+                 "+env.kwargs.n_test_tasks=4"]
+    real_train = SequencePPO.train
+    calls = {"n": 0}
+
+    def dying_train(self: SequencePPO) -> None:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt("killed")
+        real_train(self)
+
+    monkeypatch.setattr(SequencePPO, "train", dying_train)
+    with pytest.raises(KeyboardInterrupt):
+        run(compose(*overrides))
+    monkeypatch.setattr(SequencePPO, "train", real_train)
+    loaded: list[SequencePPO] = []
+    real_load = SequencePPO.load.__func__
+
+    def spy_load(cls, *args, **kwargs):
+        model = real_load(cls, *args, **kwargs)
+        loaded.append(model)
+        return model
+
+    monkeypatch.setattr(SequencePPO, "load", classmethod(spy_load))
+    summary = run(compose(*overrides))
+    assert summary["resumed"] and summary["steps"] >= 2048
+    assert loaded and torch.count_nonzero(loaded[0]._last_hidden) > 0  # the hidden state came back

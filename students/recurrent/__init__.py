@@ -5,9 +5,10 @@
 - :mod:`students.recurrent.buffer`: the rollout buffer of whole sequences.
 - :mod:`students.recurrent.ppo`: :class:`SequencePPO`, the SB3 algorithm.
 
-No package on PyPI trains SB3's recurrent PPO on whole sequences (sb3-contrib's
-``RecurrentPPO`` pads per-episode chunks; its whole-sequence pull request #118 was not
-merged), so this one is ours, kept small and tested against sb3-contrib.
+We found no maintained PyPI package that trains SB3's recurrent PPO on whole sequences:
+sb3-contrib 2.9.2's ``RecurrentPPO`` cuts rollouts into padded per-episode chunks (a
+whole-sequence rewrite proposed there as pull request #118 is not part of it), so this one
+is ours, kept small and tested against sb3-contrib on the same data.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def recurrent_policy_kwargs(vec_env: VecEnv, policy: str | None,
     except AttributeError:
         layout = None
     if policy == "cnn" and layout is None:
-        raise TeachBenchError("student.policy", "policy 'cnn' needs an env with an image_layout (the gridworld has one)",
-                              ["MlpLstmPolicy"])
+        raise TeachBenchError("student.policy", "policy 'cnn' needs an env with an image_layout (the gridworld "
+                              "has one)", ["MlpLstmPolicy"])
     if policy in MAZE_POLICIES and layout is not None and "features_extractor_class" not in merged:
         if not isinstance(vec_env.observation_space, spaces.Box) or len(vec_env.observation_space.shape) != 1:
             raise TeachBenchError("student.policy", "the maze network needs a flat Box observation")

@@ -76,11 +76,11 @@ class SequenceRolloutBuffer(RolloutBuffer):
         return self._on_device
 
     def sequence_batches(self, envs_per_batch: int | None, mask: np.ndarray | None = None,
-                         generator: torch.Generator | None = None) -> Iterator[SequenceBatch]:
+                         generator: torch.Generator | None = None, lstm_mode: str = "auto") -> Iterator[SequenceBatch]:
         """Minibatches of ``envs_per_batch`` env columns (all when ``None``) in a random
-        order. With ``mask`` (``(n_steps, n_envs)`` bool: the transitions that may be
-        trained on), columns holding no such transition are left out and every batch
-        carries the mask as per-transition weights."""
+        order, each with a :class:`ResetPlan` in ``lstm_mode``. With ``mask`` (``(n_steps,
+        n_envs)`` bool: the transitions that may be trained on), columns holding no such
+        transition are left out and every batch carries the mask as per-transition weights."""
         assert self.full, "the rollout is not complete"
         arrays = self._device_arrays()
         columns = np.arange(self.n_envs)
@@ -104,6 +104,6 @@ class SequenceRolloutBuffer(RolloutBuffer):
                 advantages=arrays["advantages"].index_select(1, idx),
                 returns=arrays["returns"].index_select(1, idx),
                 initial_state=self.initial_state.index_select(1, idx),
-                plan=ResetPlan.from_starts(self.episode_starts[:, cols], self.device),
+                plan=ResetPlan.from_starts(self.episode_starts[:, cols], self.device, lstm_mode),
                 weights=weights,
             )

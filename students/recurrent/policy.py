@@ -121,7 +121,8 @@ class RecurrentActorCritic(BasePolicy):
                          optimizer_kwargs=optimizer_kwargs)
         arch = dict(DCD_NET_ARCH if net_arch is None else net_arch)
         if set(arch) != {"pi", "vf"}:
-            raise TeachBenchError("student.params.policy_kwargs.net_arch", f"expected keys pi and vf, got {sorted(arch)}")
+            raise TeachBenchError("student.params.policy_kwargs.net_arch",
+                                  f"expected keys pi and vf, got {sorted(arch)}")
         self.net_arch = arch
         self.activation_fn = activation_fn
         self.lstm_hidden_size = int(lstm_hidden_size)

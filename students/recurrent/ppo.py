@@ -9,9 +9,11 @@ sb3-contrib's ``RecurrentPPO`` is how the update runs the LSTM: sb3-contrib cuts
 env's rollout into per-episode chunks, pads them and loops over time whenever a chunk
 holds a reset; here a minibatch is a set of env COLUMNS × all ``n_steps`` (dcd's
 ``recurrent_generator``), every column starts from the hidden state it had when the
-rollout began, and one packed ``nn.LSTM`` call (cuDNN on a GPU) runs all columns with
-the state zeroed at each episode start (:mod:`students.recurrent.lstm`). The losses are
-the same on the same data (tested against sb3-contrib on a fixed batch).
+rollout began, and the LSTM runs all columns at once with the state zeroed at each
+episode start (:mod:`students.recurrent.lstm`): one packed ``nn.LSTM`` call on CUDA
+(cuDNN), one call per slice between resets on the CPU, a single call when no column
+resets. The
+losses are the same on the same data (tested against sb3-contrib on a fixed batch).
 
 - ``batch_size`` counts transitions, as in SB3: a minibatch holds
   ``batch_size // n_steps`` env columns, so ``batch_size`` must be a multiple of
@@ -23,6 +25,9 @@ the same on the same data (tested against sb3-contrib on a fixed batch).
   :meth:`train`: the update then weighs every transition by the mask (0 = a new level's
   step, only scored), still running the LSTM over the whole sequence; columns with no
   replayed transition are not trained on.
+- ``lstm_mode`` (``auto`` | ``packed`` | ``stepwise`` | ``split``): how a minibatch with
+  resets runs the LSTM (:mod:`students.recurrent.lstm`); ``auto`` = packed on CUDA, split
+  on the CPU. All compute the same values and gradients.
 - Timeouts (``TimeLimit.truncated``) bootstrap with ``γ·V(terminal observation)`` from the
   hidden state reached at that step (one batched call for all truncated envs).
 """
@@ -44,6 +49,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError
 from students.recurrent.buffer import SequenceBatch, SequenceRolloutBuffer
+from students.recurrent.lstm import MODES
 from students.recurrent.policy import RecurrentActorCritic
 
 SelfSequencePPO = TypeVar("SelfSequencePPO", bound="SequencePPO")
@@ -51,7 +57,8 @@ SelfSequencePPO = TypeVar("SelfSequencePPO", bound="SequencePPO")
 
 class SequencePPO(OnPolicyAlgorithm):
     """Recurrent PPO over whole rollout sequences. Arguments as SB3's ``PPO``
-    (``use_sde`` is not supported); ``batch_size`` must be a multiple of ``n_steps``."""
+    (``use_sde`` is not supported); ``batch_size`` must be a multiple of ``n_steps``;
+    ``lstm_mode`` as above."""
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpLstmPolicy": RecurrentActorCritic}
 
@@ -62,16 +69,21 @@ class SequencePPO(OnPolicyAlgorithm):
                  normalize_advantage: bool = True, ent_coef: float = 0.0, vf_coef: float = 0.5,
                  max_grad_norm: float = 0.5, target_kl: float | None = None, stats_window_size: int = 100,
                  tensorboard_log: str | None = None, policy_kwargs: dict[str, Any] | None = None, verbose: int = 0,
-                 seed: int | None = None, device: torch.device | str = "auto", _init_setup_model: bool = True) -> None:
+                 seed: int | None = None, device: torch.device | str = "auto", lstm_mode: str = "auto",
+                 _init_setup_model: bool = True) -> None:
         super().__init__(policy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
                          gae_lambda=gae_lambda, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm,
                          use_sde=False, sde_sample_freq=-1, stats_window_size=stats_window_size,
                          tensorboard_log=tensorboard_log, policy_kwargs=policy_kwargs, verbose=verbose, seed=seed,
                          device=device, _init_setup_model=False,
-                         supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
+                         supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete,
+                                                  spaces.MultiBinary))
         if batch_size is not None and (int(batch_size) < n_steps or int(batch_size) % n_steps):
             raise TeachBenchError("student.params.batch_size", f"{batch_size} is not a multiple of n_steps={n_steps}: "
                                   "a minibatch is whole sequences of n_steps steps (or null: the whole rollout)")
+        if lstm_mode not in MODES:
+            raise TeachBenchError("student.params.lstm_mode", f"unknown mode {lstm_mode!r}", MODES)
+        self.lstm_mode = lstm_mode
         self.batch_size = batch_size
         self.n_epochs = n_epochs
         self.clip_range = clip_range
@@ -84,6 +96,9 @@ class SequencePPO(OnPolicyAlgorithm):
 
     # -- setup & checkpoints --------------------------------------------------------------
     def _setup_model(self) -> None:
+        if not isinstance(self.observation_space, spaces.Box):
+            raise TeachBenchError("student.algo", "recurrent_ppo needs a Box observation (flat or image), got "
+                                  f"{type(self.observation_space).__name__}", ["ppo", "maskable_ppo"])
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule,
@@ -142,8 +157,8 @@ class SequencePPO(OnPolicyAlgorithm):
             n_steps += 1
             if discrete:
                 actions = actions.reshape(-1, 1)
-            truncated = [i for i in np.flatnonzero(dones)
-                         if infos[i].get("terminal_observation") is not None and infos[i].get("TimeLimit.truncated", False)]
+            truncated = [i for i in np.flatnonzero(dones) if infos[i].get("terminal_observation") is not None
+                         and infos[i].get("TimeLimit.truncated", False)]
             if truncated:
                 terminal = np.stack([infos[i]["terminal_observation"] for i in truncated])
                 with torch.no_grad():
@@ -185,7 +200,8 @@ class SequencePPO(OnPolicyAlgorithm):
                 std = torch.sqrt(((advantages - mu) ** 2 * w).sum() / torch.clamp(n - 1, min=1.0))
                 advantages = (advantages - mu) / (std + 1e-8)
         ratio = torch.exp(log_prob - batch.old_log_prob)
-        policy_loss = -mean(torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)))
+        clipped = torch.clamp(ratio, 1 - clip_range, 1 + clip_range)
+        policy_loss = -mean(torch.min(advantages * ratio, advantages * clipped))
         if clip_range_vf is None:
             values_pred = values
         else:
@@ -204,12 +220,14 @@ class SequencePPO(OnPolicyAlgorithm):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         clip_range = float(self.clip_range(self._current_progress_remaining))
-        clip_range_vf = None if self.clip_range_vf is None else float(self.clip_range_vf(self._current_progress_remaining))
+        progress = self._current_progress_remaining
+        clip_range_vf = None if self.clip_range_vf is None else float(self.clip_range_vf(progress))
         logs: dict[str, list[torch.Tensor]] = {}
         continue_training = True
         epoch = 0
         for epoch in range(self.n_epochs):
-            for batch in self.rollout_buffer.sequence_batches(self.envs_per_batch, self.transition_mask):
+            for batch in self.rollout_buffer.sequence_batches(self.envs_per_batch, self.transition_mask,
+                                                              lstm_mode=self.lstm_mode):
                 out = self.minibatch_losses(batch, clip_range, clip_range_vf)
                 for key, value in out.items():
                     logs.setdefault(key, []).append(value.detach())
