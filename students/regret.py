@@ -123,14 +123,15 @@ def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int, o
     return edit(Level.from_string(level), rng, n_edits=n_edits).to_string()
 
 
-def level_editor(level: str, rng: np.random.Generator, n_edits: int) -> str:
+def level_editor(level: str, rng: np.random.Generator, n_edits: int, operator: str = "dcd") -> str:
     """ACCEL's edit for any level string, by its env: walker levels (``walker:...``) get
-    dcd's walker edit operator, the others the gridworld's edits."""
+    dcd's walker edit operator (``operator`` does not apply: dcd has one for the walker),
+    the others the gridworld's edits chosen by ``operator``."""
     from envs.walker.levels import PREFIX, edit_level
 
     if level.startswith(PREFIX):
         return edit_level(level, rng, n_edits)
-    return gridworld_level_editor(level, rng, n_edits)
+    return gridworld_level_editor(level, rng, n_edits, operator)
 
 
 @dataclass
