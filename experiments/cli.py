@@ -213,21 +213,20 @@ def _raised_in_hydra(exc: BaseException) -> bool:
 def check_run_config(cfg: DictConfig) -> None:
     """The value and choice checks of a single run (``run()`` repeats them), plus building
     the teacher, whose parameters are checked by its constructor."""
-    from experiments.config_checks import validate_config
-    from envs.registry import make_env
+    from experiments.config_checks import make_config_env, validate_config
     from teachers.registry import make_teacher
 
     validate_config(cfg)
-    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True) if cfg.env.get("kwargs") else {}
-    env = make_env(str(cfg.env.name), **kwargs)
+    env = make_config_env(cfg)
     try:
         space = env.unwrapped.task_space
     finally:
         env.close()
-    params = OmegaConf.to_container(cfg.teacher.params, resolve=True) if cfg.teacher.get("params") else {}
-    if not isinstance(params, dict):
-        raise TeachBenchError("teacher.params", f"must be a mapping, got {params!r}")
-    make_teacher(str(cfg.teacher.name), space, seed=int(cfg.seed), **params)
+    node = cfg.teacher.get("params")
+    if node is not None and not isinstance(node, DictConfig):
+        raise TeachBenchError("teacher.params", f"must be a mapping, got {node!r}")
+    params = OmegaConf.to_container(node, resolve=True) if node else {}
+    make_teacher(str(cfg.teacher.name), space, seed=int(cfg.seed), **params)  # type: ignore[arg-type]
 
 
 def _compose(config_name: str, overrides: Sequence[str]) -> DictConfig:

@@ -60,6 +60,17 @@ def validate_config(cfg: DictConfig) -> None:
     _positive_int(cfg, "checkpoint.every")
     _positive_int(cfg, "env.n_envs")
     _positive_int(cfg, "torch_threads")
+    _positive_int(cfg, "log.flush_every")
+    _positive_int(cfg, "log.diagnostics_every")
+    for key in ("resume", "eval.held_out", "env.normalize"):
+        value = OmegaConf.select(cfg, key, default=False)
+        if not isinstance(value, bool):
+            raise TeachBenchError(key, f"must be true or false, got {value!r}", ["true", "false"])
+    if OmegaConf.select(cfg, "log.progress_bar", default="auto") not in (True, False, "auto"):
+        raise TeachBenchError("log.progress_bar", f"got {cfg.log.progress_bar!r}", ["true", "false", "auto"])
+    runs_dir = cfg.get("runs_dir")
+    if not isinstance(runs_dir, str) or not runs_dir.strip():
+        raise TeachBenchError("runs_dir", f"must be a folder name, got {runs_dir!r}")
     if cfg.device not in ("cpu", "cuda", "auto") and not str(cfg.device).startswith("cuda:"):
         raise TeachBenchError("device", f"unknown device {cfg.device!r}", ["cpu", "cuda", "auto"])
     name = cfg.get("name")
@@ -86,19 +97,35 @@ def _container(cfg: DictConfig, key: str) -> dict[str, Any]:
     return dict(OmegaConf.to_container(node, resolve=True))
 
 
+def make_config_env(cfg: DictConfig) -> Any:
+    """One instance of the config's env (``env.name`` with ``env.kwargs``). An env
+    constructor's error about one of its arguments is re-raised under the config key the
+    user typed (``env.kwargs.max_steps``, not ``max_steps``)."""
+    from envs.registry import make_env
+
+    kwargs = _container(cfg, "env.kwargs")
+    try:
+        return make_env(str(cfg.env.name), **kwargs)
+    except TeachBenchError as exc:
+        if exc.key.startswith("env"):
+            raise
+        message = str(exc)[len(exc.key) + 2:]
+        if exc.allowed is not None:
+            message = message[: message.rfind(" (allowed: ")]
+        raise TeachBenchError(f"env.kwargs.{exc.key}", message, exc.allowed) from None
+
+
 def check_choices(cfg: DictConfig) -> None:
     """The env, teacher and student can work together, and the student's hyperparameters
     are values SB3 accepts. Builds one env instance (milliseconds) to read its action
     space; nothing is trained or written."""
-    from envs.registry import make_env
-
     algo = str(cfg.student.algo)
     check_student_params(algo, _container(cfg, "student.params"), _container(cfg, "env.students"))
     needs = frozenset(getattr(teacher_class(str(cfg.teacher.name)), "needs", frozenset()))
     if needs & ROLLOUT_NEEDS and algo not in ON_POLICY:
         raise TeachBenchError("student.algo", f"teacher {cfg.teacher.name!r} needs {sorted(needs & ROLLOUT_NEEDS)} from an "
                               f"on-policy rollout buffer with a critic; {algo} has none", ON_POLICY)
-    env = make_env(str(cfg.env.name), **_container(cfg, "env.kwargs"))
+    env = make_config_env(cfg)
     try:
         space, unwrapped = env.action_space, env.unwrapped
         masked = callable(getattr(unwrapped, "action_masks", None))
@@ -145,7 +172,7 @@ def _number(kind: type, low: float | None = None, high: float | None = None, low
 
 def _flag(key: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise TeachBenchError(key, f"must be true or false, got {value!r}", [True, False])
+        raise TeachBenchError(key, f"must be true or false, got {value!r}", ["true", "false"])
 
 
 def _mapping(key: str, value: Any) -> None:
