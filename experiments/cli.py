@@ -40,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 import envs  # noqa: F401  (registers the gymnasium ids)
 from envs.errors import TeachBenchError
+from experiments.console import OneLineParser, one_line, report_errors
 
 log = logging.getLogger("teachbench")
 
@@ -63,36 +64,12 @@ def _is_multirun() -> bool:
 
 
 # -- turning Hydra's errors into one line ------------------------------------------------------
-def _one_line(text: str) -> str:
-    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are a TeachBenchError naming the argument (argparse's own
-    ``error`` prints the usage block and exits)."""
-
-    def error(self, message: str) -> Any:  # type: ignore[override]
-        match = re.match(r"argument ([^:]+): (.*)", message)
-        if match:
-            raise TeachBenchError(match.group(1).split("/")[-1], match.group(2))
-        match = re.match(r"(?:unrecognized arguments|the following arguments are required): (.*)", message)
-        if match:
-            raise TeachBenchError(match.group(1).split()[0], message.split(":")[0])
-        raise TeachBenchError("arguments", message)
-
-
-def one_line_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """An ``ArgumentParser`` for a TeachBench console script: a bad argument raises
-    TeachBenchError, which :func:`report_errors` prints in the common one-line format."""
-    return _OneLineParser(prog=prog, **kwargs)
-
-
 def _hydra_args(argv: Sequence[str]) -> argparse.Namespace:
     """Hydra's own command-line flags and overrides, parsed as Hydra parses them."""
     from hydra._internal.utils import get_args_parser
 
     parser = get_args_parser()
-    parser.__class__ = _OneLineParser
+    parser.__class__ = OneLineParser
     return parser.parse_args(list(argv))
 
 
@@ -113,7 +90,7 @@ def _check_overrides(overrides: Sequence[str]) -> None:
         try:
             parser.parse_overrides([arg])
         except OverrideParseException as exc:
-            raise TeachBenchError(_override_key(arg), f"malformed override {arg!r}: {_one_line(exc.message)}") from None
+            raise TeachBenchError(_override_key(arg), f"malformed override {arg!r}: {one_line(exc.message)}") from None
 
 
 def _is_sweep(override: str) -> bool:
@@ -165,7 +142,7 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
         cause = cause.__cause__ or cause.__context__
     text = str(exc)
     if isinstance(exc, OverrideParseException):
-        return TeachBenchError(_override_key(exc.override), f"malformed override: {_one_line(exc.message)}")
+        return TeachBenchError(_override_key(exc.override), f"malformed override: {one_line(exc.message)}")
     if isinstance(exc, MissingConfigException):
         found = re.search(r"Could not (?:find|load) '([^']*)/([^'/]*)'", text)
         if found:
@@ -175,7 +152,7 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
         primary = re.search(r"primary config '([^']*)'", text)
         if primary:
             return TeachBenchError("--config-name", f"unknown config {primary.group(1)!r}")
-        return TeachBenchError("config", _one_line(text))
+        return TeachBenchError("config", one_line(text))
     if isinstance(exc, ConfigCompositionException):
         found = re.search(r"Could not override '([^']+)'", text)
         if found:
@@ -190,15 +167,15 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
             key, value = found.groups()
             return TeachBenchError(key, f"{value!r} is a sweep: add -m (--multirun), or write {key}=[{value}] for a list")
         found = re.search(r"'([^']+)'", text)
-        return TeachBenchError(found.group(1) if found else "config", _one_line(text))
+        return TeachBenchError(found.group(1) if found else "config", one_line(text))
     if isinstance(exc, OmegaConfBaseException):
         key = getattr(exc, "full_key", None) or "config"
-        return TeachBenchError(str(key), _one_line(str(exc).split("\n    full_key:")[0]))
+        return TeachBenchError(str(key), one_line(str(exc).split("\n    full_key:")[0]))
     if isinstance(exc, HydraException):
-        return TeachBenchError("config", _one_line(text))
+        return TeachBenchError("config", one_line(text))
     if isinstance(exc, ValueError) and _raised_in_hydra(exc):  # Hydra's plain ValueErrors about the command line
         bad = next((o for o in overrides if o.startswith("=") or "Got int" in text and o.split("=", 1)[0].isdigit()), None)
-        return TeachBenchError(bad or "command line", _one_line(text))
+        return TeachBenchError(bad or "command line", one_line(text))
     return None
 
 
@@ -296,22 +273,6 @@ def _hydra_argv(prog: str, argv: Sequence[str]) -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
 
 
-def report_errors(prog: str, body: Callable[[], int | None], overrides: Sequence[str] = (),
-                  config_name: str = "config") -> int:
-    """Run ``body``; bad input becomes ``<prog>: error: <key>: <message>`` and status 2."""
-    try:
-        code = body()
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException as exc:  # noqa: BLE001 - only bad input is caught; anything else is re-raised
-        error = input_error(exc, overrides, config_name)
-        if error is None:
-            raise
-        print(f"{prog}: error: {_one_line(str(error))}", file=sys.stderr)
-        return 2
-    return int(code or 0)
-
-
 def hydra_main(prog: str, app: Callable[[], Any], argv: Sequence[str] | None, config_name: str,
                check: Callable[[DictConfig], None] | None = None) -> int:
     """Run the ``@hydra.main`` function ``app`` on ``argv`` with TeachBench's error format.
@@ -332,7 +293,7 @@ def hydra_main(prog: str, app: Callable[[], Any], argv: Sequence[str] | None, co
         with _hydra_argv(prog, argv):
             app()
 
-    return report_errors(prog, body, overrides, config_name)
+    return report_errors(prog, body, lambda exc: input_error(exc, overrides, config_name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -232,7 +232,8 @@ class Level:
     @classmethod
     def from_ascii(cls, rows: Sequence[str] | str, seed: int | None = None) -> "Level":
         """Inverse of :meth:`to_ascii` (a square picture, border included; the border
-        characters must be ``#``). Handy for hand-made held-out mazes."""
+        characters must be ``#``). Handy for hand-made held-out mazes. ``A`` also marks
+        the start (facing east, like ``>``), the plain agent mark of maze files."""
         if isinstance(rows, str):
             rows = [r for r in rows.strip().splitlines() if r.strip()]
         rows = [r.strip() for r in rows]
@@ -251,14 +252,14 @@ class Level:
                     if goal is not None:
                         raise TeachBenchError("level.goal", "more than one goal 'G'")
                     goal = (x, y)
-                elif ch in ASCII_DIRS:
+                elif ch in ASCII_DIRS or ch == "A":
                     if start is not None:
                         raise TeachBenchError("level.start", "more than one start")
-                    start, direction = (x, y), ASCII_DIRS[ch]
+                    start, direction = (x, y), ASCII_DIRS.get(ch, 0)
                 elif ch not in "#.":
-                    raise TeachBenchError("level", f"unknown character {ch!r} at {(x, y)}", ["#", ".", "G", *ASCII_DIRS])
+                    raise TeachBenchError("level", f"unknown character {ch!r} at {(x, y)}", ["#", ".", "G", "A", *ASCII_DIRS])
         if start is None:
-            raise TeachBenchError("level.start", "no start ('>', 'v', '<' or '^')")
+            raise TeachBenchError("level.start", "no start ('A', '>', 'v', '<' or '^')")
         if goal is None:
             raise TeachBenchError("level.goal", "no goal 'G'")
         return cls(size, tuple(walls), start, direction, goal, seed=seed)
