@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -54,6 +55,23 @@ class _Refused(BaseException):
     def __init__(self, error: TeachBenchError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def refuse_bad_input(app: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Wrap a Hydra task function so that a TeachBenchError leaves Hydra's job runner
+    unwrapped, for :func:`hydra_main` to print as one line (single runs only: inside a
+    sweep it is re-raised for the sweep to record)."""
+
+    @functools.wraps(app)
+    def task(cfg: DictConfig) -> Any:
+        try:
+            return app(cfg)
+        except TeachBenchError as exc:
+            if _is_multirun():
+                raise
+            raise _Refused(exc) from None
+
+    return task
 
 
 def _is_multirun() -> bool:
@@ -227,7 +245,7 @@ def _sweep_points(base: Sequence[str], sweeps: Sequence[Any]) -> Iterator[list[s
             yield [*base, f"{key}={value}"]
 
 
-def _precheck(args: argparse.Namespace, config_name: str, check: Callable[[DictConfig], None] | None) -> None:
+def _precheck(args: argparse.Namespace, config_name: str, check: Callable[[DictConfig], Any] | None) -> None:
     """Compose the config as Hydra will and check it. A sweep's points are composed one
     value at a time (composition errors only: the value checks run in each job)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -274,7 +292,7 @@ def _hydra_argv(prog: str, argv: Sequence[str]) -> Iterator[None]:
 
 
 def hydra_main(prog: str, app: Callable[[], Any], argv: Sequence[str] | None, config_name: str,
-               check: Callable[[DictConfig], None] | None = None) -> int:
+               check: Callable[[DictConfig], Any] | None = None) -> int:
     """Run the ``@hydra.main`` function ``app`` on ``argv`` with TeachBench's error format.
 
     The overrides' syntax is checked first, then (unless a help or info flag is given, or

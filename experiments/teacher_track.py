@@ -256,18 +256,23 @@ def format_table(table: pd.DataFrame, variant: str, wall: float | None = None) -
     return head + "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")
 
 
-def main() -> None:
-    """Console script ``teachbench-track`` (Hydra app over configs/track.yaml)."""
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``teachbench-track`` (Hydra app over configs/track.yaml). Bad input
+    (a Hydra composition error or a TeachBenchError) is one line and exit status 2
+    (:func:`experiments.cli.hydra_main`)."""
     import hydra
     from omegaconf import DictConfig
 
+    from experiments.cli import hydra_main, refuse_bad_input
+
     @hydra.main(version_base="1.3", config_path="../configs", config_name="track")
+    @refuse_bad_input
     def _app(cfg: DictConfig) -> None:
         table = run_track(cfg)
         print(format_table(table, str(cfg.toy.name), table.attrs.get("wall_time_s")))
 
-    _app()
+    return hydra_main("teachbench-track", _app, argv, "track", check=track_specs)  # refused before Hydra starts
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -163,3 +163,30 @@ def test_console_bad_input_exits_2_with_one_line(args, tmp_path):
     assert out.returncode == 2, out.stderr
     assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("teachbench: error: "), out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+# the other console scripts print the same line, with their own name
+LEADERBOARD_INPUTS = [([], "runs_dir"), (["{tmp}/nowhere"], "runs_dir"), (["{tmp}", "--reps", "0"], "--reps"),
+                      (["{tmp}", "--reps", "x"], "--reps"), (["{tmp}", "--bogus"], "--bogus")]
+TRACK_INPUTS = [(["toy=nope"], "toy"), (["bogus=1"], "bogus"), (["--cfg", "job", "toy=x"], "toy"),
+                (["seeds=0,1"], "seeds"), (["teacher@teachers.x=nope"], "teacher"),
+                (["only=[nope]"], "only")]  # a TeachBenchError raised by the track itself
+
+
+@pytest.mark.parametrize("args,key", LEADERBOARD_INPUTS, ids=[" ".join(a) for a, _ in LEADERBOARD_INPUTS])
+def test_leaderboard_bad_input_is_the_same_line(args, key, tmp_path, capsys):
+    from experiments.leaderboard import main as leaderboard
+
+    assert leaderboard([a.format(tmp=tmp_path) for a in args]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"teachbench-leaderboard: error: {key}"), lines
+
+
+@pytest.mark.parametrize("args,key", TRACK_INPUTS, ids=[" ".join(a) for a in (a for a, _ in TRACK_INPUTS)])
+def test_track_bad_input_is_the_same_line(args, key, tmp_path, capsys):
+    from experiments.teacher_track import main as track
+
+    assert track([*args, f"runs_dir={tmp_path / 'runs'}"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"teachbench-track: error: {key}"), lines
+    assert not (tmp_path / "runs").exists()
