@@ -184,8 +184,8 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
         if found:
             key, value = found.groups()
             return TeachBenchError(key, f"{value!r} is a sweep: add -m (--multirun), or write {key}=[{value}] for a list")
-        found = re.search(r"'([^']+)'", text)
-        return TeachBenchError(found.group(1) if found else "config", one_line(text))
+        found = re.search(r"Multiple values for ([\w/@.]+)", text) or re.search(r"'([^']+)'", text)
+        return TeachBenchError(found.group(1).rstrip(".") if found else "config", one_line(text))
     if isinstance(exc, OmegaConfBaseException):
         key = getattr(exc, "full_key", None) or "config"
         return TeachBenchError(str(key), one_line(str(exc).split("\n    full_key:")[0]))
@@ -291,8 +291,28 @@ def _hydra_argv(prog: str, argv: Sequence[str]) -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
 
 
+def _check_additions(overrides: Sequence[str], open_keys: Sequence[str]) -> None:
+    """``+key=value`` adds a key Hydra has never heard of, so ``+budget.step=100`` would be
+    a silent no-op: new keys are only taken under the mappings that are open by design
+    (SB3 and teacher keyword arguments, env constructor arguments, ...). Config groups
+    (``+experiment=...``) and ``++`` (add or override) pass."""
+    for arg in overrides:
+        if not arg.startswith("+") or arg.startswith("++"):
+            continue
+        key = arg[1:].split("=", 1)[0]
+        if "/" in key or "@" in key or (CONFIG_DIR / key).is_dir():
+            continue
+        if not any(key.startswith(prefix + ".") for prefix in open_keys):
+            raise TeachBenchError(key, "not a key of the config; '+' adds new keys only under these mappings",
+                                  list(open_keys))
+
+
+# Mappings of the run config that take keys of the user's choosing.
+OPEN_KEYS = ("student.params", "teacher.params", "env.kwargs", "env.students", "env.expert", "logger", "hydra")
+
+
 def hydra_main(prog: str, app: Callable[[], Any], argv: Sequence[str] | None, config_name: str,
-               check: Callable[[DictConfig], Any] | None = None) -> int:
+               check: Callable[[DictConfig], Any] | None = None, open_keys: Sequence[str] | None = None) -> int:
     """Run the ``@hydra.main`` function ``app`` on ``argv`` with TeachBench's error format.
 
     The overrides' syntax is checked first, then (unless a help or info flag is given, or
@@ -305,6 +325,8 @@ def hydra_main(prog: str, app: Callable[[], Any], argv: Sequence[str] | None, co
         args = _hydra_args(argv)
         overrides.extend(args.overrides)
         _check_overrides(args.overrides)
+        if open_keys is not None:
+            _check_additions(args.overrides, open_keys)
         informational = args.help or args.hydra_help or args.info or args.shell_completion
         if not informational and args.config_path is None and args.config_dir is None:
             _precheck(args, args.config_name or config_name, check)
@@ -316,7 +338,7 @@ def hydra_main(prog: str, app: Callable[[], Any], argv: Sequence[str] | None, co
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point ``teachbench``; returns the exit status (2: bad input)."""
-    return hydra_main("teachbench", _hydra_main, argv, "config", check_run_config)
+    return hydra_main("teachbench", _hydra_main, argv, "config", check_run_config, OPEN_KEYS)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
