@@ -122,21 +122,18 @@ def _is_sweep(override: str) -> bool:
 
 def _parent_keys(config_name: str, overrides: Sequence[str], key: str) -> list[str] | None:
     """The keys next to ``key`` in the config composed without the override that named it."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     rest = [o for o in overrides if _override_key(o) != key and not _is_sweep(o)]
     parent = key.rsplit(".", 1)[0] if "." in key else ""
     try:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name, list(rest))
-        node = OmegaConf.select(cfg, parent) if parent else cfg
+        cfg = _compose(config_name, rest, hydra_config=False)
     except Exception:  # noqa: BLE001 - the list of keys is a courtesy; the error stands without it
         return None
-    finally:
-        GlobalHydra.instance().clear()
+    node = OmegaConf.select(cfg, parent) if parent else cfg
     return sorted(str(k) for k in node.keys()) if isinstance(node, DictConfig) else None
+
+
+def _group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
 def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: str = "config") -> TeachBenchError | None:
@@ -175,8 +172,9 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
         found = re.search(r"Could not override '([^']+)'", text)
         if found:
             key = found.group(1)
-            return TeachBenchError(key, "not a key of the config (add a new key with +key=value)",
-                                   _parent_keys(config_name, overrides, key))
+            value = next((o.split("=", 1)[1] for o in overrides if _override_key(o) == key), "...")
+            hint = f"; add it with +{key}={value}" if any(key.startswith(k + ".") for k in OPEN_KEYS) else ""
+            return TeachBenchError(key, f"not a key of the config{hint}", _parent_keys(config_name, overrides, key))
         found = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
         if found:
             return TeachBenchError(found.group(1), "already in the config: set it without '+'")
@@ -192,8 +190,11 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
     if isinstance(exc, HydraException):
         return TeachBenchError("config", one_line(text))
     if isinstance(exc, ValueError) and _raised_in_hydra(exc):  # Hydra's plain ValueErrors about the command line
-        bad = next((o for o in overrides if o.startswith("=") or "Got int" in text and o.split("=", 1)[0].isdigit()), None)
-        return TeachBenchError(bad or "command line", one_line(text))
+        for o in overrides:  # ``env=0``: "Config group override must be a string or a list. Got int"
+            key, _, value = o.partition("=")
+            if (CONFIG_DIR / key.lstrip("+~")).is_dir() and "Got" in text:
+                return TeachBenchError(key.lstrip("+~"), f"unknown option {value!r}", _group_options(key.lstrip("+~")))
+        return TeachBenchError("command line", one_line(text))
     return None
 
 
@@ -224,14 +225,15 @@ def check_run_config(cfg: DictConfig) -> None:
     make_teacher(str(cfg.teacher.name), space, seed=int(cfg.seed), **params)  # type: ignore[arg-type]
 
 
-def _compose(config_name: str, overrides: Sequence[str]) -> DictConfig:
+def _compose(config_name: str, overrides: Sequence[str], hydra_config: bool = True) -> DictConfig:
+    """The config Hydra would compose from ``overrides`` (raising Hydra's own errors)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-            return compose(config_name, list(overrides), return_hydra_config=True)
+            return compose(config_name, list(overrides), return_hydra_config=hydra_config)
     finally:
         GlobalHydra.instance().clear()
 

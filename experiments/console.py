@@ -32,7 +32,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # type: ignore[override]
         match = re.match(r"argument ([^:]+): (.*)", message)
         if match:
-            raise TeachBenchError(match.group(1).split("/")[-1], match.group(2))
+            raise TeachBenchError(match.group(1).split("/")[0], match.group(2))
         match = re.match(r"(unrecognized arguments|the following arguments are required): (.*)", message)
         if match:
             raise TeachBenchError(match.group(2).split(",")[0].split()[0], match.group(1))
