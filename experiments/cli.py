@@ -41,7 +41,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 import envs  # noqa: F401  (registers the gymnasium ids)
 from envs.errors import TeachBenchError
-from experiments.console import OneLineParser, one_line, report_errors
+from experiments.console import OneLineParser, one_line, report_errors, setup_error
 
 log = logging.getLogger("teachbench")
 
@@ -355,10 +355,13 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         if _is_multirun():
             return None
         raise _Refused(exc) from None
-    except Exception:
+    except Exception as exc:
         if _is_multirun():
             log.exception("run failed; recorded in its status.json, the sweep goes on")
             return None
+        setup = setup_error(exc)  # a read-only or full folder: one line, not a traceback
+        if setup is not None:
+            raise _Refused(setup) from None
         raise
     return summary.get("final_mastered")
 

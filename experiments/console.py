@@ -12,6 +12,7 @@ bad input is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 import sys
 from typing import Any, Callable
@@ -19,6 +20,9 @@ from typing import Any, Callable
 from envs.errors import TeachBenchError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+# Filesystem errors that are the user's setup, not a bug: one line naming the path.
+SETUP_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
 
 
 def one_line(text: str) -> str:
@@ -44,6 +48,13 @@ def one_line_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
     return OneLineParser(prog=prog, **kwargs)
 
 
+def setup_error(exc: BaseException) -> TeachBenchError | None:
+    """A read-only, full or misplaced folder as one line naming the path, else None."""
+    if isinstance(exc, OSError) and exc.errno in SETUP_ERRNOS:
+        return TeachBenchError(str(exc.filename or "path"), f"cannot write there: {exc.strerror}")
+    return None
+
+
 def report_errors(prog: str, body: Callable[[], int | None],
                   translate: Callable[[BaseException], TeachBenchError | None] | None = None) -> int:
     """Run ``body`` and return its exit status; bad input (a TeachBenchError, or what
@@ -52,8 +63,13 @@ def report_errors(prog: str, body: Callable[[], int | None],
         code = body()
     except SystemExit as exc:  # --help, or a library that exits on its own
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt as exc:  # Ctrl-C: what was interrupted (the runner's message, if any), no traceback
+        print(f"{prog}: {one_line(str(exc)) or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BaseException as exc:  # noqa: BLE001 - only bad input is caught; anything else is re-raised
         error = exc if isinstance(exc, TeachBenchError) else (translate(exc) if translate is not None else None)
+        if error is None:
+            error = setup_error(exc)
         if error is None:
             raise
         print(f"{prog}: error: {one_line(str(error))}", file=sys.stderr)

@@ -196,3 +196,21 @@ def test_track_bad_input_is_the_same_line(args, key, tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"teachbench-track: error: {key}"), lines
     assert not (tmp_path / "runs").exists()
+
+
+def test_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main([f"runs_dir={blocker / 'runs'}", "budget.steps=64"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"teachbench: error: {blocker / 'runs'}"), lines
+
+
+def test_ctrl_c_is_one_line_without_traceback(capsys):
+    from experiments.console import report_errors
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt("interrupted at step 4096: rerun the same command to resume")
+
+    assert report_errors("teachbench", interrupted) == 130
+    assert capsys.readouterr().err == "teachbench: interrupted at step 4096: rerun the same command to resume\n"
