@@ -51,16 +51,19 @@ def _tables(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*.parquet") if "evaluations" not in p.parts}
 
 
-def _evaluations(path: Path) -> list[Path]:
-    return sorted((path / "evaluations").glob("*")) if (path / "evaluations").exists() else []
+def _records(out: str) -> pd.DataFrame:
+    """The records file the command printed (``records: <path>``)."""
+    line = next(li for li in out.splitlines() if li.startswith("records: "))
+    path = Path(line.split(": ", 1)[1])
+    assert path.parent.parent.name == "evaluations"
+    return pd.read_parquet(path)
 
 
 def test_test_set_is_played_and_recorded_beside_the_training_tables(finished_run, capsys):
     before = _tables(finished_run)
     assert main([str(finished_run)]) == 0
     out = capsys.readouterr().out
-    new = _evaluations(finished_run)[-1]
-    records = pd.read_parquet(new / "records.parquet")
+    records = _records(out)
     training_eval = pd.concat([pd.read_parquet(p) for p in sorted((finished_run / "eval").glob("part-*.parquet"))])
     final = training_eval[(training_eval["split"] == "test") & (training_eval["step"] == training_eval["step"].max())]
     n_test = json.loads((finished_run / "summary.json").read_text())["test_tasks"]
@@ -76,7 +79,8 @@ def test_ascii_maze_file_with_video(finished_run, tmp_path, capsys):
     mazes.write_text(MAZES)
     video = tmp_path / "play.gif"
     assert main([str(finished_run), f"levels={mazes}", "episodes=2", "--video", str(video)]) == 0
-    records = pd.read_parquet(_evaluations(finished_run)[-1] / "records.parquet")
+    out = capsys.readouterr().out
+    records = _records(out)
     assert list(records["name"]) == ["mazes_1", "mazes_1", "mazes_2", "mazes_2"]
     assert list(records["episode"]) == [0, 1, 0, 1]
     first = Level.from_ascii(MAZES.split("\n\n")[0])
@@ -87,20 +91,23 @@ def test_ascii_maze_file_with_video(finished_run, tmp_path, capsys):
 
     with Image.open(video) as gif:
         assert gif.n_frames > 2
-    assert "video:" in capsys.readouterr().out
+    assert "video:" in out
 
 
 def test_final_policy_is_preferred_over_the_checkpoint(finished_run, tmp_path, capsys):
     copy = tmp_path / "run"
     shutil.copytree(finished_run, copy)
+    shutil.rmtree(copy / "evaluations", ignore_errors=True)  # left by the tests above
     ckpt = next((copy / "checkpoints").glob("step-*"))
     assert main([str(copy)]) == 0
     assert "policy checkpoint step-" in capsys.readouterr().out
     shutil.copy(ckpt / "model.zip", copy / "model.zip")
     shutil.rmtree(copy / "checkpoints")
     assert main([str(copy), "levels=held_out"]) == 0
-    assert "policy final" in capsys.readouterr().out
-    assert set(pd.read_parquet(_evaluations(copy)[-1] / "records.parquet")["policy"]) == {"final"}
+    out = capsys.readouterr().out
+    assert "policy final" in out
+    assert set(_records(out)["policy"]) == {"final"}
+    assert len(list((copy / "evaluations").iterdir())) == 2  # a new folder per evaluation, none overwritten
 
 
 BAD_MAZES = {
