@@ -153,3 +153,15 @@ def test_bad_input_is_one_line_and_writes_nothing(case, finished_run, tmp_path, 
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"teachbench-eval: error: {key}: "), err
     assert not (target / "evaluations").exists()
+
+
+def test_console_script_exit_status(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "experiments.evaluate_run", str(tmp_path / "nowhere")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2
+    assert out.stderr == f"teachbench-eval: error: run_dir: {tmp_path / 'nowhere'} is not a directory\n"
