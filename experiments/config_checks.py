@@ -11,6 +11,7 @@ never starts a long run.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Callable, Mapping
 
@@ -120,7 +121,8 @@ def check_choices(cfg: DictConfig) -> None:
     are values SB3 accepts. Builds one env instance (milliseconds) to read its action
     space; nothing is trained or written."""
     algo = str(cfg.student.algo)
-    check_student_params(algo, _container(cfg, "student.params"), _container(cfg, "env.students"))
+    params = check_student_params(algo, _container(cfg, "student.params"), _container(cfg, "env.students"))
+    check_rollout_fits_budget(algo, params, int(cfg.env.n_envs), int(cfg.budget.steps))
     needs = frozenset(getattr(teacher_class(str(cfg.teacher.name)), "needs", frozenset()))
     if needs & ROLLOUT_NEEDS and algo not in ON_POLICY:
         raise TeachBenchError("student.algo", f"teacher {cfg.teacher.name!r} needs {sorted(needs & ROLLOUT_NEEDS)} from an "
@@ -145,6 +147,22 @@ def check_choices(cfg: DictConfig) -> None:
                                   f"{cfg.env.name!r} has none", aliases)
     finally:
         env.close()
+
+
+def check_rollout_fits_budget(algo: str, params: Mapping[str, Any], n_envs: int, budget: int) -> None:
+    """SB3 always finishes a rollout: an on-policy student collects ``n_steps x n_envs``
+    steps before it first checks the budget, an off-policy one ``n_envs`` per step. A
+    rollout larger than the whole budget would silently train far past it
+    (``env.n_envs=100000`` on a 2,000-step budget ran 1.8M steps)."""
+    cls = ALGOS[algo]
+    if issubclass(cls, OnPolicyAlgorithm):
+        n_steps = int(params.get("n_steps", inspect.signature(cls.__init__).parameters["n_steps"].default))
+        rollout, what = n_steps * n_envs, f"one {algo} rollout (student n_steps {n_steps} x env.n_envs {n_envs})"
+    else:
+        rollout, what = n_envs, f"one step of env.n_envs {n_envs} envs"
+    if rollout > budget:
+        raise TeachBenchError("budget.steps", f"{what} is {rollout} env steps, more than the whole budget of {budget}; "
+                              "raise budget.steps or lower env.n_envs / student.params.n_steps")
 
 
 # -- student hyperparameters ---------------------------------------------------------------

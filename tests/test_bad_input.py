@@ -68,6 +68,9 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["log.flush_every=0"], "log.flush_every"),
     (["log.progress_bar=maybe"], "log.progress_bar"),
     (["env.n_envs=0"], "env.n_envs"),
+    (["env.n_envs=100000", "budget.steps=2000"], "budget.steps"),  # one rollout of 12.8M steps
+    (["env=walker_stumps", "budget.steps=2000"], "budget.steps"),  # 16 envs x 1250 steps per rollout
+    (["student=dqn", "env.n_envs=5000", "budget.steps=2000"], "budget.steps"),
     (["env.normalize=3"], "env.normalize"),
     (["env.vec_env=threads"], "env.vec_env"),
     (["torch_threads=0"], "torch_threads"),
@@ -201,7 +204,7 @@ def test_track_bad_input_is_the_same_line(args, key, tmp_path, capsys):
 def test_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert main([f"runs_dir={blocker / 'runs'}", "budget.steps=64"]) == 2
+    assert main([f"runs_dir={blocker / 'runs'}", "budget.steps=1024"]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"teachbench: error: {blocker / 'runs'}"), lines
 
