@@ -36,7 +36,6 @@ check both against rliable's definitions.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 from pathlib import Path
@@ -517,8 +516,18 @@ def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="teachbench-leaderboard",
-                                     description="The leaderboard of a folder of TeachBench runs.")
+    """Console script ``teachbench-leaderboard``; bad arguments are one line and exit 2
+    (:mod:`experiments.console`)."""
+    from experiments.console import report_errors
+
+    return report_errors("teachbench-leaderboard", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    from envs.errors import TeachBenchError
+    from experiments.console import one_line_parser
+
+    parser = one_line_parser("teachbench-leaderboard", description="The leaderboard of a folder of TeachBench runs.")
     parser.add_argument("runs_dir", help="a folder of run directories (searched recursively)")
     parser.add_argument("--out", help="folder for leaderboard.md/.csv/.html (default: RUNS_DIR/_leaderboard)")
     parser.add_argument("--no-files", action="store_true", help="print the terminal table only")
@@ -527,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
+    if not Path(args.runs_dir).is_dir():
+        raise TeachBenchError("runs_dir", f"{args.runs_dir} is not a folder")
+    if args.reps < 1:
+        raise TeachBenchError("--reps", f"must be >= 1, got {args.reps}")
     runs = collect_runs(args.runs_dir)
     if runs.empty:
         print(f"no runs under {args.runs_dir}")

@@ -227,9 +227,7 @@ def _run_locked(cfg: DictConfig, rd: RunDir, plan: dict[str, Any]) -> dict[str, 
             message += f" (it continues from the checkpoint at step {latest})"
         rd.set_status_best_effort("interrupted", step=latest or 0, error=message)
         log.warning("%s: %s", rd.path, message)
-        if _in_cli():  # `teachbench`: one line and exit status 130, no traceback
-            print(f"teachbench: {message}", file=sys.stderr)
-            raise SystemExit(130) from None
+        # the entry points (experiments.console.report_errors) print it as one line, exit 130
         raise RunInterrupted(message, shown) from None
     except OSError as exc:
         rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
@@ -240,16 +238,6 @@ def _run_locked(cfg: DictConfig, rd: RunDir, plan: dict[str, Any]) -> dict[str, 
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
-
-
-def _in_cli() -> bool:
-    """True inside the ``teachbench`` Hydra app (not under the compose API or a notebook)."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return HydraConfig.initialized()
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def _plan(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:

@@ -366,14 +366,19 @@ def _check_argv(argv: list[str]) -> None:
             sys.exit(2)
 
 
-def main() -> None:
-    """Console script ``teachbench-track`` (Hydra app over configs/track.yaml)."""
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``teachbench-track`` (Hydra app over configs/track.yaml). Bad input
+    (a Hydra composition error or a TeachBenchError) is one line and exit status 2
+    (:func:`experiments.cli.hydra_main`)."""
     import hydra
     from omegaconf import DictConfig
 
-    _check_argv(sys.argv[1:])
+    from experiments.cli import hydra_main, refuse_bad_input
+
+    _check_argv(sys.argv[1:] if argv is None else list(argv))
 
     @hydra.main(version_base="1.3", config_path="../configs", config_name="track")
+    @refuse_bad_input
     def _app(cfg: DictConfig) -> None:
         try:
             table = run_track(cfg)
@@ -384,8 +389,8 @@ def main() -> None:
         if table.empty:
             sys.exit(1)  # every run failed
 
-    _app()
+    return hydra_main("teachbench-track", _app, argv, "track", check=track_specs)  # refused before Hydra starts
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

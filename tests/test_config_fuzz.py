@@ -148,17 +148,17 @@ def test_validated_configs_build_or_fail_clearly(compose, args):
 
 def test_unknown_env_kwarg_is_a_clear_error(compose):
     cfg = compose("+env.kwargs.colour=3")
-    validate_config(cfg)
-    with pytest.raises(TeachBenchError) as err:
-        _build_what_run_builds(cfg)
-    assert err.value.key == "env.kwargs.colour"
+    for check in (validate_config, _build_what_run_builds):  # validate_config builds the env too (config_checks)
+        with pytest.raises(TeachBenchError) as err:
+            check(cfg)
+        assert err.value.key == "env.kwargs.colour"
 
 
 def test_wrong_typed_env_kwarg_is_a_clear_error(compose):
     cfg = compose("env.kwargs.max_size=abc")
-    validate_config(cfg)
-    with pytest.raises(TeachBenchError, match="env.kwargs"):
-        _build_what_run_builds(cfg)
+    for check in (validate_config, _build_what_run_builds):
+        with pytest.raises(TeachBenchError, match="env.kwargs"):
+            check(cfg)
 
 
 # -- tasks thrown at reset -------------------------------------------------------------------

@@ -146,7 +146,10 @@ def test_cli_writes_files_and_skips_its_own_folder(sweep, capsys):
     assert "alp_gmm" in out and "failed" in out and "nan loss" in out
     assert (sweep / "_leaderboard" / "leaderboard.html").exists()
     assert len(lb.collect_runs(sweep)) == 22  # a second pass does not read _leaderboard as runs
-    assert lb.main([str(sweep / "nothing-here")]) == 1
+    assert lb.main([str(sweep / "nothing-here")]) == 2  # bad input: one line, exit 2
+    assert capsys.readouterr().err.strip() == f"teachbench-leaderboard: error: runs_dir: {sweep / 'nothing-here'} is not a folder"
+    (sweep / "_leaderboard" / "empty").mkdir()
+    assert lb.main([str(sweep / "_leaderboard" / "empty")]) == 1  # a folder without runs
 
 
 @pytest.mark.browser

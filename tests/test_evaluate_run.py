@@ -1,0 +1,167 @@
+"""``teachbench-eval`` on a tiny finished gridworld run: the env's test set, an ASCII maze
+file with a video, the final policy preferred over the checkpoint, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from envs.gridworld.level import Level
+from experiments.evaluate_run import main
+from experiments.run import run, run_dir_for
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
+MAZES = """\
+#######
+#A....#
+#.###.#
+#...#.#
+###.#G#
+#.....#
+#######
+
+#####
+#A..#
+#.#.#
+#..G#
+#####
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A 2048-step PPO run on gridworld_small (a few seconds on one core)."""
+    root = tmp_path_factory.mktemp("eval")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", [f"runs_dir={root / 'runs'}", "env=gridworld_small", "budget.steps=2048",
+                                 "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40"])
+    GlobalHydra.instance().clear()
+    run(cfg)
+    return run_dir_for(cfg).path
+
+
+def _tables(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*.parquet") if "evaluations" not in p.parts}
+
+
+def _records(out: str) -> pd.DataFrame:
+    """The records file the command printed (``records: <path>``)."""
+    line = next(li for li in out.splitlines() if li.startswith("records: "))
+    path = Path(line.split(": ", 1)[1])
+    assert path.parent.parent.name == "evaluations"
+    return pd.read_parquet(path)
+
+
+def test_test_set_is_played_and_recorded_beside_the_training_tables(finished_run, capsys):
+    before = _tables(finished_run)
+    assert main([str(finished_run)]) == 0
+    out = capsys.readouterr().out
+    records = _records(out)
+    training_eval = pd.concat([pd.read_parquet(p) for p in sorted((finished_run / "eval").glob("part-*.parquet"))])
+    final = training_eval[(training_eval["split"] == "test") & (training_eval["step"] == training_eval["step"].max())]
+    n_test = json.loads((finished_run / "summary.json").read_text())["test_tasks"]
+    assert len(records) == len(final) == n_test  # one episode per test task, as the training evaluation plays them
+    assert list(records["name"]) == list(final["name"])
+    assert set(records.columns) >= {"levels", "name", "episode", "return", "length", "success", "mastered", "policy"}
+    assert "ALL" in out and f"{n_test}" in out
+    assert _tables(finished_run) == before  # the run's own records are untouched
+
+
+def test_ascii_maze_file_with_video(finished_run, tmp_path, capsys):
+    mazes = tmp_path / "mazes.txt"
+    mazes.write_text(MAZES)
+    video = tmp_path / "play.gif"
+    assert main([str(finished_run), f"levels={mazes}", "episodes=2", "--video", str(video)]) == 0
+    out = capsys.readouterr().out
+    records = _records(out)
+    assert list(records["name"]) == ["mazes_1", "mazes_1", "mazes_2", "mazes_2"]
+    assert list(records["episode"]) == [0, 1, 0, 1]
+    first = Level.from_ascii(MAZES.split("\n\n")[0])
+    assert (first.size, first.start, first.start_dir, first.goal) == (7, (1, 1), 0, (5, 4))  # 'A' faces east
+    assert records["task.level"].iloc[0] == first.to_string()
+    assert (records["length"] <= 40).all()  # env.kwargs.max_steps of the run
+    from PIL import Image
+
+    with Image.open(video) as gif:
+        assert gif.n_frames > 2
+    assert "video:" in out
+
+
+def test_final_policy_is_preferred_over_the_checkpoint(finished_run, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    shutil.rmtree(copy / "evaluations", ignore_errors=True)  # left by the tests above
+    ckpt = next((copy / "checkpoints").glob("step-*"))
+    assert main([str(copy)]) == 0
+    assert "policy checkpoint step-" in capsys.readouterr().out
+    shutil.copy(ckpt / "model.zip", copy / "model.zip")
+    shutil.rmtree(copy / "checkpoints")
+    assert main([str(copy), "levels=held_out"]) == 0
+    out = capsys.readouterr().out
+    assert "policy final" in out
+    assert set(_records(out)["policy"]) == {"final"}
+    assert len(list((copy / "evaluations").iterdir())) == 2  # a new folder per evaluation, none overwritten
+
+
+BAD_MAZES = {
+    "bad_char": "#####\n#A.x#\n#...#\n#..G#\n#####\n",
+    "no_goal": "#####\n#A..#\n#...#\n#...#\n#####\n",
+    "not_square": "#####\n#A.G#\n#####\n",
+    "too_big": "\n".join(["#" * 13] + ["#A" + "." * 10 + "#"] + ["#" + "." * 11 + "#"] * 9 + ["#" + "." * 10 + "G#", "#" * 13]),
+}
+
+
+@pytest.mark.parametrize("case", ["missing", "unfinished", "not_a_run", "option", "episodes", "levels",
+                                  *BAD_MAZES, "video"])
+def test_bad_input_is_one_line_and_writes_nothing(case, finished_run, tmp_path, capsys):
+    target = tmp_path / "run"
+    shutil.copytree(finished_run, target)
+    shutil.rmtree(target / "evaluations", ignore_errors=True)
+    args: list[str] = [str(target)]
+    key = "run_dir"
+    if case == "missing":
+        args = [str(tmp_path / "nowhere")]
+    elif case == "unfinished":
+        (target / "summary.json").unlink()
+    elif case == "not_a_run":
+        args = [str(tmp_path)]
+    elif case == "option":
+        args.append("level=test")
+        key = "level"
+    elif case == "episodes":
+        args.append("episodes=0")
+        key = "episodes"
+    elif case == "levels":
+        args.append("levels=nope")
+        key = "levels"
+    elif case == "video":
+        args += ["--video", str(tmp_path / "x.avi")]
+        key = "--video"
+    else:
+        maze = tmp_path / "bad.txt"
+        maze.write_text(BAD_MAZES[case])
+        args.append(f"levels={maze}")
+        key = "levels"
+    assert main(args) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"teachbench-eval: error: {key}: "), err
+    assert not (target / "evaluations").exists()
+
+
+def test_console_script_exit_status(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "experiments.evaluate_run", str(tmp_path / "nowhere")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2
+    assert out.stderr == f"teachbench-eval: error: run_dir: {tmp_path / 'nowhere'} is not a directory\n"
