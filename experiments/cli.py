@@ -87,7 +87,7 @@ def _hydra_args(argv: Sequence[str]) -> argparse.Namespace:
     from hydra._internal.utils import get_args_parser
 
     parser = get_args_parser()
-    parser.__class__ = OneLineParser
+    parser.__class__ = OneLineParser  # the same parser, whose error() raises instead of printing usage
     return parser.parse_args(list(argv))
 
 
@@ -148,13 +148,13 @@ def input_error(exc: BaseException, overrides: Sequence[str] = (), config_name: 
 
     seen: set[int] = set()
     cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:  # Hydra wraps a job's error in its own
+    while cause is not None and id(cause) not in seen:  # raised "from" a TeachBenchError: that is the error
         seen.add(id(cause))
         if isinstance(cause, TeachBenchError):
             return cause
         if isinstance(cause, _Refused):
             return cause.error
-        cause = cause.__cause__ or cause.__context__
+        cause = cause.__cause__
     text = str(exc)
     if isinstance(exc, OverrideParseException):
         return TeachBenchError(_override_key(exc.override), f"malformed override: {one_line(exc.message)}")

@@ -314,15 +314,18 @@ def evaluate_run(run_dir: str | Path, levels: str = "test", episodes: int = 1, s
     if video is not None and Path(video).suffix.lower() not in (".gif", ".mp4"):
         raise TeachBenchError("--video", f"unknown video suffix {Path(video).suffix!r}", [".gif", ".mp4"])
     model, normalizer = load_policy(cfg, policy, device=device)
-    seed = int(cfg.seed) + 300_000 if seed is None else seed
-    records = evaluate_levels(model, normalizer, cfg, chosen, episodes, seed)
-    records.insert(0, "levels", chosen.label)
-    records["policy"] = policy.source
-    out = output_dir(rd, chosen.label)
-    tmp = out / ".records.parquet.tmp"
-    records.to_parquet(tmp, index=False)
-    tmp.rename(out / "records.parquet")
-    video_path = record_video(model, normalizer, cfg, chosen, Path(video), video_levels, seed) if video else None
+    try:
+        seed = int(cfg.seed) + 300_000 if seed is None else seed
+        records = evaluate_levels(model, normalizer, cfg, chosen, episodes, seed)
+        records.insert(0, "levels", chosen.label)
+        records["policy"] = policy.source
+        out = output_dir(rd, chosen.label)
+        tmp = out / ".records.parquet.tmp"
+        records.to_parquet(tmp, index=False)
+        tmp.rename(out / "records.parquet")
+        video_path = record_video(model, normalizer, cfg, chosen, Path(video), video_levels, seed) if video else None
+    finally:
+        model.get_env().close()
     write_json(out / "meta.json", {"levels": levels, "label": chosen.label, "episodes": episodes, "seed": seed,
                                    "policy": str(policy.model_path.relative_to(rd.path)), "policy_source": policy.source,
                                    "video": str(video_path) if video_path else None})

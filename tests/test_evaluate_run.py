@@ -165,3 +165,31 @@ def test_console_script_exit_status(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 2
     assert out.stderr == f"teachbench-eval: error: run_dir: {tmp_path / 'nowhere'} is not a directory\n"
+
+
+@pytest.mark.slow
+def test_walker_run_is_played_with_its_observation_statistics(tmp_path, capsys):
+    """walker_obstacles normalises observations (VecNormalize): the evaluation uses the
+    statistics saved with the policy, not fresh ones."""
+    import numpy as np
+    import torch
+
+    from experiments.evaluate_run import find_policy, load_policy, open_run
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", [f"runs_dir={tmp_path / 'runs'}", "env=walker_obstacles", "env.n_envs=1",
+                                 "env.vec_env=dummy", "env.students.ppo.n_steps=256", "env.students.ppo.batch_size=128",
+                                 "budget.steps=512", "eval.every=512", "checkpoint.every=256", "env.kwargs.test_size=2",
+                                 "eval.held_out=false"])
+    GlobalHydra.instance().clear()
+    run(cfg)
+    path = run_dir_for(cfg).path
+    rd, saved = open_run(path)
+    policy = find_policy(rd)
+    _, normalizer = load_policy(saved, policy)
+    state = torch.load(policy.model_path.parent / "state.pt", weights_only=True)["normalizer"]
+    assert normalizer is not None and not normalizer.training
+    assert np.allclose(normalizer.obs_rms.mean, state["obs_mean"].numpy()) and normalizer.obs_rms.count == state["obs_count"]
+    assert main([str(path), "levels=held_out"]) == 0
+    assert len(_records(capsys.readouterr().out)) == 6  # walker_obstacles' six named held-out courses
