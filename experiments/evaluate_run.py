@@ -11,7 +11,7 @@ another heading), ``G`` the goal; a square picture with its border, several maze
 separated by blank lines (:meth:`envs.gridworld.level.Level.from_ascii` parses each).
 
 The policy is ``RUN_DIR/model.zip``, the final policy a run saves when it finishes (with
-``RUN_DIR/normalizer.pt`` beside it when the student normalises observations). A run
+``RUN_DIR/vecnormalize.json`` beside it when the env normalises observations). A run
 written before runs kept their final policy has only its rolling checkpoint; then the
 latest ``checkpoints/step-*/model.zip`` is played, which is the policy of the last
 checkpoint (up to ``checkpoint.every`` steps before the end), and the table says so.
@@ -46,7 +46,6 @@ from experiments.rundir import RunDir, write_json
 
 LEVEL_SETS = ("test", "held_out", "all")
 FINAL_POLICY = "model.zip"
-FINAL_NORMALIZER = "normalizer.pt"
 
 
 @dataclass
@@ -88,8 +87,8 @@ def find_policy(rd: RunDir) -> Policy:
     """The final policy, else the latest checkpoint's."""
     final = rd.path / FINAL_POLICY
     if final.exists():
-        norm = rd.path / FINAL_NORMALIZER
-        return Policy(final, _load_tensors(norm) if norm.exists() else None, "final")
+        # the final policy's VecNormalize statistics: vecnormalize.json (experiments.run)
+        return Policy(final, None, "final")
     pointer = rd.checkpoint_dir / "latest.json"
     if pointer.exists():
         try:
@@ -128,6 +127,14 @@ def load_policy(cfg: DictConfig, policy: Policy, device: str = "cpu") -> tuple[A
     fresh = make_student(str(cfg.student.algo), vec, policy=cfg.student.get("policy"), params=student,  # type: ignore[arg-type]
                          env_defaults=env_students, seed=int(cfg.seed), device=device)  # type: ignore[arg-type]
     model = load_student(str(policy.model_path), fresh, vec, device=device)
+    if normalize and policy.source == "final":
+        from experiments.run import final_normalizer
+
+        frozen = final_normalizer(policy.model_path.parent, vec.venv)
+        if frozen is None:
+            raise TeachBenchError("run_dir", f"the run normalises observations but {policy.model_path.parent} has no "
+                                  "vecnormalize.json")
+        return model, frozen
     if normalize:
         if policy.normalizer is None:
             raise TeachBenchError("run_dir", f"the run normalises observations but {policy.model_path.parent} has no "

@@ -177,8 +177,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     try:
         validate_config(cfg)
-        _check_resume(cfg)
-        _check_rollout(cfg)
+        _check_resume(cfg)  # a rollout larger than the budget: experiments.config_checks
     except TeachBenchError as exc:
         _record_invalid(cfg, exc)
         raise
@@ -305,31 +304,6 @@ def _check_resume(cfg: DictConfig) -> None:
     mode = cfg.get("resume", True)
     if not any(mode is m if isinstance(m, bool) else mode == m for m in RESUME_MODES):
         raise TeachBenchError("resume", f"unknown value {mode!r}", ["true", "false", "extend"])
-
-
-def _check_rollout(cfg: DictConfig) -> None:
-    """One rollout larger than the budget would train a whole rollout anyway (SB3 only
-    stops between rollouts): ``env.n_envs=100000`` on a 2,000-step budget ran 1.8M steps."""
-    from students.build import algo_class
-
-    algo = str(cfg.student.algo)
-    n_envs = int(cfg.env.n_envs)
-    n_steps = 1
-    if algo in ON_POLICY:
-        env_students = OmegaConf.to_container(cfg.env.students, resolve=True) if cfg.env.get("students") else {}
-        params = OmegaConf.to_container(cfg.student.params, resolve=True) if cfg.student.get("params") else {}
-        merged = {**dict((env_students or {}).get(algo) or {}), **dict(params or {})}
-        default = inspect.signature(algo_class(algo).__init__).parameters["n_steps"].default
-        n_steps = merged.get("n_steps", default)
-        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-            return  # a bad n_steps is the student-parameter check's to report
-    budget = int(cfg.budget.steps)
-    rollout = n_envs * n_steps
-    if rollout > budget:
-        what = f"env.n_envs={n_envs} x n_steps={n_steps}" if algo in ON_POLICY else f"env.n_envs={n_envs}"
-        raise TeachBenchError("budget.steps", f"one rollout ({what} = {rollout} steps) is larger than "
-                                              f"budget.steps={budget}: the run would train {rollout} steps; lower "
-                                              "env.n_envs or n_steps, or raise budget.steps")
 
 
 def _record_invalid(cfg: DictConfig, exc: TeachBenchError) -> None:

@@ -99,6 +99,7 @@ def test_final_policy_is_preferred_over_the_checkpoint(finished_run, tmp_path, c
     shutil.copytree(finished_run, copy)
     shutil.rmtree(copy / "evaluations", ignore_errors=True)  # left by the tests above
     ckpt = next((copy / "checkpoints").glob("step-*"))
+    (copy / "model.zip").unlink(missing_ok=True)  # a run written before runs kept their final policy
     assert main([str(copy)]) == 0
     assert "policy checkpoint step-" in capsys.readouterr().out
     shutil.copy(ckpt / "model.zip", copy / "model.zip")
@@ -114,7 +115,8 @@ BAD_MAZES = {
     "bad_char": "#####\n#A.x#\n#...#\n#..G#\n#####\n",
     "no_goal": "#####\n#A..#\n#...#\n#...#\n#####\n",
     "not_square": "#####\n#A.G#\n#####\n",
-    "too_big": "\n".join(["#" * 13] + ["#A" + "." * 10 + "#"] + ["#" + "." * 11 + "#"] * 9 + ["#" + "." * 10 + "G#", "#" * 13]),
+    # the partial view plays mazes up to 21 x 21 (envs/gridworld: max_level_size)
+    "too_big": "\n".join(["#" * 23] + ["#A" + "." * 20 + "#"] + ["#" + "." * 21 + "#"] * 19 + ["#" + "." * 20 + "G#", "#" * 23]),
 }
 
 
