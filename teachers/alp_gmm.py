@@ -47,7 +47,7 @@ import numpy as np
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.gmm_fit import BACKENDS, GMM, proportional
+from teachers.gmm_fit import BACKENDS, GMM, proportional, sample_tasks_by_progress
 from teachers.nearest import NearestIndex
 from teachers.refit import NOT_YET, Refitter
 
@@ -211,18 +211,8 @@ class ALPGMM(Teacher):
         return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
 
     def _sample_batch(self, n: int) -> list[Task]:
-        d = self.task_space.ndim
-        if self.gmm is None:
-            return self.task_space.sample_batch(self.rng, n)
-        uniform = self.rng.random(n) < self.random_task_ratio
-        out: list[Task] = [{}] * n
-        k = int(uniform.sum())
-        for i, task in zip(np.flatnonzero(uniform), self.task_space.sample_batch(self.rng, k)):
-            out[i] = task
-        x = self.gmm.sample_batch_by_progress(self.gmm.means[:, -1], self.rng, n - k, d)
-        for i, task in zip(np.flatnonzero(~uniform), self.task_space.from_unit_batch(x)):
-            out[i] = task
-        return out
+        progress = None if self.gmm is None else self.gmm.means[:, -1]
+        return sample_tasks_by_progress(self.task_space, self.gmm, progress, self.rng, n, self.random_task_ratio)
 
     # -- checkpointing and logging ---------------------------------------------------------
     def _state(self) -> dict[str, Any]:

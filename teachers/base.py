@@ -119,16 +119,7 @@ class Teacher(ABC):
             for episode in episodes:
                 self.update(episode)
             return
-        kept = []
-        for episode in episodes:
-            if not math.isfinite(float(episode.episode_return)):
-                self.n_dropped += 1
-                log.warning("%s: dropped episode %d with non-finite return %r", self.name, episode.episode_id,
-                            episode.episode_return)
-                continue
-            if "level" not in episode.task:
-                episode.task = self.task_space.validate(episode.task)
-            kept.append(episode)
+        kept = [episode for episode in episodes if self._accept(episode)]
         if kept:
             self._update_batch(kept)
             self.n_updates += len(kept)
@@ -136,15 +127,20 @@ class Teacher(ABC):
     def update(self, episode: Episode) -> None:
         """Learn from one finished episode. Non-finite returns are dropped with a warning
         (the teacher keeps sampling valid tasks); a task outside the space is an error."""
+        if self._accept(episode):
+            self._update(episode)
+            self.n_updates += 1
+
+    def _accept(self, episode: Episode) -> bool:
+        """False (counted, warned) for a non-finite return; validates a parameter task."""
         if not math.isfinite(float(episode.episode_return)):
             self.n_dropped += 1
             log.warning("%s: dropped episode %d with non-finite return %r", self.name, episode.episode_id,
                         episode.episode_return)
-            return
+            return False
         if "level" not in episode.task:
             episode.task = self.task_space.validate(episode.task)
-        self._update(episode)
-        self.n_updates += 1
+        return True
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where the teacher stopped."""

@@ -25,7 +25,7 @@ import numpy as np
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
-from teachers.gmm_fit import BACKENDS, GMM, proportional
+from teachers.gmm_fit import BACKENDS, GMM, proportional, sample_tasks_by_progress
 from teachers.refit import NOT_YET, Refitter
 
 
@@ -131,17 +131,8 @@ class CovarGMM(Teacher):
         return self.task_space.from_unit(np.clip(x, 0.0, 1.0))
 
     def _sample_batch(self, n: int) -> list[Task]:
-        if self.gmm is None:
-            return self.task_space.sample_batch(self.rng, n)
-        uniform = self.rng.random(n) < self.random_task_ratio
-        out: list[Task] = [{}] * n
-        k = int(uniform.sum())
-        for i, task in zip(np.flatnonzero(uniform), self.task_space.sample_batch(self.rng, k)):
-            out[i] = task
-        x = self.gmm.sample_batch_by_progress(self.learning_progress(), self.rng, n - k, self.task_space.ndim)
-        for i, task in zip(np.flatnonzero(~uniform), self.task_space.from_unit_batch(x)):
-            out[i] = task
-        return out
+        progress = None if self.gmm is None else self.learning_progress()
+        return sample_tasks_by_progress(self.task_space, self.gmm, progress, self.rng, n, self.random_task_ratio)
 
     def _state(self) -> dict[str, Any]:
         return {

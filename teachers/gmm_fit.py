@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from envs.errors import TeachBenchError
+from envs.task_space import Task, TaskSpace
 
 BACKENDS = ("numpy", "sklearn")
 
@@ -92,6 +93,24 @@ class GMM:
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> "GMM":
         return cls(state["weights"], state["means"], state["covariances"], float(state["aic"]))
+
+
+def sample_tasks_by_progress(task_space: TaskSpace, gmm: GMM | None, progress: np.ndarray | None,
+                             rng: np.random.Generator, n: int, random_task_ratio: float) -> list[Task]:
+    """The batched sampling step of the GMM teachers: each task is uniform with probability
+    ``random_task_ratio`` (every task before the first fit), else a draw of
+    :meth:`GMM.sample_batch_by_progress`, clipped into the space."""
+    if gmm is None:
+        return task_space.sample_batch(rng, n)
+    uniform = rng.random(n) < random_task_ratio
+    out: list[Task] = [{}] * n
+    k = int(uniform.sum())
+    for i, task in zip(np.flatnonzero(uniform), task_space.sample_batch(rng, k)):
+        out[i] = task
+    x = gmm.sample_batch_by_progress(progress, rng, n - k, task_space.ndim)
+    for i, task in zip(np.flatnonzero(~uniform), task_space.from_unit_batch(x)):
+        out[i] = task
+    return out
 
 
 def proportional(weights: np.ndarray) -> np.ndarray:
