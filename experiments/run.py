@@ -238,7 +238,6 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
 
     curriculum = Curriculum(teacher, vec, sinks=[record_episode])
     curriculum.next_episode_id = int(state.get("next_episode_id", 0))
-    curriculum.prime(state.get("pending"))
 
     budget = int(cfg.budget.steps)
     counters = {
@@ -301,6 +300,7 @@ def _train(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
         callback.value_tracker = InitialValueTracker(model, vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
     attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
+    curriculum.prime(state.get("pending"))  # after the needs: PAIRED's first levels come from its adversary
     extra_models: dict[str, Any] = {}
     if attachment.antagonist is not None:
         extra_models["antagonist"] = attachment.antagonist.model

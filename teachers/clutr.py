@@ -8,7 +8,7 @@
    vector, clipped to ``[−latent_bound, latent_bound]`` (the paper: [−4, 4]); the frozen
    decoder maps it to a unit vector, which is *repaired* into a valid task (clipped to the
    box, discrete dimensions rounded). The valid-decode rate (no clipping needed) is logged.
-3. Everything else (antagonist, regret, REINFORCE update) is :class:`~teachers.paired.PAIRED`.
+3. Everything else (antagonist, regret, REINFORCE update) is :class:`~teachers.paired.PAIREDParam`.
 
 The paper's maze VAE reads sorted wall sequences; here mazes are parameter tasks (their
 TaskSpace), so the latent covers the parameter vector (REFERENCES.md §5).
@@ -22,14 +22,14 @@ import numpy as np
 
 from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
-from teachers.paired import PAIRED
+from teachers.paired import PAIREDParam
 from teachers.task_vae import latent_report, make_latent
 
 
-class CLUTR(PAIRED):
-    """PAIRED in a pretrained latent space.
+class CLUTRParam(PAIREDParam):
+    """CLUTR's parametric variant (``clutr_param``): PAIREDParam in a pretrained latent space.
 
-    Args (beyond :class:`~teachers.paired.PAIRED`'s):
+    Args (beyond :class:`~teachers.paired.PAIREDParam`'s):
         latent: ``"vae"`` (default) or ``"pca"`` (ablation).
         latent_dim: latent size (default 4; REFERENCES.md: 4–16 for parameter vectors;
             PCA uses at most the task's dimension).
@@ -38,7 +38,7 @@ class CLUTR(PAIRED):
         vae_epochs: VAE pretraining epochs (default 60); vae_beta: its KL weight (0.05).
     """
 
-    name: ClassVar[str] = "clutr"
+    name: ClassVar[str] = "clutr_param"
     needs: ClassVar[frozenset[str]] = frozenset({"antagonist"})
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, latent: str = "vae", latent_dim: int = 4,
