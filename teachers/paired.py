@@ -42,6 +42,7 @@ Gaussian policy over the normalised TaskSpace, trained by REINFORCE on the same 
 from __future__ import annotations
 
 import math
+import sys
 
 from collections import OrderedDict, deque
 from typing import Any, ClassVar, Mapping, Sequence
@@ -83,7 +84,6 @@ class LevelRegretTeacher(Teacher):
         self._handout: deque[str] = deque()
         self._records: dict[str, dict[str, Any]] = {}
         self._batches: OrderedDict[int, dict[str, Any]] = OrderedDict()
-        self._antagonist_queue: deque[str] = deque()
         self.recent_regret: deque[float] = deque(maxlen=1000)
         self.recent_unsolvable: deque[float] = deque(maxlen=1000)
         self.recent_walls: deque[float] = deque(maxlen=1000)
@@ -102,7 +102,7 @@ class LevelRegretTeacher(Teacher):
         batch, levels, stats = self._new_batch()
         self._batches[batch] = {"levels": list(levels), "regret": [None] * len(levels)}
         for i, (text, stat) in enumerate(zip(levels, stats, strict=True)):
-            record = self._records.setdefault(text, {"slots": [], "prot": [], "ant": []})
+            record = self._records.setdefault(text, {"slots": [], "prot": [], "ant": [], "ant_given": 0})
             record["slots"].append([batch, i])
             self.recent_unsolvable.append(0.0 if stat["solvable"] else 1.0)
             self.recent_walls.append(float(stat["n_walls"]))
@@ -131,21 +131,30 @@ class LevelRegretTeacher(Teacher):
         if record is None:
             return  # not a level of an open batch (e.g. a task replayed after a resume)
         record["prot"].append(float(episode.episode_return))
-        if len(record["prot"]) <= self.episodes_per_level:  # the antagonist owes this many episodes
-            self._antagonist_queue.append(level_key(episode))
         self._try_complete(level_key(episode), episode)
 
     # -- antagonist side ----------------------------------------------------------------
     def antagonist_view(self) -> "AntagonistView":
         return AntagonistView(self)
 
+    def owed_antagonist_episodes(self) -> int:
+        """Antagonist hand-outs still due on the open levels (``episodes_per_level`` each)."""
+        return sum(max(0, self.episodes_per_level - r["ant_given"]) for r in self._records.values())
+
     def available(self) -> int:
-        return len(self._antagonist_queue)
+        """Levels the antagonist can be given now: any number while a batch is open (its
+        levels are due to both students; once each is handed out ``episodes_per_level``
+        times, extra episodes replay open levels), none before the first batch."""
+        return sys.maxsize if self._batches else 0
 
     def next_antagonist_task(self) -> Task:
-        if self._antagonist_queue:
-            return {"level": self._antagonist_queue.popleft()}
-        if self._batches:  # the protagonist is behind: a level of the oldest batch
+        for entry in self._batches.values():  # oldest batch first, each level episodes_per_level times
+            for text, regret in zip(entry["levels"], entry["regret"]):
+                record = self._records.get(text)
+                if regret is None and record is not None and record["ant_given"] < self.episodes_per_level:
+                    record["ant_given"] += 1
+                    return {"level": text}
+        if self._batches:  # every level handed out: an extra episode on a level still open
             return {"level": self._owed_level(side="ant")}
         return self.task_space.sample(self.rng)
 
@@ -190,7 +199,6 @@ class LevelRegretTeacher(Teacher):
         self._handout.clear()
         self._records.clear()
         self._batches.clear()
-        self._antagonist_queue.clear()
         for name in ("recent_regret", "recent_unsolvable", "recent_walls"):
             getattr(self, name).clear()
             getattr(self, name).extend(float(v) for v in state[name])
@@ -204,7 +212,7 @@ class LevelRegretTeacher(Teacher):
         return {"mean_regret": mean(self.recent_regret), "unsolvable_rate": mean(self.recent_unsolvable),
                 "mean_walls": mean(self.recent_walls), "batches_done": self.n_batches_done,
                 "open_batches": len(self._batches), "extra_protagonist_episodes": self.n_extra_protagonist,
-                "antagonist_queue": len(self._antagonist_queue)}
+                "antagonist_owed": self.owed_antagonist_episodes()}
 
 
 def level_regret(protagonist_returns: Sequence[float], antagonist_returns: Sequence[float]) -> float:
@@ -407,6 +415,10 @@ class PAIREDParam(Teacher):
         """The teacher the antagonist's curriculum talks to."""
         return AntagonistView(self)
 
+    def available(self) -> int:
+        """Levels the protagonist finished that the antagonist has not been given yet."""
+        return len(self._antagonist_queue)
+
     def next_antagonist_task(self) -> Task:
         if self._antagonist_queue:
             return self._antagonist_queue.popleft()
@@ -507,8 +519,8 @@ class AntagonistView(Teacher):
         return dict(task) if "level" in task else self.task_space.validate(task)
 
     def available(self) -> int:
-        """Levels the protagonist finished that the antagonist has not been given yet."""
-        return len(self.parent._antagonist_queue)
+        """Tasks the antagonist can be given now (the parent teacher decides)."""
+        return self.parent.available()
 
     def _sample(self) -> Task:
         return self.parent.next_antagonist_task()
