@@ -116,7 +116,7 @@ class CLUTR(LevelRegretTeacher):
         n_walls: longest wall sequence the VAE reads (50, as PAIRED's designer).
         latent: ``"vae"`` (default) or ``"pca"`` (ablation on the same levels).
         latent_dim: 64 (CLUTR); latent_bound: 4 (CLUTR's scaled tanh).
-        vae_embed (32), vae_enc_hidden (64), vae_dec_hidden (128), vae_steps (1500),
+        vae_embed (32), vae_enc_hidden (64), vae_dec_hidden (128), vae_dec_layers (1), vae_steps (1500),
         vae_batch (64), vae_seed (0): the VAE (sizes smaller than the paper's: see
         :mod:`teachers.level_vae`); weights_dir: where its weights live (``teachers/weights``).
         pca_levels: random levels the PCA ablation is fitted on (20 000).
@@ -130,7 +130,8 @@ class CLUTR(LevelRegretTeacher):
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, size: int | None = None, n_walls: int = 50,
                  latent: str = "vae", latent_dim: int = 64, latent_bound: float = 4.0, vae_embed: int = 32,
-                 vae_enc_hidden: int = 64, vae_dec_hidden: int = 128, vae_steps: int = 1500, vae_batch: int = 64,
+                 vae_enc_hidden: int = 64, vae_dec_hidden: int = 128, vae_dec_layers: int = 1, vae_steps: int = 1500,
+                 vae_batch: int = 64,
                  vae_seed: int = 0, weights_dir: str | None = None, pca_levels: int = 20000, noise_dim: int = 50,
                  hidden: int = 64, lr: float = 1e-3, batch_size: int = 32, ent_coef: float = 0.01,
                  baseline_decay: float = 0.9, init_log_std: float = 0.0, episodes_per_level: int = 2,
@@ -148,13 +149,18 @@ class CLUTR(LevelRegretTeacher):
         self.vae_config = LevelVAEConfig(
             size=self.size, n_walls=int(n_walls), latent_dim=int(latent_dim), latent_bound=self.latent_bound,
             embed=int(vae_embed), enc_hidden=int(vae_enc_hidden), dec_hidden=int(vae_dec_hidden),
-            steps=int(vae_steps), batch=int(vae_batch), seed=int(vae_seed))
-        if latent == "vae":
-            self.vae, self.pretrain_report = load_or_pretrain(self.vae_config, weights_dir)
-            self.latent_dim = self.vae_config.latent_dim
-        else:
-            self.pca, self.pretrain_report = self._fit_pca(int(pca_levels))
-            self.latent_dim = self.pca.latent_dim
+            dec_layers=int(vae_dec_layers), steps=int(vae_steps), batch=int(vae_batch), seed=int(vae_seed))
+        self.weights_dir = weights_dir
+        self.pca_levels = int(pca_levels)
+        if self.pca_levels < 10:
+            raise TeachBenchError("pca_levels", f"must be >= 10, got {pca_levels}")
+        # the frozen manifold is loaded (or rebuilt) on first use, so that building the teacher
+        # (config checks, sweeps) never pretrains anything
+        self._vae: Any = None
+        self._pca: PCALatent | None = None
+        self._report: dict[str, Any] | None = None
+        self.latent_dim = self.vae_config.latent_dim if latent == "vae" else min(self.vae_config.latent_dim,
+                                                                                 3 * self.vae_config.n_cells)
         self.noise_dim = int(noise_dim)
         self.batch_size = int(batch_size)
         self.ent_coef = float(ent_coef)
@@ -171,6 +177,21 @@ class CLUTR(LevelRegretTeacher):
         self.level_designer: Any = None
 
     # -- the frozen task manifold ---------------------------------------------------------
+    def _manifold(self) -> Any:
+        if self._report is None:
+            if self.latent_kind == "vae":
+                self._vae, self._report = load_or_pretrain(self.vae_config, self.weights_dir)
+            else:
+                self._pca, self._report = self._fit_pca(self.pca_levels)
+        return self._vae if self.latent_kind == "vae" else self._pca
+
+    @property
+    def pretrain_report(self) -> dict[str, Any]:
+        """The frozen latent's held-out reconstruction figures (from its pretraining)."""
+        self._manifold()
+        assert self._report is not None
+        return self._report
+
     def _cells_vector(self, seq: list[int]) -> np.ndarray:
         n = self.vae_config.n_cells
         x = np.zeros(3 * n)
@@ -199,12 +220,13 @@ class CLUTR(LevelRegretTeacher):
         and whether the decode was valid as it stood (no repair needed)."""
         n = self.vae_config.n_cells
         z = np.clip(np.asarray(z, dtype=np.float64), -self.latent_bound, self.latent_bound)
+        manifold = self._manifold()
         if self.latent_kind == "vae":
-            tokens = self.vae.decode(z[None, :])[0]
+            tokens = manifold.decode(z[None, :])[0]
             cells = [t - 1 for t in tokens if 1 <= t <= n]
             valid = len(cells) == len(tokens)
         else:
-            u = self.pca.decode(z[None, :])[0]
+            u = manifold.decode(z[None, :])[0]
             walls = [int(c) for c in np.flatnonzero(u[:n] > 0.5)]
             valid = len(walls) <= self.vae_config.max_len - 2
             walls = sorted(sorted(walls, key=lambda c: -u[c])[: self.vae_config.max_len - 2])  # the surest walls

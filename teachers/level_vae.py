@@ -54,6 +54,7 @@ class LevelVAEConfig:
     embed: int = 32
     enc_hidden: int = 64
     dec_hidden: int = 128
+    dec_layers: int = 1        # CLUTR: 2
     recons_weight: float = 79.0  # CLUTR
     lr: float = 2e-3
     batch: int = 64
@@ -73,8 +74,9 @@ class LevelVAEConfig:
         return min(self.n_walls + 2, self.n_cells)  # a small maze holds fewer distinct cells
 
     def file_name(self) -> str:
+        layers = f"x{self.dec_layers}" if self.dec_layers != 1 else ""
         return (f"level_vae_s{self.size}_w{self.n_walls}_z{self.latent_dim}_e{self.embed}_h{self.enc_hidden}"
-                f"_d{self.dec_hidden}_n{self.steps}_b{self.batch}_seed{self.seed}.npz")
+                f"_d{self.dec_hidden}{layers}_n{self.steps}_b{self.batch}_seed{self.seed}.npz")
 
 
 def random_level_sequences(n: int, cfg: LevelVAEConfig, rng: np.random.Generator) -> list[list[int]]:
@@ -99,16 +101,20 @@ class LevelVAE(nn.Module):
         self.encoder = nn.LSTM(cfg.embed, cfg.enc_hidden, batch_first=True, bidirectional=True)
         self.to_mu = nn.Linear(2 * cfg.enc_hidden, cfg.latent_dim)
         self.to_logvar = nn.Linear(2 * cfg.enc_hidden, cfg.latent_dim)
-        self.decoder = nn.LSTM(cfg.embed + cfg.latent_dim, cfg.dec_hidden, batch_first=True)
+        self.decoder = nn.LSTM(cfg.embed + cfg.latent_dim, cfg.dec_hidden, num_layers=cfg.dec_layers, batch_first=True)
         self.out = nn.Linear(cfg.dec_hidden, cfg.vocab)
+
+    @property
+    def device(self) -> torch.device:
+        return self.out.weight.device
 
     def _pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         length = self.cfg.max_len + 1
-        tokens = torch.zeros((len(seqs), length), dtype=torch.long)  # EOS-padded
-        lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+        tokens = np.zeros((len(seqs), length), dtype=np.int64)  # EOS-padded
         for i, s in enumerate(seqs):
-            tokens[i, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
-        return tokens, lengths
+            tokens[i, : len(s)] = s
+        lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # stays on the CPU (packing wants it there)
+        return torch.as_tensor(tokens, device=self.device), lengths
 
     def encode(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         tokens, lengths = self._pad(seqs)
@@ -128,9 +134,9 @@ class LevelVAE(nn.Module):
         mu, logvar = self.encode(seqs)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         target, lengths = self._pad(seqs)
-        inputs = torch.cat([torch.full((len(seqs), 1), self.go, dtype=torch.long), target[:, :-1]], dim=1)
+        inputs = torch.cat([torch.full((len(seqs), 1), self.go, dtype=torch.long, device=self.device), target[:, :-1]], dim=1)
         logits = self._logits(z, inputs)
-        mask = torch.arange(target.shape[1])[None, :] <= lengths[:, None]  # the EOS after each sequence counts
+        mask = (torch.arange(target.shape[1])[None, :] <= lengths[:, None]).to(self.device)  # the EOS after each sequence counts
         ce = nn.functional.cross_entropy(logits[mask], target[mask])
         kl = -0.5 * torch.mean(torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=-1))
         acc = float((logits[mask].argmax(-1) == target[mask]).float().mean())
@@ -140,9 +146,10 @@ class LevelVAE(nn.Module):
     def decode(self, z: np.ndarray) -> list[list[int]]:
         """Greedy decoding (CLUTR's deterministic VAE) of latents ``z`` (shape ``(n, D)``),
         clipped to ``[−bound, bound]``: token sequences without the EOS."""
-        zt = torch.as_tensor(np.clip(np.asarray(z, dtype=np.float32), -self.cfg.latent_bound, self.cfg.latent_bound))
+        zt = torch.as_tensor(np.clip(np.asarray(z, dtype=np.float32), -self.cfg.latent_bound, self.cfg.latent_bound),
+                             device=self.device)
         n = zt.shape[0]
-        token = torch.full((n, 1), self.go, dtype=torch.long)
+        token = torch.full((n, 1), self.go, dtype=torch.long, device=self.device)
         state = None
         seqs: list[list[int]] = [[] for _ in range(n)]
         done = np.zeros(n, dtype=bool)
@@ -165,7 +172,7 @@ class LevelVAE(nn.Module):
         """Share of tokens (EOS included) that greedy decoding of the posterior mean gets
         right, position by position (chance: about 1 / n_cells)."""
         mu, _ = self.encode(seqs)
-        decoded = self.decode(mu.numpy())
+        decoded = self.decode(mu.cpu().numpy())
         right = total = 0
         for s, d in zip(seqs, decoded):
             target = list(s) + [EOS]
@@ -175,15 +182,17 @@ class LevelVAE(nn.Module):
         return right / total
 
 
-def pretrain(cfg: LevelVAEConfig, log_every: int = 0) -> tuple[LevelVAE, dict[str, Any]]:
-    """Train a level VAE from ``cfg.seed`` (CPU, deterministic) and measure it on 512
-    held-out random levels. Returns the model (weights rounded to float16, as stored)."""
+def pretrain(cfg: LevelVAEConfig, log_every: int = 0, device: str = "cpu") -> tuple[LevelVAE, dict[str, Any]]:
+    """Train a level VAE from ``cfg.seed`` and measure it on 512 held-out random levels.
+    Returns the model on the CPU (weights rounded to float16, as stored). Deterministic on
+    the CPU (the default, and what a rebuild uses); a CUDA run (paper-sized VAEs) is not
+    bit-exact."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            model = LevelVAE(cfg)
+            model = LevelVAE(cfg).to(device)
             opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
             rng = np.random.default_rng([cfg.seed, 1])
             held_out = random_level_sequences(512, cfg, np.random.default_rng([cfg.seed, 2]))
@@ -198,6 +207,7 @@ def pretrain(cfg: LevelVAEConfig, log_every: int = 0) -> tuple[LevelVAE, dict[st
                     print(f"step {step} loss {float(loss.detach()):.3f} train token acc {acc:.3f}", flush=True)
         finally:
             torch.set_num_threads(threads)
+    model = model.cpu()
     _round_to_float16(model)
     model.eval()
     report = {"heldout_token_accuracy": model.reconstruction_accuracy(held_out), "chance_token_accuracy": 1.0 / cfg.n_cells,
