@@ -175,7 +175,9 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
         from students.paired_adversary import PairedAdversary
 
         config = dict(teacher.adversary_config)  # type: ignore[attr-defined]
-        att.adversary = PairedAdversary(**config, device=model.device)
+        if config.get("device") is None:
+            config["device"] = model.device
+        att.adversary = PairedAdversary(**config)
         teacher.attach_adversary(att.adversary)  # type: ignore[attr-defined]
     if "antagonist" in needs:
         from students.robust import Antagonist

@@ -236,6 +236,10 @@ class PAIRED(LevelRegretTeacher):
         lr (1e-4), n_epochs (5), gamma (0.995), gae_lambda (0.95), ent_coef (0.0),
         clip_range (0.2), max_grad_norm (0.5): the adversary's PPO.
         conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): its network.
+        adversary_device: torch device of the adversary (``"auto"``: CUDA when present, as
+            SB3 resolves it; ``null``: the student's device). Its network is large (the conv
+            feeds ~21k features into the LSTM on a 15×15 maze), so it runs on a GPU when one
+            is there even where the student stays on the CPU.
     """
 
     name: ClassVar[str] = "paired"
@@ -245,7 +249,8 @@ class PAIRED(LevelRegretTeacher):
                  noise_dim: int = 50, batch_size: int = 32, episodes_per_level: int = 2, max_pending: int = 2,
                  lr: float = 1e-4, n_epochs: int = 5, gamma: float = 0.995, gae_lambda: float = 0.95,
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5, conv_filters: int = 128,
-                 time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32) -> None:
+                 time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
+                 adversary_device: str | None = "auto") -> None:
         super().__init__(task_space, seed, episodes_per_level, max_pending)
         self.size = maze_size(task_space, size, self.name)
         self.adversary_config: dict[str, Any] = {
@@ -254,6 +259,7 @@ class PAIRED(LevelRegretTeacher):
             "ent_coef": float(ent_coef), "clip_range": float(clip_range), "max_grad_norm": float(max_grad_norm),
             "conv_filters": int(conv_filters), "time_embed": int(time_embed), "lstm_hidden": int(lstm_hidden),
             "head_hidden": int(head_hidden), "max_pending": self.max_pending + 1, "seed": self.seed + 2,
+            "device": adversary_device,
         }
         self.adversary: Any = None
         self._adversary_state: Mapping[str, Any] | None = None
