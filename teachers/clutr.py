@@ -116,7 +116,7 @@ class CLUTR(LevelRegretTeacher):
         n_walls: longest wall sequence the VAE reads (50, as PAIRED's designer).
         latent: ``"vae"`` (default) or ``"pca"`` (ablation on the same levels).
         latent_dim: 64 (CLUTR); latent_bound: 4 (CLUTR's scaled tanh).
-        vae_embed (32), vae_enc_hidden (64), vae_dec_hidden (128), vae_dec_layers (1), vae_steps (1500),
+        vae_embed (32), vae_enc_hidden (64), vae_dec_hidden (128), vae_dec_layers (1), vae_steps (3000),
         vae_batch (64), vae_seed (0): the VAE (sizes smaller than the paper's: see
         :mod:`teachers.level_vae`); weights_dir: where its weights live (``teachers/weights``).
         pca_levels: random levels the PCA ablation is fitted on (20 000).
@@ -130,7 +130,7 @@ class CLUTR(LevelRegretTeacher):
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, size: int | None = None, n_walls: int = 50,
                  latent: str = "vae", latent_dim: int = 64, latent_bound: float = 4.0, vae_embed: int = 32,
-                 vae_enc_hidden: int = 64, vae_dec_hidden: int = 128, vae_dec_layers: int = 1, vae_steps: int = 1500,
+                 vae_enc_hidden: int = 64, vae_dec_hidden: int = 128, vae_dec_layers: int = 1, vae_steps: int = 3000,
                  vae_batch: int = 64,
                  vae_seed: int = 0, weights_dir: str | None = None, pca_levels: int = 20000, noise_dim: int = 50,
                  hidden: int = 64, lr: float = 1e-3, batch_size: int = 32, ent_coef: float = 0.01,
@@ -212,8 +212,9 @@ class CLUTR(LevelRegretTeacher):
         n = self.vae_config.n_cells
         walls_right = float(((recon[:, :n] > 0.5) == (held[:, :n] > 0.5)).mean())
         goal_right = float((recon[:, n:2 * n].argmax(1) == held[:, n:2 * n].argmax(1)).mean())
-        return pca, {"heldout_wall_cell_accuracy": walls_right, "heldout_goal_accuracy": goal_right,
-                     "chance_goal_accuracy": 1.0 / n}
+        empty_right = float((held[:, :n] < 0.5).mean())  # what "no walls anywhere" scores
+        return pca, {"heldout_wall_cell_accuracy": walls_right, "heldout_wall_cell_accuracy_all_empty": empty_right,
+                     "heldout_goal_accuracy": goal_right, "chance_goal_accuracy": 1.0 / n}
 
     def decode_latent(self, z: np.ndarray) -> tuple[list[int], bool]:
         """Designer placements ``[goal, agent, *walls]`` (interior cell indices) from a latent,
