@@ -20,6 +20,7 @@ from envs.errors import TeachBenchError
 from envs.gridworld.generate import maze_task_space
 from envs.gridworld.level import Level
 from students.regret import gridworld_level_designer
+from teachers.base import Episode
 from teachers.clutr import CLUTR
 from teachers.level_vae import WEIGHTS_DIR, LevelVAEConfig, load, load_or_pretrain, pretrain, random_level_sequences, save
 
@@ -116,3 +117,28 @@ def test_clutr_end_to_end_on_gridworld_small(compose, tmp_path):
     assert summary["steps"] >= 2048 and diag["generator_updates"].max() >= 1
     assert read_table(rd.path / "episodes")["task.level"].notna().all()
     assert json.loads((rd.path / "summary.json").read_text())["teacher"] == "clutr"
+
+
+def test_clutr_state_round_trips_without_pickle(tmp_path):
+    import io
+
+    import torch
+
+    space = maze_task_space(max_size=7)
+    a = CLUTR(space, seed=1, weights_dir=str(tmp_path), **TINY_PARAMS)
+    a.level_designer = gridworld_level_designer
+    view = a.antagonist_view()
+    for i in range(8):  # one batch of 4 levels, 2 episodes each, both students: one generator update
+        task = a.sample()
+        a.update(Episode(task=task, episode_return=0.1 * (i % 3), length=5, episode_id=i))
+    for i in range(8):
+        view.update(Episode(task=view.sample(), episode_return=0.5, length=5, episode_id=100 + i))
+    assert a.n_generator_updates == 1
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = CLUTR(space, seed=2, weights_dir=str(tmp_path), **TINY_PARAMS)
+    b.load_state_dict(torch.load(buf, weights_only=True))
+    for (k, x), (_, y) in zip(a.generator.state_dict().items(), b.generator.state_dict().items()):
+        assert torch.equal(x, y), k
+    assert b.n_generator_updates == 1 and b.baseline == a.baseline
