@@ -386,7 +386,6 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
 
     curriculum = Curriculum(teacher, vec, sinks=[record_episode])
     curriculum.next_episode_id = int(state.get("next_episode_id", 0))
-    curriculum.prime(state.get("pending"))
 
     budget = int(cfg.budget.steps)
     counters = {
@@ -453,6 +452,7 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
     never = replay_budget_warning(teacher, budget, episode_steps)
     if never:
         log.warning(never)
+    curriculum.prime(state.get("pending"))  # after the needs: PAIRED's first levels come from its adversary
     extra_models: dict[str, Any] = {}
     if attachment.antagonist is not None:
         extra_models["antagonist"] = attachment.antagonist.model

@@ -17,7 +17,9 @@ episode is counted exactly once and ``T`` equals the episode length.
 :func:`attach_teacher_needs` is the runner's single hook: from ``teacher.needs`` it defers
 teacher updates to rollout end and fills ``Episode.regret`` (``"regret"``), masks the PPO
 update to replayed levels (``"robust"``, :mod:`students.robust`), installs the env's level
-edit operators (``"level_editor"``) and builds and trains the antagonist (``"antagonist"``).
+edit operators (``"level_editor"``), builds and trains the antagonist (``"antagonist"``),
+builds PAIRED's recurrent PPO adversary (``"adversary"``, :mod:`students.paired_adversary`)
+and gives level generators the maze designer's placement rules (``"level_designer"``).
 """
 
 from __future__ import annotations
@@ -134,6 +136,15 @@ def level_editor(level: str, rng: np.random.Generator, n_edits: int, operator: s
     return gridworld_level_editor(level, rng, n_edits, operator)
 
 
+def gridworld_level_designer(size: int, placements: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """A level string and its statistics from maze-designer placements (interior cell
+    indices: goal, start, then walls; :func:`envs.gridworld.designer.design_level`)."""
+    from envs.gridworld.designer import design_level
+
+    level = design_level(int(size), [int(p) for p in placements])
+    return level.to_string(), level.stats()
+
+
 @dataclass
 class Attachment:
     """What :func:`attach_teacher_needs` installed (tests and diagnostics read it)."""
@@ -142,6 +153,7 @@ class Attachment:
     tracker: RegretTracker | None = None
     mask: Any = None
     antagonist: Any = None
+    adversary: Any = None
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -152,7 +164,7 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
     :class:`~students.bridge.CurriculumCallback` are built and before ``model.learn``.
     """
     needs = frozenset(getattr(teacher, "needs", frozenset()))
-    known = {"regret", "robust", "level_editor", "antagonist", "value"}  # "value": students.values
+    known = {"regret", "robust", "level_editor", "antagonist", "value", "adversary", "level_designer"}  # "value": students.values
     unknown = needs - known
     if unknown:
         raise TeachBenchError("teacher.needs", f"the runner cannot provide {sorted(unknown)}", sorted(known))
@@ -177,6 +189,16 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
         install_robust_update(model, att.mask, att.stats)
     if "level_editor" in needs:
         teacher.level_editor = level_editor  # type: ignore[attr-defined]
+    if "level_designer" in needs:
+        teacher.level_designer = gridworld_level_designer  # type: ignore[attr-defined]
+    if "adversary" in needs:
+        from students.paired_adversary import PairedAdversary
+
+        config = dict(teacher.adversary_config)  # type: ignore[attr-defined]
+        if config.get("device") is None:
+            config["device"] = model.device
+        att.adversary = PairedAdversary(**config)
+        teacher.attach_adversary(att.adversary)  # type: ignore[attr-defined]
     if "antagonist" in needs:
         from students.robust import Antagonist
 

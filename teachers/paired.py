@@ -1,29 +1,51 @@
-"""PAIRED: a generator of tasks trained on the regret between two students.
+"""PAIRED: an adversary designs levels and is rewarded with the regret between two students.
 
-The generator is a one-step policy over the normalised TaskSpace: it reads a noise vector
-``z`` (50-D as in the reference maze adversary) and outputs a diagonal Gaussian over
-``a ∈ R^d``; the task is ``from_unit(sigmoid(a))`` (the reference walker generator acts in
-``[−1, 1]^8``; a squash to the unit box is the same idea). Every generated task is played
-once by the protagonist (the student of the run) and, on the very same level, by the
-antagonist (a second SB3 student with the same settings, :class:`students.robust.Antagonist`).
-The generator's reward is the regret (docs/references.md#paired)
+Protagonist Antagonist Induced Regret Environment Design (Dennis et al. 2020; facts from
+facebookresearch/dcd, docs/references.md):
 
-    regret = max(antagonist returns) − mean(protagonist returns), clipped at 0,
+1. The adversary designs a batch of levels. On the maze (:class:`PAIRED`, ``teacher=paired``)
+   it is a recurrent PPO policy acting in the designer MDP
+   (:class:`envs.gridworld.designer.MazeDesignerEnv`): goal, agent, then up to 50 walls cell
+   by cell, observing the grid, the time step and a 50-D noise vector. Nothing forces a
+   design to be solvable. The policy lives in :mod:`students.paired_adversary` (teachers
+   never import SB3); the runner hands it over through ``needs = {"adversary"}``.
+2. The protagonist (the run's student) and the antagonist (a second student with the same
+   settings, :class:`students.robust.Antagonist`) each play every level of the batch for
+   ``episodes_per_level`` episodes (dcd plays a level for a whole rollout, so several
+   episodes; here a fixed count, at least 2 by default, so that max and mean differ).
+3. The regret of a level is
 
-and it learns by REINFORCE with a moving-average baseline and an entropy bonus on the
-one-step MDP (``batch_size`` regrets per update).
+       regret = max(antagonist returns) − mean(protagonist returns), clipped at 0
 
-Same level: on the gridworld a parameter task makes a random layout, so the antagonist
-replays the protagonist's exact level (``{"level": level_id}``); on parameter-vector envs
-it plays the same task.
+   (dcd ``adversarial_runner``: ``max(adversary_agent max_return − agent mean_return, 0)``).
+   It is the adversary's reward at the last step of the design; once every level of a
+   batch has its regret the adversary takes a PPO update on the batch.
+
+The same bookkeeping (hand each level out ``episodes_per_level`` times to both students,
+collect the returns, compute the regret, credit a batch) serves CLUTR
+(:mod:`teachers.clutr`), whose generator chooses latent vectors instead of cells:
+:class:`LevelRegretTeacher` holds it.
+
+Where we differ from dcd, and why: our students take tasks one episode at a time, so
+designing, playing and learning are not in lock-step. While a batch's regrets are
+outstanding the next batch is designed (at most ``max_pending`` batches open); past that,
+the protagonist replays levels of the oldest open batch and the antagonist is given the
+levels it still owes, so every batch completes. dcd's 25-block PAIRED config places the
+goal and agent last (``GoalLastFewerBlocksAdversarial``); this designer follows the
+original PAIRED order (goal, agent, 50 walls).
+
+:class:`PAIREDParam` (``teacher=paired_param``) is the one-step parametric variant for
+parameter-vector envs (walker, toy; dcd's walker generator also acts in one step): a
+Gaussian policy over the normalised TaskSpace, trained by REINFORCE on the same regret.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 from collections import OrderedDict, deque
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +56,262 @@ from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.plr import level_key, replay_task, task_key
 from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain
+
+
+class LevelRegretTeacher(Teacher):
+    """Batches of explicit levels, each played by both students, scored by regret.
+
+    Subclasses make a batch (:meth:`_new_batch` -> batch id, level strings, and each level's
+    statistics ``{"solvable", "n_walls", ...}`` as the env computes them) and learn from its
+    regrets (:meth:`_batch_done`). Tasks are ``{"level": <level string>}``; the teacher
+    never parses a level itself (teachers know the TaskSpace only).
+
+    Args:
+        episodes_per_level: episodes each student plays on every level (default 2).
+        max_pending: batches open at once while regrets are outstanding (default 2).
+    """
+
+    needs: ClassVar[frozenset[str]] = frozenset({"antagonist"})
+
+    def __init__(self, task_space: TaskSpace, seed: int = 0, episodes_per_level: int = 2, max_pending: int = 2) -> None:
+        super().__init__(task_space, seed)
+        if int(episodes_per_level) < 1:
+            raise TeachBenchError("episodes_per_level", f"must be >= 1, got {episodes_per_level}")
+        if int(max_pending) < 1:
+            raise TeachBenchError("max_pending", f"must be >= 1, got {max_pending}")
+        self.episodes_per_level = int(episodes_per_level)
+        self.max_pending = int(max_pending)
+        self._handout: deque[str] = deque()
+        self._records: dict[str, dict[str, Any]] = {}
+        self._batches: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.recent_regret: deque[float] = deque(maxlen=1000)
+        self.recent_unsolvable: deque[float] = deque(maxlen=1000)
+        self.recent_walls: deque[float] = deque(maxlen=1000)
+        self.n_batches_done = 0
+        self.n_extra_protagonist = 0
+
+    # -- for subclasses -----------------------------------------------------------------
+    def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def _batch_done(self, batch: int, regrets: list[float]) -> None:
+        raise NotImplementedError
+
+    # -- levels in, regrets out -----------------------------------------------------------
+    def _open_batch(self) -> None:
+        batch, levels, stats = self._new_batch()
+        self._batches[batch] = {"levels": list(levels), "regret": [None] * len(levels)}
+        for i, (text, stat) in enumerate(zip(levels, stats, strict=True)):
+            record = self._records.setdefault(text, {"slots": [], "prot": [], "ant": [], "ant_given": 0})
+            record["slots"].append([batch, i])
+            self.recent_unsolvable.append(0.0 if stat["solvable"] else 1.0)
+            self.recent_walls.append(float(stat["n_walls"]))
+        for _ in range(self.episodes_per_level):  # round after round: the batch spreads over the sub-envs
+            self._handout.extend(levels)
+
+    def _sample(self) -> Task:
+        if not self._handout and len(self._batches) < self.max_pending:
+            self._open_batch()
+        if self._handout:
+            return {"level": self._handout.popleft()}
+        # every open batch is handed out: replay a level of the oldest batch that still lacks
+        # episodes (protagonist first), so that the batch completes
+        self.n_extra_protagonist += 1
+        return {"level": self._owed_level(side="prot")}
+
+    def _owed_level(self, side: str) -> str:
+        oldest = next(iter(self._batches.values()))
+        open_levels = [t for t, r in zip(oldest["levels"], oldest["regret"]) if r is None and t in self._records]
+        owed = [t for t in open_levels if len(self._records[t][side]) < self.episodes_per_level]
+        pool = owed or open_levels or oldest["levels"]
+        return pool[int(self.rng.integers(len(pool)))]
+
+    def _update(self, episode: Episode) -> None:
+        record = self._records.get(level_key(episode))
+        if record is None:
+            return  # not a level of an open batch (e.g. a task replayed after a resume)
+        record["prot"].append(float(episode.episode_return))
+        self._try_complete(level_key(episode), episode)
+
+    # -- antagonist side ----------------------------------------------------------------
+    def antagonist_view(self) -> "AntagonistView":
+        return AntagonistView(self)
+
+    def owed_antagonist_episodes(self) -> int:
+        """Antagonist hand-outs still due on the open levels (``episodes_per_level`` each)."""
+        return sum(max(0, self.episodes_per_level - r["ant_given"]) for r in self._records.values())
+
+    def available(self) -> int:
+        """Levels the antagonist can be given now: any number while a batch is open (its
+        levels are due to both students; once each is handed out ``episodes_per_level``
+        times, extra episodes replay open levels), none before the first batch."""
+        return sys.maxsize if self._batches else 0
+
+    def next_antagonist_task(self) -> Task:
+        for entry in self._batches.values():  # oldest batch first, each level episodes_per_level times
+            for text, regret in zip(entry["levels"], entry["regret"]):
+                record = self._records.get(text)
+                if regret is None and record is not None and record["ant_given"] < self.episodes_per_level:
+                    record["ant_given"] += 1
+                    return {"level": text}
+        if self._batches:  # every level handed out: an extra episode on a level still open
+            return {"level": self._owed_level(side="ant")}
+        return self.task_space.sample(self.rng)
+
+    def record_antagonist(self, episode: Episode) -> None:
+        key = level_key(episode)
+        record = self._records.get(key)
+        if record is None:
+            return
+        record["ant"].append(float(episode.episode_return))
+        self._try_complete(key, episode)
+
+    def _try_complete(self, key: str, episode: Episode) -> None:
+        record = self._records[key]
+        k = self.episodes_per_level
+        if len(record["prot"]) < k or len(record["ant"]) < k:
+            return
+        regret = level_regret(record["prot"], record["ant"])
+        del self._records[key]
+        if not math.isfinite(regret):
+            self.n_dropped += 1
+            regret = 0.0
+        episode.regret = regret
+        self.recent_regret.append(regret)
+        for batch, i in record["slots"]:
+            entry = self._batches.get(batch)
+            if entry is None:
+                continue
+            entry["regret"][i] = regret
+            if all(r is not None for r in entry["regret"]):
+                del self._batches[batch]
+                self.n_batches_done += 1
+                self._batch_done(batch, [float(r) for r in entry["regret"]])
+
+    # -- checkpoints and diagnostics ----------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        # Batches in flight are not kept: their levels may be replayed after a resume but earn
+        # no credit (the adversary's rollouts of them are not checkpointed either).
+        return {"recent_regret": list(self.recent_regret), "recent_unsolvable": list(self.recent_unsolvable),
+                "recent_walls": list(self.recent_walls), "counts": [self.n_batches_done, self.n_extra_protagonist]}
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        self._handout.clear()
+        self._records.clear()
+        self._batches.clear()
+        for name in ("recent_regret", "recent_unsolvable", "recent_walls"):
+            getattr(self, name).clear()
+            getattr(self, name).extend(float(v) for v in state[name])
+        self.n_batches_done, self.n_extra_protagonist = (int(v) for v in state["counts"])
+
+    def _diagnostics(self) -> dict[str, Any]:
+        def mean(values: deque[float]) -> float:
+            recent = list(values)[-200:]
+            return float(np.mean(recent)) if recent else float("nan")
+
+        return {"mean_regret": mean(self.recent_regret), "unsolvable_rate": mean(self.recent_unsolvable),
+                "mean_walls": mean(self.recent_walls), "batches_done": self.n_batches_done,
+                "open_batches": len(self._batches), "extra_protagonist_episodes": self.n_extra_protagonist,
+                "antagonist_owed": self.owed_antagonist_episodes()}
+
+
+def level_regret(protagonist_returns: Sequence[float], antagonist_returns: Sequence[float]) -> float:
+    """PAIRED's regret of one level: best antagonist return − mean protagonist return, ≥ 0."""
+    prot = np.asarray(protagonist_returns, dtype=np.float64)
+    ant = np.asarray(antagonist_returns, dtype=np.float64)
+    if prot.size == 0 or ant.size == 0:
+        raise TeachBenchError("regret", "needs at least one return of each student")
+    return max(0.0, float(ant.max() - prot.mean()))
+
+
+class PAIRED(LevelRegretTeacher):
+    """PAIRED on the maze: a recurrent PPO adversary designs levels cell by cell.
+
+    Args (defaults: dcd's PAIRED maze settings, docs/references.md):
+        size: maze side with border (default: the env's largest ``size``; 15 on ``gridworld``).
+        n_walls: wall placements per design (50); noise_dim: noise vector size (50).
+        batch_size: designs per adversary update = designer envs (32, dcd's num_processes).
+        episodes_per_level: episodes each student plays on each level (2).
+        max_pending: batches open at once (2).
+        lr (1e-4), n_epochs (5), gamma (0.995), gae_lambda (0.95), ent_coef (0.0),
+        clip_range (0.2), max_grad_norm (0.5): the adversary's PPO.
+        conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): its network.
+        adversary_device: torch device of the adversary (``"auto"``: CUDA when present, as
+            SB3 resolves it; ``null``: the student's device). Its network is large (the conv
+            feeds ~21k features into the LSTM on a 15×15 maze), so it runs on a GPU when one
+            is there even where the student stays on the CPU.
+    """
+
+    name: ClassVar[str] = "paired"
+    needs: ClassVar[frozenset[str]] = frozenset({"antagonist", "adversary"})
+
+    def __init__(self, task_space: TaskSpace, seed: int = 0, size: int | None = None, n_walls: int = 50,
+                 noise_dim: int = 50, batch_size: int = 32, episodes_per_level: int = 2, max_pending: int = 2,
+                 lr: float = 1e-4, n_epochs: int = 5, gamma: float = 0.995, gae_lambda: float = 0.95,
+                 ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5, conv_filters: int = 128,
+                 time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
+                 adversary_device: str | None = "auto") -> None:
+        super().__init__(task_space, seed, episodes_per_level, max_pending)
+        self.size = maze_size(task_space, size, self.name)
+        self.adversary_config: dict[str, Any] = {
+            "size": self.size, "n_walls": int(n_walls), "noise_dim": int(noise_dim), "batch_size": int(batch_size),
+            "lr": float(lr), "n_epochs": int(n_epochs), "gamma": float(gamma), "gae_lambda": float(gae_lambda),
+            "ent_coef": float(ent_coef), "clip_range": float(clip_range), "max_grad_norm": float(max_grad_norm),
+            "conv_filters": int(conv_filters), "time_embed": int(time_embed), "lstm_hidden": int(lstm_hidden),
+            "head_hidden": int(head_hidden), "max_pending": self.max_pending + 1, "seed": self.seed + 2,
+            "device": adversary_device,
+        }
+        self.adversary: Any = None
+        self._adversary_state: Mapping[str, Any] | None = None
+
+    def attach_adversary(self, adversary: Any) -> None:
+        """The runner's hand-over (``needs``: ``"adversary"``): an object with ``design()``
+        -> (batch id, level strings, level stats) and ``learn(batch id, regrets)``."""
+        self.adversary = adversary
+        if self._adversary_state is not None:
+            adversary.load_state_dict(self._adversary_state)
+            self._adversary_state = None
+
+    def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
+        if self.adversary is None:
+            raise TeachBenchError("teacher.needs", "PAIRED has no adversary: the runner attaches it "
+                                  "(students.regret.attach_teacher_needs)", ["adversary"])
+        return self.adversary.design()
+
+    def _batch_done(self, batch: int, regrets: list[float]) -> None:
+        self.adversary.learn(batch, regrets)
+
+    def _state(self) -> dict[str, Any]:
+        state = super()._state()
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state_dict()
+        elif self._adversary_state is not None:
+            state["adversary"] = self._adversary_state
+        return state
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        super()._load_state(state)
+        adversary = state.get("adversary")
+        if adversary is not None and self.adversary is not None:
+            self.adversary.load_state_dict(adversary)
+        else:
+            self._adversary_state = adversary
+
+    def _diagnostics(self) -> dict[str, Any]:
+        extra = self.adversary.diagnostics() if self.adversary is not None else {}
+        return {**super()._diagnostics(), **extra}
+
+
+def maze_size(task_space: TaskSpace, size: int | None, teacher: str) -> int:
+    """The maze side a level teacher designs for: ``size``, else the env's largest ``size``."""
+    if "size" not in task_space.names or "wall_density" not in task_space.names:
+        raise TeachBenchError("teacher.name", f"{teacher!r} designs maze levels (the gridworld env); "
+                              f"for parameter-vector envs use {teacher + '_param'!r}",
+                              [teacher + "_param"])
+    side = int(task_space["size"].high) if size is None else int(size)
+    if not int(task_space["size"].low) <= side <= int(task_space["size"].high):
+        raise TeachBenchError("size", f"must be in [{int(task_space['size'].low)}, {int(task_space['size'].high)}], got {side}")
+    return side
 
 
 class OneStepGenerator(nn.Module):
@@ -48,8 +326,8 @@ class OneStepGenerator(nn.Module):
         return torch.distributions.Normal(self.mean(z), self.log_std.clamp(-5.0, 2.0).exp())
 
 
-class PAIRED(Teacher):
-    """Protagonist Antagonist Induced Regret Environment Design over a TaskSpace.
+class PAIREDParam(Teacher):
+    """PAIRED's one-step parametric variant (``paired_param``) over a TaskSpace.
 
     Args:
         noise_dim: generator noise input (reference maze adversary: 50).
@@ -62,7 +340,7 @@ class PAIRED(Teacher):
         max_open: levels kept while waiting for the antagonist (oldest dropped, 4096).
     """
 
-    name: ClassVar[str] = "paired"
+    name: ClassVar[str] = "paired_param"
     needs: ClassVar[frozenset[str]] = frozenset({"antagonist"})
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, noise_dim: int = 50, hidden: int = 64,
@@ -142,6 +420,10 @@ class PAIRED(Teacher):
     def antagonist_view(self) -> "AntagonistView":
         """The teacher the antagonist's curriculum talks to."""
         return AntagonistView(self)
+
+    def available(self) -> int:
+        """Levels the protagonist finished that the antagonist has not been given yet."""
+        return len(self._antagonist_queue)
 
     def next_antagonist_task(self) -> Task:
         if self._antagonist_queue:
@@ -233,7 +515,7 @@ class AntagonistView(Teacher):
 
     name: ClassVar[str] = "paired_antagonist"
 
-    def __init__(self, parent: PAIRED) -> None:
+    def __init__(self, parent: Any) -> None:
         super().__init__(parent.task_space, parent.seed + 1)
         self.parent = parent
 
@@ -243,8 +525,8 @@ class AntagonistView(Teacher):
         return dict(task) if "level" in task else self.task_space.validate(task)
 
     def available(self) -> int:
-        """Levels the protagonist finished that the antagonist has not been given yet."""
-        return len(self.parent._antagonist_queue)
+        """Tasks the antagonist can be given now (the parent teacher decides)."""
+        return self.parent.available()
 
     def _sample(self) -> Task:
         return self.parent.next_antagonist_task()

@@ -25,7 +25,9 @@ TEACHERS: dict[str, str] = {
     "plr_robust": "teachers.plr:RobustPLR",
     "accel": "teachers.accel:ACCEL",
     "paired": "teachers.paired:PAIRED",
+    "paired_param": "teachers.paired:PAIREDParam",
     "clutr": "teachers.clutr:CLUTR",
+    "clutr_param": "teachers.clutr:CLUTRParam",
 }
 
 

@@ -1,4 +1,4 @@
-"""CLUTR: the frozen latent (VAE, PCA ablation), repaired decodes, checkpoints."""
+"""CLUTR, parametric variant (clutr_param): the frozen latent (VAE, PCA ablation), repaired decodes, checkpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from envs.task_space import Dim, TaskSpace
 from teachers.base import Episode
-from teachers.clutr import CLUTR
+from teachers.clutr import CLUTRParam as CLUTR
 from teachers.task_vae import PCALatent, VAELatent, latent_report
 
 SPACE = TaskSpace((Dim("x", 0.0, 1.0), Dim("n", 2, 9, "discrete"), Dim("y", -3.0, 3.0)))

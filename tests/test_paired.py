@@ -1,4 +1,4 @@
-"""PAIRED: regret bookkeeping, the generator learning from regret, the antagonist student."""
+"""PAIRED, one-step parametric variant (paired_param): regret bookkeeping, the generator learning from regret, the antagonist student."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from envs.task_space import TaskSpace
 from teachers.base import Episode
-from teachers.paired import PAIRED
+from teachers.paired import PAIREDParam as PAIRED
 
 SPACE = TaskSpace.box(["a", "b"], [0.0, 0.0], [1.0, 1.0])
 

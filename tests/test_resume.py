@@ -57,8 +57,8 @@ TEACHER_ARGS: dict[str, list[str]] = {
     "accel": ["++teacher.params.buffer_size=16", "++teacher.params.min_fill=0.25"],
     "goal_gan": ["++teacher.params.update_size=20", "++teacher.params.pretrain_iterations=20"],
     "setter_solver": ["++teacher.params.update_period=20"],
-    "paired": ["++teacher.params.batch_size=8"],
-    "clutr": ["++teacher.params.batch_size=8", "++teacher.params.pretrain_tasks=200", "++teacher.params.vae_epochs=3"],
+    "paired_param": ["++teacher.params.batch_size=8"],
+    "clutr_param": ["++teacher.params.batch_size=8", "++teacher.params.pretrain_tasks=200", "++teacher.params.vae_epochs=3"],
 }
 STATELESS = {"random"}
 # One checkpoint at step 2048 (a rollout start: 8 envs x 128 steps per rollout), then the

@@ -183,7 +183,9 @@ def test_experiment_presets_compose_without_plus(compose):
 
 
 def test_paired_checkpoint_keeps_the_antagonist(compose):
-    cfg = compose("teacher=paired", "name=paired_ckpt", *FAST)
+    small = ["++teacher.params.batch_size=4", "++teacher.params.n_walls=10", "++teacher.params.conv_filters=4",
+             "++teacher.params.lstm_hidden=16"]  # a small adversary: dcd's full one is a GPU network
+    cfg = compose("teacher=paired", "name=paired_ckpt", *FAST, *small)
     run(cfg)
     rd = run_dir_for(cfg)
     latest = rd.checkpoint_dir / json.loads((rd.checkpoint_dir / "latest.json").read_text())["dir"]

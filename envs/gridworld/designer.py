@@ -7,7 +7,9 @@ the time step and a 50-D random noise vector (so that a deterministic policy can
 produce diverse levels). The episode ends after ``2 + n_walls`` placements and reports
 the finished :class:`~envs.gridworld.level.Level` in ``info["level"]`` (a level string
 the maze env plays through ``reset(options={"level": ...})``). The env's reward is 0:
-PAIRED's regret reward is computed by the teacher from the students' returns.
+PAIRED's regret reward is computed by the teacher from the students' returns. Nothing
+checks that the goal is reachable: as in PAIRED, a design may be unsolvable (an
+adversary maximising regret learns to avoid those, since both students score 0 there).
 
 The same placements always give the same level (:func:`design_level`), which is what a
 teacher needs to replay or score a design.
@@ -69,7 +71,15 @@ class MazeDesignerEnv(gym.Env):
         obs_mode: ``"flat"`` (default; one float32 Box for MlpPolicy: wall, goal and start
             planes over the ``size²`` grid indexed ``[x, y]``, then the time step as
             ``t / (n_walls + 2)``, then the noise) or ``"dict"`` (``image`` of shape
-            ``(3, size, size)``, ``time_step``, ``noise``: for MultiInputPolicy).
+            ``(3, size, size)``, ``time_step`` as the raw placement count ``0..n_walls+2``
+            as dcd observes it, ``noise``: for MultiInputPolicy; the PAIRED adversary of
+            :mod:`students.paired_adversary` reads this mode).
+
+    Where we differ from dcd's ``AdversarialEnv``: its image is MiniGrid's object/colour/
+    state encoding, ours three binary planes (wall, goal, start) carrying the same
+    information; when the agent is placed on the goal dcd drops it on a uniformly random
+    free cell, we on the next free cell in row-major order (:func:`design_level`), so
+    that a design is a pure function of its placements.
     """
 
     metadata = {"render_modes": []}
@@ -94,7 +104,7 @@ class MazeDesignerEnv(gym.Env):
             self.observation_space = spaces.Dict(
                 {
                     "image": grid,
-                    "time_step": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                    "time_step": spaces.Box(0.0, float(self.horizon), shape=(1,), dtype=np.float32),
                     "noise": spaces.Box(0.0, 1.0, shape=(noise_dim,), dtype=np.float32),
                 }
             )
@@ -140,8 +150,9 @@ class MazeDesignerEnv(gym.Env):
         return design_level(self.size, self._actions, self._start_dir, seed=self._level_seed)
 
     def _obs(self) -> Any:
-        t = np.array([len(self._actions) / self.horizon], dtype=np.float32)
         noise = self.np_random.uniform(0.0, 1.0, size=self.noise_dim).astype(np.float32)
         if self.obs_mode == "dict":
-            return {"image": self._planes.copy(), "time_step": t, "noise": noise}
+            count = np.array([len(self._actions)], dtype=np.float32)
+            return {"image": self._planes.copy(), "time_step": count, "noise": noise}
+        t = np.array([len(self._actions) / self.horizon], dtype=np.float32)
         return np.concatenate([self._planes.ravel(), t, noise])

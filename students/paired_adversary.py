@@ -1,0 +1,198 @@
+"""PAIRED's adversary: a recurrent PPO policy that designs mazes cell by cell.
+
+The adversary acts in the designer MDP (:class:`envs.gridworld.designer.MazeDesignerEnv`,
+``obs_mode="dict"``): goal, start, then up to ``n_walls`` walls, observing the grid, the
+time step and a 50-D noise vector. Its only reward is the regret of the finished level,
+given at the design's last step (dcd's ``replace_final_return``); it is trained with PPO
+on a batch of designs, one per designer env (dcd: 32 envs, 5 epochs, one minibatch,
+lr 1e-4, γ 0.995, λ 0.95, no entropy bonus, gradient norm 0.5).
+
+Network (dcd ``MultigridNetwork`` built for ``adversary_env``, docs/references.md):
+a 3×3 convolution with 128 filters (valid padding, ReLU) over the grid, the time step
+one-hot through a 10-unit linear layer, the noise vector appended as is, an LSTM of 256
+units shared by actor and critic, then one 32-unit tanh layer per head (dcd's
+``actor_fc_layers=(32, 32)`` builds a single hidden layer of 32). Here it is sb3-contrib's
+:class:`~sb3_contrib.RecurrentPPO` with :class:`DesignerFeatures` as features extractor,
+``shared_lstm=True`` and ``net_arch=dict(pi=[32], vf=[32])``.
+
+Teachers never import SB3 (the layers), so the PAIRED teacher receives this object through
+the runner's ``needs`` (``"adversary"``, wired by :func:`students.regret.attach_teacher_needs`)
+and sees only :meth:`PairedAdversary.design` and :meth:`PairedAdversary.learn`.
+
+Where we differ from dcd, and why: dcd designs, plays and trains in lock-step, so a batch
+of designs is always trained by the policy that made it. Our students take their tasks
+one episode at a time from the teacher, so the teacher may ask for the next batch before
+the last one's regrets are in; each batch's rollout buffer is kept until its regrets
+arrive, and PPO's ratio against the stored log-probabilities accounts for the policy
+having moved in between (at most ``max_pending`` batches are kept).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv
+from torch import nn
+
+from envs.errors import TeachBenchError
+from envs.gridworld.designer import MazeDesignerEnv
+
+
+class DesignerFeatures(BaseFeaturesExtractor):
+    """dcd's adversary input layers: conv(grid) ‖ linear(one-hot time step) ‖ noise."""
+
+    def __init__(self, observation_space: spaces.Dict, conv_filters: int = 128, time_embed: int = 10) -> None:
+        image = observation_space["image"]
+        channels, height, width = image.shape
+        self.horizon = int(observation_space["time_step"].high[0])
+        noise_dim = int(observation_space["noise"].shape[0])
+        out = int(conv_filters) * (height - 2) * (width - 2) + int(time_embed) + noise_dim
+        super().__init__(observation_space, features_dim=out)
+        self.conv = nn.Sequential(nn.Conv2d(channels, int(conv_filters), kernel_size=3), nn.Flatten(), nn.ReLU())
+        self.time = nn.Linear(self.horizon + 1, int(time_embed))
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        t = obs["time_step"].reshape(-1).round().long().clamp(0, self.horizon)
+        one_hot = nn.functional.one_hot(t, self.horizon + 1).float()
+        return torch.cat([self.conv(obs["image"].float()), self.time(one_hot), obs["noise"].float()], dim=-1)
+
+
+class _CollectLevels(BaseCallback):
+    """Reads the finished designs out of the designer envs' infos during a rollout."""
+
+    def __init__(self, n_envs: int) -> None:
+        super().__init__()
+        self.levels: list[str | None] = [None] * n_envs
+        self.stats: list[dict[str, Any]] = [{} for _ in range(n_envs)]
+
+    def _on_step(self) -> bool:
+        for i, done in enumerate(self.locals["dones"]):
+            if done:
+                self.levels[i] = self.locals["infos"][i]["level"]
+                self.stats[i] = dict(self.locals["infos"][i]["level_stats"])
+        return True
+
+
+class PairedAdversary:
+    """A RecurrentPPO designer producing ``batch_size`` levels per :meth:`design` call.
+
+    Args (defaults: dcd's PAIRED maze settings, docs/references.md):
+        size: maze side with border (15); n_walls: wall placements (50);
+        noise_dim: noise vector size (50); batch_size: designs per batch = designer envs (32).
+        lr (1e-4), n_epochs (5), gamma (0.995), gae_lambda (0.95), ent_coef (0.0),
+        clip_range (0.2), max_grad_norm (0.5): PPO settings; one minibatch per epoch.
+        conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): network.
+        max_pending: designed batches kept while their regrets are outstanding (4).
+        seed: seeds the policy and the designer envs; device: torch device.
+    """
+
+    def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, batch_size: int = 32,
+                 lr: float = 1e-4, n_epochs: int = 5, gamma: float = 0.995, gae_lambda: float = 0.95,
+                 ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5,
+                 conv_filters: int = 128, time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
+                 max_pending: int = 4, seed: int = 0, device: Any = "cpu") -> None:
+        from sb3_contrib import RecurrentPPO
+
+        if int(batch_size) < 1:
+            raise TeachBenchError("adversary.batch_size", f"must be >= 1, got {batch_size}")
+        if int(max_pending) < 1:
+            raise TeachBenchError("adversary.max_pending", f"must be >= 1, got {max_pending}")
+        self.batch_size = int(batch_size)
+        self.max_pending = int(max_pending)
+        self.horizon = int(n_walls) + 2
+        self.vec_env = DummyVecEnv([
+            (lambda: MazeDesignerEnv(size=int(size), n_walls=int(n_walls), noise_dim=int(noise_dim), obs_mode="dict"))
+            for _ in range(self.batch_size)
+        ])
+        self.vec_env.seed(int(seed))
+        policy_kwargs = {
+            "features_extractor_class": DesignerFeatures,
+            "features_extractor_kwargs": {"conv_filters": int(conv_filters), "time_embed": int(time_embed)},
+            "lstm_hidden_size": int(lstm_hidden), "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False,
+            "net_arch": {"pi": [int(head_hidden)], "vf": [int(head_hidden)]}, "activation_fn": nn.Tanh,
+        }
+        self.model = RecurrentPPO(
+            "MultiInputLstmPolicy", self.vec_env, n_steps=self.horizon, batch_size=self.horizon * self.batch_size,
+            n_epochs=int(n_epochs), learning_rate=float(lr), gamma=float(gamma), gae_lambda=float(gae_lambda),
+            ent_coef=float(ent_coef), clip_range=float(clip_range), max_grad_norm=float(max_grad_norm),
+            policy_kwargs=policy_kwargs, seed=int(seed), device=device, verbose=0,
+        )
+        self.model.set_logger(Logger(folder=None, output_formats=[]))
+        self.model._setup_learn(total_timesteps=1, callback=None, reset_num_timesteps=True)
+        self._pending: dict[int, Any] = {}
+        self.next_batch = 0
+        self.n_updates = 0
+        self.dropped_batches = 0
+        self.last_mean_regret = float("nan")
+
+    # -- the two calls the teacher makes -------------------------------------------------
+    def design(self) -> tuple[int, list[str], list[dict[str, Any]]]:
+        """Design one batch: every designer env plays one whole design episode with the
+        current policy. Returns the batch id, its level strings (one per env) and their
+        statistics (``Level.stats``: solvable, n_walls, shortest_path, ...)."""
+        callback = _CollectLevels(self.batch_size)
+        callback.init_callback(self.model)
+        self.model.collect_rollouts(self.vec_env, callback, self.model.rollout_buffer, n_rollout_steps=self.horizon)
+        if any(level is None for level in callback.levels):  # cannot happen: every env ends at step `horizon`
+            raise TeachBenchError("adversary", "a designer env did not finish its design within the rollout")
+        batch = self.next_batch
+        self.next_batch += 1
+        self._pending[batch] = copy.deepcopy(self.model.rollout_buffer)
+        while len(self._pending) > self.max_pending:  # the oldest batch's regrets never came: forget it
+            self._pending.pop(min(self._pending))
+            self.dropped_batches += 1
+        return batch, [str(level) for level in callback.levels], callback.stats
+
+    def learn(self, batch: int, regrets: Sequence[float]) -> bool:
+        """One PPO update on batch ``batch`` with reward ``regrets[i]`` at the last step of
+        design ``i`` (zero elsewhere). Returns False when the batch is no longer kept."""
+        buffer = self._pending.pop(int(batch), None)
+        if buffer is None:
+            return False
+        r = np.asarray(regrets, dtype=np.float32).reshape(-1)
+        if r.shape != (self.batch_size,) or not np.all(np.isfinite(r)):
+            raise TeachBenchError("adversary.regrets", f"expected {self.batch_size} finite regrets, got {r.tolist()}")
+        buffer.rewards[:] = 0.0
+        buffer.rewards[-1] = r
+        # every design ends at the buffer's last step: nothing to bootstrap
+        buffer.compute_returns_and_advantage(last_values=torch.zeros(self.batch_size), dones=np.ones(self.batch_size))
+        self.model.rollout_buffer = buffer
+        self.model.train()
+        self.n_updates += 1
+        self.last_mean_regret = float(r.mean())
+        return True
+
+    # -- checkpoints and diagnostics ------------------------------------------------------
+    def parameters_vector(self) -> torch.Tensor:
+        """All policy parameters as one vector (tests check that learning moves them)."""
+        return torch.cat([p.detach().reshape(-1).cpu() for p in self.model.policy.parameters()])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Policy and optimizer weights (plain tensors; batches in flight are not kept)."""
+        from teachers.torch_utils import plain
+
+        return {"policy": {k: v.detach().cpu().clone() for k, v in self.model.policy.state_dict().items()},
+                "optimizer": plain(self.model.policy.optimizer.state_dict()),
+                "counts": [self.next_batch, self.n_updates, self.dropped_batches]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        from teachers.torch_utils import load_optimizer
+
+        self.model.policy.load_state_dict(state["policy"])
+        load_optimizer(self.model.policy.optimizer, state["optimizer"])
+        self.next_batch, self.n_updates, self.dropped_batches = (int(v) for v in state["counts"])
+        self._pending.clear()
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"adversary_updates": self.n_updates, "adversary_dropped_batches": self.dropped_batches,
+                "adversary_pending_batches": len(self._pending), "adversary_last_mean_regret": self.last_mean_regret}
+
+    def close(self) -> None:
+        self.vec_env.close()
