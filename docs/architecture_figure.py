@@ -62,10 +62,10 @@ def draw(path: Path = OUT) -> Path:
 
     box(ax, 0.3, 6.6, 3.3, 1.45, "configs/ (Hydra)",
         "env/  teacher/  student/\nexperiment/  logger/  hydra/launcher/\none group per swappable part", COLOURS["configs"])
-    box(ax, 4.4, 6.6, 4.2, 1.45, "experiments/run.py",
+    box(ax, 4.4, 6.6, 4.2, 1.45, "experiments/running/run.py",
         "validate config -> build env x teacher x student\n-> train with the bridge -> evaluate\n"
         "-> write the run directory (summary last)", COLOURS["experiments"])
-    box(ax, 9.4, 6.6, 3.3, 1.45, "experiments/cli.py",
+    box(ax, 9.4, 6.6, 3.3, 1.45, "experiments/running/cli.py",
         "teachbench [overrides]\nteachbench -m (sweeps, launchers)\nerrors: key: message (allowed)", COLOURS["experiments"])
 
     box(ax, 0.3, 3.55, 3.3, 2.35, "teachers/",

@@ -27,12 +27,12 @@ from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
-from experiments.config_checks import resolved_config, validate_config
-from experiments.curves import area_under_curve
+from experiments.running.config_checks import resolved_config, validate_config
+from experiments.running.curves import area_under_curve
 from experiments.rundir import (RunDir, RunLock, config_id, identity_diff, storage_error, table_scalars,
                                  write_json)
 from experiments.safe_config import load_run_config
-from experiments.sinks import make_sink
+from experiments.running.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
 from students.evaluate import evaluate, evaluate_held_out
@@ -177,7 +177,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     try:
         validate_config(cfg)
-        _check_resume(cfg)  # a rollout larger than the budget: experiments.config_checks
+        _check_resume(cfg)  # a rollout larger than the budget: experiments.running.config_checks
     except TeachBenchError as exc:
         _record_invalid(cfg, exc)
         raise
