@@ -83,9 +83,9 @@ def draw(path: Path = OUT) -> Path:
         "config.yaml     resolved config (no secrets)\nepisodes/ eval/ teacher/   Parquet parts\n"
         "status.json     running | failed | finished\nsummary.json    written last = finished\n"
         "checkpoints/ model.zip run.log lock", COLOURS["files"], mono=True)
-    box(ax, 8.2, 0.35, 4.5, 2.45, "results side (experiments/)",
+    box(ax, 8.2, 0.35, 4.5, 2.45, "results side (experiments/reporting/)",
         "teachbench-leaderboard: table, IQM (rliable),\nprobability of improvement, HTML + plots\n\n"
-        "analysis API + notebook: curves,\nmastery heatmaps, what each teacher sampled\n\nreads run directories only",
+        "analysis API + notebook: curves,\nmastery heatmaps, what each teacher sampled\n\nreads run directories only (experiments.rundir)",
         COLOURS["experiments"])
 
     # control: config -> run -> builds the three parts

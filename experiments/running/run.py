@@ -6,6 +6,13 @@ student learns, every finished episode goes back to the teacher and into
 set (``eval/``); teacher diagnostics go to ``teacher/``; checkpoints at rollout
 boundaries let a killed run continue with no episode lost or counted twice; and
 ``summary.json``, written last, marks the run finished.
+
+:func:`_train` reads top to bottom as its stages: the config is read once into a typed
+:class:`RunPlan`, then :func:`_build_env`, :func:`_build_teacher`, :func:`_build_student`,
+:func:`_resume` (from the latest checkpoint, if any), :func:`_attach_needs` (curriculum,
+callback and what the teacher needs), :func:`_learn`, :func:`_final_evaluation`,
+:func:`_save_final_policy` and :func:`_summary`. What they share while the student learns
+(tables, checkpointer, counters, the evaluation and checkpoint hooks) is :class:`_Training`.
 """
 
 from __future__ import annotations
