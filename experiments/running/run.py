@@ -612,7 +612,6 @@ def _attach_needs(tr: _Training) -> Any:
     plan, teacher, model, state = tr.plan, tr.teacher, tr.model, tr.state
     curriculum = Curriculum(teacher, tr.env.vec, sinks=[tr.record_episode])
     curriculum.next_episode_id = int(state.get("next_episode_id", 0))
-    curriculum.prime(state.get("pending"))
     tr.curriculum = curriculum
     tr.start_counters()
     callback = CurriculumCallback(curriculum, periodic=[tr.periodic], at_rollout_start=[tr.checkpoint])
@@ -623,6 +622,7 @@ def _attach_needs(tr: _Training) -> Any:
     never = replay_budget_warning(teacher, plan.budget, tr.env.episode_steps)
     if never:
         log.warning(never)
+    curriculum.prime(state.get("pending"))  # after the needs: PAIRED's first levels come from its adversary
     if attachment.antagonist is not None:
         tr.extra_models["antagonist"] = attachment.antagonist.model
         if tr.latest is not None and (tr.latest / "antagonist.zip").exists():
