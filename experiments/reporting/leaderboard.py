@@ -47,7 +47,7 @@ import scipy.stats
 from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
-from experiments.reporting.runs import GROUP, METRICS, NAMES, STATES, collect_runs, find_run_dirs  # noqa: F401 (re-exported)
+from experiments.reporting.runs import GROUP, METRICS, NAMES, collect_runs, find_run_dirs  # noqa: F401 (the last two re-exported)
 from experiments.safe_config import load_run_config
 
 log = logging.getLogger("teachbench.leaderboard")
