@@ -27,7 +27,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 def sweep_seconds(launcher: list[str], runs: int, steps: int, runs_dir: str) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "experiments.cli", "-m", *launcher, "env=gridworld_small", "teacher=random",
+    cmd = [sys.executable, "-m", "experiments.running.cli", "-m", *launcher, "env=gridworld_small", "teacher=random",
            f"seed=range(0,{runs})", f"budget.steps={steps}", f"eval.every={steps}", f"checkpoint.every={steps}",
            "eval.held_out=false", f"runs_dir={runs_dir}", "name=bench_sweep", "log.progress_bar=false"]
     start = time.perf_counter()

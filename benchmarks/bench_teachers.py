@@ -156,7 +156,7 @@ def main() -> None:
 
     if args.track:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "experiments.teacher_track", "runs_dir=/tmp/teachbench-bench-track",
+        subprocess.run([sys.executable, "-m", "experiments.running.teacher_track", "runs_dir=/tmp/teachbench-bench-track",
                         "resume=false"], check=True)
         print(f"[track] default track wall time {time.perf_counter() - t0:.1f} s (2 workers)")
 

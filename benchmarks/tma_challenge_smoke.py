@@ -61,7 +61,7 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "TEACHBENCH_JOBS": str(min(runs, max(1, (os.cpu_count() or 1) // (args.envs + 1))))}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "experiments.cli", *overrides], cwd=ROOT, env=env)
+    proc = subprocess.run([sys.executable, "-m", "experiments.running.cli", *overrides], cwd=ROOT, env=env)
     wall = time.perf_counter() - start
     rows = {}
     for path in sorted(Path(args.runs_dir, name).glob("*/summary.json")):

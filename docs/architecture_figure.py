@@ -62,10 +62,10 @@ def draw(path: Path = OUT) -> Path:
 
     box(ax, 0.3, 6.6, 3.3, 1.45, "configs/ (Hydra)",
         "env/  teacher/  student/\nexperiment/  logger/  hydra/launcher/\none group per swappable part", COLOURS["configs"])
-    box(ax, 4.4, 6.6, 4.2, 1.45, "experiments/run.py",
+    box(ax, 4.4, 6.6, 4.2, 1.45, "experiments/running/run.py",
         "validate config -> build env x teacher x student\n-> train with the bridge -> evaluate\n"
         "-> write the run directory (summary last)", COLOURS["experiments"])
-    box(ax, 9.4, 6.6, 3.3, 1.45, "experiments/cli.py",
+    box(ax, 9.4, 6.6, 3.3, 1.45, "experiments/running/cli.py",
         "teachbench [overrides]\nteachbench -m (sweeps, launchers)\nerrors: key: message (allowed)", COLOURS["experiments"])
 
     box(ax, 0.3, 3.55, 3.3, 2.35, "teachers/",
@@ -83,9 +83,9 @@ def draw(path: Path = OUT) -> Path:
         "config.yaml     resolved config (no secrets)\nepisodes/ eval/ teacher/   Parquet parts\n"
         "status.json     running | failed | finished\nsummary.json    written last = finished\n"
         "checkpoints/ model.zip run.log lock", COLOURS["files"], mono=True)
-    box(ax, 8.2, 0.35, 4.5, 2.45, "results side (experiments/)",
+    box(ax, 8.2, 0.35, 4.5, 2.45, "results side (experiments/reporting/)",
         "teachbench-leaderboard: table, IQM (rliable),\nprobability of improvement, HTML + plots\n\n"
-        "analysis API + notebook: curves,\nmastery heatmaps, what each teacher sampled\n\nreads run directories only",
+        "analysis API + notebook: curves,\nmastery heatmaps, what each teacher sampled\n\nreads run directories only (experiments.rundir)",
         COLOURS["experiments"])
 
     # control: config -> run -> builds the three parts

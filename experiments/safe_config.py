@@ -3,7 +3,7 @@
 A Hydra config can name any importable callable in ``_target_``; ``hydra.utils.instantiate``
 then calls it. A config copied from a shared run directory or a leaderboard entry must
 therefore never be trusted: ``_target_: os.system`` with ``_args_: ["..."]`` runs a shell
-command, and ``_target_: experiments.run.shutil.rmtree`` reaches a dangerous function
+command, and ``_target_: experiments.running.run.shutil.rmtree`` reaches a dangerous function
 *through* one of our own modules' imports. Interpolations are a second door: resolving
 ``${oc.env:AWS_SECRET_ACCESS_KEY}`` copies a secret into whatever the config is saved to.
 
@@ -25,7 +25,7 @@ A loaded config is *data*: the keys that make Hydra compose or configure anythin
 ``evil.yaml`` from wherever the search path reaches), and a ``hydra:`` block sets that
 search path (``hydra.searchpath``), callbacks and launchers: a shared config carrying
 both made the printed reproduce command instantiate ``shutil.copyfile`` from a payload
-folder. Run directories never hold either (``experiments.run`` saves the composed job
+folder. Run directories never hold either (``experiments.running.run`` saves the composed job
 config), so nothing legitimate is lost.
 
 Anything else raises :class:`~envs.errors.TeachBenchError` naming the offending key.

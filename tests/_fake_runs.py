@@ -10,7 +10,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from experiments.rundir import RunDir
-from experiments.run import area_under_curve
+from experiments.running.run import area_under_curve
 
 
 def fake_run(root: Path, *, experiment: str = "exp", env: str = "gridworld", teacher: str = "random",

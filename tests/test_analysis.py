@@ -7,7 +7,7 @@ import pytest
 
 from _fake_runs import fake_run
 from envs.errors import TeachBenchError
-from experiments import analysis as A
+from experiments.reporting import analysis as A
 
 
 @pytest.fixture

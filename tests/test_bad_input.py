@@ -1,7 +1,7 @@
 """Every bad input ends the same way: one line ``teachbench: error: <key>: ...`` on
 stderr, exit status 2, no traceback and nothing written (the README's promise).
 
-The table runs in-process through ``experiments.cli.main(argv)`` (most inputs fail while
+The table runs in-process through ``experiments.running.cli.main(argv)`` (most inputs fail while
 the config is composed, in milliseconds); a few cases run as real subprocesses to check
 the console behaviour end to end (no traceback, nothing else on stderr).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
+from experiments.running.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,7 +167,7 @@ SUBPROCESS_CASES = [["=5"], ["env=nope"], ["student=maskable_ppo"], ["--cfg", "j
 def test_console_bad_input_exits_2_with_one_line(args, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
-    out = subprocess.run([sys.executable, "-m", "experiments.cli", *args, f"runs_dir={tmp_path / 'runs'}"],
+    out = subprocess.run([sys.executable, "-m", "experiments.running.cli", *args, f"runs_dir={tmp_path / 'runs'}"],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert out.returncode == 2, out.stderr
     assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("teachbench: error: "), out.stderr
@@ -184,7 +184,7 @@ TRACK_INPUTS = [(["toy=nope"], "toy"), (["bogus=1"], "bogus"), (["--cfg", "job",
 
 @pytest.mark.parametrize("args,key", LEADERBOARD_INPUTS, ids=[" ".join(a) for a, _ in LEADERBOARD_INPUTS])
 def test_leaderboard_bad_input_is_the_same_line(args, key, tmp_path, capsys):
-    from experiments.leaderboard import main as leaderboard
+    from experiments.reporting.cli import main as leaderboard
 
     assert leaderboard([a.format(tmp=tmp_path) for a in args]) == 2
     lines = capsys.readouterr().err.splitlines()
@@ -193,7 +193,7 @@ def test_leaderboard_bad_input_is_the_same_line(args, key, tmp_path, capsys):
 
 @pytest.mark.parametrize("args,key", TRACK_INPUTS, ids=[" ".join(a) for a in (a for a, _ in TRACK_INPUTS)])
 def test_track_bad_input_is_the_same_line(args, key, tmp_path, capsys):
-    from experiments.teacher_track import main as track
+    from experiments.running.teacher_track import main as track
 
     assert track([*args, f"runs_dir={tmp_path / 'runs'}"]) == 2
     lines = capsys.readouterr().err.splitlines()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from experiments.config_checks import validate_config
+from experiments.running.config_checks import validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "leaderboard"

@@ -104,7 +104,7 @@ def test_clutr_rejects_parameter_vector_envs():
 
 
 def test_clutr_end_to_end_on_gridworld_small(compose, tmp_path):
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
     from experiments.tables import read_table
 
     params = [f"++teacher.params.{k}={v}" for k, v in TINY_PARAMS.items()]

@@ -29,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from envs.errors import TeachBenchError
 from envs.registry import make_env
-from experiments.config_checks import identity_config, validate_config
+from experiments.running.config_checks import identity_config, validate_config
 from test_fuzz_envs import task_envs
 
 HYDRA_ERRORS = (HydraException, OmegaConfBaseException)

@@ -20,7 +20,7 @@ import pytest
 from stable_baselines3 import PPO
 
 from envs.registry import ENV_IDS, make_env
-from experiments.run import run, run_dir_for
+from experiments.running.run import run, run_dir_for
 from students.evaluate import evaluate
 from students.vec import make_vec_env
 from test_fuzz_envs import designer_envs, task_envs

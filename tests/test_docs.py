@@ -372,7 +372,7 @@ def test_example_teacher_on_the_simulated_student_track(example_teacher, tmp_pat
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from experiments.teacher_track import run_one, track_specs
+    from experiments.running.teacher_track import run_one, track_specs
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
@@ -388,7 +388,7 @@ def test_example_teacher_on_the_simulated_student_track(example_teacher, tmp_pat
 
 
 def test_example_teacher_trains_a_real_student(example_teacher, compose):
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
 
     cfg = compose(searchpath(example_teacher["config_root"]), "env=gridworld_small", "teacher=binned_lp",
                   "student=ppo", "env.kwargs.max_steps=30", *FAST)
@@ -470,7 +470,7 @@ def test_example_env_passes_the_generic_env_suites(example_env):
 
 def test_example_env_trains_with_an_expert_knowledge_teacher(example_env, compose):
     """The page's config, with ADR reading its ``expert:`` block, in a real run."""
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
 
     cfg = compose(searchpath(example_env["config_root"]), "env=corridor", "teacher=adr", "student=ppo", *FAST)
     summary = run(cfg)
@@ -505,7 +505,7 @@ def example_student(tmp_path):
 def test_example_student_trains_in_a_real_run(example_student, compose):
     from sb3_contrib import TRPO
 
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
     from students.build import ALGOS
 
     assert ALGOS["trpo"] is TRPO

@@ -13,8 +13,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from envs.gridworld.level import Level
-from experiments.evaluate_run import main
-from experiments.run import run, run_dir_for
+from experiments.running.evaluate_run import main
+from experiments.running.run import run, run_dir_for
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 MAZES = """\
@@ -163,7 +163,7 @@ def test_console_script_exit_status(tmp_path):
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "experiments.evaluate_run", str(tmp_path / "nowhere")],
+    out = subprocess.run([sys.executable, "-m", "experiments.running.evaluate_run", str(tmp_path / "nowhere")],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 2
     assert out.stderr == f"teachbench-eval: error: run_dir: {tmp_path / 'nowhere'} is not a directory\n"
@@ -176,7 +176,7 @@ def test_walker_run_is_played_with_its_observation_statistics(tmp_path, capsys):
     import numpy as np
     import torch
 
-    from experiments.evaluate_run import find_policy, load_policy, open_run
+    from experiments.running.evaluate_run import find_policy, load_policy, open_run
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

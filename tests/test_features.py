@@ -66,7 +66,7 @@ def test_cnn_runs_on_the_batched_gridworld() -> None:
 
 
 def test_a_run_with_the_cnn_student_writes_its_files_and_checkpoints(compose, tmp_path) -> None:
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
 
     fast = ["budget.steps=2048", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40",
             "student.policy=cnn", "env.n_envs=4", f"runs_dir={tmp_path}"]
@@ -84,7 +84,7 @@ def test_device_auto_uses_cuda_only_where_the_env_config_measured_it_faster(monk
     import torch
     from omegaconf import OmegaConf
 
-    from experiments.run import _device
+    from experiments.running.run import _device
 
     full = OmegaConf.create({"cuda_policies": ["cnn"]})
     plain = OmegaConf.create({})

@@ -13,7 +13,7 @@ import json
 import numpy as np
 from omegaconf import OmegaConf
 
-from experiments.run import final_normalizer, run, run_dir_for
+from experiments.running.run import final_normalizer, run, run_dir_for
 
 
 def test_normalised_run_keeps_policy_and_statistics_that_reload(compose):

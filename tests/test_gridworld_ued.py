@@ -154,7 +154,7 @@ def _preset_runs() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("preset", "teacher"), _preset_runs())
 def test_every_ued_preset_runs_end_to_end_at_a_smoke_budget(compose, preset: str, teacher: str) -> None:
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
 
     assert {"ued_gridworld", "ued_maze_dcd", "ued_maze_dcd25"} <= set(UED_PRESETS)
     cfg = compose(f"experiment={preset}", f"teacher={teacher}", *SMOKE)
@@ -174,7 +174,7 @@ def test_every_ued_preset_runs_end_to_end_at_a_smoke_budget(compose, preset: str
 @pytest.mark.parametrize("teacher", ["paired", "clutr"])
 def test_antagonist_teachers_run_on_the_batched_env(compose, teacher: str) -> None:
     """The antagonist's env used to be cloned from the sub-envs' gym specs, None there."""
-    from experiments.run import run
+    from experiments.running.run import run
 
     cfg = compose("env=gridworld_batched", f"teacher={teacher}", "budget.steps=2048", "eval.every=1000000",
                   "checkpoint.every=1000000", "env.kwargs.max_steps=24", "+env.kwargs.n_test_tasks=4",
@@ -183,7 +183,7 @@ def test_antagonist_teachers_run_on_the_batched_env(compose, teacher: str) -> No
 
 
 def test_maxmc_with_reward_normalisation_is_refused(compose) -> None:
-    from experiments.run import run
+    from experiments.running.run import run
 
     cfg = compose("env=gridworld", "teacher=plr_robust", "teacher.params.score=maxmc", "env.normalize=true",
                   "budget.steps=1024", "eval.held_out=false", "log.progress_bar=false")

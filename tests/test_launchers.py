@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from experiments.leaderboard import collect_runs
+from experiments.reporting.leaderboard import collect_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "configs")
@@ -52,7 +52,7 @@ def test_slurm_and_local_submitit_presets():
 
 def _sweep(python: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run([python, "-m", "experiments.cli", "-m", *args, f"runs_dir={tmp_path / 'runs'}", *FAST],
+    return subprocess.run([python, "-m", "experiments.running.cli", "-m", *args, f"runs_dir={tmp_path / 'runs'}", *FAST],
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
 
 
@@ -68,7 +68,7 @@ def test_submitit_local_executor_runs_a_sweep(tmp_path):
 def _has_ray(python: str) -> bool:
     if not Path(python).exists():
         return False
-    probe = "import ray, hydra_plugins.hydra_ray_launcher, experiments.cli"
+    probe = "import ray, hydra_plugins.hydra_ray_launcher, experiments.running.cli"
     return subprocess.run([python, "-c", probe], cwd=ROOT, capture_output=True).returncode == 0
 
 

@@ -14,8 +14,9 @@ import pytest
 import rliable.metrics as rm
 
 from _fake_runs import fake_run
-from experiments import leaderboard as lb
-from experiments.report import find_chromium, screenshot, write_report
+from experiments.reporting import leaderboard as lb
+from experiments.reporting.cli import main as leaderboard_main
+from experiments.reporting.report import find_chromium, screenshot, write_report
 
 
 @pytest.fixture
@@ -141,15 +142,15 @@ def test_report_files(sweep, tmp_path):
 
 
 def test_cli_writes_files_and_skips_its_own_folder(sweep, capsys):
-    assert lb.main([str(sweep), "--reps", "100", "--no-plots"]) == 0
+    assert leaderboard_main([str(sweep), "--reps", "100", "--no-plots"]) == 0
     out = capsys.readouterr().out
     assert "alp_gmm" in out and "failed" in out and "nan loss" in out
     assert (sweep / "_leaderboard" / "leaderboard.html").exists()
     assert len(lb.collect_runs(sweep)) == 22  # a second pass does not read _leaderboard as runs
-    assert lb.main([str(sweep / "nothing-here")]) == 2  # bad input: one line, exit 2
+    assert leaderboard_main([str(sweep / "nothing-here")]) == 2  # bad input: one line, exit 2
     assert capsys.readouterr().err.strip() == f"teachbench-leaderboard: error: runs_dir: {sweep / 'nothing-here'} is not a folder"
     (sweep / "_leaderboard" / "empty").mkdir()
-    assert lb.main([str(sweep / "_leaderboard" / "empty")]) == 1  # a folder without runs
+    assert leaderboard_main([str(sweep / "_leaderboard" / "empty")]) == 1  # a folder without runs
 
 
 @pytest.mark.browser

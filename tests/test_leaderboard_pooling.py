@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from _fake_runs import fake_run
-from experiments import leaderboard as lb
+from experiments.reporting import leaderboard as lb
 
 
 def test_pooled_budgets_give_separate_rows(tmp_path):
@@ -46,7 +46,7 @@ def test_different_students_are_different_rows(tmp_path):
     table = lb.leaderboard(lb.collect_runs(root), reps=100)
     assert sorted(table["student"]) == ["a2c", "ppo"] and (table["seeds"] == 3).all()
     # and one mastery heatmap per student, never both in one figure
-    from experiments.report import write_report
+    from experiments.reporting.report import write_report
 
     page = write_report(lb.collect_runs(root), tmp_path / "board", reps=50)["html"].read_text()
     assert "gridworld, a2c student: final mastery" in page and "gridworld, ppo student: final mastery" in page
@@ -78,7 +78,7 @@ def test_wall_time_is_training_time_without_set_up(compose):
     to no more than the run's own elapsed time."""
     import time
 
-    from experiments.run import run
+    from experiments.running.run import run
 
     cfg = compose("env=gridworld_small", "budget.steps=1024", "eval.every=1024", "env.kwargs.max_steps=30",
                   "+env.kwargs.n_test_tasks=4", "eval.held_out=false", "env.students.ppo.n_steps=64")

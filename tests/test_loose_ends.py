@@ -22,7 +22,7 @@ import pytest
 
 from envs.errors import TeachBenchError
 from experiments.rundir import RunDir
-from experiments.run import run, run_dir_for
+from experiments.running.run import run, run_dir_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["env=gridworld_small", "budget.steps=1024", "eval.every=1024", "checkpoint.every=512",
@@ -47,7 +47,7 @@ def test_one_rollout_larger_than_the_budget_is_refused(compose, overrides):
 
 def test_empty_runs_dir_is_refused_before_hydra_writes_anything(tmp_path):
     for args in (["runs_dir="], ["-m", "runs_dir=", "seed=0,1"]):
-        out = subprocess.run([sys.executable, "-m", "experiments.cli", *args], cwd=tmp_path, env=_env(),
+        out = subprocess.run([sys.executable, "-m", "experiments.running.cli", *args], cwd=tmp_path, env=_env(),
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert "teachbench: error: runs_dir: must be a folder" in out.stderr
@@ -56,7 +56,7 @@ def test_empty_runs_dir_is_refused_before_hydra_writes_anything(tmp_path):
 
 def test_wandb_without_network_fails_in_bounded_time_with_one_line(compose, monkeypatch):
     pytest.importorskip("wandb")
-    from experiments.sinks import WandbSink
+    from experiments.running.sinks import WandbSink
 
     monkeypatch.setenv("WANDB_API_KEY", "tbfake0123456789abcdef0123456789abcdef01")
     monkeypatch.setenv("WANDB_BASE_URL", "http://10.255.255.1")  # unroutable: connections hang
@@ -72,7 +72,7 @@ def test_wandb_without_network_fails_in_bounded_time_with_one_line(compose, monk
 @pytest.mark.slow
 def test_ctrl_c_records_interrupted_and_exits_130_with_one_line(tmp_path):
     args = [f"runs_dir={tmp_path / 'runs'}", "name=intr", *TINY, "budget.steps=10000000"]
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", *args], cwd=ROOT, env=_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.running.cli", *args], cwd=ROOT, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     pointers: list[Path] = []

@@ -183,7 +183,7 @@ def test_adversary_state_round_trips_without_pickle():
 
 
 def test_paired_end_to_end_on_gridworld_small(compose):
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
     from experiments.tables import read_table
 
     params = [f"++teacher.params.{k}={v}" for k, v in {**SMALL, "batch_size": 4, "n_walls": 10}.items()]

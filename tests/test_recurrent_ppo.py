@@ -493,7 +493,7 @@ def test_evaluation_carries_the_hidden_state_and_resets_it_per_episode(determini
 def test_recurrent_student_runs_end_to_end(teacher: str, compose) -> None:
     """A smoke budget through the runner; PLR⊥ with a 16-level buffer so that it replays
     (masked updates) within 2048 steps."""
-    from experiments.run import run
+    from experiments.running.run import run
 
     extra = ["+ued.buffer_size=16", "+ued.min_fill=0.5"] if teacher == "plr_robust" else []
     cfg = compose("env=gridworld_small", f"teacher={teacher}", "student=recurrent_ppo", "budget.steps=2048",
@@ -528,7 +528,7 @@ def test_benchmark_script_prints_its_ratios() -> None:
 def test_runner_resumes_a_recurrent_run_from_its_checkpoint(compose, monkeypatch) -> None:
     """A run that dies after its 2nd update resumes from the checkpoint: weights and
     hidden state come back through students.build.load_student, and it finishes."""
-    from experiments.run import run
+    from experiments.running.run import run
 
     overrides = ["env=gridworld_small", "teacher=random", "student=recurrent_ppo", "budget.steps=2048",
                  "eval.every=4096", "eval.held_out=false", "checkpoint.every=512", "env.kwargs.max_steps=30",

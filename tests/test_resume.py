@@ -36,7 +36,7 @@ import pytest
 import torch
 
 from experiments.rundir import RunDir
-from experiments.run import run, run_dir_for
+from experiments.running.run import run, run_dir_for
 from teachers.registry import TEACHERS, teacher_class
 from test_fuzz_teachers import TEACHER_PARAMS, build, episode_for, valid
 from envs.task_space import Dim, TaskSpace
@@ -68,10 +68,10 @@ STATELESS = {"random"}
 KILL_AFTER_CHECKPOINTS = 1
 KILL_EXTRA_STEPS = 1324
 
-# Runs experiments.cli, SIGKILLs itself KILL_EXTRA_STEPS steps after checkpoint number K.
+# Runs experiments.running.cli, SIGKILLs itself KILL_EXTRA_STEPS steps after checkpoint number K.
 DRIVER = """
 import os, signal, sys
-import experiments.run as R
+import experiments.running.run as R
 from students.bridge import Curriculum
 K, EXTRA = int(sys.argv[1]), int(sys.argv[2])
 box = {"n": 0, "kill_at": None}
@@ -91,7 +91,7 @@ def killing_on_step(self, dones, infos, global_step):
     return out
 Curriculum.on_step = killing_on_step
 sys.argv = ["teachbench", *sys.argv[3:]]
-from experiments.cli import main
+from experiments.running.cli import main
 main()
 """
 

@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
 from experiments.rundir import RunDir
-from experiments.curves import area_under_curve
-from experiments.run import run, run_dir_for
+from experiments.running.curves import area_under_curve
+from experiments.running.run import run, run_dir_for
 
 FAST = ["budget.steps=3072", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=40"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def test_changed_budget_of_an_unfinished_run_is_refused(compose):
 
 def _cli(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args, f"runs_dir={tmp_path / 'runs'}"],
+    return subprocess.run([sys.executable, "-m", "experiments.running.cli", *args, f"runs_dir={tmp_path / 'runs'}"],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
@@ -145,7 +145,7 @@ def test_sweep_goes_on_past_a_failing_run(tmp_path):
 def test_killed_run_resumes_without_losing_or_repeating_episodes(tmp_path):
     args = ["name=kill", "budget.steps=24576", "eval.every=4096", "checkpoint.every=2048", "env.kwargs.max_steps=40"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", f"runs_dir={tmp_path / 'runs'}", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.running.cli", f"runs_dir={tmp_path / 'runs'}", *args],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     pointers: list[Path] = []

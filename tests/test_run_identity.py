@@ -16,10 +16,10 @@ import re
 import pytest
 
 from envs.errors import TeachBenchError
-from experiments import leaderboard as lb
-from experiments.config_checks import resolved_config
+from experiments.reporting import leaderboard as lb
+from experiments.running.config_checks import resolved_config
 from experiments.rundir import NOT_IDENTITY, RunDir, config_id, identity
-from experiments.run import run, run_dir_for
+from experiments.running.run import run, run_dir_for
 
 TINY = ["env=gridworld_small", "budget.steps=1024", "eval.every=1024", "checkpoint.every=1024",
         "env.kwargs.max_steps=30", "+env.kwargs.n_test_tasks=4", "eval.held_out=false", "log.progress_bar=false"]

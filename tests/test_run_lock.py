@@ -23,7 +23,7 @@ import pytest
 
 from envs.errors import TeachBenchError
 from experiments.rundir import RunDir, RunLock
-from experiments.run import run, run_dir_for
+from experiments.running.run import run, run_dir_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["env=gridworld_small", "budget.steps=1024", "eval.every=1024", "checkpoint.every=512",
@@ -66,7 +66,7 @@ def test_smaller_budget_never_finishes_a_longer_runs_checkpoint(compose):
 def _spawn_long_run(tmp_path: Path, name: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     args = [f"runs_dir={tmp_path / 'runs'}", f"name={name}", *TINY, "budget.steps=10000000"]
-    return subprocess.Popen([sys.executable, "-m", "experiments.cli", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "experiments.running.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -113,7 +113,7 @@ def test_second_process_on_a_running_identity_refuses(compose, tmp_path):
             run(cfg)  # the same identity, in this process
         assert err.value.key == "run_dir"
         # and through the command line: one line, exit status 2
-        out = subprocess.run([sys.executable, "-m", "experiments.cli", f"runs_dir={tmp_path / 'runs'}", "name=twice",
+        out = subprocess.run([sys.executable, "-m", "experiments.running.cli", f"runs_dir={tmp_path / 'runs'}", "name=twice",
                               *TINY, "budget.steps=10000000"], cwd=ROOT, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
         assert out.returncode == 2 and "Traceback" not in out.stderr

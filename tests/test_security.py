@@ -28,7 +28,7 @@ import torch
 from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
-from experiments.run import run, run_dir_for
+from experiments.running.run import run, run_dir_for
 from experiments.safe_config import load_run_config
 
 FAST = ["budget.steps=2048", "eval.every=1024", "checkpoint.every=1024", "env.kwargs.max_steps=30",
@@ -181,12 +181,12 @@ def _write(tmp_path: Path, data: dict | str, name: str = "config.yaml") -> Path:
         "subprocess.Popen",
         "builtins.eval",
         "shutil.rmtree",
-        "experiments.run.shutil.rmtree",        # reachable through one of our modules' imports
-        "experiments.run.torch.load",
+        "experiments.running.run.shutil.rmtree",        # reachable through one of our modules' imports
+        "experiments.running.run.torch.load",
         "envs.registry.gym.make",
         "teachers.registry.importlib.import_module",
-        "experiments.run.run",                   # our function, but not a class
-        "experiments.run._Checkpointer",         # private
+        "experiments.running.run.run",                   # our function, but not a class
+        "experiments.running.run._Checkpointer",         # private
         "experiments.nowhere.Thing",
         "os.system; rm -rf /",
         "__import__('os').system",
@@ -211,7 +211,7 @@ def test_targets_in_lists_and_json_entries_are_checked(tmp_path):
 
 
 def test_own_classes_are_allowed(tmp_path):
-    path = _write(tmp_path, {"callbacks": {"lb": {"_target_": "experiments.hydra_callbacks.LeaderboardOnSweepEnd"}},
+    path = _write(tmp_path, {"callbacks": {"lb": {"_target_": "experiments.running.hydra_callbacks.LeaderboardOnSweepEnd"}},
                              "x": {"_target_": "teachers.random_teacher.RandomTeacher"}})
     loaded = load_run_config(path)
     assert loaded.x._target_ == "teachers.random_teacher.RandomTeacher"

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from envs.errors import TeachBenchError
-from experiments import leaderboard as lb
+from experiments.reporting import leaderboard as lb
+from experiments.reporting.cli import main as leaderboard_main
 from experiments.safe_config import load_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_the_issue_payload_is_refused_and_nothing_is_written(tmp_path):
     assert sorted(runs["state"]) == ["finished", "unreadable"]
     assert "defaults" in runs.loc[runs["state"] == "unreadable", "error"].iloc[0]
     out = tmp_path / "board"
-    assert lb.main([str(tmp_path / "runs"), "--out", str(out), "--no-plots", "--reps", "50"]) == 0
+    assert leaderboard_main([str(tmp_path / "runs"), "--out", str(out), "--no-plots", "--reps", "50"]) == 0
     written = list((out / "configs").iterdir())
     assert [p.name.split("__")[0] for p in written] == ["webform"]
     table = lb.leaderboard(runs, reps=50, configs_dir=str(out / "configs"))
@@ -72,7 +73,7 @@ def test_the_issue_payload_is_refused_and_nothing_is_written(tmp_path):
 @pytest.mark.parametrize("config", [
     {"defaults": ["evil", "_self_"], "name": "x"},
     {"hydra": {"searchpath": ["file:///tmp"]}, "name": "x"},
-    {"hydra": {"callbacks": {"x": {"_target_": "experiments.hydra_callbacks.LeaderboardOnSweepEnd"}}}},
+    {"hydra": {"callbacks": {"x": {"_target_": "experiments.running.hydra_callbacks.LeaderboardOnSweepEnd"}}}},
 ])
 def test_defaults_and_hydra_blocks_are_refused_naming_the_key(tmp_path, config):
     path = tmp_path / "config.yaml"
@@ -98,7 +99,7 @@ def test_a_runs_own_config_is_rewritten_as_checked_data(tmp_path):
 def test_a_hostile_config_in_a_run_directory_stops_the_runner_before_it_writes(compose, tmp_path):
     """A copied run directory (say, from a colleague) with a hydra block: the runner
     refuses to read it and changes nothing."""
-    from experiments.run import run, run_dir_for
+    from experiments.running.run import run, run_dir_for
 
     cfg = compose("name=copied", "budget.steps=1024", "eval.every=1024", "env.kwargs.max_steps=30")
     rd = run_dir_for(cfg)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.leaderboard import collect_runs
+from experiments.reporting.leaderboard import collect_runs
 from experiments.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ FAST = ["budget.steps=2048", "eval.every=1024", "checkpoint.every=1024", "env.kw
 def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                **(env or {})}
-    out = subprocess.run([sys.executable, "-m", "experiments.cli", *args, f"runs_dir={tmp_path / 'runs'}", *FAST],
+    out = subprocess.run([sys.executable, "-m", "experiments.running.cli", *args, f"runs_dir={tmp_path / 'runs'}", *FAST],
                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=environ)
     assert out.returncode == 0, out.stderr[-3000:]
     return out

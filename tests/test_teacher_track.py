@@ -9,7 +9,7 @@ import pytest
 
 from envs.errors import TeachBenchError
 from experiments.rundir import RunDir
-from experiments.teacher_track import format_table, run_track, track_specs
+from experiments.running.teacher_track import format_table, run_track, track_specs
 
 
 def small(compose, *extra):
@@ -69,7 +69,7 @@ def test_track_writes_real_run_directories_and_ranks_teachers(compose, tmp_path)
     assert rd.summary_path.stat().st_mtime_ns == mtime
     assert list(again["final_mean"]) == list(table["final_mean"])
     # the generic leaderboard reads track runs like real runs
-    from experiments.leaderboard import collect_runs
+    from experiments.reporting.leaderboard import collect_runs
 
     runs = collect_runs(tmp_path / "runs" / "track")
     assert len(runs) == 6 and set(runs["state"]) == {"finished"}
@@ -88,7 +88,7 @@ def test_variants_run_through_the_track(compose, tmp_path):
 
 
 def test_sampling_plot_draws_samples_and_alp_coloured_gaussians(tmp_path):
-    from experiments.sampling_plot import gmm_components, plot_sampling
+    from experiments.reporting.sampling_plot import gmm_components, plot_sampling
 
     out = tmp_path / "alp.png"
     fig = plot_sampling("alp_gmm", episodes=600, panels=2, params={"reward_bounds": [0, 1], "fit_rate": 100},

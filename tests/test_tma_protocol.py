@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 
 from envs.walker.bodies import BODIES
 from envs.walker.stumps import HEIGHT_RANGES
-from experiments.config_checks import validate_config
+from experiments.running.config_checks import validate_config
 from students.build import make_student
 from students.reset import TMA_RESET_EVERY, StudentReset, reset_student
 from students.shared_mlp import SharedMLP
@@ -166,8 +166,8 @@ def test_student_reset_resumes_on_the_next_multiple():
 
 @pytest.mark.slow
 def test_a_run_uses_expert_level_rugged_shuffle_and_forgetting(compose, caplog):
-    """One small walker run through experiments/run.py with all three TMA hooks on."""
-    from experiments.run import run
+    """One small walker run through experiments/running/run.py with all three TMA hooks on."""
+    from experiments.running.run import run
 
     cfg = compose("experiment=tma_forgetting", "teacher=alp_gmm", "student=ppo_tma", "env.kwargs.body=default",
                   "env.n_envs=2", "env.vec_env=dummy", "env.students.ppo.n_steps=256", "student.params.batch_size=256",

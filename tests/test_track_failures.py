@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from envs.errors import TeachBenchError, unknown_name
-from experiments.teacher_track import run_track, track_specs
+from experiments.running.teacher_track import run_track, track_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_failing_runs_end_the_track_with_the_failure_reported(compose):
     failed = table.attrs["failures"]
     assert sorted((f["teacher"], f["seed"]) for f in failed) == [("adr", 0), ("adr", 1)]
     assert all("expert" in f["error"] for f in failed)
-    from experiments.teacher_track import format_table
+    from experiments.running.teacher_track import format_table
 
     text = format_table(table, "highdim")
     assert "random" in text and "failed: adr seed 0:" in text
@@ -46,7 +46,7 @@ def test_failing_runs_end_the_track_with_the_failure_reported(compose):
 
 def test_failing_track_exits_through_the_command_line_in_bounded_time(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "experiments.teacher_track", f"runs_dir={tmp_path / 'runs'}",
+    out = subprocess.run([sys.executable, "-m", "experiments.running.teacher_track", f"runs_dir={tmp_path / 'runs'}",
                           "toy=highdim", "seeds=1", "episodes=100", "eval_every=50", "workers=2", "only=[adr]",
                           "write_episodes=false"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1, out.stderr[-2000:]  # every run failed
@@ -94,7 +94,7 @@ def test_only_takes_one_label_or_a_list(compose):
 def test_bad_track_arguments_exit_2_with_one_line(tmp_path, args):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     runs = [] if args == ["runs_dir="] else [f"runs_dir={tmp_path / 'runs'}"]
-    out = subprocess.run([sys.executable, "-m", "experiments.teacher_track", *runs, *args], cwd=tmp_path, env=env,
+    out = subprocess.run([sys.executable, "-m", "experiments.running.teacher_track", *runs, *args], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]

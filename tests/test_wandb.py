@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.leaderboard import collect_runs
+from experiments.reporting.leaderboard import collect_runs
 
 pytest.importorskip("wandb")
 
@@ -58,7 +58,7 @@ def test_offline_sweep_groups_runs_and_never_writes_the_key(tmp_path):
            "WANDB_SILENT": "true", "HOME": str(wandb_home)}
     runs_dir = tmp_path / "runs"
     out = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "-m", "logger=wandb", "logger.mode=offline", "name=wbsweep",
+        [sys.executable, "-m", "experiments.running.cli", "-m", "logger=wandb", "logger.mode=offline", "name=wbsweep",
          "seed=0,1", f"runs_dir={runs_dir}", "budget.steps=1024", "eval.every=1024", "checkpoint.every=1024",
          "env.kwargs.max_steps=40", "eval.held_out=false", "log.progress_bar=false"],
         capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)

@@ -21,7 +21,7 @@ Only finished runs enter aggregates by default (``states=("finished",)``); pass
 
 Example::
 
-    from experiments import analysis as A
+    from experiments.reporting import analysis as A
     runs = A.load_runs("runs/quickstart")
     bands = A.learning_curves(A.mastery_curves(A.load_evaluations(runs)))
     A.plot_learning_curves(bands)
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import TeachBenchError
+from experiments.reporting.runs import collect_runs
 from experiments.rundir import TABLES, RunDir
 
 if TYPE_CHECKING:  # matplotlib is imported only by the plotting functions
@@ -51,8 +52,6 @@ TASK_PREFIX = "task."
 def load_runs(root: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """One row per run directory below ``root`` (or below each of several roots): its
     identity, state (finished / running / failed / incomplete) and summary numbers."""
-    from experiments.leaderboard import collect_runs
-
     roots = [root] if isinstance(root, (str, Path)) else list(root)
     frames = [collect_runs(r) for r in roots]
     frames = [f for f in frames if not f.empty]
@@ -426,27 +425,6 @@ def _runs_by(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[tuple[str, st
 __all__ = [
     "bootstrap_mean_ci", "learning_curves", "load_episodes", "load_evaluations", "load_runs", "load_table",
     "load_teacher_diagnostics", "mastery_curves", "mastery_heatmap", "plot_learning_curves",
-    "plot_mastery_heatmaps", "plot_sampled_over_time", "plot_teacher_diagnostics", "run_sweep", "sampled_tasks",
+    "plot_mastery_heatmaps", "plot_sampled_over_time", "plot_teacher_diagnostics", "sampled_tasks",
     "sampling_summary", "task_columns",
 ]
-
-
-# -- a small sweep for notebooks and demos ----------------------------------------------------
-def run_sweep(runs_dir: str | Path, name: str, overrides: Sequence[str] = (), timeout: float = 1800.0) -> Path:
-    """Run ``teachbench -m name=<name> <overrides>`` in a subprocess (one thread per
-    process) and return the experiment folder ``<runs_dir>/<name>``. Finished runs are
-    skipped on a rerun, so calling this again only completes what is missing.
-
-    Raises :class:`TeachBenchError` with the CLI's last lines when the sweep fails."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, "-m", "experiments.cli", "-m", f"name={name}", f"runs_dir={Path(runs_dir).resolve()}",
-           "log.progress_bar=false", *overrides]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
-    if out.returncode != 0:
-        raise TeachBenchError("sweep", f"`{' '.join(cmd[2:])}` exited {out.returncode}: {out.stderr[-1500:]}")
-    return Path(runs_dir).resolve() / name

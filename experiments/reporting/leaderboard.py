@@ -1,7 +1,8 @@
 """The leaderboard: many run directories -> one row per experiment x env x student x teacher
 x config x budget.
 
-Reads only run directories (``config.yaml``, ``status.json``, ``summary.json``). Per group:
+Reads only run directories (``config.yaml``, ``status.json``, ``summary.json``), through
+:func:`experiments.reporting.runs.collect_runs`. Per group:
 finished seeds, final % of the test set mastered, area under the mastery curve (AUC, a
 mean % over the budget), zero-shot held-out solved rate where the env has held-out
 levels, and robust statistics (Agarwal et al. 2021, the rliable library): interquartile
@@ -30,8 +31,7 @@ estimates use ``rliable.metrics`` (IQM, probability of improvement); the stratif
 bootstrap is the few vectorised lines in :func:`stratified_bootstrap`, and the tests
 check both against rliable's definitions.
 
-    teachbench-leaderboard runs/quickstart            # terminal table + files in runs/quickstart/_leaderboard
-    teachbench-leaderboard runs/quickstart --out lb --screenshot lb/leaderboard.png
+The command line (``teachbench-leaderboard``) is :mod:`experiments.reporting.cli`.
 """
 
 from __future__ import annotations
@@ -47,114 +47,13 @@ import scipy.stats
 from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
-from experiments.rundir import RunDir, config_id
+from experiments.reporting.runs import GROUP, METRICS, NAMES, collect_runs, find_run_dirs  # noqa: F401 (the last two re-exported)
 from experiments.safe_config import load_run_config
 
 log = logging.getLogger("teachbench.leaderboard")
 
-NAMES = ["experiment", "env", "student", "teacher"]
-GROUP = [*NAMES, "config_id", "budget_steps"]
 BASELINE_TEACHER = "random"
-METRICS = ("final_mastered", "auc_mastered", "held_out_solved")
-STATES = ("finished", "running", "interrupted", "failed", "incomplete", "unreadable")
 MIN_SEEDS_FOR_INTERVAL = 3
-
-
-# -- reading run directories ----------------------------------------------------------------
-def find_run_dirs(root: str | Path) -> list[RunDir]:
-    """Every run directory below ``root`` (a folder holding ``config.yaml`` and a status).
-    Folders whose name starts with ``.`` or ``_`` (Hydra's ``_hydra``, our ``_leaderboard``)
-    are not searched."""
-    root = Path(root)
-    if not root.exists():
-        return []
-    found = []
-    for cfg in sorted(root.rglob("config.yaml")):
-        rel = cfg.parent.relative_to(root).parts if cfg.parent != root else ()
-        if any(p.startswith((".", "_")) for p in rel):
-            continue
-        if not ((cfg.parent / "status.json").exists() or (cfg.parent / "summary.json").exists()):
-            continue
-        found.append(RunDir(cfg.parent))
-    return found
-
-
-def _select(cfg: Any, key: str) -> Any:
-    from omegaconf import OmegaConf
-
-    return OmegaConf.select(cfg, key, default=None)
-
-
-def _run_state(rd: RunDir, summary: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    """finished | running | failed | incomplete. ``running`` means "not finished and
-    last seen running": a killed run reads the same until it is resumed."""
-    status = rd.status()
-    if summary is not None:
-        steps, budget = summary.get("steps"), summary.get("budget_steps")
-        if summary.get("state", "finished") != "finished":
-            return "incomplete", status
-        if isinstance(steps, (int, float)) and isinstance(budget, (int, float)) and steps < budget:
-            return "incomplete", {**status, "error": f"summary reports {steps} of {budget} steps"}
-        return "finished", status
-    if rd.summary_path.exists():
-        return "incomplete", {**status, "error": "summary.json is unreadable (rerun the same command to redo it)"}
-    state = status.get("state", "missing")
-    if state in ("running", "failed", "interrupted"):
-        return state, status
-    return "incomplete", status
-
-
-def collect_runs(root: str | Path) -> pd.DataFrame:
-    """One row per run: identity, state, progress, and the summary's numbers when finished.
-
-    Identity comes from the summary when there is one (it names what actually ran), else
-    from the saved config. A run directory whose config cannot be read is kept, with state
-    ``unreadable``: a leaderboard that silently drops runs would hide failures."""
-
-    rows: list[dict[str, Any]] = []
-    for rd in find_run_dirs(root):
-        row: dict[str, Any] = {"path": str(rd.path), "run": rd.path.name}
-        try:
-            cfg = load_run_config(rd.path)
-        except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
-            row.update(state="unreadable", error=f"config.yaml: {type(exc).__name__}: {exc}")
-            rows.append(row)
-            continue
-        summary = rd.summary()
-        state, status = _run_state(rd, summary)
-        src = summary or {}
-        data = OmegaConf.to_container(cfg, resolve=False)
-        row.update({
-            "experiment": src.get("experiment", _select(cfg, "name")),
-            "env": src.get("env", _select(cfg, "env.label") or _select(cfg, "env.name")),
-            "student": src.get("student", _select(cfg, "student.algo")) or "-",
-            "teacher": src.get("teacher", _select(cfg, "teacher.name")),
-            "seed": int(src.get("seed", _select(cfg, "seed") or 0)),
-            "state": state,
-            "error": status.get("error"),
-            "step": status.get("step"),
-            "budget_steps": _select(cfg, "budget.steps"),
-            "config_id": config_id(data),
-            "settings_id": config_id({k: v for k, v in data.items() if k != "teacher"}),
-            "teacher_id": config_id({"teacher": data.get("teacher")}),
-        })
-        if summary:
-            row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list)) and k not in row})
-            row["state"] = state
-            held = summary.get("held_out_solved") or {}
-            row["held_out_solved"] = 100.0 * float(np.mean(list(held.values()))) if held else math.nan
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    for col in (*GROUP, "seed", "state", "error"):
-        if col not in frame:
-            frame[col] = None
-    for col in METRICS:
-        if col not in frame:
-            frame[col] = math.nan
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    return frame
 
 
 def row_config_name(row: Mapping[str, Any]) -> str:
@@ -515,60 +414,9 @@ def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard",
     return table
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console script ``teachbench-leaderboard``; bad arguments are one line and exit 2
-    (:mod:`experiments.console`)."""
-    from experiments.console import report_errors
-
-    return report_errors("teachbench-leaderboard", lambda: _main(argv))
-
-
-def _main(argv: list[str] | None) -> int:
-    from envs.errors import TeachBenchError
-    from experiments.console import one_line_parser
-
-    parser = one_line_parser("teachbench-leaderboard", description="The leaderboard of a folder of TeachBench runs.")
-    parser.add_argument("runs_dir", help="a folder of run directories (searched recursively)")
-    parser.add_argument("--out", help="folder for leaderboard.md/.csv/.html (default: RUNS_DIR/_leaderboard)")
-    parser.add_argument("--no-files", action="store_true", help="print the terminal table only")
-    parser.add_argument("--no-plots", action="store_true", help="HTML without plots (faster)")
-    parser.add_argument("--screenshot", metavar="PNG", help="also render the HTML page to this PNG (chromium)")
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")
-    parser.add_argument("--title", default=None)
-    args = parser.parse_args(argv)
-    if not Path(args.runs_dir).is_dir():
-        raise TeachBenchError("runs_dir", f"{args.runs_dir} is not a folder")
-    if args.reps < 1:
-        raise TeachBenchError("--reps", f"must be >= 1, got {args.reps}")
-    runs = collect_runs(args.runs_dir)
-    if runs.empty:
-        print(f"no runs under {args.runs_dir}")
-        return 1
-    title = args.title or f"TeachBench leaderboard: {args.runs_dir}"
-    table = print_leaderboard(runs, title=title, reps=args.reps)
-    if args.no_files:
-        return 0
-    if table.empty:
-        print("no readable run to tabulate: no files written")
-        return 1
-    from experiments.report import screenshot, write_report
-
-    out = Path(args.out) if args.out else Path(args.runs_dir) / "_leaderboard"
-    paths = write_report(runs, out, title=title, plots=not args.no_plots, reps=args.reps)
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    if args.screenshot:
-        print(f"screenshot: {screenshot(paths['html'], args.screenshot)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 __all__: list[str] = [
     "aggregate", "collect_runs", "find_run_dirs", "improvement_interval", "improvement_probability", "iqm",
-    "iqm_interval", "leaderboard", "main", "not_finished", "print_leaderboard", "row_config_name", "run_command",
+    "iqm_interval", "leaderboard", "not_finished", "print_leaderboard", "row_config_name", "run_command",
     "write_row_configs",
     "stratified_bootstrap",
 ]

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Sequence
 import pandas as pd
 
 from envs.errors import TeachBenchError
-from experiments import analysis
-from experiments.leaderboard import (BASELINE_TEACHER, DISPLAY, aggregate, display_columns, format_cell,
+from experiments.reporting import analysis
+from experiments.reporting.leaderboard import (BASELINE_TEACHER, DISPLAY, aggregate, display_columns, format_cell,
                                      leaderboard, not_finished, write_row_configs)
 
 if TYPE_CHECKING:

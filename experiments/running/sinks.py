@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from omegaconf import DictConfig
 
 from envs.errors import TeachBenchError
-from experiments.config_checks import resolved_config
+from experiments.running.config_checks import resolved_config
 from teachers.base import Episode
 
 

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import TeachBenchError
-from experiments.curves import area_under_curve
+from experiments.running.curves import area_under_curve
 from experiments.rundir import RunDir, RunLock, config_id, table_scalars, write_json
 from experiments.tables import TableWriter
 
@@ -369,15 +369,15 @@ def _check_argv(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console script ``teachbench-track`` (Hydra app over configs/track.yaml). Bad input
     (a Hydra composition error or a TeachBenchError) is one line and exit status 2
-    (:func:`experiments.cli.hydra_main`)."""
+    (:func:`experiments.running.cli.hydra_main`)."""
     import hydra
     from omegaconf import DictConfig
 
-    from experiments.cli import hydra_main, refuse_bad_input
+    from experiments.running.cli import hydra_main, refuse_bad_input
 
     _check_argv(sys.argv[1:] if argv is None else list(argv))
 
-    @hydra.main(version_base="1.3", config_path="../configs", config_name="track")
+    @hydra.main(version_base="1.3", config_path="../../configs", config_name="track")
     @refuse_bad_input
     def _app(cfg: DictConfig) -> None:
         try:

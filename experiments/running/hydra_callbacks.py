@@ -47,7 +47,8 @@ class LeaderboardOnSweepEnd(Callback):
         self._check(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from experiments.leaderboard import collect_runs, print_leaderboard
+        from experiments.reporting.leaderboard import print_leaderboard
+        from experiments.reporting.runs import collect_runs
 
         root = Path(config.runs_dir) / str(config.name)
         runs = collect_runs(root)

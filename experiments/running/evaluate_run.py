@@ -87,7 +87,7 @@ def find_policy(rd: RunDir) -> Policy:
     """The final policy, else the latest checkpoint's."""
     final = rd.path / FINAL_POLICY
     if final.exists():
-        # the final policy's VecNormalize statistics: vecnormalize.json (experiments.run)
+        # the final policy's VecNormalize statistics: vecnormalize.json (experiments.running.run)
         return Policy(final, None, "final")
     pointer = rd.checkpoint_dir / "latest.json"
     if pointer.exists():
@@ -115,7 +115,7 @@ def _load_tensors(path: Path) -> dict[str, Any]:
 def load_policy(cfg: DictConfig, policy: Policy, device: str = "cpu") -> tuple[Any, Any]:
     """The student (rebuilt from the run's config, then its weights loaded) and the
     observation normaliser (a VecNormalize with the run's statistics) or None."""
-    from experiments.run import _load_normalizer
+    from experiments.running.run import _load_normalizer
     from students.build import load_student, make_student
     from students.vec import make_vec_env
 
@@ -128,7 +128,7 @@ def load_policy(cfg: DictConfig, policy: Policy, device: str = "cpu") -> tuple[A
                          env_defaults=env_students, seed=int(cfg.seed), device=device)  # type: ignore[arg-type]
     model = load_student(str(policy.model_path), fresh, vec, device=device)
     if normalize and policy.source == "final":
-        from experiments.run import final_normalizer
+        from experiments.running.run import final_normalizer
 
         frozen = final_normalizer(policy.model_path.parent, vec.venv)
         if frozen is None:

@@ -13,7 +13,7 @@ and exit status 2, with nothing written. That covers Hydra's own composition err
 unknown group option such as ``env=nope``, an empty ``teacher=``, an unknown key such as
 ``budget.step=100``, a malformed override such as ``=5``; :func:`input_error` turns each
 into a :class:`~envs.errors.TeachBenchError` naming the key), the values and choices that
-:mod:`experiments.config_checks` refuses (checked here before Hydra creates any folder,
+:mod:`experiments.running.config_checks` refuses (checked here before Hydra creates any folder,
 also for ``--cfg job``), and every TeachBenchError a run raises later. Anything else is a
 bug and keeps its traceback.
 
@@ -45,7 +45,7 @@ from experiments.console import OneLineParser, one_line, report_errors, setup_er
 
 log = logging.getLogger("teachbench")
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 class _Refused(BaseException):
@@ -209,7 +209,7 @@ def _raised_in_hydra(exc: BaseException) -> bool:
 def check_run_config(cfg: DictConfig) -> None:
     """The value and choice checks of a single run (``run()`` repeats them), plus building
     the teacher, whose parameters are checked by its constructor."""
-    from experiments.config_checks import make_config_env, validate_config
+    from experiments.running.config_checks import make_config_env, validate_config
     from teachers.registry import make_teacher
 
     validate_config(cfg)
@@ -343,10 +343,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return hydra_main("teachbench", _hydra_main, argv, "config", check_run_config, OPEN_KEYS)
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
+@hydra.main(version_base="1.3", config_path="../../configs", config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the final % mastered (for Hydra sweepers)."""
-    from experiments.run import run
+    from experiments.running.run import run
 
     try:
         summary = run(cfg)

@@ -5,7 +5,7 @@ teachers, the fitted Gaussians (2-σ ellipses over the two task coordinates) col
 their mean ALP (ALP-GMM) or learning progress (Covar-GMM). The teacher is run live on
 the simulated student, so the picture shows the curriculum unfolding from the origin.
 
-    .venv/bin/python -m experiments.sampling_plot --teacher alp_gmm --episodes 20000 --out alp_gmm.png
+    .venv/bin/python -m experiments.reporting.sampling_plot --teacher alp_gmm --episodes 20000 --out alp_gmm.png
 """
 
 from __future__ import annotations

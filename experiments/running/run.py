@@ -6,6 +6,13 @@ student learns, every finished episode goes back to the teacher and into
 set (``eval/``); teacher diagnostics go to ``teacher/``; checkpoints at rollout
 boundaries let a killed run continue with no episode lost or counted twice; and
 ``summary.json``, written last, marks the run finished.
+
+:func:`_train` reads top to bottom as its stages: the config is read once into a typed
+:class:`RunPlan`, then :func:`_build_env`, :func:`_build_teacher`, :func:`_build_student`,
+:func:`_resume` (from the latest checkpoint, if any), :func:`_attach_needs` (curriculum,
+callback and what the teacher needs), :func:`_learn`, :func:`_final_evaluation`,
+:func:`_save_final_policy` and :func:`_summary`. What they share while the student learns
+(tables, checkpointer, counters, the evaluation and checkpoint hooks) is :class:`_Training`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import shutil
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,12 +35,12 @@ from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
-from experiments.config_checks import resolved_config, validate_config
-from experiments.curves import area_under_curve
 from experiments.rundir import (RunDir, RunLock, config_id, identity_diff, storage_error, table_scalars,
                                  write_json)
+from experiments.running.config_checks import resolved_config, validate_config
+from experiments.running.curves import area_under_curve
+from experiments.running.sinks import make_sink
 from experiments.safe_config import load_run_config
-from experiments.sinks import make_sink
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
 from students.evaluate import evaluate, evaluate_held_out
@@ -177,7 +185,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     try:
         validate_config(cfg)
-        _check_resume(cfg)  # a rollout larger than the budget: experiments.config_checks
+        _check_resume(cfg)  # a rollout larger than the budget: experiments.running.config_checks
     except TeachBenchError as exc:
         _record_invalid(cfg, exc)
         raise
@@ -324,83 +332,143 @@ def _record_invalid(cfg: DictConfig, exc: TeachBenchError) -> None:
         rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}")
 
 
-def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) -> dict[str, Any]:
-    pin_threads(cfg.torch_threads)
-    t_setup = time.perf_counter()
-    env_cfg = cfg.env
-    env_kwargs = OmegaConf.to_container(env_cfg.kwargs, resolve=True) if env_cfg.get("kwargs") else {}
-    seed = int(cfg.seed)
-    vec = make_vec_env(env_cfg.name, env_kwargs, int(env_cfg.n_envs), str(env_cfg.vec_env), seed=seed,
-                       normalize=bool(env_cfg.get("normalize", False)))
-    spec_env = _spec_env(env_cfg.name, env_kwargs)
-    task_space = spec_env.task_space
-    test_tasks = list(spec_env.test_tasks())
-    held_out: dict[str, Any] = {}
-    if cfg.eval.held_out:  # every variant of a procedural maze where the env lists them
-        variants = getattr(spec_env, "held_out_variants", None)
-        held_out = dict(variants() if callable(variants) else spec_env.held_out())
-    held_out_protocol = _held_out_protocol(cfg, spec_env)
-    episode_steps = getattr(spec_env, "max_steps", None)
-    spec_env.close()
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run reads from its config, read once (:meth:`from_config`) and typed.
 
-    teacher_params = OmegaConf.to_container(cfg.teacher.params, resolve=True) if cfg.teacher.get("params") else {}
-    plain = lambda v: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v  # noqa: E731
-    # TeachMyAgent's protocol (teachers/protocol.py): expert-knowledge level, rugged task-space shuffle
-    teacher = make_protocol_teacher(cfg.teacher.name, task_space, seed, teacher_params, cfg.get("expert_knowledge"),
-                                    plain(env_cfg.get("expert")), plain(cfg.get("rugged")))
+    The stages of :func:`_train` take this plan, never the config: what a stage depends
+    on is visible in its signature, and a key renamed in the configs breaks here, in one
+    place. Containers are plain Python (resolved), so no stage touches OmegaConf.
+    """
 
-    env_students = OmegaConf.to_container(env_cfg.students, resolve=True) if env_cfg.get("students") else {}
-    student_params = OmegaConf.to_container(cfg.student.params, resolve=True) if cfg.student.get("params") else {}
-    device = _device(cfg.device, env_cfg, cfg.student.get("policy"))
+    experiment: str
+    config_id: str
+    seed: int
+    torch_threads: Any
+    # env
+    env_name: str
+    env_label: str
+    env_kwargs: dict[str, Any]
+    n_envs: int
+    vec_env: str
+    normalize: bool
+    env_expert: Any
+    env_students: dict[str, Any]  # per-algorithm student defaults of this env
+    # teacher (TeachMyAgent's protocol: expert-knowledge level, rugged task-space shuffle)
+    teacher_name: str
+    teacher_params: dict[str, Any]
+    expert_knowledge: Any
+    rugged: Any
+    # student
+    student_algo: str
+    student_policy: str | None
+    student_params: dict[str, Any]
+    device: str
+    student_reset_every: Any
+    # budget, evaluation, logging, checkpoints
+    budget: int
+    eval_every: int
+    eval_episodes_per_task: int
+    eval_n_envs: int
+    eval_held_out: bool
+    held_out_episodes: Any  # None: the env's own protocol
+    held_out_deterministic: Any
+    flush_every: int
+    diagnostics_every: int
+    progress_bar: Any  # true | false | "auto"
+    checkpoint_every: int
+    resume: Any  # true | false | "extend"
 
-    writers = {name: rd.writer(name, flush_every=int(cfg.log.flush_every)) for name in ("episodes", "eval", "teacher")}
-    sink = make_sink(cfg, rd)
-    ckpt = _Checkpointer(rd.checkpoint_dir)
-    latest = ckpt.latest() if cfg.resume else None
-    state: dict[str, Any] = {}
-    if latest is not None:
-        try:
-            state = torch.load(latest / "state.pt", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - a refused or torn checkpoint is bad input, named as such
-            raise TeachBenchError("checkpoint", f"{latest / 'state.pt'} cannot be loaded safely "
-                                  f"({type(exc).__name__}; torch.load(weights_only=True) refused it). Checkpoints "
-                                  "are only read from this run's own directory: delete it to start over") from None
-        fresh = make_student(cfg.student.algo, vec, policy=cfg.student.get("policy"), params=student_params,
-                             env_defaults=env_students, seed=seed, device=device)
-        model = load_student(str(latest / "model.zip"), fresh, vec, device=device)
-        teacher.load_state_dict(state["teacher"])
-        _load_normalizer(vec, state.get("normalizer"))
-        for name, w in writers.items():
-            w.truncate_after(int(state["tables"][name]))
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resuming %s from step %d (%d episodes so far)", rd.path, state["step"], state["next_episode_id"])
-    else:
-        for w in writers.values():
-            w.truncate_after(0)
-        model = make_student(cfg.student.algo, vec, policy=cfg.student.get("policy"), params=student_params,
-                             env_defaults=env_students, seed=seed, device=device)
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> "RunPlan":
+        def plain(value: Any) -> Any:
+            return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
-    def record_episode(ep: Episode) -> None:
-        writers["episodes"].append(ep.to_record())
-        sink.episode(ep)
+        env_cfg = cfg.env
+        return cls(
+            experiment=cfg.name, config_id=config_id(resolved_config(cfg)), seed=int(cfg.seed),
+            torch_threads=cfg.torch_threads,
+            env_name=env_cfg.name, env_label=env_label(cfg),
+            env_kwargs=plain(env_cfg.kwargs) if env_cfg.get("kwargs") else {},
+            n_envs=int(env_cfg.n_envs), vec_env=str(env_cfg.vec_env), normalize=bool(env_cfg.get("normalize", False)),
+            env_expert=plain(env_cfg.get("expert")),
+            env_students=plain(env_cfg.students) if env_cfg.get("students") else {},
+            teacher_name=cfg.teacher.name,
+            teacher_params=plain(cfg.teacher.params) if cfg.teacher.get("params") else {},
+            expert_knowledge=cfg.get("expert_knowledge"), rugged=plain(cfg.get("rugged")),
+            student_algo=cfg.student.algo, student_policy=cfg.student.get("policy"),
+            student_params=plain(cfg.student.params) if cfg.student.get("params") else {},
+            device=_device(cfg.device, env_cfg, cfg.student.get("policy")),
+            student_reset_every=cfg.get("student_reset_every"),
+            budget=int(cfg.budget.steps),
+            eval_every=int(cfg.eval.every), eval_episodes_per_task=int(cfg.eval.episodes_per_task),
+            eval_n_envs=int(cfg.eval.n_envs), eval_held_out=bool(cfg.eval.held_out),
+            held_out_episodes=cfg.eval.get("held_out_episodes"),
+            held_out_deterministic=cfg.eval.get("held_out_deterministic"),
+            flush_every=int(cfg.log.flush_every), diagnostics_every=int(cfg.log.diagnostics_every),
+            progress_bar=cfg.log.progress_bar,
+            checkpoint_every=int(cfg.checkpoint.every), resume=cfg.resume,
+        )
 
-    curriculum = Curriculum(teacher, vec, sinks=[record_episode])
-    curriculum.next_episode_id = int(state.get("next_episode_id", 0))
 
-    budget = int(cfg.budget.steps)
-    counters = {
-        "next_eval": int(state.get("next_eval", 0)),
-        "next_diag": int(state.get("next_diag", 0)),
-        "next_ckpt": int(state.get("next_ckpt", int(cfg.checkpoint.every))),
-        "eval_id": int(state.get("eval_id", 0)),
-        "wall_before": float(state.get("wall_time_s", 0.0)),
-        "t_learn": time.perf_counter(),  # reset just before learn(): wall time counts training only
-    }
-    normalizer = vec if isinstance(vec, VecNormalize) else None
+@dataclass
+class _EnvFacts:
+    """The student's VecEnv and what one spec instance of the env says about itself."""
 
-    def run_eval(step: int) -> dict[str, float]:
-        records = evaluate(model, env_cfg.name, test_tasks, env_kwargs, int(cfg.eval.episodes_per_task),
-                           int(cfg.eval.n_envs), normalizer=normalizer, seed=seed + 100_000)
+    vec: Any
+    task_space: Any
+    test_tasks: list[Any]
+    held_out: dict[str, Any]  # name -> task or level ({} when eval.held_out is off)
+    held_out_protocol: dict[str, Any]
+    episode_steps: int | None
+
+    @property
+    def normalizer(self) -> VecNormalize | None:
+        return self.vec if isinstance(self.vec, VecNormalize) else None
+
+
+class _Training:
+    """The state one training run carries between its stages, and the three things the
+    runner does while the student learns: record an episode, evaluate / log diagnostics
+    on schedule, and checkpoint at rollout boundaries."""
+
+    def __init__(self, plan: RunPlan, rd: RunDir, env: _EnvFacts, teacher: Any, sink: Any) -> None:
+        self.plan, self.rd, self.env, self.teacher, self.sink = plan, rd, env, teacher, sink
+        self.writers = {name: rd.writer(name, flush_every=plan.flush_every) for name in ("episodes", "eval", "teacher")}
+        self.ckpt = _Checkpointer(rd.checkpoint_dir)
+        self.latest: Path | None = self.ckpt.latest() if plan.resume else None
+        self.state: dict[str, Any] = {}  # the checkpoint's state when resuming
+        self.model: Any = None
+        self.curriculum: Curriculum | None = None
+        self.counters: dict[str, Any] = {}
+        self.extra_models: dict[str, Any] = {}  # saved with each checkpoint (PAIRED's antagonist)
+
+    @property
+    def resumed(self) -> bool:
+        return self.latest is not None
+
+    def start_counters(self) -> None:
+        state, plan = self.state, self.plan
+        self.counters = {
+            "next_eval": int(state.get("next_eval", 0)),
+            "next_diag": int(state.get("next_diag", 0)),
+            "next_ckpt": int(state.get("next_ckpt", plan.checkpoint_every)),
+            "eval_id": int(state.get("eval_id", 0)),
+            "wall_before": float(state.get("wall_time_s", 0.0)),
+            "t_learn": time.perf_counter(),  # reset just before learn(): wall time counts training only
+        }
+
+    def wall_time(self) -> float:
+        return self.counters["wall_before"] + time.perf_counter() - self.counters["t_learn"]
+
+    def record_episode(self, ep: Episode) -> None:
+        self.writers["episodes"].append(ep.to_record())
+        self.sink.episode(ep)
+
+    def run_eval(self, step: int) -> dict[str, float]:
+        plan, counters = self.plan, self.counters
+        records = evaluate(self.model, plan.env_name, self.env.test_tasks, plan.env_kwargs, plan.eval_episodes_per_task,
+                           plan.eval_n_envs, normalizer=self.env.normalizer, seed=plan.seed + 100_000)
         rows = []
         for r in records:
             row = {"step": step, "eval_id": counters["eval_id"], "split": "test", "name": f"test_{r.task_index}",
@@ -408,108 +476,218 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
                    "success": r.success, "mastered": r.mastered}
             row.update({f"task.{k}": v for k, v in r.task.items()})
             rows.append(row)
-        writers["eval"].extend(rows)
-        sink.eval_table(step, rows)
+        self.writers["eval"].extend(rows)
+        self.sink.eval_table(step, rows)
         mastered = 100.0 * float(np.mean([r.mastered for r in records])) if records else float("nan")
         mean_return = float(np.mean([r.episode_return for r in records])) if records else float("nan")
         metrics = {"eval/mastered_pct": mastered, "eval/mean_return": mean_return}
-        sink.metrics(step, metrics)
+        self.sink.metrics(step, metrics)
         log.info("step %d eval %d: %.1f%% of %d test tasks mastered, mean return %.3f", step, counters["eval_id"],
-                 mastered, len(test_tasks), mean_return)
+                 mastered, len(self.env.test_tasks), mean_return)
         counters["eval_id"] += 1
         return metrics
 
-    def periodic(step: int) -> None:
-        if step >= counters["next_eval"]:
-            run_eval(step)
-            counters["next_eval"] = step + int(cfg.eval.every)
-        if step >= counters["next_diag"]:
-            diag = {"step": step, "episodes": curriculum.next_episode_id, **table_scalars(teacher.diagnostics())}
-            writers["teacher"].append(diag)
-            sink.metrics(step, {f"teacher/{k}": v for k, v in diag.items() if k != "step"})
-            counters["next_diag"] = step + int(cfg.log.diagnostics_every)
+    def diagnostics(self, step: int) -> dict[str, Any]:
+        """One row of ``teacher/``: the teacher's diagnostics at ``step``."""
+        assert self.curriculum is not None
+        diag = {"step": step, "episodes": self.curriculum.next_episode_id, **table_scalars(self.teacher.diagnostics())}
+        self.writers["teacher"].append(diag)
+        return diag
 
-    def checkpoint(step: int, force: bool = False) -> None:
+    def periodic(self, step: int) -> None:
+        counters = self.counters
+        if step >= counters["next_eval"]:
+            self.run_eval(step)
+            counters["next_eval"] = step + self.plan.eval_every
+        if step >= counters["next_diag"]:
+            diag = self.diagnostics(step)
+            self.sink.metrics(step, {f"teacher/{k}": v for k, v in diag.items() if k != "step"})
+            counters["next_diag"] = step + self.plan.diagnostics_every
+
+    def checkpoint(self, step: int, force: bool = False) -> None:
+        counters, curriculum = self.counters, self.curriculum
+        assert curriculum is not None
         if not force and (step < counters["next_ckpt"] or step == 0):
             return
-        seqs = {name: w.flush() for name, w in writers.items()}
-        ckpt.save(step, model, {
-            "step": step, "teacher": teacher.state_dict(), "pending": curriculum.pending(),
+        seqs = {name: w.flush() for name, w in self.writers.items()}
+        self.ckpt.save(step, self.model, {
+            "step": step, "teacher": self.teacher.state_dict(), "pending": curriculum.pending(),
             "next_episode_id": curriculum.next_episode_id, "tables": seqs,
             "next_eval": counters["next_eval"], "next_diag": counters["next_diag"],
-            "next_ckpt": step + int(cfg.checkpoint.every), "eval_id": counters["eval_id"],
-            "wall_time_s": counters["wall_before"] + time.perf_counter() - counters["t_learn"],
-            "torch_rng": torch.get_rng_state(), "normalizer": _normalizer_state(vec),
-        }, extra_models)
-        counters["next_ckpt"] = step + int(cfg.checkpoint.every)
-        rd.set_status("running", step=step)
+            "next_ckpt": step + self.plan.checkpoint_every, "eval_id": counters["eval_id"],
+            "wall_time_s": self.wall_time(),
+            "torch_rng": torch.get_rng_state(), "normalizer": _normalizer_state(self.env.vec),
+        }, self.extra_models)
+        counters["next_ckpt"] = step + self.plan.checkpoint_every
+        self.rd.set_status("running", step=step)
 
-    callback = CurriculumCallback(curriculum, periodic=[periodic], at_rollout_start=[checkpoint])
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.flush()
+        self.env.vec.close()
+
+
+def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) -> dict[str, Any]:
+    """Train one run, stage by stage; the config is read once, into a :class:`RunPlan`."""
+    plan = RunPlan.from_config(cfg)
+    pin_threads(plan.torch_threads)
+    t_setup = time.perf_counter()
+    env = _build_env(plan)
+    teacher = _build_teacher(plan, env.task_space)
+    tr = _Training(plan, rd, env, teacher, sink=make_sink(cfg, rd))  # the sink records the whole config
+    tr.model = _build_student(plan, env.vec)
+    _resume(tr)
+    callback = _attach_needs(tr)
+    setup_s = time.perf_counter() - t_setup
+    try:
+        steps = _learn(tr, callback)
+        final, held = _final_evaluation(tr, steps)
+        wall = tr.wall_time()
+        _save_final_policy(rd, tr.model, env.normalizer)
+    finally:
+        tr.close()
+    summary = _summary(tr, steps, final, held, wall, setup_s, extended_from)
+    tr.sink.finish(summary)
+    return summary
+
+
+def _build_env(plan: RunPlan) -> _EnvFacts:
+    """The student's VecEnv, and the task space, test set and held-out levels of the env."""
+    vec = make_vec_env(plan.env_name, plan.env_kwargs, plan.n_envs, plan.vec_env, seed=plan.seed,
+                       normalize=plan.normalize)
+    spec_env = _spec_env(plan.env_name, plan.env_kwargs)
+    held_out: dict[str, Any] = {}
+    if plan.eval_held_out:  # every variant of a procedural maze where the env lists them
+        variants = getattr(spec_env, "held_out_variants", None)
+        held_out = dict(variants() if callable(variants) else spec_env.held_out())
+    facts = _EnvFacts(vec=vec, task_space=spec_env.task_space, test_tasks=list(spec_env.test_tasks()),
+                      held_out=held_out, held_out_protocol=_held_out_protocol(plan, spec_env),
+                      episode_steps=getattr(spec_env, "max_steps", None))
+    spec_env.close()
+    return facts
+
+
+def _build_teacher(plan: RunPlan, task_space: Any) -> Any:
+    """The teacher, under TeachMyAgent's protocol (teachers/protocol.py): expert-knowledge
+    level and rugged task-space shuffle."""
+    return make_protocol_teacher(plan.teacher_name, task_space, plan.seed, plan.teacher_params, plan.expert_knowledge,
+                                 plan.env_expert, plan.rugged)
+
+
+def _build_student(plan: RunPlan, vec: Any) -> Any:
+    """A fresh student on ``vec`` (a resumed run loads its checkpoint into it: :func:`_resume`)."""
+    return make_student(plan.student_algo, vec, policy=plan.student_policy, params=plan.student_params,
+                        env_defaults=plan.env_students, seed=plan.seed, device=plan.device)
+
+
+def _resume(tr: _Training) -> None:
+    """Continue from the latest checkpoint, if there is one and ``resume`` allows: the
+    student, teacher, normaliser and torch RNG state, and the tables cut back to the
+    checkpoint (no row counted twice). Without one, the tables start empty."""
+    if tr.latest is None:
+        for w in tr.writers.values():
+            w.truncate_after(0)
+        return
+    latest = tr.latest
+    try:
+        tr.state = torch.load(latest / "state.pt", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a refused or torn checkpoint is bad input, named as such
+        raise TeachBenchError("checkpoint", f"{latest / 'state.pt'} cannot be loaded safely "
+                              f"({type(exc).__name__}; torch.load(weights_only=True) refused it). Checkpoints "
+                              "are only read from this run's own directory: delete it to start over") from None
+    tr.model = load_student(str(latest / "model.zip"), tr.model, tr.env.vec, device=tr.plan.device)
+    tr.teacher.load_state_dict(tr.state["teacher"])
+    _load_normalizer(tr.env.vec, tr.state.get("normalizer"))
+    for name, w in tr.writers.items():
+        w.truncate_after(int(tr.state["tables"][name]))
+    torch.set_rng_state(tr.state["torch_rng"])
+    log.info("resuming %s from step %d (%d episodes so far)", tr.rd.path, tr.state["step"],
+             tr.state["next_episode_id"])
+
+
+def _attach_needs(tr: _Training) -> Any:
+    """The curriculum between teacher and VecEnv, and the SB3 callback that drives it, with
+    what the teacher declares it needs (``teacher.needs``: V(s0), regret, PLR⊥'s robust
+    updates, PAIRED's antagonist, ACCEL's editor) and TeachMyAgent's student reset."""
+    plan, teacher, model, state = tr.plan, tr.teacher, tr.model, tr.state
+    curriculum = Curriculum(teacher, tr.env.vec, sinks=[tr.record_episode])
+    curriculum.next_episode_id = int(state.get("next_episode_id", 0))
+    tr.curriculum = curriculum
+    tr.start_counters()
+    callback = CurriculumCallback(curriculum, periodic=[tr.periodic], at_rollout_start=[tr.checkpoint])
     if "value" in teacher.needs and hasattr(model.policy, "predict_values"):
-        callback.value_tracker = InitialValueTracker(model, vec.num_envs)
+        callback.value_tracker = InitialValueTracker(model, tr.env.vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
     attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
-    never = replay_budget_warning(teacher, budget, episode_steps)
+    never = replay_budget_warning(teacher, plan.budget, tr.env.episode_steps)
     if never:
         log.warning(never)
     curriculum.prime(state.get("pending"))  # after the needs: PAIRED's first levels come from its adversary
-    extra_models: dict[str, Any] = {}
     if attachment.antagonist is not None:
-        extra_models["antagonist"] = attachment.antagonist.model
-        if latest is not None and (latest / "antagonist.zip").exists():
+        tr.extra_models["antagonist"] = attachment.antagonist.model
+        if tr.latest is not None and (tr.latest / "antagonist.zip").exists():
             ant = attachment.antagonist
-            ant.model = load_student(str(latest / "antagonist.zip"), ant.model, ant.vec_env, device=device)
-            extra_models["antagonist"] = ant.model
-    callback = with_student_reset(callback, cfg.get("student_reset_every"))  # TMA's forgetting student
-    remaining = budget - int(model.num_timesteps)
-    progress = cfg.log.progress_bar
+            ant.model = load_student(str(tr.latest / "antagonist.zip"), ant.model, ant.vec_env, device=plan.device)
+            tr.extra_models["antagonist"] = ant.model
+    return with_student_reset(callback, plan.student_reset_every)  # TMA's forgetting student
+
+
+def _learn(tr: _Training, callback: Any) -> int:
+    """Train to the budget (the rest of it when resuming); returns the steps trained. The
+    final state is checkpointed before the final evaluation: ``resume=extend`` continues
+    from there (the final evaluation's rows are dropped and redone at the new end)."""
+    model = tr.model
+    remaining = tr.plan.budget - int(model.num_timesteps)
+    progress = tr.plan.progress_bar
     show_bar = sys.stderr.isatty() if str(progress) == "auto" else bool(progress)
-    setup_s = time.perf_counter() - t_setup
+    tr.counters["t_learn"] = time.perf_counter()
     try:
-        counters["t_learn"] = time.perf_counter()
-        try:
-            if remaining > 0:
-                model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None,
-                            progress_bar=show_bar)
-        except KeyboardInterrupt as exc:
-            exc.step = int(model.num_timesteps)  # type: ignore[attr-defined]  # for the one-line message
-            raise
-        steps = int(model.num_timesteps)
-        # The final state, before the final evaluation: resume=extend continues from here
-        # (the final evaluation's rows are dropped and redone at the new end).
-        checkpoint(steps, force=True)
-        final = run_eval(steps)
-        held = _held_out_eval(model, env_cfg.name, env_kwargs, held_out, normalizer, seed, steps, counters, writers,
-                              held_out_protocol)
-        diag = {"step": steps, "episodes": curriculum.next_episode_id, **table_scalars(teacher.diagnostics())}
-        writers["teacher"].append(diag)
-        wall = counters["wall_before"] + time.perf_counter() - counters["t_learn"]
-        _save_final_policy(rd, model, normalizer)
-    finally:
-        for w in writers.values():
-            w.flush()
-        vec.close()
+        if remaining > 0:
+            model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=not tr.resumed,
+                        progress_bar=show_bar)
+    except KeyboardInterrupt as exc:
+        exc.step = int(model.num_timesteps)  # type: ignore[attr-defined]  # for the one-line message
+        raise
+    steps = int(model.num_timesteps)
+    tr.checkpoint(steps, force=True)
+    return steps
+
+
+def _final_evaluation(tr: _Training, steps: int) -> tuple[dict[str, float], dict[str, float]]:
+    """The test set, the held-out levels and the teacher's diagnostics at the last step."""
+    final = tr.run_eval(steps)
+    held = _held_out_eval(tr.model, tr.plan.env_name, tr.plan.env_kwargs, tr.env.held_out, tr.env.normalizer,
+                          tr.plan.seed, steps, tr.counters, tr.writers, tr.env.held_out_protocol)
+    tr.diagnostics(steps)
+    return final, held
+
+
+def _summary(tr: _Training, steps: int, final: Mapping[str, float], held: Mapping[str, float], wall: float,
+             setup_s: float, extended_from: list[int] | None) -> dict[str, Any]:
+    """``summary.json``'s content: identity, budget, final and area-under-curve mastery (read
+    back from ``eval/``), held-out solved rates, times and the teacher's last diagnostics."""
+    plan, rd = tr.plan, tr.rd
+    assert tr.curriculum is not None
     evals = rd.read("eval")
     test = evals[evals["split"] == "test"] if not evals.empty else evals
     curve = test.groupby("step")["mastered"].mean() * 100.0 if not test.empty else None
-    summary = {
+    return {
         "state": "finished",
-        "env": env_label(cfg), "env_name": env_cfg.name, "teacher": cfg.teacher.name, "student": cfg.student.algo, "seed": seed,
-        "experiment": cfg.name, "config_id": config_id(resolved_config(cfg)),
-        "steps": steps, "budget_steps": budget, "episodes": curriculum.next_episode_id,
+        "env": plan.env_label, "env_name": plan.env_name, "teacher": plan.teacher_name, "student": plan.student_algo,
+        "seed": plan.seed, "experiment": plan.experiment, "config_id": plan.config_id,
+        "steps": steps, "budget_steps": plan.budget, "episodes": tr.curriculum.next_episode_id,
         "final_mastered": final["eval/mastered_pct"], "final_return": final["eval/mean_return"],
-        "auc_mastered": area_under_curve(curve.index.to_numpy(), curve.to_numpy(), budget) if curve is not None else None,
+        "auc_mastered": area_under_curve(curve.index.to_numpy(), curve.to_numpy(), plan.budget)
+        if curve is not None else None,
         "held_out_solved": held,
-        "test_tasks": len(test_tasks),
+        "test_tasks": len(tr.env.test_tasks),
         "wall_time_s": wall,
         "setup_time_s": setup_s,
-        "resumed": latest is not None,
+        "resumed": tr.resumed,
         "extended_from": extended_from,
         "model": rd.model_path.name,
-        "teacher_diagnostics": table_scalars(teacher.diagnostics()),
+        "teacher_diagnostics": table_scalars(tr.teacher.diagnostics()),
     }
-    sink.finish(summary)
-    return summary
 
 
 def _save_final_policy(rd: RunDir, model: Any, normalizer: VecNormalize | None) -> None:
@@ -579,7 +757,7 @@ def _held_out_eval(model: Any, env_name: str, env_kwargs: dict[str, Any], held_o
     return result.solved
 
 
-def _held_out_protocol(cfg: DictConfig, env: Any) -> dict[str, Any]:
+def _held_out_protocol(plan: RunPlan, env: Any) -> dict[str, Any]:
     """Episodes per held-out level and greedy or not: the config's ``eval.held_out_episodes``
     / ``eval.held_out_deterministic`` where set, else the env's ``held_out_protocol()``
     (the maze: dcd's 10 stochastic episodes), else one greedy episode."""
@@ -587,8 +765,7 @@ def _held_out_protocol(cfg: DictConfig, env: Any) -> dict[str, Any]:
     own = getattr(env, "held_out_protocol", None)
     if callable(own):
         base.update(own())
-    for key, name in (("episodes", "held_out_episodes"), ("deterministic", "held_out_deterministic")):
-        value = cfg.eval.get(name)
+    for key, value in (("episodes", plan.held_out_episodes), ("deterministic", plan.held_out_deterministic)):
         if value is not None:
             base[key] = value
     return base
@@ -603,4 +780,4 @@ def _spec_env(name: str, kwargs: dict[str, Any]) -> Any:
 
 
 
-__all__ = ["RunInterrupted", "final_normalizer", "normalizer_stats", "run", "run_dir_for"]
+__all__ = ["RunInterrupted", "RunPlan", "final_normalizer", "normalizer_stats", "run", "run_dir_for"]
