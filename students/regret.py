@@ -114,7 +114,13 @@ class RegretTracker:
         return done
 
 
-def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int, operator: str = "dcd") -> str:
+#: dcd's edits per ACCEL child when the teacher leaves ``n_edits`` unset: 5 maze cells
+#: (its maze configs), 3 walker parameters (its bipedal config).
+DCD_MAZE_EDITS, DCD_WALKER_EDITS = 5, 3
+
+
+def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int | None = None,
+                           operator: str = "dcd") -> str:
     """ACCEL's edit for gridworld level strings: dcd's maze editor (``"dcd"``: random
     cells set to wall / empty / goal) or our add/remove/move edits (``"teachbench"``)."""
     from envs.gridworld.level import EDIT_OPERATORS, Level, dcd_edit, mutate
@@ -122,17 +128,18 @@ def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int, o
     if operator not in EDIT_OPERATORS:
         raise TeachBenchError("edit_operator", f"unknown edit operator {operator!r}", EDIT_OPERATORS)
     edit = dcd_edit if operator == "dcd" else mutate
-    return edit(Level.from_string(level), rng, n_edits=n_edits).to_string()
+    n = DCD_MAZE_EDITS if n_edits is None else n_edits
+    return edit(Level.from_string(level), rng, n_edits=n).to_string()
 
 
-def level_editor(level: str, rng: np.random.Generator, n_edits: int, operator: str = "dcd") -> str:
+def level_editor(level: str, rng: np.random.Generator, n_edits: int | None = None, operator: str = "dcd") -> str:
     """ACCEL's edit for any level string, by its env: walker levels (``walker:...``) get
     dcd's walker edit operator (``operator`` does not apply: dcd has one for the walker),
     the others the gridworld's edits chosen by ``operator``."""
     from envs.walker.levels import PREFIX, edit_level
 
     if level.startswith(PREFIX):
-        return edit_level(level, rng, n_edits)
+        return edit_level(level, rng, DCD_WALKER_EDITS if n_edits is None else n_edits)
     return gridworld_level_editor(level, rng, n_edits, operator)
 
 

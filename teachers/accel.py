@@ -50,7 +50,8 @@ class ACCEL(RobustPLR):
     Args (beyond :class:`~teachers.plr.PLR`'s; defaults from the reference configs,
     docs/references.md#accel):
         replay_prob: 0.8 (ACCEL uses 0.8–0.9).
-        n_edits: edits per child of a level task, default 5 (dcd's mazes).
+        n_edits: edits per child of a level task; ``None`` (default) = dcd's setting for the
+            env, chosen by its level editor (5 cells on mazes, 3 parameters on the walker).
         edit_operator: ``"dcd"`` (default) or ``"teachbench"``, the level editor's operator.
         base_levels: ``"top"`` (default; with ``n_parents=None`` every replayed episode's
             level), ``"batch"`` or ``"easy"`` (see the module doc).
@@ -71,7 +72,7 @@ class ACCEL(RobustPLR):
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, buffer_size: int = 4000, replay_prob: float = 0.8,
                  temperature: float = 0.3, staleness_coef: float = 0.3, min_fill: float = 0.5, score: str = "pvl",
-                 prioritization: str = "rank", score_alpha: float = 1.0, n_edits: int = 5, param_edits: int = 1,
+                 prioritization: str = "rank", score_alpha: float = 1.0, n_edits: int | None = None, param_edits: int = 1,
                  param_step: float = 0.05, n_parents: int | None = None, max_pending: int = 1024,
                  replay_schedule: str = "fixed", edit_operator: str = "dcd", base_levels: str = "top",
                  n_easy: int = 4, new_levels: Mapping[str, Any] | None = None) -> None:
@@ -83,15 +84,15 @@ class ACCEL(RobustPLR):
             raise TeachBenchError("edit_operator", f"unknown edit operator {edit_operator!r}", ["dcd", "teachbench"])
         if int(n_easy) < 1:
             raise TeachBenchError("n_easy", f"must be >= 1, got {n_easy}")
-        if int(n_edits) < 1:
-            raise TeachBenchError("n_edits", f"must be >= 1, got {n_edits}")
+        if n_edits is not None and int(n_edits) < 1:
+            raise TeachBenchError("n_edits", f"must be >= 1 (or null: the env's dcd setting), got {n_edits}")
         if int(param_edits) < 1:
             raise TeachBenchError("param_edits", f"must be >= 1, got {param_edits}")
         if not 0.0 < param_step <= 1.0:
             raise TeachBenchError("param_step", f"must be in (0, 1], got {param_step}")
         if n_parents is not None and int(n_parents) < 1:
             raise TeachBenchError("n_parents", f"must be >= 1 or null, got {n_parents}")
-        self.n_edits = int(n_edits)
+        self.n_edits = None if n_edits is None else int(n_edits)
         self.param_edits = int(param_edits)
         self.param_step = float(param_step)
         self.n_parents = None if n_parents is None else int(n_parents)

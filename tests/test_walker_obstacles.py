@@ -155,7 +155,7 @@ def test_accel_gets_the_walker_editor_through_the_level_editor_hook():
     assert info["level_id"] == child
     from teachers.accel import ACCEL
 
-    teacher = ACCEL(env.task_space, seed=0, n_edits=3)  # dcd's walker setting (env.accel_n_edits)
+    teacher = ACCEL(env.task_space, seed=0)  # n_edits unset: the walker editor applies dcd's 3
     teacher.level_editor = level_editor  # what attach_teacher_needs installs for "level_editor"
     kid = WalkerLevel.from_string(teacher.mutate({"level": level})["level"])
     changed = np.flatnonzero(np.array(kid.params, float) != np.array(WalkerLevel.from_string(level).params, float))

@@ -63,10 +63,13 @@ def validate_config(cfg: DictConfig) -> None:
     _positive_int(cfg, "torch_threads")
     _positive_int(cfg, "log.flush_every")
     _positive_int(cfg, "log.diagnostics_every")
-    for key in ("resume", "eval.held_out", "env.normalize"):
+    for key in ("eval.held_out", "env.normalize"):
         value = OmegaConf.select(cfg, key, default=False)
         if not isinstance(value, bool):
             raise TeachBenchError(key, f"must be true or false, got {value!r}", ["true", "false"])
+    resume = OmegaConf.select(cfg, "resume", default=True)
+    if not isinstance(resume, bool) and resume != "extend":  # extend: continue a finished run to a larger budget
+        raise TeachBenchError("resume", f"must be true, false or extend, got {resume!r}", ["true", "false", "extend"])
     if OmegaConf.select(cfg, "log.progress_bar", default="auto") not in (True, False, "auto"):
         raise TeachBenchError("log.progress_bar", f"got {cfg.log.progress_bar!r}", ["true", "false", "auto"])
     runs_dir = cfg.get("runs_dir")
@@ -243,6 +246,8 @@ def check_student_params(algo: str, params: Mapping[str, Any], env_defaults: Map
         if key in NOT_FROM_CONFIG:
             raise TeachBenchError(f"student.params.{key}", f"cannot be set here: {NOT_FROM_CONFIG[key]}")
         check = PARAM_CHECKS.get(key)
+        if key == "batch_size" and value is None and algo == "recurrent_ppo":
+            continue  # recurrent_ppo: null = one minibatch of every env's whole sequence (dcd)
         if check is not None:
             check(f"student.params.{key}", value)
     batch = merged.get("batch_size")

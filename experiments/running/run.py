@@ -164,7 +164,6 @@ class RunInterrupted(KeyboardInterrupt):
         self.step = step
 
 
-RESUME_MODES = (True, False, "extend")
 # On-policy students collect n_envs x n_steps transitions before each update.
 ON_POLICY = ("ppo", "a2c", "maskable_ppo")
 
@@ -185,7 +184,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     try:
         validate_config(cfg)
-        _check_resume(cfg)  # a rollout larger than the budget: experiments.running.config_checks
+        # resume's values and a rollout larger than the budget: experiments.running.config_checks
     except TeachBenchError as exc:
         _record_invalid(cfg, exc)
         raise
@@ -306,12 +305,6 @@ def _clear(rd: RunDir) -> None:
             shutil.rmtree(child)
         else:
             child.unlink()
-
-
-def _check_resume(cfg: DictConfig) -> None:
-    mode = cfg.get("resume", True)
-    if not any(mode is m if isinstance(m, bool) else mode == m for m in RESUME_MODES):
-        raise TeachBenchError("resume", f"unknown value {mode!r}", ["true", "false", "extend"])
 
 
 def _record_invalid(cfg: DictConfig, exc: TeachBenchError) -> None:
