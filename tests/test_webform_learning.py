@@ -1,8 +1,9 @@
-"""A real PPO run on web forms: easy forms are learned and success falls as fields and
-distractors grow (the difficulty gradient a teacher needs). Slow: minutes on one core.
+"""A real MaskablePPO run on web forms (the env's default student): easy forms are learned,
+with and without distractors, and success falls as fields grow (the difficulty gradient a
+teacher needs). Slow: minutes on one core.
 
     OMP_NUM_THREADS=1 .venv/bin/python tests/test_webform_learning.py 60000   # the measured run
-    OMP_NUM_THREADS=1 .venv/bin/python tests/test_webform_learning.py 1000000 # GPU machine, CPU policy
+    OMP_NUM_THREADS=1 .venv/bin/python tests/test_webform_learning.py 60000 ppo  # plain PPO, for contrast
 """
 
 from __future__ import annotations
@@ -33,16 +34,18 @@ class _UniformLevels(WebFormEnv):
         return super().reset(seed=seed, options={"task": task})
 
 
-def train_and_eval(steps: int, seed: int = 0, episodes: int = 100) -> dict[tuple[int, int], float]:
+def train_and_eval(steps: int, seed: int = 0, episodes: int = 100, algo: str = "maskable_ppo") -> dict[tuple[int, int], float]:
     import torch
+    from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     torch.set_num_threads(1)
-    # the env config's PPO defaults (configs/env/webform.yaml)
+    # the env config's defaults for both algorithms (configs/env/webform.yaml)
     vec = DummyVecEnv([lambda i=i: _UniformLevels(seed * 100 + i, shaping=1.0) for i in range(4)])
     vec.seed(seed)
-    model = PPO("MlpPolicy", vec, n_steps=128, batch_size=256, gamma=0.95, ent_coef=0.01,
+    cls = MaskablePPO if algo == "maskable_ppo" else PPO
+    model = cls("MlpPolicy", vec, n_steps=128, batch_size=256, gamma=0.95, ent_coef=0.01,
                 policy_kwargs={"net_arch": [128, 128]}, seed=seed, verbose=0)
     model.learn(steps)
     env = WebFormEnv(shaping=1.0)
@@ -54,7 +57,10 @@ def train_and_eval(steps: int, seed: int = 0, episodes: int = 100) -> dict[tuple
             obs, _ = env.reset(seed=10_000 + k, options={"task": task})
             done = False
             while not done:
-                action, _ = model.predict(obs, deterministic=True)
+                if algo == "maskable_ppo":
+                    action, _ = model.predict(obs, deterministic=True, action_masks=env.action_masks())
+                else:
+                    action, _ = model.predict(obs, deterministic=True)
                 obs, _, done, _, info = env.step(action)
             wins += info["success"]
         out[(n, d)] = wins / episodes
@@ -62,16 +68,16 @@ def train_and_eval(steps: int, seed: int = 0, episodes: int = 100) -> dict[tuple
 
 
 @pytest.mark.slow
-def test_ppo_learns_one_field_and_difficulty_rises():
+def test_maskable_ppo_learns_one_field_with_distractors_and_difficulty_rises():
     success = train_and_eval(60_000)
-    assert success[(1, 0)] >= 0.9
-    # measured at 6e4 steps (seed 0): 1.00 / 0.89 / 1.00 on 1 / 2 / 3 fields without
-    # distractors, 0.00 with 4: distractors (which shift element positions) are the
-    # steep lever at this budget; fields alone, in page order, are not.
-    assert np.mean([success[(n, 4)] for n in (1, 2, 3)]) < np.mean([success[(n, 0)] for n in (1, 2, 3)]) - 0.3
+    # measured (seed 0, 6e4 steps): 1.00 / 1.00 / 1.00 / 0.49 / 1.00 / 0.11 on the grid below, where plain PPO
+    # scored 0.00 with 4 distractors: with masks distractors stop being the steep lever, fields are
+    assert success[(1, 0)] >= 0.9 and success[(1, 4)] >= 0.9
+    assert np.mean([success[(3, d)] for d in (0, 4)]) < np.mean([success[(1, d)] for d in (0, 4)])
 
 
 if __name__ == "__main__":
-    result = train_and_eval(int(sys.argv[1]) if len(sys.argv) > 1 else 60_000)
+    result = train_and_eval(int(sys.argv[1]) if len(sys.argv) > 1 else 60_000,
+                            algo=sys.argv[2] if len(sys.argv) > 2 else "maskable_ppo")
     for (n, d), rate in result.items():
         print(f"fields={n} distractors={d}: success {rate:.2f}")
