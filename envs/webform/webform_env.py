@@ -37,7 +37,11 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task
 from envs.webform.dom import N_ACTIONS, FormState
 from envs.webform.features import OBS_SIZE, Encoder
+from envs.webform.tokens import TOKEN_OBS_SIZE, VOCAB, TokenEncoder
 from envs.webform.form import MAX_DISTRACTORS, MAX_FIELDS, MAX_PAGES, Form, generate_form, make_task_space
+
+
+OBS_MODES = ("flat", "tokens")
 
 
 class WebFormEnv(TaskEnvMixin, gym.Env):
@@ -53,13 +57,17 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         steps_per_field: step limit = ``steps_per_field * (n_fields + n_pages) + 2``;
             default 2.0 (twice the minimal number of actions, plus slack).
         test_set_size / test_seed: size and seed of the fixed test set; defaults 40 / 2024.
+        obs_mode: ``"flat"`` (default; the match features of ``features.py``, what the
+            committed leaderboard rows were trained on) or ``"tokens"`` (the same followed by
+            hashed token ids of every label, key, value and option, ``tokens.py``: the
+            observation from which shuffled synonym forms are learnable).
     """
 
     metadata = {"render_modes": ["html"], "render_fps": 1}
 
     def __init__(self, shaping: float = 0.0, success_reward: float = 1.0, failure_reward: float = -1.0,
                  timeout_reward: float | None = None, steps_per_field: float = 2.0, test_set_size: int = 40,
-                 test_seed: int = 2024, render_mode: str | None = None) -> None:
+                 test_seed: int = 2024, render_mode: str | None = None, obs_mode: str = "flat") -> None:
         for key, value in (("shaping", shaping), ("steps_per_field", steps_per_field)):
             if not np.isfinite(value) or value < 0:
                 raise TeachBenchError(f"env.kwargs.{key}", f"must be a finite number >= 0, got {value!r}")
@@ -67,6 +75,8 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             raise TeachBenchError("env.kwargs.steps_per_field", f"must be >= 1, got {steps_per_field!r}")
         if render_mode not in (None, "html"):
             raise TeachBenchError("env.kwargs.render_mode", f"unknown render mode {render_mode!r}", ["html"])
+        if obs_mode not in OBS_MODES:
+            raise TeachBenchError("env.kwargs.obs_mode", f"unknown observation mode {obs_mode!r}", list(OBS_MODES))
         if test_set_size < 1:
             raise TeachBenchError("env.kwargs.test_set_size", f"must be >= 1, got {test_set_size!r}")
         self.task_space = make_task_space()
@@ -78,12 +88,18 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         self.test_set_size = int(test_set_size)
         self.test_seed = int(test_seed)
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+        self.obs_mode = obs_mode
+        if obs_mode == "tokens":
+            high = np.ones(TOKEN_OBS_SIZE, dtype=np.float32)
+            high[OBS_SIZE:] = VOCAB - 1
+            self.observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
+        else:
+            self.observation_space = spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self._task: Task | None = None
         self.form: Form | None = None
         self.state: FormState | None = None
-        self._encoder: Encoder | None = None
+        self._encoder: Encoder | TokenEncoder | None = None
         self._masks: list[np.ndarray] = []
         self._steps = 0
         self._max_steps = 1
@@ -102,7 +118,7 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             form = generate_form(self._task, self.np_random, self.task_space)
         self.form = form
         self.state = FormState(form)
-        self._encoder = Encoder(self.state)
+        self._encoder = TokenEncoder(self.state) if self.obs_mode == "tokens" else Encoder(self.state)
         self._masks = []
         for p in range(len(form.pages)):
             self.state.page = p
