@@ -1,0 +1,125 @@
+"""``obs_mode="miniwob"``: MiniWoB++'s observation keys and element list, its "liu18"
+actions acted out as a browser would, and append typing (MiniWoB++'s key events)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from envs.errors import TeachBenchError
+from envs.webform import Element, Form, WebFormEnv, make_task_space
+from envs.webform.dom import encode
+from envs.webform.miniwob import N_MINIWOB_ACTIONS, N_NODES, SLOTS, TAGS
+from envs.webform.oracle import oracle_action
+from envs.webform.tokens import T, token_id
+
+
+def form(*elements: Element, keys=("City",), values=("Paris",)) -> Form:
+    return Form(pages=(tuple(elements),), keys=keys, values=values,
+                task={**WebFormEnv().default_task(), "n_fields": len(keys)})
+
+
+def liu18(slot: int, field: int | None = None) -> int:
+    """MiniWoB++'s CLICK_ELEMENT (field None) or FOCUS_ELEMENT_AND_TYPE_FIELD on a slot."""
+    return 1 + slot * SLOTS + (0 if field is None else 1 + field)
+
+
+def test_miniwob_env_passes_checkers_and_has_miniwobs_keys():
+    env = WebFormEnv(obs_mode="miniwob", typing="append")
+    check_env(env, skip_render_check=True)
+    sb3_check_env(WebFormEnv(obs_mode="miniwob"))
+    assert env.action_space.n == N_MINIWOB_ACTIONS == 1 + N_NODES * SLOTS
+    # MiniWoB++'s observation: utterance, fields, and per element ref, parent, tag, text,
+    # value, position (left, top, width, height) and four flags
+    assert set(env.observation_space.spaces) == {"utterance", "fields", "ref", "parent", "tag", "text", "value",
+                                                 "position", "flags"}
+    with pytest.raises(TeachBenchError) as err:
+        WebFormEnv(typing="keys")
+    assert err.value.key == "env.kwargs.typing"
+
+
+def test_element_list_follows_miniwobs_dom_info():
+    env = WebFormEnv(obs_mode="miniwob")
+    f = form(Element("text", "City", "tb-1", field=0),
+             Element("select", "Size", "tb-2", field=1, options=("S", "M", "L")),
+             Element("checkbox", "Gift wrap", "tb-3", initial="no"),
+             Element("radio", "Meal", "tb-4", options=("Vegan", "Halal")),
+             Element("link", "Help", "tb-5"), Element("submit", "Submit", "tb-6"),
+             keys=("City", "Size"), values=("Paris", "M"))
+    obs, _ = env.reset(options={"form": f})
+    dom = env.view.dom_elements()
+    assert [d["tag"] for d in dom] == ["DIV", "LABEL", "INPUT_text", "LABEL", "SELECT", "INPUT_checkbox", "LABEL",
+                                       "SPAN", "INPUT_radio", "LABEL", "INPUT_radio", "LABEL", "A", "BUTTON"]
+    # refs are positive, unique and start at 1 (the root, parent 0); no <option> is listed
+    assert [d["ref"] for d in dom] == list(range(1, len(dom) + 1)) and dom[0]["parent"] == 0
+    assert [d["text"] for d in dom if d["tag"] == "LABEL"] == ["City", "Size", "Gift wrap", "Vegan", "Halal"]
+    # a checkbox / radio reports its checked state as its value
+    assert dom[5]["value"] == "false" and dom[8]["value"] == dom[10]["value"] == "false"
+    assert obs["tag"][:len(dom)].tolist() == [TAGS.index(d["tag"]) for d in dom]
+    assert obs["text"].reshape(N_NODES, T)[1, 0] == token_id("city")
+    assert obs["fields"].reshape(-1, 2, T)[1, 1, 0] == token_id("m")
+    assert "City: Paris" in env.view.utterance
+
+    # clicking a checkbox's label toggles it (label activation); a link changes nothing
+    _, _, _, _, info = env.step(liu18(6))
+    assert env.view.dom_elements()[5]["value"] == "true" and not info["invalid_action"]
+    before = [list(r) for r in env.state.values]
+    env.step(liu18(12))
+    assert env.state.values == before
+    # a radio option's label selects it
+    env.step(liu18(11))
+    assert env.view.dom_elements()[10]["value"] == "true"
+    # focus-and-type into the select: type-ahead picks the option starting with "M"
+    obs, *_ = env.step(liu18(4, field=1))
+    assert env.state.values[0][1] == "M" and env.view.dom_elements()[4]["value"] == "M"
+    flags = obs["flags"].reshape(N_NODES, 4)
+    assert flags[4, 0] == 1 and flags[:, 0].sum() == 1  # focused
+    assert flags[4, 1] == flags[6, 1] == flags[12, 1] == 1 and flags[2, 1] == 0  # tampered
+    # typing into a label or a button is masked (the keys reach no field)
+    mask = env.action_masks()
+    assert mask[0] and mask[liu18(2, 0)] and not mask[liu18(1, 0)] and not mask[liu18(13, 0)]
+    assert not mask[liu18(2, 2)]  # no third field in the instruction
+    _, _, done, _, info = env.step(liu18(2, field=0))
+    env.step(liu18(13))
+    assert env.state.submitted is not None
+
+
+def test_append_typing_concatenates_as_key_events_do():
+    f = form(Element("text", "City", "tb-1", field=0), Element("number", "Age", "tb-2", field=1),
+             Element("submit", "Submit", "tb-3"), keys=("City", "Age"), values=("Paris", "25"))
+    for typing, city, age in (("replace", "Paris", "25"), ("append", "ParisParis", "2525")):
+        env = WebFormEnv(obs_mode="miniwob", typing=typing)
+        env.reset(options={"form": f})
+        for _ in range(2):
+            env.step(liu18(2, field=0))
+            env.step(liu18(4, field=1))
+        assert env.state.values[0][:2] == [city, age]
+        assert env.view.dom_elements()[2]["value"] == city
+    # the same semantics apply to the other observation modes' type actions
+    env = WebFormEnv(typing="append")
+    env.reset(options={"form": f})
+    env.step(encode(0, "type", 0))
+    env.step(encode(0, "type", 0))
+    _, reward, done, _, info = env.step(encode(2, "click"))
+    assert env.state.values[0][0] == "ParisParis" and done and not info["success"]
+
+
+def test_the_expert_solves_every_corner_through_liu18_actions():
+    """Every TaskSpace corner is solvable with MiniWoB++'s click / focus-and-type actions,
+    with both typing modes (the expert types only into fields that are not yet right)."""
+    space = make_task_space()
+    for typing in ("replace", "append"):
+        env = WebFormEnv(obs_mode="miniwob", typing=typing)
+        for k, bits in enumerate(itertools.product((0, 1), repeat=space.ndim)):
+            task = space.from_array(np.where(bits, space.high, space.low))
+            env.reset(seed=k, options={"task": task})
+            done, info = False, {}
+            while not done:
+                action = env.view.from_simulator(oracle_action(env.state))
+                assert env.action_masks()[action]
+                _, _, done, _, info = env.step(action)
+            assert info["success"], (typing, task)
