@@ -179,23 +179,122 @@ class WebFormSetExtractor(BaseFeaturesExtractor):
         return torch.cat([logits.reshape(b, E * SLOTS), g], -1)
 
 
+class MiniWobSetExtractor(BaseFeaturesExtractor):
+    """The set policy on ``obs_mode="miniwob"``: per-node scores for MiniWoB++'s "liu18"
+    actions (none, click node ``n``, focus node ``n`` and type field ``j``) followed by a
+    page summary.
+
+    Same design as :class:`WebFormSetExtractor`, on MiniWoB++'s element list: a node is
+    embedded from its tag, position, flags and words; as a node alone does not say which
+    field it is (a label and its input are separate nodes), each node also sees its
+    neighbours' words in document order (the label before an input, after a checkbox).
+    Word overlaps between a node's (or a neighbour's) text and a field's key, and exact
+    equality of its value with a field's value, are computed from the token ids, so they
+    hold for words the policy never saw (MiniWoB++'s "password").
+    """
+
+    def __init__(self, observation_space: spaces.Dict, embed_dim: int = 32, hidden: int = 64, heads: int = 4) -> None:
+        from envs.webform.miniwob import N_MINIWOB_ACTIONS, N_NODES, TAGS, UTTERANCE_TOKENS
+
+        self.n_actions = N_MINIWOB_ACTIONS
+        super().__init__(observation_space, N_MINIWOB_ACTIONS + hidden)
+        self.n_nodes, self.n_tags, self.n_utterance = N_NODES, len(TAGS), UTTERANCE_TOKENS
+        d, h = embed_dim, hidden
+        self.heads, self.head_dim = heads, d // heads
+        self.embed = nn.Embedding(VOCAB, d, padding_idx=0)
+        self.node = _mlp(self.n_tags + 8 + 4 * d, h, h)
+        self.field = _mlp(1 + 2 * d, h, h)
+        self.q_text, self.k_key = nn.Linear(3 * d, d), nn.Linear(d, d)
+        self.q_value, self.k_value = nn.Linear(d, d), nn.Linear(d, d)
+        self.pair_n, self.pair_f = nn.Linear(h, h), nn.Linear(h, h, bias=False)
+        self.pair_x = nn.Linear(5 + 2 * heads, h, bias=False)
+        self.type_head = _small(h)
+        self.attend = nn.Linear(h, 1)
+        self.state = _mlp(2 * h, h, h)
+        self.summary = _mlp(2 * h, h, h)
+        self.click = _head(2 * h, h)
+        self.none = _small(h)
+
+    def _bag(self, ids: torch.Tensor) -> torch.Tensor:
+        vec = self.embed(ids).sum(-2)
+        return vec / (ids > 0).sum(-1, keepdim=True).clamp(min=1)
+
+    def _sim(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        qh = q.unflatten(-1, (self.heads, self.head_dim))
+        kh = k.unflatten(-1, (self.heads, self.head_dim))
+        return torch.einsum("...aHc,...bHc->...abH", qh, kh) / self.head_dim ** 0.5
+
+    @staticmethod
+    def _overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Share of the words of ``b`` (b, J, T) found in ``a`` (b, N, T): (b, N, J)."""
+        same = (a.unsqueeze(2).unsqueeze(-1) == b.unsqueeze(1).unsqueeze(-2)) & (b > 0).unsqueeze(1).unsqueeze(-2)
+        found = same.any(-2).float().sum(-1)  # (b, N, J)
+        return found / (b > 0).sum(-1).clamp(min=1).unsqueeze(1)
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        b = obs["tag"].shape[0]
+        tag = obs["tag"].long()
+        n_n = max(1, int((tag > 0).sum(1).max()))
+        fields = obs["fields"].reshape(b, J, 2, -1).long()
+        n_j = max(1, int((fields[:, :, 0] > 0).any(-1).sum(1).max()))
+        tag = tag[:, :n_n]
+        text = obs["text"].reshape(b, self.n_nodes, -1)[:, :n_n].long()
+        value = obs["value"].reshape(b, self.n_nodes, -1)[:, :n_n].long()
+        position = obs["position"].reshape(b, self.n_nodes, 4)[:, :n_n]
+        flags = obs["flags"].reshape(b, self.n_nodes, 4)[:, :n_n]
+        keys, values = fields[:, :n_j, 0], fields[:, :n_j, 1]
+        present = (tag > 0).float()  # (b, n)
+        field_present = (keys > 0).any(-1).float()  # (b, j)
+        # neighbours in document order (zero ids beyond the ends)
+        prev_text = F.pad(text, (0, 0, 1, 0))[:, :-1]
+        next_text = F.pad(text, (0, 0, 0, 1))[:, 1:]
+        t_bag, v_bag = self._bag(text), self._bag(value)
+        p_bag, nx_bag = self._bag(prev_text), self._bag(next_text)
+        k_bag, fv_bag = self._bag(keys), self._bag(values)
+
+        one_hot = F.one_hot(tag, self.n_tags).float()
+        e = self.node(torch.cat([one_hot, position, flags, t_bag, v_bag, p_bag, nx_bag], -1))  # (b, n, h)
+        f = self.field(torch.cat([field_present.unsqueeze(-1), k_bag, fv_bag], -1))  # (b, j, h)
+        value_eq = ((value.unsqueeze(2) == values.unsqueeze(1)).all(-1) & (values > 0).any(-1).unsqueeze(1)).float()
+        match = torch.stack([self._overlap(text, keys), self._overlap(prev_text, keys), self._overlap(next_text, keys),
+                             value_eq, self._overlap(value, values)], -1)  # (b, n, j, 5)
+        sims = torch.cat([self._sim(self.q_text(torch.cat([t_bag, p_bag, nx_bag], -1)), self.k_key(k_bag)),
+                          self._sim(self.q_value(v_bag), self.k_value(fv_bag))], -1)
+        p = torch.relu(self.pair_n(e).unsqueeze(2) + self.pair_f(f).unsqueeze(1) + self.pair_x(torch.cat([match, sims], -1)))
+        type_logits = self.type_head(p).squeeze(-1)  # (b, n, j)
+        score = self.attend(p).squeeze(-1).masked_fill(field_present.unsqueeze(1) < 0.5, -1e9)
+        context = (torch.softmax(score, -1).unsqueeze(-1) * p).sum(2)  # (b, n, h)
+
+        s = self.state(torch.cat([e, context], -1))
+        weights = present.unsqueeze(-1)
+        mean = (s * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        top = s.masked_fill(weights < 0.5, -1e9).max(1).values
+        top = torch.where(top < -1e8, torch.zeros_like(top), top)
+        g = self.summary(torch.cat([mean, top], -1))  # (b, h)
+        click_logits = self.click(torch.cat([s, g.unsqueeze(1).expand(-1, n_n, -1)], -1))  # (b, n, 1)
+        per_node = torch.cat([click_logits, F.pad(type_logits, (0, J - n_j))], -1)  # (b, n, 1 + J)
+        per_node = F.pad(per_node, (0, 0, 0, self.n_nodes - n_n))
+        logits = torch.cat([self.none(g), per_node.reshape(b, -1)], -1)  # miniwob.py's action order
+        return torch.cat([logits, g], -1)
+
+
 class _SplitLatent(nn.Module):
     """The policy's ``mlp_extractor``: the actor gets the extractor's logits unchanged, the
     critic its page summary."""
 
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, n_actions: int, hidden: int) -> None:
         super().__init__()
-        self.latent_dim_pi = N_ACTIONS
+        self.latent_dim_pi = n_actions
         self.latent_dim_vf = hidden
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward_actor(features), self.forward_critic(features)
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
-        return features[:, :N_ACTIONS]
+        return features[:, :self.latent_dim_pi]
 
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
-        return features[:, N_ACTIONS:]
+        return features[:, self.latent_dim_pi:]
 
 
 class _SetHeads:
@@ -203,7 +302,8 @@ class _SetHeads:
     action with shared weights, so the action head is the identity."""
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = _SplitLatent(self.features_dim - N_ACTIONS)
+        n_actions = int(self.action_space.n)
+        self.mlp_extractor = _SplitLatent(n_actions, self.features_dim - n_actions)
 
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)  # type: ignore[misc]
@@ -233,13 +333,19 @@ def webform_set_policy(algo: str, observation_space: spaces.Space,
     if algo not in POLICIES:
         raise TeachBenchError("student.policy", f"policy {WEBFORM_SET!r} is for on-policy algorithms, not {algo}",
                               sorted(POLICIES))
-    if not isinstance(observation_space, spaces.Box) or observation_space.shape != (TOKEN_OBS_SIZE,):
-        raise TeachBenchError("student.policy", f"policy {WEBFORM_SET!r} needs the web-form env with obs_mode='tokens'")
+    if isinstance(observation_space, spaces.Dict) and "dom_elements" not in observation_space.spaces \
+            and {"utterance", "tag", "text"} <= set(observation_space.spaces):
+        extractor: type[BaseFeaturesExtractor] = MiniWobSetExtractor
+    elif isinstance(observation_space, spaces.Box) and observation_space.shape == (TOKEN_OBS_SIZE,):
+        extractor = WebFormSetExtractor
+    else:
+        raise TeachBenchError("student.policy", f"policy {WEBFORM_SET!r} needs the web-form env with obs_mode "
+                              "'tokens' or 'miniwob'")
     merged = {k: v for k, v in (policy_kwargs or {}).items() if k != "net_arch"}
-    merged["features_extractor_class"] = WebFormSetExtractor
+    merged["features_extractor_class"] = extractor
     merged.setdefault("features_extractor_kwargs", {})
     merged.setdefault("ortho_init", False)
     return POLICIES[algo], merged
 
 
-__all__ = ["WEBFORM_SET", "WebFormSetExtractor", "WebFormSetPolicy", "WebFormSetPPOPolicy", "webform_set_policy"]
+__all__ = ["WEBFORM_SET", "MiniWobSetExtractor", "WebFormSetExtractor", "WebFormSetPolicy", "WebFormSetPPOPolicy", "webform_set_policy"]

@@ -257,31 +257,64 @@ class MiniWobView:
 
     # -- the observation -------------------------------------------------------------------
     def observation(self) -> dict[str, np.ndarray]:
-        nodes = self.nodes()
-        ref = np.zeros(N_NODES, dtype=np.float32)
-        parent = np.zeros(N_NODES, dtype=np.float32)
-        tag = np.zeros(N_NODES, dtype=np.float32)
-        text = np.zeros((N_NODES, T), dtype=np.float32)
-        value = np.zeros((N_NODES, T), dtype=np.float32)
-        position = np.zeros((N_NODES, 4), dtype=np.float32)
-        flags = np.zeros((N_NODES, 4), dtype=np.float32)
-        for s, node in enumerate(nodes):
-            ref[s], parent[s], tag[s] = node.ref, node.parent, TAGS.index(node.tag)
-            ids = token_ids(node.text)
-            text[s, :len(ids)] = ids
-            ids = token_ids(self.value(node))
-            value[s, :len(ids)] = ids
-            position[s] = (node.left / WIDTH, node.top / HEIGHT, node.width / WIDTH, node.height / HEIGHT)
-            flags[s] = (node.ref == self.focused, node.ref in self.tampered, 0.0, node.role not in ("root", "group"))
-        fields = np.zeros((MAX_FIELDS, 2, T), dtype=np.float32)
-        for j, (k, v) in enumerate(zip(self.state.form.keys, self.state.form.values)):
-            ids = token_ids(k)
-            fields[j, 0, :len(ids)] = ids
-            ids = token_ids(v)
-            fields[j, 1, :len(ids)] = ids
-        return {"utterance": self._utterance_ids.copy(), "fields": fields.reshape(-1), "ref": ref, "parent": parent,
-                "tag": tag, "text": text.reshape(-1), "value": value.reshape(-1), "position": position.reshape(-1),
-                "flags": flags.reshape(-1)}
+        form = self.state.form
+        return encode_observation(self.dom_elements(), self._utterance_ids, list(zip(form.keys, form.values)))
+
+
+def tag_id(tag: str) -> int:
+    """Index in :data:`TAGS` of a MiniWoB++ tag (any case). Text-like inputs MiniWoB++ has
+    and our forms lack (password, email, tel, search, url, textarea) count as text inputs,
+    its text pseudo-elements (``t``) as ``SPAN``, other containers (P, FORM, BODY...) as DIV."""
+    t = tag.upper()
+    if t.startswith("INPUT_"):
+        t = "INPUT_" + t[6:].lower()
+        if t in TAGS:
+            return TAGS.index(t)
+        return TAGS.index("INPUT_text") if t[6:] in ("password", "email", "tel", "search", "url") else TAGS.index("DIV")
+    if t == "TEXTAREA":
+        return TAGS.index("INPUT_text")
+    if t == "T":
+        return TAGS.index("SPAN")
+    return TAGS.index(t) if t in TAGS and t else TAGS.index("DIV")
+
+
+def _scalar(x) -> float:
+    return float(np.asarray(x, dtype=np.float64).reshape(-1)[0])
+
+
+def encode_observation(dom: list[dict], utterance_ids: np.ndarray, fields: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """The ``Dict`` observation of an element list (ours or MiniWoB++'s own dicts, whose
+    positions are 1-element arrays and flags a 4-vector) and the instruction fields; the
+    first :data:`N_NODES` elements are kept."""
+    ref = np.zeros(N_NODES, dtype=np.float32)
+    parent = np.zeros(N_NODES, dtype=np.float32)
+    tag = np.zeros(N_NODES, dtype=np.float32)
+    text = np.zeros((N_NODES, T), dtype=np.float32)
+    value = np.zeros((N_NODES, T), dtype=np.float32)
+    position = np.zeros((N_NODES, 4), dtype=np.float32)
+    flags = np.zeros((N_NODES, 4), dtype=np.float32)
+    for s, d in enumerate(dom[:N_NODES]):
+        ref[s], parent[s], tag[s] = min(int(d["ref"]), MAX_REF), min(int(d["parent"]), MAX_REF), tag_id(d["tag"])
+        ids = token_ids(str(d.get("text") or ""))
+        text[s, :len(ids)] = ids
+        ids = token_ids(str(d.get("value") or ""))
+        value[s, :len(ids)] = ids
+        position[s] = (_scalar(d["left"]) / WIDTH, _scalar(d["top"]) / HEIGHT, _scalar(d["width"]) / WIDTH,
+                       _scalar(d["height"]) / HEIGHT)
+        if "flags" in d:
+            flags[s] = np.asarray(d["flags"], dtype=np.float32).reshape(4)
+        else:
+            flags[s] = (d["focused"], d["tampered"], d["targeted"], d["is_leaf"])
+    np.clip(position, 0.0, 8.0, out=position)
+    out_fields = np.zeros((MAX_FIELDS, 2, T), dtype=np.float32)
+    for j, (k, v) in enumerate(fields[:MAX_FIELDS]):
+        ids = token_ids(k)
+        out_fields[j, 0, :len(ids)] = ids
+        ids = token_ids(v)
+        out_fields[j, 1, :len(ids)] = ids
+    return {"utterance": utterance_ids.copy(), "fields": out_fields.reshape(-1), "ref": ref, "parent": parent,
+            "tag": tag, "text": text.reshape(-1), "value": value.reshape(-1), "position": position.reshape(-1),
+            "flags": flags.reshape(-1)}
 
 
 def token_ids_long(text: str, n: int) -> np.ndarray:
