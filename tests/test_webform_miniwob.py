@@ -123,3 +123,30 @@ def test_the_expert_solves_every_corner_through_liu18_actions():
                 assert env.action_masks()[action]
                 _, _, done, _, info = env.step(action)
             assert info["success"], (typing, task)
+
+
+def test_adapter_sees_our_pages_as_the_simulator_does():
+    """Converting the simulator's own element list the way the adapter converts MiniWoB++'s
+    gives the simulator's observation and mask (text fields: the adapter cannot know which
+    values a number input refuses), and MiniWoB++'s tag spellings map onto ours."""
+    from envs.webform.miniwob import tag_id
+    from envs.webform.miniwob_adapter import convert
+
+    env = WebFormEnv(obs_mode="miniwob")
+    task = {**env.default_task(), "n_fields": 3, "n_distractors": 4, "order_shuffle": 1.0}
+    for k in range(10):
+        obs, _ = env.reset(seed=k, options={"task": task})
+        raw = {"utterance": env.view.utterance, "fields": tuple(zip(env.form.keys, env.form.values)),
+               "dom_elements": [{**d, "left": np.array([d["left"]], dtype=np.float32),
+                                 "top": np.array([d["top"]], dtype=np.float32),
+                                 "width": np.array([d["width"]], dtype=np.float32),
+                                 "height": np.array([d["height"]], dtype=np.float32),
+                                 "tag": d["tag"].lower(),
+                                 "flags": np.array([d["focused"], d["tampered"], d["targeted"], d["is_leaf"]],
+                                                   dtype=np.int8)} for d in env.view.dom_elements()]}
+        ours, mask, refs = convert(raw)
+        assert all(np.array_equal(ours[key], obs[key]) for key in obs)
+        assert np.array_equal(mask, env.action_masks())
+        assert refs == [d["ref"] for d in env.view.dom_elements()]
+    assert tag_id("input_password") == tag_id("INPUT_text") and tag_id("t") == TAGS.index("SPAN")
+    assert tag_id("p") == tag_id("body") == TAGS.index("DIV") and tag_id("input_checkbox") == TAGS.index("INPUT_checkbox")
