@@ -26,9 +26,11 @@ al. 2018's DOMNet, QWeb's DOM-instruction attention):
    reads the page summary.
 
 Every weight is shared across element slots and fields, so what is learned on one slot
-holds on all (the property the issue asks for). The policy works with SB3's PPO and
-sb3-contrib's MaskablePPO (``student.policy: webform_set``); on the ``tokens``
-observation the env asks for it by default (``WebFormEnv.default_policy``).
+holds on all (the property the issue asks for). The policy works with SB3's PPO and A2C
+and sb3-contrib's MaskablePPO (``student.policy: webform_set``); ``configs/env/webform.yaml``
+names it per algorithm (``students.<algo>.policy``), which ``students/build.py`` reads when
+the student config names no policy. On ``obs_mode="miniwob"`` the same name builds
+:class:`MiniWobSetExtractor`, the same design over MiniWoB++'s element list.
 """
 
 from __future__ import annotations

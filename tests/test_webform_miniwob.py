@@ -150,3 +150,25 @@ def test_adapter_sees_our_pages_as_the_simulator_does():
         assert refs == [d["ref"] for d in env.view.dom_elements()]
     assert tag_id("input_password") == tag_id("INPUT_text") and tag_id("t") == TAGS.index("SPAN")
     assert tag_id("p") == tag_id("body") == TAGS.index("DIV") and tag_id("input_checkbox") == TAGS.index("INPUT_checkbox")
+
+
+def test_set_policy_builds_on_the_miniwob_view_and_scores_miniwobs_actions():
+    import torch
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from students.build import make_student
+    from students.webform_features import MiniWobSetExtractor
+
+    vec = DummyVecEnv([lambda: WebFormEnv(obs_mode="miniwob", typing="append", shaping=1.0)])
+    model = make_student("maskable_ppo", vec, policy="webform_set", params={"n_steps": 32, "batch_size": 32})
+    assert isinstance(model.policy.features_extractor, MiniWobSetExtractor)
+    model.learn(64)
+    env = WebFormEnv(obs_mode="miniwob")
+    obs, _ = env.reset(seed=1, options={"task": {**env.default_task(), "n_fields": 2}})
+    batch = {k: torch.as_tensor(v[None]) for k, v in obs.items()}
+    with torch.no_grad():
+        dist = model.policy.get_distribution(model.policy.obs_to_tensor(obs)[0], action_masks=env.action_masks()[None])
+        logits = model.policy.features_extractor(batch)[0, :N_MINIWOB_ACTIONS]
+    assert logits.shape == (N_MINIWOB_ACTIONS,) and torch.isfinite(logits).all()
+    probs = dist.distribution.probs[0].numpy()
+    assert probs[~env.action_masks()].max() == 0.0 and abs(probs.sum() - 1) < 1e-5
