@@ -62,9 +62,9 @@ def sim_replay_rate(episodes: list, min_seconds: float) -> float:
             return steps / elapsed
 
 
-def sim_training_rate(seconds: float, seed: int) -> float:
+def sim_training_rate(seconds: float, seed: int, obs_mode: str = "flat") -> float:
     """Steps/s with a new generated form every episode and uniform random valid actions."""
-    env = WebFormEnv(shaping=0.5)
+    env = WebFormEnv(shaping=0.5, obs_mode=obs_mode)
     rng = np.random.default_rng(seed)
     tasks = [env.task_space.sample(rng) for _ in range(256)]
     picks = rng.random(4096).tolist()
@@ -217,6 +217,9 @@ def main() -> None:
     print(f"simulator, same episodes (reset from the form + steps): {sim:10.0f} steps/s")
     train = sim_training_rate(args.sim_seconds, args.seed)
     print(f"simulator, generated forms + random valid actions:     {train:10.0f} steps/s")
+    for mode in ("tokens", "miniwob"):
+        rate = sim_training_rate(args.sim_seconds, args.seed, obs_mode=mode)
+        print(f"  same, obs_mode={mode + ':':9s}                          {rate:10.0f} steps/s")
     web = browser_rate(episodes)
     if web is not None:
         print(f"browser replay (Playwright + headless Chromium):       {web:10.1f} steps/s")
