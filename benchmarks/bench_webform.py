@@ -140,8 +140,9 @@ ZERO_SHOT_LEVELS = {"n_fields": (1, 2, 3), "kind_mix": (0.0, 0.3), "n_distractor
                     "order_shuffle": (0.0, 1.0), "synonym_rate": (0.0, 0.5)}
 
 
-def zero_shot(steps: int, episodes: int, seed: int, tasks: tuple[str, ...]) -> None:
-    """Train in the simulator (MiniWoB++ view), play MiniWoB++'s tasks zero-shot."""
+def zero_shot(steps: int, episodes: int, seed: int, tasks: tuple[str, ...], save: str = "", load: str = "") -> None:
+    """Train in the simulator (MiniWoB++ view), play MiniWoB++'s tasks zero-shot. ``save``:
+    write the trained student there; ``load``: play that student instead of training."""
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from envs.webform.miniwob_adapter import FORM_TASKS, miniwob_available, play, policy_predict
@@ -163,9 +164,16 @@ def zero_shot(steps: int, episodes: int, seed: int, tasks: tuple[str, ...]) -> N
     params = {"policy": "webform_set", "n_steps": 128, "batch_size": 256, "n_epochs": 10, "gamma": 0.95,
               "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 0.0003}
     model = make_student("maskable_ppo", vec, env_defaults={"maskable_ppo": params}, seed=seed)
-    start = time.process_time()
-    model.learn(steps)
-    print(f"trained {steps} steps in {time.process_time() - start:.0f} s CPU")
+    if load:
+        from students.build import load_student
+
+        model = load_student(load, model, vec)
+    else:
+        start = time.process_time()
+        model.learn(steps)
+        print(f"trained {steps} steps in {time.process_time() - start:.0f} s CPU")
+    if save:
+        model.save(save)
     env = WebFormEnv(**kwargs)
     for name, task in (("1 text field", {"n_fields": 1}), ("2 text fields", {"n_fields": 2}),
                        ("2 fields shuffled synonyms", {"n_fields": 2, "order_shuffle": 1.0, "synonym_rate": 1.0})):
@@ -200,6 +208,8 @@ def main() -> None:
                         help="train this many steps in the simulator, then play MiniWoB++ tasks zero-shot")
     parser.add_argument("--zero-shot-episodes", type=int, default=20)
     parser.add_argument("--tasks", nargs="*", default=(), help="MiniWoB++ tasks (default: the form tasks)")
+    parser.add_argument("--save", default="", help="--zero-shot: save the trained student to this .zip")
+    parser.add_argument("--load", default="", help="--zero-shot: play this saved student instead of training")
     args = parser.parse_args()
     try:
         import torch
@@ -208,7 +218,7 @@ def main() -> None:
     except ImportError:
         pass
     if args.zero_shot:
-        zero_shot(args.zero_shot, args.zero_shot_episodes, args.seed, tuple(args.tasks))
+        zero_shot(args.zero_shot, args.zero_shot_episodes, args.seed, tuple(args.tasks), args.save, args.load)
         return
     episodes = record(args.episodes, args.seed)
     n_steps = sum(len(a) for _, a in episodes)

@@ -7,8 +7,9 @@ task pages. The adapter:
 
 - converts each MiniWoB++ observation (utterance, ``fields``, ``dom_elements``) with the
   same encoder as our simulator (:func:`envs.webform.miniwob.encode_observation`);
-- builds the action mask the simulator would (any listed element may be clicked; fields
-  can be typed into text-like inputs and selects, and only fields the task has);
+- builds the action mask the simulator would (any listed element may be clicked, except
+  text pseudo-elements, whose negative refs MiniWoB++'s click cannot resolve; fields can be
+  typed into text-like inputs and selects, and only fields the task has);
 - turns the policy's flat "liu18" action back into MiniWoB++'s action dict: slot ``n``
   becomes that element's ``ref``;
 - scores an episode by MiniWoB++'s raw reward (``info["raw_reward"]`` > 0 is a success;
@@ -59,7 +60,9 @@ def convert(obs: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, lis
     ours = encode_observation(dom, token_ids_long(str(obs["utterance"]), UTTERANCE_TOKENS), fields)
     mask = np.zeros((N_NODES, SLOTS), dtype=bool)
     for s, d in enumerate(dom):
-        mask[s, 0] = True
+        # text pseudo-elements (negative refs) are not clickable: core.elementClick only
+        # knows the refs of real elements
+        mask[s, 0] = int(d["ref"]) > 0
         if tag_id(d["tag"]) in _TYPEABLE:
             mask[s, 1:1 + len(fields)] = True
     return ours, np.concatenate(([True], mask.reshape(-1))), [int(d["ref"]) for d in dom]
