@@ -52,39 +52,43 @@ def test_element_list_follows_miniwobs_dom_info():
              keys=("City", "Size"), values=("Paris", "M"))
     obs, _ = env.reset(options={"form": f})
     dom = env.view.dom_elements()
-    assert [d["tag"] for d in dom] == ["DIV", "LABEL", "INPUT_text", "LABEL", "SELECT", "INPUT_checkbox", "LABEL",
-                                       "SPAN", "INPUT_radio", "LABEL", "INPUT_radio", "LABEL", "A", "BUTTON"]
+    assert [d["tag"] for d in dom] == ["DIV", "DIV", "LABEL", "INPUT_text", "DIV", "LABEL", "SELECT",
+                                       "DIV", "INPUT_checkbox", "LABEL", "DIV", "SPAN", "INPUT_radio", "LABEL",
+                                       "INPUT_radio", "LABEL", "DIV", "A", "DIV", "BUTTON"]
     # refs are positive, unique and start at 1 (the root, parent 0); no <option> is listed
     assert [d["ref"] for d in dom] == list(range(1, len(dom) + 1)) and dom[0]["parent"] == 0
+    assert dom[1]["parent"] == 1 and dom[2]["parent"] == dom[3]["parent"] == 2  # a row holds label and input
+    assert [d["is_leaf"] for d in dom[:4]] == [False, False, True, True]
     assert [d["text"] for d in dom if d["tag"] == "LABEL"] == ["City", "Size", "Gift wrap", "Vegan", "Halal"]
     # a checkbox / radio reports its checked state as its value
-    assert dom[5]["value"] == "false" and dom[8]["value"] == dom[10]["value"] == "false"
+    assert dom[8]["value"] == "false" and dom[12]["value"] == dom[14]["value"] == "false"
     assert obs["tag"][:len(dom)].tolist() == [TAGS.index(d["tag"]) for d in dom]
-    assert obs["text"].reshape(N_NODES, T)[1, 0] == token_id("city")
+    assert obs["text"].reshape(N_NODES, T)[2, 0] == token_id("city")
     assert obs["fields"].reshape(-1, 2, T)[1, 1, 0] == token_id("m")
     assert "City: Paris" in env.view.utterance
 
     # clicking a checkbox's label toggles it (label activation); a link changes nothing
-    _, _, _, _, info = env.step(liu18(6))
-    assert env.view.dom_elements()[5]["value"] == "true" and not info["invalid_action"]
+    _, _, _, _, info = env.step(liu18(9))
+    assert env.view.dom_elements()[8]["value"] == "true" and not info["invalid_action"]
     before = [list(r) for r in env.state.values]
-    env.step(liu18(12))
+    env.step(liu18(17))
+    env.step(liu18(16))  # a row
     assert env.state.values == before
     # a radio option's label selects it
-    env.step(liu18(11))
-    assert env.view.dom_elements()[10]["value"] == "true"
+    env.step(liu18(15))
+    assert env.view.dom_elements()[14]["value"] == "true"
     # focus-and-type into the select: type-ahead picks the option starting with "M"
-    obs, *_ = env.step(liu18(4, field=1))
-    assert env.state.values[0][1] == "M" and env.view.dom_elements()[4]["value"] == "M"
+    obs, *_ = env.step(liu18(6, field=1))
+    assert env.state.values[0][1] == "M" and env.view.dom_elements()[6]["value"] == "M"
     flags = obs["flags"].reshape(N_NODES, 4)
-    assert flags[4, 0] == 1 and flags[:, 0].sum() == 1  # focused
-    assert flags[4, 1] == flags[6, 1] == flags[12, 1] == 1 and flags[2, 1] == 0  # tampered
+    assert flags[6, 0] == 1 and flags[:, 0].sum() == 1  # focused
+    assert flags[6, 1] == flags[9, 1] == flags[17, 1] == 1 and flags[3, 1] == 0  # tampered
     # typing into a label or a button is masked (the keys reach no field)
     mask = env.action_masks()
-    assert mask[0] and mask[liu18(2, 0)] and not mask[liu18(1, 0)] and not mask[liu18(13, 0)]
-    assert not mask[liu18(2, 2)]  # no third field in the instruction
-    _, _, done, _, info = env.step(liu18(2, field=0))
-    env.step(liu18(13))
+    assert mask[0] and mask[liu18(3, 0)] and not mask[liu18(2, 0)] and not mask[liu18(19, 0)]
+    assert not mask[liu18(3, 2)]  # no third field in the instruction
+    _, _, done, _, info = env.step(liu18(3, field=0))
+    env.step(liu18(19))
     assert env.state.submitted is not None
 
 
@@ -95,10 +99,10 @@ def test_append_typing_concatenates_as_key_events_do():
         env = WebFormEnv(obs_mode="miniwob", typing=typing)
         env.reset(options={"form": f})
         for _ in range(2):
-            env.step(liu18(2, field=0))
-            env.step(liu18(4, field=1))
+            env.step(liu18(3, field=0))
+            env.step(liu18(6, field=1))
         assert env.state.values[0][:2] == [city, age]
-        assert env.view.dom_elements()[2]["value"] == city
+        assert env.view.dom_elements()[3]["value"] == city
     # the same semantics apply to the other observation modes' type actions
     env = WebFormEnv(typing="append")
     env.reset(options={"form": f})

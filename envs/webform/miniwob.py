@@ -17,7 +17,8 @@ played on MiniWoB++'s own pages by an adapter that only converts its observation
   Each of our elements becomes what its HTML would show: a ``LABEL`` and an ``INPUT_*`` or
   ``SELECT`` for a field; a ``SPAN`` group label, then an ``INPUT_radio`` and a ``LABEL``
   per option for a radio group; an ``INPUT_checkbox`` and its ``LABEL``; an ``A`` or a
-  ``BUTTON`` for links, buttons, Next and Submit; all under one ``DIV`` (``#area``). As in
+  ``BUTTON`` for links, buttons, Next and Submit; each in a row ``DIV``, all under one
+  root ``DIV`` (MiniWoB++'s ``#area``). As in
   MiniWoB++, the ``<option>`` elements of a closed ``<select>`` are not listed (its
   ``getDOMInfo`` drops elements of zero size). One deliberate difference: we report a
   ``SELECT``'s selected option as its ``value``, which MiniWoB++ does not report at all (it
@@ -47,14 +48,15 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.webform.dom import CHOOSABLE, FormState, decode, encode, js_number_ok
-from envs.webform.form import MAX_FIELDS, MAX_OPTIONS, Element
+from envs.webform.form import MAX_DISTRACTORS, MAX_FIELDS, MAX_OPTIONS, Element
 from envs.webform.tokens import VOCAB, T, token_ids
 
 TAGS: tuple[str, ...] = ("", "DIV", "SPAN", "LABEL", "INPUT_text", "INPUT_number", "INPUT_date", "SELECT",
                          "INPUT_radio", "INPUT_checkbox", "A", "BUTTON")
 _INPUT_TAG = {"text": "INPUT_text", "number": "INPUT_number", "date": "INPUT_date", "select": "SELECT"}
-# Element-list slots: the root, then per element at most a radio group (1 + 2 options each).
-N_NODES = 1 + 8 * (1 + 2 * MAX_OPTIONS) + 10 * 2 + 2
+# Element-list slots: the root, then per element its row and at most a radio group
+# (group label + 2 per option); distractors take 3, the navigation button 2.
+N_NODES = 1 + MAX_FIELDS * (2 + 2 * MAX_OPTIONS) + MAX_DISTRACTORS * 3 + 2
 UTTERANCE_TOKENS = 64
 SLOTS = 1 + MAX_FIELDS
 N_MINIWOB_ACTIONS = 1 + N_NODES * SLOTS
@@ -74,7 +76,7 @@ class Node:
     tag: str
     text: str
     element: int
-    role: str  # root | label | control | group | option | option_label | link
+    role: str  # root | row | label | control | group | option | option_label | link
     option: int = -1
     left: float = 0.0
     top: float = 0.0
@@ -83,10 +85,12 @@ class Node:
 
 
 def _page_nodes(page: tuple[Element, ...], first_ref: int) -> list[Node]:
-    """The element list of one page, refs from ``first_ref`` (the root DIV is ref 1)."""
+    """The element list of one page, refs from ``first_ref`` (the root DIV is ref 1). Each
+    element sits in its own row ``DIV`` (MiniWoB++'s pages wrap a label and its input in
+    a ``<p>`` or ``<div>``), below MiniWoB++'s 50-pixel instruction bar."""
     nodes: list[Node] = []
     ref = first_ref
-    top = 4.0
+    top = 52.0
 
     def add(tag: str, text: str, i: int, role: str, left: float, width: float, height: float = 16.0,
             option: int = -1, parent: int = 1) -> int:
@@ -96,26 +100,27 @@ def _page_nodes(page: tuple[Element, ...], first_ref: int) -> list[Node]:
         return ref - 1
 
     for i, e in enumerate(page):
+        row = add("DIV", "", i, "row", 0.0, WIDTH, 18.0)
         if e.kind in _INPUT_TAG:
-            add("LABEL", e.label, i, "label", 2.0, 60.0)
-            add(_INPUT_TAG[e.kind], "", i, "control", 64.0, 90.0, 18.0)
+            add("LABEL", e.label, i, "label", 2.0, 60.0, parent=row)
+            add(_INPUT_TAG[e.kind], "", i, "control", 64.0, 90.0, 18.0, parent=row)
             top += 22.0
         elif e.kind == "radio":
-            group = add("SPAN", e.label, i, "group", 2.0, 156.0)
+            group = add("SPAN", e.label, i, "group", 2.0, 156.0, parent=row)
             top += 18.0
             for k, option in enumerate(e.options):
                 add("INPUT_radio", "", i, "option", 6.0, 13.0, 13.0, option=k, parent=group)
                 add("LABEL", option, i, "option_label", 22.0, 100.0, option=k, parent=group)
                 top += 16.0
         elif e.kind == "checkbox":
-            add("INPUT_checkbox", "", i, "control", 2.0, 13.0, 13.0)
-            add("LABEL", e.label, i, "label", 18.0, 120.0)
+            add("INPUT_checkbox", "", i, "control", 2.0, 13.0, 13.0, parent=row)
+            add("LABEL", e.label, i, "label", 18.0, 120.0, parent=row)
             top += 18.0
         elif e.kind == "link":
-            add("A", e.label, i, "link", 2.0, 80.0)
+            add("A", e.label, i, "link", 2.0, 80.0, parent=row)
             top += 18.0
         else:  # button, next, submit
-            add("BUTTON", e.label, i, "control", 2.0, 60.0, 22.0)
+            add("BUTTON", e.label, i, "control", 2.0, 60.0, 22.0, parent=row)
             top += 26.0
     return nodes
 
@@ -163,8 +168,8 @@ class MiniWobView:
             out.append({"ref": node.ref, "parent": node.parent, "tag": node.tag, "text": node.text,
                         "value": self.value(node), "left": node.left, "top": node.top, "width": node.width,
                         "height": node.height, "focused": node.ref == self.focused,
-                        "tampered": node.ref in self.tampered, "targeted": False, "is_leaf": node.role != "root"
-                        and node.role != "group"})
+                        "tampered": node.ref in self.tampered, "targeted": False,
+                        "is_leaf": node.role not in ("root", "row", "group")})
         return out
 
     # -- actions ---------------------------------------------------------------------------
@@ -204,7 +209,7 @@ class MiniWobView:
         control = self._control(node)
         self.focused = control.ref if control is not None else 0
         if r == 0:
-            if e is None or node.role in ("group", "link"):
+            if e is None or node.role in ("row", "group", "link"):
                 return None, ""
             if e.kind == "checkbox":
                 return encode(node.element, "click"), ""

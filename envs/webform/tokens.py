@@ -62,7 +62,7 @@ def words(text: str) -> list[str]:
 
 def _known_words() -> tuple[str, ...]:
     texts = [*voc.DISTRACTOR_INPUT_LABELS, *voc.DISTRACTOR_CHECKBOX_LABELS, *voc.DISTRACTOR_LINK_LABELS,
-             *voc.DISTRACTOR_BUTTON_LABELS, voc.YES, voc.NO, "next", "submit", "extra",
+             *voc.DISTRACTOR_BUTTON_LABELS, *voc.SUBMIT_LABELS, *voc.NEXT_LABELS, voc.YES, voc.NO, "extra",
              "true", "false"]  # checked state in obs_mode="miniwob" (miniwob.py)
     for c in voc.CONCEPTS:
         texts += [c.label, *c.synonyms, *c.values]
