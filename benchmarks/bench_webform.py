@@ -13,7 +13,24 @@ replay covers invalid actions, validation failures, pages and both outcomes.
 (append typing) in the simulator for STEPS steps, uniform over small text-field forms
 (:data:`ZERO_SHOT_LEVELS`), then plays it without any further training on MiniWoB++'s own
 form tasks in headless Chromium (``envs/webform/miniwob_adapter.py``) and prints each
-task's success rate, next to a scripted rule through the same adapter.
+task's success rate.
+
+Measured (40k steps, ~175 s of one core each; 20 seeded MiniWoB++ episodes per task):
+
+    task              seed 0   seed 1
+    login-user         0.60     0.00
+    enter-text         0.00     0.00
+    enter-password     0.00     0.00
+    form-sequence-2    0.00     0.00
+    multi-orderings    0.00     0.00
+    click-checkboxes   0.35     0.10
+
+The same students solve 0.99-1.00 of the simulator's 1-2-field forms. Seed 0 solves
+login-user in 3 actions (type username, type password, click "Login"); on enter-text, whose
+only input has no label (every field of ours has one), it clicks Submit at once. Before the
+navigation buttons said more than "Submit", a seed-0 student solved enter-text 1.00 and
+enter-password 0.95 but login-user 0.00 (it never clicked "Login"). Zero-shot transfer is
+therefore real but brittle: it depends on surface features our generator does not vary.
 
 Prints: sim steps/s replaying the recorded forms (the browser's workload), sim steps/s with
 form generation and uniform random valid actions (training-like), browser steps/s, and
