@@ -24,6 +24,7 @@ from envs.errors import TeachBenchError, unknown_name
 from students.features import CNN, cnn_policy_kwargs
 from students.recurrent import SequencePPO, recurrent_policy_kwargs
 from students.shared_mlp import SHARED_MLP, shared_mlp_policy_kwargs
+from students.webform_features import WEBFORM_SET, webform_set_policy
 
 # maskable_ppo (sb3-contrib): PPO that never samples actions the env masks out through its
 # ``action_masks()`` method (the web-form env provides one).
@@ -50,8 +51,10 @@ def algo_class(name: str) -> type[BaseAlgorithm]:
 
 
 def student_params(algo: str, params: Mapping[str, Any] | None, env_defaults: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Env defaults for this algorithm, overridden by the student config's own params."""
+    """Env defaults for this algorithm, overridden by the student config's own params.
+    An env default ``policy`` is not a parameter: :func:`make_student` reads it."""
     merged = dict((env_defaults or {}).get(algo, {}) or {})
+    merged.pop("policy", None)
     merged.update(params or {})
     cls = algo_class(algo)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
@@ -81,9 +84,15 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
                                   [CNN, *cls.policy_aliases])
         kwargs["policy_kwargs"] = recurrent_policy_kwargs(vec_env, policy, kwargs.get("policy_kwargs"))
         return cls("MlpLstmPolicy", vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
-    if policy is not None and policy not in (CNN, SHARED_MLP) and policy not in cls.policy_aliases:
+    if policy is None:  # the env config may name the policy its observation needs (webform tokens: webform_set)
+        policy = ((env_defaults or {}).get(algo) or {}).get("policy")
+    if policy is not None and policy not in (CNN, SHARED_MLP, WEBFORM_SET) and policy not in cls.policy_aliases:
         raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}",
-                              [CNN, SHARED_MLP, *cls.policy_aliases])
+                              [CNN, SHARED_MLP, WEBFORM_SET, *cls.policy_aliases])
+    if policy == WEBFORM_SET:  # the web-form set policy (students/webform_features.py)
+        policy_class, kwargs["policy_kwargs"] = webform_set_policy(algo, vec_env.observation_space,
+                                                                   kwargs.get("policy_kwargs"))
+        return cls(policy_class, vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
     if policy == SHARED_MLP:  # TMA's PPO: policy and value heads on one trunk (students/shared_mlp.py)
         if algo not in ("ppo", "a2c", "maskable_ppo"):
             raise TeachBenchError("student.policy", f"policy 'shared_mlp' is for on-policy algorithms, not {algo}",

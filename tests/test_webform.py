@@ -291,3 +291,16 @@ def test_slots_layout():
     assert SLOTS * MAX_ELEMENTS == N_ACTIONS
     for a in range(N_ACTIONS):
         assert encode(*decode(a)) == a
+
+
+def test_webform_runs_default_to_the_masked_student(compose):
+    """``env=webform`` picks sb3-contrib's MaskablePPO (configs/env/webform.yaml), also under
+    the baseline preset; the command line still chooses any student; other envs keep PPO."""
+    assert compose("env=webform").student.algo == "maskable_ppo"
+    assert compose("env=webform", "experiment=baseline").student.algo == "maskable_ppo"
+    assert compose("env=webform", "student=ppo").student.algo == "ppo"
+    assert compose("experiment=baseline", "env=webform", "student=a2c").student.algo == "a2c"
+    assert compose("env=gridworld").student.algo == "ppo"
+    cfg = compose("env=webform")
+    # the env config's MaskablePPO defaults are what the run will merge
+    assert cfg.env.students.maskable_ppo.gamma == 0.95

@@ -122,10 +122,21 @@ class StepOutcome:
 
 
 class FormState:
-    """The mutable state of one form: current values, page, errors, submission."""
+    """The mutable state of one form: current values, page, errors, submission.
 
-    def __init__(self, form: Form) -> None:
+    ``append=True`` gives typing MiniWoB++'s semantics: it sends one key event per
+    character to the focused field, so the text lands after what the field already holds
+    (fixing a wrong value would need select-all and delete, which its "liu18" actions lack).
+    Text and number inputs then hold ``old + value`` (a number input keeps it when the
+    result is still a number, as Chromium does for digit keys); a date input keeps the fill
+    semantics, because Chromium's date input takes key events segment by segment
+    (month, day, year), not as appended text. ``append=False`` (default) is Playwright's
+    ``fill``, which replaces the value (what the browser replay checks).
+    """
+
+    def __init__(self, form: Form, append: bool = False) -> None:
         self.form = form
+        self.append = bool(append)
         self.page = 0
         # values[p][i] for every element (links/buttons hold "")
         self.values: list[list[str]] = [[e.initial for e in page] for page in form.pages]
@@ -203,7 +214,10 @@ class FormState:
         e = self.form.pages[p][i]
         row = self.values[p]
         if op == "type":
-            new = typed_value(e.kind, self.form.values[arg])
+            text = self.form.values[arg]
+            if self.append and e.kind in ("text", "number"):
+                text = row[i] + text
+            new = typed_value(e.kind, text)
             if new is not None and new != row[i]:
                 row[i] = new
                 out.changed = i

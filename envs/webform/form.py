@@ -239,7 +239,8 @@ def generate_form(task: Task, rng: np.random.Generator, space: TaskSpace | None 
         page.insert(draw.below(len(page) + 1), dict(kind=kind, label=label, initial=initial))
     last = n_pages - 1
     for p, page in enumerate(pages):
-        page.append(dict(kind="submit" if p == last else "next", label="Submit" if p == last else "Next"))
+        label = str(draw.pick(voc.SUBMIT_LABELS if p == last else voc.NEXT_LABELS))
+        page.append(dict(kind="submit" if p == last else "next", label=label))
 
     # Names (DOM ids) and visual ranks, in document order.
     final: list[tuple[Element, ...]] = []

@@ -133,6 +133,12 @@ DISTRACTOR_BUTTON_LABELS: tuple[str, ...] = (
     "Cancel", "Save draft", "Print", "Help", "Chat with us", "Clear", "Preview", "Share",
 )
 
+# What the navigation buttons say: real forms rarely all say "Submit" (MiniWoB++'s
+# login-user says "Login"); the button's kind, not its word, makes it the submit button.
+SUBMIT_LABELS: tuple[str, ...] = ("Submit", "Send", "Done", "Confirm", "Register", "Sign up", "Log in", "Login",
+                                  "Book now", "Place order", "Apply", "OK")
+NEXT_LABELS: tuple[str, ...] = ("Next", "Continue", "Next step", "Proceed")
+
 YES, NO = "yes", "no"
 
 MAX_OPTIONS = max(len(c.values) for c in CONCEPTS if c.kind in ("select", "radio"))

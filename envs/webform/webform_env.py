@@ -35,9 +35,16 @@ from gymnasium import spaces
 from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
 from envs.task_space import Task
-from envs.webform.dom import N_ACTIONS, FormState
+from envs.webform.dom import N_ACTIONS, FormState, StepOutcome
 from envs.webform.features import OBS_SIZE, Encoder
+from envs.webform.miniwob import N_MINIWOB_ACTIONS, MiniWobView
+from envs.webform.miniwob import observation_space as miniwob_observation_space
+from envs.webform.tokens import TOKEN_OBS_SIZE, VOCAB, TokenEncoder
 from envs.webform.form import MAX_DISTRACTORS, MAX_FIELDS, MAX_PAGES, Form, generate_form, make_task_space
+
+
+OBS_MODES = ("flat", "tokens", "miniwob")
+TYPING = ("replace", "append")
 
 
 class WebFormEnv(TaskEnvMixin, gym.Env):
@@ -53,13 +60,23 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         steps_per_field: step limit = ``steps_per_field * (n_fields + n_pages) + 2``;
             default 2.0 (twice the minimal number of actions, plus slack).
         test_set_size / test_seed: size and seed of the fixed test set; defaults 40 / 2024.
+        obs_mode: ``"flat"`` (default; the match features of ``features.py``, what the
+            committed leaderboard rows were trained on) or ``"tokens"`` (the same followed by
+            hashed token ids of every label, key, value and option, ``tokens.py``: the
+            observation from which shuffled synonym forms are learnable) or ``"miniwob"``
+            (MiniWoB++'s utterance + element list and its "liu18" click / focus-and-type
+            actions, ``miniwob.py``; the action space becomes ``Discrete(N_MINIWOB_ACTIONS)``).
+        typing: ``"replace"`` (default; Playwright's ``fill``, what the browser replay checks)
+            or ``"append"`` (MiniWoB++'s key events: typed text lands after the current
+            value, ``dom.FormState``).
     """
 
     metadata = {"render_modes": ["html"], "render_fps": 1}
 
     def __init__(self, shaping: float = 0.0, success_reward: float = 1.0, failure_reward: float = -1.0,
                  timeout_reward: float | None = None, steps_per_field: float = 2.0, test_set_size: int = 40,
-                 test_seed: int = 2024, render_mode: str | None = None) -> None:
+                 test_seed: int = 2024, render_mode: str | None = None, obs_mode: str = "flat",
+                 typing: str = "replace") -> None:
         for key, value in (("shaping", shaping), ("steps_per_field", steps_per_field)):
             if not np.isfinite(value) or value < 0:
                 raise TeachBenchError(f"env.kwargs.{key}", f"must be a finite number >= 0, got {value!r}")
@@ -67,6 +84,10 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             raise TeachBenchError("env.kwargs.steps_per_field", f"must be >= 1, got {steps_per_field!r}")
         if render_mode not in (None, "html"):
             raise TeachBenchError("env.kwargs.render_mode", f"unknown render mode {render_mode!r}", ["html"])
+        if obs_mode not in OBS_MODES:
+            raise TeachBenchError("env.kwargs.obs_mode", f"unknown observation mode {obs_mode!r}", list(OBS_MODES))
+        if typing not in TYPING:
+            raise TeachBenchError("env.kwargs.typing", f"unknown typing {typing!r}", list(TYPING))
         if test_set_size < 1:
             raise TeachBenchError("env.kwargs.test_set_size", f"must be >= 1, got {test_set_size!r}")
         self.task_space = make_task_space()
@@ -78,12 +99,22 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         self.test_set_size = int(test_set_size)
         self.test_seed = int(test_seed)
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
-        self.action_space = spaces.Discrete(N_ACTIONS)
+        self.obs_mode = obs_mode
+        self.typing = typing
+        self.action_space = spaces.Discrete(N_MINIWOB_ACTIONS if obs_mode == "miniwob" else N_ACTIONS)
+        if obs_mode == "miniwob":
+            self.observation_space = miniwob_observation_space()
+        elif obs_mode == "tokens":
+            high = np.ones(TOKEN_OBS_SIZE, dtype=np.float32)
+            high[OBS_SIZE:] = VOCAB - 1
+            self.observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
+        else:
+            self.observation_space = spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
         self._task: Task | None = None
         self.form: Form | None = None
         self.state: FormState | None = None
-        self._encoder: Encoder | None = None
+        self._encoder: Encoder | TokenEncoder | None = None
+        self.view: MiniWobView | None = None
         self._masks: list[np.ndarray] = []
         self._steps = 0
         self._max_steps = 1
@@ -101,18 +132,19 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             self._task = self.resolve_task(options, self._task)
             form = generate_form(self._task, self.np_random, self.task_space)
         self.form = form
-        self.state = FormState(form)
-        self._encoder = Encoder(self.state)
+        self.state = FormState(form, append=self.typing == "append")
+        self._encoder = TokenEncoder(self.state) if self.obs_mode == "tokens" else Encoder(self.state)
         self._masks = []
         for p in range(len(form.pages)):
             self.state.page = p
             self._masks.append(self.state.valid_mask())
         self.state.page = 0
+        self.view = MiniWobView(self.state) if self.obs_mode == "miniwob" else None
         self._steps = 0
         self._max_steps = int(self.steps_per_field * (form.n_fields + len(form.pages))) + 2
         self._potential = self.state.potential()
-        obs = self._encoder.observation(1.0, False, False)
-        return obs, {"task": dict(self._task), "action_mask": self._masks[0].copy()}
+        obs = self._observe(1.0, False, False)
+        return obs, {"task": dict(self._task), "action_mask": self.action_masks()}
 
     def step(self, action: Any):
         if self.state is None or self._encoder is None:
@@ -121,7 +153,14 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             raise TeachBenchError("env", "the episode is over: call reset()")
         state = self.state
         page_before = state.page
-        out = state.step(int(np.asarray(action).reshape(())) if not isinstance(action, (int, np.integer)) else int(action))
+        action = int(np.asarray(action).reshape(())) if not isinstance(action, (int, np.integer)) else int(action)
+        if self.view is not None:  # a "liu18" action: what it amounts to in the simulator
+            inner, invalid = self.view.translate(action)
+            out = state.step(inner) if inner is not None else StepOutcome(invalid=invalid)
+            if out.page_changed:
+                self.view.page_changed()
+        else:
+            out = state.step(action)
         self._steps += 1
         if out.changed >= 0:
             self._encoder.refresh_element(page_before, out.changed)
@@ -144,15 +183,22 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             terminated = True
             reward += self.timeout_reward
             info.update(success=False, submitted=None, timeout=True)
-        info["action_mask"] = self._masks[state.page].copy()
+        info["action_mask"] = self.action_masks()
         steps_left = 1.0 - self._steps / self._max_steps
-        obs = self._encoder.observation(steps_left, bool(out.invalid), out.validation_failed)
+        obs = self._observe(steps_left, bool(out.invalid), out.validation_failed)
         return obs, float(reward), terminated, False, info
+
+    def _observe(self, steps_left: float, last_invalid: bool, last_failed: bool):
+        if self.view is not None:
+            return self.view.observation()
+        return self._encoder.observation(steps_left, last_invalid, last_failed)
 
     def action_masks(self) -> np.ndarray:
         """Valid actions of the current page (sb3-contrib MaskablePPO's hook)."""
         if self.state is None:
-            return np.ones(N_ACTIONS, dtype=bool)
+            return np.ones(self.action_space.n, dtype=bool)
+        if self.view is not None:
+            return self.view.action_mask().copy()
         return self._masks[self.state.page].copy()
 
     def render(self) -> str | None:
