@@ -64,6 +64,14 @@ def student_params(algo: str, params: Mapping[str, Any] | None, env_defaults: Ma
     return merged
 
 
+def policy_choices(algo: str) -> list[str]:
+    """The ``student.policy`` names ``algo`` accepts: SB3's aliases plus ours (the maze
+    CNN; for feed-forward students also TMA's shared trunk and the web-form set policy)."""
+    cls = algo_class(algo)
+    ours = [CNN] if cls is SequencePPO else [CNN, SHARED_MLP, WEBFORM_SET]
+    return [*ours, *cls.policy_aliases]
+
+
 def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: Mapping[str, Any] | None = None,
                  env_defaults: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu",
                  verbose: int = 0) -> BaseAlgorithm:
@@ -79,16 +87,14 @@ def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: 
         )
     kwargs = student_params(algo, params, env_defaults)
     if cls is SequencePPO:
-        if policy is not None and policy != CNN and policy not in cls.policy_aliases:
-            raise TeachBenchError("student.policy", f"unknown policy {policy!r} for recurrent_ppo",
-                                  [CNN, *cls.policy_aliases])
+        if policy is not None and policy not in policy_choices(algo):
+            raise TeachBenchError("student.policy", f"unknown policy {policy!r} for recurrent_ppo", policy_choices(algo))
         kwargs["policy_kwargs"] = recurrent_policy_kwargs(vec_env, policy, kwargs.get("policy_kwargs"))
         return cls("MlpLstmPolicy", vec_env, seed=seed, device=device, verbose=verbose, **kwargs)
     if policy is None:  # the env config may name the policy its observation needs (webform tokens: webform_set)
         policy = ((env_defaults or {}).get(algo) or {}).get("policy")
-    if policy is not None and policy not in (CNN, SHARED_MLP, WEBFORM_SET) and policy not in cls.policy_aliases:
-        raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}",
-                              [CNN, SHARED_MLP, WEBFORM_SET, *cls.policy_aliases])
+    if policy is not None and policy not in policy_choices(algo):
+        raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {cls.__name__}", policy_choices(algo))
     if policy == WEBFORM_SET:  # the web-form set policy (students/webform_features.py)
         policy_class, kwargs["policy_kwargs"] = webform_set_policy(algo, vec_env.observation_space,
                                                                    kwargs.get("policy_kwargs"))

@@ -20,7 +20,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from envs.errors import TeachBenchError, unknown_name
 from envs.registry import ENV_IDS
-from students.build import ACTION_SPACES, ALGOS, student_params
+from students.build import ACTION_SPACES, ALGOS, policy_choices, student_params
 from students.features import CNN
 from students.vec import VEC_KINDS
 from teachers.registry import TEACHERS, teacher_class
@@ -143,8 +143,8 @@ def check_choices(cfg: DictConfig) -> None:
                                   f"{cfg.env.name!r} has none", usable)
         policy = cfg.student.get("policy")
         aliases = list(ALGOS[algo].policy_aliases)
-        if policy is not None and policy != CNN and policy not in aliases:
-            raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {algo}", [CNN, *aliases])
+        if policy is not None and policy not in policy_choices(algo):
+            raise TeachBenchError("student.policy", f"unknown policy {policy!r} for {algo}", policy_choices(algo))
         if policy == CNN and getattr(unwrapped, "image_layout", None) is None:
             raise TeachBenchError("student.policy", f"policy 'cnn' needs an env with an image_layout; env "
                                   f"{cfg.env.name!r} has none", aliases)
