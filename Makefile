@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test,browser]"
+	$(BIN)/python -m pip install -q -e ".[test,browser,miniwob]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -26,10 +26,11 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/teachbench experiment=quickstart
 
-## Debian's Chromium for the browser checks (installed when missing and we are root).
+## Debian's Chromium and ChromeDriver for the browser checks (our replay through Playwright,
+## MiniWoB++ through Selenium), installed when missing and we are root.
 chromium:
-	@if [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium: browser tests will be skipped"; \
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "warning: could not install chromium: browser tests will be skipped"; \
 	else echo "warning: /usr/bin/chromium missing and not root: browser tests will be skipped"; fi
 
 ## The default test suite (< 15 min on 2 cores).
