@@ -69,7 +69,7 @@ STUDENTS = ("mlp", "ours", "ours_packed", "ours_stepwise", "ours_split", "contri
 
 def build(student: str, vec: Any, args: argparse.Namespace, ppo_defaults: dict[str, Any], seed: int = 0) -> Any:
     common = {"n_steps": args.n_steps, "batch_size": args.batch_size, "n_epochs": args.epochs,
-              "gamma": 0.995, "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 3e-4}
+              "gamma": args.gamma, "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 3e-4}
     if student == "mlp":
         return make_student("ppo", vec, params={**ppo_defaults, **common}, seed=seed, device=args.device)
     if student.startswith("ours"):
@@ -197,13 +197,15 @@ def learn_memory(args: argparse.Namespace) -> list[dict[str, Any]]:
                 vec.env_method("set_next_task", {"level": levels[i % 2]}, indices=[i])
             torch.manual_seed(seed)
             model = build(student, vec, args, {}, seed=seed)
-            outcomes: list[tuple[int, bool]] = []
+            outcomes: list[tuple[int, int, bool]] = []
+            lengths: list[tuple[int, int, bool]] = []
 
             def on_step(local: dict[str, Any], _globals: dict[str, Any]) -> bool:
                 for i in np.flatnonzero(local["dones"]):
                     info = local["infos"][i]
                     fast = bool(info.get("success", False)) and int(info["episode"]["l"]) <= shortest + 1
                     outcomes.append((model.num_timesteps, int(i) % 2, fast))
+                    lengths.append((model.num_timesteps, int(info["episode"]["l"]), bool(info.get("success", False))))
                 return True
 
             start = time.perf_counter()
@@ -223,10 +225,14 @@ def learn_memory(args: argparse.Namespace) -> list[dict[str, Any]]:
             curve = [rate((steps > lo) & (steps <= lo + args.learn_steps / 10))
                      for lo in np.arange(10) * args.learn_steps / 10]
             final = rate(steps > 0.8 * args.learn_steps)
+            late = [(n, ok) for t, n, ok in lengths if t > 0.8 * args.learn_steps]
+            late_success = float(np.mean([ok for _, ok in late])) if late else float("nan")
+            late_length = float(np.mean([n for n, _ in late])) if late else float("nan")
             results.append({"student": student, "seed": seed, "final_solved_fast": final, "curve": curve,
-                            "wall_s": wall})
+                            "final_success": late_success, "final_mean_length": late_length, "wall_s": wall})
             print(f"{student:<16} seed {seed}  solved within {shortest + 1} steps, last 20% of training {final:5.2f}   "
-                  f"curve {' '.join(f'{c:.2f}' for c in curve)}   {wall:.0f} s")
+                  f"curve {' '.join(f'{c:.2f}' for c in curve)}   (any success {late_success:.2f}, "
+                  f"mean length {late_length:.1f})   {wall:.0f} s")
     for student in args.students:
         finals = [r["final_solved_fast"] for r in results if r["student"] == student]
         print(f"{student:<16} solved within {shortest + 1} steps: {np.mean(finals):5.2f} ± {np.std(finals):4.2f} "
@@ -254,6 +260,7 @@ def main() -> None:
     parser.add_argument("--learn-steps", type=int, default=500_000)
     parser.add_argument("--corridor", type=int, default=1, help="corridor cells between the cue and the junction")
     parser.add_argument("--memory-time-limit", type=int, default=20, help="episode steps in the memory T-maze")
+    parser.add_argument("--gamma", type=float, default=0.995, help="discount of every student (the maze's 0.995)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.batch_size % args.n_steps:
