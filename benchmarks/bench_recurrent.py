@@ -30,14 +30,21 @@ a T-maze whose goal lies at the end of the left or the right arm, shown only by 
 (an alcove beside the start cell) that leaves the 5×5 view after the first step. The goal
 is out of view from the junction, so the score is the rate of episodes solved in at most
 the shortest path + 1 step (averaged over the two levels): a memoryless policy reaches at
-most 0.5 (it must guess a side;
-looking into an arm and turning back costs 2 more steps), a policy that remembers the cue
-reaches 1. The time limit is longer (``--memory-time-limit``, default 20) so that random
-exploration finds the goal (3.5% of random episodes do), and the maze's reward
-(1 − 0.9·t/T) pays for the shorter path. Each env plays one of the two levels throughout.
+most 0.5 (it must guess a side; looking into an arm and turning back costs 2 more steps),
+a policy that remembers the cue reaches 1. The time limit (``--memory-time-limit``,
+default 20) is longer so that random exploration finds the goal (3.5% of random episodes
+at 20 steps, 0.7% at 10), and the maze's reward (1 − 0.9·t/T) pays for the shorter path.
+Each env plays one of the two levels throughout.
 
-    python benchmarks/bench_recurrent.py --learn-memory --students ours contrib mlp --seeds 0 1 2 \
-        --learn-steps 500000 --n-envs 64 --n-steps 32 --batch-size 512 --epochs 4 --device cuda
+    python benchmarks/bench_recurrent.py --learn-memory --students ours mlp --seeds 0 1 2 --gamma 0.95 \\
+        --memory-time-limit 12 --learn-steps 1000000 --n-envs 64 --n-steps 32 --batch-size 512 \\
+        --epochs 4 --device cuda --json memory_ours.json
+    (the same with ``--students contrib --json memory_contrib.json``)
+
+Measured on the CPU (1 seed, 300k steps, 32 envs, gamma 0.95, time limit 12): MLP 0.50
+(any success 1.00), ours 0.50 (0.66), sb3-contrib 0.50 (1.00): all at the memoryless
+ceiling at that budget; an earlier run of ours (Adam eps 1e-8) reached 0.99 at 120k steps,
+then collapsed.
 """
 
 from __future__ import annotations
