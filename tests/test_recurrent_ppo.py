@@ -58,6 +58,8 @@ def test_parameter_count_is_dcds_maze_network_by_hand() -> None:
     assert ours == 304 + 25 + 416_768 + 2 * 8_224 + 99 + 33 == 433_677
     dcd = ours - 304 + (3 * 16 * 9 + 16)  # the only difference: 3 input channels instead of 2
     assert dcd == 433_821
+    # dcd's Adam eps (also SB3's actor-critic default)
+    assert pol.optimizer.defaults["eps"] == 1e-5
     # dcd's init: LSTM and head biases zero, policy output ~0.01 scale
     assert all(torch.count_nonzero(p) == 0 for n, p in pol.lstm.named_parameters() if "bias" in n)
     assert pol.action_net.weight.abs().max() < 0.05

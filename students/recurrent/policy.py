@@ -105,7 +105,8 @@ class RecurrentActorCritic(BasePolicy):
         lstm_hidden_size: 256 (dcd).
         features_extractor_class / _kwargs: default ``FlattenExtractor`` (the student build
             passes :class:`UEDMazeFeatures` on envs with an ``image_layout``).
-        optimizer_class / optimizer_kwargs: default Adam; ``optimizer_kwargs={"eps": 1e-5}`` is dcd's.
+        optimizer_class / optimizer_kwargs: default Adam with ``eps=1e-5`` (dcd's, and what
+            SB3's and sb3-contrib's actor-critic policies default to), unless given.
     """
 
     recurrent = True
@@ -116,6 +117,9 @@ class RecurrentActorCritic(BasePolicy):
                  features_extractor_kwargs: dict[str, Any] | None = None, normalize_images: bool = False,
                  optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
                  optimizer_kwargs: dict[str, Any] | None = None) -> None:
+        optimizer_kwargs = dict(optimizer_kwargs or {})
+        if optimizer_class is torch.optim.Adam:
+            optimizer_kwargs.setdefault("eps", 1e-5)
         super().__init__(observation_space, action_space, features_extractor_class, features_extractor_kwargs,
                          normalize_images=normalize_images, optimizer_class=optimizer_class,
                          optimizer_kwargs=optimizer_kwargs)
