@@ -144,6 +144,12 @@ SMOKE = ["budget.steps=4096", "eval.every=1000000", "checkpoint.every=1000000", 
          "ued.buffer_size=8", "student.params.n_steps=32", "log.progress_bar=false"]
 
 
+# PAIRED's adversary at dcd's size (128 conv filters, LSTM 256, 32 designs per update) is a
+# GPU network: one update takes minutes on a CPU core. The smoke runs use a small one.
+SMALL_ADVERSARY = ["++teacher.params.batch_size=4", "++teacher.params.n_walls=10",
+                   "++teacher.params.conv_filters=4", "++teacher.params.lstm_hidden=16"]
+
+
 def _preset_runs() -> list[tuple[str, str]]:
     runs = []
     for preset in UED_PRESETS:
@@ -157,7 +163,7 @@ def test_every_ued_preset_runs_end_to_end_at_a_smoke_budget(compose, preset: str
     from experiments.running.run import run, run_dir_for
 
     assert {"ued_gridworld", "ued_maze_dcd", "ued_maze_dcd25"} <= set(UED_PRESETS)
-    cfg = compose(f"experiment={preset}", f"teacher={teacher}", *SMOKE)
+    cfg = compose(f"experiment={preset}", f"teacher={teacher}", *SMOKE, *(SMALL_ADVERSARY if teacher == "paired" else []))
     summary = run(cfg)
     assert summary["state"] == "finished" and summary["steps"] >= 4096
     if cfg.env.kwargs.get("held_out_set", "literature") == "literature":
@@ -178,7 +184,7 @@ def test_antagonist_teachers_run_on_the_batched_env(compose, teacher: str) -> No
 
     cfg = compose("env=gridworld_batched", f"teacher={teacher}", "budget.steps=2048", "eval.every=1000000",
                   "checkpoint.every=1000000", "env.kwargs.max_steps=24", "+env.kwargs.n_test_tasks=4",
-                  "eval.held_out=false", "log.progress_bar=false")
+                  "eval.held_out=false", "log.progress_bar=false", *(SMALL_ADVERSARY if teacher == "paired" else []))
     assert run(cfg)["steps"] >= 2048
 
 
