@@ -41,7 +41,7 @@ from envs.task_space import Task, TaskSpace
 from teachers.level_vae import LevelVAEConfig, load_or_pretrain, random_level_sequences
 from teachers.paired import LevelRegretTeacher, OneStepGenerator, PAIREDParam, maze_size
 from teachers.task_vae import PCALatent, latent_report, make_latent
-from teachers.torch_utils import build_seeded, load_optimizer, module_state, plain
+from teachers.torch_utils import build_seeded, load_optimizer, module_state, plain, regret_reinforce_step
 
 
 class CLUTRParam(PAIREDParam):
@@ -275,17 +275,9 @@ class CLUTR(LevelRegretTeacher):
         noise = torch.as_tensor(np.array([r[0] for r in record]), dtype=torch.float32)
         action = torch.as_tensor(np.array([r[1] for r in record]), dtype=torch.float32)
         r = torch.as_tensor(regrets, dtype=torch.float64)
-        adv = r - self.baseline
-        adv = (adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv).float()
-        dist = self.generator.distribution(noise)
-        loss = -(adv * dist.log_prob(action).sum(-1)).mean() - self.ent_coef * dist.entropy().sum(-1).mean()
-        self.optimizer.zero_grad()
-        if not torch.isfinite(loss):
+        if regret_reinforce_step(self.generator, self.optimizer, noise, action, r, self.baseline, self.ent_coef) is None:
             self.n_dropped += 1
             return
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.generator.parameters(), 1.0)
-        self.optimizer.step()
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * float(r.mean())
         self.n_generator_updates += 1
 

@@ -55,7 +55,7 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.plr import level_key, replay_task, task_key
-from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain
+from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, regret_reinforce_step
 
 
 class LevelRegretTeacher(Teacher):
@@ -456,21 +456,13 @@ class PAIREDParam(Teacher):
         # regrets in float64: returns on a huge scale overflow float32 before normalisation
         r = torch.as_tensor([b[2] for b in self._batch], dtype=torch.float64)
         self._batch = []
-        adv = r - self.baseline
-        adv = (adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv).float()
-        dist = self.generator.distribution(z)
-        log_prob = dist.log_prob(a).sum(-1)
-        loss = -(adv.detach() * log_prob).mean() - self.ent_coef * dist.entropy().sum(-1).mean()
-        self.optimizer.zero_grad()
-        if not torch.isfinite(loss):  # never step on a non-finite loss: the generator would turn NaN
+        loss = regret_reinforce_step(self.generator, self.optimizer, z, a, r, self.baseline, self.ent_coef)
+        if loss is None:
             self.n_dropped += 1
             return
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.generator.parameters(), 1.0)
-        self.optimizer.step()
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * float(r.mean())
         self.n_generator_updates += 1
-        self.last_loss = float(loss.detach())
+        self.last_loss = loss
 
     # -- checkpoints and diagnostics ----------------------------------------------------
     def _state(self) -> dict[str, Any]:

@@ -66,3 +66,24 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -
     state = dict(state)
     inner = {int(k): v for k, v in state["state"].items()}
     optimizer.load_state_dict({"state": inner, "param_groups": [dict(g) for g in state["param_groups"]]})
+
+
+def regret_reinforce_step(generator: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+                          actions: torch.Tensor, regrets: torch.Tensor, baseline: float,
+                          ent_coef: float) -> float | None:
+    """One REINFORCE step of a one-step regret generator (PAIRED's parametric variant,
+    CLUTR's latent generator): advantage = regret − moving-average ``baseline``,
+    normalised over the batch; gradient norm clipped to 1. ``regrets`` stay float64 until
+    normalised (returns on a huge scale overflow float32). Returns the loss, or None when
+    it is not finite: then no step is taken (the generator would turn NaN)."""
+    adv = regrets - baseline
+    adv = (adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv).float()
+    dist = generator.distribution(inputs)
+    loss = -(adv.detach() * dist.log_prob(actions).sum(-1)).mean() - ent_coef * dist.entropy().sum(-1).mean()
+    optimizer.zero_grad()
+    if not torch.isfinite(loss):
+        return None
+    loss.backward()
+    nn.utils.clip_grad_norm_(generator.parameters(), 1.0)
+    optimizer.step()
+    return float(loss.detach())
