@@ -237,3 +237,22 @@ def test_dcd_domain_randomization_levels() -> None:
         MazeEnv(generator="dcd", blocks=[0, 200])
     with pytest.raises(TeachBenchError, match="generator"):
         MazeEnv(generator="paired")
+
+
+def test_plr_robust_curves_against_gradient_updates(compose) -> None:
+    """dcd reports PLR⊥ per student gradient update: a run's evaluations can be read on that
+    axis. PLR⊥ trains only on replays, so at an equal env step it has taken no more gradient
+    updates than rollouts, and fewer once new levels are being scored without training."""
+    from experiments.reporting import analysis as A
+    from experiments.running.run import run, run_dir_for
+
+    cfg = compose("experiment=ued_gridworld", "teacher=plr_robust", *SMOKE, "eval.every=1024", "log.diagnostics_every=256")
+    summary = run(cfg)
+    runs = A.load_runs(run_dir_for(cfg).path.parent)
+    curves = A.with_gradient_updates(A.mastery_curves(A.load_evaluations(runs)), A.load_teacher_diagnostics(runs))
+    rollouts = curves["step"] / (cfg.env.n_envs * cfg.student.params.n_steps)
+    assert curves["gradient_updates"].notna().all() and (curves["gradient_updates"] <= rollouts + 1e-9).all()
+    assert curves["gradient_updates"].is_monotonic_increasing
+    assert curves["gradient_updates"].iloc[-1] <= summary["teacher_diagnostics"]["gradient_updates"]
+    bands = A.learning_curves(curves, x="gradient_updates", points=5)
+    assert len(bands) == 5 and bands["step"].max() == curves["gradient_updates"].max()

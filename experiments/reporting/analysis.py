@@ -131,6 +131,24 @@ def mastery_curves(evals: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     return out.sort_values([*IDENTITY, "step"]).reset_index(drop=True)
 
 
+def with_gradient_updates(curves: pd.DataFrame, diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """``curves`` plus a ``gradient_updates`` column: the student's gradient updates at each
+    evaluation's step, read from the teacher diagnostics (PLR⊥ and ACCEL log them; the
+    dcd papers plot their curves against updates, since these teachers take no gradient
+    step on new levels). Runs without the column get NaN and drop out of such a plot."""
+    out = curves.copy()
+    out["gradient_updates"] = np.nan
+    if diagnostics.empty or "gradient_updates" not in diagnostics:
+        return out
+    for path, diag in diagnostics.dropna(subset=["gradient_updates"]).groupby("path"):
+        rows = out["path"] == path
+        if rows.any() and len(diag):
+            out.loc[rows, "gradient_updates"] = _step_hold(diag["step"].to_numpy(float),
+                                                           diag["gradient_updates"].to_numpy(float),
+                                                           out.loc[rows, "step"].to_numpy(float))
+    return out
+
+
 def _step_hold(steps: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """The last value measured at or before each grid step (the first value before the
     first evaluation): the curve a reader would draw, never interpolated into the future."""
@@ -160,8 +178,12 @@ def bootstrap_mean_ci(samples: np.ndarray, rng: np.random.Generator, reps: int =
 
 
 def learning_curves(curves: pd.DataFrame, by: Sequence[str] = tuple(GROUP), value: str = "mastered_pct",
-                    points: int = 50, confidence: float = 0.95, reps: int = 2000, seed: int = 0) -> pd.DataFrame:
+                    points: int = 50, confidence: float = 0.95, reps: int = 2000, seed: int = 0,
+                    x: str = "step") -> pd.DataFrame:
     """Aggregate per-run curves over seeds: mean and bootstrap CI on a common step grid.
+
+    ``x="gradient_updates"`` (after :func:`with_gradient_updates`) puts the curves on the
+    student's gradient updates instead of env steps; the output column is still ``step``.
 
     Runs of one group evaluate at slightly different steps (evaluations fall on rollout
     boundaries), so each run's curve is read on ``points`` equally spaced steps from 0 to
@@ -173,11 +195,12 @@ def learning_curves(curves: pd.DataFrame, by: Sequence[str] = tuple(GROUP), valu
         return pd.DataFrame(columns=[*by, "step", "mean", "lo", "hi", "seeds"])
     rng = np.random.default_rng(seed)
     rows = []
+    curves = curves.dropna(subset=[x])
     for key, group in curves.groupby(list(by), sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        grid = np.linspace(0.0, float(group["step"].max()), int(points))
+        grid = np.linspace(0.0, float(group[x].max()), int(points))
         per_run = [
-            _step_hold(run["step"].to_numpy(float), run[value].to_numpy(float), grid)
+            _step_hold(run[x].to_numpy(float), run[value].to_numpy(float), grid)
             for _, run in group.groupby("path", sort=True)
         ]
         mean, lo, hi = bootstrap_mean_ci(np.vstack(per_run), rng, reps=reps, confidence=confidence)
@@ -193,7 +216,7 @@ def _label(row: pd.Series | dict, keys: Sequence[str]) -> str:
 
 def plot_learning_curves(bands: pd.DataFrame, panel_by: Sequence[str] = ("env", "student"),
                          line_by: Sequence[str] = ("teacher",), ylabel: str = "% of test set mastered",
-                         ncols: int = 3) -> "Figure":
+                         ncols: int = 3, xlabel: str = "environment steps") -> "Figure":
     """One panel per env x student, one line per teacher, with its confidence band."""
     import matplotlib.pyplot as plt
 
@@ -213,7 +236,7 @@ def plot_learning_curves(bands: pd.DataFrame, panel_by: Sequence[str] = ("env", 
             (handle,) = ax.plot(line["step"], line["mean"], label=label)
             ax.fill_between(line["step"], line["lo"], line["hi"], color=handle.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(_label(panel, list(panel_by)) if panel else "no finished runs")
-        ax.set_xlabel("environment steps")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         if len(sel):
@@ -404,7 +427,7 @@ def plot_teacher_diagnostics(diag: pd.DataFrame, columns: Sequence[str] | None =
         for (label, _run), part in _runs_by(diag, by):
             ax.plot(part["step"], pd.to_numeric(part[col], errors="coerce"), alpha=0.7, label=label)
         ax.set_title(col, fontsize=9)
-        ax.set_xlabel("environment steps")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     unique = dict(zip(labels, handles))
@@ -426,5 +449,5 @@ __all__ = [
     "bootstrap_mean_ci", "learning_curves", "load_episodes", "load_evaluations", "load_runs", "load_table",
     "load_teacher_diagnostics", "mastery_curves", "mastery_heatmap", "plot_learning_curves",
     "plot_mastery_heatmaps", "plot_sampled_over_time", "plot_teacher_diagnostics", "sampled_tasks",
-    "sampling_summary", "task_columns",
+    "sampling_summary", "task_columns", "with_gradient_updates",
 ]
