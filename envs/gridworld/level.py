@@ -242,7 +242,8 @@ class Level:
         rows = [r.strip() for r in rows]
         size = len(rows)
         if any(len(r) != size for r in rows):
-            raise TeachBenchError("level", f"ascii maze must be square, got row lengths {[len(r) for r in rows]}")
+            raise TeachBenchError("level", f"ascii maze must be square, got {len(rows)} rows of lengths "
+                                  f"{sorted({len(r) for r in rows})}")
         walls, start, direction, goal = [], None, 0, None
         for y, row in enumerate(rows):
             for x, ch in enumerate(row):
