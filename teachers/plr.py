@@ -209,7 +209,9 @@ class PLR(Teacher):
             "counts": [self.n_replayed, self.n_new],
             "recent_regret": list(self.recent_regret),
             "training_stats": dict(self.training_stats),
-            "handouts": {"next": self._next_token, "open": {str(k): v for k, v in self._handouts.items()}},
+            # only the token counter: open hand-outs are re-queued on resume without a token
+            # (see _load_state), so a checkpoint of them would restore nothing
+            "handouts": {"next": self._next_token},
         }
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
