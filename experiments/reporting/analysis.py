@@ -427,7 +427,7 @@ def plot_teacher_diagnostics(diag: pd.DataFrame, columns: Sequence[str] | None =
         for (label, _run), part in _runs_by(diag, by):
             ax.plot(part["step"], pd.to_numeric(part[col], errors="coerce"), alpha=0.7, label=label)
         ax.set_title(col, fontsize=9)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     unique = dict(zip(labels, handles))
