@@ -301,3 +301,22 @@ def test_extreme_tasks_end_with_finite_values(body):
             if term or trunc:
                 break
         assert term or trunc
+
+
+def test_every_published_body_plays_random_tasks():
+    from envs.walker import BODIES
+
+    rng = np.random.default_rng(1)
+    for body in BODIES:
+        env = envs.make_env("walker_hexagon", body=body, max_episode_steps=60)
+        space = env.unwrapped.task_space
+        for i in range(3):
+            task = space.sample(rng)
+            obs, info = env.reset(seed=i, options={"task": task})
+            assert info["task"] == space.validate(task)
+            for _ in range(60):
+                obs, r, term, trunc, info = env.step(env.action_space.sample())
+                assert np.isfinite(obs).all() and np.isfinite(r)
+                if term or trunc:
+                    break
+            assert isinstance(info["success"], bool)
