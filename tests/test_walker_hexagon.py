@@ -320,3 +320,17 @@ def test_every_published_body_plays_random_tasks():
                 if term or trunc:
                     break
             assert isinstance(info["success"], bool)
+
+
+def test_degenerate_hull_builds_no_obstacle_and_the_episode_runs():
+    """offset_std 0 can line all six vertices up on one vertical line (dx chosen so every
+    vertex has x = anchor + 0.5 steps); Box2D cannot build that, so no obstacle is placed."""
+    line = {**ZERO, "v0_dx": 1.0, "v1_dx": 1.0, "v2_dx": 0.75, "v3_dx": 0.25, "v4_dx": 0.0, "v5_dx": 0.0}
+    polys = hexagon_polygons(np.random.default_rng(0), [line[n] for n in NAMES], std=0.0)
+    assert np.allclose(polys[0][:, 0], FIRST_ANCHOR + 0.5 * STEP)
+    assert convex_hull(polys[0]) is None
+    env = envs.make_env("walker_hexagon", offset_std=0.0, max_episode_steps=20)
+    env.reset(seed=0, options={"task": line})
+    assert env.unwrapped.layout.blocks == []
+    for _ in range(20):
+        env.step(env.action_space.sample())

@@ -37,10 +37,13 @@ Where we differ from TMA, and why:
   (``np.interp`` onto [0, 4]).
 - The ground ends at the track's 200 steps; TMA's last flat stretch runs 6 world units past
   it, behind the finish line, where no episode goes.
-- A draw whose hull is degenerate (all six vertices on one line, probability zero with a
-  positive std) builds no obstacle; Box2D would stop TMA's run with an assertion.
-- TMA's hexagon bodies carry no user data, so a head contact with a hexagon raises inside
-  TMA's contact listener; here, as on every other obstacle, it ends the episode with -100.
+- A draw whose hull is degenerate (all six vertices on one line: probability zero with a
+  positive std, reachable with ``offset_std=0``) builds no obstacle; Box2D would stop TMA's
+  run with an assertion.
+- TMA's hexagon bodies carry no user data, which TMA's contact listener reads, so TMA's own
+  contact handling breaks on hexagons. We follow teachDeepRL, where the published hexagon
+  runs were made: a head contact with a hexagon ends the episode with -100 (as on every
+  other obstacle) and a lower leg touching one reports ground contact.
 """
 
 from __future__ import annotations
