@@ -334,3 +334,21 @@ def test_degenerate_hull_builds_no_obstacle_and_the_episode_runs():
     assert env.unwrapped.layout.blocks == []
     for _ in range(20):
         env.step(env.action_space.sample())
+
+
+@pytest.mark.parametrize("teacher, level", [("alp_gmm", "high"), ("adr", "high"), ("spdl", "high"),
+                                            ("goal_gan", "low"), ("riac", "no")])
+def test_teachers_build_with_the_env_expert_knowledge_and_sample_valid_tasks(compose, teacher, level):
+    """The env config's expert block (TMA's easy Gaussian at 0, std 0.1) reaches the teachers
+    through TMA's levels, and their tasks are valid hexagon tasks."""
+    from omegaconf import OmegaConf
+
+    from teachers.protocol import make_protocol_teacher
+
+    cfg = compose("experiment=tma_hexagon", f"teacher={teacher}", f"expert_knowledge={level}")
+    space = WalkerHexagonEnv().task_space
+    params = OmegaConf.to_container(cfg.teacher.params, resolve=True) if cfg.teacher.get("params") else {}
+    t = make_protocol_teacher(cfg.teacher.name, space, 0, params, level,
+                              OmegaConf.to_container(cfg.env.expert, resolve=True))
+    for _ in range(5):
+        assert space.contains(t.sample())
