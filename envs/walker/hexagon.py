@@ -192,9 +192,10 @@ class WalkerHexagonEnv(ParamWalker):
         self._test = load_test_set(test_set)
         self.test_set = test_set
         lo, hi = OFFSET_RANGE
+        unused = {1, 11}  # v0_dy, v5_dy: the first and last vertex stay on the ground
         self.task_space = TaskSpace(tuple(
             Dim(name, lo, hi, doc=f"mean {name[-2:]} offset of hexagon vertex {name[1]}, terrain steps "
-                                  f"(TMA poly_shape[{k}]{'; unused: the vertex stays on the ground' if k in (1, 11) else ''})")
+                                  f"(TMA poly_shape[{k}]{'; never used' if k in unused else ''})")
             for k, name in enumerate(NAMES)))
 
     def make_layout(self, task: Task, rng: np.random.Generator) -> Layout:
