@@ -277,7 +277,7 @@ def test_tma_hexagon_preset_composes_and_validates(compose):
         cfg = compose("experiment=tma_hexagon", f"teacher={teacher}", "seed=1")
         validate_config(cfg)
         assert cfg.env.name == "walker_hexagon" and cfg.env.kwargs.test_set == "alpgmm"
-        assert cfg.budget.steps == 1_000_000 and cfg.expert_knowledge == "no"
+        assert cfg.budget.steps == 500_000 and cfg.expert_knowledge == "no" and cfg.env.n_envs == 1
 
 
 def test_rgb_render_draws_the_hexagons():
