@@ -28,6 +28,7 @@ from test_fuzz_teachers import TEACHER_PARAMS, build, episode_for
 from test_resume import SPACE, TEACHER_ARGS, feed
 
 EVAL_KWARGS = {"walker_stumps": {"max_episode_steps": 120}, "walker_obstacles": {"max_episode_steps": 120},
+               "parkour": {"max_episode_steps": 120},
                "gridworld": {"max_steps": 40}}
 
 

@@ -1,0 +1,194 @@
+"""TMA's Parkour (envs/parkour): track geometry, task space, bodies, rules, test sets.
+
+Every expected number below is a fact of TeachMyAgent's Parkour
+(``parametric_continuous_parkour.py``, its bodies and ``environment_args_handler.py``;
+docs/references.md#tma-parkour) worked out by hand, not a value read back from our code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from envs.errors import TeachBenchError
+from envs.parkour import cppn, test_sets
+from envs.parkour.parkour_env import ParkourEnv
+from envs.parkour.terrain import make_track
+from envs.registry import make_env
+
+STEP = 14 / 30
+GROUND = 400 / 30 / 4          # TMA's TERRAIN_HEIGHT
+BODIES = ("old_classic_bipedal", "fish", "climbing_profile_chimpanzee")
+
+
+def task(env, **kw):
+    t = env.unwrapped.default_task()
+    t.update(kw)
+    return t
+
+
+# -- track --------------------------------------------------------------------------------
+def test_track_geometry_is_tmas():
+    v = [-0.15, 0.8, 0.1]
+    tr = make_track(v, 0.0, 0.25, 1.0, 2.0, 10.0, np.random.default_rng(0))
+    assert len(tr.x) == 220                                   # 20 start-pad + 200 CPPN steps
+    np.testing.assert_allclose(np.diff(tr.x), STEP, rtol=1e-9)
+    assert np.all(tr.ground[:20] == GROUND) and np.all(tr.ceiling[:20] == GROUND + 20.0)  # 200 px / scale 10
+    raw = cppn.generate(v) / 10.0
+    np.testing.assert_allclose(tr.ground[20:], raw[:200, 0] - raw[0, 0] + GROUND, rtol=1e-12)
+    expect_ceiling = np.maximum(raw[:200, 1] - raw[0, 1] + GROUND + 20.0, tr.ground[20:])
+    np.testing.assert_allclose(tr.ceiling[20:], expect_ceiling, rtol=1e-12)
+    assert tr.finish_x == pytest.approx((200 + 20 - 5) * STEP)
+    assert tr.ground_limit == -100.0 and tr.ceiling_limit == 100.0  # -+1000 / scale
+    assert tr.water_y == pytest.approx(-100.0 + 0.01 * (tr.ceiling.max() + 100.0))  # level floored at 0.01
+
+
+def test_scale_20_halves_the_relief_and_the_ceiling_offset():
+    v = [0.3, -0.2, 0.5]
+    a = make_track(v, 0.5, None, None, 0.0, 10.0, np.random.default_rng(0))
+    b = make_track(v, 0.5, None, None, 0.0, 20.0, np.random.default_rng(0))
+    np.testing.assert_allclose(b.ground - GROUND, (a.ground - GROUND) / 2, atol=1e-12)
+    assert b.ceiling[0] == GROUND + 10.0 and a.ceiling[0] == GROUND + 20.0
+    assert a.creepers == [] and b.ground_limit == -50.0
+    assert a.water_y == pytest.approx(-100 + 0.5 * (a.ceiling.max() + 100))
+
+
+def test_creepers_follow_tmas_spacing_rule():
+    # spacing 1.0: a creeper at steps 0, 4, 8, ...: TMA adds no distance on the segment where it
+    # places a creeper, then 14/30 per segment: 0, 0.47, 0.93 < 1 and 1.4 >= 1 at the fourth
+    tr = make_track([-0.15, 0.8, 0.1], 0.0, 0.25, 2.0, 1.0, 10.0, np.random.default_rng(1))
+    lefts = np.array([c[0] for c in tr.creepers])
+    assert lefts[0] == 0.0
+    np.testing.assert_allclose(np.diff(lefts), 4 * STEP, rtol=1e-9)
+    assert len(tr.creepers) == len(range(0, 219, 4))
+    for left, right, top, bottom in tr.creepers:
+        assert right - left == pytest.approx(0.25)
+        assert top - bottom >= 0.2
+        i = int(round(left / STEP))
+        assert top == max(tr.ceiling[i], tr.ceiling[min(i + 1, 219)])  # floor(0.25 / STEP) = 0 -> 1 step
+    heights = np.array([c[2] - c[3] for c in tr.creepers])
+    assert abs(heights.mean() - 2.0) < 0.05 and 0.05 < heights.std() < 0.15  # N(2, 0.1)
+    # spacing 0 (floored at 0.01): by the same rule, a creeper every other segment; width 0 -> 0.2
+    dense = make_track([-0.15, 0.8, 0.1], 0.0, 0.0, 0.0, 0.0, 10.0, np.random.default_rng(1))
+    assert len(dense.creepers) == len(range(0, 219, 2)) == 110 and all(c[1] - c[0] == pytest.approx(0.2) for c in dense.creepers)
+
+
+# -- env contract -------------------------------------------------------------------------
+def test_task_space_is_tmas_medium_box():
+    space = make_env("parkour").unwrapped.task_space
+    bounds = {d.name: (d.low, d.high) for d in space.dims}
+    assert bounds == {"input_vector_0": (-0.35, 0.05), "input_vector_1": (0.6, 1.0), "input_vector_2": (-0.1, 0.3),
+                      "water_level": (0.0, 1.0), "creepers_height": (0.0, 4.0), "creepers_spacing": (0.0, 5.0)}
+    env = ParkourEnv(cppn_input_space="full")
+    assert env.task_space["input_vector_1"].low == -1.0
+    with pytest.raises(TeachBenchError):
+        ParkourEnv(cppn_input_space="hard")
+    with pytest.raises(TeachBenchError):
+        ParkourEnv(body="spider")
+    with pytest.raises(TeachBenchError):
+        ParkourEnv(terrain_cppn_scale=1.0)
+
+
+@pytest.mark.parametrize("body,obs,act", [
+    # 6 head values + motors (angle, speed, contact flag on lower legs) + 20 lidar values
+    ("old_classic_bipedal", 6 + (4 * 2 + 2) + 20, 4),
+    # 4 motors, each with a contact flag
+    ("fish", 6 + 4 * 3 + 20, 4),
+    # 10 motors (2 hips, 2 knees + contact, 2 shoulders, 2 elbows, 2 wrists + contact) + 2 sensors x 2
+    ("climbing_profile_chimpanzee", 6 + (10 * 2 + 4) + 2 * 2 + 20, 10 + 2),
+])
+def test_sizes_match_tma(body, obs, act):
+    env = make_env("parkour", body=body)
+    assert env.observation_space.shape == (obs,) and env.action_space.shape == (act,)
+    o, info = env.reset(seed=0)
+    assert o.shape == (obs,) and env.observation_space.contains(o)
+    assert env.spec.max_episode_steps == 2000  # TMA's max_ep_len
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_env_checkers(body):
+    env = ParkourEnv(body=body)
+    check_env(env, skip_render_check=True)
+    sb3_check_env(ParkourEnv(body=body))
+
+
+def test_reward_is_tmas_shaping_minus_energy():
+    env = make_env("parkour")
+    u = env.unwrapped
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    head = u.agent.head
+    prev = 130 * head.position[0] / 30 - 5 * abs(head.angle)
+    for _ in range(150):
+        a = rng.uniform(-1.5, 1.5, size=4)
+        _, r, terminated, _, _ = env.step(a)
+        now = 130 * head.position[0] / 30 - 5 * abs(head.angle)
+        expected = now - prev - 0.00035 * 80 * np.minimum(np.abs(a), 1).sum()
+        assert r == pytest.approx(expected, abs=1e-4)
+        prev = now
+        assert not terminated  # TMA's Parkour walker: a hull contact does not end the episode
+
+
+def test_same_task_and_seed_same_episode_and_seed_changes_creepers():
+    env = make_env("parkour", max_episode_steps=100)
+    t = task(env, creepers_height=2.0, creepers_spacing=1.0, water_level=0.3)
+
+    def trace(seed):
+        out = [np.append(env.reset(seed=seed, options={"task": t})[0], 0.0)]
+        env.action_space.seed(seed)
+        for _ in range(100):
+            o, r, te, tr, info = env.step(env.action_space.sample())
+            out.append(np.append(o, r))
+            assert info["task"] == t
+            if te or tr:
+                break
+        return np.array(out), [c[3] for c in env.unwrapped.track.creepers]
+
+    (a, ca), (b, cb), (_, cc) = trace(5), trace(5), trace(6)
+    np.testing.assert_array_equal(a, b)
+    assert ca == cb and ca != cc
+
+
+def test_success_is_return_above_230_and_mastery():
+    env = make_env("parkour")
+    assert env.unwrapped.is_mastered(230.5, False) and not env.unwrapped.is_mastered(230.0, True)
+    env.reset(seed=0)
+    env.unwrapped.episode_return = 230.0 + 1.0  # as if the track had been crossed
+    _, r, _, _, info = env.step(np.zeros(4))
+    assert info["success"] == (231.0 + r > 230)
+
+
+# -- test sets ----------------------------------------------------------------------------
+def test_test_sets_are_tmas():
+    walking, climbing, swimming = (test_sets.table(n) for n in ("walking", "climbing", "swimming"))
+    assert walking.shape == climbing.shape == swimming.shape == (100, 8)
+    # facts of TMA's pickles: walking at terrain scale 20, no creepers set, water <= 0.75;
+    # climbing at scale 10 with creepers; swimming full of water at scales 10 and 20
+    assert np.all(walking[:, 7] == 20) and np.all(walking[:, 4:7] == 0) and walking[:, 3].max() == 0.75
+    assert np.all(climbing[:, 7] == 10) and climbing[:, 5].max() < 4 and climbing[:, 6].max() < 5
+    assert np.all(swimming[:, 3] == 1.0) and set(swimming[:, 7]) == {10.0, 20.0}
+    assert (swimming[:, 7] == 20).sum() == 58
+    assert walking[0, :3].tolist() == [-0.477, 0.603, -0.961]
+    assert climbing[0, :4].tolist() == [-0.17685591, 0.98040471, 0.12261809, 0.08107853]
+
+
+def test_test_tasks_by_body_type_and_levels_replay_exactly():
+    for body, name in zip(BODIES, ("walking", "swimming", "climbing")):
+        env = make_env("parkour", body=body)
+        tasks = env.unwrapped.test_tasks()
+        assert len(tasks) == 100 and tasks == [{"level": s} for s in test_sets.levels(name)]
+    env = make_env("parkour", max_episode_steps=30)
+    level = test_sets.levels("walking")[7]
+    _, info = env.reset(seed=0, options={"level": level})
+    assert info["task"] == {"level": level}
+    tr = env.unwrapped.track
+    assert tr.ceiling[0] == GROUND + 10.0  # scale 20
+    assert len(tr.creepers) == 110          # walking set: width 0 / height 0 / spacing 0 -> TMA's floors
+    with pytest.raises(TeachBenchError):
+        env.reset(options={"level": "parkour:1,2,3"})
+    with pytest.raises(TeachBenchError):
+        env.reset(options={"level": "parkour:0,0,0,1.5,0,0,0,10"})
