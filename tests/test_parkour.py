@@ -192,3 +192,125 @@ def test_test_tasks_by_body_type_and_levels_replay_exactly():
         env.reset(options={"level": "parkour:1,2,3"})
     with pytest.raises(TeachBenchError):
         env.reset(options={"level": "parkour:0,0,0,1.5,0,0,0,10"})
+
+
+# -- water and the fish -------------------------------------------------------------------
+def test_clip_and_centroid_by_hand():
+    from envs.parkour.dynamics import centroid, clip_polygon
+
+    water = [(-10.0, -10.0), (10.0, -10.0), (10.0, 0.0), (-10.0, 0.0)]       # surface at y = 0
+    box = [(0.0, -0.25), (1.0, -0.25), (1.0, 0.75), (0.0, 0.75)]             # 1 x 1, a quarter under
+    part = clip_polygon(water, box)
+    (cx, cy), area = centroid(part)
+    assert area == pytest.approx(0.25) and cx == pytest.approx(0.5) and cy == pytest.approx(-0.125)
+    assert clip_polygon(water, [(0, 1), (1, 1), (1, 2), (0, 2)]) == []       # above the surface
+
+
+def test_buoyancy_floats_a_box_at_archimedes_depth():
+    """Buoyancy = water density x submerged area x g: a box of density 0.5 settles half
+    submerged, one of density 0.8 with 80 % under water."""
+    import Box2D
+    from Box2D.b2 import fixtureDef, polygonShape
+
+    from envs.parkour.bodies import BODY, WATER, Part
+    from envs.parkour.dynamics import ParkourContacts, water_forces
+
+    for density in (0.5, 0.8):
+        world = Box2D.b2World()
+        contacts = ParkourContacts()
+        world.contactListener = contacts
+        water = world.CreateStaticBody(userData=Part(WATER))
+        water.CreateFixture(fixtureDef(shape=polygonShape(vertices=[(-10, -10), (10, -10), (10, 0), (-10, 0)]),
+                                       density=1.0, isSensor=True))
+        box = world.CreateDynamicBody(position=(0, 0.5), fixtures=fixtureDef(shape=polygonShape(box=(0.5, 0.5)),
+                                                                            density=density), userData=Part(BODY))
+        box.fixedRotation = True
+        ys = []
+        for _ in range(2500):
+            world.Step(1 / 50, 180, 60)
+            water_forces(contacts.water_pairs, tuple(world.gravity))
+            ys.append(box.position[1])
+        # quadratic drag leaves a small slow bobbing: average it over the last 30 s
+        submerged = 0.5 - float(np.mean(ys[1000:]))  # the box spans [y - 0.5, y + 0.5]; surface y = 0
+        assert submerged == pytest.approx(density, abs=0.01)
+
+
+def test_drag_on_a_submerged_box_by_hand():
+    """A neutrally buoyant 1 x 1 box moving right at 2 units/s, fully under water: only its
+    leading edge (normal . v / |v| = 1, length 1) drags: F = 1 * 0.25 * 1 * 1 * 2^2 = 1,
+    against the motion, so one 1/50 s step slows the unit mass by 0.02; buoyancy (area 1 x 10)
+    cancels gravity."""
+    import Box2D
+    from Box2D.b2 import fixtureDef, polygonShape
+
+    from envs.parkour.bodies import BODY, WATER, Part
+    from envs.parkour.dynamics import ParkourContacts, water_forces
+
+    world = Box2D.b2World()
+    contacts = ParkourContacts()
+    world.contactListener = contacts
+    water = world.CreateStaticBody(userData=Part(WATER))
+    water.CreateFixture(fixtureDef(shape=polygonShape(vertices=[(-10, -10), (10, -10), (10, 0), (-10, 0)]),
+                                   density=1.0, isSensor=True))
+    box = world.CreateDynamicBody(position=(0, -5), fixtures=fixtureDef(shape=polygonShape(box=(0.5, 0.5)),
+                                                                       density=1.0), userData=Part(BODY))
+    world.Step(1 / 50, 180, 60)          # let the contact listener see the overlap
+    box.linearVelocity = (2.0, 0.0)
+    box.angularVelocity = 0.0
+    water_forces(contacts.water_pairs, tuple(world.gravity))
+    world.Step(1 / 50, 180, 60)
+    vx, vy = box.linearVelocity
+    assert vx == pytest.approx(2.0 - 0.02, abs=1e-5) and vy == pytest.approx(0.0, abs=1e-5)
+    assert box.angularVelocity == pytest.approx(0.0, abs=1e-6)
+
+
+def test_fish_swims_forward_in_water_only():
+    """A travelling wave down the fish's three body joints (a scripted swimmer) moves it
+    forward in water; the same stroke on dry ground does not."""
+    env = ParkourEnv(body="fish")
+    moved = {}
+    for water in (1.0, 0.0):
+        env.reset(seed=0, options={"task": task(env, water_level=water)})
+        x0 = env.agent.head.position[0]
+        for k in range(300):
+            phase = 2 * np.pi * k / 10
+            env.step(np.sign([np.sin(phase), np.sin(phase - 1.5), np.sin(phase - 3.0), 0.0]))
+        moved[water] = env.agent.head.position[0] - x0
+    assert moved[1.0] > 5.0 and moved[0.0] < 1.0
+
+
+def test_idle_fish_rises_slowly():
+    """TMA makes the fish 0.01 lighter than water, so an idle fish drifts up."""
+    env = ParkourEnv(body="fish")
+    env.reset(seed=0, options={"task": task(env, water_level=1.0)})
+    y0 = env.agent.head.position[1]
+    for _ in range(500):
+        o, *_ = env.step(np.zeros(4))
+    assert o[4] == 1.0 and 1.0 < env.agent.head.position[1] - y0 < 4.0
+    assert 0.2 < env.agent.head.linearVelocity[1] < 1.0   # drag caps the climb at a slow speed
+
+
+@pytest.mark.parametrize("body,water", [("fish", 0.0), ("old_classic_bipedal", 1.0)])
+def test_600_step_survival_rule(body, water):
+    """TMA: after more than 600 consecutive steps out of water (fish) or under it (walker),
+    the agent is dead: step 602 reports it and its actions are zeroed; the episode goes on."""
+    env = make_env("parkour", body=body)
+    env.reset(seed=0, options={"task": task(env, water_level=water)})
+    for k in range(1, 610):
+        o, _, terminated, truncated, _ = env.step(np.ones(4))
+        assert o[4] == (1.0 if water == 1.0 else 0.0)  # the "under water" entry
+        assert o[5] == (1.0 if k >= 602 else 0.0), k
+        assert not (terminated or truncated)
+    assert all(j.motorSpeed == 0.0 for j in env.unwrapped.agent.motors)  # the action was zeroed
+
+
+def test_lidars_see_the_water_surface_from_above():
+    env = ParkourEnv()
+    probe = make_track([-0.15, 0.8, 0.1], 0.0, None, None, 1.0, 10.0, np.random.default_rng(0))
+    level = (GROUND + 1.0 + 100.0) / (probe.ceiling.max() + 100.0)   # surface 1 unit above the ground
+    o, _ = env.reset(seed=0, options={"task": task(env, input_vector_0=-0.15, input_vector_1=0.8,
+                                                   input_vector_2=0.1, water_level=level)})
+    assert env.track.water_y == pytest.approx(GROUND + 1.0)
+    assert o[4] == 0.0                                     # the head is above the surface
+    flags = o[-10:]
+    assert np.all(flags[:5] == -1.0)                       # rays pointing down hit the water first
