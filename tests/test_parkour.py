@@ -314,3 +314,75 @@ def test_lidars_see_the_water_surface_from_above():
     assert o[4] == 0.0                                     # the head is above the surface
     flags = o[-10:]
     assert np.all(flags[:5] == -1.0)                       # rays pointing down hit the water first
+
+
+# -- climbing -----------------------------------------------------------------------------
+def test_climber_starts_hanging_and_holds_while_grasping():
+    """TMA's start: the hands' sensors are put on the start-pad ceiling (20 units above the
+    ground at scale 10) with both grasp actions on for 5 + 1 steps, so the episode starts
+    with both hands holding."""
+    env = make_env("parkour", body="climbing_profile_chimpanzee")
+    o, _ = env.reset(seed=0)
+    u = env.unwrapped
+    sensors = o[6 + 24: 6 + 28]           # after the head (6) and the 10 motors' 24 entries
+    assert sensors[1] == 1.0 and sensors[3] == 1.0  # (touching, grasping) per hand: grasping
+    for s in u.agent.sensors:
+        assert s.position[1] == pytest.approx(GROUND + 20.0, abs=0.05)
+    y0 = u.agent.head.position[1]
+    hold = np.zeros(12)
+    hold[-2:] = 1.0
+    for _ in range(200):
+        o, r, terminated, _, _ = env.step(hold)
+        assert not terminated
+    assert abs(u.agent.head.position[1] - y0) < 0.3 and o[6 + 25] == 1.0 and o[6 + 27] == 1.0
+
+
+def test_climber_released_falls_and_dies_on_the_ground():
+    """Grasp actions <= 0 release the grips; the chimpanzee falls ~18 units (about
+    sqrt(2 * 18 / 10) s = 95 steps) and its critical parts touching the ground give -100."""
+    env = make_env("parkour", body="climbing_profile_chimpanzee")
+    env.reset(seed=0)
+    release = np.zeros(12)
+    release[-2:] = -1.0
+    for k in range(1, 300):
+        o, r, terminated, _, _ = env.step(release)
+        assert o[6 + 25] == 0.0 and o[6 + 27] == 0.0
+        if terminated:
+            break
+    assert terminated and r == -100.0 and 60 < k < 130
+
+
+def test_a_ready_sensor_grasps_a_creeper_and_releases_it():
+    import Box2D
+    from Box2D.b2 import circleShape, fixtureDef, polygonShape
+
+    from envs.parkour.bodies import CREEPER, SENSOR, TERRAIN, Part
+    from envs.parkour.dynamics import ParkourContacts, after_step_grasp, before_step_grasp
+
+    world = Box2D.b2World()
+    contacts = ParkourContacts()
+    contacts.reset(climber=True)
+    world.contactListener = contacts
+    creeper = world.CreateStaticBody(userData=Part(CREEPER))
+    creeper.CreateFixture(fixtureDef(shape=polygonShape(vertices=[(0, 5), (0.25, 5), (0.25, 3), (0, 3)]),
+                                     density=5.0, isSensor=True))
+    rock = world.CreateStaticBody(userData=Part(TERRAIN))
+    rock.CreateFixture(fixtureDef(shape=polygonShape(vertices=[(2, 5), (3, 5), (3, 3), (2, 3)])))
+
+    def sensor_at(x):
+        return world.CreateDynamicBody(position=(x, 4), userData=Part(SENSOR, check_contact=True),
+                                       fixtures=fixtureDef(shape=circleShape(radius=0.05), density=1.0,
+                                                           categoryBits=0x20, maskBits=0x1, isSensor=True))
+
+    hand, other = sensor_at(0.1), sensor_at(2.5)
+    grips: dict = {}
+    for _ in range(30):
+        before_step_grasp(np.array([1.0, 1.0]), [hand, other], grips, world)
+        world.Step(1 / 50, 180, 60)
+        after_step_grasp(contacts, grips, world)
+    assert hand.userData.has_joint and hand.position[1] == pytest.approx(4.0, abs=0.01)  # held
+    assert not other.userData.has_joint and other.position[1] < 3.0                      # rock: not graspable
+    before_step_grasp(np.array([-1.0, 1.0]), [hand, other], grips, world)
+    for _ in range(20):
+        world.Step(1 / 50, 180, 60)
+    assert not hand.userData.has_joint and hand.position[1] < 3.9 and hand not in grips
