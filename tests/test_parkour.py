@@ -386,3 +386,83 @@ def test_a_ready_sensor_grasps_a_creeper_and_releases_it():
     for _ in range(20):
         world.Step(1 / 50, 180, 60)
     assert not hand.userData.has_joint and hand.position[1] < 3.9 and hand not in grips
+
+
+# -- scripted controllers, protocol preset ------------------------------------------------
+FLAT = "parkour:-0.15,0.8,0.1,0.0,0.25,0.0,5.0,10000.0"   # CPPN relief / 10^4: ground flat to < 0.01
+
+
+def _heuristic_walk(env, seed: int, settle: int = 30) -> tuple[float, float, bool]:
+    """gymnasium's BipedalWalker heuristic gait (``BipedalWalkerHeuristics``) on the Parkour
+    walker, after ``settle`` steps of holding the legs (hips 0.3, knees 0.1) while the walker
+    lands: TMA starts its hull 2.5 units up, 0.23 higher than gymnasium."""
+    from gymnasium.envs.box2d.bipedal_walker import BipedalWalkerHeuristics
+
+    o, _ = env.reset(seed=seed, options={"level": FLAT})
+    gait, a, ret, info = BipedalWalkerHeuristics(), np.zeros(4), 0.0, {"success": False}
+    for k in range(2000):
+        o, r, terminated, _, info = env.step(a)
+        ret += r
+        if k >= settle:
+            a = gait.step_heuristic(np.concatenate([o[:4], o[6:16], o[16:26]]))  # gymnasium's 24-D layout
+        else:
+            hold = [0.9 * (0.3 - o[6]) - 0.25 * o[7], 4 * (0.1 - o[8]) - 0.25 * o[9],
+                    0.9 * (-0.3 - o[11]) - 0.25 * o[12], 4 * (0.1 - o[13]) - 0.25 * o[14]]
+            a = np.clip(hold, -1, 1)
+        if terminated:
+            break
+    return env.agent.head.position[0], ret, info["success"]
+
+
+def test_scripted_walker_on_a_flat_parkour_track():
+    """gymnasium's heuristic gait walks the Parkour walker forward (it has no notion of
+    balance and falls after ~5 units from TMA's higher start; a fallen Parkour walker is not
+    ended); started at gymnasium's hull height, the same gait crosses the whole flat track
+    (return > 230) as it crosses BipedalWalker-v3: the physics is gymnasium's walker's."""
+    import dataclasses
+
+    env = ParkourEnv(ceiling_offset=2e6)      # keep the ceiling 200 / 10^4 * 10^4 = 200 units up
+    start = 20 * STEP / 2                    # TMA: init_x = TERRAIN_STEP * startpad / 2
+    still = ParkourEnv(ceiling_offset=2e6)
+    still.reset(seed=0, options={"level": FLAT})
+    for _ in range(300):
+        still.step(np.zeros(4))
+    assert still.agent.head.position[0] - start < 1.0      # idle: it slumps, it does not go forward
+    for seed in range(3):
+        x, _, _ = _heuristic_walk(env, seed)
+        assert x - start > 4.0                 # a few strides (~10 terrain steps) before it falls
+    env.spec_body = dataclasses.replace(env.spec_body, center_height=2 * 34 / 30)  # gymnasium's start
+    x, ret, success = _heuristic_walk(env, seed=0, settle=0)
+    assert x > env.track.finish_x and ret > 230 and success
+
+
+def test_tma_parkour_preset(compose):
+    from omegaconf import OmegaConf
+
+    from experiments.running.config_checks import validate_config
+
+    cfg = compose("experiment=tma_parkour", "seed=3")
+    validate_config(cfg)
+    assert cfg.env.name == "parkour" and cfg.student.algo == "sac" and cfg.env.normalize is False
+    assert cfg.expert_knowledge == "low" and cfg.env.expert.success == 230.0
+    assert cfg.env.label == "parkour_old_classic_bipedal"
+    params = OmegaConf.load("configs/experiment/tma_parkour.yaml").hydra.sweeper.params
+    assert set(params["env.kwargs.body"].split(",")) == set(BODIES)
+    assert len(params.teacher.split(",")) == 8 and params.seed == "range(0,16)"   # TMA's Table 1: 8 teachers
+    assert list(cfg.env.reward_range) == [-150.0, 360.0]                            # TMA's Parkour bounds
+
+
+@pytest.mark.slow
+def test_short_run_writes_parkour_evaluation(compose):
+    """A complete tiny run: random teacher, PPO, the walking test set (100 exact levels)
+    played with 10-step episodes; mastered = return > 230 (never, here)."""
+    from experiments.running.run import run, run_dir_for
+
+    cfg = compose("env=parkour", "env.n_envs=1", "env.vec_env=dummy", "budget.steps=256", "eval.every=256",
+                  "checkpoint.every=256", "env.students.ppo.n_steps=128", "env.students.ppo.batch_size=64",
+                  "+env.kwargs.max_episode_steps=10", "eval.held_out=false", "eval.n_envs=4")
+    summary = run(cfg)
+    evals = run_dir_for(cfg).read("eval")
+    assert summary is not None and len(evals) % 100 == 0 and len(evals) >= 100
+    assert evals.filter(like="level").iloc[:, 0].str.startswith("parkour:").all()
+    assert not evals["mastered"].any()
