@@ -154,36 +154,31 @@ def _world_polygon(fixture: Any) -> list[tuple[float, float]]:
 
 
 def clip_polygon(subject: list[tuple[float, float]], clip: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sutherland-Hodgman: ``subject`` clipped by the convex, counter-clockwise ``clip``."""
+    """Sutherland-Hodgman: ``subject`` clipped by the convex, counter-clockwise ``clip``
+    (a point is inside an edge when it lies strictly to its left; crossings are the
+    intersections of the two infinite lines, as TMA computes them)."""
     out = list(subject)
-    cp1 = clip[-1]
-    for cp2 in clip:
+    c1x, c1y = clip[-1]
+    for c2x, c2y in clip:
         if not out:
             break
         inp, out = out, []
-        ex, ey = cp2[0] - cp1[0], cp2[1] - cp1[1]
-
-        def inside(p: tuple[float, float]) -> bool:
-            return ex * (p[1] - cp1[1]) > ey * (p[0] - cp1[0])
-
-        def cross(s: tuple[float, float], e: tuple[float, float]) -> tuple[float, float]:
-            dcx, dcy = cp1[0] - cp2[0], cp1[1] - cp2[1]
-            dpx, dpy = s[0] - e[0], s[1] - e[1]
-            n1 = cp1[0] * cp2[1] - cp1[1] * cp2[0]
-            n2 = s[0] * e[1] - s[1] * e[0]
-            n3 = 1.0 / (dcx * dpy - dcy * dpx)
-            return ((n1 * dpx - n2 * dcx) * n3, (n1 * dpy - n2 * dcy) * n3)
-
-        s = inp[-1]
-        for e in inp:
-            if inside(e):
-                if not inside(s):
-                    out.append(cross(s, e))
-                out.append(e)
-            elif inside(s):
-                out.append(cross(s, e))
-            s = e
-        cp1 = cp2
+        ex, ey = c2x - c1x, c2y - c1y
+        dcx, dcy = c1x - c2x, c1y - c2y
+        n1 = c1x * c2y - c1y * c2x
+        sx, sy = inp[-1]
+        s_in = ex * (sy - c1y) > ey * (sx - c1x)
+        for px, py in inp:
+            p_in = ex * (py - c1y) > ey * (px - c1x)
+            if p_in != s_in:
+                dpx, dpy = sx - px, sy - py
+                n2 = sx * py - sy * px
+                n3 = 1.0 / (dcx * dpy - dcy * dpx)
+                out.append(((n1 * dpx - n2 * dcx) * n3, (n1 * dpy - n2 * dcy) * n3))
+            if p_in:
+                out.append((px, py))
+            sx, sy, s_in = px, py, p_in
+        c1x, c1y = c2x, c2y
     return out
 
 
@@ -207,9 +202,12 @@ def centroid(points: list[tuple[float, float]]) -> tuple[tuple[float, float], fl
 def water_forces(pairs: list[tuple[Any, Any]], gravity: tuple[float, float], max_push: float = 20.0) -> None:
     """Apply buoyancy, drag, lift and TMA's push to every body part in the water."""
     gx, gy = gravity
+    waters: dict[Any, list[tuple[float, float]]] = {}
     for water_fx, part_fx in pairs:
         density = water_fx.density
-        points = clip_polygon(_world_polygon(water_fx), _world_polygon(part_fx))
+        if water_fx not in waters:
+            waters[water_fx] = _world_polygon(water_fx)
+        points = clip_polygon(waters[water_fx], _world_polygon(part_fx))
         if not points:
             continue
         body = part_fx.body
@@ -257,8 +255,9 @@ def water_forces(pairs: list[tuple[Any, Any]], gravity: tuple[float, float], max
                     if push_dot > 0:
                         v = torque + spin
                         mag = push_dot * PUSH_MOD * length * density * v * v
-                        force = np.clip((-mag * fx, -mag * fy), -max_push, max_push)
-                        body.ApplyForce((float(force[0]), float(force[1])), (ax, ay), True)
+                        px_ = min(max(-mag * fx, -max_push), max_push)   # componentwise clip, as TMA
+                        py_ = min(max(-mag * fy, -max_push), max_push)
+                        body.ApplyForce((px_, py_), (ax, ay), True)
 
 
 # -- grasping -----------------------------------------------------------------------------
