@@ -466,3 +466,21 @@ def test_short_run_writes_parkour_evaluation(compose):
     assert summary is not None and len(evals) % 100 == 0 and len(evals) >= 100
     assert evals.filter(like="level").iloc[:, 0].str.startswith("parkour:").all()
     assert not evals["mastered"].any()
+
+
+def test_creepers_are_sensors_that_lidars_report():
+    """TMA's creepers are sensor fixtures: a walker passes through them (no contact flag, no
+    end) while its lidars report them (surface flag 1). Creepers 25 units tall hang from the
+    ceiling 20 units up through the ground, so the walker stands inside them."""
+    env = ParkourEnv()
+    o, _ = env.reset(seed=0, options={"level": "parkour:-0.15,0.8,0.1,0.0,0.25,25.0,0.0,10.0"})
+    assert env.track.creepers[0][3] < GROUND - 1.0                 # the first creeper reaches below the ground
+    hold = np.zeros(4)
+    for _ in range(60):
+        o, _, terminated, _, _ = env.step(hold)
+        assert not terminated
+    assert np.any(o[-10:] == 1.0)                                   # some rays stop on a creeper
+    feet = [c for c in env.agent.contact if c is not None]
+    assert o[10] == float(feet[0].userData.has_contact) and o[15] == float(feet[1].userData.has_contact)
+    grounded = [any(ce.contact.touching and ce.other.userData.kind == "terrain" for ce in f.contacts) for f in feet]
+    assert [bool(o[10]), bool(o[15])] == grounded                   # flags follow the ground, not creepers
