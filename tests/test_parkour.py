@@ -484,3 +484,19 @@ def test_creepers_are_sensors_that_lidars_report():
     assert o[10] == float(feet[0].userData.has_contact) and o[15] == float(feet[1].userData.has_contact)
     grounded = [any(ce.contact.touching and ce.other.userData.kind == "terrain" for ce in f.contacts) for f in feet]
     assert [bool(o[10]), bool(o[15])] == grounded                   # flags follow the ground, not creepers
+
+
+def test_rgb_array_frames_and_a_video(tmp_path):
+    from envs.walker.video import policy_video
+
+    env = ParkourEnv(body="fish", render_mode="rgb_array")
+    env.reset(seed=0, options={"task": task(env, water_level=1.0)})
+    frame = env.render()
+    assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
+    colours = {tuple(c) for c in frame.reshape(-1, 3)[::97]}
+    assert (119, 172, 229) in colours and (102, 153, 76) in colours   # water and ground are in view
+    with pytest.raises(TeachBenchError):
+        ParkourEnv(render_mode="human")
+    out = policy_video("parkour", lambda o: np.ones(4), task(env, water_level=1.0), tmp_path / "fish.gif",
+                       env_kwargs={"body": "fish"}, max_steps=12, frame_every=4)
+    assert (tmp_path / "fish.gif").stat().st_size > 0 and out["length"] == 12

@@ -37,7 +37,9 @@ Where we differ from TMA, and why:
   ``movable_creepers`` option is not implemented).
 - Randomness: one ``numpy`` Generator seeded by ``reset(seed=...)`` draws the creepers'
   heights and the start push (TMA: gym's seeding); clouds are not drawn (no renderer).
-- No renderer (``render_mode`` must be ``None``).
+- Our renderer (``render_mode="rgb_array"``, pygame) draws the same scene as TMA's viewer
+  (sky, water, ground and ceiling fills, creepers, the body, its lidars, a camera on the
+  head) without TMA's clouds and flag.
 """
 
 from __future__ import annotations
@@ -118,10 +120,10 @@ class ParkourEnv(TaskEnvMixin, gym.Env):
         lidars: ``down``, ``up`` or ``full``; default ``None`` = TMA's per type (walker down,
             climber up, swimmer full).
         test_set: ``walking``, ``climbing``, ``swimming`` or ``auto`` (by body type). Default ``auto``.
-        render_mode: must be ``None``.
+        render_mode: ``None`` or ``"rgb_array"`` (600 x 400 frames).
     """
 
-    metadata = {"render_modes": [], "render_fps": FPS}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
 
     def __init__(self, body: str = "default", cppn_input_space: str = "medium",
                  water_range: Sequence[float] = (0.0, 1.0), creepers_height_range: Sequence[float] = (0.0, 4.0),
@@ -134,9 +136,9 @@ class ParkourEnv(TaskEnvMixin, gym.Env):
                           creepers_width=creepers_width, terrain_cppn_scale=terrain_cppn_scale,
                           ceiling_offset=ceiling_offset, ceiling_clip_offset=ceiling_clip_offset, water_clip=water_clip,
                           lidars=lidars, test_set=test_set, render_mode=render_mode)
-        if render_mode is not None:
-            raise TeachBenchError("env.kwargs.render_mode", "the Parkour has no renderer", [None])
-        self.render_mode = None
+        if render_mode not in (None, "rgb_array"):
+            raise TeachBenchError("env.kwargs.render_mode", f"unknown render mode {render_mode!r}", [None, "rgb_array"])
+        self.render_mode = render_mode
         self.spec_body = parkour_body(body)
         if cppn_input_space not in CPPN_INPUT_SPACES:
             raise TeachBenchError("env.kwargs.cppn_input_space", f"unknown {cppn_input_space!r}", list(CPPN_INPUT_SPACES))
@@ -249,6 +251,54 @@ class ParkourEnv(TaskEnvMixin, gym.Env):
 
     def close(self) -> None:
         self._destroy()
+
+    def render(self) -> np.ndarray | None:
+        """A 600 x 400 RGB frame, the camera on the head as TMA's viewer (``rgb_array``)."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; use render_mode='rgb_array'")
+            return None
+        import pygame
+
+        width, height = VIEWPORT_W, VIEWPORT_H
+        track, agent = self.track, self.agent
+        hx, hy = agent.head.position
+        left = hx - width / SCALE / 5
+        bottom = hy - height / SCALE / 5 - TERRAIN_HEIGHT + 1 / SCALE
+        top, right = bottom + height / SCALE, left + width / SCALE
+
+        def px(x: float, y: float) -> tuple[float, float]:
+            return (x - left) * SCALE, height - (y - bottom) * SCALE
+
+        surf = pygame.Surface((width, height))
+        surf.fill((230, 230, 255))
+        if track.water_y > bottom:
+            pygame.draw.polygon(surf, (119, 172, 229), [px(left, bottom - 1), px(right, bottom - 1),
+                                                        px(right, track.water_y), px(left, track.water_y)])
+        for k in range(len(track.x) - 1):
+            x0, x1 = float(track.x[k]), float(track.x[k + 1])
+            if x1 < left or x0 > right:
+                continue
+            g0, g1, c0, c1 = track.ground[k], track.ground[k + 1], track.ceiling[k], track.ceiling[k + 1]
+            pygame.draw.polygon(surf, (102, 153, 76), [px(x0, g0), px(x1, g1), px(x1, bottom - 1), px(x0, bottom - 1)])
+            pygame.draw.polygon(surf, (128, 128, 128), [px(x0, c0), px(x1, c1), px(x1, top + 1), px(x0, top + 1)])
+        for x0, x1, y0, y1 in track.creepers:
+            if x0 <= right and x1 >= left:
+                pygame.draw.polygon(surf, (111, 128, 96), [px(x0, y0), px(x1, y0), px(x1, y1), px(x0, y1)])
+        for body in agent.bodies:
+            color = getattr(body, "color1", None) or (127, 102, 229)
+            color = tuple(int(c * 255) if isinstance(c, float) and c <= 1 else int(c) for c in color)
+            if body.userData.has_joint:
+                color = (255, 255, 0)   # a grasping hand sensor, as TMA colours it
+            for fixture in body.fixtures:
+                shape = fixture.shape
+                if hasattr(shape, "radius") and not hasattr(shape, "vertices"):
+                    cx, cy = body.transform * shape.pos
+                    pygame.draw.circle(surf, color, px(cx, cy), max(1, int(shape.radius * SCALE)))
+                else:
+                    pygame.draw.polygon(surf, color, [px(*(body.transform * v)) for v in shape.vertices])
+        for lidar in self.lidar:
+            pygame.draw.line(surf, (255, 0, 0), px(*lidar.p1), px(*lidar.p2), 1)
+        return np.transpose(np.array(pygame.surfarray.pixels3d(surf)), (1, 0, 2)).copy()
 
     # -- world ----------------------------------------------------------------------------
     def _destroy(self) -> None:
