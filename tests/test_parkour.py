@@ -74,7 +74,8 @@ def test_creepers_follow_tmas_spacing_rule():
     assert abs(heights.mean() - 2.0) < 0.05 and 0.05 < heights.std() < 0.15  # N(2, 0.1)
     # spacing 0 (floored at 0.01): by the same rule, a creeper every other segment; width 0 -> 0.2
     dense = make_track([-0.15, 0.8, 0.1], 0.0, 0.0, 0.0, 0.0, 10.0, np.random.default_rng(1))
-    assert len(dense.creepers) == len(range(0, 219, 2)) == 110 and all(c[1] - c[0] == pytest.approx(0.2) for c in dense.creepers)
+    assert len(dense.creepers) == len(range(0, 219, 2)) == 110
+    assert all(c[1] - c[0] == pytest.approx(0.2) for c in dense.creepers)
 
 
 # -- env contract -------------------------------------------------------------------------
@@ -188,6 +189,10 @@ def test_test_tasks_by_body_type_and_levels_replay_exactly():
     tr = env.unwrapped.track
     assert tr.ceiling[0] == GROUND + 10.0  # scale 20
     assert len(tr.creepers) == 110          # walking set: width 0 / height 0 / spacing 0 -> TMA's floors
+    _, info = env.reset(seed=1)             # no options: the level again
+    assert info["task"] == {"level": level}
+    t = task(env)
+    assert env.reset(options={"task": t})[1]["task"] == t and env.reset()[1]["task"] == t
     with pytest.raises(TeachBenchError):
         env.reset(options={"level": "parkour:1,2,3"})
     with pytest.raises(TeachBenchError):

@@ -33,10 +33,11 @@ walkers with ``terrain_cppn_scale = 20``), so each is an exact level string
 Where we differ from TMA, and why:
 
 - Ground edges are fixtures of one static body instead of one body per edge (same
-  contacts; the ceiling edges and creepers keep one body each, as grip joints need). Creepers are always static (TMA's
-  ``movable_creepers`` option is not implemented).
+  contacts; the ceiling edges and creepers keep one body each, as grip joints need).
+  Creepers are always static (TMA's ``movable_creepers`` option is not implemented).
+- A fresh Box2D world per episode, so that a task and a seed replay exactly.
 - Randomness: one ``numpy`` Generator seeded by ``reset(seed=...)`` draws the creepers'
-  heights and the start push (TMA: gym's seeding); clouds are not drawn (no renderer).
+  heights and the start push (TMA: gym's seeding); clouds are not drawn.
 - Our renderer (``render_mode="rgb_array"``, pygame) draws the same scene as TMA's viewer
   (sky, water, ground and ceiling fills, creepers, the body, its lidars, a camera on the
   head) without TMA's clouds and flag.
@@ -57,8 +58,8 @@ from gymnasium.utils import EzPickle
 from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
 from envs.parkour import test_sets
-from envs.parkour.bodies import (CREEPER, GRIP, TERRAIN, WATER, WATER_DENSITY, Agent, ParkourBodySpec, Part, build_agent,
-                                  parkour_body)
+from envs.parkour.bodies import (CREEPER, GRIP, TERRAIN, WATER, WATER_DENSITY, Agent, ParkourBodySpec, Part,
+                                  build_agent, parkour_body)
 from envs.parkour.dynamics import (LIDAR_ANGLES, LIDAR_RANGE, NB_LIDAR, ParkourContacts, ParkourLidar,
                                    after_step_grasp, before_step_grasp, water_forces)
 from envs.parkour.terrain import (SCALE, TERRAIN_HEIGHT, TERRAIN_STEP, VIEWPORT_H, VIEWPORT_W, Track, make_track,
@@ -141,7 +142,8 @@ class ParkourEnv(TaskEnvMixin, gym.Env):
         self.render_mode = render_mode
         self.spec_body = parkour_body(body)
         if cppn_input_space not in CPPN_INPUT_SPACES:
-            raise TeachBenchError("env.kwargs.cppn_input_space", f"unknown {cppn_input_space!r}", list(CPPN_INPUT_SPACES))
+            raise TeachBenchError("env.kwargs.cppn_input_space", f"unknown {cppn_input_space!r}",
+                                  list(CPPN_INPUT_SPACES))
         for key, value in (("creepers_width", creepers_width), ("terrain_cppn_scale", terrain_cppn_scale),
                            ("ceiling_offset", ceiling_offset), ("ceiling_clip_offset", ceiling_clip_offset),
                            ("water_clip", water_clip)):
@@ -188,6 +190,7 @@ class ParkourEnv(TaskEnvMixin, gym.Env):
         self.grips: dict[Any, Any] = {}
         self.track: Track | None = None
         self._task: Task | None = None
+        self._level: dict[str, Any] | None = None
         self._played: dict[str, Any] = {}
         self._params: dict[str, Any] = {}
 
@@ -225,7 +228,11 @@ class ParkourEnv(TaskEnvMixin, gym.Env):
         if level is None and options and isinstance(options.get("task"), dict) and "level" in options["task"]:
             level = options["task"]["level"]
         if level is not None:
-            self._params = test_sets.parse_level(level)
+            self._level = test_sets.parse_level(level)
+        elif options and options.get("task") is not None:
+            self._level = None
+        if self._level is not None:   # a level, or a reset without options after one: replay it
+            self._params = self._level
             self._played = {"level": test_sets.level_string(self._params)}
         else:
             self._task = self.resolve_task(options, self._task)
