@@ -11,6 +11,7 @@ register_benchmark_env("toy", "TeachBench/Toy-v0", "envs.toy.toy_env:ToyEnv")
 register_benchmark_env("walker_stumps", "TeachBench/WalkerStumps-v0", "envs.walker.stumps:WalkerStumpsEnv", max_episode_steps=2000)
 register_benchmark_env("walker_obstacles", "TeachBench/WalkerObstacles-v0", "envs.walker.obstacles:WalkerObstaclesEnv", max_episode_steps=2000)
 register_benchmark_env("walker_hexagon", "TeachBench/WalkerHexagon-v0", "envs.walker.hexagon:WalkerHexagonEnv", max_episode_steps=2000)
+register_benchmark_env("parkour", "TeachBench/Parkour-v0", "envs.parkour.parkour_env:ParkourEnv", max_episode_steps=2000)
 register_benchmark_env("webform", "TeachBench/WebForm-v0", "envs.webform.webform_env:WebFormEnv")
 register_benchmark_env("gridworld_designer", "TeachBench/GridworldDesigner-v0", "envs.gridworld.designer:MazeDesignerEnv")
 

@@ -26,6 +26,7 @@ CASES = {
     "bench_memory.py": (["--env", "gridworld_small", "--steps", "2048", "--teachers", "random"], ["growth / 1M steps"]),
     "bench_hexagon.py": (["--steps", "200", "--repeats", "1", "--resets", "3"], ["BipedalWalker", "WalkerHexagon"]),
     "bench_walker.py": (["--steps", "200", "--repeats", "1", "--resets", "3", "--bodies", "default"], ["BipedalWalker"]),
+    "bench_parkour.py": (["--steps", "100", "--repeats", "1"], ["x gym BipedalWalker-v3"]),
     "bench_sweep.py": (["--runs", "1", "--steps", "512", "--max-workers", "1"], ["x basic"]),
     "profile_hot_paths.py": (["--batched-steps", "20", "--walker-steps", "200", "--ppo-steps", "512", "--top", "3"],
                              ["top 3 functions", "== ppo"]),

@@ -29,6 +29,7 @@ from test_resume import SPACE, TEACHER_ARGS, feed
 
 EVAL_KWARGS = {"walker_stumps": {"max_episode_steps": 120}, "walker_obstacles": {"max_episode_steps": 120},
                "walker_hexagon": {"max_episode_steps": 120},
+               "parkour": {"max_episode_steps": 120},
                "gridworld": {"max_steps": 40}}
 
 

@@ -39,11 +39,13 @@ FAST_KWARGS: dict[str, dict[str, Any]] = {
     "walker_stumps": {"max_episode_steps": 60},
     "walker_obstacles": {"max_episode_steps": 60},
     "walker_hexagon": {"max_episode_steps": 60},
+    "parkour": {"max_episode_steps": 60},
 }
 SLOW_KWARGS: dict[str, dict[str, Any]] = {
     "walker_stumps": {"max_episode_steps": 300},
     "walker_obstacles": {"max_episode_steps": 300},
     "walker_hexagon": {"max_episode_steps": 300},
+    "parkour": {"max_episode_steps": 300},
 }
 
 
