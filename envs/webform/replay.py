@@ -348,13 +348,15 @@ class BrowserReplay:
                     return "not_typeable"
                 raise
             return ""
+        # An option the page lacks is still asked of the driver, which waits PROBE_MS for it.
+        timeout = PROBE_MS if arg >= (info["radios"] or info["options"]) else self.timeout_ms
         try:
             if info["radios"]:
-                el.locator("input[type=radio]").nth(arg).check(timeout=PROBE_MS)
+                el.locator("input[type=radio]").nth(arg).check(timeout=timeout)
             else:
-                el.select_option(index=arg + 1, timeout=PROBE_MS)  # option 0 is the "-- choose --" placeholder
+                el.select_option(index=arg + 1, timeout=timeout)  # option 0 is the "-- choose --" placeholder
         except PlaywrightTimeout:
-            if arg >= (info["radios"] or info["options"]):
+            if timeout == PROBE_MS:
                 return "no_option"
             raise
         except PlaywrightError as exc:
@@ -461,16 +463,21 @@ def _masked_random(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int)
 
 
 def _unmasked_random(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int) -> int:
-    """Any slot of an element of the page, sometimes one past it or outside the space:
-    mostly invalid actions of every kind (not_clickable, not_typeable, rejected, no_value,
-    not_choosable, no_option, no_element, out_of_range)."""
+    """A click, a type or a choose (one third each) with a uniform argument on a uniform
+    element of the page, sometimes one past it or outside the space: mostly invalid
+    actions of every kind (not_clickable, not_typeable, rejected, no_value, not_choosable,
+    no_option, no_element, out_of_range)."""
+    from envs.webform.dom import encode
+    from envs.webform.form import MAX_FIELDS, MAX_OPTIONS
+
     u = rng.random()
     if u < 0.03:
         return int(rng.choice([-1, N_ACTIONS, N_ACTIONS + 7]))
     n = len(env.state.elements)
     i = int(rng.integers(n + 1)) if u < 0.1 else int(rng.integers(n))
-    r = int(rng.integers(SLOTS))
-    return i * SLOTS + r
+    op = ("click", "type", "choose")[int(rng.integers(3))]
+    arg = int(rng.integers(MAX_FIELDS if op == "type" else MAX_OPTIONS)) if op != "click" else 0
+    return encode(i, op, arg)
 
 
 def _oracle(noise: float) -> Callable[[Any, np.random.Generator, np.ndarray, int], int]:
