@@ -6,7 +6,13 @@ browser's own constraint validation: each rule of ``dom.field_error`` is an HTML
 inputs; ``required`` on every radio of a required group and a ``""`` placeholder option on
 selects), and the form is submitted without ``novalidate``, so Chromium's interactive
 validation decides whether "Submit" submits. Every rule the simulator has is expressible
-this way; no rule is copied into JavaScript.
+this way; no rule is copied into JavaScript. Two details make the attributes say exactly
+the simulator's rules: ``step="any"`` (HTML's default step of 1 would add a rule the
+simulator lacks: 2.5 in [1, 20] is valid there), and patterns written for the ``v`` flag
+Chromium compiles them with (``vocabulary.Concept``). The Email concept keeps its
+``pattern`` on a text input rather than ``type=email``: its rule is "one @ with text on
+both sides", and ``type=email`` would apply the HTML standard's stricter address grammar
+and strip surrounding whitespace, neither of which the simulator does.
 
 The script is only what HTML has no element for: a multi-page form. "Next" asks each
 control of the visible page ``checkValidity()`` and shows the next page when all pass; the
