@@ -243,6 +243,27 @@ def test_every_concept_pattern_is_the_browsers_pattern(browser):
         assert 0 < sum(row) < len(values), pattern  # the rule is live: it accepts some values and refuses others
 
 
+def test_the_noop_check_sees_a_page_that_reacts_to_an_invalid_click(browser, monkeypatch):
+    """A page-side bug: the page clears a number input when it is clicked. The click is
+    ``not_clickable`` on both sides, so only the live-DOM snapshot sees it (then the
+    values, the observation and the submit)."""
+    from envs.webform import replay
+    from envs.webform.replay import check_episode, play_simulator
+
+    render = replay.render_html
+    bug = ("<script>document.addEventListener('click', (e) => { if (e.target.matches('input[type=number]')) "
+           "{ e.target.value = ''; } }, true);</script></body>")
+    monkeypatch.setattr(replay, "render_html", lambda form: render(form).replace("</body>", bug))
+    env = WebFormEnv()
+    actions = (encode(0, "type", 0), encode(0, "click"), encode(1, "type", 1), encode(3, "click"))
+    sim = play_simulator(env, "probe", np.random.default_rng(0), form=probe_form("5", "75001", "alice01"),
+                         actions=actions)
+    web = browser.replay(sim.form, list(actions))
+    assert web.steps[1].invalid == "not_clickable" and web.steps[1].dom_changed
+    checks = {m.check for m in check_episode(env, sim, web)}
+    assert {"noop", "values", "observation", "validation"} <= checks
+
+
 def hostile_forms() -> list[Form]:
     """Forms of <= 6 fields whose values, prefilled values and options are hostile strings."""
     hostile = list(voc.HOSTILE_TEXT)
