@@ -53,7 +53,7 @@ import numpy as np
 
 from envs.errors import TeachBenchError
 from envs.webform import vocabulary as voc
-from envs.webform.dom import N_ACTIONS, SLOTS, FormState, decode
+from envs.webform.dom import N_ACTIONS, FormState, decode
 from envs.webform.features import OBS_SIZE, Encoder, layout
 from envs.webform.form import Element, Form
 from envs.webform.html import render_html
