@@ -1,14 +1,28 @@
 """Render a :class:`~envs.webform.form.Form` to one self-contained HTML page.
 
-The page needs nothing from the network: inline CSS and JavaScript only. Its script is the
-browser side of the simulator's contract (``dom.py``): "Next" validates the visible page
-and shows the next one, the form's submit handler validates the last page and records the
-submitted values in ``window.__submitted`` and in ``<pre id="tb-submitted">``. Validation
-rules travel as ``data-`` attributes rather than as JSON inside ``<script>``, so no value
-ever has to be escaped for a script context.
+The page needs nothing from the network: inline CSS and JavaScript only. Validation is the
+browser's own constraint validation: each rule of ``dom.field_error`` is an HTML attribute
+(``required``; ``pattern`` on text inputs; ``min``/``max`` with ``step="any"`` on number
+inputs; ``required`` on every radio of a required group and a ``""`` placeholder option on
+selects), and the form is submitted without ``novalidate``, so Chromium's interactive
+validation decides whether "Submit" submits. Every rule the simulator has is expressible
+this way; no rule is copied into JavaScript. Two details make the attributes say exactly
+the simulator's rules: ``step="any"`` (HTML's default step of 1 would add a rule the
+simulator lacks: 2.5 in [1, 20] is valid there), and patterns written for the ``v`` flag
+Chromium compiles them with (``vocabulary.Concept``). The Email concept keeps its
+``pattern`` on a text input rather than ``type=email``: its rule is "one @ with text on
+both sides", and ``type=email`` would apply the HTML standard's stricter address grammar
+and strip surrounding whitespace, neither of which the simulator does.
 
-Every text from a form (labels, keys, values, options, prefilled values) goes through
-:func:`html.escape` with ``quote=True``: instructed values may be hostile
+The script is only what HTML has no element for: a multi-page form. "Next" asks each
+control of the visible page ``checkValidity()`` and shows the next page when all pass; the
+browser's ``invalid`` events (from those calls and from the submit's own validation) mark
+a row ``data-error="1"``, which is the snapshot of the last validation the simulator's
+``errors`` are; the submit handler records the submitted values in ``window.__submitted``
+and in ``<pre id="tb-submitted">``.
+
+Every text from a form (labels, keys, values, options, prefilled values, patterns) goes
+through :func:`html.escape` with ``quote=True``: instructed values may be hostile
 (``</script><img onerror=...>``) and must reach the page, and the browser, as text.
 """
 
@@ -48,42 +62,29 @@ _SCRIPT = r"""
     form.querySelectorAll("[data-tb-value]").forEach(function (el) { out[el.id] = valueOf(el); });
     return out;
   }
-  function errors() {
-    var out = {};
-    form.querySelectorAll("[data-tb-value]").forEach(function (el) {
-      out[el.id] = el.getAttribute("data-error") === "1";
-    });
-    return out;
+  function clearErrors(page) {
+    page.querySelectorAll("[data-tb-value]").forEach(function (el) { el.setAttribute("data-error", "0"); });
   }
-  function hasError(el, v) {
-    if (el.hasAttribute("data-required") && v === "") { return true; }
-    if (v === "") { return false; }
-    var pattern = el.getAttribute("data-pattern");
-    if (pattern && !(new RegExp(pattern)).test(v)) { return true; }
-    if (el.hasAttribute("data-low")) {
-      var n = Number(v);
-      if (isNaN(n)) { return true; }
-      return n < Number(el.getAttribute("data-low")) || n > Number(el.getAttribute("data-high"));
-    }
-    return false;
-  }
-  function validate(page) {
-    var ok = true;
-    page.querySelectorAll("[data-tb-value]").forEach(function (el) {
-      var bad = hasError(el, valueOf(el));
-      el.setAttribute("data-error", bad ? "1" : "0");
-      if (bad) { ok = false; }
-    });
-    return ok;
-  }
+  // The browser fires "invalid" at every control that fails its constraints.
+  form.addEventListener("invalid", function (ev) {
+    var row = ev.target.closest("[data-tb-value]");
+    if (row) { row.setAttribute("data-error", "1"); }
+  }, true);
   form.querySelectorAll("[data-kind=next]").forEach(function (button) {
     button.addEventListener("click", function () {
-      var all = pages(), p = current();
-      if (validate(all[p]) && p + 1 < all.length) {
+      var all = pages(), p = current(), ok = true;
+      clearErrors(all[p]);
+      all[p].querySelectorAll("input, select, textarea").forEach(function (c) { ok = c.checkValidity() && ok; });
+      if (ok && p + 1 < all.length) {
         all[p].hidden = true;
         all[p + 1].hidden = false;
       }
     });
+  });
+  // Submit: clear the page's marks; the browser then validates the form itself and fires
+  // "submit" only when every control is valid.
+  form.querySelectorAll("[data-kind=submit]").forEach(function (button) {
+    button.addEventListener("click", function () { clearErrors(pages()[current()]); });
   });
   form.querySelectorAll("a[data-kind=link]").forEach(function (a) {
     a.addEventListener("click", function (ev) { ev.preventDefault(); });
@@ -91,25 +92,24 @@ _SCRIPT = r"""
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     if (window.__submitted) { return; }
-    var all = pages();
-    if (!validate(all[current()])) { return; }
     window.__submitted = values();
     document.getElementById("tb-submitted").textContent = JSON.stringify(window.__submitted);
   });
-  window.__tb = { values: values, errors: errors, page: current };
+  window.__tb = { values: values, page: current };
 })();
 """
 
 
 def _attrs(e: Element) -> str:
-    """Identity and validation attributes of a value-holding control."""
-    out = [f'id="{escape(e.name)}"', f'data-kind="{e.kind}"', "data-tb-el", "data-tb-value"]
-    if e.required:
-        out.append("data-required")
+    """Identity and constraint-validation attributes of a value-holding control (a radio
+    group's ``required`` goes on its radios, see :func:`render_element`)."""
+    out = [f'id="{escape(e.name)}"', f'data-kind="{e.kind}"', "data-tb-el", "data-tb-value", 'data-error="0"']
+    if e.required and e.kind != "radio":
+        out.append("required")
     if e.pattern:
-        out.append(f'data-pattern="{escape(e.pattern, quote=True)}"')
+        out.append(f'pattern="{escape(e.pattern, quote=True)}"')
     if e.low is not None and e.high is not None:
-        out.append(f'data-low="{e.low:g}" data-high="{e.high:g}"')
+        out.append(f'min="{e.low:g}" max="{e.high:g}" step="any"')
     return " ".join(out)
 
 
@@ -133,10 +133,11 @@ def render_element(e: Element) -> str:
         inner = f'{_label(e, e.name)}<select name="{name}" {_attrs(e)}>{"".join(options)}</select>'
     elif e.kind == "radio":
         radios = []
+        required = " required" if e.required else ""
         for k, option in enumerate(e.options):
             checked = " checked" if option == e.initial else ""
             radios.append(f'<label><input type="radio" name="{name}" id="{name}-{k}" value="{escape(option)}"'
-                          f'{checked}> {escape(option)}</label>')
+                          f'{checked}{required}> {escape(option)}</label>')
         inner = f'<fieldset {_attrs(e)}><legend>{_label(e, None)}</legend>{"".join(radios)}</fieldset>'
     elif e.kind == "checkbox":
         checked = " checked" if e.initial == voc.YES else ""
@@ -167,6 +168,6 @@ def render_html(form: Form) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>TeachBench form</title>'
         f"<style>{_STYLE}</style></head><body>"
         f'<div id="tb-instruction"><p>Fill in the form with the values below, then submit.</p><ol>{items}</ol></div>'
-        f'<form id="tb-form" novalidate autocomplete="off">{"".join(pages)}</form>'
+        f'<form id="tb-form" autocomplete="off">{"".join(pages)}</form>'
         f'<pre id="tb-submitted"></pre><script>{_SCRIPT}</script></body></html>\n'
     )

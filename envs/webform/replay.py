@@ -1,12 +1,40 @@
-"""Replay an episode's actions in a real headless Chromium and read back what it did.
+"""Replay an episode's actions in a real headless Chromium and check the simulator against it.
 
-The replay is an independent second implementation of the action semantics: it finds the
-``i``-th interactive element of the *visible* page in the rendered DOM, reads instruction
-value ``j`` from the page's own text (so escaping is exercised end to end), and acts with
-Playwright's ordinary input methods (``click``, ``fill``, ``select_option``, ``check``).
-After every action it reads the page's values, errors, visible page and ``window.__submitted``.
-Tests compare these with the simulator's, step by step, and the rewards recomputed from the
-browser's states with the rewards the env paid.
+The replay is an independent second implementation of the action semantics. For every
+action it finds the ``i``-th interactive element of the *visible* page in the rendered DOM,
+reads instruction value ``j`` from the page's own text (so escaping is exercised end to
+end), and acts with Playwright's ordinary input methods: a real ``click``, ``fill``,
+``select_option`` or ``check``. Invalid actions are acted out too, and the reason an
+action is a no-op comes from the page and the driver, never from the simulator's tables:
+
+- click: every element is really clicked (a radio group on its legend: a click on one of
+  its radios is a choose action). Only elements with HTML *activation behaviour*
+  (``<button>``, ``<a href>``, checkbox and radio inputs) make it a valid action;
+  any other click is ``not_clickable``;
+- type: ``fill`` is attempted on every element; the driver refusing a non-text control
+  gives ``not_typeable`` and refusing a non-number for ``input[type=number]`` gives
+  ``rejected``; a value index the page's instruction does not list is ``no_value``;
+- choose: ``select_option`` on a ``<select>``, ``check`` on the ``k``-th radio of a
+  group; the driver refusing any other element gives ``not_choosable``, an option that
+  does not exist (the driver waits :data:`PROBE_MS` for it) ``no_option``;
+- an element index past the visible page (``no_element``) or an action outside the
+  action space (``out_of_range``) names nothing on the page: there is nothing to act on.
+
+Before and after every action the replay reads the live DOM (every control's value,
+checkedness and selection, the page markup, the URL and ``window.__submitted``), so a test
+can assert that each invalid action changed nothing. It counts the browser's ``invalid``
+events, which are the browser's own verdict that constraint validation failed
+(``html.py``: validation is HTML constraint validation, not a copy of the Python rules).
+It reads the form itself back from the DOM (:func:`read_form`), and
+:func:`observations_from_browser` recomputes the policy's observation from that form and
+the live values, errors and page, from scratch after every step, to compare with the
+observation the env's incremental encoder produced.
+
+:func:`check_episode` runs every comparison and names the check that failed, which the
+mutation test (``tests/test_webform_browser.py``) uses to show that planted simulator bugs
+are caught. :func:`play_simulator` plays the episode mix of that test: masked-random,
+unmasked-random (mostly invalid actions), early-submit, noisy-expert and validation-probe
+episodes.
 
 Browsers stay out of training loops (issue 6). Playwright drives Debian's
 ``/usr/bin/chromium`` (``playwright install`` downloads a browser and fails here), with
@@ -16,14 +44,18 @@ is loaded with ``set_content`` and needs nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
 
 from envs.errors import TeachBenchError
 from envs.webform import vocabulary as voc
-from envs.webform.dom import CHOOSABLE, CLICKABLE, TYPEABLE, decode, field_error  # noqa: F401
-from envs.webform.form import Form
+from envs.webform.dom import N_ACTIONS, FormState, decode
+from envs.webform.features import OBS_SIZE, Encoder, layout
+from envs.webform.form import Element, Form
 from envs.webform.html import render_html
 
 CHROMIUM = "/usr/bin/chromium"
@@ -31,8 +63,104 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
-_READ_STATE = "() => ({values: __tb.values(), errors: __tb.errors(), page: __tb.page(), " \
-              "submitted: window.__submitted || null, pwned: window.__pwned === undefined ? null : String(window.__pwned)})"
+PROBE_MS = 150.0  # how long the driver looks for an option that is not there (no_option)
+
+# Installed once per page by the replay (not by the page's own script): counts the
+# browser's constraint-validation failures.
+_COUNT_INVALID = ("() => { window.__tbInvalid = 0; document.addEventListener('invalid', "
+                  "() => { window.__tbInvalid += 1; }, true); }")
+
+# Everything the replay reads after an action, straight from the DOM.
+_READ_STATE = r"""() => {
+  const form = document.getElementById('tb-form');
+  const pages = Array.from(form.querySelectorAll('.tb-page'));
+  const values = {}, errors = {};
+  form.querySelectorAll('[data-tb-value]').forEach((el) => {
+    let v;
+    if (el.tagName === 'FIELDSET') {
+      const c = el.querySelector('input[type=radio]:checked');
+      v = c ? c.value : '';
+    } else if (el.type === 'checkbox') {
+      v = el.checked ? 'yes' : 'no';
+    } else {
+      v = el.value;
+    }
+    values[el.id] = v;
+    errors[el.id] = el.getAttribute('data-error') === '1';
+  });
+  const controls = Array.from(document.querySelectorAll('input, select, textarea')).map(
+    (c) => [c.id || c.name, c.value, c.checked, c.tagName === 'SELECT' ? c.selectedIndex : null]);
+  return {values, errors, page: pages.findIndex((p) => !p.hidden),
+          submitted: window.__submitted || null,
+          pwned: window.__pwned === undefined ? null : String(window.__pwned),
+          invalid_events: window.__tbInvalid,
+          dom: JSON.stringify([controls, document.body.innerHTML, location.href, window.__submitted || null])};
+}"""
+
+# The form as the page shows it: what a policy looking at the page could know.
+_READ_FORM = r"""() => {
+  const text = (node) => {
+    if (!node) { return ''; }
+    const copy = node.cloneNode(true);
+    copy.querySelectorAll('.tb-req').forEach((s) => s.remove());
+    return copy.textContent;
+  };
+  const pages = Array.from(document.querySelectorAll('#tb-form .tb-page')).map((pg) =>
+    Array.from(pg.querySelectorAll('[data-tb-el]')).map((el) => {
+      const radios = Array.from(el.querySelectorAll('input[type=radio]'));
+      const out = {tag: el.tagName, type: el.getAttribute('type') || '', kind: el.getAttribute('data-kind'),
+                   id: el.id, holds: el.hasAttribute('data-tb-value'), options: [], initial: '',
+                   required: false, pattern: el.getAttribute('pattern') || '',
+                   min: el.getAttribute('min'), max: el.getAttribute('max')};
+      if (el.tagName === 'FIELDSET') {
+        out.label = text(el.querySelector('legend'));
+        out.options = radios.map((r) => r.value);
+        const c = radios.find((r) => r.defaultChecked);
+        out.initial = c ? c.value : '';
+        out.required = radios.some((r) => r.required);
+      } else if (el.tagName === 'SELECT') {
+        out.label = text(document.querySelector('label[for="' + CSS.escape(el.id) + '"]'));
+        out.options = Array.from(el.options).slice(1).map((o) => o.value);
+        const o = Array.from(el.options).find((o) => o.defaultSelected);
+        out.initial = o ? o.value : '';
+        out.required = el.required;
+      } else if (el.tagName === 'INPUT') {
+        out.label = text(document.querySelector('label[for="' + CSS.escape(el.id) + '"]'));
+        out.initial = el.type === 'checkbox' ? (el.defaultChecked ? 'yes' : 'no') : el.defaultValue;
+        out.required = el.required;
+      } else {
+        out.label = el.textContent;
+      }
+      return out;
+    }));
+  const items = Array.from(document.querySelectorAll('#tb-instruction li'));
+  return {pages,
+          keys: items.map((li) => li.querySelector('.tb-key').textContent),
+          values: items.map((li) => li.querySelector('.tb-value').textContent)};
+}"""
+
+# What the replay needs to know about element i of the visible page and instruction value j
+# (one round trip). ``activates``: HTML elements with activation behaviour among those a
+# form holds (a click on anything else does nothing by the HTML standard).
+_ELEMENT = r"""([i, j]) => {
+  const els = document.querySelectorAll('#tb-form .tb-page:not([hidden]) [data-tb-el]');
+  const item = document.querySelector('#tb-instruction li[data-j="' + j + '"] .tb-value');
+  const el = els[i];
+  if (!el) { return {n: els.length}; }
+  const activates = el.tagName === 'BUTTON' || (el.tagName === 'A' && el.hasAttribute('href')) ||
+    (el.tagName === 'INPUT' && ['checkbox', 'radio', 'submit', 'button', 'reset', 'image'].includes(el.type));
+  return {n: els.length, tag: el.tagName, activates, value: item ? item.textContent : null,
+          radios: el.querySelectorAll('input[type=radio]').length,
+          options: el.tagName === 'SELECT' ? el.options.length - 1 : 0};
+}"""
+# The kind each tag / input type is rendered as (html.py); "next" and "button" are both
+# <button type=button>, told apart by the page's data-kind.
+_TAG_KINDS = {("INPUT", "text"): "text", ("INPUT", "number"): "number", ("INPUT", "date"): "date",
+              ("INPUT", "checkbox"): "checkbox", ("SELECT", ""): "select", ("FIELDSET", ""): "radio",
+              ("A", ""): "link", ("BUTTON", "submit"): "submit", ("BUTTON", "button"): ("button", "next")}
+# Playwright's refusals to fill a control that takes no text.
+_NOT_FILLABLE = ("Element is not an <input>", "cannot be filled", "does not have a role allowing")
+_NUMBER_REFUSED = "Cannot type text into input[type=number]"
 
 
 def chromium_available(path: str = CHROMIUM) -> bool:
@@ -48,13 +176,18 @@ class BrowserStep:
     errors: dict[str, bool]
     page: int
     submitted: dict[str, str] | None
+    validation_failed: bool = False  # the browser fired "invalid" events during the action
+    dom_changed: bool = False  # anything in the live DOM differs from before the action
 
 
 @dataclass
 class ReplayResult:
     steps: list[BrowserStep] = field(default_factory=list)
     initial_values: dict[str, str] = field(default_factory=dict)
+    initial_errors: dict[str, bool] = field(default_factory=dict)
     instruction_values: list[str] = field(default_factory=list)
+    dom_form: Form | None = None  # the form read back from the page (element fields unknown: -1)
+    tag_mismatches: list[str] = field(default_factory=list)  # data-kind that disagrees with the tag
     pwned: str | None = None
 
     @property
@@ -90,6 +223,28 @@ def rewards_from_browser(form: Form, result: ReplayResult, *, shaping: float, su
             r += timeout_reward
         rewards.append(r)
     return rewards
+
+
+def _form_from_dom(raw: dict[str, Any], task: dict) -> tuple[Form, list[str]]:
+    mismatches: list[str] = []
+    pages, rank = [], 0
+    for p, items in enumerate(raw["pages"]):
+        out = []
+        for item in items:
+            key = (item["tag"], item["type"] if item["tag"] in ("INPUT", "BUTTON") else "")
+            expected = _TAG_KINDS.get(key)
+            kind = item["kind"]
+            if expected is not None and kind not in (expected if isinstance(expected, tuple) else (expected,)):
+                mismatches.append(f"page {p} {item['id']}: data-kind {kind!r} on <{key[0].lower()} {key[1]}>")
+            low = float(item["min"]) if item["min"] is not None else None
+            high = float(item["max"]) if item["max"] is not None else None
+            e = Element(kind=kind, label=item["label"], name=item["id"], options=tuple(item["options"]),
+                        initial=item["initial"], required=bool(item["required"]), pattern=item["pattern"],
+                        low=low, high=high, rank=rank if item["holds"] else 0)
+            rank += bool(item["holds"])
+            out.append(e)
+        pages.append(tuple(out))
+    return Form(pages=tuple(pages), keys=tuple(raw["keys"]), values=tuple(raw["values"]), task=dict(task)), mismatches
 
 
 class BrowserReplay:
@@ -137,75 +292,77 @@ class BrowserReplay:
     def replay(self, form: Form, actions: Iterable[int], max_steps: int | None = None) -> ReplayResult:
         """Load ``form`` in a fresh page and play ``actions`` until the form is submitted
         (or ``max_steps`` actions, or the actions run out)."""
-        from playwright.sync_api import Error as PlaywrightError
-
         if self._context is None:
             raise TeachBenchError("replay", "use BrowserReplay as a context manager (with ...)")
         page = self._context.new_page()
         page.set_default_timeout(self.timeout_ms)
         try:
             page.set_content(render_html(form), wait_until="load")
+            page.evaluate(_COUNT_INVALID)
             result = ReplayResult()
-            first = page.evaluate(_READ_STATE)
-            result.initial_values = first["values"]
-            result.instruction_values = page.eval_on_selector_all(
-                "#tb-instruction li .tb-value", "els => els.map(e => e.textContent)")
+            result.dom_form, result.tag_mismatches = _form_from_dom(page.evaluate(_READ_FORM), dict(form.task))
+            before = page.evaluate(_READ_STATE)
+            result.initial_values, result.initial_errors = before["values"], before["errors"]
+            result.instruction_values = list(result.dom_form.values)
             for t, action in enumerate(actions):
                 if max_steps is not None and t >= max_steps:
                     break
-                invalid = self._act(page, int(action), PlaywrightError)
+                invalid = self._act(page, int(action))
                 state = page.evaluate(_READ_STATE)
                 result.pwned = result.pwned or state["pwned"]
-                result.steps.append(BrowserStep(invalid, state["values"], state["errors"], state["page"],
-                                                state["submitted"]))
+                result.steps.append(BrowserStep(
+                    invalid, state["values"], state["errors"], state["page"], state["submitted"],
+                    validation_failed=state["invalid_events"] > before["invalid_events"],
+                    dom_changed=state["dom"] != before["dom"]))
+                before = state
                 if state["submitted"] is not None:
                     break
             return result
         finally:
             page.close()
 
-    def _act(self, page: Any, action: int, error_type: type[Exception]) -> str:
-        """Do one action; return ``""`` or why it was a no-op (the simulator's reasons)."""
-        if not 0 <= action:
+    def _act(self, page: Any, action: int) -> str:
+        """Do one action in the page; return ``""`` or why it was a no-op."""
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        if not 0 <= action < N_ACTIONS:
             return "out_of_range"
         i, op, arg = decode(action)
-        visible = page.evaluate("() => __tb.page()")
-        elements = page.locator(f'.tb-page[data-page="{visible}"] [data-tb-el]')
-        if i >= elements.count():
+        info = page.evaluate(_ELEMENT, [i, arg])
+        if i >= info["n"]:
             return "no_element"
-        el = elements.nth(i)
-        kind = el.get_attribute("data-kind")
+        el = page.locator("#tb-form .tb-page:not([hidden]) [data-tb-el]").nth(i)
         if op == "click":
-            if kind not in CLICKABLE:
-                return "not_clickable"
-            el.click()
-            return ""
+            (el.locator("legend") if info["tag"] == "FIELDSET" else el).click()
+            return "" if info["activates"] else "not_clickable"
         if op == "type":
-            values = page.locator(f'#tb-instruction li[data-j="{arg}"] .tb-value')
-            if values.count() == 0:
+            if info["value"] is None:
                 return "no_value"
-            if kind not in TYPEABLE:
-                return "not_typeable"
-            text = values.text_content() or ""
             try:
-                el.fill(text)
-            except error_type as exc:
-                if "Cannot type text into input[type=number]" in str(exc):
+                el.fill(info["value"])
+            except PlaywrightError as exc:
+                if _NUMBER_REFUSED in str(exc):
                     return "rejected"
+                if any(s in str(exc) for s in _NOT_FILLABLE):
+                    return "not_typeable"
                 raise
             return ""
-        if kind not in CHOOSABLE:
-            return "not_choosable"
-        if kind == "select":
-            n = el.locator("option").count() - 1  # the first option is the "-- choose --" placeholder
-            if arg >= n:
+        # An option the page lacks is still asked of the driver, which waits PROBE_MS for it.
+        timeout = PROBE_MS if arg >= (info["radios"] or info["options"]) else self.timeout_ms
+        try:
+            if info["radios"]:
+                el.locator("input[type=radio]").nth(arg).check(timeout=timeout)
+            else:
+                el.select_option(index=arg + 1, timeout=timeout)  # option 0 is the "-- choose --" placeholder
+        except PlaywrightTimeout:
+            if timeout == PROBE_MS:
                 return "no_option"
-            el.select_option(index=arg + 1)
-            return ""
-        radios = el.locator("input[type=radio]")
-        if arg >= radios.count():
-            return "no_option"
-        radios.nth(arg).check()
+            raise
+        except PlaywrightError as exc:
+            if "Element is not a <select> element" in str(exc):
+                return "not_choosable"
+            raise
         return ""
 
 
@@ -214,5 +371,258 @@ def replay_episode(replay: BrowserReplay, form: Form, actions: Sequence[int]) ->
     return replay.replay(form, actions)
 
 
-__all__ = ["BrowserReplay", "BrowserStep", "CHROMIUM", "CHROMIUM_FLAGS", "ReplayResult", "chromium_available",
+# -- the observation, recomputed from the live DOM --------------------------------------------
+
+
+def _state_from_dom(dom_form: Form, values: dict[str, str], errors: dict[str, bool], page: int) -> FormState:
+    state = FormState(dom_form)
+    state.page = page
+    state.values = [[values[e.name] if e.holds_value else "" for e in pg] for pg in dom_form.pages]
+    state.errors = [[bool(errors[e.name]) if e.holds_value else False for e in pg] for pg in dom_form.pages]
+    return state
+
+
+def dom_observation(dom_form: Form, values: dict[str, str], errors: dict[str, bool], page: int, *,
+                    steps_left: float, last_invalid: bool, last_failed: bool, obs_mode: str = "flat") -> np.ndarray:
+    """The observation of ``obs_mode`` ("flat" or "tokens") built from scratch from the form
+    read off the page and the page's live values, error marks and visible page.
+
+    The encoder is the env's (``features.py`` / ``tokens.py``): what the observation *means*
+    is defined there. What this checks is everything the env feeds it: the state the
+    simulator tracks, the form it thinks is on the page, and the incremental per-step
+    patches that keep a step cheap (this builds every feature afresh)."""
+    from envs.webform.tokens import TokenEncoder
+
+    state = _state_from_dom(dom_form, values, errors, page)
+    encoder = TokenEncoder(state) if obs_mode == "tokens" else Encoder(state)
+    for p in range(len(dom_form.pages)):
+        encoder.refresh_errors(p)
+    return encoder.observation(steps_left, last_invalid, last_failed)
+
+
+def observations_from_browser(result: ReplayResult, max_steps: int, obs_mode: str = "flat") -> list[np.ndarray]:
+    """The observation after reset and after every replayed step, from the live DOM."""
+    assert result.dom_form is not None
+    obs = [dom_observation(result.dom_form, result.initial_values, result.initial_errors, 0,
+                           steps_left=1.0, last_invalid=False, last_failed=False, obs_mode=obs_mode)]
+    for t, s in enumerate(result.steps, start=1):
+        obs.append(dom_observation(result.dom_form, s.values, s.errors, s.page, steps_left=1.0 - t / max_steps,
+                                   last_invalid=bool(s.invalid), last_failed=s.validation_failed, obs_mode=obs_mode))
+    return obs
+
+
+def observation_differences(sim: np.ndarray, web: np.ndarray, limit: int = 3) -> list[str]:
+    """Named feature positions where two observations differ (block, element/field/option
+    indices, feature), at most ``limit``."""
+    from envs.webform.tokens import token_layout
+
+    blocks = {**layout(), **(token_layout() if sim.size > OBS_SIZE else {})}
+    diff = np.flatnonzero(~np.isclose(sim, web, atol=1e-6))
+    out = []
+    for flat in diff[:limit]:
+        for name, (sl, shape) in blocks.items():
+            if sl.start <= flat < sl.stop:
+                where = np.unravel_index(flat - sl.start, shape)
+                out.append(f"{name}{tuple(int(w) for w in where)}: sim {sim[flat]:g} browser {web[flat]:g}")
+                break
+    return out
+
+
+# -- the simulator side: episodes of the mix ---------------------------------------------------
+
+
+@dataclass
+class SimStep:
+    """The simulator after one action (what the browser step is compared with)."""
+
+    action: int
+    invalid: str
+    values: dict[str, str]
+    errors: dict[str, bool]
+    page: int
+    submitted: dict[str, str] | None
+    validation_failed: bool
+    reward: float
+    mask_before: np.ndarray  # the action mask the action was chosen under
+    obs: np.ndarray
+
+
+@dataclass
+class SimEpisode:
+    kind: str
+    form: Form
+    steps: list[SimStep]
+    first_obs: np.ndarray
+    info: dict[str, Any]
+    max_steps: int
+
+
+def _masked_random(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int) -> int:
+    valid = np.flatnonzero(mask)
+    return int(rng.choice(valid)) if valid.size else 0
+
+
+def _unmasked_random(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int) -> int:
+    """A click, a type or a choose (one third each) with a uniform argument on a uniform
+    element of the page, sometimes one past it or outside the space: mostly invalid
+    actions of every kind (not_clickable, not_typeable, rejected, no_value, not_choosable,
+    no_option, no_element, out_of_range)."""
+    from envs.webform.dom import encode
+    from envs.webform.form import MAX_FIELDS, MAX_OPTIONS
+
+    u = rng.random()
+    if u < 0.03:
+        return int(rng.choice([-1, N_ACTIONS, N_ACTIONS + 7]))
+    n = len(env.state.elements)
+    i = int(rng.integers(n + 1)) if u < 0.1 else int(rng.integers(n))
+    op = ("click", "type", "choose")[int(rng.integers(3))]
+    arg = int(rng.integers(MAX_FIELDS if op == "type" else MAX_OPTIONS)) if op != "click" else 0
+    return encode(i, op, arg)
+
+
+def _oracle(noise: float) -> Callable[[Any, np.random.Generator, np.ndarray, int], int]:
+    from envs.webform.oracle import noisy_oracle_action
+
+    def policy(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int) -> int:
+        if rng.random() < noise:
+            return _masked_random(env, rng, mask, t) if rng.random() < 0.5 else _unmasked_random(env, rng, mask, t)
+        return noisy_oracle_action(env.state, rng, 0.0)
+
+    return policy
+
+
+def _early_submit(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int) -> int:
+    """The expert, but each step with probability 0.4 it presses the page's Next / Submit
+    at once: validation fails on empty required or still-wrong fields, then it goes on."""
+    from envs.webform.dom import encode
+    from envs.webform.oracle import oracle_action
+
+    if rng.random() < 0.4:
+        return encode(len(env.state.elements) - 1, "click")
+    return oracle_action(env.state)
+
+
+def _wrong_values(env: Any, rng: np.random.Generator, mask: np.ndarray, t: int) -> int:
+    """Types a valid-but-wrong instruction value into a field (breaking patterns and ranges)
+    or chooses a wrong option, then presses Next / Submit; otherwise the expert."""
+    from envs.webform.dom import encode
+    from envs.webform.oracle import oracle_action
+
+    u = rng.random()
+    if u < 0.35:
+        return _masked_random(env, rng, mask, t)
+    if u < 0.55:
+        return encode(len(env.state.elements) - 1, "click")
+    return oracle_action(env.state)
+
+
+POLICIES: dict[str, Callable[[Any, np.random.Generator, np.ndarray, int], int]] = {
+    "masked_random": _masked_random,
+    "unmasked_random": _unmasked_random,
+    "early_submit": _early_submit,
+    "wrong_values": _wrong_values,
+    "noisy_expert": _oracle(0.3),
+    "expert": _oracle(0.0),
+}
+
+
+def _sim_state(env: Any) -> tuple[dict[str, str], dict[str, bool]]:
+    errors = {e.name: env.state.errors[p][i] for p, page in enumerate(env.form.pages)
+              for i, e in enumerate(page) if e.holds_value}
+    return env.state.current_values(), errors
+
+
+def play_simulator(env: Any, kind: str, rng: np.random.Generator, *, form: Form | None = None,
+                   task: dict | None = None, seed: int = 0,
+                   actions: Sequence[int] | None = None) -> SimEpisode:
+    """One episode of ``kind`` (a key of :data:`POLICIES`, or explicit ``actions``) in the
+    simulator, recording what the browser step will be compared with."""
+    if kind not in POLICIES and actions is None:
+        raise TeachBenchError("replay.kind", f"unknown episode kind {kind!r}", sorted(POLICIES))
+    obs, info = env.reset(seed=seed, options={"form": form} if form is not None else {"task": task})
+    first = np.asarray(obs).copy()
+    steps: list[SimStep] = []
+    done = False
+    while not done:
+        mask = env.action_masks()
+        t = len(steps)
+        a = int(actions[t]) if actions is not None else POLICIES[kind](env, rng, mask, t)
+        obs, reward, done, _, info = env.step(a)
+        values, errors = _sim_state(env)
+        steps.append(SimStep(a, info["invalid_action"], values, errors, env.state.page,
+                             dict(env.state.submitted) if env.state.submitted is not None else None,
+                             bool(info["validation_failed"]), float(reward), mask, np.asarray(obs).copy()))
+        if actions is not None and len(steps) >= len(actions):
+            break
+    return SimEpisode(kind, env.form, steps, first, info, env.max_steps)
+
+
+# -- the comparison ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One disagreement between simulator and browser: which check, at which step."""
+
+    check: str
+    step: int  # -1: before the first action
+    detail: str
+
+
+CHECKS = ("form", "invalid", "mask", "noop", "values", "errors", "page", "validation", "submitted",
+          "observation", "reward", "length")
+
+
+def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = "flat") -> list[Mismatch]:
+    """Every disagreement between a simulator episode and its browser replay (empty: agree).
+
+    Checks (names in :data:`CHECKS`): the form read back from the page equals the
+    simulator's (``form``, element fields aside: the page does not say which key a field
+    answers); per step, the no-op reason (``invalid``); the action's mask entry against the
+    browser's verdict (``mask``: masked actions the page accepts, unmasked ones it refuses);
+    an invalid action left the live DOM unchanged (``noop``); values, error marks, visible
+    page, whether constraint validation failed and the submitted values; the observation
+    recomputed from the DOM (``observation``); the reward the env's rule gives the browser's
+    trajectory (``reward``); and the same number of steps (``length``)."""
+    out: list[Mismatch] = []
+    assert web.dom_form is not None
+    for m in web.tag_mismatches:
+        out.append(Mismatch("form", -1, m))
+    sim_form = [[dataclasses.replace(e, field=-1) for e in page] for page in sim.form.pages]
+    dom_form = [list(page) for page in web.dom_form.pages]
+    if sim_form != dom_form or (web.dom_form.keys, web.dom_form.values) != (sim.form.keys, sim.form.values):
+        out.append(Mismatch("form", -1, "the page's form differs from the simulator's"))
+    if web.pwned is not None:
+        out.append(Mismatch("form", -1, f"injected code ran: {web.pwned}"))
+    if len(web.steps) != len(sim.steps):
+        out.append(Mismatch("length", len(web.steps), f"browser {len(web.steps)} steps, simulator {len(sim.steps)}"))
+    web_obs = observations_from_browser(web, sim.max_steps, obs_mode)
+    for diff in observation_differences(sim.first_obs, web_obs[0]):
+        out.append(Mismatch("observation", -1, diff))
+    rewards = rewards_from_browser(sim.form, web, shaping=env.shaping, success_reward=env.success_reward,
+                                   failure_reward=env.failure_reward, timeout_reward=env.timeout_reward,
+                                   max_steps=sim.max_steps)
+    for t, (s, w) in enumerate(zip(sim.steps, web.steps)):
+        if s.invalid != w.invalid:
+            out.append(Mismatch("invalid", t, f"action {s.action}: simulator {s.invalid!r} browser {w.invalid!r}"))
+        if 0 <= s.action < N_ACTIONS and bool(s.mask_before[s.action]) != (w.invalid == ""):
+            out.append(Mismatch("mask", t, f"action {s.action}: mask {bool(s.mask_before[s.action])}, "
+                                           f"browser {w.invalid or 'valid'}"))
+        if w.invalid and w.dom_changed:
+            out.append(Mismatch("noop", t, f"invalid action {s.action} ({w.invalid}) changed the page"))
+        for name, a, b in (("values", s.values, w.values), ("errors", s.errors, w.errors), ("page", s.page, w.page),
+                           ("validation", s.validation_failed, w.validation_failed),
+                           ("submitted", s.submitted, w.submitted)):
+            if a != b:
+                out.append(Mismatch(name, t, f"action {s.action}: simulator {a!r} browser {b!r}"))
+        for diff in observation_differences(s.obs, web_obs[t + 1]):
+            out.append(Mismatch("observation", t, diff))
+        if abs(rewards[t] - s.reward) > 1e-9:
+            out.append(Mismatch("reward", t, f"simulator {s.reward:g} browser {rewards[t]:g}"))
+    return out
+
+
+__all__ = ["BrowserReplay", "BrowserStep", "CHECKS", "CHROMIUM", "CHROMIUM_FLAGS", "Mismatch", "POLICIES",
+           "PROBE_MS", "ReplayResult", "SimEpisode", "SimStep", "check_episode", "chromium_available",
+           "dom_observation", "observation_differences", "observations_from_browser", "play_simulator",
            "potential_from_values", "rewards_from_browser", "voc"]

@@ -47,7 +47,10 @@ HOSTILE_TEXT: tuple[str, ...] = (
 @dataclass(frozen=True)
 class Concept:
     """One field concept. ``pattern`` is a regex in the portable subset of Python ``re``
-    and JavaScript ``RegExp`` (ASCII classes only), used when a validation rule is drawn."""
+    and JavaScript ``RegExp`` (ASCII classes only), used when a validation rule is drawn.
+    It becomes the HTML ``pattern`` attribute, which Chromium compiles with the ``v`` flag:
+    there a literal ``-`` in a class must be escaped (``[a-z\\-]``), or the pattern fails to
+    compile and the browser silently drops the rule."""
 
     label: str
     synonyms: tuple[str, ...]
@@ -72,10 +75,10 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("Company", ("Organization", "Employer", "Company name"), "text",
             ("Acme Corp", "Globex", "Initech", "Umbrella & Co", "Stark Industries", "Wayne Enterprises")),
     Concept("Username", ("User name", "Login", "Handle"), "text",
-            ("alice01", "bruno_x", "chloe.k", "dm1tri", "farah-h", "gus_tavo"), pattern="^[A-Za-z0-9_.-]+$"),
+            ("alice01", "bruno_x", "chloe.k", "dm1tri", "farah-h", "gus_tavo"), pattern=r"^[A-Za-z0-9_.\-]+$"),
     Concept("Phone", ("Telephone", "Phone number", "Mobile"), "text",
             ("+33 1 23 45 67 89", "+1-555-0100", "020 7946 0958", "+81 3-1234-5678", "555 0199"),
-            pattern="^[0-9+ -]+$"),
+            pattern=r"^[0-9+ \-]+$"),
     Concept("Zip code", ("Postal code", "Postcode", "ZIP"), "text",
             ("75001", "10115", "94103", "00184", "60601", "20001"), pattern="^[0-9]{5}$"),
     Concept("Street", ("Street address", "Address line", "Address"), "text",
