@@ -53,6 +53,18 @@ from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 
 
+WEB_DIMS = ("n_fields", "prefilled")  # dimensions every web-form TaskSpace has (envs/webform/form.py)
+
+
+def require_web_space(task_space: TaskSpace, name: str) -> None:
+    """Teachers that write whole web forms refuse any other env's TaskSpace at once (their
+    forms would reach an env that cannot play them)."""
+    missing = [d for d in WEB_DIMS if d not in task_space.names]
+    if missing:
+        raise TeachBenchError("teacher.name", f"{name} writes web forms: it needs the web-form env's TaskSpace "
+                              f"(env=webform); this one lacks {missing}", task_space.names)
+
+
 def warm_start_probability(step: int, p_start: float, p_end: float, decay_steps: int) -> float:
     """QWeb's ``p`` after ``step`` env steps: linear from ``p_start`` to ``p_end`` over
     ``decay_steps``, then constant (the linear shape is ours, see :class:`QWebCurriculum`)."""
@@ -153,6 +165,7 @@ class QWebInstructor(Teacher):
     def __init__(self, task_space: TaskSpace, seed: int = 0, visit_prob: float = 0.5,
                  generated_fraction: float = 1.0) -> None:
         super().__init__(task_space, seed)
+        require_web_space(task_space, self.name)
         if not 0.0 <= float(visit_prob) <= 1.0:
             raise TeachBenchError("teacher.visit_prob", f"must be in [0, 1], got {visit_prob}")
         if not 0.0 <= float(generated_fraction) <= 1.0:

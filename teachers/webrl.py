@@ -59,6 +59,7 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.level_buffer import LevelBuffer
+from teachers.qweb import require_web_space
 
 WEBRL_SUCCESS_BAND = (0.05, 0.75)  # gen_task.py: filter_by_critic(threshold=[0.05, 0.75])
 WEBRL_SEED_TASKS = 10  # gen_task.py: seed_num
@@ -123,6 +124,7 @@ class WebRL(Teacher):
                  success_high: float = WEBRL_SUCCESS_BAND[1], critic_window: int = 2048, buffer_size: int = 1000,
                  base_fraction: float = 0.0) -> None:
         super().__init__(task_space, seed)
+        require_web_space(task_space, self.name)
         for key, value in (("phase_episodes", phase_episodes), ("seed_tasks", seed_tasks),
                            ("generation_turns", generation_turns), ("children_per_seed", children_per_seed),
                            ("n_edits", n_edits), ("critic_window", critic_window), ("buffer_size", buffer_size)):

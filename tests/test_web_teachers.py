@@ -265,10 +265,11 @@ def test_teachers_that_write_forms_refuse_to_run_without_the_form_tools():
     for name in ("qweb_instructor", "webrl"):
         with pytest.raises(Exception, match="form_tools"):
             make_teacher(name, SPACE).sample()
-    with pytest.raises(Exception, match="prefilled"):
-        from envs.task_space import TaskSpace
+    from envs.task_space import TaskSpace
 
-        make_teacher("qweb_curriculum", TaskSpace.box(["x"], [0.0], [1.0]))
+    for name in ("qweb_curriculum", "qweb_instructor", "webrl"):  # another env's space is refused at once
+        with pytest.raises(Exception, match="prefilled"):
+            make_teacher(name, TaskSpace.box(["x"], [0.0], [1.0]))
 
 
 # -- a short real run through the runner --------------------------------------------------------
@@ -302,3 +303,41 @@ def test_form_writing_teachers_run_deterministically(compose, name, extra):
         assert diag_a["phase"].iloc[-1] >= 1
     else:
         assert diag_a["generated"].iloc[-1] > 20
+
+
+@pytest.mark.slow
+def test_webrl_run_killed_after_a_checkpoint_resumes_exactly(compose, tmp_path, monkeypatch):
+    """tests/test_resume.py's SIGKILL protocol on the web-form env: the teacher state loaded
+    on resume equals the checkpoint's, episodes continue without duplicates, and the
+    forms in flight at the checkpoint are re-queued as the same exact forms."""
+    import copy
+    import json
+
+    from experiments.rundir import RunDir
+    from teachers.registry import teacher_class
+    from test_resume import _kill_mid_run, deep_equal
+
+    overrides = ["name=resume", "teacher=webrl", "teacher.params.phase_episodes=20", "env=webform",
+                 "budget.steps=4096", "eval.every=2048", "checkpoint.every=2048", "eval.held_out=false",
+                 "+env.kwargs.test_set_size=4", "log.flush_every=8", "log.diagnostics_every=512"]
+    _kill_mid_run(tmp_path, overrides)
+    rd = RunDir(tmp_path / "runs" / "resume" / run_dir_for(compose(*overrides)).path.name)
+    pointer = json.loads((rd.checkpoint_dir / "latest.json").read_text())
+    ckpt = torch.load(rd.checkpoint_dir / pointer["dir"] / "state.pt", weights_only=True)
+    loaded = []
+    cls = teacher_class("webrl")
+    original = cls.load_state_dict
+
+    def spy(self, state):
+        original(self, copy.deepcopy(state))
+        loaded.append(copy.deepcopy(self.state_dict()))
+
+    monkeypatch.setattr(cls, "load_state_dict", spy)
+    summary = run(compose(*overrides))
+    assert summary["resumed"] is True and len(loaded) == 1 and deep_equal(loaded[0], ckpt["teacher"])
+    after = rd.read("episodes")
+    assert after["episode_id"].tolist() == list(range(summary["episodes"]))
+    assert after["level_id"].str.startswith("webform:").all()
+    pending = {t["level"] for tasks in ckpt["pending"] for t in tasks}
+    first_after = after[after["episode_id"] >= int(ckpt["next_episode_id"])]["level_id"]
+    assert pending and pending <= set(first_after)  # the forms in flight were played again, exactly
