@@ -19,6 +19,7 @@ import io
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -288,8 +289,9 @@ def test_qweb_curriculum_run_updates_the_schedule(compose):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,extra", [("qweb_instructor", []), ("webrl", ["teacher.params.phase_episodes=20"])])
-def test_form_writing_teachers_run_deterministically(compose, name, extra):
+@pytest.mark.parametrize("name,extra", [("qweb_curriculum", ["teacher.params.decay_steps=1024"]), ("qweb_instructor", []),
+                                        ("webrl", ["teacher.params.phase_episodes=20"])])
+def test_web_teachers_run_deterministically(compose, name, extra):
     tables = []
     for tag in ("a", "b"):
         cfg = compose(f"name={tag}", f"teacher={name}", *extra, *RUN)
@@ -298,6 +300,11 @@ def test_form_writing_teachers_run_deterministically(compose, name, extra):
         tables.append((rd.read("episodes"), rd.read("teacher")))
     (ep_a, diag_a), (ep_b, diag_b) = tables
     assert ep_a.drop(columns=[c for c in ep_a if "wall" in c]).equals(ep_b.drop(columns=[c for c in ep_b if "wall" in c]))
+    pd.testing.assert_frame_equal(diag_a.drop(columns=[c for c in diag_a if "wall" in c]),
+                                  diag_b.drop(columns=[c for c in diag_b if "wall" in c]))
+    if name == "qweb_curriculum":
+        assert diag_a["warm_start_p"].iloc[-1] < diag_a["warm_start_p"].iloc[0]
+        return
     assert ep_a["level_id"].str.startswith("webform:").all()  # every episode played an exact form
     if name == "webrl":
         assert diag_a["phase"].iloc[-1] >= 1

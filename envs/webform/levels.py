@@ -177,7 +177,7 @@ def _add_field(form: Form, rng: np.random.Generator) -> Form | None:
     shifted = [[dataclasses.replace(e, field=e.field + 1) if e.field >= j else e for e in page] for page in pages]
     p = roomy[int(rng.integers(len(roomy)))]
     at = int(rng.integers(len(shifted[p])))  # before the page's navigation button
-    shifted[p].insert(at, dataclasses.replace(element, field=j, name=_fresh_name(pages), initial=element.initial))
+    shifted[p].insert(at, dataclasses.replace(element, field=j, name=_fresh_name(pages)))
     return _rebuild(shifted, keys, values, task)
 
 
