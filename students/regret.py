@@ -17,7 +17,8 @@ episode is counted exactly once and ``T`` equals the episode length.
 :func:`attach_teacher_needs` is the runner's single hook: from ``teacher.needs`` it defers
 teacher updates to rollout end and fills ``Episode.regret`` (``"regret"``), masks the PPO
 update to replayed levels (``"robust"``, :mod:`students.robust`), installs the env's level
-edit operators (``"level_editor"``), builds and trains the antagonist (``"antagonist"``),
+edit operators (``"level_editor"``), the web-form teachers the form tools (``"form_tools"``),
+builds and trains the antagonist (``"antagonist"``),
 builds PAIRED's recurrent PPO adversary (``"adversary"``, :mod:`students.paired_adversary`)
 and gives level generators the maze designer's placement rules (``"level_designer"``).
 """
@@ -171,7 +172,8 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
     :class:`~students.bridge.CurriculumCallback` are built and before ``model.learn``.
     """
     needs = frozenset(getattr(teacher, "needs", frozenset()))
-    known = {"regret", "robust", "level_editor", "antagonist", "value", "adversary", "level_designer"}  # "value": students.values
+    known = {"regret", "robust", "level_editor", "antagonist", "value", "adversary", "level_designer",
+             "form_tools"}  # "value": students.values
     unknown = needs - known
     if unknown:
         raise TeachBenchError("teacher.needs", f"the runner cannot provide {sorted(unknown)}", sorted(known))
@@ -198,6 +200,10 @@ def attach_teacher_needs(teacher: Teacher, model: Any, curriculum: Any, callback
         teacher.level_editor = level_editor  # type: ignore[attr-defined]
     if "level_designer" in needs:
         teacher.level_designer = gridworld_level_designer  # type: ignore[attr-defined]
+    if "form_tools" in needs:  # the web-form teachers' exact forms (envs/webform/levels.py)
+        from envs.webform.levels import FormTools
+
+        teacher.form_tools = FormTools()  # type: ignore[attr-defined]
     if "adversary" in needs:
         from students.paired_adversary import PairedAdversary
 

@@ -28,6 +28,9 @@ TEACHERS: dict[str, str] = {
     "paired_param": "teachers.paired:PAIREDParam",
     "clutr": "teachers.clutr:CLUTR",
     "clutr_param": "teachers.clutr:CLUTRParam",
+    "qweb_curriculum": "teachers.qweb:QWebCurriculum",
+    "qweb_instructor": "teachers.qweb:QWebInstructor",
+    "webrl": "teachers.webrl:WebRL",
 }
 
 

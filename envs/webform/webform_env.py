@@ -22,6 +22,12 @@ past it would hide the cost the lesson above says must be there.
 actions of the current page, for masking algorithms; ``action_masks()`` gives the same to
 sb3-contrib's MaskablePPO), ``invalid_action`` ("" or why the action was a no-op),
 ``validation_failed``, ``submitted`` (the submitted values, last step) and ``timeout``.
+
+Exact forms: ``reset(options={"form": form})`` plays a given :class:`~envs.webform.form.Form`;
+``reset(options={"level": "webform:..."})`` plays the form a level string names
+(``envs/webform/levels.py``; what teachers hand out through the curriculum bridge). A level
+reset reports ``info["task"] = {"level": ...}`` and ``info["level_id"]``, so the teacher and a
+checkpoint's pending tasks know the exact form.
 """
 
 from __future__ import annotations
@@ -111,6 +117,7 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         else:
             self.observation_space = spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
         self._task: Task | None = None
+        self._level: str | None = None  # the level string of a level reset (envs/webform/levels.py)
         self.form: Form | None = None
         self.state: FormState | None = None
         self._encoder: Encoder | TokenEncoder | None = None
@@ -123,6 +130,12 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
     # -- gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        self._level = None
+        if options and options.get("level") is not None:  # an exact form by name (envs/webform/levels.py)
+            from envs.webform.levels import form_from_level
+
+            self._level = str(options["level"])
+            options = {**options, "form": form_from_level(self._level)}
         if options and options.get("form") is not None:
             form = options["form"]
             if not isinstance(form, Form):
@@ -144,7 +157,7 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         self._max_steps = int(self.steps_per_field * (form.n_fields + len(form.pages))) + 2
         self._potential = self.state.potential()
         obs = self._observe(1.0, False, False)
-        return obs, {"task": dict(self._task), "action_mask": self.action_masks()}
+        return obs, {"task": self._reported_task(), "action_mask": self.action_masks(), **self._level_info()}
 
     def step(self, action: Any):
         if self.state is None or self._encoder is None:
@@ -172,8 +185,8 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             reward += self.shaping * (potential - self._potential)
             self._potential = potential
         terminated = False
-        info: dict[str, Any] = {"task": dict(self._task), "invalid_action": out.invalid,
-                                "validation_failed": out.validation_failed}
+        info: dict[str, Any] = {"task": self._reported_task(), "invalid_action": out.invalid,
+                                "validation_failed": out.validation_failed, **self._level_info()}
         if out.submitted:
             terminated = True
             success = state.success()
@@ -187,6 +200,14 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         steps_left = 1.0 - self._steps / self._max_steps
         obs = self._observe(steps_left, bool(out.invalid), out.validation_failed)
         return obs, float(reward), terminated, False, info
+
+    def _reported_task(self) -> dict[str, Any]:
+        """``info["task"]``: the TaskSpace point, or ``{"level": ...}`` for a level reset, so
+        that a checkpoint's pending task replays the exact form (as the walker's levels do)."""
+        return {"level": self._level} if self._level is not None else dict(self._task)
+
+    def _level_info(self) -> dict[str, str]:
+        return {"level_id": self._level} if self._level is not None else {}
 
     def _observe(self, steps_left: float, last_invalid: bool, last_failed: bool):
         if self.view is not None:
