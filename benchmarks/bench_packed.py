@@ -141,7 +141,7 @@ def measure(student: str, plan: list[tuple[Slot, str]], args: argparse.Namespace
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(len(plan))
     results = ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(slot, device, student, config, 1000 * k, barrier, results))
+    procs = [ctx.Process(target=worker, args=(slot, device, student, config, 1000 * k, barrier, results), daemon=True)
              for k, (slot, device) in enumerate(plan)]
     for p in procs:
         p.start()
@@ -209,13 +209,14 @@ def main() -> None:
                        "update_share": round(sum(r["update_share"] for r in out) / len(out), 3),
                        "seconds": round(max(r["seconds"] for r in out), 2)}
                 rows.append(row)
+                if args.csv:  # row by row: a setting cut off by a time limit keeps the ones before it
+                    write_rows(args.csv, [row], append=len(rows) > 1)
                 print(f"{student:<10}{label:<14}{len(devices):>5}{n_envs:>8}{row['cores_per_run']:>10}"
                       f"{total / len(devices):>11.0f}{total:>11.0f}{100 * row['update_share']:>7.0f}%", flush=True)
     best = max(rows, key=lambda r: r["env_steps_per_s"])
     print(f"best: {best['student']} {best['device']} x{best['runs']} at {best['n_envs']} envs: "
           f"{best['env_steps_per_s']:.0f} env steps/s in all (goal: 500k on one H200)")
     if args.csv:
-        write_rows(args.csv, rows)
         print(f"wrote {args.csv}")
 
 
