@@ -49,6 +49,9 @@ from _results import write_rows  # noqa: E402
 from experiments.running.packing import Slot, apply_slot, machine_cores, plan_slots  # noqa: E402
 
 
+STUDENT_LABELS = {"mlp": "ppo/mlp", "recurrent": "recurrent_ppo"}  # as the other benchmarks' CSVs name them
+
+
 def parse_cores(text: str | None) -> list[int]:
     """``0-15`` / ``0-7,16-23`` / None (this process's affinity mask)."""
     if not text:
@@ -201,7 +204,8 @@ def main() -> None:
                 total = sum(rates)
                 n_cuda = sum(d == "cuda" for d in devices)
                 used = min(gpus, n_cuda) if n_cuda else 0
-                row = {"benchmark": "bench_packed", "env": args.env, "student": student, "teacher": args.teacher,
+                row = {"benchmark": "bench_packed", "env": args.env, "student": STUDENT_LABELS[student],
+                       "teacher": args.teacher,
                        "device": label, "gpus": used, "runs": len(devices),
                        "runs_per_gpu": round(n_cuda / used, 2) if used else "", "n_envs": n_envs, "vec": "batched",
                        "workers": "", "cores_per_run": round(len(cores) / len(devices), 2),

@@ -39,7 +39,7 @@ def test_bench_packed_and_walker_write_rows_the_sizing_table_reads(tmp_path):
     out = _run("benchmarks/bench_packed.py", "--runs", "1", "2", "--n-envs", "16", "--n-steps", "8", "--batch-size",
                "64", "--epochs", "1", "--devices", "cpu", "--students", "mlp", "--seconds", "1",
                "--csv", str(tmp_path / "packed.csv"))
-    assert "best: mlp cpu" in out
+    assert "best: ppo/mlp cpu" in out
     packed = _rows(tmp_path / "packed.csv")
     assert [r["runs"] for r in packed] == ["1", "2"] and all(float(r["env_steps_per_s"]) > 0 for r in packed)
     # the total of a setting is the sum of its runs: per run x runs
@@ -52,7 +52,7 @@ def test_bench_packed_and_walker_write_rows_the_sizing_table_reads(tmp_path):
     assert walker[0]["student"].startswith("raw env") and walker[1]["workers"] == "1"
     table = _run("experiments/results/steps_per_second.py", str(tmp_path), "--markdown", str(tmp_path / "t.md"),
                  "--csv", str(tmp_path / "t.csv"))
-    assert "| gridworld_batched | mlp | random | cpu |" in table and "walker_stumps" in table
+    assert "| gridworld_batched | ppo/mlp | random | cpu |" in table and "walker_stumps" in table
     assert (tmp_path / "t.md").read_text() == table
 
 
@@ -88,3 +88,20 @@ def test_sizing_table_takes_the_median_of_repeats_and_skips_other_csvs(tmp_path)
     assert t.loc[0, "machine_steps_per_s"] == 200.0 and t.loc[0, "per_run_steps_per_s"] == 50.0
     assert t.loc[0, "M_steps_per_h_machine"] == pytest.approx(200 * 3600 / 1e6)
     assert t.loc[0, "runs_per_gpu"] == "4" and any("profile.csv" in n for n in notes)
+
+
+@pytest.mark.slow
+def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
+    """``SMOKE=1 benchmarks/device_scale.sh``: every step of the device script at a tiny size on
+    the CPU (the wiring the lead's one GPU run depends on), about 4 minutes on 2 loaded cores."""
+    env = {**os.environ, "SMOKE": "1", "OUT": str(tmp_path / "out"), "PYTHON": sys.executable}
+    out = subprocess.run(["bash", str(ROOT / "benchmarks" / "device_scale.sh")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    files = {p.name for p in (tmp_path / "out").iterdir()}
+    for name in ("packed_mlp_1024", "packed_mlp_4096", "packed_recurrent_1024", "packed_mlp_cpu16",
+                 "overhead_1024_cuda", "walker_subproc", "profile_sb3_loop"):
+        assert f"{name}.csv" in files, (name, sorted(files), out.stdout[-3000:])
+    assert "teacher_step.txt" in files and "alp_gmm" in (tmp_path / "out" / "teacher_step.txt").read_text()
+    table = (tmp_path / "out" / "steps_per_second.md").read_text()
+    assert "| gridworld_batched | recurrent_ppo |" in table and "| walker_stumps |" in table and "plain SB3" in table
