@@ -103,12 +103,12 @@ class NearestIndex:
         best_d2 = np.full(m, np.inf)
         start = self._n_tree
         if self._small is not None and self._n_small > self._n_tree:
-            dist, _ = self._small.query(q, k=1)
+            dist, idx = self._small.query(q, k=1)
             # every point within the answer's distance (plus rounding slack): the scan's
             # pick is among them, whatever distance cKDTree computed for each
             radius = np.asarray(dist, dtype=np.float64) * (1.0 + 1e-9) + 1e-300
             for r, found in enumerate(self._small.query_ball_point(q, r=radius)):
-                cand = np.array(sorted(found), dtype=np.int64) + self._n_tree
+                cand = np.array(sorted(found) or [int(np.atleast_1d(idx)[r])], dtype=np.int64) + self._n_tree
                 d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
                 j = int(d2.argmin())
                 best_i[r], best_d2[r] = cand[j], d2[j]
