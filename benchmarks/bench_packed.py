@@ -11,7 +11,8 @@ total is the sum of the per-run rates.
 
 Settings are the product of ``--students`` (``mlp``: SB3 PPO, the gridworld student;
 ``recurrent``: ``recurrent_ppo``, dcd's maze network), ``--devices``, ``--runs`` and
-``--n-envs``; ``--mix G:C`` adds settings with G CUDA runs and C CPU runs side by side
+``--n-envs``; ``--fast-rollout`` runs the MLP with ``students/fast_rollout.py``'s loop;
+``--mix G:C`` adds settings with G CUDA runs and C CPU runs side by side
 (the MLP ran 0.68-0.80x on CUDA in ``bench_scaling.py``, so idle cores can add CPU runs).
 
 What limits it (see ``profile_sb3_loop.py``): one run is one Python process, so its env
@@ -89,6 +90,10 @@ def worker(slot: Slot, device: str, student: str, args: dict[str, Any], seed: in
         algo = "ppo" if student == "mlp" else "recurrent_ppo"
         model = make_student(algo, vec, params={**(ppo_defaults if algo == "ppo" else {}), **params}, seed=seed,
                              device=device)
+        if args["fast_rollout"] and algo == "ppo":
+            from students.fast_rollout import with_fast_rollouts
+
+            model = with_fast_rollouts(model)
         train_time = [0.0]
         real_train = model.train
 
@@ -181,6 +186,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per setting, after warm-up")
     parser.add_argument("--gpus", type=int, default=None, help="GPUs to spread the CUDA runs over (default: all)")
     parser.add_argument("--cores", default=None, help="cores to cut into slots, e.g. 0-15 (default: all allowed)")
+    parser.add_argument("--fast-rollout", action="store_true",
+                        help="MLP PPO with students/fast_rollout.py's loop (one forward for the time-limit bootstrap)")
     parser.add_argument("--csv", default=None)
     args = parser.parse_args()
     import torch
@@ -207,7 +214,8 @@ def main() -> None:
                 row = {"benchmark": "bench_packed", "env": args.env, "student": STUDENT_LABELS[student],
                        "teacher": args.teacher,
                        "device": label, "gpus": used, "runs": len(devices),
-                       "runs_per_gpu": round(n_cuda / used, 2) if used else "", "n_envs": n_envs, "vec": "batched",
+                       "runs_per_gpu": round(n_cuda / used, 2) if used else "", "n_envs": n_envs,
+                       "vec": "batched+fast_rollout" if args.fast_rollout and student == "mlp" else "batched",
                        "workers": "", "cores_per_run": round(len(cores) / len(devices), 2),
                        "env_steps_per_s": round(total, 1), "per_run_env_steps_per_s": round(total / len(devices), 1),
                        "update_share": round(sum(r["update_share"] for r in out) / len(out), 3),
