@@ -18,10 +18,13 @@ Knobs measured (cheap changes a user can make in the config):
 
 - ``--start-methods``: SubprocVecEnv's start method (forkserver, SB3's default; fork;
   spawn): it changes start-up time, printed, not the stepping;
-- ``--rollouts``: the rollout size, i.e. how long collection runs between updates;
+- ``--rollout``: the rollout size, i.e. how long collection runs between updates;
+- ``--envs-per-worker``: K envs per worker process (``students/chunked_vec.py``): one pipe
+  round trip per worker per step instead of one per env, K x W envs per forward pass;
 - ``--device``: where the policy's forward and update run.
 
     python benchmarks/bench_walker_subproc.py --workers 1 8 16 32 --seconds 30 --csv walker.csv
+    python benchmarks/bench_walker_subproc.py --workers 16 --envs-per-worker 2 4 --seconds 30 --csv walker_chunked.csv
     python benchmarks/bench_walker_subproc.py --workers 1 2 --seconds 3 --raw-seconds 1 --rollout 512   # smoke
 """
 
@@ -51,6 +54,7 @@ from _results import write_rows  # noqa: E402
 from envs.registry import make_env  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback, CurriculumWrapper  # noqa: E402
 from students.build import make_student  # noqa: E402
+from students.chunked_vec import ChunkedSubprocVecEnv  # noqa: E402
 from students.threads import pin_threads  # noqa: E402
 from students.vec import env_factory  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
@@ -108,20 +112,23 @@ class Window(BaseCallback):
 
 
 def ppo_speed(name: str, kwargs: dict[str, Any], ppo: dict[str, Any], workers: int, args: argparse.Namespace,
-              start_method: str, rollout: int) -> dict[str, float]:
+              start_method: str, rollout: int, per_worker: int = 1) -> dict[str, float]:
     t_start = time.perf_counter()
-    vec = SubprocVecEnv([env_factory(name, kwargs, i) for i in range(workers)], start_method=start_method)
+    n_envs = workers * per_worker
+    fns = [env_factory(name, kwargs, i) for i in range(n_envs)]
+    vec = (SubprocVecEnv(fns, start_method=start_method) if per_worker == 1
+           else ChunkedSubprocVecEnv(fns, envs_per_worker=per_worker, start_method=start_method))
     vec.seed(0)
     startup = time.perf_counter() - t_start
     vec = VecNormalize(vec, norm_obs=True, norm_reward=True)
     try:
-        n_steps = max(1, rollout // workers)
-        params = {**ppo, "n_steps": n_steps, "batch_size": min(int(ppo.get("batch_size", 1000)), n_steps * workers)}
+        n_steps = max(1, rollout // n_envs)
+        params = {**ppo, "n_steps": n_steps, "batch_size": min(int(ppo.get("batch_size", 1000)), n_steps * n_envs)}
         model = make_student("ppo", vec, policy=args.policy, params=params, seed=0, device=args.device)
         curriculum = Curriculum(make_teacher("random", vec.get_attr("task_space", indices=[0])[0], seed=0), vec)
         curriculum.prime()
         bridge = CurriculumCallback(curriculum)
-        model.learn(n_steps * workers, callback=bridge)  # warm-up
+        model.learn(n_steps * n_envs, callback=bridge)  # warm-up
         window = Window(args.seconds)
         model.learn(10**12, callback=[bridge, window], reset_num_timesteps=False)
         seconds = window.t1 - window.t0
@@ -138,6 +145,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8, 16, 32])
     parser.add_argument("--start-methods", nargs="+", default=["forkserver"], choices=["forkserver", "fork", "spawn"])
     parser.add_argument("--rollout", type=int, nargs="+", default=[20000], help="transitions per update (all workers)")
+    parser.add_argument("--envs-per-worker", type=int, nargs="+", default=[1],
+                        help="envs per worker process (1: SB3's SubprocVecEnv; K > 1: students/chunked_vec.py)")
     parser.add_argument("--policy", default=None, help="None: SB3's MLP (student=ppo); shared_mlp: TMA's 400-300")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -157,25 +166,27 @@ def main() -> None:
         write_rows(args.csv, [raw_row])
     print(f"env={args.env} policy={args.policy or 'mlp'} device={args.device} cores={cores} "
           f"raw env (1 core, random actions): {raw:.0f} steps/s; 16 x raw = {16 * raw:.0f}")
-    print(f"{'workers':>7} {'start':>10} {'rollout':>8} {'n_steps':>8} {'steps/s':>9} {'collect/s':>10} "
+    print(f"{'workers':>7} {'envs/w':>6} {'start':>10} {'rollout':>8} {'n_steps':>8} {'steps/s':>9} {'collect/s':>10} "
           f"{'update':>7} {'x(16 raw)':>10} {'x(W raw)':>9} {'startup s':>10}")
     rows = []
     for method in args.start_methods:
         for rollout in args.rollout:
-            for w in args.workers:
-                r = ppo_speed(name, kwargs, ppo, w, args, method, rollout)
-                print(f"{w:>7} {method:>10} {rollout:>8} {r['n_steps']:>8} {r['fps']:>9.0f} {r['collect_fps']:>10.0f} "
-                      f"{100 * r['update_share']:>6.0f}% {r['fps'] / (16 * raw):>10.2f} {r['fps'] / (w * raw):>9.2f} "
-                      f"{r['startup']:>10.2f}", flush=True)
-                rows.append({"benchmark": "bench_walker_subproc", "env": args.env,
-                             "student": f"ppo/{args.policy or 'mlp'}", "teacher": "random", "device": args.device,
-                             "gpus": 1 if args.device.startswith("cuda") else 0, "runs": 1, "runs_per_gpu": "",
-                             "n_envs": w, "vec": f"subproc/{method}/rollout{rollout}", "workers": w,
-                             "cores_per_run": cores, "env_steps_per_s": round(r["fps"], 1),
-                             "per_run_env_steps_per_s": round(r["fps"], 1), "update_share": round(r["update_share"], 3),
-                             "seconds": round(r["seconds"], 2)})
-                if args.csv:  # row by row: a setting cut off by a time limit keeps the ones before it
-                    write_rows(args.csv, rows[-1:], append=True)
+            for k in args.envs_per_worker:
+                for w in args.workers:
+                    r = ppo_speed(name, kwargs, ppo, w, args, method, rollout, k)
+                    print(f"{w:>7} {k:>6} {method:>10} {rollout:>8} {r['n_steps']:>8} {r['fps']:>9.0f} "
+                          f"{r['collect_fps']:>10.0f} {100 * r['update_share']:>6.0f}% {r['fps'] / (16 * raw):>10.2f} "
+                          f"{r['fps'] / (w * raw):>9.2f} {r['startup']:>10.2f}", flush=True)
+                    kind = "subproc" if k == 1 else f"chunked{k}"
+                    rows.append({"benchmark": "bench_walker_subproc", "env": args.env,
+                                 "student": f"ppo/{args.policy or 'mlp'}", "teacher": "random", "device": args.device,
+                                 "gpus": 1 if args.device.startswith("cuda") else 0, "runs": 1, "runs_per_gpu": "",
+                                 "n_envs": w * k, "vec": f"{kind}/{method}/rollout{rollout}", "workers": w,
+                                 "cores_per_run": cores, "env_steps_per_s": round(r["fps"], 1),
+                                 "per_run_env_steps_per_s": round(r["fps"], 1),
+                                 "update_share": round(r["update_share"], 3), "seconds": round(r["seconds"], 2)})
+                    if args.csv:  # row by row: a setting cut off by a time limit keeps the ones before it
+                        write_rows(args.csv, rows[-1:], append=True)
     best = max(rows, key=lambda r: r["env_steps_per_s"])
     print(f"best: {best['env_steps_per_s']:.0f} env steps/s with {best['workers']} workers ({best['vec']}); "
           f"x{best['env_steps_per_s'] / (16 * raw):.2f} of 16 x raw (goal: >= 15k on 16 cores)")

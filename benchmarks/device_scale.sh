@@ -12,7 +12,8 @@
 #   lane B (GPU 1, cores 16-31): bench_overhead.py at 1024 envs on CUDA (random, ALP-GMM,
 #                                Covar-GMM, RIAC), profile_sb3_loop.py (short),
 #                                bench_teacher_step.py (the teacher's own µs per vector step),
-#                                then bench_walker_subproc.py at 1, 8, 16, 32 workers (CPU)
+#                                then bench_walker_subproc.py at 1, 8, 16, 32 workers (CPU) and
+#                                at 16 workers x 2 / 4 envs each (students/chunked_vec.py)
 # Each step has its own time limit, so a slow one leaves the others' files.
 set -u
 OUT=${OUT:-./device_scale_out}
@@ -41,13 +42,15 @@ if [ "${SMOKE:-0}" = 1 ]; then
   PROFILE="--n-envs 16 --n-steps 8 --batch-size 64 --epochs 1 --rollouts 1 --device cpu"
   STEP="--n-envs 16 --steps 60 --warmup 10"
   WALKER="--workers 1 --seconds 1 --raw-seconds 0.5 --rollout 256"
+  CHUNKED="--workers 1 --envs-per-worker 2 --seconds 1 --raw-seconds 0.5 --rollout 256"
 else
   DEV=cuda; GPUS=1; SEC=15; NE=1024; NE_BIG=4096; PPO=""
   RUNS_A="1 4 8 16"; MIX="--mix 8:8"; RUNS_BIG="8"; RUNS_REC="1 4"; RUNS_CPU="16"; RUNS_FAST="8"; SEC_CPU=10
-  OVERHEAD="--n-envs 1024 --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 524288 --repeats 2"
+  OVERHEAD="--n-envs 1024 --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 393216 --repeats 2"
   PROFILE="--n-envs 1024 4096 --device cuda --rollouts 2"
   STEP="--n-envs 1024 --steps 1500"
-  WALKER="--workers 1 8 16 32 --seconds 20 --raw-seconds 5"
+  WALKER="--workers 1 8 16 32 --seconds 15 --raw-seconds 5"
+  CHUNKED="--workers 16 --envs-per-worker 2 4 --seconds 15 --raw-seconds 2"
 fi
 
 lane_a() {
@@ -71,15 +74,17 @@ lane_a() {
 
 lane_b() {
   export CUDA_VISIBLE_DEVICES=1
-  timeout -s INT -k 10 170 taskset -c $B_CORES $PY benchmarks/bench_overhead.py --env gridworld_batched --vec batched \
+  timeout -s INT -k 10 150 taskset -c $B_CORES $PY benchmarks/bench_overhead.py --env gridworld_batched --vec batched \
       $OVERHEAD --teachers random alp_gmm covar_gmm riac --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1 \
       --csv "$OUT/overhead_1024_cuda.csv" > "$OUT/overhead_1024_cuda.txt" 2>&1
-  timeout -s INT -k 10 80 taskset -c $B_CORES $PY benchmarks/profile_sb3_loop.py $PROFILE \
+  timeout -s INT -k 10 70 taskset -c $B_CORES $PY benchmarks/profile_sb3_loop.py $PROFILE \
       --csv "$OUT/profile_sb3_loop.csv" > "$OUT/profile_sb3_loop.txt" 2>&1
   timeout -s INT -k 10 50 taskset -c $B_CORES $PY benchmarks/bench_teacher_step.py $STEP \
       --teachers random alp_gmm covar_gmm riac > "$OUT/teacher_step.txt" 2>&1
-  timeout -s INT -k 10 200 taskset -c $B_CORES $PY benchmarks/bench_walker_subproc.py $WALKER \
+  timeout -s INT -k 10 170 taskset -c $B_CORES $PY benchmarks/bench_walker_subproc.py $WALKER \
       --csv "$OUT/walker_subproc.csv" > "$OUT/walker_subproc.txt" 2>&1
+  timeout -s INT -k 10 70 taskset -c $B_CORES $PY benchmarks/bench_walker_subproc.py $CHUNKED \
+      --csv "$OUT/walker_chunked.csv" > "$OUT/walker_chunked.txt" 2>&1
 }
 
 lane_a & A=$!
@@ -89,7 +94,7 @@ $PY experiments/results/steps_per_second.py "$OUT" --markdown "$OUT/steps_per_se
     --csv "$OUT/steps_per_second_table.csv" > "$OUT/steps_per_second.txt" 2>&1
 echo "device_scale: $(( $(date +%s) - start )) s; files in $OUT:"; ls -la "$OUT"
 for f in packed_mlp_1024 packed_mlp_1024_fast packed_mlp_4096 packed_recurrent_1024 packed_mlp_cpu16 overhead_1024_cuda profile_sb3_loop \
-         teacher_step walker_subproc; do
+         teacher_step walker_subproc walker_chunked; do
   echo "== $f"; tail -n 14 "$OUT/$f.txt" 2>/dev/null
 done
 cat "$OUT/steps_per_second.md" 2>/dev/null

@@ -100,7 +100,7 @@ def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     files = {p.name for p in (tmp_path / "out").iterdir()}
     for name in ("packed_mlp_1024", "packed_mlp_1024_fast", "packed_mlp_4096", "packed_recurrent_1024", "packed_mlp_cpu16",
-                 "overhead_1024_cuda", "walker_subproc", "profile_sb3_loop"):
+                 "overhead_1024_cuda", "walker_subproc", "walker_chunked", "profile_sb3_loop"):
         assert f"{name}.csv" in files, (name, sorted(files), out.stdout[-3000:])
     assert "teacher_step.txt" in files and "alp_gmm" in (tmp_path / "out" / "teacher_step.txt").read_text()
     table = (tmp_path / "out" / "steps_per_second.md").read_text()
