@@ -5,7 +5,8 @@ Reads every CSV given (or found under a folder given) that has the columns of
 ``bench_overhead.py --csv``; other CSVs, e.g. ``profile_sb3_loop.py``'s, are skipped with
 a note) and writes one table, as Markdown and CSV:
 
-- one row per (env, student, teacher, device, runs per GPU, runs, envs per run, vec);
+- one row per (env, student, teacher, device, runs per GPU, runs, envs per run, vec,
+  accelerator, script);
   repeated measurements of a row are summarised by their median (``measurements`` says
   how many);
 - ``machine steps/s``: all runs that shared the machine together; ``per run``: each;
@@ -26,7 +27,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 REQUIRED = ("benchmark", "env", "student", "device", "runs", "n_envs", "env_steps_per_s", "per_run_env_steps_per_s")
-KEYS = ("env", "student", "teacher", "device", "runs_per_gpu", "runs", "n_envs", "vec", "accelerator")
+KEYS = ("env", "student", "teacher", "device", "runs_per_gpu", "runs", "n_envs", "vec", "accelerator", "benchmark")
+"""A setting: rows of different scripts stay apart (their PPO settings differ)."""
 
 
 def csv_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -76,8 +78,7 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     grouped = rows.groupby(keys, sort=False)
     out = grouped.agg(machine_steps_per_s=("env_steps_per_s", "median"),
                       per_run_steps_per_s=("per_run_env_steps_per_s", "median"),
-                      measurements=("env_steps_per_s", "size"),
-                      benchmark=("benchmark", "first")).reset_index()
+                      measurements=("env_steps_per_s", "size")).reset_index()
     out["M_steps_per_h_per_run"] = out["per_run_steps_per_s"] * 3600 / 1e6
     out["M_steps_per_h_machine"] = out["machine_steps_per_s"] * 3600 / 1e6
     return out.sort_values(["env", "machine_steps_per_s"], ascending=[True, False]).reset_index(drop=True)
@@ -88,9 +89,10 @@ def markdown(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no benchmark rows)\n"
     cols = ["env", "student", "teacher", "device", "runs_per_gpu", "runs", "n_envs", "vec", "machine_steps_per_s",
-            "per_run_steps_per_s", "M_steps_per_h_per_run", "M_steps_per_h_machine", "measurements", "accelerator"]
+            "per_run_steps_per_s", "M_steps_per_h_per_run", "M_steps_per_h_machine", "measurements", "accelerator",
+            "benchmark"]
     heads = ["env", "student", "teacher", "device", "runs/GPU", "runs", "envs/run", "vec", "machine steps/s",
-             "per run", "M steps/h per run", "M steps/h machine", "n", "accelerator"]
+             "per run", "M steps/h per run", "M steps/h machine", "n", "accelerator", "script"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for _, r in frame.iterrows():
         cells = []
