@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any, Sequence
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from envs.errors import TeachBenchError
@@ -173,6 +174,8 @@ class PackedSlots(Callback):
         return k, fh
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.get("mode") != RunMode.MULTIRUN:  # a single run (no -m) is not packed
+            return
         n = int(config.hydra.launcher.n_jobs)
         n_gpus = self._n_gpus()
         folder = Path(self.lock_dir or Path(str(config.hydra.sweep.dir)) / ".packed")
