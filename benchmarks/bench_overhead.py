@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--n-steps", type=int, default=None, help="PPO n_steps (default: the env config's)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--csv", default=None, help="also write the fps per variant (benchmarks/_results.py columns)")
     parser.add_argument("--set", nargs="*", default=[], metavar="TEACHER.KEY=VALUE",
                         help="teacher parameter overrides, e.g. alp_gmm.fit_lag=1")
     args = parser.parse_args()
@@ -158,6 +159,17 @@ def main() -> None:
     for v in args.teachers:
         med = statistics.median(results[v])
         print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>22.3f}")
+    if args.csv:
+        from _results import write_rows
+
+        write_rows(args.csv, [{"benchmark": "bench_overhead", "env": args.env, "student": "ppo/mlp",
+                               "teacher": v or "none (plain SB3)", "device": args.device, "gpus": int("cuda" in args.device),
+                               "runs": 1, "runs_per_gpu": 1 if "cuda" in args.device else "", "n_envs": args.n_envs,
+                               "vec": args.vec, "workers": "", "cores_per_run": "",
+                               "env_steps_per_s": round(statistics.median(results[v]), 1),
+                               "per_run_env_steps_per_s": round(statistics.median(results[v]), 1), "update_share": "",
+                               "seconds": ""} for v in variants])
+        print(f"wrote {args.csv}")
 
 
 if __name__ == "__main__":

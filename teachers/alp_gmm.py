@@ -181,8 +181,9 @@ class ALPGMM(Teacher):
             alp = np.where(eligible, np.abs(r - r_old), 0.0)
         self.history.add_batch(p)
         self.rewards.extend(r.tolist())
+        rows = np.concatenate([p, alp[:, None]], axis=1)  # [p, ALP] per episode, one array op
         for i in range(m):
-            self.window.append(np.append(p[i], alp[i]))
+            self.window.append(rows[i])
             if (n0 + i + 1) % self.fit_rate == 0:
                 self.refit()
         self.last_alp = float(alp[-1])

@@ -134,6 +134,11 @@ class LevelBuffer:
         self.last_sampled = np.zeros(0, dtype=np.float64)
         self.max_returns = np.zeros(0, dtype=np.float64)
         self._index: dict[str, int] = {}
+        # P_S of the current scores (see distribution); scores change only through this
+        # class's methods, each of which bumps the version
+        self._version = 0
+        self._p_s: np.ndarray | None = None
+        self._p_s_version = -1
         self.n_inserted = 0
         self.n_replaced = 0
         self.n_rejected = 0
@@ -149,8 +154,22 @@ class LevelBuffer:
         return self._index.get(key)
 
     def distribution(self) -> np.ndarray:
-        return replay_distribution(self.scores, self.last_sampled, self.clock, self.temperature,
-                                   self.staleness_coef, self.prioritization)
+        """``P = (1 − ρ)·P_S + ρ·P_C`` of :func:`replay_distribution`, with ``P_S`` kept
+        between score changes: the rank weights sort the whole buffer (O(B log B), 4000
+        levels for the mazes), and with 1024 envs PLR draws several replays per vector
+        step while the scores change only when an episode is scored (issue 18). The sum
+        is computed exactly as :func:`replay_distribution` computes it."""
+        if self._p_s is None or self._p_s_version != self._version:
+            if self.prioritization == "rank":
+                self._p_s = rank_weights(self.scores, self.temperature)
+            else:
+                self._p_s = power_weights(self.scores, self.temperature)
+            self._p_s_version = self._version
+        p_c = staleness_weights(self.last_sampled, self.clock)
+        return (1.0 - self.staleness_coef) * self._p_s + self.staleness_coef * p_c
+
+    def _scores_changed(self) -> None:
+        self._version += 1
 
     def tick(self) -> None:
         """One more episode was sampled (new or replayed): every level grows staler."""
@@ -168,6 +187,7 @@ class LevelBuffer:
     def update_score(self, index: int, score: float, episode_return: float | None = None) -> None:
         a = self.score_alpha
         self.scores[index] = (1.0 - a) * self.scores[index] + a * float(score)
+        self._scores_changed()
         if episode_return is not None:
             self.max_returns[index] = max(self.max_returns[index], float(episode_return))
 
@@ -183,6 +203,7 @@ class LevelBuffer:
             self.keys.append(key)
             self.tasks.append(dict(task))
             self.scores = np.append(self.scores, score)
+            self._scores_changed()
             self.last_sampled = np.append(self.last_sampled, float(self.clock))
             self.max_returns = np.append(self.max_returns, float(episode_return))
             self._index[key] = len(self.keys) - 1
@@ -196,6 +217,7 @@ class LevelBuffer:
         self.keys[victim] = key
         self.tasks[victim] = dict(task)
         self.scores[victim] = score
+        self._scores_changed()
         self.last_sampled[victim] = float(self.clock)
         self.max_returns[victim] = float(episode_return)
         self._index[key] = victim
@@ -229,6 +251,7 @@ class LevelBuffer:
         self.keys = [str(k) for k in state["keys"]]
         self.tasks = [dict(t) for t in state["tasks"]]
         self.scores = np.asarray(state["scores"], dtype=np.float64)
+        self._scores_changed()
         self.last_sampled = np.asarray(state["last_sampled"], dtype=np.float64)
         self.max_returns = np.asarray(state["max_returns"], dtype=np.float64)
         self._index = {k: i for i, k in enumerate(self.keys)}

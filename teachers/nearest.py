@@ -5,14 +5,29 @@ history (docs/references.md#alp-gmm step 2), so the query set grows with every e
 scan costs O(n) per episode and O(n²) per run, and the reference rebuilt a KD-tree on
 every update. Here the history lives in a growing array; a ``scipy.spatial.cKDTree`` covers
 a prefix of it and is rebuilt only when the un-indexed tail reaches a fixed fraction of the
-indexed part (geometric rebuilds: O(n log n) total build work), and the short tail is
-scanned by brute force. ``benchmarks/bench_teachers.py`` measures it against brute force.
+indexed part (geometric rebuilds: O(n log n) total build work), and the tail is searched
+exactly as a brute-force scan of it would (``benchmarks/bench_teachers.py`` measures the
+index against brute force).
 
-Exact duplicates resolve to the earliest copy, as a brute-force ``argmin`` over the
-history in order would (other exact ties between distinct points are measure-zero).
+The tail grows with the history (5% of it: 5,000 points at 100k episodes, a long
+1024-env run), so scanning it became ALP-GMM's largest per-step cost at GPU scale
+(issue 18). It is now covered by a second, small tree, rebuilt every ``min_tail`` points,
+plus a scan of the < ``min_tail`` newest points; a ball query around the small tree's
+answer recovers every point at the same distance, so the tail's answer is the scan's:
+the first point of minimal (NumPy-computed) squared distance. The large tree's
+partition and rebuild points are those of adding the points one at a time, so every
+answer is the same as before the small tree existed.
+
+Ties: exact duplicates resolve to the earliest copy, as a brute-force ``argmin`` over the
+history in order would. Exact ties between *distinct* points are not rare: a discrete
+dimension or a task clipped to a bound puts several points at exactly the same distance
+(a 3-way tie turned up within 5,000 gridworld tasks). Inside the large tree cKDTree
+picks one of them, and on a tie between the tree and the tail the tree's point wins.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -23,9 +38,10 @@ class NearestIndex:
 
     Args:
         dim: dimension of the points.
-        min_tail: the tail is scanned by brute force until it holds this many points
-            (default 256: below that a scan is cheaper than a tree query's overhead).
-        rebuild_fraction: rebuild the tree once the tail exceeds this fraction of the
+        min_tail: the large tree is not rebuilt while the tail holds at most this many
+            points (default 256: below that a scan is cheaper than a tree query's
+            overhead); the small tree over the tail is rebuilt every ``min_tail`` points.
+        rebuild_fraction: rebuild the large tree once the tail exceeds this fraction of the
             indexed points (default 0.05; geometric growth keeps the number of rebuilds
             logarithmic once n > min_tail / rebuild_fraction).
     """
@@ -36,9 +52,11 @@ class NearestIndex:
         self.rebuild_fraction = float(rebuild_fraction)
         self._data = np.empty((64, self.dim), dtype=np.float64)
         self._n = 0
-        self._tree: cKDTree | None = None
+        self._tree: cKDTree | None = None  # points [0, _n_tree)
         self._n_tree = 0
-        self.n_rebuilds = 0
+        self._small: cKDTree | None = None  # points [_n_tree, _n_small) of the tail
+        self._n_small = 0
+        self.n_rebuilds = 0  # of the large tree
 
     def __len__(self) -> int:
         return self._n
@@ -51,25 +69,62 @@ class NearestIndex:
         return view
 
     def add(self, point: np.ndarray) -> None:
-        if self._n == self._data.shape[0]:
-            grown = np.empty((2 * self._data.shape[0], self.dim), dtype=np.float64)
-            grown[: self._n] = self._data[: self._n]
-            self._data = grown
-        self._data[self._n] = point
-        self._n += 1
-        tail = self._n - self._n_tree
-        if tail > max(self.min_tail, self.rebuild_fraction * self._n_tree):
-            self._tree = cKDTree(self._data[: self._n].copy())
-            self._n_tree = self._n
-            self.n_rebuilds += 1
+        self.add_batch(np.asarray(point, dtype=np.float64).reshape(1, self.dim))
 
     def add_batch(self, points: np.ndarray) -> None:
-        """Append the rows of ``points`` in order (the same index as ``add`` row by row)."""
-        for p in np.asarray(points, dtype=np.float64).reshape(-1, self.dim):
-            self.add(p)
+        """Append the rows of ``points`` in order: the same index as ``add`` row by row."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        need = self._n + pts.shape[0]
+        if need > self._data.shape[0]:
+            grown = np.empty((max(need, 2 * self._data.shape[0]), self.dim), dtype=np.float64)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : need] = pts
+        self._n = need
+        # The large tree is rebuilt at each point where adding one at a time would have
+        # rebuilt it: the first n with n - n_tree > max(min_tail, fraction * n_tree).
+        while True:
+            at = self._n_tree + math.floor(max(self.min_tail, self.rebuild_fraction * self._n_tree)) + 1
+            if at > self._n:
+                break
+            self._tree = cKDTree(self._data[:at].copy())
+            self._n_tree = self._n_small = at
+            self._small = None
+            self.n_rebuilds += 1
+        if self._n - max(self._n_small, self._n_tree) >= self.min_tail:
+            self._small = cKDTree(self._data[self._n_tree : self._n].copy())
+            self._n_small = self._n
+
+    def _tail_nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of ``q``: the tail point a scan of the whole tail picks (the first of
+        minimal squared distance, computed with NumPy) and that squared distance."""
+        m = q.shape[0]
+        best_i = np.full(m, -1, dtype=np.int64)
+        best_d2 = np.full(m, np.inf)
+        start = self._n_tree
+        if self._small is not None and self._n_small > self._n_tree:
+            dist, idx = self._small.query(q, k=1)
+            # every point within the answer's distance (plus rounding slack): the scan's
+            # pick is among them, whatever distance cKDTree computed for each
+            radius = np.asarray(dist, dtype=np.float64) * (1.0 + 1e-9) + 1e-300
+            for r, found in enumerate(self._small.query_ball_point(q, r=radius)):
+                cand = np.array(sorted(found) or [int(np.atleast_1d(idx)[r])], dtype=np.int64) + self._n_tree
+                d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
+                j = int(d2.argmin())
+                best_i[r], best_d2[r] = cand[j], d2[j]
+            start = self._n_small
+        if self._n > start:
+            tail = self._data[start : self._n]
+            d2 = ((q[:, None, :] - tail[None, :, :]) ** 2).sum(-1)  # (m, newest points)
+            j = d2.argmin(1)
+            dj = d2[np.arange(m), j]
+            better = dj < best_d2  # on equal distances the earlier (small-tree) point stays
+            best_i = np.where(better, start + j, best_i)
+            best_d2 = np.where(better, dj, best_d2)
+        return best_i, best_d2
 
     def nearest_batch(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`nearest` for each row of ``points`` (one tree query for the batch)."""
+        """:meth:`nearest` for each row of ``points`` (one query per part for the batch)."""
         q = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
         if self._n == 0:
             raise IndexError("nearest_batch() on an empty NearestIndex")
@@ -80,33 +135,33 @@ class NearestIndex:
             dist, idx = self._tree.query(q, k=1)
             best_i, best_d2 = np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64) ** 2
         if self._n > self._n_tree:
-            tail = self._data[self._n_tree : self._n]
-            d2 = ((q[:, None, :] - tail[None, :, :]) ** 2).sum(-1)  # (m, tail)
-            j = d2.argmin(1)
-            dj = d2[np.arange(m), j]
+            j, dj = self._tail_nearest(q)
             better = dj < best_d2
-            best_i = np.where(better, self._n_tree + j, best_i)
+            best_i = np.where(better, j, best_i)
             best_d2 = np.where(better, dj, best_d2)
         for r in np.flatnonzero((best_d2 == 0.0) & (best_i < self._n_tree)):
-            best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))
+            # Exact duplicates (repeated discrete tasks): cKDTree may return any copy.
+            best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))  # type: ignore[union-attr]
         return best_i, np.sqrt(best_d2)
 
     def nearest(self, point: np.ndarray) -> tuple[int, float]:
-        """Index and distance of the nearest stored point (earliest on ties)."""
+        """Index and distance of the nearest stored point (earliest on exact duplicates)."""
         if self._n == 0:
             raise IndexError("nearest() on an empty NearestIndex")
-        q = np.asarray(point, dtype=np.float64)
+        q = np.asarray(point, dtype=np.float64).reshape(self.dim)
         best_i, best_d2 = -1, np.inf
         if self._tree is not None:
             dist, idx = self._tree.query(q, k=1)
             best_i, best_d2 = int(idx), float(dist) ** 2
         if self._n > self._n_tree:
-            tail = self._data[self._n_tree : self._n]
-            d2 = ((tail - q) ** 2).sum(1)
-            j = int(d2.argmin())
-            if d2[j] < best_d2:
-                best_i, best_d2 = self._n_tree + j, float(d2[j])
+            if self._small is None and self._n - self._n_tree <= 64:  # short tail: a plain scan
+                d2 = ((self._data[self._n_tree : self._n] - q) ** 2).sum(1)
+                j, dj = self._n_tree + int(d2.argmin()), float(d2.min())
+            else:
+                jj, dd = self._tail_nearest(q.reshape(1, self.dim))
+                j, dj = int(jj[0]), float(dd[0])
+            if dj < best_d2:
+                best_i, best_d2 = j, dj
         if best_d2 == 0.0 and best_i < self._n_tree:
-            # Exact duplicates (repeated discrete tasks): cKDTree may return any copy.
-            best_i = min(int(t) for t in self._tree.query_ball_point(q, r=0.0))
+            best_i = min(int(t) for t in self._tree.query_ball_point(q, r=0.0))  # type: ignore[union-attr]
         return best_i, float(np.sqrt(best_d2))

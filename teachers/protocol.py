@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -51,6 +51,14 @@ class TeacherWrapper(Teacher):
 
     def update(self, episode: Episode) -> None:
         self.inner.update(episode)
+
+    # The batched API goes to the inner teacher's, so a wrapped teacher keeps its
+    # vectorised path (issue 18) instead of being called once per task / episode.
+    def sample_batch(self, n: int) -> list[Task]:
+        return self.inner.sample_batch(n)
+
+    def update_batch(self, episodes: Sequence[Episode]) -> None:
+        self.inner.update_batch(episodes)
 
     def _sample(self) -> Task:  # pragma: no cover - sample() is overridden
         return self.inner.sample()
@@ -117,6 +125,14 @@ class ExpertBootstrap(TeacherWrapper):
         self.inner.n_sampled += 1
         return self.task_space.validate(self.task_space.from_unit(self.initial.sample(self.rng, 1)[0]))
 
+    def sample_batch(self, n: int) -> list[Task]:
+        """While bootstrapping, ``n`` bootstrap tasks exactly as ``n`` calls of :meth:`sample`
+        (the bootstrap lasts until the inner teacher has ``fit_rate`` updates, which no
+        sampling changes); after it, the inner teacher's batch."""
+        if not self.bootstrapping:
+            return self.inner.sample_batch(n)
+        return [self.sample() for _ in range(int(n))]
+
     def _wrapper_state(self) -> dict[str, Any]:
         return {"n_bootstrap": self.n_bootstrap}
 
@@ -161,7 +177,20 @@ class ShuffledTeacher(TeacherWrapper):
             del self._proposed[next(iter(self._proposed))]
         return task
 
-    def update(self, episode: Episode) -> None:
+    def sample_batch(self, n: int) -> list[Task]:
+        """The inner teacher's batch of proposals, each remembered and mapped as in :meth:`sample`."""
+        tasks = []
+        for proposal in self.inner.sample_batch(n):
+            task = self.shuffler.to_env(proposal)
+            self._proposed.setdefault(self._key(task), []).append(proposal)
+            while len(self._proposed) > self.MAX_REMEMBERED:  # per task, as sample(): the same keys go
+                del self._proposed[next(iter(self._proposed))]
+            tasks.append(task)
+        return tasks
+
+    def _proposal_of(self, episode: Episode) -> Episode:
+        """The episode as the inner teacher proposed it (its remembered proposal, or the
+        played task mapped back)."""
         key = self._key(episode.task)
         proposals = self._proposed.get(key)
         if proposals:
@@ -170,7 +199,14 @@ class ShuffledTeacher(TeacherWrapper):
                 del self._proposed[key]
         else:
             proposal = self.shuffler.to_teacher(episode.task)
-        self.inner.update(dataclasses.replace(episode, task=dict(proposal)))
+        return dataclasses.replace(episode, task=dict(proposal))
+
+    def update(self, episode: Episode) -> None:
+        self.inner.update(self._proposal_of(episode))
+
+    def update_batch(self, episodes: Sequence[Episode]) -> None:
+        """Each episode mapped back in order (as :meth:`update` would), then one inner batch."""
+        self.inner.update_batch([self._proposal_of(e) for e in episodes])
 
     def _wrapper_state(self) -> dict[str, Any]:
         return {"proposed": [[list(k), [dict(t) for t in v]] for k, v in self._proposed.items()]}

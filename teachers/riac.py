@@ -358,6 +358,50 @@ class RIAC(Teacher):
         reg = self._pick_region()
         return self.task_space.from_unit(self.rng.uniform(reg.low, reg.high))
 
+    def _sample_batch(self, n: int) -> list[Task]:
+        """``n`` draws of :meth:`_sample` at once (issue 18: a 1024-env step hands out
+        several tasks, and one draw cost tens of µs of NumPy calls). Each task is drawn as
+        in :meth:`_sample` (the mode, then a region ∝ ALP, then the task), but the random
+        stream is consumed a mode, a region and a draw at a time for the whole batch, so
+        the tasks differ from ``n`` calls of :meth:`_sample` while their distribution is
+        the same (tested)."""
+        p_perturb = 1.0 - self.p_alp - self.p_random
+        mode = self.rng.random(n)
+        perturb = mode < p_perturb
+        uniform = ~perturb & (mode < p_perturb + self.p_random)
+        in_region = ~uniform  # perturb or ALP mode: both pick a region first
+        cdf = np.cumsum(self.region_probabilities())
+        picks = np.minimum(np.searchsorted(cdf, self.rng.random(int(in_region.sum())) * cdf[-1], side="right"),
+                           len(cdf) - 1)
+        region = np.full(n, -1, dtype=np.int64)
+        region[in_region] = self._sampled[picks]
+        out: list[Task | None] = [None] * n
+        for i, task in zip(np.flatnonzero(uniform), self.task_space.sample_batch(self.rng, int(uniform.sum()))):
+            out[i] = task
+        alp_rows = np.flatnonzero(in_region & ~perturb)
+        if alp_rows.size:
+            low = np.array([self.regions[r].low for r in region[alp_rows]])
+            high = np.array([self.regions[r].high for r in region[alp_rows]])
+            for i, task in zip(alp_rows, self.task_space.from_unit_batch(self.rng.uniform(low, high))):
+                out[i] = task
+        rows = [int(i) for i in np.flatnonzero(perturb)]
+        empty = [i for i in rows if not self.regions[region[i]].rewards]  # only before the first update
+        for i, task in zip(empty, self.task_space.sample_batch(self.rng, len(empty))):
+            out[i] = task
+        rows = [i for i in rows if self.regions[region[i]].rewards]
+        if rows:
+            regs = [self.regions[region[i]] for i in rows]
+            worst = np.array([reg.tasks[int(np.argmin(reg.rewards))] for reg in regs])
+            u = self.rng.normal(worst, self.perturb_std)
+            low = np.array([reg.low for reg in regs])
+            high = np.array([reg.high for reg in regs])
+            lo, hi = low + CLIP_MARGIN, high - CLIP_MARGIN
+            mid = (low + high) / 2
+            lo, hi = np.where(lo <= hi, lo, mid), np.where(lo <= hi, hi, mid)
+            for i, task in zip(rows, self.task_space.from_unit_batch(np.clip(np.clip(u, lo, hi), 0.0, 1.0))):
+                out[i] = task
+        return out  # type: ignore[return-value]
+
     # -- checkpointing and logging ---------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {

@@ -3,7 +3,7 @@
 For every registered teacher: a batched sample is deterministic for a seed; the same
 episodes given through ``update_batch`` (in uneven batches) leave exactly the state that
 ``update`` one by one leaves. For the teachers with a vectorised sampler (random, ALP-GMM,
-Covar-GMM) the batch draws come from the same distribution as repeated ``sample()``
+Covar-GMM, RIAC) the batch draws come from the same distribution as repeated ``sample()``
 (two-sample Kolmogorov–Smirnov per dimension). ALP-GMM's in-batch nearest neighbour is
 checked on a case worked out by hand from the paper's rule (ALP = |r − r_nearest earlier|).
 The lag-1 refit schedule (:mod:`teachers.refit`) gives the same fits in a worker process
@@ -93,12 +93,14 @@ def test_sample_batch_is_deterministic_and_valid(name):
             assert "level" in task or SPACE.contains(task)
 
 
-@pytest.mark.parametrize("name", ["random", "alp_gmm", "covar_gmm"])
+@pytest.mark.parametrize("name", ["random", "alp_gmm", "covar_gmm", "riac"])
 def test_vectorised_sampling_matches_the_per_episode_distribution(name):
     teacher = build(name, SPACE, seed=0)
     teacher.update_batch(_episodes(build(name, SPACE, seed=1), 64, seed=0))
-    if name != "random":
+    if name in ("alp_gmm", "covar_gmm"):
         assert teacher.gmm is not None  # the mixture branch is what is being compared
+    if name == "riac":
+        assert teacher.n_splits >= 1  # several regions with different ALPs are what is being compared
     state = teacher.state_dict()
     single, batched = build(name, SPACE, seed=0), build(name, SPACE, seed=0)
     single.load_state_dict(state)
@@ -146,3 +148,32 @@ def test_lag1_refit_same_in_worker_process_and_inline_and_across_a_checkpoint(na
     lag0 = build(name, SPACE, seed=9)
     lag0.update_batch([Episode(**{**e.__dict__, "task": dict(e.task)}) for e in episodes[: len(episodes) - proc.fit_rate]])
     assert lag0.n_fits == proc.n_fits
+
+
+def test_riac_vectorised_sampling_matches_on_a_skewed_tree():
+    """RIAC with progress only where a < 0.75 (of 3): the tree splits there and the region
+    sampler is far from uniform, so a wrong mode or region probability in sample_batch
+    shows in the task distribution (each dimension, and the share of tasks with a < 0.75)."""
+    from teachers.riac import RIAC
+
+    teacher = RIAC(SPACE, seed=0, max_region_size=30, n_split_attempts=20)
+    rng = np.random.default_rng(0)
+    for i in range(1500):
+        task = teacher.sample()
+        progress = i / 1500 if task["a"] < 0.75 else 0.0
+        teacher.update(Episode(task=task, episode_return=progress + 0.01 * rng.standard_normal(), length=1,
+                               episode_id=i))
+    assert teacher.n_splits >= 3
+    state = teacher.state_dict()
+    single, batched = RIAC(SPACE, seed=0, max_region_size=30), RIAC(SPACE, seed=0, max_region_size=30)
+    single.load_state_dict(state)
+    batched.load_state_dict(state)
+    batched.rng = np.random.default_rng(777)
+    a = np.array([SPACE.to_array(single.sample()) for _ in range(4000)])
+    b = np.array([SPACE.to_array(t) for _ in range(40) for t in batched.sample_batch(100)])
+    assert (a[:, 0] < 0.75).mean() > 0.4  # uniform would give 0.25: the tree's regions drive sampling
+    for j, dim in enumerate(SPACE.dims):
+        p = ks_2samp(a[:, j], b[:, j]).pvalue
+        assert p > 1e-3, f"riac: dimension {dim.name} differs between sample() and sample_batch() (KS p={p:.2g})"
+    share_a, share_b = (a[:, 0] < 0.75).mean(), (b[:, 0] < 0.75).mean()
+    assert abs(share_a - share_b) < 4 * np.sqrt(share_a * (1 - share_a) * (1 / 4000 + 1 / 4000))

@@ -1,0 +1,127 @@
+"""The teacher's share of one vector step at 1024 batched mazes (issue 18, ALP-GMM overhead).
+
+Steps a batched maze with random actions (no student: the env and the bridge only) and
+times ``Curriculum.on_step`` (finished episodes to the teacher, new tasks to the envs)
+per vector step, per teacher; ``--profile`` also prints the teacher's top functions by
+own time. The per-step cost in microseconds is what a PPO run pays on top of the env
+step; ``bench_overhead.py`` shows the same as a ratio of training fps.
+
+    python benchmarks/bench_teacher_step.py --n-envs 1024 --steps 2000 --teachers random alp_gmm covar_gmm riac
+    python benchmarks/bench_teacher_step.py --teachers alp_gmm --profile 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+import envs  # noqa: E402,F401
+from _config import env_config, teacher_config  # noqa: E402
+from students.bridge import Curriculum  # noqa: E402
+from students.vec import make_vec_env  # noqa: E402
+from teachers.registry import make_teacher  # noqa: E402
+
+
+PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks")
+
+
+def _timed(obj: object, method: str, totals: dict[str, float], part: str) -> None:
+    """Wrap ``obj.method`` so that its time adds to ``totals[part]``."""
+    real = getattr(obj, method)
+
+    def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        start = time.perf_counter()
+        try:
+            return real(*a, **k)
+        finally:
+            totals[part] += time.perf_counter() - start
+
+    setattr(obj, method, wrapper)
+
+
+def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple[float, float, int, dict[str, float]]:
+    """(mean µs of on_step per vector step, mean µs of the env step, episodes finished,
+    mean µs per vector step of each of :data:`PARTS`)."""
+    name, kwargs, _, _ = env_config(args.env)
+    vec = make_vec_env(name, kwargs, args.n_envs, "batched", seed=0)
+    try:
+        registry, params = teacher_config(teacher_name, args.env)
+        for item in args.set:  # TEACHER.KEY=VALUE, as bench_overhead.py
+            key, _, value = item.partition("=")
+            who, _, param = key.partition(".")
+            if who == teacher_name:
+                params[param] = yaml.safe_load(value)
+        teacher = make_teacher(registry, vec.get_attr("task_space", indices=[0])[0], seed=0, **params)
+        curriculum = Curriculum(teacher, vec)
+        curriculum.prime()
+        vec.reset()
+        totals = dict.fromkeys(PARTS, 0.0)
+        _timed(teacher, "update_batch", totals, "update_batch")
+        _timed(teacher, "sample_batch", totals, "sample_batch")
+        _timed(vec, "set_next_tasks", totals, "set_next_tasks")
+        worker_result = getattr(getattr(teacher, "refitter", None), "_collect", None)
+        if worker_result is not None:  # the wait for (or the inline compute of) a deferred fit
+            _timed(teacher.refitter, "_collect", totals, "refit wait")
+        rng = np.random.default_rng(0)
+        actions = rng.integers(3, size=(args.steps, args.n_envs))
+        bridge = env = 0.0
+        episodes = 0
+        profiler = cProfile.Profile() if profile else None
+        for t in range(args.steps):
+            start = time.perf_counter()
+            _, _, dones, infos = vec.step(actions[t])
+            mid = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
+            episodes += len(curriculum.on_step(dones, infos, t * args.n_envs))
+            if profiler is not None:
+                profiler.disable()
+            end = time.perf_counter()
+            if t >= args.warmup:
+                env += mid - start
+                bridge += end - mid
+            elif t == args.warmup - 1:
+                totals.update(dict.fromkeys(PARTS, 0.0))
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+        n = args.steps - args.warmup
+        return 1e6 * bridge / n, 1e6 * env / n, episodes, {k: 1e6 * v / n for k, v in totals.items()}
+    finally:
+        vec.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="gridworld_batched")
+    parser.add_argument("--n-envs", type=int, default=1024)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--warmup", type=int, default=300, help="steps not timed (the first fits happen later)")
+    parser.add_argument("--teachers", nargs="+", default=["random", "alp_gmm"])
+    parser.add_argument("--set", nargs="*", default=["alp_gmm.fit_lag=1", "covar_gmm.fit_lag=1"],
+                        metavar="TEACHER.KEY=VALUE", help="teacher parameter overrides (default: the GPU setting's)")
+    parser.add_argument("--profile", type=int, default=0, help="print this many top functions per teacher")
+    args = parser.parse_args()
+    print(f"env={args.env} n_envs={args.n_envs} steps={args.steps} (first {args.warmup} untimed) set={args.set}")
+    print(f"{'teacher':<12}{'bridge µs/step':>16}{'env µs/step':>14}{'bridge/env':>12}{'episodes':>10}"
+          + "".join(f"{p + ' µs':>18}" for p in PARTS))
+    for name in args.teachers:
+        bridge, env, episodes, parts = measure(name, args, profile=args.profile > 0)
+        print(f"{name:<12}{bridge:>16.0f}{env:>14.0f}{bridge / env:>12.3f}{episodes:>10}"
+              + "".join(f"{parts[p]:>18.0f}" for p in PARTS), flush=True)
+
+
+if __name__ == "__main__":
+    main()
