@@ -21,7 +21,7 @@ PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 cd "$(dirname "$0")/.."
-export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SB3_LOGDIR=/tmp/teachbench-sb3 \
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SB3_LOGDIR=/tmp/teachbench-sb3 \
        WANDB_SILENT=true WANDB_MODE=offline PYTHONUNBUFFERED=1
 start=$(date +%s)
 command -v taskset > /dev/null || taskset() { shift 2; "$@"; }  # no util-linux: the lanes share all cores
