@@ -194,9 +194,11 @@ class FormState:
         self._distractor_pos: list[tuple[int, int]] = []
         for p, page in enumerate(form.pages):
             for i, e in enumerate(page):
+                if not e.holds_value:  # results-page rows carry their field's index too
+                    continue
                 if e.field >= 0:
                     self._field_pos[e.field] = (p, i)
-                elif e.holds_value:
+                else:
                     self._distractor_pos.append((p, i))
 
     # -- reading ---------------------------------------------------------------------------

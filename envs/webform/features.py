@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from envs.webform import vocabulary as voc
 from envs.webform.dom import FormState, js_number_ok, typed_value
 from envs.webform.form import (BASE_CAPS, ELEMENT_KINDS, MAX_ELEMENTS, MAX_FIELDS, MAX_OPTIONS, MAX_PAGES, Caps,
-                               Element, date_text, month_of)
+                               Element, month_of)
 
 E, J, K = MAX_ELEMENTS, MAX_FIELDS, MAX_OPTIONS
 F_EL = 1 + len(ELEMENT_KINDS) + 5  # present, kind one-hot, filled, error, required, holds_value, rank
@@ -39,12 +40,14 @@ F_INS = 6
 F_GLOBAL = 7
 
 
+@lru_cache(maxsize=None)
 def _sizes(caps: Caps) -> tuple[tuple[str, tuple[int, ...]], ...]:
     e = caps.max_elements
     return (("elements", (e, 1 + len(caps.kinds) + 5)), ("match", (e, J, F_MATCH)), ("options", (e, K, F_OPT)),
             ("instruction", (J, F_INS)), ("globals", (F_GLOBAL,)))
 
 
+@lru_cache(maxsize=None)
 def obs_size(caps: Caps = BASE_CAPS) -> int:
     """Length of the flat observation for ``caps`` (``OBS_SIZE`` for the default caps)."""
     return int(sum(np.prod(s) for _, s in _sizes(caps)))
@@ -59,6 +62,11 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 
 def layout(caps: Caps = BASE_CAPS) -> dict[str, tuple[slice, tuple[int, ...]]]:
     """Where each named block lives in the flat observation vector."""
+    return dict(_layout(caps))
+
+
+@lru_cache(maxsize=None)
+def _layout(caps: Caps) -> dict[str, tuple[slice, tuple[int, ...]]]:
     out, start = {}, 0
     for name, shape in _sizes(caps):
         size = int(np.prod(shape))
@@ -72,7 +80,7 @@ _LAYOUT = layout()
 
 def views(vec: np.ndarray, caps: Caps = BASE_CAPS) -> dict[str, np.ndarray]:
     """Named, shaped, writable views into a flat observation."""
-    lay = _LAYOUT if caps is BASE_CAPS else layout(caps)
+    lay = _LAYOUT if caps is BASE_CAPS else _layout(caps)
     return {name: vec[sl].reshape(shape) for name, (sl, shape) in lay.items()}
 
 
@@ -205,20 +213,20 @@ class Encoder:
         values = self.state.form.values
         months = [month_of(value) for value in values]
         shown = self.state.shown_month
+        elements, match = v["elements"], v["match"]
         for k, item in enumerate(self.state.overlay if self.state.page == p else ()):
             i = base + k
-            v["elements"][i, 0] = 1.0
-            v["elements"][i, self._kind[item.kind]] = 1.0
-            for j, value in enumerate(values):
-                if item.kind == "suggestion":
-                    hit = item.label == value
-                elif item.kind == "day":
-                    hit = date_text(shown, int(item.label)) == value
-                elif item.kind == "prev_month":
-                    hit = 0 <= months[j] < shown
-                else:
-                    hit = months[j] > shown
-                v["match"][i, j, 4] = float(hit)
+            elements[i, 0] = 1.0
+            elements[i, self._kind[item.kind]] = 1.0
+            if item.kind == "suggestion":
+                hits = [item.label == value for value in values]
+            elif item.kind == "day":  # the day cell's date, MM/DD/YYYY, is value j
+                hits = [months[j] == shown and int(value[3:5]) == int(item.label) for j, value in enumerate(values)]
+            elif item.kind == "prev_month":
+                hits = [0 <= m < shown for m in months]
+            else:
+                hits = [m > shown for m in months]
+            match[i, :len(values), 4] = hits
 
     def refresh_errors(self, p: int) -> None:
         self.pages[p].v["elements"][: len(self.state.errors[p]), self._error] = self.state.errors[p]

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from envs.errors import TeachBenchError
 from envs.webform import vocabulary as voc
-from envs.webform.dom import CHOOSABLE, CLICKABLE, TYPEABLE, decode, field_error  # noqa: F401
+from envs.webform.dom import CHOOSABLE, CLICKABLE, TYPEABLE, decode, field_error, typed_text  # noqa: F401
 from envs.webform.form import Form
 from envs.webform.html import render_html
 
@@ -32,7 +32,7 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
 _READ_STATE = "() => ({values: __tb.values(), errors: __tb.errors(), page: __tb.page(), " \
-              "submitted: window.__submitted || null, pwned: window.__pwned === undefined ? null : String(window.__pwned)})"
+              "submitted: window.__submitted || null, left: window.__left || null, pwned: window.__pwned === undefined ? null : String(window.__pwned)})"
 
 
 def chromium_available(path: str = CHROMIUM) -> bool:
@@ -48,6 +48,7 @@ class BrowserStep:
     errors: dict[str, bool]
     page: int
     submitted: dict[str, str] | None
+    left: str | None = None  # id of the leaving link clicked (widgets)
 
 
 @dataclass
@@ -86,6 +87,8 @@ def rewards_from_browser(form: Form, result: ReplayResult, *, shaping: float, su
             potential = new
         if step.submitted is not None:
             r += success_reward if step.submitted == form.expected() else failure_reward
+        elif step.left:
+            r += failure_reward
         elif t >= max_steps:
             r += timeout_reward
         rewards.append(r)
@@ -157,8 +160,8 @@ class BrowserReplay:
                 state = page.evaluate(_READ_STATE)
                 result.pwned = result.pwned or state["pwned"]
                 result.steps.append(BrowserStep(invalid, state["values"], state["errors"], state["page"],
-                                                state["submitted"]))
-                if state["submitted"] is not None:
+                                                state["submitted"], state["left"]))
+                if state["submitted"] is not None or state["left"]:
                     break
             return result
         finally:
@@ -188,7 +191,7 @@ class BrowserReplay:
                 return "not_typeable"
             text = values.text_content() or ""
             try:
-                el.fill(text)
+                el.fill(typed_text(kind, text))
             except error_type as exc:
                 if "Cannot type text into input[type=number]" in str(exc):
                     return "rejected"
