@@ -424,7 +424,9 @@ def _add_widgets(task: Task, draw: _Draws, specs: list[dict], pages: list[list[d
         keys[j], values[j] = key, value
         spec.update(kind=kind, label=concept.label, options=(), initial=value if f in prefilled else "",
                     pattern="", low=None, high=None, source=source, calendar=calendar,
-                    required=bool(spec["required"] or spec["pattern"]))
+                    # a date picker's input is read-only, and HTML's constraint validation skips
+                    # read-only inputs: it is never required (choose-date validates nothing either)
+                    required=kind != "datepicker" and bool(spec["required"] or spec["pattern"]))
     exits = list(voc.EXIT_LINK_LABELS)
     for page in pages:
         for spec in page:
