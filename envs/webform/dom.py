@@ -276,7 +276,9 @@ class FormState:
         if self.overlay and not (e.kind == "datepicker" and i == self.overlay_owner and op == "click"):
             self._close(out)  # an outside mousedown / focus closes it (clicking its own input does not)
         if op == "type":
-            text = typed_text(e.kind, self.form.values[arg])
+            text = self.form.values[arg]
+            if e.kind == "autocomplete":
+                text = text[:AUTOCOMPLETE_PREFIX]  # typed_text, inlined (hot path)
             if self.append and e.kind in ("text", "number", "password", "textarea", "autocomplete"):
                 text = row[i] + text
             new = typed_value(e.kind, text)
@@ -293,20 +295,6 @@ class FormState:
         elif e.kind == "checkbox":
             row[i] = voc.NO if row[i] == voc.YES else voc.YES
             out.changed = i
-        elif e.kind == "datepicker":
-            if not self.overlay:
-                first, opening, last = e.calendar
-                month = month_of(row[i])
-                self._show_month(i, min(max(month, first), last) if month >= 0 else opening, out)
-        elif e.kind == "exit":
-            self.left = e.name
-            out.left = True
-        elif e.kind == "back":
-            self.page -= 1
-            out.page_changed = True
-        elif e.kind == "confirm":
-            self.submitted = self.current_values()
-            out.submitted = True
         elif e.kind in ("next", "submit"):
             errs = [field_error(el, row[k]) if el.holds_value else False for k, el in enumerate(page)]
             self.errors[p] = errs
@@ -322,6 +310,20 @@ class FormState:
             else:
                 self.submitted = self.current_values()
                 out.submitted = True
+        elif e.kind == "datepicker":
+            if not self.overlay:
+                first, opening, last = e.calendar
+                month = month_of(row[i])
+                self._show_month(i, min(max(month, first), last) if month >= 0 else opening, out)
+        elif e.kind == "exit":
+            self.left = e.name
+            out.left = True
+        elif e.kind == "back":
+            self.page -= 1
+            out.page_changed = True
+        elif e.kind == "confirm":
+            self.submitted = self.current_values()
+            out.submitted = True
         return out
 
     # -- the overlay (an open suggestion list or calendar) ----------------------------------

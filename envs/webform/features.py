@@ -89,25 +89,34 @@ def _tokens(text: str) -> set[str]:
 
 
 def _compatible(e: Element, value: str) -> bool:
-    if e.kind in ("text", "password", "textarea"):
+    kind = e.kind
+    if kind == "text":
         return True
-    if e.kind == "autocomplete":
-        return value != ""  # its items are not on the page before typing
-    if e.kind == "datepicker":
-        return month_of(value) >= 0
-    if e.kind == "number":
+    if kind == "number":
         return js_number_ok(value)
-    if e.kind == "date":
+    if kind == "date":
         return typed_value("date", value) not in (None, "")
-    if e.kind in ("select", "radio"):
+    if kind in ("select", "radio"):
         return value in e.options
-    if e.kind == "checkbox":
+    if kind == "checkbox":
         return value in (voc.YES, voc.NO)
+    if kind in ("password", "textarea", "summary"):
+        return True
+    if kind == "autocomplete":
+        return value != ""  # its items are not on the page before typing
+    if kind == "datepicker":
+        return month_of(value) >= 0
     return False
 
 
 def _filled(e: Element, value: str) -> float:
     return float(value == voc.YES) if e.kind == "checkbox" else float(value != "")
+
+
+@lru_cache(maxsize=None)
+def _kind_columns(caps: Caps) -> dict[str, int]:
+    """Column of each kind's one-hot in an element row."""
+    return {k: 1 + idx for idx, k in enumerate(caps.kinds)}
 
 
 @dataclass
@@ -132,7 +141,7 @@ class Encoder:
         self.caps = caps
         kinds = caps.kinds
         self._filled, self._error = 1 + len(kinds), 2 + len(kinds)
-        self._kind = {k: 1 + idx for idx, k in enumerate(kinds)}
+        self._kind = _kind_columns(caps)
         self._max_pages = MAX_PAGES + int(caps.widgets)  # the widget caps add a results page
         form = state.form
         n_value = sum(1 for _ in form.value_elements())
@@ -170,12 +179,15 @@ class Encoder:
                     rows.append((
                         float(label_lower == keys_lower[j]),
                         len(label_tokens & key_tokens[j]) / len(union) if union else 0.0,
-                        float(e.rank == j) if e.holds_value else 0.0,
+                        float(e.rank == j),
                         0.0,
                         float(value in e.options or (e.kind == "checkbox" and value in (voc.YES, voc.NO))),
-                        float(_compatible(e, value)) if e.holds_value else 0.0,
+                        float(_compatible(e, value)),
                     ))
                 match[i, :n] = rows
+                if not e.holds_value:  # a results-page row: only its label's match (and its value, below)
+                    match[i, :n, 2] = 0.0
+                    match[i, :n, 5] = 0.0
                 if e.options:
                     eq = [[1.0, 0.0, *(float(o == value) for value in form.values)] for o in e.options]
                     options[i, : len(e.options), : 2 + n] = eq

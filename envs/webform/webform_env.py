@@ -178,9 +178,9 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
     def step(self, action: Any):
         if self.state is None or self._encoder is None:
             raise TeachBenchError("env", "call reset() before step()")
-        if self.state.over:
-            raise TeachBenchError("env", "the episode is over: call reset()")
         state = self.state
+        if state.submitted is not None or state.left:
+            raise TeachBenchError("env", "the episode is over: call reset()")
         page_before = state.page
         action = int(np.asarray(action).reshape(())) if not isinstance(action, (int, np.integer)) else int(action)
         if self.view is not None:  # a "liu18" action: what it amounts to in the simulator
@@ -238,8 +238,9 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             return np.ones(self.action_space.n, dtype=bool)
         if self.view is not None:
             return self.view.action_mask().copy()
-        if self.state.overlay or self.state.over:
-            return self.state.valid_mask()
+        state = self.state
+        if state.overlay or state.submitted is not None or state.left:
+            return state.valid_mask()
         return self._masks[self.state.page].copy()
 
     def render(self) -> str | None:
