@@ -14,6 +14,13 @@ replay covers invalid actions, validation failures, pages and both outcomes.
 fields, leaving links, review flows, pages of up to 100 elements: uniform draws of its
 11-dimension space, so 28 distractors per form on average against 5 by default).
 
+Measured when the widgets came in (steps per second of CPU time, one core, the same 40
+recorded episodes / 2 s of random valid actions; best of alternating runs on a shared
+machine): the default env before -> after: replay 35-37k -> 34-36k, generated flat 36-38k
+-> 34-38k, tokens 24-26k -> 25k, miniwob 14-15k -> 14-15k (no change beyond noise); the
+widget env: replay 12.7k, flat 15.4k, tokens 12k, miniwob 6k; the browser replays its
+episodes at about 8 steps/s (default forms: about 10 at the same time).
+
 ``--zero-shot STEPS`` trains MaskablePPO with the set policy on ``obs_mode="miniwob"``
 (append typing) in the simulator for STEPS steps, uniform over small text-field forms
 (:data:`ZERO_SHOT_LEVELS`), then plays it without any further training on MiniWoB++'s own
