@@ -70,6 +70,11 @@ def test_default_env_keeps_its_spaces_and_forms():
     with pytest.raises(TeachBenchError) as err:
         WebFormEnv(widgets="yes")
     assert err.value.key == "env.kwargs.widgets"
+    password = widget_form(Element("password", "PIN", "tb-1", field=0), values=("1234",))
+    with pytest.raises(TeachBenchError) as err:  # a widget form needs the widget caps
+        WebFormEnv().reset(options={"form": Form(password.pages, password.keys, password.values,
+                                                 WebFormEnv().default_task())})
+    assert err.value.key == "options.form" and "password" in str(err.value)
 
 
 def test_widget_env_passes_the_checkers_in_every_observation_mode():

@@ -57,8 +57,8 @@ from envs.webform.features import Encoder, obs_size
 from envs.webform.miniwob import MiniWobView, n_miniwob_actions
 from envs.webform.miniwob import observation_space as miniwob_observation_space
 from envs.webform.tokens import VOCAB, TokenEncoder, token_obs_size
-from envs.webform.form import (BASE_CAPS, MAX_DISTRACTORS, MAX_FIELDS, MAX_PAGES, WIDGET_CAPS, Form, check_form, generate_form,
-                               make_task_space)
+from envs.webform.form import (BASE_CAPS, MAX_DISTRACTORS, MAX_FIELDS, MAX_PAGES, WIDGET_CAPS, Form, check_form,
+                               generate_form, make_task_space)
 
 
 OBS_MODES = ("flat", "tokens", "miniwob")
@@ -159,6 +159,11 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             form = generate_form(self._task, self.np_random, self.task_space)
         if self.caps is not BASE_CAPS:
             check_form(form, self.caps)
+        elif options and options.get("form") is not None:
+            kinds = {e.kind for page in form.pages for e in page}
+            if not kinds <= set(self.caps.kinds):
+                raise TeachBenchError("options.form", f"kinds {sorted(kinds - set(self.caps.kinds))} need "
+                                      "WebFormEnv(widgets=True)", list(self.caps.kinds))
         self.form = form
         self.state = FormState(form, append=self.typing == "append", caps=self.caps)
         caps = self.caps
