@@ -140,3 +140,29 @@ def test_generated_widget_forms_replay_the_same(browser):
         assert_browser_agrees(browser, env, actions, states)
         outcomes.add(info["success"])
     assert outcomes == {True, False}
+
+
+def test_a_hundred_element_page_replays_the_same(browser):
+    """The largest pages: 8 fields (widgets among them), 57 distractors (leaving links
+    among them), Submit, and an open calendar's 33 items after them."""
+    env = WebFormEnv(widgets=True, shaping=0.5)
+    task = {**env.held_out()["hundred_elements"], "widget_rate": 1.0, "leave_rate": 0.3}
+    rng = np.random.default_rng(11)
+    for seed in range(40):
+        env.reset(seed=seed, options={"task": task})
+        if any(e.kind == "datepicker" for e in env.form.pages[0]):
+            break
+    assert len(env.form.pages[0]) == 8 + 57 + 1
+    actions, states, info = play(env, rng=rng, noise=0.1)
+    assert_browser_agrees(browser, env, actions, states)
+
+
+@pytest.mark.slow
+def test_100_generated_widget_forms_replay_the_same(browser):
+    env = WebFormEnv(widgets=True, shaping=0.5)
+    space = env.task_space
+    rng = np.random.default_rng(6)
+    for k in range(100):
+        env.reset(seed=k, options={"task": space.sample(rng)})
+        actions, states, info = play(env, rng=rng, noise=(0.0, 0.3, 0.6)[k % 3])
+        assert_browser_agrees(browser, env, actions, states)
