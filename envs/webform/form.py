@@ -58,7 +58,8 @@ ELEMENT_KINDS: tuple[str, ...] = ("text", "number", "date", "select", "radio", "
 WIDGET_KINDS: tuple[str, ...] = voc.WIDGET_KINDS
 OVERLAY_KINDS: tuple[str, ...] = ("suggestion", "prev_month", "next_month", "day")
 WIDGET_ELEMENT_KINDS: tuple[str, ...] = (*WIDGET_KINDS, "exit", "back", "confirm", "summary", *OVERLAY_KINDS)
-VALUE_KINDS = ("text", "number", "date", "select", "radio", "checkbox", *WIDGET_KINDS)  # elements that hold a submitted value
+# elements that hold a submitted value
+VALUE_KINDS = ("text", "number", "date", "select", "radio", "checkbox", *WIDGET_KINDS)
 
 AUTOCOMPLETE_PREFIX = 2  # characters a type action enters into an autocomplete (use-autocomplete's shortest hint)
 MAX_SUGGESTIONS = 8  # suggestions shown at most (ours; jQuery UI shows every match)
@@ -93,7 +94,8 @@ def make_task_space(caps: Caps = BASE_CAPS) -> TaskSpace:
     """The webform TaskSpace (a new immutable object per call); ``WIDGET_CAPS`` adds the
     widget dimensions after the eight base ones."""
     widgets = (
-        Dim("widget_rate", 0.0, 1.0, doc="probability that a field is a password, textarea, autocomplete or date picker"),
+        Dim("widget_rate", 0.0, 1.0,
+            doc="probability that a field is a password, textarea, autocomplete or date picker"),
         Dim("leave_rate", 0.0, 1.0, doc="probability that a distractor link leaves the page (a failure)"),
         Dim("review_rate", 0.0, 1.0, doc="probability of Back buttons and a results page to confirm"),
     ) if caps.widgets else ()

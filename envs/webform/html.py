@@ -173,8 +173,12 @@ _SCRIPT = r"""
     var year = Math.floor(month / 12), m = month % 12;
     var cal = document.createElement("div");
     cal.className = "tb-calendar";
-    cal.appendChild(item("a", "prev_month", "Prev", function () { if (month > first) { showMonth(input, month - 1); } }));
-    cal.appendChild(item("a", "next_month", "Next", function () { if (month < last) { showMonth(input, month + 1); } }));
+    cal.appendChild(item("a", "prev_month", "Prev", function () {
+      if (month > first) { showMonth(input, month - 1); }  // disabled at the first month
+    }));
+    cal.appendChild(item("a", "next_month", "Next", function () {
+      if (month < last) { showMonth(input, month + 1); }
+    }));
     var title = document.createElement("span");
     title.textContent = MONTHS[m] + " " + year;
     cal.appendChild(title);
@@ -199,7 +203,8 @@ _SCRIPT = r"""
       if (overlay === input) { return; }
       var month = monthOf(input.value);
       var first = Number(input.getAttribute("data-first")), last = Number(input.getAttribute("data-last"));
-      showMonth(input, month >= 0 ? Math.min(Math.max(month, first), last) : Number(input.getAttribute("data-opening")));
+      var opening = Number(input.getAttribute("data-opening"));
+      showMonth(input, month >= 0 ? Math.min(Math.max(month, first), last) : opening);
     });
   });
   form.querySelectorAll("a[data-kind=exit]").forEach(function (a) {

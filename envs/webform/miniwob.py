@@ -61,7 +61,7 @@ from gymnasium import spaces
 
 from envs.webform import vocabulary as voc
 from envs.webform.dom import CHOOSABLE, TYPEABLE, FormState, decode, encode, js_number_ok
-from envs.webform.form import BASE_CAPS, MAX_DISTRACTORS, MAX_FIELDS, MAX_OPTIONS, MAX_OVERLAY, Caps, Element
+from envs.webform.form import BASE_CAPS, MAX_FIELDS, MAX_OPTIONS, MAX_OVERLAY, Caps, Element
 from envs.webform.tokens import VOCAB, T, token_ids
 
 TAGS: tuple[str, ...] = ("", "DIV", "SPAN", "LABEL", "INPUT_text", "INPUT_number", "INPUT_date", "SELECT",
@@ -168,10 +168,11 @@ def _overlay_nodes(state: FormState, first_ref: int, top: float) -> list[Node]:
     for k, item in enumerate(state.overlay):
         if item.kind == "suggestion":
             tag, text, left, width = "LI", item.label, 4.0, 116.0
-        else:
-            tag, text = "A", item.label
-            left, width = (4.0, 20.0) if item.kind == "prev_month" else (136.0, 20.0) if item.kind == "next_month" else (
-                4.0 + 22.0 * ((int(item.label) - 1) % 7), 20.0)
+        else:  # Prev at the left, Next at the right, days in rows of seven
+            tag, text, width = "A", item.label, 20.0
+            left = {"prev_month": 4.0, "next_month": 136.0}.get(item.kind)
+            if left is None:
+                left = 4.0 + 22.0 * ((int(item.label) - 1) % 7)
         nodes.append(Node(ref, first_ref, tag, text, base + k, "overlay", -1, left, top, width, 16.0))
         ref += 1
         if item.kind == "next_month":  # jQuery UI's title follows Prev and Next
@@ -179,7 +180,8 @@ def _overlay_nodes(state: FormState, first_ref: int, top: float) -> list[Node]:
             title = f"{voc.MONTH_NAMES[month % 12]} {month // 12}"
             nodes.append(Node(ref, first_ref, "SPAN", title, -1, "title", -1, 30.0, top, 100.0, 16.0))
             ref += 1
-        top += 16.0 if item.kind in ("suggestion", "next_month") or (item.kind == "day" and int(item.label) % 7 == 0) else 0.0
+        if item.kind in ("suggestion", "next_month") or (item.kind == "day" and int(item.label) % 7 == 0):
+            top += 16.0
     return nodes
 
 

@@ -32,7 +32,8 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
 _READ_STATE = "() => ({values: __tb.values(), errors: __tb.errors(), page: __tb.page(), " \
-              "submitted: window.__submitted || null, left: window.__left || null, pwned: window.__pwned === undefined ? null : String(window.__pwned)})"
+              "submitted: window.__submitted || null, left: window.__left || null, " \
+              "pwned: window.__pwned === undefined ? null : String(window.__pwned)})"
 
 
 def chromium_available(path: str = CHROMIUM) -> bool:
