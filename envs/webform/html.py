@@ -13,7 +13,9 @@ from jQuery UI (the page loads nothing): an autocomplete's items travel JSON-enc
 picker is a read-only input whose click shows a calendar (Prev, Next, a title, one link per
 day); both lists are built inside the page's ``.tb-overlay`` box, after its own elements,
 and close on any mousedown, focus, input or change outside them and their own input (a
-blur's change event of that input must not close the list being clicked). A leaving link records
+blur's change event of that input must not close the list being clicked). The box keeps a
+fixed height, open or closed: closing it on a mousedown must not shorten a page scrolled to
+its bottom, or the element under the pointer would move before the click lands. A leaving link records
 ``window.__left`` instead of navigating (a navigation would be a blocked request). A review
 flow's Submit fills the results page's rows and shows it; Back shows the previous page;
 Confirm records the submission.
@@ -38,10 +40,12 @@ body{font-family:sans-serif;max-width:40em;margin:1em auto}
 .tb-row label{margin-right:.4em}
 [data-error="1"]{outline:2px solid #c00}
 .tb-req{color:#c00}
+.tb-overlay{height:18em}
 .tb-overlay ul{list-style:none;padding:0;margin:0;border:1px solid #999;width:12em}
-.tb-overlay li,.tb-overlay a{display:block;cursor:pointer;padding:1px 4px}
+.tb-overlay li{cursor:pointer;padding:1px 4px}
 .tb-calendar{border:1px solid #999;width:16em}
-.tb-calendar a[data-kind=day]{display:inline-block;width:1.8em;text-align:right}
+.tb-calendar a{display:inline-block;cursor:pointer;padding:1px 4px}
+.tb-calendar a[data-kind=day]{width:1.8em;text-align:right}
 """
 
 _SCRIPT = r"""
