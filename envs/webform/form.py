@@ -85,11 +85,6 @@ WIDGET_CAPS = Caps("widgets", WIDGET_MAX_ELEMENTS, WIDGET_MAX_ELEMENTS - MAX_FIE
                    ELEMENT_KINDS + WIDGET_ELEMENT_KINDS, True)
 
 
-def caps_of(space: TaskSpace) -> Caps:
-    """The caps a TaskSpace was made for (widget dimensions present or not)."""
-    return WIDGET_CAPS if "widget_rate" in space.names else BASE_CAPS
-
-
 def make_task_space(caps: Caps = BASE_CAPS) -> TaskSpace:
     """The webform TaskSpace (a new immutable object per call); ``WIDGET_CAPS`` adds the
     widget dimensions after the eight base ones."""

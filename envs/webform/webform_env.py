@@ -244,8 +244,8 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         if self.view is not None:
             return self.view.action_mask().copy()
         state = self.state
-        if state.overlay or state.submitted is not None or state.left:
-            return state.valid_mask()
+        if state.overlay and not (state.submitted is not None or state.left):
+            return state.valid_mask()  # an open suggestion list / calendar adds clickable items
         return self._masks[self.state.page].copy()
 
     def render(self) -> str | None:
