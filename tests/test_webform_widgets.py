@@ -102,14 +102,14 @@ def test_password_is_typed_masked_on_the_page_and_clear_in_miniwobs_view():
     assert '<input type="password"' in page and "p@ss&lt;w&gt;rd" in page  # instruction, escaped
 
 
-def test_textarea_keeps_newlines_a_text_input_drops_them():
+def test_textarea_keeps_newlines_a_text_input_makes_them_spaces():
     value = "Leave at the door\nRing twice"
     f = widget_form(Element("textarea", "Notes", "tb-1", field=0), Element("text", "City", "tb-2", field=1),
                     values=(value, "Paris"))
     state = FormState(f)
     state.step(encode(0, "type", 0))
     state.step(encode(1, "type", 0))
-    assert state.values[0][0] == value and state.values[0][1] == "Leave at the doorRing twice"
+    assert state.values[0][0] == value and state.values[0][1] == "Leave at the door Ring twice"
     assert "<textarea" in render_html(f)
 
 

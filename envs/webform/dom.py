@@ -110,7 +110,10 @@ def typed_text(kind: str, value: str) -> str:
 def typed_value(kind: str, value: str) -> str | None:
     """The field's value after Playwright's ``fill(value)``; ``None`` when refused."""
     if kind in ("text", "password", "autocomplete"):
-        return value.replace("\r", "").replace("\n", "")
+        # Playwright's fill inserts the text as typing would: in a one-line input, Chromium
+        # drops trailing line breaks and turns the others into spaces (measured on
+        # Debian's Chromium; a textarea value typed into a text input reads "a b").
+        return value.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").replace("\n", " ")
     if kind == "textarea":
         return value.replace("\r\n", "\n").replace("\r", "\n")
     if kind == "number":

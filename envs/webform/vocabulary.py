@@ -10,7 +10,9 @@ emoji and hostile strings (``</script><img onerror=...>``): rendering and browse
 must carry them unchanged (issue 6, "bad input"). No pool holds newlines or leading /
 trailing whitespace, because an ``<input>`` strips newlines and Playwright's ``fill``
 trims number and date values, which would make the simulator and the browser disagree
-for reasons unrelated to the agent.
+for reasons unrelated to the agent. The exception is the textarea pools of
+:data:`WIDGET_CONCEPTS` (``widgets=True`` only): their values hold inner newlines, which a
+textarea keeps and a one-line input turns into spaces (``dom.typed_value``).
 
 Everything here is an immutable tuple: no module-level mutable state.
 """
@@ -175,7 +177,7 @@ WIDGET_CONCEPTS: tuple[Concept, ...] = (
             ("hunter2", "Tr0ub4dor&3", "correct horse", "p@ss<w>rd", "s3cr3t!", "qwerty123", "éclair#9")),
     Concept("PIN", ("PIN code", "Security code", "Personal number"), "password",
             ("0000", "1234", "8080", "4711", "2468", "9999")),
-    # <textarea>: multi-line values (an <input> would drop the newlines).
+    # <textarea>: multi-line values (typed into a one-line input, the newlines become spaces).
     Concept("Delivery instructions", ("Courier notes", "Notes for the driver", "Delivery notes"), "textarea",
             ("Leave at the door\nRing twice", "Call on arrival", "Back gate\nBeware of the dog",
              "Deliver after 6 pm\nNot on Sundays", "<b>Fragile</b> & heavy\nUse the lift")),
