@@ -1,0 +1,168 @@
+"""Browser replay of the widgets and flows (``WebFormEnv(widgets=True)``): headless
+Chromium acting on the rendered page gives the simulator's values, errors, page,
+submission, leaving link and rewards after every action, on hand-worked episodes that
+use each widget and on generated forms played by a noisy expert.
+
+Marked and skipped as tests/test_webform_browser.py is: needs Debian's /usr/bin/chromium
+and the playwright Python package.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.webform import Element, Form, WebFormEnv, make_task_space
+from envs.webform.dom import encode
+from envs.webform.form import WIDGET_CAPS
+from envs.webform.oracle import noisy_oracle_action
+from envs.webform.replay import CHROMIUM, chromium_available
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not chromium_available(), reason=f"{CHROMIUM} is absent: apt-get install -y chromium"),
+]
+
+CALENDAR = (2016 * 12 + 3, 2016 * 12 + 5, 2016 * 12 + 7)  # April..August 2016, opening on June
+COUNTRIES = ("Malawi", "Malaysia", "Mali", "Malta", "Mexico", "Nepal")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    from envs.webform.replay import BrowserReplay
+
+    with BrowserReplay() as replay:
+        yield replay
+
+
+def play(env: WebFormEnv, actions=None, rng=None, noise: float = 0.0) -> tuple[list[int], list[tuple], dict]:
+    """One simulator episode (``actions``, else the noisy expert); per step: invalid reason,
+    values, errors, page, submission, leaving link, reward."""
+    played, states, done, info = [], [], False, {}
+    while not done:
+        a = actions[len(played)] if actions is not None else noisy_oracle_action(env.state, rng, noise)
+        _, reward, done, _, info = env.step(a)
+        played.append(a)
+        errors = {e.name: env.state.errors[p][i] for p, page in enumerate(env.form.pages)
+                  for i, e in enumerate(page) if e.holds_value}
+        states.append((info["invalid_action"], env.state.current_values(), errors, env.state.page,
+                       env.state.submitted, env.state.left or None, reward))
+        if actions is not None and len(played) == len(actions):
+            break
+    return played, states, info
+
+
+def assert_browser_agrees(browser, env: WebFormEnv, actions: list[int], states: list[tuple]) -> None:
+    from envs.webform.replay import rewards_from_browser
+
+    form = env.form
+    result = browser.replay(form, actions)
+    assert len(result.steps) == len(states)
+    rewards = rewards_from_browser(form, result, shaping=env.shaping, success_reward=env.success_reward,
+                                   failure_reward=env.failure_reward, timeout_reward=env.timeout_reward,
+                                   max_steps=env.max_steps)
+    for t, (sim, web) in enumerate(zip(states, result.steps)):
+        context = f"step {t} action {actions[t]} of {form.instruction_text()!r}"
+        assert (web.invalid, web.values, web.errors, web.page, web.submitted, web.left) == sim[:6], context
+        assert rewards[t] == pytest.approx(sim[6], abs=1e-9), context
+    assert result.pwned is None and not browser.blocked_requests
+
+
+def one_page(*elements: Element, values: tuple[str, ...], review: bool = False) -> Form:
+    page = (*elements, Element("submit", "Submit", "tb-90"))
+    pages = [page]
+    if review:
+        rows = tuple(Element("summary", e.label, f"tb-{70 + k}", field=e.field, ref=e.name)
+                     for k, e in enumerate(e for e in page if e.holds_value))
+        pages.append((*rows, Element("back", "Back", "tb-91"), Element("confirm", "Confirm", "tb-92")))
+    space = make_task_space(WIDGET_CAPS)
+    n = sum(e.field >= 0 for e in elements)
+    return Form(pages=tuple(pages), keys=tuple(f"Key {j}" for j in range(n)), values=values,
+                task={**space.from_array(space.low), "n_fields": n})
+
+
+def test_each_widget_acts_out_the_same_in_chromium(browser):
+    """Scripted episodes: an autocomplete (prefix, suggestions, a click, an outside click
+    closing the list, a prefix matching nothing), a date picker (typing refused, Prev to
+    the first month and once more, Next, a day), a textarea with newlines and a password
+    with HTML specials, then Submit; a review flow with Back and Confirm; a leaving link."""
+    env = WebFormEnv(widgets=True, shaping=1.0, steps_per_field=4.0)  # room for the detours below
+    f = one_page(Element("autocomplete", "Destination", "tb-1", field=0, source=COUNTRIES),
+                 Element("datepicker", "Appointment date", "tb-2", field=1, calendar=CALENDAR),
+                 Element("textarea", "Notes", "tb-3", field=2, required=True),
+                 Element("password", "Password", "tb-4", field=3),
+                 Element("checkbox", "Gift", "tb-5", initial="no"),
+                 values=("Malta", "04/14/2016", "<b>Fragile</b> & heavy\nUse the lift", "p@ss<w>rd"))
+    n = len(f.pages[0])
+    script = [encode(0, "type", 0), encode(n + 3, "click"),  # "Ma", click "Malta"
+              encode(0, "type", 1), encode(4, "click"),  # "04" opens nothing; the checkbox
+              encode(0, "type", 0), encode(4, "click"),  # the list is closed by the click outside
+              encode(n, "click"),  # no list: no element there
+              encode(0, "type", 0), encode(n + 3, "click"),
+              encode(1, "type", 1), encode(5, "click"),  # typing into the date picker is refused; Submit: Notes required
+              encode(1, "click"), encode(n, "click"), encode(n, "click"), encode(n, "click"),  # June -> April, then disabled
+              encode(n + 1, "click"), encode(n, "click"), encode(1, "click"), encode(n + 1 + 14, "click"),
+              encode(2, "type", 2), encode(3, "type", 3), encode(5, "click")]
+    env.reset(options={"form": f})
+    actions, states, info = play(env, script)
+    assert info["success"] and env.state.values[0][:4] == list(f.values)
+    assert_browser_agrees(browser, env, actions, states)
+
+    review = one_page(Element("text", "City", "tb-1", field=0), Element("password", "PIN", "tb-2", field=1),
+                      values=("Paris", "1234"), review=True)
+    script = [encode(0, "type", 0), encode(1, "type", 0), encode(2, "click"),  # wrong PIN, to the results page
+              encode(2, "click"), encode(1, "type", 1), encode(2, "click"), encode(3, "click")]  # Back, fix, Confirm
+    env.reset(options={"form": review})
+    actions, states, info = play(env, script)
+    assert info["success"] and states[2][3] == 1 and states[3][3] == 0
+    assert_browser_agrees(browser, env, actions, states)
+
+    leave = one_page(Element("text", "City", "tb-1", field=0), Element("exit", "Log out", "tb-2"), values=("Paris",))
+    env.reset(options={"form": leave})
+    actions, states, info = play(env, [encode(0, "type", 0), encode(1, "click")])
+    assert info["left"] and [s[6] for s in states] == pytest.approx([1.0, env.failure_reward])
+    assert_browser_agrees(browser, env, actions, states)
+
+
+def test_generated_widget_forms_replay_the_same(browser):
+    """Generated forms with widgets, leaving links and review flows, played by the expert
+    with 0%, 30% and 60% random actions: both outcomes compared."""
+    env = WebFormEnv(widgets=True, shaping=0.5)
+    space = env.task_space
+    rng = np.random.default_rng(5)
+    outcomes = set()
+    for k in range(12):
+        task = {**space.sample(rng), "n_distractors": int(rng.integers(0, 12)), "widget_rate": 1.0,
+                "review_rate": float(k % 2), "leave_rate": 0.5}
+        env.reset(seed=k, options={"task": task})
+        actions, states, info = play(env, rng=rng, noise=(0.0, 0.3, 0.6)[k % 3])
+        assert_browser_agrees(browser, env, actions, states)
+        outcomes.add(info["success"])
+    assert outcomes == {True, False}
+
+
+def test_a_hundred_element_page_replays_the_same(browser):
+    """The largest pages: 8 fields (widgets among them), 57 distractors (leaving links
+    among them), Submit, and an open calendar's 33 items after them."""
+    env = WebFormEnv(widgets=True, shaping=0.5)
+    task = {**env.held_out()["hundred_elements"], "widget_rate": 1.0, "leave_rate": 0.3}
+    rng = np.random.default_rng(11)
+    for seed in range(40):
+        env.reset(seed=seed, options={"task": task})
+        if any(e.kind == "datepicker" for e in env.form.pages[0]):
+            break
+    assert len(env.form.pages[0]) == 8 + 57 + 1
+    actions, states, info = play(env, rng=rng, noise=0.1)
+    assert_browser_agrees(browser, env, actions, states)
+
+
+@pytest.mark.slow
+def test_100_generated_widget_forms_replay_the_same(browser):
+    env = WebFormEnv(widgets=True, shaping=0.5)
+    space = env.task_space
+    rng = np.random.default_rng(6)
+    for k in range(100):
+        env.reset(seed=k, options={"task": space.sample(rng)})
+        actions, states, info = play(env, rng=rng, noise=(0.0, 0.3, 0.6)[k % 3])
+        assert_browser_agrees(browser, env, actions, states)
