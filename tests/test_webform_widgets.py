@@ -144,6 +144,29 @@ def test_autocomplete_prefix_shows_suggestions_and_a_click_fills():
     assert 'data-kind="autocomplete"' in render_html(f) and "Malaysia" in render_html(f)
 
 
+def test_an_invalid_click_outside_an_open_list_closes_it():
+    """A click on an element that is not clickable is still a mousedown: outside an open
+    suggestion list or calendar it closes it (jQuery UI's outside mousedown; found by the
+    browser check), and stays invalid, changing nothing else. On the list's own input it
+    does not (no mousedown outside)."""
+    f = widget_form(Element("autocomplete", "Destination", "tb-1", field=0, source=COUNTRIES),
+                    Element("text", "City", "tb-2", field=1),
+                    Element("datepicker", "Appointment date", "tb-3", field=2, calendar=CALENDAR),
+                    values=("Malta", "Paris", "06/03/2016"))
+    env = widget_env()
+    env.reset(options={"form": f})
+    env.step(encode(0, "type", 0))
+    values = [list(row) for row in env.state.values]
+    _, _, _, _, info = env.step(encode(0, "click"))  # its own input: the list stays
+    assert info["invalid_action"] == "not_clickable" and len(env.state.overlay) == 4
+    obs, _, _, _, info = env.step(encode(1, "click"))  # a text input, outside the list
+    assert info["invalid_action"] == "not_clickable" and env.state.overlay == ()
+    assert env.state.values == values and env.action_masks()[encode(len(f.pages[0]), "click")] == 0
+    assert obs[layout(WIDGET_CAPS)["elements"][0]].reshape(100, -1)[len(f.pages[0]), 0] == 0  # the row is gone
+    env.step(encode(2, "click"))  # the calendar
+    assert env.step(encode(1, "click"))[4]["invalid_action"] == "not_clickable" and env.state.overlay == ()
+
+
 def test_date_picker_calendar_moves_by_month_and_a_day_click_fills():
     """April 14, 2016 with a calendar opening on June 2016: open (June: Prev, Next, 30 days),
     Prev twice (April: 30 days), click day 14: four actions, MM/DD/YYYY as jQuery UI writes."""

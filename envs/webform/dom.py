@@ -27,7 +27,10 @@ choose-date tasks use:
   jQuery UI's disabled links); clicking a day fills ``MM/DD/YYYY`` and closes it;
 - an open suggestion list or calendar (the *overlay*) is listed after the page's own
   elements, as jQuery UI appends it after the page content; any valid action on another
-  element closes it first (jQuery UI closes on an outside mousedown or blur), then acts;
+  element closes it first (jQuery UI closes on an outside mousedown or blur), then acts.
+  A click on an element that is not clickable is still a mousedown outside the list: it
+  closes it too, and stays an invalid action that changes nothing else (the browser
+  replay found this: the page closed the list where the simulator had kept it open);
 - a leaving link (``exit``) ends the episode (navigating away);
 - in a review flow, Submit validates the last page and shows the results page (one row per
   submitted element with its value), Back shows the previous page (values kept, no
@@ -268,6 +271,8 @@ class FormState:
         reason = self.valid(i, op, arg)
         if reason:
             out.invalid = reason
+            if reason == "not_clickable" and self.overlay and i != self.overlay_owner:
+                self._close(out)  # the pointer still went down outside the open list / calendar
             return out
         p = self.page
         page = self.form.pages[p]

@@ -36,7 +36,9 @@ month its title shows) and the results page's rows.
 
 Before and after every action the replay reads the live DOM (every control's value,
 checkedness and selection, the page markup, the URL and ``window.__submitted``), so a test
-can assert that each invalid action changed nothing. It counts the browser's ``invalid``
+can assert that each invalid action changed nothing, but for one thing a real pointer does:
+a click on an element that is not clickable still closes an open suggestion list or
+calendar (a mousedown outside it); whether it closed is compared with the simulator. It counts the browser's ``invalid``
 events, which are the browser's own verdict that constraint validation failed
 (``html.py``: validation is HTML constraint validation, not a copy of the Python rules).
 It reads the form itself back from the DOM (:func:`read_form`), and
@@ -110,12 +112,15 @@ _READ_STATE = r"""() => {
   const title = page < 0 ? null : pages[page].querySelector('.tb-overlay .tb-calendar > span');
   const controls = Array.from(document.querySelectorAll('input, select, textarea')).map(
     (c) => [c.id || c.name, c.value, c.checked, c.tagName === 'SELECT' ? c.selectedIndex : null]);
+  const body = document.body.cloneNode(true);  // the page but an open list / calendar
+  body.querySelectorAll('.tb-overlay').forEach((box) => { box.textContent = ''; });
   return {values, errors, page, rows, overlay, month: title ? title.textContent : null,
           submitted: window.__submitted || null, left: window.__left || null,
           pwned: window.__pwned === undefined ? null : String(window.__pwned),
           invalid_events: window.__tbInvalid,
-          dom: JSON.stringify([controls, document.body.innerHTML, location.href, window.__submitted || null,
-                               window.__left || null])};
+          dom: JSON.stringify([controls, body.innerHTML, location.href, window.__submitted || null,
+                               window.__left || null]),
+          overlay_dom: Array.from(form.querySelectorAll('.tb-overlay')).map((box) => box.innerHTML).join('')};
 }"""
 
 # The form as the page shows it: what a policy looking at the page could know.
@@ -210,7 +215,8 @@ class BrowserStep:
     page: int
     submitted: dict[str, str] | None
     validation_failed: bool = False  # the browser fired "invalid" events during the action
-    dom_changed: bool = False  # anything in the live DOM differs from before the action
+    dom_changed: bool = False  # anything in the live DOM but an open list / calendar differs from before
+    overlay_dom_changed: bool = False  # a suggestion list or calendar opened, changed or closed
     left: str | None = None  # id of the leaving link clicked (widgets)
     rows: dict[str, str] = field(default_factory=dict)  # results-page rows: id -> text shown
     overlay: list[tuple[str, str]] = field(default_factory=list)  # open list / calendar: (kind, text)
@@ -365,7 +371,8 @@ class BrowserReplay:
                 result.steps.append(BrowserStep(
                     invalid, state["values"], state["errors"], state["page"], state["submitted"],
                     validation_failed=state["invalid_events"] > before["invalid_events"],
-                    dom_changed=state["dom"] != before["dom"], left=state["left"], rows=state["rows"],
+                    dom_changed=state["dom"] != before["dom"],
+                    overlay_dom_changed=state["overlay_dom"] != before["overlay_dom"], left=state["left"], rows=state["rows"],
                     overlay=[(k, text) for k, text in state["overlay"]], month=state["month"]))
                 before = state
                 if state["submitted"] is not None or state["left"]:
@@ -535,6 +542,8 @@ class SimStep:
     validation_failed: bool
     reward: float
     left: str | None
+    overlay: list[tuple[str, str]]  # the open suggestion list / calendar: (kind, text) of each item
+    month: int  # the open calendar's month (year * 12 + month - 1), else -1
     mask_before: np.ndarray  # the action mask the action was chosen under
     obs: np.ndarray
 
@@ -644,7 +653,8 @@ def play_simulator(env: Any, kind: str, rng: np.random.Generator, *, form: Form 
         values, errors = _sim_state(env)
         steps.append(SimStep(a, info["invalid_action"], values, errors, env.state.page,
                              dict(env.state.submitted) if env.state.submitted is not None else None,
-                             bool(info["validation_failed"]), float(reward), env.state.left or None, mask,
+                             bool(info["validation_failed"]), float(reward), env.state.left or None,
+                             [(e.kind, e.label) for e in env.state.overlay], env.state.shown_month, mask,
                              np.asarray(obs).copy()))
         if actions is not None and len(steps) >= len(actions):
             break
@@ -663,8 +673,8 @@ class Mismatch:
     detail: str
 
 
-CHECKS = ("form", "invalid", "mask", "noop", "values", "errors", "page", "validation", "submitted", "left",
-          "observation", "reward", "length")
+CHECKS = ("form", "invalid", "mask", "noop", "values", "errors", "page", "overlay", "validation", "submitted",
+          "left", "observation", "reward", "length")
 
 
 def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = "flat") -> list[Mismatch]:
@@ -674,8 +684,9 @@ def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = 
     simulator's (``form``, element fields aside: the page does not say which key a field
     answers); per step, the no-op reason (``invalid``); the action's mask entry against the
     browser's verdict (``mask``: masked actions the page accepts, unmasked ones it refuses);
-    an invalid action left the live DOM unchanged (``noop``); values, error marks, visible
-    page, whether constraint validation failed, the submitted values and the leaving link
+    an invalid action left the live DOM unchanged (``noop``; it may only close an open list
+    or calendar); values, error marks, visible page, the open suggestion list or calendar
+    (``overlay``: its items and the calendar's month), whether constraint validation failed, the submitted values and the leaving link
     followed (``left``, widgets); the observation
     recomputed from the DOM (``observation``); the reward the env's rule gives the browser's
     trajectory (``reward``); and the same number of steps (``length``)."""
@@ -705,9 +716,10 @@ def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = 
         if 0 <= s.action < n_total and bool(s.mask_before[s.action]) != (w.invalid == ""):
             out.append(Mismatch("mask", t, f"action {s.action}: mask {bool(s.mask_before[s.action])}, "
                                            f"browser {w.invalid or 'valid'}"))
-        if w.invalid and w.dom_changed:
+        if w.invalid and (w.dom_changed or (w.overlay_dom_changed and w.overlay)):
             out.append(Mismatch("noop", t, f"invalid action {s.action} ({w.invalid}) changed the page"))
         for name, a, b in (("values", s.values, w.values), ("errors", s.errors, w.errors), ("page", s.page, w.page),
+                           ("overlay", (s.overlay, s.month), (w.overlay, _month_index(w.month))),
                            ("validation", s.validation_failed, w.validation_failed),
                            ("submitted", s.submitted, w.submitted), ("left", s.left, w.left)):
             if a != b:
