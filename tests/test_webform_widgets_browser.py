@@ -248,3 +248,38 @@ def test_the_strong_check_agrees_on_a_widget_episode_mix(browser):
     assert opened >= 5 and {"not_clickable", "not_typeable", "not_choosable"} <= reasons
     assert {"left", "submitted"} <= ends
     assert not browser.blocked_requests
+
+
+def test_the_strong_check_agrees_on_the_review_flow_and_a_leaving_link(browser):
+    """A review flow whose results page shows an empty row (an optional textarea left
+    empty): typing into that row and clicking it are acted out (``not_typeable``,
+    ``not_clickable``: an empty ``<output>`` is still a box the pointer reaches), then Back,
+    the textarea filled, Submit, Confirm; and a leaving link ending the episode. Every check
+    agrees at every step."""
+    from envs.webform.replay import check_episode, play_simulator
+
+    space = make_task_space(WIDGET_CAPS)
+    fields = (Element("password", "PIN", "tb-1", field=0, rank=0, required=True),
+              Element("textarea", "Notes", "tb-2", field=1, rank=1),
+              Element("exit", "Log out", "tb-3"), Element("submit", "Review", "tb-4"))
+    results = (Element("summary", "PIN", "tb-5", field=0, ref="tb-1"), Element("summary", "Notes", "tb-6", field=1,
+                                                                                 ref="tb-2"),
+               Element("back", "Back", "tb-7"), Element("confirm", "Confirm", "tb-8"))
+    form = Form(pages=(fields, results), keys=("PIN", "Notes"), values=("p@ss<w>rd", "Back gate\nBeware of the dog"),
+                task={**space.from_array(space.low), "n_fields": 2})
+    env = WebFormEnv(widgets=True, shaping=0.5, obs_mode="tokens", steps_per_field=5.0)
+    review = (encode(3, "click"), encode(0, "type", 0), encode(3, "click"),  # required PIN; to the results
+              encode(1, "type", 1), encode(1, "click"), encode(2, "click"),  # the empty row; Back
+              encode(1, "type", 1), encode(3, "click"), encode(3, "click"))  # Notes; Submit; Confirm
+    leave = (encode(0, "type", 0), encode(2, "click"))
+    for actions, end in ((review, "submitted"), (leave, "left")):
+        sim = play_simulator(env, "script", np.random.default_rng(0), form=form, actions=actions)
+        web = browser.replay(form, list(actions), caps=env.caps)
+        assert check_episode(env, sim, web, obs_mode="tokens") == []
+        if end == "submitted":
+            assert [s.invalid for s in web.steps][3:5] == ["not_typeable", "not_clickable"]
+            assert web.steps[2].page == 1 and web.steps[2].rows == {"tb-5": "p@ss<w>rd", "tb-6": ""}
+            assert sim.info["success"] and web.submitted == form.expected()
+        else:
+            # shaping 0.5 x one of two fields right, then the abandoned form's failure reward
+            assert web.steps[-1].left == "tb-3" and [s.reward for s in sim.steps] == pytest.approx([0.25, -1.0])

@@ -34,7 +34,8 @@ link records ``window.__left`` instead of navigating (a navigation would be a bl
 request). Validation stays the browser's: a password, textarea or autocomplete carries
 ``required`` like a text input; a date picker is never required (HTML's constraint
 validation skips read-only inputs, ``form.py`` draws it without rules), and the results
-page's rows are ``<output>`` elements, which constraint validation does not look at. A
+page's rows are ``<output>`` elements, which constraint validation does not look at (each
+keeps a minimum size: an empty row is still a visible box a pointer can reach). A
 review flow's Submit is still the form's submission, validated by the browser; its submit
 handler fills the results page's rows and shows that page instead of recording the
 values; Back shows the previous page; Confirm records the submission.
@@ -65,6 +66,7 @@ body{font-family:sans-serif;max-width:40em;margin:1em auto}
 .tb-calendar{border:1px solid #999;width:16em}
 .tb-calendar a{display:inline-block;cursor:pointer;padding:1px 4px}
 .tb-calendar a[data-kind=day]{width:1.8em;text-align:right}
+output[data-kind=summary]{display:inline-block;min-width:6em;min-height:1.2em;border-bottom:1px solid #999}
 """
 
 _SCRIPT = r"""
