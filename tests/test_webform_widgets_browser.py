@@ -279,8 +279,8 @@ def test_the_strong_check_agrees_on_the_review_flow_and_a_leaving_link(browser):
     fields = (Element("password", "PIN", "tb-1", field=0, rank=0, required=True),
               Element("textarea", "Notes", "tb-2", field=1, rank=1),
               Element("exit", "Log out", "tb-3"), Element("submit", "Review", "tb-4"))
-    results = (Element("summary", "PIN", "tb-5", field=0, ref="tb-1"), Element("summary", "Notes", "tb-6", field=1,
-                                                                                 ref="tb-2"),
+    results = (Element("summary", "PIN", "tb-5", field=0, ref="tb-1"),
+               Element("summary", "Notes", "tb-6", field=1, ref="tb-2"),
                Element("back", "Back", "tb-7"), Element("confirm", "Confirm", "tb-8"))
     form = Form(pages=(fields, results), keys=("PIN", "Notes"), values=("p@ss<w>rd", "Back gate\nBeware of the dog"),
                 task={**space.from_array(space.low), "n_fields": 2})

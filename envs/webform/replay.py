@@ -38,9 +38,10 @@ Before and after every action the replay reads the live DOM (every control's val
 checkedness and selection, the page markup, the URL and ``window.__submitted``), so a test
 can assert that each invalid action changed nothing, but for one thing a real pointer does:
 a click on an element that is not clickable still closes an open suggestion list or
-calendar (a mousedown outside it); whether it closed is compared with the simulator. It counts the browser's ``invalid``
-events, which are the browser's own verdict that constraint validation failed
-(``html.py``: validation is HTML constraint validation, not a copy of the Python rules).
+calendar (a mousedown outside it); whether it closed is compared with the simulator. It
+counts the browser's ``invalid`` events, which are the browser's own verdict that
+constraint validation failed (``html.py``: validation is HTML constraint validation, not a
+copy of the Python rules).
 It reads the form itself back from the DOM (:func:`read_form`), and
 :func:`observations_from_browser` recomputes the policy's observation from that form and
 the live values, errors and page, from scratch after every step, to compare with the
@@ -372,7 +373,8 @@ class BrowserReplay:
                     invalid, state["values"], state["errors"], state["page"], state["submitted"],
                     validation_failed=state["invalid_events"] > before["invalid_events"],
                     dom_changed=state["dom"] != before["dom"],
-                    overlay_dom_changed=state["overlay_dom"] != before["overlay_dom"], left=state["left"], rows=state["rows"],
+                    overlay_dom_changed=state["overlay_dom"] != before["overlay_dom"], left=state["left"],
+                    rows=state["rows"],
                     overlay=[(k, text) for k, text in state["overlay"]], month=state["month"]))
                 before = state
                 if state["submitted"] is not None or state["left"]:
@@ -686,10 +688,11 @@ def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = 
     browser's verdict (``mask``: masked actions the page accepts, unmasked ones it refuses);
     an invalid action left the live DOM unchanged (``noop``; it may only close an open list
     or calendar); values, error marks, visible page, the open suggestion list or calendar
-    (``overlay``: its items and the calendar's month), whether constraint validation failed, the submitted values and the leaving link
-    followed (``left``, widgets); the observation
+    (``overlay``: its items and the calendar's month), whether constraint validation
+    failed, the submitted values and the leaving link followed (``left``); the observation
     recomputed from the DOM (``observation``); the reward the env's rule gives the browser's
-    trajectory (``reward``); and the same number of steps (``length``)."""
+    trajectory (``reward``); and the same number of steps (``length``). The action space is
+    the env's (``env.action_space``), so a widget env's 100-element actions are in range."""
     out: list[Mismatch] = []
     assert web.dom_form is not None
     for m in web.tag_mismatches:
