@@ -8,6 +8,18 @@ replay covers invalid actions, validation failures, pages and both outcomes.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_webform.py            # ~40 s
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_webform.py --episodes 200 --miniwob-episodes 20
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_webform.py --zero-shot 40000 --zero-shot-episodes 20
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_webform.py --widgets     # WebFormEnv(widgets=True)
+
+``--widgets`` times the widget env instead (password, textarea, autocomplete and date-picker
+fields, leaving links, review flows, pages of up to 100 elements: uniform draws of its
+11-dimension space, so 28 distractors per form on average against 5 by default).
+
+Measured when the widgets came in (steps per second of CPU time, one core, the same 40
+recorded episodes / 2 s of random valid actions; best of alternating runs on a shared
+machine): the default env before -> after: replay 35-37k -> 34-36k, generated flat 36-38k
+-> 34-38k, tokens 24-26k -> 25k, miniwob 14-15k -> 14-15k (no change beyond noise); the
+widget env: replay 12.7k, flat 15.4k, tokens 12k, miniwob 6k; the browser replays its
+episodes at about 8 steps/s (default forms: about 10 at the same time).
 
 ``--zero-shot STEPS`` trains MaskablePPO with the set policy on ``obs_mode="miniwob"``
 (append typing) in the simulator for STEPS steps, uniform over small text-field forms
@@ -49,8 +61,8 @@ from envs.webform import WebFormEnv
 from envs.webform.oracle import noisy_oracle_action
 
 
-def record(n: int, seed: int) -> list:
-    env = WebFormEnv(shaping=0.5)
+def record(n: int, seed: int, widgets: bool = False) -> list:
+    env = WebFormEnv(shaping=0.5, widgets=widgets)
     rng = np.random.default_rng(seed)
     episodes = []
     for k in range(n):
@@ -64,9 +76,9 @@ def record(n: int, seed: int) -> list:
     return episodes
 
 
-def sim_replay_rate(episodes: list, min_seconds: float) -> float:
+def sim_replay_rate(episodes: list, min_seconds: float, widgets: bool = False) -> float:
     """Steps/s of reset(form) + the recorded actions, repeated for at least ``min_seconds``."""
-    env = WebFormEnv(shaping=0.5)
+    env = WebFormEnv(shaping=0.5, widgets=widgets)
     steps, start = 0, time.perf_counter()
     while True:
         for form, actions in episodes:
@@ -79,9 +91,9 @@ def sim_replay_rate(episodes: list, min_seconds: float) -> float:
             return steps / elapsed
 
 
-def sim_training_rate(seconds: float, seed: int, obs_mode: str = "flat") -> float:
+def sim_training_rate(seconds: float, seed: int, obs_mode: str = "flat", widgets: bool = False) -> float:
     """Steps/s with a new generated form every episode and uniform random valid actions."""
-    env = WebFormEnv(shaping=0.5, obs_mode=obs_mode)
+    env = WebFormEnv(shaping=0.5, obs_mode=obs_mode, widgets=widgets)
     rng = np.random.default_rng(seed)
     tasks = [env.task_space.sample(rng) for _ in range(256)]
     picks = rng.random(4096).tolist()
@@ -227,6 +239,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="*", default=(), help="MiniWoB++ tasks (default: the form tasks)")
     parser.add_argument("--save", default="", help="--zero-shot: save the trained student to this .zip")
     parser.add_argument("--load", default="", help="--zero-shot: play this saved student instead of training")
+    parser.add_argument("--widgets", action="store_true", help="time WebFormEnv(widgets=True)")
     args = parser.parse_args()
     try:
         import torch
@@ -237,15 +250,16 @@ def main() -> None:
     if args.zero_shot:
         zero_shot(args.zero_shot, args.zero_shot_episodes, args.seed, tuple(args.tasks), args.save, args.load)
         return
-    episodes = record(args.episodes, args.seed)
+    w = args.widgets
+    episodes = record(args.episodes, args.seed, w)
     n_steps = sum(len(a) for _, a in episodes)
-    print(f"{len(episodes)} episodes, {n_steps} steps (noisy expert on uniform TaskSpace draws)")
-    sim = sim_replay_rate(episodes, args.sim_seconds)
+    print(f"{len(episodes)} episodes, {n_steps} steps (noisy expert on uniform TaskSpace draws{', widgets' if w else ''})")
+    sim = sim_replay_rate(episodes, args.sim_seconds, w)
     print(f"simulator, same episodes (reset from the form + steps): {sim:10.0f} steps/s")
-    train = sim_training_rate(args.sim_seconds, args.seed)
+    train = sim_training_rate(args.sim_seconds, args.seed, widgets=w)
     print(f"simulator, generated forms + random valid actions:     {train:10.0f} steps/s")
     for mode in ("tokens", "miniwob"):
-        rate = sim_training_rate(args.sim_seconds, args.seed, obs_mode=mode)
+        rate = sim_training_rate(args.sim_seconds, args.seed, obs_mode=mode, widgets=w)
         print(f"  same, obs_mode={mode + ':':9s}                          {rate:10.0f} steps/s")
     web = browser_rate(episodes)
     if web is not None:

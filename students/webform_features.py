@@ -46,8 +46,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from envs.errors import TeachBenchError
-from envs.webform.dom import N_ACTIONS, SLOTS
-from envs.webform.features import F_EL, F_GLOBAL, F_INS, F_MATCH, F_OPT, layout
+from envs.webform.dom import SLOTS
+from envs.webform.features import F_GLOBAL, F_INS, F_MATCH, F_OPT, layout
 from envs.webform.form import MAX_ELEMENTS, MAX_FIELDS, MAX_OPTIONS
 from envs.webform.tokens import TOKEN_OBS_SIZE, VOCAB, token_layout
 
@@ -76,6 +76,17 @@ def _head(n_in: int, hidden: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), _small(hidden))
 
 
+def _token_caps(observation_space: spaces.Space):
+    """The webform caps whose ``tokens`` observation has this shape (None: not one)."""
+    from envs.webform.form import BASE_CAPS, WIDGET_CAPS
+    from envs.webform.tokens import token_obs_size
+
+    for caps in (BASE_CAPS, WIDGET_CAPS):
+        if getattr(observation_space, "shape", None) == (token_obs_size(caps),):
+            return caps
+    return None
+
+
 class WebFormSetExtractor(BaseFeaturesExtractor):
     """Per-action logits (``N_ACTIONS``) followed by a page summary (``hidden``).
 
@@ -86,16 +97,18 @@ class WebFormSetExtractor(BaseFeaturesExtractor):
     """
 
     def __init__(self, observation_space: spaces.Box, embed_dim: int = 32, hidden: int = 64, heads: int = 4) -> None:
-        if observation_space.shape != (TOKEN_OBS_SIZE,):
+        caps = _token_caps(observation_space)
+        if caps is None:
             raise TeachBenchError("student.policy", f"policy {WEBFORM_SET!r} needs the web-form env with "
                                   f"obs_mode='tokens' ({TOKEN_OBS_SIZE} values), got shape {observation_space.shape}")
-        super().__init__(observation_space, N_ACTIONS + hidden)
-        self.flat = {name: sl for name, (sl, _) in layout().items()}
-        self.tok_shapes = token_layout()
+        self.n_el, self.f_el = caps.max_elements, 1 + len(caps.kinds) + 5  # the widget caps: 100 slots, more kinds
+        super().__init__(observation_space, self.n_el * SLOTS + hidden)
+        self.flat = {name: sl for name, (sl, _) in layout(caps).items()}
+        self.tok_shapes = token_layout(caps)
         d, h = embed_dim, hidden
         self.heads, self.head_dim = heads, d // heads
         self.embed = nn.Embedding(VOCAB, d, padding_idx=0)
-        self.element = _mlp(F_EL + 2 * d, h, h)
+        self.element = _mlp(self.f_el + 2 * d, h, h)
         self.field = _mlp(F_INS + 2 * d, h, h)
         # text similarity heads: label x key, value x instructed value, option x attended value
         self.q_label, self.k_key = nn.Linear(d, d), nn.Linear(d, d)
@@ -128,7 +141,8 @@ class WebFormSetExtractor(BaseFeaturesExtractor):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         b = obs.shape[0]
-        el_all = obs[:, self.flat["elements"]].reshape(b, E, F_EL)
+        E = self.n_el  # noqa: N806 (the module's E for the default caps)
+        el_all = obs[:, self.flat["elements"]].reshape(b, E, self.f_el)
         ins_all = obs[:, self.flat["instruction"]].reshape(b, J, F_INS)
         opt_all = obs[:, self.flat["options"]].reshape(b, E, K, F_OPT)
         # Elements, fields and options fill their slots from 0: compute on the occupied
@@ -196,11 +210,13 @@ class MiniWobSetExtractor(BaseFeaturesExtractor):
     """
 
     def __init__(self, observation_space: spaces.Dict, embed_dim: int = 32, hidden: int = 64, heads: int = 4) -> None:
-        from envs.webform.miniwob import N_MINIWOB_ACTIONS, N_NODES, TAGS, UTTERANCE_TOKENS
+        from envs.webform.miniwob import SLOTS as MINIWOB_SLOTS
+        from envs.webform.miniwob import TAGS, UTTERANCE_TOKENS
 
-        self.n_actions = N_MINIWOB_ACTIONS
-        super().__init__(observation_space, N_MINIWOB_ACTIONS + hidden)
-        self.n_nodes, self.n_tags, self.n_utterance = N_NODES, len(TAGS), UTTERANCE_TOKENS
+        n_nodes = int(observation_space["ref"].shape[0])  # 100-element pages (widgets=True) list more nodes
+        self.n_actions = 1 + n_nodes * MINIWOB_SLOTS
+        super().__init__(observation_space, self.n_actions + hidden)
+        self.n_nodes, self.n_tags, self.n_utterance = n_nodes, len(TAGS), UTTERANCE_TOKENS
         d, h = embed_dim, hidden
         self.heads, self.head_dim = heads, d // heads
         self.embed = nn.Embedding(VOCAB, d, padding_idx=0)
@@ -338,7 +354,7 @@ def webform_set_policy(algo: str, observation_space: spaces.Space,
     if isinstance(observation_space, spaces.Dict) and "dom_elements" not in observation_space.spaces \
             and {"utterance", "tag", "text"} <= set(observation_space.spaces):
         extractor: type[BaseFeaturesExtractor] = MiniWobSetExtractor
-    elif isinstance(observation_space, spaces.Box) and observation_space.shape == (TOKEN_OBS_SIZE,):
+    elif isinstance(observation_space, spaces.Box) and _token_caps(observation_space) is not None:
         extractor = WebFormSetExtractor
     else:
         raise TeachBenchError("student.policy", f"policy {WEBFORM_SET!r} needs the web-form env with obs_mode "

@@ -10,6 +10,24 @@ The TaskSpace dimensions are the levers named in issue 6 and docs/references.md#
 number of fields, mix of field kinds, distractors, pages, instruction order and label
 synonyms, validation rules, and QWeb's "most fields already correct" (``prefilled``).
 The space's lower corner is a one-text-field form, the easiest non-trivial task.
+
+``widgets=True`` (the env's keyword, :data:`WIDGET_CAPS`) extends the space with the widgets
+and flows of issue 19 and raises the page size to 100 elements; the default space, its
+forms and the observation / action spaces sized by :data:`BASE_CAPS` are unchanged:
+
+- ``widget_rate``: probability that a field is a widget instead: a password input, a
+  textarea, an autocomplete or a date picker (uniformly; see :data:`WIDGET_KINDS`);
+- ``leave_rate``: probability that a distractor link leaves the page (kind ``exit``):
+  clicking it ends the episode as a failure;
+- ``review_rate``: probability of a review flow: pages after the first get a Back button,
+  and Submit leads to a results page that lists the entered values, with Back (to the
+  last form page, values kept) and Confirm (the actual submission, which ends the episode);
+- ``n_distractors`` goes up to :data:`WIDGET_CAPS` ``.max_distractors`` (57): a page of 8
+  fields, 57 distractors, Back and Submit holds 67 elements, plus at most 33 of an open
+  calendar = 100.
+
+The widget draws come after every draw of the default generator from the same stream, so
+a widget-space task whose three new dimensions are 0 gives exactly the default form.
 """
 
 from __future__ import annotations
@@ -35,20 +53,57 @@ MAX_ELEMENTS = MAX_FIELDS + MAX_DISTRACTORS + 2
 
 NAV_KINDS = ("next", "submit")
 ELEMENT_KINDS: tuple[str, ...] = ("text", "number", "date", "select", "radio", "checkbox", "link", "button", "next", "submit")
-VALUE_KINDS = ("text", "number", "date", "select", "radio", "checkbox")  # elements that hold a submitted value
+# Widget-space kinds: value-holding widgets, a leaving link, the review flow's buttons and
+# result rows, and the overlay items an open autocomplete / calendar adds to the page.
+WIDGET_KINDS: tuple[str, ...] = voc.WIDGET_KINDS
+OVERLAY_KINDS: tuple[str, ...] = ("suggestion", "prev_month", "next_month", "day")
+WIDGET_ELEMENT_KINDS: tuple[str, ...] = (*WIDGET_KINDS, "exit", "back", "confirm", "summary", *OVERLAY_KINDS)
+# elements that hold a submitted value
+VALUE_KINDS = ("text", "number", "date", "select", "radio", "checkbox", *WIDGET_KINDS)
+
+AUTOCOMPLETE_PREFIX = 2  # characters a type action enters into an autocomplete (use-autocomplete's shortest hint)
+MAX_SUGGESTIONS = 8  # suggestions shown at most (ours; jQuery UI shows every match)
+CALENDAR_SPAN = 2  # a date picker's range: its opening month +- this many months
+MAX_OVERLAY = 2 + 31  # Prev, Next and the days of one month
+WIDGET_MAX_ELEMENTS = 100
 
 
-def make_task_space() -> TaskSpace:
-    """The webform TaskSpace (a new immutable object per call)."""
+@dataclass(frozen=True)
+class Caps:
+    """The sizes the observation and action spaces are built for: element slots per page,
+    the element kinds of the one-hot, and the largest ``n_distractors``."""
+
+    name: str
+    max_elements: int
+    max_distractors: int
+    kinds: tuple[str, ...]
+    widgets: bool
+
+
+BASE_CAPS = Caps("base", MAX_ELEMENTS, MAX_DISTRACTORS, ELEMENT_KINDS, False)
+WIDGET_CAPS = Caps("widgets", WIDGET_MAX_ELEMENTS, WIDGET_MAX_ELEMENTS - MAX_FIELDS - 2 - MAX_OVERLAY,
+                   ELEMENT_KINDS + WIDGET_ELEMENT_KINDS, True)
+
+
+def make_task_space(caps: Caps = BASE_CAPS) -> TaskSpace:
+    """The webform TaskSpace (a new immutable object per call); ``WIDGET_CAPS`` adds the
+    widget dimensions after the eight base ones."""
+    widgets = (
+        Dim("widget_rate", 0.0, 1.0,
+            doc="probability that a field is a password, textarea, autocomplete or date picker"),
+        Dim("leave_rate", 0.0, 1.0, doc="probability that a distractor link leaves the page (a failure)"),
+        Dim("review_rate", 0.0, 1.0, doc="probability of Back buttons and a results page to confirm"),
+    ) if caps.widgets else ()
     return TaskSpace((
         Dim("n_fields", 1, MAX_FIELDS, "discrete", doc="instructed fields"),
         Dim("kind_mix", 0.0, 1.0, doc="probability that a field is not a text input"),
-        Dim("n_distractors", 0, MAX_DISTRACTORS, "discrete", doc="links, buttons and irrelevant inputs"),
+        Dim("n_distractors", 0, caps.max_distractors, "discrete", doc="links, buttons and irrelevant inputs"),
         Dim("n_pages", 1, MAX_PAGES, "discrete", doc="pages joined by a Next button (at most n_fields)"),
         Dim("order_shuffle", 0.0, 1.0, doc="probability that the instruction lists keys out of page order"),
         Dim("synonym_rate", 0.0, 1.0, doc="probability that a key is a synonym of the label"),
         Dim("validation_rate", 0.0, 1.0, doc="probability that a field is required / has a format rule"),
         Dim("prefilled", 0.0, 1.0, doc="fraction of fields that already hold the instructed value"),
+        *widgets,
     ))
 
 
@@ -69,6 +124,9 @@ class Element:
     low: float | None = None
     high: float | None = None
     rank: int = 0  # position among all value-holding elements of the form (visual order)
+    source: tuple[str, ...] = ()  # an autocomplete's items (not shown until typed into)
+    calendar: tuple[int, ...] = ()  # a date picker's (first, opening, last) month as year * 12 + month - 1
+    ref: str = ""  # a results-page row: the name of the element whose value it shows
 
     holds_value: bool = dc_field(init=False, default=False, repr=False)
 
@@ -89,6 +147,27 @@ class Form:
     def n_fields(self) -> int:
         return len(self.keys)
 
+    @property
+    def review(self) -> bool:
+        """Whether the last page is a results page (Submit shows it, Confirm submits)."""
+        return self.pages[-1][-1].kind == "confirm"
+
+    def min_actions(self) -> int:
+        """Actions an expert needs at most: one per field (two for an autocomplete: type,
+        click a suggestion; a date picker: open, move to the month, click the day) and one
+        per page (Next / Submit / Confirm). For default forms: ``n_fields + n_pages``."""
+        n = len(self.pages)
+        for e in self.value_elements():
+            if e.field < 0:
+                continue
+            if e.kind == "autocomplete":
+                n += 2
+            elif e.kind == "datepicker":
+                n += 2 + abs(month_of(self.values[e.field]) - e.calendar[1])
+            else:
+                n += 1
+        return n
+
     def value_elements(self) -> list[Element]:
         """Every element that is submitted, in document order."""
         return [e for page in self.pages for e in page if e.holds_value]
@@ -104,6 +183,38 @@ class Form:
     def instruction_text(self) -> str:
         pairs = ", ".join(f"{k}: {v}" for k, v in zip(self.keys, self.values))
         return f"Fill in the form with {pairs}, then submit."
+
+
+def month_of(value: str) -> int:
+    """``year * 12 + month - 1`` of a date picker's ``MM/DD/YYYY`` value (jQuery UI's default
+    ``mm/dd/yy`` format, as MiniWoB++'s choose-date); -1 if it is not one."""
+    if len(value) != 10 or value[2] != "/" or value[5] != "/":
+        return -1
+    try:
+        return int(value[6:]) * 12 + int(value[:2]) - 1
+    except ValueError:
+        return -1
+
+
+def date_text(month: int, day: int) -> str:
+    """The ``MM/DD/YYYY`` text of ``day`` in ``month`` (``year * 12 + month - 1``)."""
+    return f"{month % 12 + 1:02d}/{day:02d}/{month // 12:04d}"
+
+
+def days_in(month: int) -> int:
+    year, m = divmod(month, 12)
+    nxt = _dt.date(year + (m == 11), (m + 1) % 12 + 1, 1)
+    return (nxt - _dt.date(year, m + 1, 1)).days
+
+
+def suggestions(source: tuple[str, ...], typed: str) -> tuple[str, ...]:
+    """The suggestions an autocomplete shows for ``typed``: its items that start with it,
+    case-insensitively (use-autocomplete's matcher ``new RegExp('^' + term, 'i')``), in source
+    order, at most :data:`MAX_SUGGESTIONS`; none for an empty text (jQuery UI's minLength 1)."""
+    if not typed:
+        return ()
+    t = typed.lower()
+    return tuple(item for item in source if item.lower().startswith(t))[:MAX_SUGGESTIONS]
 
 
 class _Draws:
@@ -241,6 +352,9 @@ def generate_form(task: Task, rng: np.random.Generator, space: TaskSpace | None 
     for p, page in enumerate(pages):
         label = str(draw.pick(voc.SUBMIT_LABELS if p == last else voc.NEXT_LABELS))
         page.append(dict(kind="submit" if p == last else "next", label=label))
+    review = False
+    if "widget_rate" in task:  # every draw below comes after the default generator's
+        review = _add_widgets(task, draw, specs, pages, keys, values, instruction_index, prefilled, taken)
 
     # Names (DOM ids) and visual ranks, in document order.
     final: list[tuple[Element, ...]] = []
@@ -255,21 +369,97 @@ def generate_form(task: Task, rng: np.random.Generator, space: TaskSpace | None 
             else:
                 out.append(Element(name=f"tb-{counter}", **spec))
         final.append(tuple(out))
+    if review:  # the results page: one row per submitted element, then Back and Confirm
+        rows = []
+        for e in (e for page in final for e in page if e.holds_value):
+            counter += 1
+            rows.append(Element(kind="summary", label=e.label, name=f"tb-{counter}", field=e.field, ref=e.name))
+        rows.append(Element(kind="back", label=str(draw.pick(voc.BACK_LABELS)), name=f"tb-{counter + 1}"))
+        rows.append(Element(kind="confirm", label=str(draw.pick(voc.CONFIRM_LABELS)), name=f"tb-{counter + 2}"))
+        final.append(tuple(rows))
     return Form(pages=tuple(final), keys=tuple(keys), values=tuple(values), task=dict(task))
 
 
-def check_form(form: Form) -> None:
+_WIDGET_BY_KIND: Mapping[str, tuple[voc.Concept, ...]] = MappingProxyType(
+    {kind: tuple(c for c in voc.WIDGET_CONCEPTS if c.kind == kind) for kind in voc.WIDGET_KINDS})
+_CALENDAR_YEAR = 2016  # MiniWoB++'s choose-date draws its dates in 2016
+
+
+def _add_widgets(task: Task, draw: _Draws, specs: list[dict], pages: list[list[dict]], keys: list[str],
+                 values: list[str], instruction_index: list[int], prefilled: set[int], taken: set[str]) -> bool:
+    """Turn fields into widgets, links into leaving links, and draw the review flow (in
+    place); returns whether the form gets a results page. Draws a fixed number of numbers
+    per field and per link, whatever the rates, so the stream does not depend on them."""
+    used: set[str] = set()
+    for f, spec in enumerate(specs):
+        make = draw.random() < float(task["widget_rate"])
+        kind = str(draw.pick(voc.WIDGET_KINDS))
+        pick, synonym, which, month, day = draw.random(), draw.random(), draw.below(3), draw.below(8), draw.random()
+        if not make:
+            continue
+        pool = [c for c in _WIDGET_BY_KIND[kind] if c.label not in used]
+        pool = pool or [c for c in voc.WIDGET_CONCEPTS if c.label not in used]  # 8 concepts: never empty
+        concept = pool[min(int(pick * len(pool)), len(pool) - 1)]
+        used.add(concept.label)
+        kind = concept.kind
+        calendar: tuple[int, ...] = ()
+        source: tuple[str, ...] = ()
+        if kind == "datepicker":
+            opening = _CALENDAR_YEAR * 12 + 2 + month  # March..October: the range stays in 2016
+            calendar = (opening - CALENDAR_SPAN, opening, opening + CALENDAR_SPAN)
+            m = opening - CALENDAR_SPAN + min(int(day * (2 * CALENDAR_SPAN + 1)), 2 * CALENDAR_SPAN)
+            value = date_text(m, 1 + min(int(pick * days_in(m)), days_in(m) - 1))
+        else:
+            choices = [v for v in concept.values if v not in taken] or list(concept.values)
+            value = choices[min(int(day * len(choices)), len(choices) - 1)]
+            source = concept.values if kind == "autocomplete" else ()
+        taken.add(value)
+        j = instruction_index[f]
+        key = concept.label
+        if synonym < float(task["synonym_rate"]):
+            key = concept.synonyms[which]
+        keys[j], values[j] = key, value
+        spec.update(kind=kind, label=concept.label, options=(), initial=value if f in prefilled else "",
+                    pattern="", low=None, high=None, source=source, calendar=calendar,
+                    # a date picker's input is read-only, and HTML's constraint validation skips
+                    # read-only inputs: it is never required (choose-date validates nothing either)
+                    required=kind != "datepicker" and bool(spec["required"] or spec["pattern"]))
+    exits = list(voc.EXIT_LINK_LABELS)
+    for page in pages:
+        for spec in page:
+            if spec["kind"] != "link":
+                continue
+            leave, label = draw.random() < float(task["leave_rate"]), draw.below(len(voc.EXIT_LINK_LABELS))
+            if leave:
+                spec.update(kind="exit", label=exits.pop(label % len(exits)) if exits else "Leave")
+    if not draw.random() < float(task["review_rate"]):
+        return False
+    for p, page in enumerate(pages):
+        if p:
+            page.insert(len(page) - 1, dict(kind="back", label=str(draw.pick(voc.BACK_LABELS))))
+    pages[-1][-1]["label"] = str(draw.pick(voc.REVIEW_LABELS))
+    return True
+
+
+def check_form(form: Form, caps: Caps = BASE_CAPS) -> None:
     """Raise :class:`TeachBenchError` if a form breaks an invariant the env relies on."""
     if not 1 <= form.n_fields <= MAX_FIELDS:
         raise TeachBenchError("form.n_fields", f"{form.n_fields} outside [1, {MAX_FIELDS}]")
     seen = sorted(e.field for e in form.value_elements() if e.field >= 0)
     if seen != list(range(form.n_fields)):
         raise TeachBenchError("form.fields", f"fields {seen} do not answer each instruction key once")
+    n_form_pages = len(form.pages) - form.review
     for p, page in enumerate(form.pages):
-        if len(page) > MAX_ELEMENTS:
-            raise TeachBenchError("form.pages", f"page {p} has {len(page)} elements > {MAX_ELEMENTS}")
-        if page[-1].kind != ("submit" if p == len(form.pages) - 1 else "next"):
+        overlay = MAX_OVERLAY if any(e.kind == "datepicker" for e in page) else (
+            MAX_SUGGESTIONS if any(e.kind == "autocomplete" for e in page) else 0)
+        if len(page) + overlay > caps.max_elements:
+            raise TeachBenchError("form.pages", f"page {p} has {len(page)} elements (+{overlay} of an open widget) "
+                                  f"> {caps.max_elements}")
+        nav = "confirm" if p == n_form_pages else "submit" if p == n_form_pages - 1 else "next"
+        if page[-1].kind != nav:
             raise TeachBenchError("form.pages", f"page {p} does not end with its navigation button")
+        if any(e.kind not in caps.kinds for e in page):
+            raise TeachBenchError("form.kinds", f"page {p} has a kind outside {caps.name} caps")
         for e in page:
             if len(e.options) > MAX_OPTIONS:
                 raise TeachBenchError("form.options", f"{e.name} has {len(e.options)} options > {MAX_OPTIONS}")

@@ -21,6 +21,25 @@ a row ``data-error="1"``, which is the snapshot of the last validation the simul
 ``errors`` are; the submit handler records the submitted values in ``window.__submitted``
 and in ``<pre id="tb-submitted">``.
 
+Widgets (``widgets=True``) bring their own script, written for this page rather than taken
+from jQuery UI (the page loads nothing): an autocomplete's items travel JSON-encoded in a
+``data-source`` attribute, and typing shows the matching items as ``li`` suggestions; a date
+picker is a read-only input whose click shows a calendar (Prev, Next, a title, one link per
+day); both lists are built inside the page's ``.tb-overlay`` box, after its own elements,
+and close on any mousedown, focus, input or change outside them and their own input (a
+blur's change event of that input must not close the list being clicked). The box keeps a
+fixed height, open or closed: closing it on a mousedown must not shorten a page scrolled to
+its bottom, or the element under the pointer would move before the click lands. A leaving
+link records ``window.__left`` instead of navigating (a navigation would be a blocked
+request). Validation stays the browser's: a password, textarea or autocomplete carries
+``required`` like a text input; a date picker is never required (HTML's constraint
+validation skips read-only inputs, ``form.py`` draws it without rules), and the results
+page's rows are ``<output>`` elements, which constraint validation does not look at (each
+keeps a minimum size: an empty row is still a visible box a pointer can reach). A
+review flow's Submit is still the form's submission, validated by the browser; its submit
+handler fills the results page's rows and shows that page instead of recording the
+values; Back shows the previous page; Confirm records the submission.
+
 Every text from a form (labels, keys, values, options, prefilled values, patterns) goes
 through :func:`html.escape` with ``quote=True``: instructed values may be hostile
 (``</script><img onerror=...>``) and must reach the page, and the browser, as text.
@@ -28,10 +47,11 @@ through :func:`html.escape` with ``quote=True``: instructed values may be hostil
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from envs.webform import vocabulary as voc
-from envs.webform.form import Element, Form
+from envs.webform.form import MAX_SUGGESTIONS, Element, Form
 
 _STYLE = """
 body{font-family:sans-serif;max-width:40em;margin:1em auto}
@@ -40,6 +60,13 @@ body{font-family:sans-serif;max-width:40em;margin:1em auto}
 .tb-row label{margin-right:.4em}
 [data-error="1"]{outline:2px solid #c00}
 .tb-req{color:#c00}
+.tb-overlay{height:18em}
+.tb-overlay ul{list-style:none;padding:0;margin:0;border:1px solid #999;width:12em}
+.tb-overlay li{cursor:pointer;padding:1px 4px}
+.tb-calendar{border:1px solid #999;width:16em}
+.tb-calendar a{display:inline-block;cursor:pointer;padding:1px 4px}
+.tb-calendar a[data-kind=day]{width:1.8em;text-align:right}
+output[data-kind=summary]{display:inline-block;min-width:6em;min-height:1.2em;border-bottom:1px solid #999}
 """
 
 _SCRIPT = r"""
@@ -89,11 +116,122 @@ _SCRIPT = r"""
   form.querySelectorAll("a[data-kind=link]").forEach(function (a) {
     a.addEventListener("click", function (ev) { ev.preventDefault(); });
   });
+  function submitNow() {
+    window.__submitted = values();
+    document.getElementById("tb-submitted").textContent = JSON.stringify(window.__submitted);
+  }
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     if (window.__submitted) { return; }
-    window.__submitted = values();
-    document.getElementById("tb-submitted").textContent = JSON.stringify(window.__submitted);
+    if (form.hasAttribute("data-review")) {  // the browser has validated: show the results page
+      var all = pages(), p = current();
+      all[p + 1].querySelectorAll("output[data-kind=summary]").forEach(function (row) {
+        row.textContent = valueOf(document.getElementById(row.getAttribute("data-ref")));
+      });
+      all[p].hidden = true;
+      all[p + 1].hidden = false;
+      return;
+    }
+    submitNow();
+  });
+  // -- widgets and flows (widgets=True) --------------------------------------------------
+  var overlay = null;
+  function closeOverlay() {
+    form.querySelectorAll(".tb-overlay").forEach(function (box) { box.textContent = ""; });
+    overlay = null;
+  }
+  function outside(ev) {
+    if (!overlay) { return; }
+    var t = ev.target;
+    if (t.closest && t.closest(".tb-overlay")) { return; }
+    if (t === overlay) {  // its own widget: only typing into it again redraws the list
+      if (ev.type === "input") { closeOverlay(); }
+      return;
+    }
+    closeOverlay();
+  }
+  ["mousedown", "focusin", "input", "change"].forEach(function (type) {
+    document.addEventListener(type, outside, true);
+  });
+  function item(tag, kind, text, act) {
+    var el = document.createElement(tag);
+    el.setAttribute("data-tb-el", "");
+    el.setAttribute("data-kind", kind);
+    el.textContent = text;
+    el.addEventListener("click", function (ev) { ev.preventDefault(); act(); });
+    return el;
+  }
+  function boxOf(input) { return input.closest(".tb-page").querySelector(".tb-overlay"); }
+  function suggest(input) {
+    closeOverlay();
+    var term = input.value.toLowerCase();
+    if (!term) { return; }
+    var hits = JSON.parse(input.getAttribute("data-source")).filter(function (s) {
+      return s.toLowerCase().startsWith(term);
+    }).slice(0, MAX_SUGGESTIONS);
+    if (!hits.length) { return; }
+    var ul = document.createElement("ul");
+    hits.forEach(function (h) {
+      ul.appendChild(item("li", "suggestion", h, function () { input.value = h; closeOverlay(); }));
+    });
+    boxOf(input).appendChild(ul);
+    overlay = input;
+  }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function showMonth(input, month) {
+    closeOverlay();
+    var first = Number(input.getAttribute("data-first")), last = Number(input.getAttribute("data-last"));
+    var year = Math.floor(month / 12), m = month % 12;
+    var cal = document.createElement("div");
+    cal.className = "tb-calendar";
+    cal.appendChild(item("a", "prev_month", "Prev", function () {
+      if (month > first) { showMonth(input, month - 1); }  // disabled at the first month
+    }));
+    cal.appendChild(item("a", "next_month", "Next", function () {
+      if (month < last) { showMonth(input, month + 1); }
+    }));
+    var title = document.createElement("span");
+    title.textContent = MONTHS[m] + " " + year;
+    cal.appendChild(title);
+    var n = new Date(Date.UTC(year, m + 1, 0)).getUTCDate();
+    for (var d = 1; d <= n; d++) {
+      cal.appendChild(item("a", "day", String(d), (function (day) {
+        return function () { input.value = two(m + 1) + "/" + two(day) + "/" + year; closeOverlay(); };
+      })(d)));
+    }
+    boxOf(input).appendChild(cal);
+    overlay = input;
+  }
+  function monthOf(v) {
+    var r = /^([0-9]{2})\/([0-9]{2})\/([0-9]{4})$/.exec(v);
+    return r ? Number(r[3]) * 12 + Number(r[1]) - 1 : -1;
+  }
+  form.querySelectorAll("input[data-kind=autocomplete]").forEach(function (input) {
+    input.addEventListener("input", function () { suggest(input); });
+  });
+  form.querySelectorAll("input[data-kind=datepicker]").forEach(function (input) {
+    input.addEventListener("click", function () {
+      if (overlay === input) { return; }
+      var month = monthOf(input.value);
+      var first = Number(input.getAttribute("data-first")), last = Number(input.getAttribute("data-last"));
+      var opening = Number(input.getAttribute("data-opening"));
+      showMonth(input, month >= 0 ? Math.min(Math.max(month, first), last) : opening);
+    });
+  });
+  form.querySelectorAll("a[data-kind=exit]").forEach(function (a) {
+    a.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      if (!window.__left) { window.__left = a.id; }
+    });
+  });
+  form.querySelectorAll("button[data-kind=back]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var all = pages(), p = current();
+      if (p > 0) { all[p].hidden = true; all[p - 1].hidden = false; }
+    });
+  });
+  form.querySelectorAll("button[data-kind=confirm]").forEach(function (button) {
+    button.addEventListener("click", function () { if (!window.__submitted) { submitNow(); } });
   });
   window.__tb = { values: values, page: current };
 })();
@@ -142,9 +280,27 @@ def render_element(e: Element) -> str:
     elif e.kind == "checkbox":
         checked = " checked" if e.initial == voc.YES else ""
         inner = f'<input type="checkbox" name="{name}"{checked} {_attrs(e)}>{_label(e, e.name)}'
+    elif e.kind == "password":
+        inner = (f'{_label(e, e.name)}<input type="password" name="{name}" value="{escape(e.initial)}" '
+                 f'autocomplete="off" {_attrs(e)}>')
+    elif e.kind == "textarea":
+        inner = f'{_label(e, e.name)}<textarea name="{name}" rows="3" {_attrs(e)}>{escape(e.initial)}</textarea>'
+    elif e.kind == "autocomplete":
+        source = escape(json.dumps(list(e.source), ensure_ascii=False), quote=True)
+        inner = (f'{_label(e, e.name)}<input type="text" name="{name}" value="{escape(e.initial)}" '
+                 f'autocomplete="off" data-source="{source}" {_attrs(e)}>')
+    elif e.kind == "datepicker":
+        first, opening, last = e.calendar
+        inner = (f'{_label(e, e.name)}<input type="text" readonly name="{name}" value="{escape(e.initial)}" '
+                 f'autocomplete="off" data-first="{first}" data-opening="{opening}" data-last="{last}" {_attrs(e)}>')
     elif e.kind == "link":
         inner = f'<a href="#" id="{name}" data-kind="link" data-tb-el>{escape(e.label)}</a>'
-    elif e.kind in ("button", "next"):
+    elif e.kind == "exit":  # would leave the page; the script records it instead
+        inner = f'<a href="https://example.invalid/" id="{name}" data-kind="exit" data-tb-el>{escape(e.label)}</a>'
+    elif e.kind == "summary":
+        inner = (f'<span class="tb-summary">{escape(e.label)}</span>: '
+                 f'<output id="{name}" data-kind="summary" data-ref="{escape(e.ref)}" data-tb-el></output>')
+    elif e.kind in ("button", "next", "back", "confirm"):
         inner = f'<button type="button" id="{name}" data-kind="{e.kind}" data-tb-el>{escape(e.label)}</button>'
     elif e.kind == "submit":
         inner = f'<button type="submit" id="{name}" data-kind="submit" data-tb-el>{escape(e.label)}</button>'
@@ -163,11 +319,16 @@ def render_html(form: Form) -> str:
     for p, page in enumerate(form.pages):
         hidden = " hidden" if p else ""
         body = "".join(render_element(e) for e in page)
+        if any(e.kind in ("autocomplete", "datepicker") for e in page):
+            body += '<div class="tb-overlay"></div>'  # the open suggestion list / calendar goes here
         pages.append(f'<div class="tb-page" data-page="{p}"{hidden}>{body}</div>')
+    review = " data-review" if form.review else ""
+    script = _SCRIPT.replace("MAX_SUGGESTIONS", str(MAX_SUGGESTIONS)).replace(
+        "MONTHS", json.dumps(list(voc.MONTH_NAMES)))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>TeachBench form</title>'
         f"<style>{_STYLE}</style></head><body>"
         f'<div id="tb-instruction"><p>Fill in the form with the values below, then submit.</p><ol>{items}</ol></div>'
-        f'<form id="tb-form" autocomplete="off">{"".join(pages)}</form>'
-        f'<pre id="tb-submitted"></pre><script>{_SCRIPT}</script></body></html>\n'
+        f'<form id="tb-form" autocomplete="off"{review}>{"".join(pages)}</form>'
+        f'<pre id="tb-submitted"></pre><script>{script}</script></body></html>\n'
     )

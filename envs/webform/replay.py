@@ -20,11 +20,28 @@ action is a no-op comes from the page and the driver, never from the simulator's
 - an element index past the visible page (``no_element``) or an action outside the
   action space (``out_of_range``) names nothing on the page: there is nothing to act on.
 
+Widgets (``WebFormEnv(widgets=True)``) are read and acted on the same way. The elements of
+the visible page are its own, then the items of an open suggestion list or calendar (they
+are built inside the page, after its elements). A click is also valid on an element the
+page's script listens to for clicks (a date picker's read-only input, a suggestion, a
+calendar's Prev / Next / day links), read from the live page with the DevTools protocol's
+``DOMDebugger.getEventListeners``; a type action on a read-only input is left to the driver,
+which waits :data:`PROBE_MS` for it to become editable (``not_typeable``); a type action
+into an autocomplete enters what a user starts with, ``dom.typed_text`` (its first two
+characters). A leaving link is followed by ``window.__left``, which ends the replay as a
+submission does. The form read back from the page includes each widget's attributes (an
+autocomplete's items, a date picker's months, a results-page row's field), and the
+observation recomputed from the DOM includes the open list or calendar (its items, the
+month its title shows) and the results page's rows.
+
 Before and after every action the replay reads the live DOM (every control's value,
 checkedness and selection, the page markup, the URL and ``window.__submitted``), so a test
-can assert that each invalid action changed nothing. It counts the browser's ``invalid``
-events, which are the browser's own verdict that constraint validation failed
-(``html.py``: validation is HTML constraint validation, not a copy of the Python rules).
+can assert that each invalid action changed nothing, but for one thing a real pointer does:
+a click on an element that is not clickable still closes an open suggestion list or
+calendar (a mousedown outside it); whether it closed is compared with the simulator. It
+counts the browser's ``invalid`` events, which are the browser's own verdict that
+constraint validation failed (``html.py``: validation is HTML constraint validation, not a
+copy of the Python rules).
 It reads the form itself back from the DOM (:func:`read_form`), and
 :func:`observations_from_browser` recomputes the policy's observation from that form and
 the live values, errors and page, from scratch after every step, to compare with the
@@ -53,9 +70,9 @@ import numpy as np
 
 from envs.errors import TeachBenchError
 from envs.webform import vocabulary as voc
-from envs.webform.dom import N_ACTIONS, FormState, decode
-from envs.webform.features import OBS_SIZE, Encoder, layout
-from envs.webform.form import Element, Form
+from envs.webform.dom import FormState, decode, n_actions, typed_text
+from envs.webform.features import Encoder, layout, obs_size
+from envs.webform.form import BASE_CAPS, WIDGET_CAPS, Caps, Element, Form
 from envs.webform.html import render_html
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,13 +105,23 @@ _READ_STATE = r"""() => {
     values[el.id] = v;
     errors[el.id] = el.getAttribute('data-error') === '1';
   });
+  const rows = {};
+  form.querySelectorAll('output[data-tb-el]').forEach((el) => { rows[el.id] = el.textContent; });
+  const page = pages.findIndex((p) => !p.hidden);
+  const overlay = page < 0 ? [] : Array.from(pages[page].querySelectorAll('.tb-overlay [data-tb-el]')).map(
+    (el) => [el.getAttribute('data-kind'), el.textContent]);
+  const title = page < 0 ? null : pages[page].querySelector('.tb-overlay .tb-calendar > span');
   const controls = Array.from(document.querySelectorAll('input, select, textarea')).map(
     (c) => [c.id || c.name, c.value, c.checked, c.tagName === 'SELECT' ? c.selectedIndex : null]);
-  return {values, errors, page: pages.findIndex((p) => !p.hidden),
-          submitted: window.__submitted || null,
+  const body = document.body.cloneNode(true);  // the page but an open list / calendar
+  body.querySelectorAll('.tb-overlay').forEach((box) => { box.textContent = ''; });
+  return {values, errors, page, rows, overlay, month: title ? title.textContent : null,
+          submitted: window.__submitted || null, left: window.__left || null,
           pwned: window.__pwned === undefined ? null : String(window.__pwned),
           invalid_events: window.__tbInvalid,
-          dom: JSON.stringify([controls, document.body.innerHTML, location.href, window.__submitted || null])};
+          dom: JSON.stringify([controls, body.innerHTML, location.href, window.__submitted || null,
+                               window.__left || null]),
+          overlay_dom: Array.from(form.querySelectorAll('.tb-overlay')).map((box) => box.innerHTML).join('')};
 }"""
 
 # The form as the page shows it: what a policy looking at the page could know.
@@ -111,7 +138,11 @@ _READ_FORM = r"""() => {
       const out = {tag: el.tagName, type: el.getAttribute('type') || '', kind: el.getAttribute('data-kind'),
                    id: el.id, holds: el.hasAttribute('data-tb-value'), options: [], initial: '',
                    required: false, pattern: el.getAttribute('pattern') || '',
-                   min: el.getAttribute('min'), max: el.getAttribute('max')};
+                   min: el.getAttribute('min'), max: el.getAttribute('max'), readonly: !!el.readOnly,
+                   source: JSON.parse(el.getAttribute('data-source') || '[]'),
+                   calendar: ['data-first', 'data-opening', 'data-last'].filter((a) => el.hasAttribute(a)).map(
+                     (a) => Number(el.getAttribute(a))),
+                   ref: el.getAttribute('data-ref') || ''};
       if (el.tagName === 'FIELDSET') {
         out.label = text(el.querySelector('legend'));
         out.options = radios.map((r) => r.value);
@@ -124,10 +155,12 @@ _READ_FORM = r"""() => {
         const o = Array.from(el.options).find((o) => o.defaultSelected);
         out.initial = o ? o.value : '';
         out.required = el.required;
-      } else if (el.tagName === 'INPUT') {
+      } else if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') {
         out.label = text(document.querySelector('label[for="' + CSS.escape(el.id) + '"]'));
         out.initial = el.type === 'checkbox' ? (el.defaultChecked ? 'yes' : 'no') : el.defaultValue;
         out.required = el.required;
+      } else if (el.tagName === 'OUTPUT') {
+        out.label = text(el.parentElement.querySelector('.tb-summary'));
       } else {
         out.label = el.textContent;
       }
@@ -150,14 +183,20 @@ _ELEMENT = r"""([i, j]) => {
   const activates = el.tagName === 'BUTTON' || (el.tagName === 'A' && el.hasAttribute('href')) ||
     (el.tagName === 'INPUT' && ['checkbox', 'radio', 'submit', 'button', 'reset', 'image'].includes(el.type));
   return {n: els.length, tag: el.tagName, activates, value: item ? item.textContent : null,
+          kind: el.getAttribute('data-kind'), readonly: !!el.readOnly,
           radios: el.querySelectorAll('input[type=radio]').length,
           options: el.tagName === 'SELECT' ? el.options.length - 1 : 0};
 }"""
-# The kind each tag / input type is rendered as (html.py); "next" and "button" are both
-# <button type=button>, told apart by the page's data-kind.
-_TAG_KINDS = {("INPUT", "text"): "text", ("INPUT", "number"): "number", ("INPUT", "date"): "date",
-              ("INPUT", "checkbox"): "checkbox", ("SELECT", ""): "select", ("FIELDSET", ""): "radio",
-              ("A", ""): "link", ("BUTTON", "submit"): "submit", ("BUTTON", "button"): ("button", "next")}
+# The kinds each tag / input type can be rendered as (html.py): "next", "button", "back"
+# and "confirm" are all <button type=button>, "link" and "exit" both <a href>, told apart by
+# the page's data-kind. A text input is an autocomplete when it carries its items
+# (data-source) and a date picker when it is read-only.
+_TAG_KINDS = {("INPUT", "text"): ("text",), ("INPUT", "text", "source"): ("autocomplete",),
+              ("INPUT", "text", "readonly"): ("datepicker",), ("INPUT", "number"): ("number",),
+              ("INPUT", "date"): ("date",), ("INPUT", "password"): ("password",), ("TEXTAREA",): ("textarea",),
+              ("INPUT", "checkbox"): ("checkbox",), ("SELECT",): ("select",), ("FIELDSET",): ("radio",),
+              ("A",): ("link", "exit"), ("OUTPUT",): ("summary",), ("BUTTON", "submit"): ("submit",),
+              ("BUTTON", "button"): ("button", "next", "back", "confirm")}
 # Playwright's refusals to fill a control that takes no text.
 _NOT_FILLABLE = ("Element is not an <input>", "cannot be filled", "does not have a role allowing")
 _NUMBER_REFUSED = "Cannot type text into input[type=number]"
@@ -177,7 +216,12 @@ class BrowserStep:
     page: int
     submitted: dict[str, str] | None
     validation_failed: bool = False  # the browser fired "invalid" events during the action
-    dom_changed: bool = False  # anything in the live DOM differs from before the action
+    dom_changed: bool = False  # anything in the live DOM but an open list / calendar differs from before
+    overlay_dom_changed: bool = False  # a suggestion list or calendar opened, changed or closed
+    left: str | None = None  # id of the leaving link clicked (widgets)
+    rows: dict[str, str] = field(default_factory=dict)  # results-page rows: id -> text shown
+    overlay: list[tuple[str, str]] = field(default_factory=list)  # open list / calendar: (kind, text)
+    month: str | None = None  # an open calendar's title ("June 2016")
 
 
 @dataclass
@@ -189,6 +233,8 @@ class ReplayResult:
     dom_form: Form | None = None  # the form read back from the page (element fields unknown: -1)
     tag_mismatches: list[str] = field(default_factory=list)  # data-kind that disagrees with the tag
     pwned: str | None = None
+    caps: Caps = BASE_CAPS  # the sizes the actions were decoded for
+    initial_rows: dict[str, str] = field(default_factory=dict)
 
     @property
     def submitted(self) -> dict[str, str] | None:
@@ -219,6 +265,8 @@ def rewards_from_browser(form: Form, result: ReplayResult, *, shaping: float, su
             potential = new
         if step.submitted is not None:
             r += success_reward if step.submitted == form.expected() else failure_reward
+        elif step.left:  # a leaving link: the form was abandoned
+            r += failure_reward
         elif t >= max_steps:
             r += timeout_reward
         rewards.append(r)
@@ -231,16 +279,19 @@ def _form_from_dom(raw: dict[str, Any], task: dict) -> tuple[Form, list[str]]:
     for p, items in enumerate(raw["pages"]):
         out = []
         for item in items:
-            key = (item["tag"], item["type"] if item["tag"] in ("INPUT", "BUTTON") else "")
+            key: tuple[str, ...] = (item["tag"], item["type"]) if item["tag"] in ("INPUT", "BUTTON") else (item["tag"],)
+            if key == ("INPUT", "text") and (item["readonly"] or item["source"]):
+                key += ("readonly",) if item["readonly"] else ("source",)
             expected = _TAG_KINDS.get(key)
             kind = item["kind"]
-            if expected is not None and kind not in (expected if isinstance(expected, tuple) else (expected,)):
-                mismatches.append(f"page {p} {item['id']}: data-kind {kind!r} on <{key[0].lower()} {key[1]}>")
+            if expected is not None and kind not in expected:
+                mismatches.append(f"page {p} {item['id']}: data-kind {kind!r} on <{' '.join(key).lower()}>")
             low = float(item["min"]) if item["min"] is not None else None
             high = float(item["max"]) if item["max"] is not None else None
             e = Element(kind=kind, label=item["label"], name=item["id"], options=tuple(item["options"]),
                         initial=item["initial"], required=bool(item["required"]), pattern=item["pattern"],
-                        low=low, high=high, rank=rank if item["holds"] else 0)
+                        low=low, high=high, rank=rank if item["holds"] else 0, source=tuple(item["source"]),
+                        calendar=tuple(item["calendar"]), ref=item["ref"])
             rank += bool(item["holds"])
             out.append(e)
         pages.append(tuple(out))
@@ -289,44 +340,68 @@ class BrowserReplay:
         self.blocked_requests.append(route.request.url)
         route.abort()
 
-    def replay(self, form: Form, actions: Iterable[int], max_steps: int | None = None) -> ReplayResult:
-        """Load ``form`` in a fresh page and play ``actions`` until the form is submitted
-        (or ``max_steps`` actions, or the actions run out)."""
+    def replay(self, form: Form, actions: Iterable[int], max_steps: int | None = None,
+               caps: Caps | None = None) -> ReplayResult:
+        """Load ``form`` in a fresh page and play ``actions`` until the form is submitted or
+        a leaving link is followed (or ``max_steps`` actions, or the actions run out).
+        ``caps``: the env's sizes the actions were decoded for; by default the widget caps
+        for a form of the widget task space (or with widget kinds), else the default's."""
         if self._context is None:
             raise TeachBenchError("replay", "use BrowserReplay as a context manager (with ...)")
+        if caps is None:
+            kinds = {e.kind for pg in form.pages for e in pg}
+            caps = WIDGET_CAPS if "widget_rate" in form.task or not kinds <= set(BASE_CAPS.kinds) else BASE_CAPS
         page = self._context.new_page()
         page.set_default_timeout(self.timeout_ms)
         try:
             page.set_content(render_html(form), wait_until="load")
             page.evaluate(_COUNT_INVALID)
-            result = ReplayResult()
+            cdp = self._context.new_cdp_session(page)
+            result = ReplayResult(caps=caps)
             result.dom_form, result.tag_mismatches = _form_from_dom(page.evaluate(_READ_FORM), dict(form.task))
             before = page.evaluate(_READ_STATE)
             result.initial_values, result.initial_errors = before["values"], before["errors"]
+            result.initial_rows = before["rows"]
             result.instruction_values = list(result.dom_form.values)
             for t, action in enumerate(actions):
                 if max_steps is not None and t >= max_steps:
                     break
-                invalid = self._act(page, int(action))
+                invalid = self._act(page, cdp, int(action), n_actions(caps))
                 state = page.evaluate(_READ_STATE)
                 result.pwned = result.pwned or state["pwned"]
                 result.steps.append(BrowserStep(
                     invalid, state["values"], state["errors"], state["page"], state["submitted"],
                     validation_failed=state["invalid_events"] > before["invalid_events"],
-                    dom_changed=state["dom"] != before["dom"]))
+                    dom_changed=state["dom"] != before["dom"],
+                    overlay_dom_changed=state["overlay_dom"] != before["overlay_dom"], left=state["left"],
+                    rows=state["rows"],
+                    overlay=[(k, text) for k, text in state["overlay"]], month=state["month"]))
                 before = state
-                if state["submitted"] is not None:
+                if state["submitted"] is not None or state["left"]:
                     break
             return result
         finally:
             page.close()
 
-    def _act(self, page: Any, action: int) -> str:
+    @staticmethod
+    def _listens_for_clicks(cdp: Any, i: int) -> bool:
+        """Whether the page's script listens for clicks on element ``i`` of the visible page
+        itself (the DevTools protocol's view of its event listeners)."""
+        handle = cdp.send("Runtime.evaluate", {
+            "expression": f"document.querySelectorAll('#tb-form .tb-page:not([hidden]) [data-tb-el]')[{int(i)}]",
+            "objectGroup": "tb-replay"})
+        try:
+            listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": handle["result"]["objectId"]})
+            return any(x["type"] == "click" for x in listeners["listeners"])
+        finally:
+            cdp.send("Runtime.releaseObjectGroup", {"objectGroup": "tb-replay"})
+
+    def _act(self, page: Any, cdp: Any, action: int, n_total: int) -> str:
         """Do one action in the page; return ``""`` or why it was a no-op."""
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        if not 0 <= action < N_ACTIONS:
+        if not 0 <= action < n_total:
             return "out_of_range"
         i, op, arg = decode(action)
         info = page.evaluate(_ELEMENT, [i, arg])
@@ -334,13 +409,19 @@ class BrowserReplay:
             return "no_element"
         el = page.locator("#tb-form .tb-page:not([hidden]) [data-tb-el]").nth(i)
         if op == "click":
+            # asked before the click, which may remove the element (a calendar's day)
+            valid = info["activates"] or self._listens_for_clicks(cdp, i)
             (el.locator("legend") if info["tag"] == "FIELDSET" else el).click()
-            return "" if info["activates"] else "not_clickable"
+            return "" if valid else "not_clickable"
         if op == "type":
             if info["value"] is None:
                 return "no_value"
-            try:
-                el.fill(info["value"])
+            try:  # a read-only input never becomes editable: the driver gives up after PROBE_MS
+                el.fill(typed_text(info["kind"], info["value"]), timeout=PROBE_MS if info["readonly"] else None)
+            except PlaywrightTimeout:
+                if info["readonly"]:
+                    return "not_typeable"
+                raise
             except PlaywrightError as exc:
                 if _NUMBER_REFUSED in str(exc):
                     return "rejected"
@@ -374,18 +455,33 @@ def replay_episode(replay: BrowserReplay, form: Form, actions: Sequence[int]) ->
 # -- the observation, recomputed from the live DOM --------------------------------------------
 
 
-def _state_from_dom(dom_form: Form, values: dict[str, str], errors: dict[str, bool], page: int) -> FormState:
-    state = FormState(dom_form)
+def _month_index(title: str | None) -> int:
+    """``year * 12 + month - 1`` of a calendar title such as "June 2016"; -1 without one."""
+    if not title:
+        return -1
+    name, year = title.rsplit(" ", 1)
+    return int(year) * 12 + voc.MONTH_NAMES.index(name)
+
+
+def _state_from_dom(dom_form: Form, values: dict[str, str], errors: dict[str, bool], page: int, caps: Caps,
+                    rows: dict[str, str], overlay: Sequence[tuple[str, str]], month: str | None) -> FormState:
+    state = FormState(dom_form, caps=caps)
     state.page = page
-    state.values = [[values[e.name] if e.holds_value else "" for e in pg] for pg in dom_form.pages]
+    state.values = [[values[e.name] if e.holds_value else rows.get(e.name, "") for e in pg] for pg in dom_form.pages]
     state.errors = [[bool(errors[e.name]) if e.holds_value else False for e in pg] for pg in dom_form.pages]
+    state.overlay = tuple(Element(kind=kind, label=text) for kind, text in overlay)
+    state.shown_month = _month_index(month)
     return state
 
 
 def dom_observation(dom_form: Form, values: dict[str, str], errors: dict[str, bool], page: int, *,
-                    steps_left: float, last_invalid: bool, last_failed: bool, obs_mode: str = "flat") -> np.ndarray:
+                    steps_left: float, last_invalid: bool, last_failed: bool, obs_mode: str = "flat",
+                    caps: Caps = BASE_CAPS, rows: dict[str, str] | None = None,
+                    overlay: Sequence[tuple[str, str]] = (), month: str | None = None) -> np.ndarray:
     """The observation of ``obs_mode`` ("flat" or "tokens") built from scratch from the form
-    read off the page and the page's live values, error marks and visible page.
+    read off the page and the page's live values, error marks and visible page (and, with
+    widgets, the results page's rows and the open suggestion list or calendar: its items
+    and the month its title shows).
 
     The encoder is the env's (``features.py`` / ``tokens.py``): what the observation *means*
     is defined there. What this checks is everything the env feeds it: the state the
@@ -393,10 +489,12 @@ def dom_observation(dom_form: Form, values: dict[str, str], errors: dict[str, bo
     patches that keep a step cheap (this builds every feature afresh)."""
     from envs.webform.tokens import TokenEncoder
 
-    state = _state_from_dom(dom_form, values, errors, page)
-    encoder = TokenEncoder(state) if obs_mode == "tokens" else Encoder(state)
+    state = _state_from_dom(dom_form, values, errors, page, caps, rows or {}, overlay, month)
+    encoder = TokenEncoder(state, caps) if obs_mode == "tokens" else Encoder(state, caps)
     for p in range(len(dom_form.pages)):
         encoder.refresh_errors(p)
+    if state.overlay:
+        encoder.refresh_overlay(page)
     return encoder.observation(steps_left, last_invalid, last_failed)
 
 
@@ -404,19 +502,21 @@ def observations_from_browser(result: ReplayResult, max_steps: int, obs_mode: st
     """The observation after reset and after every replayed step, from the live DOM."""
     assert result.dom_form is not None
     obs = [dom_observation(result.dom_form, result.initial_values, result.initial_errors, 0,
-                           steps_left=1.0, last_invalid=False, last_failed=False, obs_mode=obs_mode)]
+                           steps_left=1.0, last_invalid=False, last_failed=False, obs_mode=obs_mode,
+                           caps=result.caps, rows=result.initial_rows)]
     for t, s in enumerate(result.steps, start=1):
         obs.append(dom_observation(result.dom_form, s.values, s.errors, s.page, steps_left=1.0 - t / max_steps,
-                                   last_invalid=bool(s.invalid), last_failed=s.validation_failed, obs_mode=obs_mode))
+                                   last_invalid=bool(s.invalid), last_failed=s.validation_failed, obs_mode=obs_mode,
+                                   caps=result.caps, rows=s.rows, overlay=s.overlay, month=s.month))
     return obs
 
 
-def observation_differences(sim: np.ndarray, web: np.ndarray, limit: int = 3) -> list[str]:
+def observation_differences(sim: np.ndarray, web: np.ndarray, limit: int = 3, caps: Caps = BASE_CAPS) -> list[str]:
     """Named feature positions where two observations differ (block, element/field/option
     indices, feature), at most ``limit``."""
     from envs.webform.tokens import token_layout
 
-    blocks = {**layout(), **(token_layout() if sim.size > OBS_SIZE else {})}
+    blocks = {**layout(caps), **(token_layout(caps) if sim.size > obs_size(caps) else {})}
     diff = np.flatnonzero(~np.isclose(sim, web, atol=1e-6))
     out = []
     for flat in diff[:limit]:
@@ -443,6 +543,9 @@ class SimStep:
     submitted: dict[str, str] | None
     validation_failed: bool
     reward: float
+    left: str | None
+    overlay: list[tuple[str, str]]  # the open suggestion list / calendar: (kind, text) of each item
+    month: int  # the open calendar's month (year * 12 + month - 1), else -1
     mask_before: np.ndarray  # the action mask the action was chosen under
     obs: np.ndarray
 
@@ -472,7 +575,8 @@ def _unmasked_random(env: Any, rng: np.random.Generator, mask: np.ndarray, t: in
 
     u = rng.random()
     if u < 0.03:
-        return int(rng.choice([-1, N_ACTIONS, N_ACTIONS + 7]))
+        n_total = int(env.action_space.n)
+        return int(rng.choice([-1, n_total, n_total + 7]))
     n = len(env.state.elements)
     i = int(rng.integers(n + 1)) if u < 0.1 else int(rng.integers(n))
     op = ("click", "type", "choose")[int(rng.integers(3))]
@@ -551,7 +655,9 @@ def play_simulator(env: Any, kind: str, rng: np.random.Generator, *, form: Form 
         values, errors = _sim_state(env)
         steps.append(SimStep(a, info["invalid_action"], values, errors, env.state.page,
                              dict(env.state.submitted) if env.state.submitted is not None else None,
-                             bool(info["validation_failed"]), float(reward), mask, np.asarray(obs).copy()))
+                             bool(info["validation_failed"]), float(reward), env.state.left or None,
+                             [(e.kind, e.label) for e in env.state.overlay], env.state.shown_month, mask,
+                             np.asarray(obs).copy()))
         if actions is not None and len(steps) >= len(actions):
             break
     return SimEpisode(kind, env.form, steps, first, info, env.max_steps)
@@ -569,8 +675,8 @@ class Mismatch:
     detail: str
 
 
-CHECKS = ("form", "invalid", "mask", "noop", "values", "errors", "page", "validation", "submitted",
-          "observation", "reward", "length")
+CHECKS = ("form", "invalid", "mask", "noop", "values", "errors", "page", "overlay", "validation", "submitted",
+          "left", "observation", "reward", "length")
 
 
 def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = "flat") -> list[Mismatch]:
@@ -580,10 +686,13 @@ def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = 
     simulator's (``form``, element fields aside: the page does not say which key a field
     answers); per step, the no-op reason (``invalid``); the action's mask entry against the
     browser's verdict (``mask``: masked actions the page accepts, unmasked ones it refuses);
-    an invalid action left the live DOM unchanged (``noop``); values, error marks, visible
-    page, whether constraint validation failed and the submitted values; the observation
+    an invalid action left the live DOM unchanged (``noop``; it may only close an open list
+    or calendar); values, error marks, visible page, the open suggestion list or calendar
+    (``overlay``: its items and the calendar's month), whether constraint validation
+    failed, the submitted values and the leaving link followed (``left``); the observation
     recomputed from the DOM (``observation``); the reward the env's rule gives the browser's
-    trajectory (``reward``); and the same number of steps (``length``)."""
+    trajectory (``reward``); and the same number of steps (``length``). The action space is
+    the env's (``env.action_space``), so a widget env's 100-element actions are in range."""
     out: list[Mismatch] = []
     assert web.dom_form is not None
     for m in web.tag_mismatches:
@@ -597,7 +706,9 @@ def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = 
     if len(web.steps) != len(sim.steps):
         out.append(Mismatch("length", len(web.steps), f"browser {len(web.steps)} steps, simulator {len(sim.steps)}"))
     web_obs = observations_from_browser(web, sim.max_steps, obs_mode)
-    for diff in observation_differences(sim.first_obs, web_obs[0]):
+    caps = web.caps
+    n_total = int(env.action_space.n)
+    for diff in observation_differences(sim.first_obs, web_obs[0], caps=caps):
         out.append(Mismatch("observation", -1, diff))
     rewards = rewards_from_browser(sim.form, web, shaping=env.shaping, success_reward=env.success_reward,
                                    failure_reward=env.failure_reward, timeout_reward=env.timeout_reward,
@@ -605,17 +716,18 @@ def check_episode(env: Any, sim: SimEpisode, web: ReplayResult, obs_mode: str = 
     for t, (s, w) in enumerate(zip(sim.steps, web.steps)):
         if s.invalid != w.invalid:
             out.append(Mismatch("invalid", t, f"action {s.action}: simulator {s.invalid!r} browser {w.invalid!r}"))
-        if 0 <= s.action < N_ACTIONS and bool(s.mask_before[s.action]) != (w.invalid == ""):
+        if 0 <= s.action < n_total and bool(s.mask_before[s.action]) != (w.invalid == ""):
             out.append(Mismatch("mask", t, f"action {s.action}: mask {bool(s.mask_before[s.action])}, "
                                            f"browser {w.invalid or 'valid'}"))
-        if w.invalid and w.dom_changed:
+        if w.invalid and (w.dom_changed or (w.overlay_dom_changed and w.overlay)):
             out.append(Mismatch("noop", t, f"invalid action {s.action} ({w.invalid}) changed the page"))
         for name, a, b in (("values", s.values, w.values), ("errors", s.errors, w.errors), ("page", s.page, w.page),
+                           ("overlay", (s.overlay, s.month), (w.overlay, _month_index(w.month))),
                            ("validation", s.validation_failed, w.validation_failed),
-                           ("submitted", s.submitted, w.submitted)):
+                           ("submitted", s.submitted, w.submitted), ("left", s.left, w.left)):
             if a != b:
                 out.append(Mismatch(name, t, f"action {s.action}: simulator {a!r} browser {b!r}"))
-        for diff in observation_differences(s.obs, web_obs[t + 1]):
+        for diff in observation_differences(s.obs, web_obs[t + 1], caps=caps):
             out.append(Mismatch("observation", t, diff))
         if abs(rewards[t] - s.reward) > 1e-9:
             out.append(Mismatch("reward", t, f"simulator {s.reward:g} browser {rewards[t]:g}"))

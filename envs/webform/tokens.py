@@ -31,24 +31,35 @@ import numpy as np
 
 from envs.webform import vocabulary as voc
 from envs.webform.dom import FormState
-from envs.webform.features import OBS_SIZE, Encoder
-from envs.webform.form import MAX_ELEMENTS, MAX_FIELDS, MAX_OPTIONS
+from envs.webform.features import OBS_SIZE, Encoder, obs_size
+from envs.webform.form import BASE_CAPS, MAX_ELEMENTS, MAX_FIELDS, MAX_OPTIONS, Caps
 
 VOCAB = 1024  # ids incl. the padding id 0: the known words first, then hash buckets
 T = 6  # tokens kept per text (labels have 1-5 words; longer texts are cut)
 E, J, K = MAX_ELEMENTS, MAX_FIELDS, MAX_OPTIONS
 
-_TOKEN_SIZES = (("label_tokens", (E, T)), ("value_tokens", (E, T)), ("option_tokens", (E, K, T)),
-                ("key_tokens", (J, T)), ("instruction_value_tokens", (J, T)))
+
+def _token_sizes(caps: Caps) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    e = caps.max_elements
+    return (("label_tokens", (e, T)), ("value_tokens", (e, T)), ("option_tokens", (e, K, T)),
+            ("key_tokens", (J, T)), ("instruction_value_tokens", (J, T)))
+
+
+def token_obs_size(caps: Caps = BASE_CAPS) -> int:
+    """Length of the ``tokens`` observation for ``caps`` (``TOKEN_OBS_SIZE`` by default)."""
+    return obs_size(caps) + int(sum(np.prod(s) for _, s in _token_sizes(caps)))
+
+
+_TOKEN_SIZES = _token_sizes(BASE_CAPS)
 TOKEN_SIZE = int(sum(np.prod(s) for _, s in _TOKEN_SIZES))
 TOKEN_OBS_SIZE = OBS_SIZE + TOKEN_SIZE
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def token_layout() -> dict[str, tuple[slice, tuple[int, ...]]]:
+def token_layout(caps: Caps = BASE_CAPS) -> dict[str, tuple[slice, tuple[int, ...]]]:
     """Where each token block lives in the ``tokens`` observation (after the flat features)."""
-    out, start = {}, OBS_SIZE
-    for name, shape in _TOKEN_SIZES:
+    out, start = {}, obs_size(caps)
+    for name, shape in _token_sizes(caps):
         size = int(np.prod(shape))
         out[name] = (slice(start, start + size), shape)
         start += size
@@ -98,17 +109,22 @@ def _put(row: np.ndarray, text: str) -> None:
 
 class TokenEncoder:
     """The flat observation of :class:`~envs.webform.features.Encoder` followed by the
-    token blocks of :data:`_TOKEN_SIZES`, patched per step like the flat part."""
+    token blocks of :data:`_TOKEN_SIZES`, patched per step like the flat part (results-page
+    rows show their value's words, overlay items their text: a suggestion, a day number,
+    Prev / Next)."""
 
-    def __init__(self, state: FormState) -> None:
+    def __init__(self, state: FormState, caps: Caps = BASE_CAPS) -> None:
         self.state = state
-        self.flat = Encoder(state)
+        self.flat = Encoder(state, caps)
         form = state.form
+        sizes = _token_sizes(caps)
+        size_all = int(sum(np.prod(s) for _, s in sizes))
+        self._overlay_rows = 0
         self.pages: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
         for page in form.pages:
-            vec = np.zeros(TOKEN_SIZE, dtype=np.float32)
+            vec = np.zeros(size_all, dtype=np.float32)
             v, start = {}, 0
-            for name, shape in _TOKEN_SIZES:
+            for name, shape in sizes:
                 size = int(np.prod(shape))
                 v[name] = vec[start:start + size].reshape(shape)
                 start += size
@@ -125,12 +141,28 @@ class TokenEncoder:
                 self._refresh_value(p, i)
 
     def _refresh_value(self, p: int, i: int) -> None:
-        if self.state.form.pages[p][i].holds_value:
+        e = self.state.form.pages[p][i]
+        if e.holds_value or e.kind == "summary":
             _put(self.pages[p][1]["value_tokens"][i], self.state.values[p][i])
 
     def refresh_element(self, p: int, i: int) -> None:
         self.flat.refresh_element(p, i)
         self._refresh_value(p, i)
+
+    def refresh_page(self, p: int) -> None:
+        self.flat.refresh_page(p)
+        for i in range(len(self.state.form.pages[p])):
+            self._refresh_value(p, i)
+
+    def refresh_overlay(self, p: int) -> None:
+        self.flat.refresh_overlay(p)
+        labels = self.pages[p][1]["label_tokens"]
+        base = len(self.state.form.pages[p])
+        labels[base:base + self._overlay_rows] = 0.0
+        items = self.state.overlay if self.state.page == p else ()
+        for k, item in enumerate(items):
+            _put(labels[base + k], item.label)
+        self._overlay_rows = len(items)
 
     def refresh_errors(self, p: int) -> None:
         self.flat.refresh_errors(p)

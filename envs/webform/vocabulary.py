@@ -10,7 +10,9 @@ emoji and hostile strings (``</script><img onerror=...>``): rendering and browse
 must carry them unchanged (issue 6, "bad input"). No pool holds newlines or leading /
 trailing whitespace, because an ``<input>`` strips newlines and Playwright's ``fill``
 trims number and date values, which would make the simulator and the browser disagree
-for reasons unrelated to the agent.
+for reasons unrelated to the agent. The exception is the textarea pools of
+:data:`WIDGET_CONCEPTS` (``widgets=True`` only): their values hold inner newlines, which a
+textarea keeps and a one-line input turns into spaces (``dom.typed_value``).
 
 Everything here is an immutable tuple: no module-level mutable state.
 """
@@ -149,3 +151,56 @@ MAX_OPTIONS = max(len(c.values) for c in CONCEPTS if c.kind in ("select", "radio
 
 def concepts_of_kind(kind: str) -> tuple[Concept, ...]:
     return tuple(c for c in CONCEPTS if c.kind == kind)
+
+
+# -- widgets (issue 19): only the ``widgets=True`` env draws these ---------------------------
+# Kept out of CONCEPTS on purpose: the token table of tokens.py numbers the words of the
+# tuples above, and adding words there would renumber them (the default env's observation
+# must not change). Widget words are hashed like any unknown word.
+WIDGET_KINDS: tuple[str, ...] = ("password", "textarea", "autocomplete", "datepicker")
+
+# A slice of MiniWoB++'s ui_utils.COUNTRIES (the source list of its use-autocomplete task),
+# chosen so that many items share their first two letters: a typed prefix shows several
+# suggestions and the agent has to pick the instructed one.
+AUTOCOMPLETE_COUNTRIES: tuple[str, ...] = (
+    "Cambodia", "Cameroon", "Canada", "Cape Verde", "Chad", "Chile", "China", "Colombia", "Comoros", "Congo",
+    "Costa Rica", "Croatia", "Cuba", "Cyprus", "Malawi", "Malaysia", "Maldives", "Mali", "Malta", "Mauritius",
+    "Mexico", "Moldova", "Monaco", "Mongolia", "Morocco", "Namibia", "Nauru", "Nepal", "Netherlands",
+    "New Zealand", "Nicaragua", "Niger", "Nigeria", "Norway", "Panama", "Paraguay", "Peru", "Poland", "Portugal",
+)
+AUTOCOMPLETE_LANGUAGES: tuple[str, ...] = (
+    "Java", "JavaScript", "Julia", "Python", "Perl", "PHP", "Pascal", "Prolog", "Rust", "Ruby", "Racket",
+    "Scala", "Swift", "Scheme", "Smalltalk", "Haskell", "Hack", "Kotlin", "Go", "Groovy", "C", "C++", "Clojure",
+    "COBOL", "Fortran", "Forth", "F#", "Lua", "Lisp", "Logo",
+)
+
+WIDGET_CONCEPTS: tuple[Concept, ...] = (
+    # <input type=password>: MiniWoB++'s enter-password. Values hold HTML specials too.
+    Concept("Password", ("Passcode", "Secret word", "Your password"), "password",
+            ("hunter2", "Tr0ub4dor&3", "correct horse", "p@ss<w>rd", "s3cr3t!", "qwerty123", "éclair#9")),
+    Concept("PIN", ("PIN code", "Security code", "Personal number"), "password",
+            ("0000", "1234", "8080", "4711", "2468", "9999")),
+    # <textarea>: multi-line values (typed into a one-line input, the newlines become spaces).
+    Concept("Delivery instructions", ("Courier notes", "Notes for the driver", "Delivery notes"), "textarea",
+            ("Leave at the door\nRing twice", "Call on arrival", "Back gate\nBeware of the dog",
+             "Deliver after 6 pm\nNot on Sundays", "<b>Fragile</b> & heavy\nUse the lift")),
+    Concept("Postal address", ("Mailing address", "Full address", "Send to"), "textarea",
+            ("12 Baker Street\nLondon NW1 6XE", "5 Rue de Rivoli\n75001 Paris", "Hauptstraße 1\n10115 Berlin",
+             "1-2-3 Ginza\nChūō, Tokyo", "221B Baker St\nLondon")),
+    # autocomplete: the instruction names the item; a type action types its first
+    # AUTOCOMPLETE_PREFIX characters; the agent clicks the suggestion (use-autocomplete).
+    Concept("Destination", ("Travel to", "Destination country", "Going to"), "autocomplete", AUTOCOMPLETE_COUNTRIES),
+    Concept("Language", ("Programming language", "Main language", "Coding language"), "autocomplete",
+            AUTOCOMPLETE_LANGUAGES),
+    # date picker: a read-only input and a calendar (MiniWoB++'s choose-date, jQuery UI).
+    Concept("Appointment date", ("Appointment", "Visit date", "Booked for"), "datepicker"),
+    Concept("Event date", ("Date of event", "Event day", "Happening on"), "datepicker"),
+)
+
+# Links that leave the page (ending the episode as a failure), review-flow buttons.
+EXIT_LINK_LABELS: tuple[str, ...] = ("Log out", "Home", "Back to shop", "Our blog", "Careers", "Switch account")
+BACK_LABELS: tuple[str, ...] = ("Back", "Previous", "Go back", "Edit")
+CONFIRM_LABELS: tuple[str, ...] = ("Confirm", "Looks good", "Finish", "Place order")
+REVIEW_LABELS: tuple[str, ...] = ("Review", "Check my answers", "Continue to review")
+MONTH_NAMES: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July", "August",
+                                "September", "October", "November", "December")

@@ -18,10 +18,27 @@ The step limit ends an episode with ``terminated=True`` (not ``truncated``) beca
 observation shows the steps left and the timeout penalty is part of the task: bootstrapping
 past it would hide the cost the lesson above says must be there.
 
+Widgets and flows (``widgets=True``; ``form.py`` lists them, ``dom.py`` says what each does):
+the task space gets ``widget_rate``, ``leave_rate`` and ``review_rate``, pages hold up to
+100 elements, and the observation and action spaces grow to that size (``Caps``). Reward
+semantics of the new flows:
+
+- a leaving link ends the episode at once with ``failure_reward`` (like a wrong submit: the
+  form was abandoned), ``info["left"] = True``, ``success`` False, ``submitted`` None;
+- in a review flow, Submit (valid) shows the results page and pays nothing; Back pays
+  nothing (values are kept, so the shaping potential does not move); Confirm is the
+  submission: ``success_reward`` or ``failure_reward`` on the values it submits, which
+  are the values the results page shows;
+- the step limit is ``steps_per_field * form.min_actions() + 2``: ``min_actions`` counts one
+  action per field and per page (``n_fields + n_pages`` for every default form, so the
+  default limit is unchanged), two for an autocomplete (type, click a suggestion), and
+  two plus the months to move for a date picker; the results page counts as a page.
+
 ``info`` holds ``task`` (every step), ``success`` (last step), ``action_mask`` (valid
 actions of the current page, for masking algorithms; ``action_masks()`` gives the same to
 sb3-contrib's MaskablePPO), ``invalid_action`` ("" or why the action was a no-op),
-``validation_failed``, ``submitted`` (the submitted values, last step) and ``timeout``.
+``validation_failed``, ``submitted`` (the submitted values, last step), ``timeout`` and
+``left`` (last step).
 
 Exact forms: ``reset(options={"form": form})`` plays a given :class:`~envs.webform.form.Form`;
 ``reset(options={"level": "webform:..."})`` plays the form a level string names
@@ -41,12 +58,13 @@ from gymnasium import spaces
 from envs.base import TaskEnvMixin
 from envs.errors import TeachBenchError
 from envs.task_space import Task
-from envs.webform.dom import N_ACTIONS, FormState, StepOutcome
-from envs.webform.features import OBS_SIZE, Encoder
-from envs.webform.miniwob import N_MINIWOB_ACTIONS, MiniWobView
+from envs.webform.dom import FormState, StepOutcome, n_actions
+from envs.webform.features import Encoder, obs_size
+from envs.webform.miniwob import MiniWobView, n_miniwob_actions
 from envs.webform.miniwob import observation_space as miniwob_observation_space
-from envs.webform.tokens import TOKEN_OBS_SIZE, VOCAB, TokenEncoder
-from envs.webform.form import MAX_DISTRACTORS, MAX_FIELDS, MAX_PAGES, Form, generate_form, make_task_space
+from envs.webform.tokens import VOCAB, TokenEncoder, token_obs_size
+from envs.webform.form import (BASE_CAPS, MAX_DISTRACTORS, MAX_FIELDS, MAX_PAGES, WIDGET_CAPS, Form, check_form,
+                               generate_form, make_task_space)
 
 
 OBS_MODES = ("flat", "tokens", "miniwob")
@@ -75,6 +93,10 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         typing: ``"replace"`` (default; Playwright's ``fill``, what the browser replay checks)
             or ``"append"`` (MiniWoB++'s key events: typed text lands after the current
             value, ``dom.FormState``).
+        widgets: ``False`` (default: the 8-dimension task space and the spaces of the
+            committed leaderboard rows) or ``True``: password, textarea, autocomplete and
+            date-picker fields, leaving links and the review flow, on pages of up to 100
+            elements (``configs/env/webform_widgets.yaml``).
     """
 
     metadata = {"render_modes": ["html"], "render_fps": 1}
@@ -82,7 +104,7 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
     def __init__(self, shaping: float = 0.0, success_reward: float = 1.0, failure_reward: float = -1.0,
                  timeout_reward: float | None = None, steps_per_field: float = 2.0, test_set_size: int = 40,
                  test_seed: int = 2024, render_mode: str | None = None, obs_mode: str = "flat",
-                 typing: str = "replace") -> None:
+                 typing: str = "replace", widgets: bool = False) -> None:
         for key, value in (("shaping", shaping), ("steps_per_field", steps_per_field)):
             if not np.isfinite(value) or value < 0:
                 raise TeachBenchError(f"env.kwargs.{key}", f"must be a finite number >= 0, got {value!r}")
@@ -96,7 +118,10 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             raise TeachBenchError("env.kwargs.typing", f"unknown typing {typing!r}", list(TYPING))
         if test_set_size < 1:
             raise TeachBenchError("env.kwargs.test_set_size", f"must be >= 1, got {test_set_size!r}")
-        self.task_space = make_task_space()
+        if not isinstance(widgets, (bool, np.bool_)):
+            raise TeachBenchError("env.kwargs.widgets", f"must be true or false, got {widgets!r}", [True, False])
+        self.caps = WIDGET_CAPS if widgets else BASE_CAPS
+        self.task_space = make_task_space(self.caps)
         self.shaping = float(shaping)
         self.success_reward = float(success_reward)
         self.failure_reward = float(failure_reward)
@@ -107,15 +132,16 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         self.render_mode = render_mode
         self.obs_mode = obs_mode
         self.typing = typing
-        self.action_space = spaces.Discrete(N_MINIWOB_ACTIONS if obs_mode == "miniwob" else N_ACTIONS)
+        caps = self.caps
+        self.action_space = spaces.Discrete(n_miniwob_actions(caps) if obs_mode == "miniwob" else n_actions(caps))
         if obs_mode == "miniwob":
-            self.observation_space = miniwob_observation_space()
+            self.observation_space = miniwob_observation_space(caps)
         elif obs_mode == "tokens":
-            high = np.ones(TOKEN_OBS_SIZE, dtype=np.float32)
-            high[OBS_SIZE:] = VOCAB - 1
+            high = np.ones(token_obs_size(caps), dtype=np.float32)
+            high[obs_size(caps):] = VOCAB - 1
             self.observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
         else:
-            self.observation_space = spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+            self.observation_space = spaces.Box(0.0, 1.0, shape=(obs_size(caps),), dtype=np.float32)
         self._task: Task | None = None
         self._level: str | None = None  # the level string of a level reset (envs/webform/levels.py)
         self.form: Form | None = None
@@ -144,17 +170,25 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         else:
             self._task = self.resolve_task(options, self._task)
             form = generate_form(self._task, self.np_random, self.task_space)
+        if self.caps is not BASE_CAPS:
+            check_form(form, self.caps)
+        elif options and options.get("form") is not None:
+            kinds = {e.kind for page in form.pages for e in page}
+            if not kinds <= set(self.caps.kinds):
+                raise TeachBenchError("options.form", f"kinds {sorted(kinds - set(self.caps.kinds))} need "
+                                      "WebFormEnv(widgets=True)", list(self.caps.kinds))
         self.form = form
-        self.state = FormState(form, append=self.typing == "append")
-        self._encoder = TokenEncoder(self.state) if self.obs_mode == "tokens" else Encoder(self.state)
+        self.state = FormState(form, append=self.typing == "append", caps=self.caps)
+        caps = self.caps
+        self._encoder = TokenEncoder(self.state, caps) if self.obs_mode == "tokens" else Encoder(self.state, caps)
         self._masks = []
         for p in range(len(form.pages)):
             self.state.page = p
             self._masks.append(self.state.valid_mask())
         self.state.page = 0
-        self.view = MiniWobView(self.state) if self.obs_mode == "miniwob" else None
+        self.view = MiniWobView(self.state, caps) if self.obs_mode == "miniwob" else None
         self._steps = 0
-        self._max_steps = int(self.steps_per_field * (form.n_fields + len(form.pages))) + 2
+        self._max_steps = int(self.steps_per_field * form.min_actions()) + 2
         self._potential = self.state.potential()
         obs = self._observe(1.0, False, False)
         return obs, {"task": self._reported_task(), "action_mask": self.action_masks(), **self._level_info()}
@@ -162,9 +196,9 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
     def step(self, action: Any):
         if self.state is None or self._encoder is None:
             raise TeachBenchError("env", "call reset() before step()")
-        if self.state.submitted is not None:
-            raise TeachBenchError("env", "the episode is over: call reset()")
         state = self.state
+        if state.submitted is not None or state.left:
+            raise TeachBenchError("env", "the episode is over: call reset()")
         page_before = state.page
         action = int(np.asarray(action).reshape(())) if not isinstance(action, (int, np.integer)) else int(action)
         if self.view is not None:  # a "liu18" action: what it amounts to in the simulator
@@ -172,6 +206,8 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             out = state.step(inner) if inner is not None else StepOutcome(invalid=invalid)
             if out.page_changed:
                 self.view.page_changed()
+            if out.overlay_changed:
+                self.view.overlay_changed()
         else:
             out = state.step(action)
         self._steps += 1
@@ -179,6 +215,10 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             self._encoder.refresh_element(page_before, out.changed)
         if out.validation_failed or out.page_changed or out.submitted:
             self._encoder.refresh_errors(page_before)
+        if out.overlay_changed:
+            self._encoder.refresh_overlay(page_before)
+        if out.page_changed and state.form.review and state.page == len(state.form.pages) - 1:
+            self._encoder.refresh_page(state.page)  # the results page shows the values submitted
         reward = 0.0
         if self.shaping:
             potential = state.potential()
@@ -191,11 +231,15 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             terminated = True
             success = state.success()
             reward += self.success_reward if success else self.failure_reward
-            info.update(success=success, submitted=dict(state.submitted), timeout=False)
+            info.update(success=success, submitted=dict(state.submitted), timeout=False, left=False)
+        elif out.left:
+            terminated = True
+            reward += self.failure_reward
+            info.update(success=False, submitted=None, timeout=False, left=True)
         elif self._steps >= self._max_steps:
             terminated = True
             reward += self.timeout_reward
-            info.update(success=False, submitted=None, timeout=True)
+            info.update(success=False, submitted=None, timeout=True, left=False)
         info["action_mask"] = self.action_masks()
         steps_left = 1.0 - self._steps / self._max_steps
         obs = self._observe(steps_left, bool(out.invalid), out.validation_failed)
@@ -220,6 +264,9 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             return np.ones(self.action_space.n, dtype=bool)
         if self.view is not None:
             return self.view.action_mask().copy()
+        state = self.state
+        if state.overlay and not (state.submitted is not None or state.left):
+            return state.valid_mask()  # an open suggestion list / calendar adds clickable items
         return self._masks[self.state.page].copy()
 
     def render(self) -> str | None:
@@ -241,8 +288,12 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
         base = self.task_space.from_array(self.task_space.low)
         tasks: list[Task] = []
         for n in (1, 2, 3, 5, MAX_FIELDS):
-            for d in (0, MAX_DISTRACTORS // 2):
+            for d in (0, self.caps.max_distractors // 2 if self.caps.widgets else MAX_DISTRACTORS // 2):
                 tasks.append({**base, "n_fields": n, "n_distractors": d})
+        if self.caps.widgets:  # each flow on its own, then all of them
+            for extra in ({"widget_rate": 1.0}, {"leave_rate": 1.0, "n_distractors": 6}, {"review_rate": 1.0},
+                          {"widget_rate": 1.0, "leave_rate": 1.0, "review_rate": 1.0, "n_distractors": 6}):
+                tasks.append({**base, "n_fields": 3, **extra})
         while len(tasks) < self.test_set_size:
             tasks.append(self.task_space.sample(rng))
         return [self.task_space.validate(t) for t in tasks[: self.test_set_size]]
@@ -253,8 +304,10 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
     def held_out(self) -> dict[str, Task]:
         """Zero-shot forms at corners that uniform sampling rarely produces together."""
         top = self.task_space.from_array(self.task_space.high)
-        half = {**top, "prefilled": 0.0}
-        return {
+        half = {**top, "prefilled": 0.0, "n_distractors": MAX_DISTRACTORS}
+        if self.caps.widgets:
+            half.update(widget_rate=0.0, leave_rate=0.0, review_rate=0.0)
+        held = {
             "long_multipage": {**half, "n_distractors": 0, "order_shuffle": 0.0, "synonym_rate": 0.0, "validation_rate": 0.0},
             "many_distractors_short": {**half, "n_fields": 2, "n_pages": 1, "n_distractors": MAX_DISTRACTORS,
                                        "order_shuffle": 0.0, "synonym_rate": 0.0, "validation_rate": 0.0},
@@ -263,3 +316,9 @@ class WebFormEnv(TaskEnvMixin, gym.Env):
             "strict_validation": {**half, "n_fields": 4, "n_pages": MAX_PAGES, "n_distractors": 2,
                                   "kind_mix": 1.0, "synonym_rate": 0.0, "order_shuffle": 0.0},
         }
+        if self.caps.widgets:
+            held["all_widgets_reviewed"] = {**half, "widget_rate": 1.0, "leave_rate": 1.0, "review_rate": 1.0,
+                                            "n_fields": 6, "n_distractors": 20}
+            held["hundred_elements"] = {**half, "n_pages": 1, "n_distractors": self.caps.max_distractors,
+                                        "widget_rate": 0.5, "leave_rate": 0.5}
+        return held
