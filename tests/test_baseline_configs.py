@@ -21,12 +21,12 @@ ENVS = [e for e in ("gridworld", "webform") if (ROOT / "configs" / "env" / f"{e}
 
 PRESETS = ("baseline", "baseline_gridworld", "baseline_webform", "baseline_walker")
 # the per-env presets of issue #20: env, student, budget (configs/experiment/baseline_<env>.yaml say why)
-PER_ENV = {"baseline_gridworld": ("gridworld", "ppo", 300_000), "baseline_webform": ("webform", "maskable_ppo", 60_000),
+PER_ENV = {"baseline_gridworld": ("gridworld", "ppo", 300_000), "baseline_webform": ("webform", "maskable_ppo", 40_000),
            "baseline_walker": ("walker_stumps", "ppo", 100_000)}
 # episodes a run plays at least: the maze's and the form's longest episodes (250 and
 # 2 * (8 fields + 3 pages) + 2 = 24 steps); the walker's ~190 episodes per 100k steps were
 # counted in the 2026-11-25 walker runs (leaderboard/README.md)
-EPISODES = {"baseline_gridworld": 300_000 / 250, "baseline_webform": 60_000 / 24, "baseline_walker": 190}
+EPISODES = {"baseline_gridworld": 300_000 / 250, "baseline_webform": 40_000 / 24, "baseline_walker": 190}
 
 
 def test_baseline_sweeps_every_teacher_config_with_five_seeds():
