@@ -44,7 +44,7 @@
 #           baseline_gridworld 15 x 5 = 75 runs x ~70 s (PAIRED/CLUTR/CLUTR-param/PAIRED-param ~140 s)
 #           = ~6,600 core-s + lite_gridworld 15 x 3 = 45 runs x ~25 s = ~1,100 core-s, on the other
 #           20 cores: ~390 s.
-#   web:    baseline_webform 13 x 5 = 65 runs: 55 x ~150 s (40k steps + 4 evaluations) + 10 x ~300 s
+#   web:    baseline_webform 13 x 5 = 65 runs: 55 x ~150 s (40k steps + 5 evaluations) + 10 x ~300 s
 #           (PAIRED-param, CLUTR-param) = ~11,300 core-s; lite_webform 13 x 3 = 39 runs x ~95 s
 #           = ~3,700 core-s; total ~15,000 / 32 cores = ~470 s: at the limit, the lite runs go last
 #           (the sweep is cut at SWEEP_S and unfinished runs are listed as such).

@@ -181,9 +181,11 @@ def _plots(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, heatmaps:
         return out
     evals = analysis.load_evaluations(finished, states=None)
     if not evals.empty:
-        bands = analysis.learning_curves(analysis.mastery_curves(evals), by=["env", "student", "teacher"], reps=500)
+        # per experiment too: a lite tier and the baseline of one env are different budgets, never one band
+        bands = analysis.learning_curves(analysis.mastery_curves(evals), by=["experiment", "env", "student", "teacher"],
+                                         reps=500)
         out.append(("Learning progress: % of the test set mastered (mean over seeds, bootstrap 95% band)",
-                    figure_png(analysis.plot_learning_curves(bands))))
+                    figure_png(analysis.plot_learning_curves(bands, panel_by=("experiment", "env", "student")))))
     out.append(("IQM of final % mastered per teacher (stratified bootstrap 95% interval)",
                 figure_png(plot_intervals(table))))
     if not agg.empty and agg["p_improve"].notna().any():
@@ -194,14 +196,14 @@ def _plots(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, heatmaps:
                     "(filled marker: above Random with Welch p < 0.05)", figure_png(plot_tma_profile(profile))))
     if heatmaps and not evals.empty:
         # one figure per env x student: students are never pooled into one heatmap
-        for (env, student), part in evals.groupby(["env", "student"], sort=True):
+        for (experiment, env, student), part in evals.groupby(["experiment", "env", "student"], sort=True):
             try:
                 fig = analysis.plot_mastery_heatmaps(part)
             except TeachBenchError as exc:
                 log.info("no mastery heatmap for %s (%s): %s", env, student, exc)
                 continue
-            out.append((f"{env}, {student} student: final mastery over the task space (test set binned over two "
-                        "task dimensions)", figure_png(fig)))
+            out.append((f"{experiment}: {env}, {student} student: final mastery over the task space (test set "
+                        "binned over two task dimensions)", figure_png(fig)))
     return out
 
 
