@@ -121,16 +121,21 @@ track() {
 measure() {
   # one run per env, each on its own core, random teacher, the presets' settings; steps/s from
   # the summaries (training wall time, without set-up) and the evaluation's share
-  local m="$RUNS/measure"
+  local g=(budget.steps=60000 eval.every=30000) w=(budget.steps=10000 eval.every=5000) k=(budget.steps=20000)
+  local t=(seeds=1)
+  if [[ "$SMOKE" == 1 ]]; then
+    g=(budget.steps=2048 eval.every=1024) w=(budget.steps=1024 eval.every=512)
+    k=(budget.steps=1024 env.students.ppo.n_steps=512 env.students.ppo.batch_size=128) t=(seeds=1 episodes=2000)
+  fi
   local common=("hydra/launcher=basic" "hydra.mode=RUN" "teacher=random" "seed=0" "name=measure" "runs_dir=$RUNS"
                 "hydra.run.dir=$RUNS/_hydra/measure-\${env.label}")
-  ( "$PY" -m experiments.running.cli experiment=baseline_gridworld "${common[@]}" budget.steps=60000 eval.every=30000 >"$RUNS/_log-m-grid.txt" 2>&1 ) &
+  ( "$PY" -m experiments.running.cli experiment=baseline_gridworld "${common[@]}" "${g[@]}" >"$RUNS/_log-m-grid.txt" 2>&1 ) &
   local a=$!
-  ( "$PY" -m experiments.running.cli experiment=baseline_webform "${common[@]}" budget.steps=10000 eval.every=5000 >"$RUNS/_log-m-web.txt" 2>&1 ) &
+  ( "$PY" -m experiments.running.cli experiment=baseline_webform "${common[@]}" "${w[@]}" >"$RUNS/_log-m-web.txt" 2>&1 ) &
   local b=$!
-  ( "$PY" -m experiments.running.cli experiment=baseline_walker "${common[@]}" budget.steps=20000 >"$RUNS/_log-m-walker.txt" 2>&1 ) &
+  ( "$PY" -m experiments.running.cli experiment=baseline_walker "${common[@]}" "${k[@]}" >"$RUNS/_log-m-walker.txt" 2>&1 ) &
   local c=$!
-  ( "$PY" -m experiments.running.teacher_track name=measure "runs_dir=$RUNS" workers=1 seeds=1 write_episodes=false \
+  ( "$PY" -m experiments.running.teacher_track name=measure "runs_dir=$RUNS" workers=1 "${t[@]}" write_episodes=false \
       "only=[random,alp_gmm_corl2019,goal_gan]" "hydra.run.dir=$RUNS/_hydra/measure-track" >"$RUNS/_log-m-track.txt" 2>&1 ) &
   local d=$!
   wait $a $b $c $d
