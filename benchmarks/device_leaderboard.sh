@@ -58,6 +58,8 @@
 #                     on the remaining 22 cores: ~340 s.
 #   On a 64-core machine: PART=grid,web (two calls' worth) or PART=walker1,walker2 fit one call.
 set -uo pipefail
+# the whole script is one function, parsed before it runs: editing the file during a run cannot change it
+main() {
 cd "$(dirname "$0")/.."
 PART=${PART:-${1:-}}
 [[ -n "$PART" ]] || { echo "usage: PART=measure|grid|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
@@ -187,6 +189,12 @@ if [[ "$PART" != measure ]]; then
 fi
 tar czf "$OUT/$NAME.tar.gz" -C "$RUNS" --exclude=checkpoints --exclude='*.zip' --exclude=episodes --exclude=lock \
   --exclude='.*.tmp*' --exclude=_hydra .
-log "archive $(du -h "$OUT/$NAME.tar.gz" | cut -f1); total $(( $(date +%s) - T0 )) s"
+if (( $(stat -c %s "$OUT/$NAME.tar.gz") > 15 * 1024 * 1024 )); then  # files over 16 MiB do not come back
+  split -b 15M -d "$OUT/$NAME.tar.gz" "$OUT/$NAME.tar.gz.part-" && rm "$OUT/$NAME.tar.gz"
+  log "archive split: $(ls "$OUT" | grep -c "$NAME.tar.gz.part-") parts (cat $NAME.tar.gz.part-* > $NAME.tar.gz)"
+fi
+log "archive $(du -ch "$OUT/$NAME".tar.gz* | tail -1 | cut -f1); total $(( $(date +%s) - T0 )) s"
 grep -h -E "finished|failed|Error" "$RUNS"/_log-*.txt 2>/dev/null | tail -5 >&2
+}
+main "$@"
 exit 0
