@@ -152,3 +152,21 @@ def test_teacher_update_verdicts():
     assert validity.row_updated(["never", "yes"]) == "yes"
     assert validity.row_updated(["never", "unknown"]) == "unknown"
     assert validity.row_updated(["n/a", "n/a"]) == "n/a"
+
+
+def test_random_of_another_experiment_keeps_the_across_env_baseline(tmp_path):
+    """The track's Random (another teacher config) used to make the baseline's Random a
+    "random@<id>" entry of the across-env table, which then had no P(> random)."""
+    from experiments.reporting.leaderboard import aggregate
+
+    for seed in range(3):
+        write_run(tmp_path, teacher="random", seed=seed, final=10.0 + seed, gradient_updates=4)
+        write_run(tmp_path, teacher="alp_gmm", seed=seed, final=30.0, gradient_updates=4, diagnostics={"n_fits": 2})
+        write_run(tmp_path, teacher="random", seed=seed, final=1.0, student="sim", env="toy-default",
+                  experiment="track_full", episodes_per_task=None)
+    rd = RunDir.for_run(tmp_path, "track_full", "toy-default", "random", "sim", 0)
+    cfg = OmegaConf.load(rd.config_path)
+    cfg.teacher.registry = "random"  # the track's teacher block differs from a run's
+    OmegaConf.save(cfg, rd.config_path)
+    agg = aggregate(collect_runs(tmp_path), reps=100).set_index(["experiment", "teacher"])
+    assert ("baseline", "random") in agg.index and agg.loc[("baseline", "alp_gmm"), "p_improve"] == 1.0

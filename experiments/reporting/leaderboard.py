@@ -277,7 +277,7 @@ def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
     known = updates.dropna()
     trained = int((known > 0).sum())
     verdicts = [str(v) for v in done["teacher_updated"].dropna()] if "teacher_updated" in done else []
-    updated = validity.row_updated(verdicts)
+    updated = validity.row_updated(verdicts) if len(done) else "-"
     episodes = done["eval_episodes_per_task"].astype(float).dropna() if "eval_episodes_per_task" in done else pd.Series(dtype=float)
     eval_episodes = float(episodes.min()) if len(episodes) else math.nan
     flags = validity.row_flags(student, trained, len(known), updated, eval_episodes) if len(done) else []
@@ -334,10 +334,11 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 20
     rng = np.random.default_rng(seed)
     rows = []
     keys = ["experiment", "student"]
-    done = done.assign(
-        _teacher=_labels(done, "teacher", "teacher_id"),
-        _stratum=_labels(done, "env", "settings_id", "budget_steps"))
     for (exp, student), part in done.groupby(keys, sort=True):
+        # labels within this experiment x student: Random of another experiment (the track's,
+        # a lite tier's) must not make this one's Random "several" and lose the baseline
+        part = part.assign(_teacher=_labels(part, "teacher", "teacher_id"),
+                           _stratum=_labels(part, "env", "settings_id", "budget_steps"))
         strata = {t: {e: g[metric].to_numpy(float) for e, g in tp.groupby("_stratum", sort=True)}
                   for t, tp in part.groupby("_teacher", sort=True)}
         for teacher, by_env in strata.items():
