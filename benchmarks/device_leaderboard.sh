@@ -4,17 +4,18 @@
 # what it ran and packs the run directories (no checkpoints, no model files, no per-episode
 # tables) into $OUT. Merge the parts afterwards (below).
 #
-#   PART=measure benchmarks/device_leaderboard.sh     # ~2 min: one run per env on one core each
-#   PART=grid    benchmarks/device_leaderboard.sh     # toy track + gridworld (baseline and lite)
-#   PART=web     benchmarks/device_leaderboard.sh     # web forms (baseline and lite)
-#   PART=walker1 / walker2 / walker3                  # the walker, teachers split in three
+#   PART=measure,liteweb benchmarks/device_leaderboard.sh   # call 1: throughput of one run per env
+#                                                     # on 4 cores + the web forms' lite tier on the rest
+#   PART=grid    benchmarks/device_leaderboard.sh     # call 2: toy track + gridworld (baseline and lite)
+#   PART=web     benchmarks/device_leaderboard.sh     # call 3: web forms (baseline)
+#   PART=walker1 / walker2 / walker3                  # calls 4-6: the walker (walker3 with its lite tier)
 #   PART=grid,web CORES=64 ...                        # several parts in one call on a bigger machine
 #   SMOKE=1 TEACHERS=random,alp_gmm SEEDS=0,1 PART=all OUT=/tmp/out benchmarks/device_leaderboard.sh
 #                                                     # the same commands at a tiny budget (any machine)
 # Environment: OUT (required; the device's $OUT), CORES (default: nproc), PY (default python3;
 # the lead's PYTHONPATH carries the wheels and this tree), RUNS (default /tmp/tb-runs), SWEEP_S
-# (seconds the sweeps may take before they are interrupted; default 420, so that the leaderboard
-# and the archive are written within 8 minutes), TEACHERS / SEEDS (override the sweeps' lists).
+# (seconds the sweeps may take before they are interrupted; default 450, so that the leaderboard
+# (~30-60 s) and the archive are written within 9 minutes), TEACHERS / SEEDS (override the sweeps' lists).
 # Files in $OUT (<= 4 per part, well under 16 MiB each): <part>.tar.gz (run directories with
 # config, summary, status, eval/ and teacher/ tables, run.log; and _leaderboard/ with the md,
 # csv, html, runs.csv, lite.csv and row configs), <part>-leaderboard.md, <part>-timing.txt.
@@ -44,30 +45,33 @@
 #           baseline_gridworld 15 x 5 = 75 runs x ~70 s (PAIRED/CLUTR/CLUTR-param/PAIRED-param ~140 s)
 #           = ~6,600 core-s + lite_gridworld 15 x 3 = 45 runs x ~25 s = ~1,100 core-s, on the other
 #           20 cores: ~390 s.
-#   web:    baseline_webform 13 x 5 = 65 runs: 55 x ~150 s (40k steps + 5 evaluations) + 10 x ~300 s
-#           (PAIRED-param, CLUTR-param) = ~11,300 core-s; lite_webform 13 x 3 = 39 runs x ~95 s
-#           = ~3,700 core-s; total ~15,000 / 32 cores = ~470 s: at the limit, the lite runs go last
-#           (the sweep is cut at SWEEP_S and unfinished runs are listed as such).
+#   web:    baseline_webform 13 x 5 = 65 runs: 55 x ~150 s (40k steps + 5 evaluations) + 10 x ~290 s
+#           (PAIRED-param, CLUTR-param) = ~11,150 core-s on 32 cores; joblib starts them teacher by
+#           teacher, so the 10 long runs are in the first wave: 22 slots turn over at ~150 s and
+#           ~300 s, the last 11 runs start at ~290-300 s: ~450 s.
+#   liteweb: lite_webform 13 x 3 = 39 runs x ~95 s (25k steps; PAIRED-/CLUTR-param ~180 s) = ~4,200
+#           core-s on 28 cores: 2 waves, ~200 s; next to `measure` (4 runs, one per env, and the
+#           walker's 5-episode final evaluation: ~200 s).
 #   walker: a run is ~10 s set-up + ~155 s training (100k) + ~120 s evaluations = ~285 s, PAIRED-
 #           param/CLUTR-param ~440 s; 13 teachers x 5 = 65 runs = ~20,000 core-s: more than one
 #           call, so three parts of <= 32 runs (one wave each):
 #           walker1 = random alp_gmm covar_gmm riac adr spdl (30 runs, ~290 s),
-#           walker2 = goal_gan setter_solver plr plr_robust accel (25 runs, ~290 s),
-#           walker3 = paired_param clutr_param paired clutr (10 runs + 10 fast failures, ~440 s)
+#           walker2 = goal_gan setter_solver plr plr_robust accel paired_param (30 runs, ~440 s),
+#           walker3 = clutr_param paired clutr (5 runs + 10 fast failures, ~440 s on 5 cores)
 #                     + lite_walker 15 x 3 = 45 runs x ~165 s (30k steps + the final evaluation)
-#                     on the remaining 22 cores: ~340 s.
+#                     on the other 27 cores: 2 waves, ~330 s.
 #   On a 64-core machine: PART=grid,web (two calls' worth) or PART=walker1,walker2 fit one call.
 set -uo pipefail
 # the whole script is one function, parsed before it runs: editing the file during a run cannot change it
 main() {
 cd "$(dirname "$0")/.."
 PART=${PART:-${1:-}}
-[[ -n "$PART" ]] || { echo "usage: PART=measure|grid|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
+[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
 OUT=${OUT:?set OUT to the folder whose files come back}
 CORES=${CORES:-$(nproc)}
 PY=${PY:-python3}
 RUNS=${RUNS:-/tmp/tb-runs}
-SWEEP_S=${SWEEP_S:-420}
+SWEEP_S=${SWEEP_S:-450}
 SMOKE=${SMOKE:-0}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 WANDB_SILENT=true HYDRA_FULL_ERROR=1
 export SB3_LOGDIR=${SB3_LOGDIR:-/tmp/tb-sb3} MPLBACKEND=Agg
@@ -156,31 +160,32 @@ EOF
 IFS=, read -ra PARTS <<<"$PART"
 for p in "${PARTS[@]}"; do
   case $p in
-    measure) measure ;;
+    measure) bg measure ;;
+    liteweb) bg sweep $(( CORES > 8 ? CORES - 4 : CORES )) lite_webform "" ;;
     grid)  # the track on 3/8 of the cores, the gridworld on the rest, each chain one sweep after the other
       tw=$(( CORES * 3 / 8 )); (( tw < 1 )) && tw=1; gw=$(( CORES - tw )); (( gw < 1 )) && gw=1
       bg eval 'track track_full "$tw" seeds=10; track lite "$tw" seeds=3 episodes=5000 eval_every=250'
       bg eval 'sweep "$gw" baseline_gridworld ""; sweep "$gw" lite_gridworld ""' ;;
-    web) bg eval 'sweep "$CORES" baseline_webform ""; sweep "$CORES" lite_webform ""' ;;
+    web) bg sweep "$CORES" baseline_webform "" ;;
     walker1) bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" ;;
-    walker2) bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel" ;;
-    walker3)  # 10 long runs (an antagonist trains too) next to the lite walker on the other cores
-      bg sweep 10 baseline_walker "paired_param,clutr_param,paired,clutr"
-      bg sweep $(( CORES > 12 ? CORES - 10 : 2 )) lite_walker "" ;;
+    walker2) bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" ;;
+    walker3)  # 5 long runs (an antagonist trains too) next to the lite walker on the other cores
+      bg sweep 5 baseline_walker "clutr_param,paired,clutr"
+      bg sweep $(( CORES > 8 ? CORES - 5 : 2 )) lite_walker "" ;;
     all)  # every sweep, one after the other (SMOKE=1 on a small machine)
       track track_full "$CORES"
       track lite "$CORES" episodes=1000
       for preset in baseline_gridworld lite_gridworld baseline_webform lite_webform baseline_walker lite_walker; do
         sweep "$CORES" "$preset" ""
       done ;;
-    *) echo "unknown part $p (measure grid web walker1 walker2 walker3 all)" >&2; exit 2 ;;
+    *) echo "unknown part $p (measure liteweb grid web walker1 walker2 walker3 all)" >&2; exit 2 ;;
   esac
 done
 (( ${#PIDS[@]} )) && wait "${PIDS[@]}"
 log "sweeps done"
 
 NAME=${PART//,/+}
-if [[ "$PART" != measure ]]; then
+if [[ "$PART" != measure ]]; then  # (the measure runs are in the table too, as experiment "measure")
   "$PY" -m experiments.reporting.cli "$RUNS" --out "$RUNS/_leaderboard" --reps 2000 \
     --title "TeachBench baseline leaderboard (issue #20), part $NAME" >"$RUNS/_log-leaderboard.txt" 2>&1 \
     || log "leaderboard failed: $(tail -5 "$RUNS/_log-leaderboard.txt")"
