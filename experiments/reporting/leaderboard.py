@@ -446,11 +446,11 @@ def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard",
     agg = aggregate(runs, reps=reps)
     if not agg.empty and agg["n_envs"].max() > 1:
         across = Table(title="across envs (IQM of final % mastered, envs as bootstrap strata)")
-        for c in ("student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"):
+        for c in ("experiment", "student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"):
             across.add_column(c)
         for _, r in agg.iterrows():
             p = "-" if _isnan(r["p_improve"]) else f"{r['p_improve']:.2f} [{r['p_improve_lo']:.2f}, {r['p_improve_hi']:.2f}]"
-            across.add_row(str(r["student"]), str(r["teacher"]), str(r["envs"]), str(r["runs"]),
+            across.add_row(str(r["experiment"]), str(r["student"]), str(r["teacher"]), str(r["envs"]), str(r["runs"]),
                            _iqm_text(r["iqm"], r["iqm_lo"], r["iqm_hi"]), p)
         console.print(across)
     for _, r in not_finished(runs).iterrows():

@@ -82,7 +82,7 @@ def _aggregate_view(agg: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
-AGG_COLUMNS = ["student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"]
+AGG_COLUMNS = ["experiment", "student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"]
 LITE_COLUMNS = ["env", "student", "teachers", "lite_budget", "lite_seeds", "long_budget", "long_seeds", "kendall_tau",
                 "spearman_rho", "same_top"]
 NOT_FINISHED_COLUMNS = ["env", "student", "teacher", "seed", "state", "step", "error", "path"]
