@@ -38,7 +38,7 @@ step() { echo "== $*" >&2; "$@"; }
 for env in gridworld webform walker; do
   [[ "$ENVS" == *" $env "* ]] || continue
   WALKER=()
-  [[ "$env" == walker && "${SMOKE:-0}" == 1 ]] && WALKER=(env.students.ppo.n_steps=512 env.students.ppo.batch_size=128 budget.steps=1024)
+  [[ "$env" == walker && "${SMOKE:-0}" == 1 ]] && WALKER=(env.students.ppo.n_steps=512 env.students.ppo.batch_size=128)
   for tier in baseline lite; do
     step "$BIN/teachbench" "experiment=${tier}_$env" hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}" "${WALKER[@]}"
   done
