@@ -77,7 +77,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 WANDB_SILENT=t
 export SB3_LOGDIR=${SB3_LOGDIR:-/tmp/tb-sb3} MPLBACKEND=Agg
 mkdir -p "$OUT" "$RUNS"
 T0=$(date +%s)
-TIMING="$OUT/${PART//,/+}-timing.txt"
+TIMING="$OUT/${PART//,/_}-timing.txt"
 log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$TIMING" >&2; }
 log "part=$PART cores=$CORES sweep_s=$SWEEP_S smoke=$SMOKE python=$($PY -c 'import sys; print(sys.version.split()[0])')"
 
@@ -184,7 +184,7 @@ done
 (( ${#PIDS[@]} )) && wait "${PIDS[@]}"
 log "sweeps done"
 
-NAME=${PART//,/+}
+NAME=${PART//,/_}
 if [[ "$PART" != measure ]]; then  # (the measure runs are in the table too, as experiment "measure")
   "$PY" -m experiments.reporting.cli "$RUNS" --out "$RUNS/_leaderboard" --reps 2000 \
     --title "TeachBench baseline leaderboard (issue #20), part $NAME" >"$RUNS/_log-leaderboard.txt" 2>&1 \
