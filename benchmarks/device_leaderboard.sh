@@ -40,8 +40,8 @@
 #                                  (experiments/results/README.md)
 # Teacher configs: 15 (configs/teacher/). paired and clutr design mazes: on the web forms and
 # the walker they fail at once and are listed as failed rows (the README's rule), costing seconds.
-#   grid:   track_full 9 teachers x 10 seeds (~3,700 core-s) + track lite (3 seeds x 5k episodes,
-#           ~300 core-s) on 12 workers: ~2 waves of GoalGAN/Setter-Solver = ~330 s;
+#   grid:   track_full 9 teachers x 10 seeds (~3,700 core-s) + track lite (3 seeds x 10k episodes,
+#           ~550 core-s) on 12 workers: ~2 waves of GoalGAN/Setter-Solver + the lite = ~400 s;
 #           baseline_gridworld 15 x 5 = 75 runs x ~70 s (PAIRED/CLUTR/CLUTR-param/PAIRED-param ~140 s)
 #           = ~6,600 core-s + lite_gridworld 15 x 3 = 45 runs x ~25 s = ~1,100 core-s, on the other
 #           20 cores: ~390 s.
@@ -164,7 +164,7 @@ for p in "${PARTS[@]}"; do
     liteweb) bg sweep $(( CORES > 8 ? CORES - 4 : CORES )) lite_webform "" ;;
     grid)  # the track on 3/8 of the cores, the gridworld on the rest, each chain one sweep after the other
       tw=$(( CORES * 3 / 8 )); (( tw < 1 )) && tw=1; gw=$(( CORES - tw )); (( gw < 1 )) && gw=1
-      bg eval 'track track_full "$tw" seeds=10; track lite "$tw" seeds=3 episodes=5000 eval_every=250'
+      bg eval 'track track_full "$tw" seeds=10; track lite "$tw" seeds=3 episodes=10000 eval_every=500'
       bg eval 'sweep "$gw" baseline_gridworld ""; sweep "$gw" lite_gridworld ""' ;;
     web) bg sweep "$CORES" baseline_webform "" ;;
     walker1) bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" ;;

@@ -19,7 +19,7 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SB3_LOGDIR=${S
 
 EXTRA=()
 TRACK=()
-TRACK_LITE=(seeds=3 episodes=5000 eval_every=250)
+TRACK_LITE=(seeds=3 episodes=10000 eval_every=500)
 if [[ "${SMOKE:-0}" == 1 ]]; then  # same commands, a budget that finishes in seconds per run
   EXTRA=(budget.steps=2048 eval.every=1024 checkpoint.every=1024 seed=0,1 ued.buffer_size=8 spdl.offset=512
          spdl.update_period=256)
