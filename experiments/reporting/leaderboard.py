@@ -47,6 +47,7 @@ import scipy.stats
 from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
+from experiments.reporting import validity
 from experiments.reporting.runs import GROUP, METRICS, NAMES, collect_runs, find_run_dirs  # noqa: F401 (the last two re-exported)
 from experiments.safe_config import load_run_config
 
@@ -245,6 +246,7 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
             row[f"{m}_iqm"], row[f"{m}_lo"], row[f"{m}_hi"] = point, lo, hi
             row[m] = _mean_std(done[m]) if len(vals) else "-"
         row["iqm_final"] = _iqm_text(row["final_mastered_iqm"], row["final_mastered_lo"], row["final_mastered_hi"])
+        row.update(_validity(done, row["student"]))
         row["wall_time_s"] = float(done["wall_time_s"].mean()) if len(done) and "wall_time_s" in done else math.nan
         row["budget_steps"] = group["budget_steps"].dropna().iloc[0] if group["budget_steps"].notna().any() else None
         row["settings_id"] = group["settings_id"].iloc[0] if "settings_id" in group else None
@@ -255,6 +257,7 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
         return pd.DataFrame()
     table = pd.DataFrame(out)
     _add_improvement(table, known, rng, reps, confidence, baseline)
+    table["separates"] = [_separates(lo, hi) for lo, hi in zip(table["p_improve_lo"], table["p_improve_hi"])]
     table["p_improve_text"] = [
         "-" if math.isnan(p) else (f"{p:.2f} (n<{MIN_SEEDS_FOR_INTERVAL})" if math.isnan(lo) else
                                    f"{p:.2f} [{lo:.2f}, {hi:.2f}]")
@@ -263,6 +266,37 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
     table = table.sort_values(["experiment", "env", "student", "final_mastered_iqm", "teacher"],
                               ascending=[True, True, True, False, True], na_position="last")
     return table.reset_index(drop=True)
+
+
+def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
+    """Does the row measure an algorithm (:mod:`experiments.reporting.validity`): the
+    students' gradient updates (median over finished seeds, and how many seeds took any),
+    whether the teacher ever updated its curriculum, the evaluation episodes per test task,
+    and the row's flags."""
+    updates = done["gradient_updates"].astype(float) if "gradient_updates" in done else pd.Series(dtype=float)
+    known = updates.dropna()
+    trained = int((known > 0).sum())
+    verdicts = [str(v) for v in done["teacher_updated"].dropna()] if "teacher_updated" in done else []
+    updated = validity.row_updated(verdicts) if len(done) else "-"
+    episodes = done["eval_episodes_per_task"].astype(float).dropna() if "eval_episodes_per_task" in done else pd.Series(dtype=float)
+    eval_episodes = float(episodes.min()) if len(episodes) else math.nan
+    flags = validity.row_flags(student, trained, len(known), updated, eval_episodes) if len(done) else []
+    if known.empty:
+        updates_text = "-"
+    else:
+        updates_text = f"{float(known.median()):.0f} ({trained}/{len(known)} trained)"
+    n_yes = verdicts.count("yes")
+    updated_text = f"yes ({n_yes}/{len(verdicts)})" if updated == "yes" else updated
+    return {"gradient_updates": float(known.median()) if len(known) else math.nan, "trained_seeds": trained,
+            "gradient_updates_text": updates_text, "teacher_updated": updated, "teacher_updated_text": updated_text,
+            "eval_episodes": eval_episodes, "flags": "; ".join(flags)}
+
+
+def _separates(lo: float, hi: float) -> str:
+    """``above`` / ``below`` when the P(> baseline) interval excludes 0.5, else empty."""
+    if math.isnan(lo) or math.isnan(hi):
+        return ""
+    return "above" if lo > 0.5 else ("below" if hi < 0.5 else "")
 
 
 def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, rng: np.random.Generator, reps: int,
@@ -300,10 +334,11 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 20
     rng = np.random.default_rng(seed)
     rows = []
     keys = ["experiment", "student"]
-    done = done.assign(
-        _teacher=_labels(done, "teacher", "teacher_id"),
-        _stratum=_labels(done, "env", "settings_id", "budget_steps"))
     for (exp, student), part in done.groupby(keys, sort=True):
+        # labels within this experiment x student: Random of another experiment (the track's,
+        # a lite tier's) must not make this one's Random "several" and lose the baseline
+        part = part.assign(_teacher=_labels(part, "teacher", "teacher_id"),
+                           _stratum=_labels(part, "env", "settings_id", "budget_steps"))
         strata = {t: {e: g[metric].to_numpy(float) for e, g in tp.groupby("_stratum", sort=True)}
                   for t, tp in part.groupby("_teacher", sort=True)}
         for teacher, by_env in strata.items():
@@ -350,6 +385,8 @@ DISPLAY = {
     "final_mastered": "final % mastered", "iqm_final": "IQM final [95% CI]", "auc_mastered": "AUC % mastered",
     "held_out_solved": "held-out % solved", "p_improve_text": "P(> random) [95% CI]", "wall_time_s": "wall (s)",
     "failed": "failed", "unfinished": "unfinished", "config_id": "config", "budget_steps": "budget",
+    "gradient_updates_text": "gradient updates (seeds trained)", "teacher_updated_text": "teacher updated",
+    "eval_episodes": "eval eps/task", "flags": "flags", "separates": "vs random",
 }
 
 
@@ -363,7 +400,15 @@ def display_columns(table: pd.DataFrame) -> list[str]:
     if "held_out_solved_mean" in table and table["held_out_solved_mean"].notna().any():
         cols.append("held_out_solved")
     if "p_improve" in table and table["p_improve"].notna().any():
-        cols.append("p_improve_text")
+        cols += ["p_improve_text", "separates"]
+    if "gradient_updates" in table and table["gradient_updates"].notna().any():
+        cols.append("gradient_updates_text")
+    if "teacher_updated" in table:
+        cols.append("teacher_updated_text")
+    if "eval_episodes" in table and table["eval_episodes"].notna().any():
+        cols.append("eval_episodes")
+    if "flags" in table and table["flags"].astype(bool).any():
+        cols.append("flags")
     cols += ["wall_time_s", "failed", "unfinished"]
     if "experiment" in table and table["experiment"].nunique() <= 1:
         cols.remove("experiment")
@@ -372,6 +417,8 @@ def display_columns(table: pd.DataFrame) -> list[str]:
 
 def format_cell(col: str, value: Any) -> str:
     if col == "budget_steps" and value is not None and not _isnan(value):
+        return f"{int(value)}"
+    if col == "eval_episodes" and value is not None and not _isnan(value):
         return f"{int(value)}"
     if col == "wall_time_s":
         return "-" if value is None or _isnan(value) else f"{float(value):.0f}"
@@ -399,11 +446,11 @@ def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard",
     agg = aggregate(runs, reps=reps)
     if not agg.empty and agg["n_envs"].max() > 1:
         across = Table(title="across envs (IQM of final % mastered, envs as bootstrap strata)")
-        for c in ("student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"):
+        for c in ("experiment", "student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"):
             across.add_column(c)
         for _, r in agg.iterrows():
             p = "-" if _isnan(r["p_improve"]) else f"{r['p_improve']:.2f} [{r['p_improve_lo']:.2f}, {r['p_improve_hi']:.2f}]"
-            across.add_row(str(r["student"]), str(r["teacher"]), str(r["envs"]), str(r["runs"]),
+            across.add_row(str(r["experiment"]), str(r["student"]), str(r["teacher"]), str(r["envs"]), str(r["runs"]),
                            _iqm_text(r["iqm"], r["iqm_lo"], r["iqm_hi"]), p)
         console.print(across)
     for _, r in not_finished(runs).iterrows():

@@ -11,6 +11,10 @@ Files written by :func:`write_report` into ``out``:
 - ``leaderboard.csv``: the per-group table with every numeric column;
 - ``aggregate.csv``: across envs (IQM, probability of improvement over random);
 - ``runs.csv``: one row per run directory, state and error included;
+- ``tma_profile.csv`` (when there are ``tma_*`` runs): TeachMyAgent's ratio to Random per
+  challenge and expert-knowledge level (:mod:`.profile`), drawn as its radar in the HTML;
+- ``lite.csv`` (when there are lite and long runs of an env): the rank agreement of
+  :mod:`.lite`, also a section of the Markdown;
 - ``leaderboard.html``: all of the above with learning curves, IQM intervals and
   mastery heatmaps.
 """
@@ -34,6 +38,8 @@ import pandas as pd
 
 from envs.errors import TeachBenchError
 from experiments.reporting import analysis
+from experiments.reporting.lite import rank_agreement
+from experiments.reporting.profile import plot_tma_profile, tma_profile
 from experiments.reporting.leaderboard import (BASELINE_TEACHER, DISPLAY, aggregate, display_columns, format_cell,
                                      leaderboard, not_finished, write_row_configs)
 
@@ -76,7 +82,9 @@ def _aggregate_view(agg: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
-AGG_COLUMNS = ["student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"]
+AGG_COLUMNS = ["experiment", "student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"]
+LITE_COLUMNS = ["env", "student", "teachers", "lite_budget", "lite_seeds", "long_budget", "long_seeds", "kendall_tau",
+                "spearman_rho", "same_top"]
 NOT_FINISHED_COLUMNS = ["env", "student", "teacher", "seed", "state", "step", "error", "path"]
 
 
@@ -84,6 +92,10 @@ def write_markdown(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, p
     parts = [f"# {title}", "", _legend(), "", markdown_table(table, display_columns(table), DISPLAY)]
     if not agg.empty:
         parts += ["", "## Across envs", "", markdown_table(_aggregate_view(agg), AGG_COLUMNS)]
+    lite = rank_agreement(runs)
+    if not lite.empty:
+        parts += ["", "## Lite tier vs longer runs (rank correlation across teachers)", "",
+                  markdown_table(lite.round({"kendall_tau": 3, "spearman_rho": 3}), LITE_COLUMNS)]
     pending = not_finished(runs)
     if not pending.empty:
         parts += ["", "## Runs not counted", "",
@@ -97,7 +109,12 @@ def _legend() -> str:
     return ("Final % mastered and AUC (mean % over the budget) of the env's test set: mean ± std over finished "
             "seeds. IQM: interquartile mean with a stratified-bootstrap 95% interval. P(> random): probability "
             f"that a seed of this teacher ends above a seed of the `{BASELINE_TEACHER}` teacher (same env and "
-            "student). Failed and unfinished runs are counted apart and never averaged in.")
+            "student); vs random: above / below when its interval excludes 0.5. Gradient updates: the "
+            "students' (SB3's count, median over seeds) and how many seeds took any; teacher updated: whether "
+            "the teacher ever changed its curriculum (fits, splits, replays, iterations, ...); eval eps/task: "
+            "evaluation episodes per test task. Flags mark rows that do not measure an algorithm (no seed "
+            "trained, a teacher that never updated, < 5 evaluation episodes on a stochastic env). "
+            "Failed and unfinished runs are counted apart and never averaged in.")
 
 
 # -- plots --------------------------------------------------------------------------------------
@@ -164,23 +181,29 @@ def _plots(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, heatmaps:
         return out
     evals = analysis.load_evaluations(finished, states=None)
     if not evals.empty:
-        bands = analysis.learning_curves(analysis.mastery_curves(evals), by=["env", "student", "teacher"], reps=500)
+        # per experiment too: a lite tier and the baseline of one env are different budgets, never one band
+        bands = analysis.learning_curves(analysis.mastery_curves(evals), by=["experiment", "env", "student", "teacher"],
+                                         reps=500)
         out.append(("Learning progress: % of the test set mastered (mean over seeds, bootstrap 95% band)",
-                    figure_png(analysis.plot_learning_curves(bands))))
+                    figure_png(analysis.plot_learning_curves(bands, panel_by=("experiment", "env", "student")))))
     out.append(("IQM of final % mastered per teacher (stratified bootstrap 95% interval)",
                 figure_png(plot_intervals(table))))
     if not agg.empty and agg["p_improve"].notna().any():
         out.append((f"Probability of improvement over {BASELINE_TEACHER}, across envs", figure_png(plot_improvement(agg))))
+    profile = tma_profile(runs)
+    if not profile.empty:
+        out.append(("TeachMyAgent's profile: mean % mastered / Random's, per challenge and expert-knowledge level "
+                    "(filled marker: above Random with Welch p < 0.05)", figure_png(plot_tma_profile(profile))))
     if heatmaps and not evals.empty:
         # one figure per env x student: students are never pooled into one heatmap
-        for (env, student), part in evals.groupby(["env", "student"], sort=True):
+        for (experiment, env, student), part in evals.groupby(["experiment", "env", "student"], sort=True):
             try:
                 fig = analysis.plot_mastery_heatmaps(part)
             except TeachBenchError as exc:
                 log.info("no mastery heatmap for %s (%s): %s", env, student, exc)
                 continue
-            out.append((f"{env}, {student} student: final mastery over the task space (test set binned over two "
-                        "task dimensions)", figure_png(fig)))
+            out.append((f"{experiment}: {env}, {student} student: final mastery over the task space (test set "
+                        "binned over two task dimensions)", figure_png(fig)))
     return out
 
 
@@ -220,7 +243,8 @@ def render_html(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, titl
     counts = runs["state"].value_counts().to_dict() if not runs.empty else {}
     meta = (f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
             + f" · generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
-    warn = [bool(f or u) for f, u in zip(table.get("failed", []), table.get("unfinished", []))]
+    flags = table["flags"] if "flags" in table else [""] * len(table)
+    warn = [bool(f or u or g) for f, u, g in zip(table.get("failed", []), table.get("unfinished", []), flags)]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p class='meta'>{html.escape(meta)}</p>",
             f"<p class='legend'>{html.escape(_legend())}</p>",
             _html_table(table, display_columns(table), DISPLAY, warn)]
@@ -254,6 +278,16 @@ def write_report(runs: pd.DataFrame, out: str | Path, title: str = "TeachBench l
     paths["aggregate_csv"] = out / "aggregate.csv"
     runs.drop(columns=[c for c in ("traceback",) if c in runs]).to_csv(out / "runs.csv", index=False)
     paths["runs_csv"] = out / "runs.csv"
+    # issue #20's extras, written only when the runs hold them: the TMA profile (tma_* presets)
+    # and the lite tier's rank agreement with the longer runs (lite_* presets vs baseline)
+    profile = tma_profile(runs)
+    if not profile.empty:
+        profile.to_csv(out / "tma_profile.csv", index=False)
+        paths["tma_profile_csv"] = out / "tma_profile.csv"
+    lite = rank_agreement(runs)
+    if not lite.empty:
+        lite.to_csv(out / "lite.csv", index=False)
+        paths["lite_csv"] = out / "lite.csv"
     images = _plots(runs, table, agg, heatmaps) if plots and not table.empty else []
     (out / "leaderboard.html").write_text(render_html(runs, table, agg, title, images))
     paths["html"] = out / "leaderboard.html"

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from experiments.reporting import validity
 from experiments.rundir import RunDir, config_id
 from experiments.safe_config import load_run_config
 
@@ -109,12 +110,22 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "config_id": config_id(data),
             "settings_id": config_id({k: v for k, v in data.items() if k != "teacher"}),
             "teacher_id": config_id({"teacher": data.get("teacher")}),
+            "eval_episodes_per_task": validity.eval_episodes_per_task(cfg),  # NaN for the exact toy test below
         })
         if summary:
             row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list)) and k not in row})
             row["state"] = state
             held = summary.get("held_out_solved") or {}
             row["held_out_solved"] = 100.0 * float(np.mean(list(held.values()))) if held else math.nan
+            # does this run measure an algorithm (experiments/reporting/validity.py)
+            registry = src.get("teacher_registry") or _select(cfg, "teacher.registry") or row["teacher"]
+            exact = row["student"] in validity.EXACT_EVAL_STUDENTS  # the simulated student: no gradient, exact test
+            row["gradient_updates"] = math.nan if exact else validity.gradient_updates(rd.path, summary)
+            updates = validity.teacher_updates(registry, summary.get("teacher_diagnostics"))
+            row["teacher_updates"] = math.nan if updates is None else updates
+            row["teacher_updated"] = validity.updated_verdict(updates)
+        if row["student"] in validity.EXACT_EVAL_STUDENTS:
+            row["eval_episodes_per_task"] = math.nan
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -122,6 +133,11 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     for col in (*GROUP, "seed", "state", "error"):
         if col not in frame:
             frame[col] = None
+    for col in ("gradient_updates", "teacher_updates", "eval_episodes_per_task"):
+        if col not in frame:
+            frame[col] = math.nan
+    if "teacher_updated" not in frame:
+        frame["teacher_updated"] = None
     for col in METRICS:
         if col not in frame:
             frame[col] = math.nan

@@ -680,6 +680,8 @@ def _summary(tr: _Training, steps: int, final: Mapping[str, float], held: Mappin
         "extended_from": extended_from,
         "model": rd.model_path.name,
         "teacher_diagnostics": table_scalars(tr.teacher.diagnostics()),
+        # SB3's own count (PPO: n_epochs per trained rollout); 0 = the student never trained
+        "gradient_updates": int(getattr(tr.model, "_n_updates", 0)),
     }
 
 
