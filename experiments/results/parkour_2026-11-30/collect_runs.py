@@ -1,13 +1,14 @@
 """Copy the smoke training runs' small files here and print their table (issue #21's evidence).
 
-For every finished run directory under ``RUNS`` (``<runs_dir>/<name>/<run>/``) this copies
-``config.yaml``, ``summary.json``, ``run.log`` and ``eval/`` (not ``checkpoints/`` nor
+For every finished run directory under each ``RUNS`` argument (``<runs_dir>/<name>/<run>/``) this copies
+``config.yaml``, ``summary.json``, ``run.log``, ``eval/`` and ``teacher/`` (diagnostics; not ``checkpoints/`` nor
 ``model.zip``) to ``runs/<run>/`` and writes ``runs/<run>/sb3_updates.json`` with the
 counters SB3 saved in the final ``model.zip`` (``_n_updates``, ``num_timesteps``, the PPO
 sizes) and the number of minibatch gradient steps they imply. It then prints one markdown
 row per run from the copied files.
 
-    PYTHONPATH=. python experiments/results/parkour_2026-11-30/collect_runs.py /tmp/evidence_runs/evidence_parkour
+    PYTHONPATH=. python experiments/results/parkour_2026-11-30/collect_runs.py /tmp/evidence_runs/evidence_parkour \\
+        /tmp/evidence_runs/evidence_parkour_fit20
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 HERE = Path(__file__).parent
 
@@ -41,9 +43,10 @@ def copy_run(src: Path, dst_root: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("config.yaml", "summary.json", "run.log"):
         shutil.copy2(src / name, dst / name)
-    if (dst / "eval").exists():
-        shutil.rmtree(dst / "eval")
-    shutil.copytree(src / "eval", dst / "eval")
+    for name in ("eval", "teacher"):
+        if (dst / name).exists():
+            shutil.rmtree(dst / name)
+        shutil.copytree(src / name, dst / name)
     (dst / "sb3_updates.json").write_text(json.dumps(sb3_counters(src / "model.zip"), indent=1) + "\n")
     return dst
 
@@ -57,20 +60,25 @@ def row(run: Path) -> str:
                                  length=("length", "mean"))
     evals = "; ".join(f"step {int(st)}: {100 * r.mastered:.0f}% of {int(r.n)}, return {r.ret:.1f}, "
                       f"length {r.length:.0f}" for st, r in per.iterrows())
+    diag = pd.concat([pd.read_parquet(p) for p in sorted((run / "teacher").glob("*.parquet"))]).iloc[-1]
+    fits = f"{int(diag['n_fits'])} ({int(diag['n_components'])})" if "n_fits" in diag else "-"
     body = s["env"].removeprefix("parkour_")
-    return (f"| {body} | {s['teacher']} | {s['steps']} | {s['episodes']} | {u.get('_n_updates')} | "
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    fit_rate = (cfg["teacher"].get("params") or {}).get("fit_rate")
+    teacher = s["teacher"] + (f" (fit_rate {fit_rate})" if fit_rate is not None else "")
+    return (f"| {body} | {teacher} | {s['steps']} | {s['episodes']} | {u.get('_n_updates')} | "
             f"{u.get('minibatch_gradient_steps')} | {s['final_mastered']:.1f} | {s['final_return']:.2f} | "
-            f"{evals} | {s['wall_time_s']:.0f} |")
+            f"{evals} | {fits} | {s['wall_time_s']:.0f} |")
 
 
 def main() -> None:
-    root = Path(sys.argv[1])
     dst_root = HERE / "runs"
-    for src in sorted(p for p in root.iterdir() if (p / "summary.json").exists()):
-        copy_run(src, dst_root)
+    for root in map(Path, sys.argv[1:]):
+        for src in sorted(p for p in root.iterdir() if (p / "summary.json").exists()):
+            copy_run(src, dst_root)
     print("| body | teacher | env steps | train episodes | SB3 updates (epochs) | minibatch gradient steps | "
-          "final % mastered | final mean test return | test evaluations | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "final % mastered | final mean test return | test evaluations | GMM fits (components) | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for run in sorted(dst_root.iterdir()):
         if (run / "summary.json").exists():
             print(row(run))
