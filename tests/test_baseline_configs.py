@@ -29,13 +29,41 @@ PER_ENV = {"baseline_gridworld": ("gridworld", "ppo", 300_000), "baseline_webfor
 EPISODES = {"baseline_gridworld": 300_000 / 250, "baseline_webform": 40_000 / 24, "baseline_walker": 190}
 
 
+def swept_teachers(preset: str) -> list[str]:
+    """The teachers a preset's ``teacher: glob(...)`` sweeps, expanded as Hydra expands it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    cfg = OmegaConf.load(ROOT / "configs" / "experiment" / f"{preset}.yaml")
+    value = OverridesParser.create().parse_overrides([f"teacher={cfg.hydra.sweeper.params.teacher}"])[0].value()
+    return value.filter(TEACHERS)
+
+
 def test_baseline_sweeps_every_teacher_config_with_five_seeds():
     for preset in PRESETS:
         cfg = OmegaConf.load(ROOT / "configs" / "experiment" / f"{preset}.yaml")
         params = cfg.hydra.sweeper.params
-        assert params.teacher == "glob(*)" and params.seed == "range(0,5)"
+        assert params.teacher.startswith("glob(*") and params.seed == "range(0,5)"
         assert cfg.name == "baseline"
     assert "random" in TEACHERS and len(TEACHERS) >= 2
+
+
+@pytest.mark.parametrize("preset", list(PER_ENV))
+def test_a_per_env_sweep_holds_exactly_the_teachers_that_build_on_its_env(compose, preset):
+    """A teacher left out of a preset's glob is one whose run is refused on the env (it
+    refuses the env's task space at construction: the sweep's pre-check would refuse the
+    whole sweep); every teacher kept passes the CLI's own per-run check."""
+    from envs.errors import TeachBenchError
+    from experiments.running.cli import check_run_config
+
+    kept = set(swept_teachers(preset))
+    assert "random" in kept
+    for name in TEACHERS:
+        try:
+            check_run_config(compose(f"experiment={preset}", f"teacher={name}", "seed=0"))
+            accepted = True
+        except TeachBenchError:
+            accepted = False
+        assert accepted == (name in kept), (preset, name, accepted)
 
 
 @pytest.mark.parametrize("teacher", TEACHERS)
