@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from typing import Any, Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers TeachBench ids)
+from bench_walker import measure  # noqa: E402  (the same timing loop as the walker benchmarks)
 
 # a mid-box task of TMA's medium CPPN space; water and creepers as each body's test set has them
 BASE = {"input_vector_0": -0.15, "input_vector_1": 0.8, "input_vector_2": 0.1, "water_level": 0.0,
@@ -36,32 +35,6 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("climbing_profile_chimpanzee", "creepers", dict(BASE)),
 ]
 PEER = "gym BipedalWalker-v3"
-
-
-def measure(make: Callable[[], gym.Env], task: dict[str, Any] | None, steps: int, seed: int) -> tuple[float, float]:
-    """(steps/s, mean reset seconds) with uniform random actions."""
-    env = make()
-    rng = np.random.default_rng(seed)
-    low, high = env.action_space.low, env.action_space.high
-    actions = rng.uniform(low, high, size=(steps, low.shape[0])).astype(np.float32)
-    options = {"task": task} if task is not None else None
-    reset_time, resets = 0.0, 0
-    t0 = time.process_time()
-    for k in range(steps):
-        if k == 0:
-            r0 = time.process_time()
-            env.reset(seed=seed, options=options)
-            reset_time += time.process_time() - r0
-            resets += 1
-        _, _, term, trunc, _ = env.step(actions[k])
-        if term or trunc:
-            r0 = time.process_time()
-            env.reset(options=options)
-            reset_time += time.process_time() - r0
-            resets += 1
-    total = time.process_time() - t0
-    env.close()
-    return steps / total, reset_time / resets
 
 
 def main() -> None:
