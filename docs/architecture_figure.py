@@ -77,7 +77,7 @@ def draw(path: Path = OUT) -> Path:
         "evaluate(test set) · regret (PVL, MaxMC)", COLOURS["students"])
     box(ax, 9.4, 3.55, 3.3, 2.35, "envs/",
         "TaskSpace (named, bounded dims)\nreset(options={'task'|'level'})\ninfo['task'], info['success']\n"
-        "test_tasks() · is_mastered()\nheld_out()\n\ngridworld · walker · webform · toy", COLOURS["envs"])
+        "test_tasks() · is_mastered()\nheld_out()\n\ngridworld · walker · parkour · webform · toy", COLOURS["envs"])
 
     box(ax, 1.9, 0.35, 5.3, 2.45, "runs/<experiment>/<run>/",
         "config.yaml     resolved config (no secrets)\nepisodes/ eval/ teacher/   Parquet parts\n"
