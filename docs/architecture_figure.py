@@ -70,14 +70,14 @@ def draw(path: Path = OUT) -> Path:
 
     box(ax, 0.3, 3.55, 3.3, 2.35, "teachers/",
         "Teacher: sample() -> task\nupdate(Episode)\nstate_dict() / diagnostics()\n\nALP-GMM, Covar-GMM, RIAC, ADR,\n"
-        "SPDL, GoalGAN, Setter-Solver,\nPLR, PLR⊥, ACCEL, PAIRED, CLUTR", COLOURS["teachers"])
+        "SPDL, GoalGAN, Setter-Solver,\nPLR, PLR⊥, ACCEL, PAIRED, CLUTR,\nQWeb, WebRL", COLOURS["teachers"])
     box(ax, 4.4, 3.55, 4.2, 2.35, "students/",
-        "SB3 student (PPO, A2C, DQN, SAC, MaskablePPO)\n\nbridge: Curriculum (main process)\n"
+        "SB3 student (PPO, A2C, DQN, SAC, MaskablePPO,\nrecurrent PPO)\n\nbridge: Curriculum (main process)\n"
         "+ CurriculumWrapper (in every sub-env)\none task queued ahead per sub-env\n\n"
         "evaluate(test set) · regret (PVL, MaxMC)", COLOURS["students"])
     box(ax, 9.4, 3.55, 3.3, 2.35, "envs/",
         "TaskSpace (named, bounded dims)\nreset(options={'task'|'level'})\ninfo['task'], info['success']\n"
-        "test_tasks() · is_mastered()\nheld_out()\n\ngridworld · walker · parkour · webform · toy", COLOURS["envs"])
+        "test_tasks() · is_mastered()\nheld_out()\n\ngridworld · walker · parkour\nwebform · toy", COLOURS["envs"])
 
     box(ax, 1.9, 0.35, 5.3, 2.45, "runs/<experiment>/<run>/",
         "config.yaml     resolved config (no secrets)\nepisodes/ eval/ teacher/   Parquet parts\n"
