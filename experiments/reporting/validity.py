@@ -59,6 +59,9 @@ TEACHER_UPDATE_KEYS: dict[str, tuple[str, ...] | None] = {
     "paired_param": ("generator_updates",),  # the parameter generator's policy-gradient updates
     "clutr": ("generator_updates",),
     "clutr_param": ("generator_updates",),
+    "qweb_curriculum": ("steps_seen",),      # QWeb's warm start decays with the env steps it has seen
+    "qweb_instructor": None,                 # a fixed generator of goal states (QWeb's INET is not trained here)
+    "webrl": ("phase",),                     # WebRL phases: each one regenerates the set from failed forms
 }
 
 
