@@ -144,6 +144,55 @@ class NearestIndex:
             best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))  # type: ignore[union-attr]
         return best_i, np.sqrt(best_d2)
 
+    def nearest_then_add(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row in order: :meth:`nearest` among the stored points *and the earlier
+        rows* (index -1, distance inf while the index is empty), then the row is added:
+        exactly the answers of ``nearest(row); add(row)`` row by row, ties included.
+
+        Why it is exact: between two rebuilds of the large tree its answer is fixed, and the
+        tail's answer is the first point of minimal squared distance over everything after
+        the tree (stored tail, then earlier rows), whatever part the small tree covers. So
+        the batch is cut where adding would rebuild the large tree, and in each piece one
+        tree query, one tail query and the rows' pairwise distances give every answer,
+        combined with :meth:`nearest`'s rules (strictly closer tail beats the tree; exact
+        duplicates in the tree resolve to the earliest copy)."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        m = pts.shape[0]
+        out_i = np.full(m, -1, dtype=np.int64)
+        out_d2 = np.full(m, np.inf)
+        s = 0
+        while s < m:
+            at = self._n_tree + math.floor(max(self.min_tail, self.rebuild_fraction * self._n_tree)) + 1
+            e = min(m, s + at - self._n)  # adding row e-1 is what would rebuild the large tree
+            q = pts[s:e]
+            k = e - s
+            # tail: stored tail first (earlier), then the piece's own earlier rows
+            tail_i = np.full(k, -1, dtype=np.int64)
+            tail_d2 = np.full(k, np.inf)
+            if self._n > self._n_tree:
+                tail_i, tail_d2 = self._tail_nearest(q)
+            if k > 1:
+                d2_in = ((q[:, None, :] - q[None, :, :]) ** 2).sum(-1)
+                d2_in[np.triu_indices(k)] = np.inf  # only rows before this one
+                j = d2_in.argmin(1)
+                dj = d2_in[np.arange(k), j]
+                better = dj < tail_d2  # on equal distances the stored (earlier) point stays
+                tail_i = np.where(better, self._n + j, tail_i)
+                tail_d2 = np.where(better, dj, tail_d2)
+            best_i, best_d2 = tail_i, tail_d2
+            if self._tree is not None:
+                dist, idx = self._tree.query(q, k=1)
+                tree_i, tree_d2 = np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64) ** 2
+                better = best_d2 < tree_d2  # the tail wins only when strictly closer
+                best_i = np.where(better, best_i, tree_i)
+                best_d2 = np.where(better, best_d2, tree_d2)
+                for r in np.flatnonzero((best_d2 == 0.0) & (best_i < self._n_tree)):
+                    best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))
+            out_i[s:e], out_d2[s:e] = best_i, best_d2
+            self.add_batch(q)
+            s = e
+        return out_i, np.sqrt(out_d2)
+
     def nearest(self, point: np.ndarray) -> tuple[int, float]:
         """Index and distance of the nearest stored point (earliest on exact duplicates)."""
         if self._n == 0:
