@@ -103,12 +103,21 @@ class NearestIndex:
         best_d2 = np.full(m, np.inf)
         start = self._n_tree
         if self._small is not None and self._n_small > self._n_tree:
-            dist, idx = self._small.query(q, k=1)
+            dist, idx = self._small.query(q, k=2)
+            dist, idx = np.asarray(dist, dtype=np.float64), np.asarray(idx, dtype=np.int64)
             # every point within the answer's distance (plus rounding slack): the scan's
             # pick is among them, whatever distance cKDTree computed for each
-            radius = np.asarray(dist, dtype=np.float64) * (1.0 + 1e-9) + 1e-300
-            for r, found in enumerate(self._small.query_ball_point(q, r=radius)):
-                cand = np.array(sorted(found) or [int(np.atleast_1d(idx)[r])], dtype=np.int64) + self._n_tree
+            radius = dist[:, 0] * (1.0 + 1e-9) + 1e-300
+            # a second-nearest point clearly outside that radius (the common case) leaves the
+            # nearest one as the only candidate: no ball query needed for that row
+            alone = dist[:, 1] > radius * (1.0 + 1e-6)
+            if alone.any():
+                cand = idx[alone, 0] + self._n_tree
+                best_i[alone] = cand
+                best_d2[alone] = ((self._data[cand] - q[alone]) ** 2).sum(1)
+            for r in np.flatnonzero(~alone).tolist():
+                found = self._small.query_ball_point(q[r], r=radius[r])
+                cand = np.array(sorted(found) or [int(idx[r, 0])], dtype=np.int64) + self._n_tree
                 d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
                 j = int(d2.argmin())
                 best_i[r], best_d2[r] = cand[j], d2[j]
@@ -173,7 +182,7 @@ class NearestIndex:
                 tail_i, tail_d2 = self._tail_nearest(q)
             if k > 1:
                 d2_in = ((q[:, None, :] - q[None, :, :]) ** 2).sum(-1)
-                d2_in[np.triu_indices(k)] = np.inf  # only rows before this one
+                d2_in[np.arange(k)[:, None] <= np.arange(k)] = np.inf  # only rows before this one
                 j = d2_in.argmin(1)
                 dj = d2_in[np.arange(k), j]
                 better = dj < tail_d2  # on equal distances the stored (earlier) point stays
