@@ -97,6 +97,7 @@ class TaskSpace:
         names = [d.name for d in self.dims]
         if len(set(names)) != len(names):
             raise TeachBenchError("task_space", f"duplicate dimension names in {names}")
+        object.__setattr__(self, "_name_set", frozenset(names))  # validate()'s fast key check
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -232,17 +233,18 @@ class TaskSpace:
     def validate(self, task: Mapping[str, Any] | Sequence[float] | np.ndarray) -> Task:
         """Return the task as a clean dict, or raise :class:`TeachBenchError` naming the
         offending dimension and its bounds. Accepts a mapping or a sequence in dim order."""
-        if not isinstance(task, Mapping):
+        if type(task) is not dict and not isinstance(task, Mapping):  # dict: skip the slow ABC check
             values = list(np.asarray(task, dtype=object).reshape(-1))
             if len(values) != self.ndim:
                 raise TeachBenchError("task", f"expected {self.ndim} values {self.names}, got {len(values)}")
             task = dict(zip(self.names, values))
-        extra = set(task) - set(self.names)
-        if extra:
-            raise TeachBenchError(f"task.{sorted(extra)[0]}", "unknown task dimension", self.names)
-        missing = [n for n in self.names if n not in task]
-        if missing:
-            raise TeachBenchError(f"task.{missing[0]}", "missing task dimension", self.names)
+        if task.keys() != self._name_set:  # the usual case: one set comparison
+            extra = set(task) - set(self.names)
+            if extra:
+                raise TeachBenchError(f"task.{sorted(extra)[0]}", "unknown task dimension", self.names)
+            missing = [n for n in self.names if n not in task]
+            if missing:
+                raise TeachBenchError(f"task.{missing[0]}", "missing task dimension", self.names)
         clean: Task = {}
         for d in self.dims:
             value = task[d.name]
