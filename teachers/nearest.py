@@ -167,8 +167,7 @@ class NearestIndex:
         duplicates in the tree resolve to the earliest copy)."""
         pts = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
         m = pts.shape[0]
-        out_i = np.full(m, -1, dtype=np.int64)
-        out_d2 = np.full(m, np.inf)
+        parts_i, parts_d2 = [], []
         s = 0
         while s < m:
             at = self._n_tree + math.floor(max(self.min_tail, self.rebuild_fraction * self._n_tree)) + 1
@@ -176,31 +175,36 @@ class NearestIndex:
             q = pts[s:e]
             k = e - s
             # tail: stored tail first (earlier), then the piece's own earlier rows
-            tail_i = np.full(k, -1, dtype=np.int64)
-            tail_d2 = np.full(k, np.inf)
             if self._n > self._n_tree:
-                tail_i, tail_d2 = self._tail_nearest(q)
+                best_i, best_d2 = self._tail_nearest(q)
+            else:
+                best_i, best_d2 = np.full(k, -1, dtype=np.int64), np.full(k, np.inf)
             if k > 1:
                 d2_in = ((q[:, None, :] - q[None, :, :]) ** 2).sum(-1)
-                d2_in[np.arange(k)[:, None] <= np.arange(k)] = np.inf  # only rows before this one
+                d2_in[_not_before(k)] = np.inf  # only rows before this one
                 j = d2_in.argmin(1)
-                dj = d2_in[np.arange(k), j]
-                better = dj < tail_d2  # on equal distances the stored (earlier) point stays
-                tail_i = np.where(better, self._n + j, tail_i)
-                tail_d2 = np.where(better, dj, tail_d2)
-            best_i, best_d2 = tail_i, tail_d2
+                dj = d2_in.min(1)
+                better = dj < best_d2  # on equal distances the stored (earlier) point stays
+                best_i = np.where(better, self._n + j, best_i)
+                best_d2 = np.where(better, dj, best_d2)
             if self._tree is not None:
                 dist, idx = self._tree.query(q, k=1)
-                tree_i, tree_d2 = np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64) ** 2
+                tree_d2 = np.asarray(dist, dtype=np.float64) ** 2
                 better = best_d2 < tree_d2  # the tail wins only when strictly closer
-                best_i = np.where(better, best_i, tree_i)
+                best_i = np.where(better, best_i, np.asarray(idx, dtype=np.int64))
                 best_d2 = np.where(better, best_d2, tree_d2)
-                for r in np.flatnonzero((best_d2 == 0.0) & (best_i < self._n_tree)):
-                    best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))
-            out_i[s:e], out_d2[s:e] = best_i, best_d2
+                if not best_d2.all():  # some distance is 0: an exact duplicate
+                    for r in np.flatnonzero((best_d2 == 0.0) & (best_i < self._n_tree)).tolist():
+                        best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))
+            parts_i.append(best_i)
+            parts_d2.append(best_d2)
             self.add_batch(q)
             s = e
-        return out_i, np.sqrt(out_d2)
+        if len(parts_i) != 1:
+            if not parts_i:
+                return np.empty(0, dtype=np.int64), np.empty(0)
+            return np.concatenate(parts_i), np.sqrt(np.concatenate(parts_d2))
+        return parts_i[0], np.sqrt(parts_d2[0])
 
     def nearest(self, point: np.ndarray) -> tuple[int, float]:
         """Index and distance of the nearest stored point (earliest on exact duplicates)."""
@@ -223,3 +227,17 @@ class NearestIndex:
         if best_d2 == 0.0 and best_i < self._n_tree:
             best_i = min(int(t) for t in self._tree.query_ball_point(q, r=0.0))  # type: ignore[union-attr]
         return best_i, float(np.sqrt(best_d2))
+
+
+_NOT_BEFORE: dict[int, np.ndarray] = {}
+
+
+def _not_before(k: int) -> np.ndarray:
+    """``mask[i, j]`` is True where row ``j`` does not come before row ``i`` (``j >= i``)."""
+    mask = _NOT_BEFORE.get(k)
+    if mask is None:
+        mask = np.arange(k)[:, None] <= np.arange(k)
+        mask.flags.writeable = False
+        if k <= 256:
+            _NOT_BEFORE[k] = mask
+    return mask
