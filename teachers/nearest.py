@@ -99,34 +99,32 @@ class NearestIndex:
         """Per row of ``q``: the tail point a scan of the whole tail picks (the first of
         minimal squared distance, computed with NumPy) and that squared distance."""
         m = q.shape[0]
-        best_i = np.full(m, -1, dtype=np.int64)
-        best_d2 = np.full(m, np.inf)
         start = self._n_tree
         if self._small is not None and self._n_small > self._n_tree:
             dist, idx = self._small.query(q, k=2)
-            dist, idx = np.asarray(dist, dtype=np.float64), np.asarray(idx, dtype=np.int64)
             # every point within the answer's distance (plus rounding slack): the scan's
             # pick is among them, whatever distance cKDTree computed for each
             radius = dist[:, 0] * (1.0 + 1e-9) + 1e-300
             # a second-nearest point clearly outside that radius (the common case) leaves the
             # nearest one as the only candidate: no ball query needed for that row
             alone = dist[:, 1] > radius * (1.0 + 1e-6)
-            if alone.any():
-                cand = idx[alone, 0] + self._n_tree
-                best_i[alone] = cand
-                best_d2[alone] = ((self._data[cand] - q[alone]) ** 2).sum(1)
-            for r in np.flatnonzero(~alone).tolist():
-                found = self._small.query_ball_point(q[r], r=radius[r])
-                cand = np.array(sorted(found) or [int(idx[r, 0])], dtype=np.int64) + self._n_tree
-                d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
-                j = int(d2.argmin())
-                best_i[r], best_d2[r] = cand[j], d2[j]
+            best_i = idx[:, 0].astype(np.int64) + self._n_tree
+            best_d2 = ((self._data[best_i] - q) ** 2).sum(1)
+            if not alone.all():
+                for r in np.flatnonzero(~alone).tolist():
+                    found = self._small.query_ball_point(q[r], r=radius[r])
+                    cand = np.array(sorted(found) or [int(idx[r, 0])], dtype=np.int64) + self._n_tree
+                    d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
+                    j = int(d2.argmin())
+                    best_i[r], best_d2[r] = cand[j], d2[j]
             start = self._n_small
+        else:
+            best_i, best_d2 = np.full(m, -1, dtype=np.int64), np.full(m, np.inf)
         if self._n > start:
             tail = self._data[start : self._n]
             d2 = ((q[:, None, :] - tail[None, :, :]) ** 2).sum(-1)  # (m, newest points)
             j = d2.argmin(1)
-            dj = d2[np.arange(m), j]
+            dj = d2.min(1)
             better = dj < best_d2  # on equal distances the earlier (small-tree) point stays
             best_i = np.where(better, start + j, best_i)
             best_d2 = np.where(better, dj, best_d2)
