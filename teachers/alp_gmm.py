@@ -24,9 +24,10 @@ Presets (docs/references.md#alp-gmm table):
 
 Batched (for 1024+ envs): ``update_batch`` computes the nearest-neighbour ALP of a whole
 batch with one tree query plus the pairwise distances inside the batch (an episode's
-nearest earlier task may be an earlier episode of the same batch), then refits at every
-boundary the batch crosses, so it leaves exactly the state of the same episodes given one
-by one. ``sample_batch`` draws from the same mixture in one vectorised call. ``fit_lag=1``
+nearest earlier task may be an earlier episode of the same batch; the batch is cut where
+the index would rebuild its tree: :meth:`NearestIndex.nearest_then_add`), then refits at
+every boundary the batch crosses, so it leaves exactly the state of the same episodes given
+one by one, exact distance ties included. ``sample_batch`` draws from the same mixture in one vectorised call. ``fit_lag=1``
 (:mod:`teachers.refit`) moves the EM fits off the training loop, one fit period late.
 
 Default: ``corl2019``. With raw rewards the ALP coordinate's scale is the env's reward
