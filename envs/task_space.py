@@ -187,7 +187,8 @@ class TaskSpace:
     def from_unit_batch(self, u: np.ndarray) -> list[Task]:
         """Tasks from the rows of an ``(n, d)`` array of unit points (each clipped into the
         cube): :meth:`from_unit` row by row, with the array work done once for the batch."""
-        u = np.clip(np.nan_to_num(np.asarray(u, dtype=np.float64), nan=0.5), 0.0, 1.0)
+        u = np.asarray(u, dtype=np.float64)
+        u = np.clip(np.where(np.isnan(u), 0.5, u), 0.0, 1.0)  # as nan_to_num(nan=0.5): ±inf clip to 1 / 0 alike
         if u.ndim != 2 or u.shape[1] != self.ndim:
             raise TeachBenchError("task", f"expected an (n, {self.ndim}) array of unit values, got shape {u.shape}")
         x = np.clip(self.low + u * (self.high - self.low), self.low, self.high)

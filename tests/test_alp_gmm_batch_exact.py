@@ -91,3 +91,12 @@ def test_nearest_then_add_answers_as_nearest_then_add_row_by_row(min_tail, fract
         n += size
     assert batched.n_rebuilds == single.n_rebuilds > 3
     np.testing.assert_array_equal(batched.points, single.points)
+
+
+def test_from_unit_batch_is_from_unit_row_by_row_on_nan_inf_and_outside_values():
+    """The batched sampler's last step: NaN goes to the middle (0.5), ±inf and values outside
+    the cube clip to its faces, exactly as :meth:`TaskSpace.from_unit` does for one row."""
+    rng = np.random.default_rng(0)
+    u = rng.normal(0.5, 0.8, (300, 3))
+    u[::7, 0], u[::11, 1], u[::13, 2], u[::17, 1] = np.nan, np.inf, -np.inf, np.nan
+    assert SPACE.from_unit_batch(u) == [SPACE.from_unit(row) for row in u]
