@@ -106,8 +106,9 @@ class NearestIndex:
             # pick is among them, whatever distance cKDTree computed for each
             radius = dist[:, 0] * (1.0 + 1e-9) + 1e-300
             # a second-nearest point clearly outside that radius (the common case) leaves the
-            # nearest one as the only candidate: no ball query needed for that row
-            alone = dist[:, 1] > radius * (1.0 + 1e-6)
+            # nearest one as the only candidate: no ball query needed for that row (the floor
+            # keeps squared distances that underflow to 0 on the ball-query path)
+            alone = dist[:, 1] > np.maximum(radius * (1.0 + 1e-6), 1e-150)
             best_i = idx[:, 0].astype(np.int64) + self._n_tree
             best_d2 = ((self._data[best_i] - q) ** 2).sum(1)
             if not alone.all():
