@@ -97,6 +97,7 @@ class TaskSpace:
         names = [d.name for d in self.dims]
         if len(set(names)) != len(names):
             raise TeachBenchError("task_space", f"duplicate dimension names in {names}")
+        object.__setattr__(self, "_name_set", frozenset(names))  # validate()'s fast key check
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -186,7 +187,8 @@ class TaskSpace:
     def from_unit_batch(self, u: np.ndarray) -> list[Task]:
         """Tasks from the rows of an ``(n, d)`` array of unit points (each clipped into the
         cube): :meth:`from_unit` row by row, with the array work done once for the batch."""
-        u = np.clip(np.nan_to_num(np.asarray(u, dtype=np.float64), nan=0.5), 0.0, 1.0)
+        u = np.asarray(u, dtype=np.float64)
+        u = np.clip(np.where(np.isnan(u), 0.5, u), 0.0, 1.0)  # as nan_to_num(nan=0.5): ±inf clip to 1 / 0 alike
         if u.ndim != 2 or u.shape[1] != self.ndim:
             raise TeachBenchError("task", f"expected an (n, {self.ndim}) array of unit values, got shape {u.shape}")
         x = np.clip(self.low + u * (self.high - self.low), self.low, self.high)
@@ -232,17 +234,18 @@ class TaskSpace:
     def validate(self, task: Mapping[str, Any] | Sequence[float] | np.ndarray) -> Task:
         """Return the task as a clean dict, or raise :class:`TeachBenchError` naming the
         offending dimension and its bounds. Accepts a mapping or a sequence in dim order."""
-        if not isinstance(task, Mapping):
+        if type(task) is not dict and not isinstance(task, Mapping):  # dict: skip the slow ABC check
             values = list(np.asarray(task, dtype=object).reshape(-1))
             if len(values) != self.ndim:
                 raise TeachBenchError("task", f"expected {self.ndim} values {self.names}, got {len(values)}")
             task = dict(zip(self.names, values))
-        extra = set(task) - set(self.names)
-        if extra:
-            raise TeachBenchError(f"task.{sorted(extra)[0]}", "unknown task dimension", self.names)
-        missing = [n for n in self.names if n not in task]
-        if missing:
-            raise TeachBenchError(f"task.{missing[0]}", "missing task dimension", self.names)
+        if task.keys() != self._name_set:  # the usual case: one set comparison
+            extra = set(task) - set(self.names)
+            if extra:
+                raise TeachBenchError(f"task.{sorted(extra)[0]}", "unknown task dimension", self.names)
+            missing = [n for n in self.names if n not in task]
+            if missing:
+                raise TeachBenchError(f"task.{missing[0]}", "missing task dimension", self.names)
         clean: Task = {}
         for d in self.dims:
             value = task[d.name]

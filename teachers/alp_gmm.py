@@ -24,9 +24,10 @@ Presets (docs/references.md#alp-gmm table):
 
 Batched (for 1024+ envs): ``update_batch`` computes the nearest-neighbour ALP of a whole
 batch with one tree query plus the pairwise distances inside the batch (an episode's
-nearest earlier task may be an earlier episode of the same batch), then refits at every
-boundary the batch crosses, so it leaves exactly the state of the same episodes given one
-by one. ``sample_batch`` draws from the same mixture in one vectorised call. ``fit_lag=1``
+nearest earlier task may be an earlier episode of the same batch; the batch is cut where
+the index would rebuild its tree: :meth:`NearestIndex.nearest_then_add`), then refits at
+every boundary the batch crosses, so it leaves exactly the state of the same episodes given
+one by one, exact distance ties included. ``sample_batch`` draws from the same mixture in one vectorised call. ``fit_lag=1``
 (:mod:`teachers.refit`) moves the EM fits off the training loop, one fit period late.
 
 Default: ``corl2019``. With raw rewards the ALP coordinate's scale is the env's reward
@@ -160,26 +161,17 @@ class ALPGMM(Teacher):
             self.refit()
 
     def _update_batch(self, episodes: Sequence[Episode]) -> None:
-        """Steps 2/3 for a batch, equal to :meth:`_update` episode by episode."""
+        """Steps 2/3 for a batch, equal to :meth:`_update` episode by episode (ties included:
+        :meth:`NearestIndex.nearest_then_add` answers as the one-by-one queries would)."""
         p = self.task_space.to_unit_batch([e.task for e in episodes])
-        r = np.array([self.normalise_reward(e.episode_return) for e in episodes])
+        r = self._normalise_rewards([e.episode_return for e in episodes])
         n0, m = len(self.history), len(episodes)
-        alp = np.zeros(m)
+        j, _ = self.history.nearest_then_add(p)
         eligible = n0 + np.arange(m) > self.nn_min_history  # more than nn_min_history earlier tasks
+        alp = np.zeros(m)
         if eligible.any():
-            # nearest earlier task: in the history, or an earlier episode of this batch
-            d2_in = ((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)
-            d2_in[np.triu_indices(m)] = np.inf  # only j < i
-            j_in = d2_in.argmin(1)
-            d2_best = d2_in[np.arange(m), j_in]
-            r_old = r[j_in]
-            if n0 > 0:
-                j_h, d_h = self.history.nearest_batch(p)
-                from_history = d_h**2 <= d2_best  # ties: the history holds the earlier copy
-                r_hist = np.array([self.rewards[j] for j in j_h.tolist()])
-                r_old = np.where(from_history, r_hist, r_old)
-            alp = np.where(eligible, np.abs(r - r_old), 0.0)
-        self.history.add_batch(p)
+            old = [self.rewards[k] if k < n0 else float(r[k - n0]) for k in j[eligible].tolist()]
+            alp[eligible] = np.abs(r[eligible] - np.array(old, dtype=np.float64))
         self.rewards.extend(r.tolist())
         rows = np.concatenate([p, alp[:, None]], axis=1)  # [p, ALP] per episode, one array op
         for i in range(m):
@@ -187,6 +179,15 @@ class ALPGMM(Teacher):
             if (n0 + i + 1) % self.fit_rate == 0:
                 self.refit()
         self.last_alp = float(alp[-1])
+
+    def _normalise_rewards(self, returns: list[float]) -> np.ndarray:
+        """:meth:`normalise_reward` of each return, in one array op when they are all Python
+        floats (the same float64 arithmetic; other numeric types go one by one, as they do
+        through :meth:`_update`)."""
+        if self.reward_bounds is not None and all(type(x) is float for x in returns):
+            lo, hi = self.reward_bounds
+            return (np.clip(np.array(returns, dtype=np.float64), lo, hi) - lo) / (hi - lo)
+        return np.array([self.normalise_reward(x) for x in returns], dtype=np.float64)
 
     def refit(self) -> None:
         """Fit k = min_k..max_k on the window, keep the lowest AIC; keep the old fit on failure."""

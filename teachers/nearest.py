@@ -99,25 +99,33 @@ class NearestIndex:
         """Per row of ``q``: the tail point a scan of the whole tail picks (the first of
         minimal squared distance, computed with NumPy) and that squared distance."""
         m = q.shape[0]
-        best_i = np.full(m, -1, dtype=np.int64)
-        best_d2 = np.full(m, np.inf)
         start = self._n_tree
         if self._small is not None and self._n_small > self._n_tree:
-            dist, idx = self._small.query(q, k=1)
+            dist, idx = self._small.query(q, k=2)
             # every point within the answer's distance (plus rounding slack): the scan's
             # pick is among them, whatever distance cKDTree computed for each
-            radius = np.asarray(dist, dtype=np.float64) * (1.0 + 1e-9) + 1e-300
-            for r, found in enumerate(self._small.query_ball_point(q, r=radius)):
-                cand = np.array(sorted(found) or [int(np.atleast_1d(idx)[r])], dtype=np.int64) + self._n_tree
-                d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
-                j = int(d2.argmin())
-                best_i[r], best_d2[r] = cand[j], d2[j]
+            radius = dist[:, 0] * (1.0 + 1e-9) + 1e-300
+            # a second-nearest point clearly outside that radius (the common case) leaves the
+            # nearest one as the only candidate: no ball query needed for that row (the floor
+            # keeps squared distances that underflow to 0 on the ball-query path)
+            alone = dist[:, 1] > np.maximum(radius * (1.0 + 1e-6), 1e-150)
+            best_i = idx[:, 0].astype(np.int64) + self._n_tree
+            best_d2 = ((self._data[best_i] - q) ** 2).sum(1)
+            if not alone.all():
+                for r in np.flatnonzero(~alone).tolist():
+                    found = self._small.query_ball_point(q[r], r=radius[r])
+                    cand = np.array(sorted(found) or [int(idx[r, 0])], dtype=np.int64) + self._n_tree
+                    d2 = ((self._data[cand] - q[r]) ** 2).sum(1)
+                    j = int(d2.argmin())
+                    best_i[r], best_d2[r] = cand[j], d2[j]
             start = self._n_small
+        else:
+            best_i, best_d2 = np.full(m, -1, dtype=np.int64), np.full(m, np.inf)
         if self._n > start:
             tail = self._data[start : self._n]
             d2 = ((q[:, None, :] - tail[None, :, :]) ** 2).sum(-1)  # (m, newest points)
             j = d2.argmin(1)
-            dj = d2[np.arange(m), j]
+            dj = d2.min(1)
             better = dj < best_d2  # on equal distances the earlier (small-tree) point stays
             best_i = np.where(better, start + j, best_i)
             best_d2 = np.where(better, dj, best_d2)
@@ -144,6 +152,59 @@ class NearestIndex:
             best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))  # type: ignore[union-attr]
         return best_i, np.sqrt(best_d2)
 
+    def nearest_then_add(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row in order: :meth:`nearest` among the stored points *and the earlier
+        rows* (index -1, distance inf while the index is empty), then the row is added:
+        exactly the answers of ``nearest(row); add(row)`` row by row, ties included.
+
+        Why it is exact: between two rebuilds of the large tree its answer is fixed, and the
+        tail's answer is the first point of minimal squared distance over everything after
+        the tree (stored tail, then earlier rows), whatever part the small tree covers. So
+        the batch is cut where adding would rebuild the large tree, and in each piece one
+        tree query, one tail query and the rows' pairwise distances give every answer,
+        combined with :meth:`nearest`'s rules (strictly closer tail beats the tree; exact
+        duplicates in the tree resolve to the earliest copy)."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        m = pts.shape[0]
+        parts_i, parts_d2 = [], []
+        s = 0
+        while s < m:
+            at = self._n_tree + math.floor(max(self.min_tail, self.rebuild_fraction * self._n_tree)) + 1
+            e = min(m, s + at - self._n)  # adding row e-1 is what would rebuild the large tree
+            q = pts[s:e]
+            k = e - s
+            # tail: stored tail first (earlier), then the piece's own earlier rows
+            if self._n > self._n_tree:
+                best_i, best_d2 = self._tail_nearest(q)
+            else:
+                best_i, best_d2 = np.full(k, -1, dtype=np.int64), np.full(k, np.inf)
+            if k > 1:
+                d2_in = ((q[:, None, :] - q[None, :, :]) ** 2).sum(-1)
+                d2_in[_not_before(k)] = np.inf  # only rows before this one
+                j = d2_in.argmin(1)
+                dj = d2_in.min(1)
+                better = dj < best_d2  # on equal distances the stored (earlier) point stays
+                best_i = np.where(better, self._n + j, best_i)
+                best_d2 = np.where(better, dj, best_d2)
+            if self._tree is not None:
+                dist, idx = self._tree.query(q, k=1)
+                tree_d2 = np.asarray(dist, dtype=np.float64) ** 2
+                better = best_d2 < tree_d2  # the tail wins only when strictly closer
+                best_i = np.where(better, best_i, np.asarray(idx, dtype=np.int64))
+                best_d2 = np.where(better, best_d2, tree_d2)
+                if not best_d2.all():  # some distance is 0: an exact duplicate
+                    for r in np.flatnonzero((best_d2 == 0.0) & (best_i < self._n_tree)).tolist():
+                        best_i[r] = min(int(t) for t in self._tree.query_ball_point(q[r], r=0.0))
+            parts_i.append(best_i)
+            parts_d2.append(best_d2)
+            self.add_batch(q)
+            s = e
+        if len(parts_i) != 1:
+            if not parts_i:
+                return np.empty(0, dtype=np.int64), np.empty(0)
+            return np.concatenate(parts_i), np.sqrt(np.concatenate(parts_d2))
+        return parts_i[0], np.sqrt(parts_d2[0])
+
     def nearest(self, point: np.ndarray) -> tuple[int, float]:
         """Index and distance of the nearest stored point (earliest on exact duplicates)."""
         if self._n == 0:
@@ -165,3 +226,17 @@ class NearestIndex:
         if best_d2 == 0.0 and best_i < self._n_tree:
             best_i = min(int(t) for t in self._tree.query_ball_point(q, r=0.0))  # type: ignore[union-attr]
         return best_i, float(np.sqrt(best_d2))
+
+
+_NOT_BEFORE: dict[int, np.ndarray] = {}
+
+
+def _not_before(k: int) -> np.ndarray:
+    """``mask[i, j]`` is True where row ``j`` does not come before row ``i`` (``j >= i``)."""
+    mask = _NOT_BEFORE.get(k)
+    if mask is None:
+        mask = np.arange(k)[:, None] <= np.arange(k)
+        mask.flags.writeable = False
+        if k <= 256:
+            _NOT_BEFORE[k] = mask
+    return mask

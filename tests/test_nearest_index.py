@@ -62,6 +62,14 @@ class OneTreeIndex:
     def points(self) -> np.ndarray:
         return self.data
 
+    def nearest_then_add(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The definition: ``nearest(row); add(row)`` row by row (-1, inf while empty)."""
+        out = []
+        for p in np.asarray(points, dtype=np.float64).reshape(-1, self.dim):
+            out.append(self.nearest(p) if len(self) else (-1, np.inf))
+            self.add(p)
+        return np.array([i for i, _ in out], dtype=np.int64), np.array([d for _, d in out])
+
 
 def tied_points(rng: np.random.Generator, n: int) -> np.ndarray:
     """3-D points with many exact ties: a coordinate on a grid of 11 values, one clipped to
