@@ -121,3 +121,13 @@ def test_committed_rows_still_compose_and_build(tmp_path):
         env.close()
         env_students = OmegaConf.to_container(cfg.env.students, resolve=True) if cfg.env.get("students") else {}
         student_params(cfg.student.algo, OmegaConf.to_container(cfg.student.params, resolve=True), env_students)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_generic_baseline_sweeps_only_teachers_that_build_on_each_of_its_envs(compose, env):
+    """``experiment=baseline env=<env>``: every teacher its glob keeps passes the CLI's
+    per-run check on that env (none becomes a failed row)."""
+    from experiments.running.cli import check_run_config
+
+    for name in swept_teachers("baseline"):
+        check_run_config(compose("experiment=baseline", f"env={env}", f"teacher={name}", "seed=0"))
