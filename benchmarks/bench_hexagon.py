@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gymnasium as gym  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers TeachBench ids)
-from bench_walker import measure, reset_only  # noqa: E402
+from bench_walker import measure, print_ratio_table, reset_only  # noqa: E402
 from envs.walker.hexagon import NAMES, load_test_set  # noqa: E402
 
 PEER = "gym BipedalWalker-v3"
@@ -58,14 +58,7 @@ def main() -> None:
             sps, _ = measure(make, task, args.steps, seed=rep, zero=True)
             still[label] = max(still.get(label, 0.0), sps)
     resets = {label: reset_only(make, task, args.resets) for label, make, task in todo}
-    print(f"{'env':44s} {'random/s':>9s} {'ratio':>6s} {'zero/s':>8s} {'ratio':>6s} {'reset ms':>9s} {'ratio':>6s}  vs")
-    for label, _, _ in todo:
-        peer = "" if label == PEER else PEER
-        ratio = best[label] / best[PEER] if peer else 1.0
-        sratio = still[label] / still[PEER] if peer else 1.0
-        rratio = resets[PEER] / resets[label] if peer else 1.0
-        print(f"{label:44s} {best[label]:9.0f} {ratio:6.2f} {still[label]:8.0f} {sratio:6.2f} "
-              f"{1e3 * resets[label]:9.2f} {rratio:6.2f}  {peer or '-'}")
+    print_ratio_table([(label, "" if label == PEER else PEER) for label, _, _ in todo], best, still, resets, width=44)
     print("random/s: random actions, resets included (falls: many resets); zero/s: zero actions (step cost only);")
     print("ratios = ours / peer for speed, peer / ours for reset time (> 1: ours faster)")
 

@@ -90,6 +90,19 @@ def reset_only(make: Callable[[], gym.Env], task: dict[str, Any] | None, n: int)
     return (time.process_time() - t0) / n
 
 
+def print_ratio_table(rows: list[tuple[str, str]], best: dict[str, float], still: dict[str, float],
+                      resets: dict[str, float], width: int) -> None:
+    """One line per (label, peer): random- and zero-action steps/s and reset time, each with
+    its ratio to the peer measured in the same run (an empty peer: the peer itself)."""
+    print(f"{'env':{width}s} {'random/s':>9s} {'ratio':>6s} {'zero/s':>8s} {'ratio':>6s} {'reset ms':>9s} {'ratio':>6s}  vs")
+    for label, peer in rows:
+        ratio = best[label] / best[peer] if peer else 1.0
+        sratio = still[label] / still[peer] if peer else 1.0
+        rratio = resets[peer] / resets[label] if peer else 1.0
+        print(f"{label:{width}s} {best[label]:9.0f} {ratio:6.2f} {still[label]:8.0f} {sratio:6.2f} "
+              f"{1e3 * resets[label]:9.2f} {rratio:6.2f}  {peer or '-'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3000, help="random steps per env per repeat")
@@ -107,13 +120,7 @@ def main() -> None:
             sps, _ = measure(make, task, args.steps, seed=rep, zero=True)
             still[label] = max(still.get(label, 0.0), sps)
     resets = {label: reset_only(make, task, args.resets) for label, make, task, _ in todo}
-    print(f"{'env':48s} {'random/s':>9s} {'ratio':>6s} {'zero/s':>8s} {'ratio':>6s} {'reset ms':>9s} {'ratio':>6s}  vs")
-    for label, _, _, peer in todo:
-        ratio = best[label] / best[peer] if peer else 1.0
-        sratio = still[label] / still[peer] if peer else 1.0
-        rratio = resets[peer] / resets[label] if peer else 1.0
-        print(f"{label:48s} {best[label]:9.0f} {ratio:6.2f} {still[label]:8.0f} {sratio:6.2f} "
-              f"{1e3 * resets[label]:9.2f} {rratio:6.2f}  {peer or '-'}")
+    print_ratio_table([(label, peer) for label, _, _, peer in todo], best, still, resets, width=48)
     print("\nper body, random-action steps/s relative to gymnasium's walker (obstacles flat, stumps, obstacles hardcore):")
     for body in args.bodies.split(","):
         row = []
