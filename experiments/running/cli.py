@@ -241,9 +241,16 @@ def _compose(config_name: str, overrides: Sequence[str], hydra_config: bool = Tr
 def _sweep_points(base: Sequence[str], sweeps: Sequence[Any]) -> Iterator[list[str]]:
     """One override list per value of each sweep (the others left at their defaults):
     enough to find an unknown option or key without composing the whole product."""
+    from hydra.core.override_parser.types import Glob
+
     for sweep in sweeps:
         key = sweep.input_line.split("=", 1)[0]
-        for value in sweep.sweep_string_iterator():
+        value = sweep.value()
+        # glob(...) over a config group is expanded by Hydra's sweeper with its config loader,
+        # which does not exist yet here: expand it over the group's options ourselves
+        values = (value.filter(_group_options(key.lstrip("+~"))) if isinstance(value, Glob)
+                  else sweep.sweep_string_iterator())
+        for value in values:
             yield [*base, f"{key}={value}"]
 
 
