@@ -7,6 +7,7 @@
 #   PART=measure,liteweb benchmarks/device_leaderboard.sh   # call 1: throughput of one run per env
 #                                                     # on 4 cores + the web forms' lite tier on the rest
 #   PART=grid    benchmarks/device_leaderboard.sh     # call 2: toy track + gridworld (baseline and lite)
+#   PART=track / PART=gridworld                       # the two halves of grid, each on every core
 #   PART=web     benchmarks/device_leaderboard.sh     # call 3: web forms (baseline)
 #   PART=walker1 / walker2 / walker3                  # calls 4-6: the walker (walker3 with its lite tier)
 #   PART=grid,web CORES=64 ...                        # several parts in one call on a bigger machine
@@ -66,7 +67,7 @@ set -uo pipefail
 main() {
 cd "$(dirname "$0")/.."
 PART=${PART:-${1:-}}
-[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
+[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
 OUT=${OUT:?set OUT to the folder whose files come back}
 CORES=${CORES:-$(nproc)}
 PY=${PY:-python3}
@@ -166,6 +167,10 @@ for p in "${PARTS[@]}"; do
       tw=$(( CORES * 3 / 8 )); (( tw < 1 )) && tw=1; gw=$(( CORES - tw )); (( gw < 1 )) && gw=1
       bg eval 'track track_full "$tw" seeds=10; track lite "$tw" seeds=3 episodes=10000 eval_every=500'
       bg eval 'sweep "$gw" baseline_gridworld ""; sweep "$gw" lite_gridworld ""' ;;
+    track)  # the two toy-track sweeps alone, on every core
+      bg eval 'track track_full "$CORES" seeds=10; track lite "$CORES" seeds=3 episodes=10000 eval_every=500' ;;
+    gridworld)  # the gridworld alone (baseline, then lite), on every core
+      bg eval 'sweep "$CORES" baseline_gridworld ""; sweep "$CORES" lite_gridworld ""' ;;
     web) bg sweep "$CORES" baseline_webform "" ;;
     walker1) bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" ;;
     walker2) bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" ;;
@@ -178,7 +183,7 @@ for p in "${PARTS[@]}"; do
       for preset in baseline_gridworld lite_gridworld baseline_webform lite_webform baseline_walker lite_walker; do
         sweep "$CORES" "$preset" ""
       done ;;
-    *) echo "unknown part $p (measure liteweb grid web walker1 walker2 walker3 all)" >&2; exit 2 ;;
+    *) echo "unknown part $p (measure liteweb grid track gridworld web walker1 walker2 walker3 all)" >&2; exit 2 ;;
   esac
 done
 (( ${#PIDS[@]} )) && wait "${PIDS[@]}"
