@@ -67,7 +67,7 @@ set -uo pipefail
 main() {
 cd "$(dirname "$0")/.."
 PART=${PART:-${1:-}}
-[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
+[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|litegrid|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
 OUT=${OUT:?set OUT to the folder whose files come back}
 CORES=${CORES:-$(nproc)}
 PY=${PY:-python3}
@@ -171,6 +171,7 @@ for p in "${PARTS[@]}"; do
       bg eval 'track track_full "$CORES" seeds=10; track lite "$CORES" seeds=3 episodes=10000 eval_every=500' ;;
     gridworld)  # the gridworld alone (baseline, then lite), on every core
       bg eval 'sweep "$CORES" baseline_gridworld ""; sweep "$CORES" lite_gridworld ""' ;;
+    litegrid) bg sweep "$CORES" lite_gridworld "" ;;   # the gridworld's lite tier alone
     web) bg sweep "$CORES" baseline_webform "" ;;
     walker1) bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" ;;
     walker2) bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" ;;
@@ -183,7 +184,7 @@ for p in "${PARTS[@]}"; do
       for preset in baseline_gridworld lite_gridworld baseline_webform lite_webform baseline_walker lite_walker; do
         sweep "$CORES" "$preset" ""
       done ;;
-    *) echo "unknown part $p (measure liteweb grid track gridworld web walker1 walker2 walker3 all)" >&2; exit 2 ;;
+    *) echo "unknown part $p (measure liteweb grid track gridworld litegrid web walker1 walker2 walker3 all)" >&2; exit 2 ;;
   esac
 done
 (( ${#PIDS[@]} )) && wait "${PIDS[@]}"
