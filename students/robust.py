@@ -91,14 +91,24 @@ class ReplayMask:
 def masked_batches(buffer: Any, mask: np.ndarray, batch_size: int | None,
                    rng: np.random.Generator) -> Iterator[Any]:
     """Minibatches of the rollout buffer restricted to ``mask`` (shape ``(n_steps, n_envs)``),
-    in a random order; the buffer is flattened the way SB3's own ``get`` flattens it."""
+    in a random order; the buffer is flattened the way SB3's own ``get`` flattens it.
+
+    A trailing remainder of a single transition joins the minibatch before it: sb3-contrib's
+    MaskablePPO normalises advantages as ``(a - mean) / (std + 1e-8)`` without SB3's
+    ``len > 1`` guard, and the std of one sample is NaN, which turned the whole policy NaN
+    (ACCEL on the web forms, 2026-11-30). SB3's own buffers never leave a remainder (the
+    rollout size is a multiple of the minibatch size); a replay mask can."""
     if not buffer.generator_ready:
         next(type(buffer).get(buffer, 1))  # SB3 flattens (env-major) on the first draw
     flat = np.asarray(mask, dtype=bool).swapaxes(0, 1).reshape(-1)  # flat index = env * n_steps + step
     idx = rng.permutation(np.flatnonzero(flat))
     size = len(idx) if batch_size is None else int(batch_size)
-    for start in range(0, len(idx), size):
-        yield buffer._get_samples(idx[start:start + size])
+    starts = list(range(0, len(idx), size))
+    if len(starts) > 1 and len(idx) - starts[-1] == 1:
+        starts.pop()                       # the lone last transition goes with the batch before it
+    for k, start in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else len(idx)
+        yield buffer._get_samples(idx[start:stop])
 
 
 def install_robust_update(model: Any, mask: ReplayMask, stats: dict[str, int], seed: int | None = None) -> None:
@@ -117,7 +127,7 @@ def install_robust_update(model: Any, mask: ReplayMask, stats: dict[str, int], s
     def train(self: Any) -> None:
         m = mask.mask
         stats["env_steps"] += int(m.size)
-        if not m.any():
+        if m.sum() < 2:  # nothing replayed, or one transition: its normalised advantage is 0/0
             stats["skipped_updates"] += 1
             return None
         stats["gradient_updates"] += 1

@@ -132,3 +132,47 @@ def test_needs_nothing_is_a_no_op_and_off_policy_students_are_refused() -> None:
     assert not cur.defer_updates and not cb.at_rollout_end and att.tracker is None
     with pytest.raises(TeachBenchError, match="student.algo"):
         attach_teacher_needs(make_teacher("plr", space), model, cur, cb)
+
+
+def test_masked_batches_never_yield_a_lone_transition() -> None:
+    """3 masked transitions in minibatches of 2 give one batch of 3, not 2 + 1: a batch of
+    one has an advantage std of NaN under sb3-contrib's normalisation."""
+    from gymnasium import spaces
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    buf = RolloutBuffer(4, spaces.Box(-1e6, 1e6, (1,)), spaces.Discrete(2), n_envs=3)
+    for t in range(4):
+        buf.add(np.full((3, 1), t, np.float32), np.zeros((3, 1)), np.zeros(3), np.zeros(3), torch.zeros(3), torch.zeros(3))
+    buf.compute_returns_and_advantage(torch.zeros(3), np.zeros(3))
+    mask = np.zeros((4, 3), dtype=bool)
+    mask[1, 0] = mask[3, 2] = mask[0, 1] = True
+    assert [len(b.observations) for b in masked_batches(buf, mask, 2, np.random.default_rng(0))] == [3]
+    mask[2, :] = True                                              # 6 transitions: 2 + 2 + 2
+    assert [len(b.observations) for b in masked_batches(buf, mask, 2, np.random.default_rng(0))] == [2, 2, 2]
+
+
+def test_a_robust_maskable_ppo_update_stays_finite_with_a_few_replayed_transitions() -> None:
+    """The web forms' PLR⊥/ACCEL rows failed with NaN logits on 2026-11-30: a replay mask of
+    k * batch_size + 1 transitions made a minibatch of one, and MaskablePPO's advantage
+    normalisation divided by its NaN std. Every update here must leave finite weights, and a
+    single replayed transition is no update at all."""
+    from types import SimpleNamespace
+
+    from students.robust import install_robust_update
+
+    vec = make_vec_env("webform", {}, 2, seed=0)
+    model = make_student("maskable_ppo", vec, params={"n_steps": 16, "batch_size": 4, "n_epochs": 2}, seed=0)
+    model.learn(total_timesteps=32)                               # a filled rollout buffer (32 transitions)
+    holder, stats = SimpleNamespace(mask=np.zeros((16, 2), dtype=bool)), {}
+    install_robust_update(model, holder, stats)
+    for n in (5, 9, 1):                                           # 4 + 1, 8 + 1, and a lone transition
+        holder.mask[:] = False
+        holder.mask.reshape(-1)[:n] = True
+        before = [p.detach().clone() for p in model.policy.parameters()]
+        model.train()
+        after = list(model.policy.parameters())
+        assert all(torch.isfinite(p).all() for p in after), n
+        changed = any(not torch.equal(p, q) for p, q in zip(before, after))
+        assert changed == (n > 1), n
+    assert stats["gradient_updates"] == 2 and stats["skipped_updates"] == 1
+    vec.close()
