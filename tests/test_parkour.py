@@ -441,6 +441,49 @@ def test_scripted_walker_on_a_flat_parkour_track():
     assert x > env.track.finish_x and ret > 230 and success
 
 
+def _climb(seed: int, act=None) -> tuple[float, float, list, dict]:
+    """Play the scripted climber (``act`` rewrites its action) on the flat level with TMA's
+    start-pad ceiling 20 units up (200 px / scale 10 = 2e5 px / scale 10^4), 2000 steps."""
+    from envs.parkour.scripted import ClimberController
+
+    env = make_env("parkour", body="climbing_profile_chimpanzee", ceiling_offset=2e5)
+    o, _ = env.reset(seed=seed, options={"level": FLAT})
+    controller, ret, rewards, end = ClimberController(), 0.0, [], {}
+    for _ in range(2000):
+        a = controller(o)
+        o, r, terminated, truncated, info = env.step(a if act is None else act(a))
+        ret += r
+        rewards.append(r)
+        if terminated or truncated:
+            end = {"terminated": terminated, "truncated": truncated, **info}
+            break
+    return env.unwrapped.agent.head.position[0], ret, rewards, end
+
+
+def test_scripted_climber_crosses_a_flat_parkour_track_hand_over_hand():
+    """Brachiation (envs/parkour/scripted.py) takes the chimpanzee across the whole flat track
+    under the ceiling within TMA's 2000 steps: it ends by passing the finish line (215 steps
+    of 14/30), never by a fatal contact, with a return above TMA's mastery threshold 230
+    (130 / 30 per unit over 95.7 units is 414 before the energy cost). Without regrasping
+    (grasp actions held on, so no hand can move along the ceiling) the same arm motions get
+    nowhere, and an idle climber just hangs: the progress is the hand-over-hand grip."""
+    start = 20 * STEP / 2
+    for seed in (0, 1):
+        x, ret, rewards, end = _climb(seed)
+        assert end["terminated"] and not end["truncated"] and x > (200 + 20 - 5) * STEP
+        assert min(rewards) > -100 and ret > 230 and end["success"]
+
+    def keep_both_grips(a):
+        a = a.copy()
+        a[-2:] = 1.0
+        return a
+
+    x, ret, rewards, end = _climb(0, keep_both_grips)
+    assert x - start < 1.0 and not end.get("success", False)
+    x, *_ = _climb(0, lambda a: np.r_[np.zeros(10), 1.0, 1.0])
+    assert abs(x - start) < 0.5
+
+
 def test_tma_parkour_preset(compose):
     from omegaconf import OmegaConf
 
