@@ -421,8 +421,8 @@ def _heuristic_walk(env, seed: int, settle: int = 30) -> tuple[float, float, boo
 
 def test_scripted_walker_on_a_flat_parkour_track():
     """gymnasium's heuristic gait walks the Parkour walker forward (it has no notion of
-    balance and falls after ~5 units from TMA's higher start; a fallen Parkour walker is not
-    ended); started at gymnasium's hull height, the same gait crosses the whole flat track
+    balance and falls after ~5 units from TMA's higher start, which the next test's
+    WalkerController fixes; a fallen Parkour walker is not ended); started at gymnasium's hull height, the same gait crosses the whole flat track
     (return > 230) as it crosses BipedalWalker-v3: the physics is gymnasium's walker's."""
     import dataclasses
 
@@ -439,6 +439,72 @@ def test_scripted_walker_on_a_flat_parkour_track():
     env.spec_body = dataclasses.replace(env.spec_body, center_height=2 * 34 / 30)  # gymnasium's start
     x, ret, success = _heuristic_walk(env, seed=0, settle=0)
     assert x > env.track.finish_x and ret > 230 and success
+
+
+def test_scripted_walker_crosses_the_flat_track_from_tmas_start():
+    """envs/parkour/scripted.py's WalkerController (gymnasium's gait, held in its first pose
+    for 20 steps while the walker lands from TMA's hull height 2.5, with a stronger hull
+    damping) crosses the whole flat track from TMA's own start within TMA's 2000 steps; with
+    no settle phase the same controller falls within a few units."""
+    from envs.parkour.scripted import WalkerController
+
+    env = make_env("parkour", ceiling_offset=2e6)
+    start = 20 * STEP / 2
+    assert env.unwrapped.spec_body.center_height == pytest.approx(2 * 34 / 30 - 8 / 30 + 0.5)   # TMA's start
+    for seed, controller in ((0, WalkerController()), (1, WalkerController()), (0, WalkerController(settle=0))):
+        o, _ = env.reset(seed=seed, options={"level": FLAT})
+        for _ in range(2000):
+            o, r, terminated, truncated, info = env.step(controller(o))
+            if terminated or truncated:
+                break
+        x = env.unwrapped.agent.head.position[0]
+        if controller.settle:
+            assert terminated and x > (200 + 20 - 5) * STEP and info["success"]
+        else:
+            assert x - start < 5.0 and not info["success"]
+
+
+def _climb(seed: int, act=None) -> tuple[float, float, list, dict]:
+    """Play the scripted climber (``act`` rewrites its action) on the flat level with TMA's
+    start-pad ceiling 20 units up (200 px / scale 10 = 2e5 px / scale 10^4), 2000 steps."""
+    from envs.parkour.scripted import ClimberController
+
+    env = make_env("parkour", body="climbing_profile_chimpanzee", ceiling_offset=2e5)
+    o, _ = env.reset(seed=seed, options={"level": FLAT})
+    controller, ret, rewards, end = ClimberController(), 0.0, [], {}
+    for _ in range(2000):
+        a = controller(o)
+        o, r, terminated, truncated, info = env.step(a if act is None else act(a))
+        ret += r
+        rewards.append(r)
+        if terminated or truncated:
+            end = {"terminated": terminated, "truncated": truncated, **info}
+            break
+    return env.unwrapped.agent.head.position[0], ret, rewards, end
+
+
+def test_scripted_climber_crosses_a_flat_parkour_track_hand_over_hand():
+    """Brachiation (envs/parkour/scripted.py) takes the chimpanzee across the whole flat track
+    under the ceiling within TMA's 2000 steps: it ends by passing the finish line (215 steps
+    of 14/30), never by a fatal contact, with a return above TMA's mastery threshold 230
+    (130 / 30 per unit over 95.7 units is 414 before the energy cost). Without regrasping
+    (grasp actions held on, so no hand can move along the ceiling) the same arm motions get
+    nowhere, and an idle climber just hangs: the progress is the hand-over-hand grip."""
+    start = 20 * STEP / 2
+    for seed in (0, 1):
+        x, ret, rewards, end = _climb(seed)
+        assert end["terminated"] and not end["truncated"] and x > (200 + 20 - 5) * STEP
+        assert min(rewards) > -100 and ret > 230 and end["success"]
+
+    def keep_both_grips(a):
+        a = a.copy()
+        a[-2:] = 1.0
+        return a
+
+    x, ret, rewards, end = _climb(0, keep_both_grips)
+    assert x - start < 1.0 and not end.get("success", False)
+    x, *_ = _climb(0, lambda a: np.r_[np.zeros(10), 1.0, 1.0])
+    assert abs(x - start) < 0.5
 
 
 def test_tma_parkour_preset(compose):
