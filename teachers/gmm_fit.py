@@ -51,6 +51,7 @@ class GMM:
         self.means = np.asarray(self.means, dtype=np.float64)
         self.covariances = np.asarray(self.covariances, dtype=np.float64)
         self._chol: np.ndarray | None = None
+        self._cdf: tuple[bytes, np.ndarray] | None = None  # (progress, its component CDF), see _progress_cdf
 
     @property
     def k(self) -> int:
@@ -76,11 +77,19 @@ class GMM:
         """``n`` draws of :meth:`sample_by_progress` at once, as an ``(n, n_task_dims)`` array."""
         if self._chol is None:
             self._chol = _safe_cholesky(self.covariances)
-        cdf = np.cumsum(proportional(progress))
+        cdf = self._progress_cdf(progress)
         idx = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), self.k - 1)
         z = rng.standard_normal((n, self.means.shape[1]))
         x = self.means[idx] + np.einsum("nij,nj->ni", self._chol[idx], z)
         return x[:, :n_task_dims]
+
+    def _progress_cdf(self, progress: np.ndarray) -> np.ndarray:
+        """``cumsum(proportional(progress))``, kept while ``progress`` stays the same (a
+        teacher passes the same values every vector step until its next fit)."""
+        key = np.asarray(progress, dtype=np.float64).tobytes()
+        if self._cdf is None or self._cdf[0] != key:
+            self._cdf = (key, np.cumsum(proportional(progress)))
+        return self._cdf[1]
 
     def to_state(self) -> dict[str, Any]:
         return {

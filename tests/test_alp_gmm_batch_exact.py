@@ -138,3 +138,19 @@ def test_from_unit_batch_is_from_unit_row_by_row_on_nan_inf_and_outside_values()
     u = rng.normal(0.5, 0.8, (300, 3))
     u[::7, 0], u[::11, 1], u[::13, 2], u[::17, 1] = np.nan, np.inf, -np.inf, np.nan
     assert SPACE.from_unit_batch(u) == [SPACE.from_unit(row) for row in u]
+
+
+def test_a_mixture_samples_by_the_progress_it_is_given_now():
+    """The component CDF is kept between calls with the same progress and recomputed when
+    the progress changes: the draws equal a fresh mixture's."""
+    from teachers.gmm_fit import GMM
+
+    means = np.array([[0.1, 0.1, 0.1, 0.0], [0.9, 0.9, 0.9, 0.0]])
+    cov = np.stack([np.eye(4) * 1e-4] * 2)
+    kept = GMM(np.full(2, 0.5), means, cov)
+    for progress in ([1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 1.0]):
+        a = kept.sample_batch_by_progress(np.array(progress), np.random.default_rng(1), 50, 3)
+        b = GMM(np.full(2, 0.5), means, cov).sample_batch_by_progress(np.array(progress), np.random.default_rng(1), 50, 3)
+        np.testing.assert_array_equal(a, b)
+        if progress == [0.0, 1.0]:
+            assert (a > 0.5).all()  # every draw from the second component

@@ -80,3 +80,14 @@ def test_validate_is_clean_error_or_valid_task(values):
         return
     assert SPACE.contains(task)
     assert all(not isinstance(v, float) or math.isfinite(v) for v in task.values())
+
+
+def test_bounds_are_copies_and_discrete_rounding_is_half_to_even():
+    """``low``/``high`` hand out copies of the arrays the batch conversions use (built once),
+    and a discrete value rounds half to even, as ``np.rint`` does."""
+    space = TaskSpace([Dim("size", 5, 15, "discrete"), Dim("w", 0.0, 0.5)])
+    low = space.low
+    low[0] = 99.0
+    assert space.low.tolist() == [5.0, 0.0] and space.to_unit({"size": 5, "w": 0.0}).tolist() == [0.0, 0.0]
+    assert [space["size"].from_number(x) for x in (5.5, 6.5, 7.49999, np.float64(8.5), 9)] == [6, 6, 7, 8, 9]
+    assert space.from_unit_batch(np.array([[0.05, 0.0], [0.15, 1.0]])) == [{"size": 6, "w": 0.0}, {"size": 6, "w": 0.5}]
