@@ -216,17 +216,16 @@ class TaskSpace:
                 cols.append(rng.integers(int(math.ceil(d.low)), int(math.floor(d.high)) + 1, size=n))
             else:
                 cols.append(rng.integers(len(d.choices), size=n))
-        out: list[Task] = [{} for _ in range(n)]
+        columns = []
         for d, col in zip(self.dims, cols):
             if d.kind == "continuous":
-                values = [float(v) for v in col.tolist()]
+                columns.append([float(v) for v in col.tolist()])
             elif d.kind == "discrete":
-                values = [int(v) for v in col.tolist()]
+                columns.append([int(v) for v in col.tolist()])
             else:
-                values = [d.choices[int(v)] for v in col.tolist()]
-            for task, v in zip(out, values):
-                task[d.name] = v
-        return out
+                columns.append([d.choices[int(v)] for v in col.tolist()])
+        names = [d.name for d in self.dims]
+        return [dict(zip(names, row)) for row in zip(*columns)]
 
     def sample(self, rng: np.random.Generator) -> Task:
         """A uniform task: uniform per dimension (each integer / category equally likely)."""
@@ -258,6 +257,16 @@ class TaskSpace:
         clean: Task = {}
         for d in self.dims:
             value = task[d.name]
+            vt = type(value)
+            if (vt is float and d.kind == "continuous") or (vt is int and d.kind == "discrete"):
+                # the usual case (a teacher's own output): the same checks without the
+                # conversions, which would return the value itself
+                if not (d.low <= value <= d.high):  # NaN fails here too; inf is outside finite bounds
+                    if vt is float and not math.isfinite(value):
+                        raise TeachBenchError(f"task.{d.name}", f"{value!r} is not finite")
+                    raise TeachBenchError(f"task.{d.name}", f"{value!r} is outside [{d.low}, {d.high}]")
+                clean[d.name] = value
+                continue
             number = d.to_number(value)
             if not math.isfinite(number):
                 raise TeachBenchError(f"task.{d.name}", f"{value!r} is not finite")
