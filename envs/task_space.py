@@ -199,8 +199,9 @@ class TaskSpace:
         if u.ndim != 2 or u.shape[1] != self.ndim:
             raise TeachBenchError("task", f"expected an (n, {self.ndim}) array of unit values, got shape {u.shape}")
         x = np.clip(self._low + u * self._span, self._low, self._high)
-        dims = self.dims
-        return [{d.name: d.from_number(v) for d, v in zip(dims, row)} for row in x.tolist()]
+        # from_number per value, skipped where it is the identity (a continuous value from tolist())
+        convert = [(d.name, None if d.kind == "continuous" else d.from_number) for d in self.dims]
+        return [{name: v if f is None else f(v) for (name, f), v in zip(convert, row)} for row in x.tolist()]
 
     # -- sampling and checking ----------------------------------------------------------
     def sample_batch(self, rng: np.random.Generator, n: int) -> list[Task]:

@@ -111,15 +111,14 @@ def sample_tasks_by_progress(task_space: TaskSpace, gmm: GMM | None, progress: n
     :meth:`GMM.sample_batch_by_progress`, clipped into the space."""
     if gmm is None:
         return task_space.sample_batch(rng, n)
-    uniform = rng.random(n) < random_task_ratio
-    out: list[Task] = [{}] * n
-    k = int(uniform.sum())
-    for i, task in zip(np.flatnonzero(uniform), task_space.sample_batch(rng, k)):
-        out[i] = task
+    uniform = (rng.random(n) < random_task_ratio).tolist()
+    k = sum(uniform)
+    uniform_tasks = iter(task_space.sample_batch(rng, k))  # the draws in this order: uniform, then mixture
     x = gmm.sample_batch_by_progress(progress, rng, n - k, task_space.ndim)
-    for i, task in zip(np.flatnonzero(~uniform), task_space.from_unit_batch(x)):
-        out[i] = task
-    return out
+    if not k:
+        return task_space.from_unit_batch(x)
+    mixture_tasks = iter(task_space.from_unit_batch(x))
+    return [next(uniform_tasks) if u else next(mixture_tasks) for u in uniform]
 
 
 def proportional(weights: np.ndarray) -> np.ndarray:
