@@ -177,3 +177,17 @@ def test_riac_vectorised_sampling_matches_on_a_skewed_tree():
         assert p > 1e-3, f"riac: dimension {dim.name} differs between sample() and sample_batch() (KS p={p:.2g})"
     share_a, share_b = (a[:, 0] < 0.75).mean(), (b[:, 0] < 0.75).mean()
     assert abs(share_a - share_b) < 4 * np.sqrt(share_a * (1 - share_a) * (1 / 4000 + 1 / 4000))
+
+
+def test_lag1_worker_starts_with_the_teacher():
+    """The fit worker is started with the teacher (its start-up overlaps the run's set-up)
+    and again after a checkpoint load drops the old one; inline and lag-0 teachers have none."""
+    teacher = build("alp_gmm", SPACE, seed=0, fit_lag=1, fit_worker="process")
+    worker = teacher.refitter._worker
+    assert worker is not None and worker.proc.poll() is None
+    teacher.load_state_dict(roundtrip(teacher.state_dict()))
+    assert teacher.refitter._worker is not None and teacher.refitter._worker is not worker
+    worker.proc.wait(timeout=10)  # the dropped one was stopped
+    for kw in ({"fit_lag": 1, "fit_worker": "inline"}, {}):
+        assert build("alp_gmm", SPACE, seed=0, **kw).refitter._worker is None
+    teacher.refitter._worker.close()
