@@ -151,6 +151,12 @@ class Refitter:
             state = _fit_state(points, self.ks, seed, self.backend, self.reg_covar)
         return None if state is None else GMM.from_state(state)
 
+    def close(self) -> None:
+        """Stop the worker process, if any, after the teacher's last use (also done at exit)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
     # -- checkpointing: the fit in flight is kept as its inputs and recomputed on load ------
     def state_dict(self) -> dict[str, Any]:
         if self._pending is None:
