@@ -11,7 +11,7 @@ GPU scale (issue 18): 1024 batched mazes, PPO n_steps 64, minibatch 8192, 4 epoc
 teacher settings overridden with ``--set``::
 
     python benchmarks/bench_overhead.py --env gridworld_batched --vec batched --n-envs 1024 \
-        --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 4 \
+        --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 5 \
         --teachers random alp_gmm covar_gmm riac --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
 
 With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher. Every
@@ -228,10 +228,16 @@ def main() -> None:
     if args.csv:
         from _results import write_rows
 
+        from students.fast_rollout import BatchedBootstrapPPO, rollout_class
+
+        loop = rollout_class(fast, "ppo", args.vec)
+        vec_label = args.vec if loop is None else \
+            f"{args.vec}+fast_rollout{'_batched' if loop is BatchedBootstrapPPO else ''}"
+
         write_rows(args.csv, [{"benchmark": "bench_overhead", "env": args.env, "student": "ppo/mlp",
                                "teacher": v or "none (plain SB3)", "device": args.device, "gpus": int("cuda" in args.device),
                                "runs": 1, "runs_per_gpu": 1 if "cuda" in args.device else "", "n_envs": args.n_envs,
-                               "vec": args.vec, "workers": "", "cores_per_run": "",
+                               "vec": vec_label, "workers": "", "cores_per_run": "",
                                "env_steps_per_s": round(statistics.median(results[v]), 1),
                                "per_run_env_steps_per_s": round(statistics.median(results[v]), 1), "update_share": "",
                                "seconds": ""} for v in variants])
