@@ -11,7 +11,8 @@ total is the sum of the per-run rates.
 
 Settings are the product of ``--students`` (``mlp``: SB3 PPO, the gridworld student;
 ``recurrent``: ``recurrent_ppo``, dcd's maze network), ``--devices``, ``--runs`` and
-``--n-envs``; ``--fast-rollout`` runs the MLP with ``students/fast_rollout.py``'s loop;
+``--n-envs``; ``--fast-rollout`` runs the MLP with ``students/fast_rollout.py``'s loop (what runs on
+the batched VecEnv use by default; ``--fast-rollout batched`` also batches the time-limit bootstrap);
 ``--mix G:C`` adds settings with G CUDA runs and C CPU runs side by side
 (the MLP ran 0.68-0.80x on CUDA in ``bench_scaling.py``, so idle cores can add CPU runs).
 

@@ -35,20 +35,24 @@ class Seen(BaseCallback):
         return True
 
 
-def train(fast_rollout, rollouts: int = 2):
+def train(fast_rollout, rollouts: int = 2, device: str = "cpu"):
     """``rollouts`` rollouts and updates of PPO on 16 batched 7x7 mazes whose 6-step limit
     cuts most episodes (so the time-limit bootstrap runs on most steps)."""
     vec = make_vec_env("gridworld", {"max_size": 7, "max_steps": 6}, N_ENVS, "batched", seed=0)
     model = make_student("ppo", vec, params={"n_steps": N_STEPS, "batch_size": 96, "n_epochs": 2}, seed=0,
-                         fast_rollout=fast_rollout, vec_kind="batched")
+                         fast_rollout=fast_rollout, vec_kind="batched", device=device)
     seen = Seen()
     model.learn(rollouts * N_ENVS * N_STEPS, callback=seen)
     return model, seen
 
 
-def test_the_rollout_buffer_and_the_learned_weights_equal_sb3s_bit_for_bit():
-    base, seen = train(False)
-    fast, _ = train(True)
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_the_rollout_buffer_and_the_learned_weights_equal_sb3s_bit_for_bit(device):
+    base, seen = train(False, device=device)
+    fast, _ = train(True, device=device)
     assert type(base) is PPO and type(fast) is FastRolloutPPO
     assert seen.cuts > 40 and seen.finished > seen.cuts  # many time-limit cuts, and goals reached too
     a, b = base.rollout_buffer, fast.rollout_buffer  # the second rollout, collected by the updated policy
