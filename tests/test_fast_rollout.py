@@ -140,6 +140,9 @@ def test_a_run_learns_the_same_with_either_loop(compose, monkeypatch):
     assert a[same].equals(b[same])
     for w, w_fast in zip(models[0].policy.state_dict().values(), models[1].policy.state_dict().values()):
         assert torch.equal(w, w_fast)
+    # a checkpoint of the fast loop's run extends with it (the loop is the class, not saved state)
+    summary = run(compose(*RUN, "name=loop_auto", "budget.steps=3072", "resume=extend"))
+    assert summary["steps"] >= 3072 and len(calls) == 8 + 4
 
 
 @pytest.mark.parametrize("override", ["student.fast_rollout=yes", "student=a2c +student.fast_rollout=true"])
