@@ -11,12 +11,24 @@ GPU scale (issue 18): 1024 batched mazes, PPO n_steps 64, minibatch 8192, 4 epoc
 teacher settings overridden with ``--set``::
 
     python benchmarks/bench_overhead.py --env gridworld_batched --vec batched --n-envs 1024 \
-        --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 1000000 --repeats 2 \
+        --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 5 \
         --teachers random alp_gmm covar_gmm riac --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
 
-With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher: each
-maze keeps the uniform task it was given first and plays fresh layouts of it (the batched
-env's behaviour with an empty queue), so the peer pays nothing for task hand-out.
+With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher. Every
+maze is given a queue of uniform tasks before training, one per episode it can play
+(``--steps / --n-envs / 4 + 16``; it keeps its last task if it runs out, and the table says
+how many did), so the peer plays a fresh uniform task every episode, as the random teacher
+hands out, and pays nothing per step for it. (Before, each maze kept its first task for
+the whole run: mazes drawn small finished, and regenerated, far more often, which made the
+peer slower than the random teacher by up to 16% on the device.)
+
+Quiet measurement (issue 18): one untimed warm-up run first (CUDA kernels, allocator);
+each run is timed from its ``--skip``-th rollout on (default 1: the first rollout's resets
+and first update are set-up, not steady training); the variants are interleaved and the
+order rotates each repeat; the table gives the ratio of medians and the per-repeat paired
+ratios (teacher / peer of the same repeat) with their range, which shows the noise. The
+student collects its rollouts as real runs do (``--fast-rollout auto``: our loop on the
+batched VecEnv, ``students/fast_rollout.py``).
 
 Goal (issue 11): >= 0.97x for random and ALP-GMM, >= 0.9x for the regret teachers
 (PLR⊥ counts env steps; its skipped gradient updates make it faster, not slower).
@@ -29,12 +41,14 @@ import argparse
 import os
 import statistics
 import time
+import warnings
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
+from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv  # noqa: E402
 
@@ -78,25 +92,52 @@ def _plain_vec(env_name: str, kwargs: dict[str, Any], n_envs: int, kind: str, se
     return vec
 
 
-def _plain_batched(env_name: str, kwargs: dict[str, Any], n_envs: int, seed: int):
+def _plain_batched(env_name: str, kwargs: dict[str, Any], n_envs: int, seed: int, steps: int):
+    """The batched peer: a queue of uniform tasks per maze, one per episode (module doc)."""
     vec = make_vec_env(env_name, kwargs, n_envs, "batched", seed)
     rng = np.random.default_rng(seed)
     space = vec.get_attr("task_space", indices=[0])[0]
-    for i in range(n_envs):
-        vec.set_next_task(space.sample(rng), indices=[i])
+    per_env = steps // n_envs // 4 + 16
+    tasks = space.sample_batch(rng, per_env * n_envs)
+    for k in range(per_env):
+        vec.set_next_tasks(tasks[k * n_envs:(k + 1) * n_envs], list(range(n_envs)))
     return vec
 
 
+class _Window(BaseCallback):
+    """Times training from the start of rollout ``skip`` (0-based) to the end of learn."""
+
+    def __init__(self, skip: int) -> None:
+        super().__init__()
+        self.skip = skip
+        self.rollouts = 0
+        self.start = self.start_steps = None
+
+    def _on_rollout_start(self) -> None:
+        if self.rollouts == self.skip:
+            self.start, self.start_steps = time.perf_counter(), self.num_timesteps
+        self.rollouts += 1
+
+    def _on_step(self) -> bool:
+        return True
+
+
 def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, Any]] | None, steps: int, n_envs: int,
-         kind: str, student: dict[str, Any], seed: int, device: str = "cpu") -> float:
+         kind: str, student: dict[str, Any], seed: int, device: str = "cpu", fast_rollout: Any = False,
+         skip: int = 0, dry: list[int] | None = None) -> float:
+    """Env steps/s of one run, timed from its ``skip``-th rollout; ``dry`` gets the number
+    of peer mazes that played out their queue of tasks."""
     if teacher is None:
-        vec = _plain_batched(env_name, kwargs, n_envs, seed) if kind == "batched" else \
+        vec = _plain_batched(env_name, kwargs, n_envs, seed, steps) if kind == "batched" else \
             _plain_vec(env_name, kwargs, n_envs, kind, seed)
     else:
         vec = make_vec_env(env_name, kwargs, n_envs, kind, seed)
+    chosen = None
     try:
-        model = make_student("ppo", vec, params=student, seed=seed, device=device)
-        callback = None
+        model = make_student("ppo", vec, params=student, seed=seed, device=device, fast_rollout=fast_rollout,
+                             vec_kind=kind)
+        window = _Window(skip)
+        callbacks: list[BaseCallback] = [window]
         if teacher is not None:
             space = vec.get_attr("task_space", indices=[0])[0]
             chosen = make_teacher(teacher[0], space, seed=seed, **teacher[1])  # as a run builds it
@@ -105,10 +146,20 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
             callback = CurriculumCallback(curriculum)
             # what the runner adds for regret-based teachers (PVL/MaxMC, PLR⊥'s masked update)
             attach_teacher_needs(chosen, model, curriculum, callback)
+            callbacks.insert(0, callback)
         start = time.perf_counter()
-        model.learn(steps, callback=callback)
-        return model.num_timesteps / (time.perf_counter() - start)
+        model.learn(steps, callback=callbacks)
+        end = time.perf_counter()
+        if window.start is None:
+            raise SystemExit(f"bench_overhead: error: --steps {steps} is not more than --skip {skip} rollouts")
+        if teacher is None and kind == "batched" and dry is not None:
+            dry.append(sum(len(p) <= 1 for p in vec.pending_tasks()))
+        return (model.num_timesteps - window.start_steps) / (end - window.start) if skip else \
+            model.num_timesteps / (end - start)
     finally:
+        refitter = getattr(chosen, "refitter", None)
+        if refitter is not None:  # the GMM teachers' fit worker (fit_lag=1)
+            refitter.close()
         vec.close()
 
 
@@ -128,7 +179,12 @@ def main() -> None:
     parser.add_argument("--csv", default=None, help="also write the fps per variant (benchmarks/_results.py columns)")
     parser.add_argument("--set", nargs="*", default=[], metavar="TEACHER.KEY=VALUE",
                         help="teacher parameter overrides, e.g. alp_gmm.fit_lag=1")
+    parser.add_argument("--skip", type=int, default=1, help="rollouts of each run not timed (0: time all of learn)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs of the peer before measuring")
+    parser.add_argument("--fast-rollout", default="auto", choices=["auto", "true", "false", "batched"],
+                        help="student.fast_rollout of the PPO student (auto: as runs)")
     args = parser.parse_args()
+    warnings.filterwarnings("ignore")  # SB3's minibatch-size notes, once per run: the table is the output
     pin_threads(args.threads)
     name, kwargs, student, _ = env_config(args.env)
     for key, value in (("n_steps", args.n_steps), ("batch_size", args.batch_size), ("n_epochs", args.epochs)):
@@ -142,7 +198,12 @@ def main() -> None:
         if teacher not in configs or not param or not value:
             raise SystemExit(f"bench_overhead: error: --set {item!r}: expected TEACHER.KEY=VALUE for one of {args.teachers}")
         configs[teacher][1][param] = yaml_value(value)
+    fast = {"true": True, "false": False}.get(args.fast_rollout, args.fast_rollout)
+    for _ in range(args.warmup):  # CUDA kernels and the allocator warm up outside the measurement
+        _fps(name, kwargs, None, args.n_envs * student.get("n_steps", 2048) * (args.skip + 1), args.n_envs, args.vec,
+             student, seed=10_000, device=args.device, fast_rollout=fast, skip=args.skip)
     results: dict[str | None, list[float]] = {v: [] for v in variants}
+    dry: list[int] = []
     for r in range(args.repeats):
         # Interleaved, and the order rotates each repeat: a drift within the process
         # (allocator, caches) must not always fall on the variants that run last.
@@ -150,22 +211,33 @@ def main() -> None:
         for v in variants[k:] + variants[:k]:
             chosen = configs[v] if v is not None else None
             results[v].append(_fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r,
-                                   device=args.device))
+                                   device=args.device, fast_rollout=fast, skip=args.skip, dry=dry))
     base = statistics.median(results[None])
     print(f"env={args.env} vec={args.vec} n_envs={args.n_envs} steps={args.steps} repeats={args.repeats} "
-          f"device={args.device} ppo={student} set={args.set}")
-    print(f"{'variant':<28}{'median fps':>12}{'ratio vs plain SB3':>22}")
-    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>22.3f}")
+          f"skip={args.skip} warmup={args.warmup} fast_rollout={args.fast_rollout} device={args.device} "
+          f"ppo={student} set={args.set}")
+    if dry and max(dry):
+        print(f"note: up to {max(dry)} of the peer's {args.n_envs} mazes played out their task queue (kept the last task)")
+    print(f"{'variant':<28}{'median fps':>12}{'ratio of medians':>18}{'paired ratios (per repeat)':>30}")
+    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>18.3f}")
     for v in args.teachers:
         med = statistics.median(results[v])
-        print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>22.3f}")
+        paired = [a / b for a, b in zip(results[v], results[None])]
+        spread = f"{statistics.median(paired):.3f} [{min(paired):.3f}-{max(paired):.3f}]"
+        print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>18.3f}{spread:>30}")
     if args.csv:
         from _results import write_rows
+
+        from students.fast_rollout import BatchedBootstrapPPO, rollout_class
+
+        loop = rollout_class(fast, "ppo", args.vec)
+        vec_label = args.vec if loop is None else \
+            f"{args.vec}+fast_rollout{'_batched' if loop is BatchedBootstrapPPO else ''}"
 
         write_rows(args.csv, [{"benchmark": "bench_overhead", "env": args.env, "student": "ppo/mlp",
                                "teacher": v or "none (plain SB3)", "device": args.device, "gpus": int("cuda" in args.device),
                                "runs": 1, "runs_per_gpu": 1 if "cuda" in args.device else "", "n_envs": args.n_envs,
-                               "vec": args.vec, "workers": "", "cores_per_run": "",
+                               "vec": vec_label, "workers": "", "cores_per_run": "",
                                "env_steps_per_s": round(statistics.median(results[v]), 1),
                                "per_run_env_steps_per_s": round(statistics.median(results[v]), 1), "update_share": "",
                                "seconds": ""} for v in variants])

@@ -11,7 +11,8 @@ total is the sum of the per-run rates.
 
 Settings are the product of ``--students`` (``mlp``: SB3 PPO, the gridworld student;
 ``recurrent``: ``recurrent_ppo``, dcd's maze network), ``--devices``, ``--runs`` and
-``--n-envs``; ``--fast-rollout`` runs the MLP with ``students/fast_rollout.py``'s loop;
+``--n-envs``; ``--fast-rollout`` runs the MLP with ``students/fast_rollout.py``'s loop (what runs on
+the batched VecEnv use by default; ``--fast-rollout batched`` also batches the time-limit bootstrap);
 ``--mix G:C`` adds settings with G CUDA runs and C CPU runs side by side
 (the MLP ran 0.68-0.80x on CUDA in ``bench_scaling.py``, so idle cores can add CPU runs).
 
@@ -91,9 +92,9 @@ def worker(slot: Slot, device: str, student: str, args: dict[str, Any], seed: in
         model = make_student(algo, vec, params={**(ppo_defaults if algo == "ppo" else {}), **params}, seed=seed,
                              device=device)
         if args["fast_rollout"] and algo == "ppo":
-            from students.fast_rollout import with_fast_rollouts
+            from students.fast_rollout import rollout_class, with_fast_rollouts
 
-            model = with_fast_rollouts(model)
+            model = with_fast_rollouts(model, rollout_class(args["fast_rollout"], algo, "batched"))
         train_time = [0.0]
         real_train = model.train
 
@@ -186,8 +187,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per setting, after warm-up")
     parser.add_argument("--gpus", type=int, default=None, help="GPUs to spread the CUDA runs over (default: all)")
     parser.add_argument("--cores", default=None, help="cores to cut into slots, e.g. 0-15 (default: all allowed)")
-    parser.add_argument("--fast-rollout", action="store_true",
-                        help="MLP PPO with students/fast_rollout.py's loop (one forward for the time-limit bootstrap)")
+    parser.add_argument("--fast-rollout", nargs="?", const="true", default=None, choices=["true", "batched"],
+                        help="MLP PPO with students/fast_rollout.py's loop (SB3's buffer bit for bit); "
+                             "batched: also one forward for the time-limit bootstrap (to float rounding)")
     parser.add_argument("--csv", default=None)
     args = parser.parse_args()
     import torch
@@ -215,7 +217,8 @@ def main() -> None:
                        "teacher": args.teacher,
                        "device": label, "gpus": used, "runs": len(devices),
                        "runs_per_gpu": round(n_cuda / used, 2) if used else "", "n_envs": n_envs,
-                       "vec": "batched+fast_rollout" if args.fast_rollout and student == "mlp" else "batched",
+                       "vec": (("batched+fast_rollout" if args.fast_rollout == "true" else "batched+fast_rollout_batched")
+                               if args.fast_rollout and student == "mlp" else "batched"),
                        "workers": "", "cores_per_run": round(len(cores) / len(devices), 2),
                        "env_steps_per_s": round(total, 1), "per_run_env_steps_per_s": round(total / len(devices), 1),
                        "update_share": round(sum(r["update_share"] for r in out) / len(out), 3),

@@ -72,7 +72,7 @@ class Dim:
         """Inverse of :meth:`to_number`, rounding discrete and categorical values."""
         if self.kind == "continuous":
             return float(number)
-        index = int(np.rint(number))
+        index = round(float(number))  # half to even, as int(np.rint(number)), and far cheaper
         if self.kind == "discrete":
             return index
         return self.choices[int(np.clip(index, 0, len(self.choices) - 1))]
@@ -98,6 +98,13 @@ class TaskSpace:
         if len(set(names)) != len(names):
             raise TeachBenchError("task_space", f"duplicate dimension names in {names}")
         object.__setattr__(self, "_name_set", frozenset(names))  # validate()'s fast key check
+        # bounds as arrays, built once: the batched teacher path converts a few tasks per
+        # vector step, and rebuilding these from the dims cost more than the conversion
+        low = np.array([d.low for d in self.dims], dtype=np.float64)
+        high = np.array([d.high for d in self.dims], dtype=np.float64)
+        for name, value in (("_low", low), ("_high", high), ("_span", high - low)):
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -135,11 +142,11 @@ class TaskSpace:
 
     @property
     def low(self) -> np.ndarray:
-        return np.array([d.low for d in self.dims], dtype=np.float64)
+        return self._low.copy()
 
     @property
     def high(self) -> np.ndarray:
-        return np.array([d.high for d in self.dims], dtype=np.float64)
+        return self._high.copy()
 
     def __getitem__(self, name: str) -> Dim:
         for d in self.dims:
@@ -159,30 +166,30 @@ class TaskSpace:
         if x.shape[0] != self.ndim:
             raise TeachBenchError("task", f"expected {self.ndim} values, got {x.shape[0]}")
         if clip:
-            x = np.clip(np.nan_to_num(x, nan=0.0), self.low, self.high)
+            x = np.clip(np.nan_to_num(x, nan=0.0), self._low, self._high)
         return {d.name: d.from_number(v) for d, v in zip(self.dims, x)}
 
     def to_unit(self, task: Mapping[str, Any]) -> np.ndarray:
         """The normalised view in ``[0, 1]^d`` that teachers work in."""
         x = self.to_array(task)
-        span = self.high - self.low
+        span = self._span
         safe = np.where(span > 0, span, 1.0)
-        return np.where(span > 0, (x - self.low) / safe, 0.0)
+        return np.where(span > 0, (x - self._low) / safe, 0.0)
 
     def from_unit(self, u: Iterable[float]) -> Task:
         """A task from a point of ``[0, 1]^d`` (clipped into the cube first)."""
         u = np.clip(np.nan_to_num(np.asarray(u, dtype=np.float64).reshape(-1), nan=0.5), 0.0, 1.0)
         if u.shape[0] != self.ndim:
             raise TeachBenchError("task", f"expected {self.ndim} unit values, got {u.shape[0]}")
-        return self.from_array(self.low + u * (self.high - self.low))
+        return self.from_array(self._low + u * self._span)
 
     def to_unit_batch(self, tasks: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """:meth:`to_unit` of already validated tasks, as an ``(n, d)`` array (no re-validation:
         the batched teacher path validates each task once, on entry)."""
         x = np.array([[d.to_number(t[d.name]) for d in self.dims] for t in tasks], dtype=np.float64).reshape(-1, self.ndim)
-        span = self.high - self.low
+        span = self._span
         safe = np.where(span > 0, span, 1.0)
-        return np.where(span > 0, (x - self.low) / safe, 0.0)
+        return np.where(span > 0, (x - self._low) / safe, 0.0)
 
     def from_unit_batch(self, u: np.ndarray) -> list[Task]:
         """Tasks from the rows of an ``(n, d)`` array of unit points (each clipped into the
@@ -191,14 +198,17 @@ class TaskSpace:
         u = np.clip(np.where(np.isnan(u), 0.5, u), 0.0, 1.0)  # as nan_to_num(nan=0.5): ±inf clip to 1 / 0 alike
         if u.ndim != 2 or u.shape[1] != self.ndim:
             raise TeachBenchError("task", f"expected an (n, {self.ndim}) array of unit values, got shape {u.shape}")
-        x = np.clip(self.low + u * (self.high - self.low), self.low, self.high)
-        dims = self.dims
-        return [{d.name: d.from_number(v) for d, v in zip(dims, row)} for row in x.tolist()]
+        x = np.clip(self._low + u * self._span, self._low, self._high)
+        # from_number per value, skipped where it is the identity (a continuous value from tolist())
+        convert = [(d.name, None if d.kind == "continuous" else d.from_number) for d in self.dims]
+        return [{name: v if f is None else f(v) for (name, f), v in zip(convert, row)} for row in x.tolist()]
 
     # -- sampling and checking ----------------------------------------------------------
     def sample_batch(self, rng: np.random.Generator, n: int) -> list[Task]:
         """``n`` uniform tasks (the distribution of :meth:`sample`, drawn a dimension at a
         time for the whole batch, so the random stream differs from ``n`` calls)."""
+        if n == 0:  # draws nothing, as the size-0 draws below would
+            return []
         cols = []
         for d in self.dims:
             if d.kind == "continuous":
@@ -207,17 +217,16 @@ class TaskSpace:
                 cols.append(rng.integers(int(math.ceil(d.low)), int(math.floor(d.high)) + 1, size=n))
             else:
                 cols.append(rng.integers(len(d.choices), size=n))
-        out: list[Task] = [{} for _ in range(n)]
+        columns = []
         for d, col in zip(self.dims, cols):
             if d.kind == "continuous":
-                values = [float(v) for v in col.tolist()]
+                columns.append([float(v) for v in col.tolist()])
             elif d.kind == "discrete":
-                values = [int(v) for v in col.tolist()]
+                columns.append([int(v) for v in col.tolist()])
             else:
-                values = [d.choices[int(v)] for v in col.tolist()]
-            for task, v in zip(out, values):
-                task[d.name] = v
-        return out
+                columns.append([d.choices[int(v)] for v in col.tolist()])
+        names = [d.name for d in self.dims]
+        return [dict(zip(names, row)) for row in zip(*columns)]
 
     def sample(self, rng: np.random.Generator) -> Task:
         """A uniform task: uniform per dimension (each integer / category equally likely)."""
@@ -249,6 +258,16 @@ class TaskSpace:
         clean: Task = {}
         for d in self.dims:
             value = task[d.name]
+            vt = type(value)
+            if (vt is float and d.kind == "continuous") or (vt is int and d.kind == "discrete"):
+                # the usual case (a teacher's own output): the same checks without the
+                # conversions, which would return the value itself
+                if not (d.low <= value <= d.high):  # NaN fails here too; inf is outside finite bounds
+                    if vt is float and not math.isfinite(value):
+                        raise TeachBenchError(f"task.{d.name}", f"{value!r} is not finite")
+                    raise TeachBenchError(f"task.{d.name}", f"{value!r} is outside [{d.low}, {d.high}]")
+                clean[d.name] = value
+                continue
             number = d.to_number(value)
             if not math.isfinite(number):
                 raise TeachBenchError(f"task.{d.name}", f"{value!r} is not finite")

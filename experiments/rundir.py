@@ -22,6 +22,9 @@ What is *not* in the config id (:data:`NOT_IDENTITY`), and why:
   CPU and CUDA (or 1 and 2 threads) sum floats in another order, so results agree only
   up to rounding; they are one experiment, and a run may move between machines. The
   device actually used is written to ``status.json``.
+- ``student.fast_rollout``: which loop collects PPO's rollouts (``students/fast_rollout.py``).
+  Ours fills the same buffer as SB3's bit for bit; ``batched`` differs from it only by
+  float rounding, like a change of device.
 
 Everything else, ``eval.n_envs`` included (it changes which env seed plays which test
 task), is identity. Adding a new config key with a default therefore changes every id:
@@ -64,7 +67,7 @@ def _slug(value: Any) -> str:
 
 # Config keys (and their subtrees) outside the config id; the module docstring says why.
 NOT_IDENTITY = ("name", "runs_dir", "seed", "budget.steps", "resume", "logger", "log", "checkpoint", "device",
-                "torch_threads", "hydra")
+                "torch_threads", "student.fast_rollout", "hydra")
 ID_LENGTH = 8
 
 

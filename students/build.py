@@ -4,7 +4,8 @@ A student config names an algorithm (``ppo``, ``a2c``, ``dqn``, ``sac``, ``maska
 ``recurrent_ppo``), a policy and the SB3 constructor keyword arguments; the env config may
 add per-algorithm defaults (e.g. ``n_steps`` for the gridworld). Unknown names and
 parameters, and an algorithm that cannot act in the env's action space, are clear errors
-before training starts.
+before training starts. ``student.fast_rollout`` picks PPO's rollout loop
+(``students/fast_rollout.py``: SB3's buffer without SB3's per-env Python).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from envs.errors import TeachBenchError, unknown_name
+from students.fast_rollout import rollout_class, with_fast_rollouts
 from students.features import CNN, cnn_policy_kwargs
 from students.recurrent import SequencePPO, recurrent_policy_kwargs
 from students.shared_mlp import SHARED_MLP, shared_mlp_policy_kwargs
@@ -74,10 +76,23 @@ def policy_choices(algo: str) -> list[str]:
 
 def make_student(algo: str, vec_env: VecEnv, policy: str | None = None, params: Mapping[str, Any] | None = None,
                  env_defaults: Mapping[str, Any] | None = None, seed: int = 0, device: str = "cpu",
-                 verbose: int = 0) -> BaseAlgorithm:
+                 verbose: int = 0, fast_rollout: Any = False, vec_kind: str = "dummy") -> BaseAlgorithm:
     """An SB3 algorithm on ``vec_env``. ``policy`` defaults to ``MultiInputPolicy`` for Dict
     observations and ``MlpPolicy`` otherwise; ``"cnn"`` is an ``MlpPolicy`` whose features
-    extractor is a small CNN over the env's ``image_layout`` (``students/features.py``)."""
+    extractor is a small CNN over the env's ``image_layout`` (``students/features.py``).
+
+    ``fast_rollout`` is ``student.fast_rollout`` (``auto``, ``true``, ``false``, ``batched``)
+    and ``vec_kind`` the VecEnv kind it is judged against: PPO then collects its rollouts
+    with ``students/fast_rollout.py``'s loop (the same buffer as SB3's, without SB3's
+    per-env Python; ``auto`` = on the batched VecEnv only)."""
+    loop = rollout_class(fast_rollout, algo, vec_kind)
+    model = _build(algo, vec_env, policy, params, env_defaults, seed, device, verbose)
+    return with_fast_rollouts(model, loop) if loop is not None else model  # type: ignore[arg-type]
+
+
+def _build(algo: str, vec_env: VecEnv, policy: str | None, params: Mapping[str, Any] | None,
+           env_defaults: Mapping[str, Any] | None, seed: int, device: str, verbose: int) -> BaseAlgorithm:
+    """:func:`make_student`'s SB3 object, before the choice of rollout loop."""
     cls = algo_class(algo)
     if not isinstance(vec_env.action_space, ACTION_SPACES[algo]):
         raise TeachBenchError(

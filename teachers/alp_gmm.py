@@ -30,6 +30,16 @@ every boundary the batch crosses, so it leaves exactly the state of the same epi
 one by one, exact distance ties included. ``sample_batch`` draws from the same mixture in one vectorised call. ``fit_lag=1``
 (:mod:`teachers.refit`) moves the EM fits off the training loop, one fit period late.
 
+Deferred ALP (for 1024+ envs, where a vector step finishes ~5 episodes and the fixed cost
+of one nearest-neighbour query per step was ALP-GMM's largest per-step cost): the ALP of
+finished episodes is needed only by the refit (step 5), so ``update_batch`` only queues
+them, and the queue goes through the batched step 2/3 above when it reaches a refit
+boundary, :data:`PENDING_MAX` episodes, or anything reads the teacher's state
+(``history``, ``rewards``, ``window``, ``last_alp``, diagnostics, checkpoints). Sampling
+reads only the mixture and the generator, and both change only at refit boundaries, where
+the queue has just been emptied; so every sample, fit and state is the one the episodes
+given one at a time produce (``tests/test_alp_gmm_batch_exact.py``).
+
 Default: ``corl2019``. With raw rewards the ALP coordinate's scale is the env's reward
 scale (hundreds on the walker) while tasks live in [0, 1], so the ALP axis dominates the
 mixture; normalised rewards keep both axes comparable (docs/references.md#alp-gmm). Which mode
@@ -58,6 +68,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 _FROM_PRESET = "preset"
+
+# Most finished episodes queued before their ALP is computed (module docstring: deferred
+# ALP): one nearest-neighbour pass per ~13 vector steps of 1024 mazes instead of one per
+# step, with the batch's pairwise distances (PENDING_MAX^2 of them) still cheap.
+PENDING_MAX = 64
 
 
 class ALPGMM(Teacher):
@@ -127,15 +142,43 @@ class ALPGMM(Teacher):
             raise TeachBenchError("teacher.random_task_ratio", f"must be in [0, 1], got {self.random_task_ratio}")
 
         d = task_space.ndim
-        self.history = NearestIndex(d)  # every task played, unit cube
-        self.rewards: list[float] = []  # reward of each history task (after normalisation)
-        self.window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # last [p, ALP] points
+        self._history = NearestIndex(d)  # every task played, unit cube
+        self._rewards: list[float] = []  # reward of each history task (after normalisation)
+        self._window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # last [p, ALP] points
+        self._last_alp = 0.0
+        # finished episodes (validated task, return) whose ALP is not computed yet
+        self._pending: list[tuple[Task, float]] = []
         self.refitter = Refitter(range(self.min_k, self.max_k + 1), self.gmm_backend, self.reg_covar,
                                  fit_lag=fit_lag, fit_worker=fit_worker)
         self.gmm: GMM | None = None
         self.n_fits = 0
         self.n_failed_fits = 0
-        self.last_alp = 0.0
+
+    # -- the state, with the queued episodes' ALP computed first (deferred ALP) --------------
+    @property
+    def history(self) -> NearestIndex:
+        self._flush()
+        return self._history
+
+    @history.setter
+    def history(self, index: NearestIndex) -> None:
+        self._flush()
+        self._history = index
+
+    @property
+    def rewards(self) -> list[float]:
+        self._flush()
+        return self._rewards
+
+    @property
+    def window(self) -> deque[np.ndarray]:
+        self._flush()
+        return self._window
+
+    @property
+    def last_alp(self) -> float:
+        self._flush()
+        return self._last_alp
 
     # -- step 2/3: ALP of each finished episode ------------------------------------------
     def normalise_reward(self, reward: float) -> float:
@@ -146,39 +189,53 @@ class ALPGMM(Teacher):
         return float((np.clip(reward, lo, hi) - lo) / (hi - lo))
 
     def _update(self, episode: Episode) -> None:
+        self._flush()
         p = self.task_space.to_unit(episode.task)
         r = self.normalise_reward(episode.episode_return)
         alp = 0.0
-        if len(self.history) > self.nn_min_history:
-            j, _ = self.history.nearest(p)
-            alp = abs(r - self.rewards[j])
-        self.history.add(p)
-        self.rewards.append(r)
-        self.window.append(np.append(p, alp))
-        self.last_alp = alp
+        if len(self._history) > self.nn_min_history:
+            j, _ = self._history.nearest(p)
+            alp = abs(r - self._rewards[j])
+        self._history.add(p)
+        self._rewards.append(r)
+        self._window.append(np.append(p, alp))
+        self._last_alp = alp
         # step 5: refit every fit_rate episodes on the window of the last fit_rate points
-        if len(self.rewards) % self.fit_rate == 0:
+        if len(self._rewards) % self.fit_rate == 0:
             self.refit()
 
     def _update_batch(self, episodes: Sequence[Episode]) -> None:
-        """Steps 2/3 for a batch, equal to :meth:`_update` episode by episode (ties included:
-        :meth:`NearestIndex.nearest_then_add` answers as the one-by-one queries would)."""
-        p = self.task_space.to_unit_batch([e.task for e in episodes])
-        r = self._normalise_rewards([e.episode_return for e in episodes])
-        n0, m = len(self.history), len(episodes)
-        j, _ = self.history.nearest_then_add(p)
+        """Queue the episodes (deferred ALP, module docstring); compute the queue's ALP now
+        if it reaches a refit boundary or :data:`PENDING_MAX` episodes."""
+        done = len(self._rewards)
+        self._pending.extend((e.task, e.episode_return) for e in episodes)
+        if (done + len(self._pending)) // self.fit_rate > done // self.fit_rate or len(self._pending) >= PENDING_MAX:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Steps 2/3 for the queued episodes, equal to :meth:`_update` episode by episode
+        (ties included: :meth:`NearestIndex.nearest_then_add` answers as the one-by-one
+        queries would), with the refits at the boundaries they cross."""
+        if not self._pending:
+            return
+        tasks, returns = zip(*self._pending)
+        self._pending = []
+        p = self.task_space.to_unit_batch(tasks)
+        r = self._normalise_rewards(list(returns))
+        n0, m = len(self._history), len(returns)
+        j, _ = self._history.nearest_then_add(p)
         eligible = n0 + np.arange(m) > self.nn_min_history  # more than nn_min_history earlier tasks
         alp = np.zeros(m)
         if eligible.any():
-            old = [self.rewards[k] if k < n0 else float(r[k - n0]) for k in j[eligible].tolist()]
+            old = [self._rewards[k] if k < n0 else float(r[k - n0]) for k in j[eligible].tolist()]
             alp[eligible] = np.abs(r[eligible] - np.array(old, dtype=np.float64))
-        self.rewards.extend(r.tolist())
+        self._rewards.extend(r.tolist())
         rows = np.concatenate([p, alp[:, None]], axis=1)  # [p, ALP] per episode, one array op
         for i in range(m):
-            self.window.append(rows[i])
+            self._window.append(rows[i])
             if (n0 + i + 1) % self.fit_rate == 0:
                 self.refit()
-        self.last_alp = float(alp[-1])
+        self._last_alp = float(alp[-1])
 
     def _normalise_rewards(self, returns: list[float]) -> np.ndarray:
         """:meth:`normalise_reward` of each return, in one array op when they are all Python
@@ -191,7 +248,7 @@ class ALPGMM(Teacher):
 
     def refit(self) -> None:
         """Fit k = min_k..max_k on the window, keep the lowest AIC; keep the old fit on failure."""
-        gmm = self.refitter.at_boundary(np.asarray(self.window), self.rng)
+        gmm = self.refitter.at_boundary(np.asarray(self.window), self.rng)  # self.window: the queue computed first
         if gmm is NOT_YET:
             return
         self.n_fits += 1
@@ -230,15 +287,16 @@ class ALPGMM(Teacher):
         }
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        self.history = NearestIndex(self.task_space.ndim)
+        self._pending = []  # a checkpoint holds no queue (state_dict empties it)
+        self._history = NearestIndex(self.task_space.ndim)
         for p in state["history"]:
-            self.history.add(np.asarray(p, dtype=np.float64))
-        self.rewards = [float(r) for r in state["rewards"]]
-        self.window = deque((np.asarray(w, dtype=np.float64) for w in state["window"]), maxlen=self.fit_rate)
+            self._history.add(np.asarray(p, dtype=np.float64))
+        self._rewards = [float(r) for r in state["rewards"]]
+        self._window = deque((np.asarray(w, dtype=np.float64) for w in state["window"]), maxlen=self.fit_rate)
         self.gmm = None if state["gmm"] is None else GMM.from_state(state["gmm"])
         self.n_fits = int(state["n_fits"])
         self.n_failed_fits = int(state["n_failed_fits"])
-        self.last_alp = float(state["last_alp"])
+        self._last_alp = float(state["last_alp"])
         self.refitter.load_state_dict(state.get("refit"))
 
     @property

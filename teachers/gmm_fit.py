@@ -51,6 +51,7 @@ class GMM:
         self.means = np.asarray(self.means, dtype=np.float64)
         self.covariances = np.asarray(self.covariances, dtype=np.float64)
         self._chol: np.ndarray | None = None
+        self._cdf: tuple[bytes, np.ndarray] | None = None  # (progress, its component CDF), see _progress_cdf
 
     @property
     def k(self) -> int:
@@ -76,11 +77,19 @@ class GMM:
         """``n`` draws of :meth:`sample_by_progress` at once, as an ``(n, n_task_dims)`` array."""
         if self._chol is None:
             self._chol = _safe_cholesky(self.covariances)
-        cdf = np.cumsum(proportional(progress))
+        cdf = self._progress_cdf(progress)
         idx = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), self.k - 1)
         z = rng.standard_normal((n, self.means.shape[1]))
         x = self.means[idx] + np.einsum("nij,nj->ni", self._chol[idx], z)
         return x[:, :n_task_dims]
+
+    def _progress_cdf(self, progress: np.ndarray) -> np.ndarray:
+        """``cumsum(proportional(progress))``, kept while ``progress`` stays the same (a
+        teacher passes the same values every vector step until its next fit)."""
+        key = np.asarray(progress, dtype=np.float64).tobytes()
+        if self._cdf is None or self._cdf[0] != key:
+            self._cdf = (key, np.cumsum(proportional(progress)))
+        return self._cdf[1]
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -102,15 +111,14 @@ def sample_tasks_by_progress(task_space: TaskSpace, gmm: GMM | None, progress: n
     :meth:`GMM.sample_batch_by_progress`, clipped into the space."""
     if gmm is None:
         return task_space.sample_batch(rng, n)
-    uniform = rng.random(n) < random_task_ratio
-    out: list[Task] = [{}] * n
-    k = int(uniform.sum())
-    for i, task in zip(np.flatnonzero(uniform), task_space.sample_batch(rng, k)):
-        out[i] = task
+    uniform = (rng.random(n) < random_task_ratio).tolist()
+    k = sum(uniform)
+    uniform_tasks = iter(task_space.sample_batch(rng, k))  # the draws in this order: uniform, then mixture
     x = gmm.sample_batch_by_progress(progress, rng, n - k, task_space.ndim)
-    for i, task in zip(np.flatnonzero(~uniform), task_space.from_unit_batch(x)):
-        out[i] = task
-    return out
+    if not k:
+        return task_space.from_unit_batch(x)
+    mixture_tasks = iter(task_space.from_unit_batch(x))
+    return [next(uniform_tasks) if u else next(mixture_tasks) for u in uniform]
 
 
 def proportional(weights: np.ndarray) -> np.ndarray:

@@ -114,6 +114,15 @@ class Refitter:
         self._pending: tuple[np.ndarray, int] | None = None  # points and seed of the fit in flight
         self._in_worker = False  # whether the pending fit was sent to the worker
         self._worker: _Worker | None = None
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        """Start the worker now, with the teacher, not at the first boundary: its interpreter
+        start-up (~0.3 s of imports) then overlaps the run's set-up; started lazily, the
+        training loop waited for it at the second boundary (in a burst of finished episodes
+        at 1024 envs, right after the first)."""
+        if self.fit_lag == 1 and self.fit_worker == "process":
+            self._worker = _Worker()
 
     def at_boundary(self, points: np.ndarray, rng: np.random.Generator) -> Any:
         """The mixture to install now (a :class:`GMM`, ``None`` for a failed fit) or
@@ -142,6 +151,12 @@ class Refitter:
             state = _fit_state(points, self.ks, seed, self.backend, self.reg_covar)
         return None if state is None else GMM.from_state(state)
 
+    def close(self) -> None:
+        """Stop the worker process, if any, after the teacher's last use (also done at exit)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
     # -- checkpointing: the fit in flight is kept as its inputs and recomputed on load ------
     def state_dict(self) -> dict[str, Any]:
         if self._pending is None:
@@ -154,6 +169,7 @@ class Refitter:
         if self._worker is not None:  # drop an answer in flight for the state we leave
             self._worker.close()
             self._worker = None
+            self._start_worker()
         pending = (state or {}).get("pending")
         if pending is not None:
             self._pending = (np.asarray(pending["points"], dtype=np.float64), int(pending["seed"]))

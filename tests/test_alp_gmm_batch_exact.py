@@ -72,6 +72,44 @@ def test_update_batch_equals_one_by_one_on_a_long_run_with_ties(min_tail):
     assert batched.sample_batch(64) == one.sample_batch(64)
 
 
+@pytest.mark.parametrize("fit_lag", [0, 1])
+def test_deferred_alp_samples_and_fits_as_one_by_one_when_nothing_reads_the_state(fit_lag):
+    """As the bridge at 1024 mazes uses it: a sample and an update per vector step, no read
+    of the teacher's state in between, so the ALP of finished episodes is queued across
+    steps (``update_batch`` only queues them until a refit boundary or PENDING_MAX). Every
+    step's sample, and the state at the end, are the one-by-one twin's."""
+    from teachers.alp_gmm import PENDING_MAX
+
+    kw = {"fit_rate": 150, "fit_lag": fit_lag, "fit_worker": "inline"}
+    one, batched = ALPGMM(SPACE, seed=3, **kw), ALPGMM(SPACE, seed=3, **kw)
+    rng = np.random.default_rng(5)
+    n, most_queued = 0, 0
+    final = False
+    while not final:
+        final = n >= 1500  # past the 10th boundary: a last step of 2 episodes, which stay queued
+        size = 2 if final else int(rng.integers(0, 8)) if rng.random() < 0.97 else int(rng.integers(60, 200))
+        tasks = batched.sample_batch(max(size, 1))[:size]
+        assert tasks == one.sample_batch(max(size, 1))[:size]
+        returns = [_reward(task, n + k, rng) for k, task in enumerate(tasks)]
+        episodes = [Episode(task=dict(t), episode_return=r, length=1, episode_id=n + k)
+                    for k, (t, r) in enumerate(zip(tasks, returns))]
+        for e in episodes:
+            one.update(Episode(task=dict(e.task), episode_return=e.episode_return, length=1, episode_id=e.episode_id))
+        if episodes:
+            batched.update_batch(episodes)
+        most_queued = max(most_queued, len(batched._pending))
+        assert batched.n_fits == one.n_fits and (batched.gmm is None) == (one.gmm is None)
+        n += size
+    assert one.n_fits >= 9 and 30 < most_queued < PENDING_MAX  # episodes were queued across many steps
+    assert batched._pending  # some still queued: the reads below compute them
+    a, b = one.state_dict(), batched.state_dict()
+    assert not batched._pending
+    assert a["rng"] == b["rng"] and a["counters"] == b["counters"]
+    for key in ("history", "rewards", "window", "n_fits", "n_failed_fits", "last_alp", "gmm"):
+        assert a["algo"][key] == b["algo"][key], key
+    assert batched.diagnostics() == one.diagnostics()
+
+
 @pytest.mark.parametrize("min_tail,fraction", [(256, 0.05), (8, 0.3), (2, 0.0)])
 def test_nearest_then_add_answers_as_nearest_then_add_row_by_row(min_tail, fraction):
     """The index's batched query-and-add against its own one-row ``nearest``/``add`` loop, on
@@ -100,3 +138,19 @@ def test_from_unit_batch_is_from_unit_row_by_row_on_nan_inf_and_outside_values()
     u = rng.normal(0.5, 0.8, (300, 3))
     u[::7, 0], u[::11, 1], u[::13, 2], u[::17, 1] = np.nan, np.inf, -np.inf, np.nan
     assert SPACE.from_unit_batch(u) == [SPACE.from_unit(row) for row in u]
+
+
+def test_a_mixture_samples_by_the_progress_it_is_given_now():
+    """The component CDF is kept between calls with the same progress and recomputed when
+    the progress changes: the draws equal a fresh mixture's."""
+    from teachers.gmm_fit import GMM
+
+    means = np.array([[0.1, 0.1, 0.1, 0.0], [0.9, 0.9, 0.9, 0.0]])
+    cov = np.stack([np.eye(4) * 1e-4] * 2)
+    kept = GMM(np.full(2, 0.5), means, cov)
+    for progress in ([1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 1.0]):
+        a = kept.sample_batch_by_progress(np.array(progress), np.random.default_rng(1), 50, 3)
+        b = GMM(np.full(2, 0.5), means, cov).sample_batch_by_progress(np.array(progress), np.random.default_rng(1), 50, 3)
+        np.testing.assert_array_equal(a, b)
+        if progress == [0.0, 1.0]:
+            assert (a > 0.5).all()  # every draw from the second component

@@ -80,3 +80,33 @@ def test_validate_is_clean_error_or_valid_task(values):
         return
     assert SPACE.contains(task)
     assert all(not isinstance(v, float) or math.isfinite(v) for v in task.values())
+
+
+def test_bounds_are_copies_and_discrete_rounding_is_half_to_even():
+    """``low``/``high`` hand out copies of the arrays the batch conversions use (built once),
+    and a discrete value rounds half to even, as ``np.rint`` does."""
+    space = TaskSpace([Dim("size", 5, 15, "discrete"), Dim("w", 0.0, 0.5)])
+    low = space.low
+    low[0] = 99.0
+    assert space.low.tolist() == [5.0, 0.0] and space.to_unit({"size": 5, "w": 0.0}).tolist() == [0.0, 0.0]
+    assert [space["size"].from_number(x) for x in (5.5, 6.5, 7.49999, np.float64(8.5), 9)] == [6, 6, 7, 8, 9]
+    assert space.from_unit_batch(np.array([[0.05, 0.0], [0.15, 1.0]])) == [{"size": 6, "w": 0.0}, {"size": 6, "w": 0.5}]
+
+
+@pytest.mark.parametrize("height, count, expected", [
+    (1.5, 3, {"height": 1.5, "count": 3}),          # float / int: the values themselves
+    (1, 3.0, {"height": 1.0, "count": 3}),          # int / float: converted
+    (np.float64(0.25), np.int64(9), {"height": 0.25, "count": 9}),
+    (float("inf"), 3, "not finite"), (float("-inf"), 3, "not finite"), (float("nan"), 3, "not finite"),
+    (3.0000001, 3, "outside"), (-0.0, 10, "outside"), (0.0, 0, "outside"), (0.0, 3.5, "not an integer"),
+])
+def test_validate_checks_the_usual_types_as_any_other(height, count, expected):
+    """Floats on a continuous and ints on a discrete dimension take a shortcut through
+    validate (no conversion): the same clean task, the same errors."""
+    space = TaskSpace((Dim("height", 0.0, 3.0), Dim("count", 1, 9, "discrete")))
+    if isinstance(expected, dict):
+        clean = space.validate({"height": height, "count": count})
+        assert clean == expected and [type(v) for v in clean.values()] == [float, int]
+        return
+    with pytest.raises(TeachBenchError, match=expected):
+        space.validate({"height": height, "count": count})

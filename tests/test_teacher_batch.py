@@ -177,3 +177,34 @@ def test_riac_vectorised_sampling_matches_on_a_skewed_tree():
         assert p > 1e-3, f"riac: dimension {dim.name} differs between sample() and sample_batch() (KS p={p:.2g})"
     share_a, share_b = (a[:, 0] < 0.75).mean(), (b[:, 0] < 0.75).mean()
     assert abs(share_a - share_b) < 4 * np.sqrt(share_a * (1 - share_a) * (1 / 4000 + 1 / 4000))
+
+
+def test_lag1_worker_starts_with_the_teacher():
+    """The fit worker is started with the teacher (its start-up overlaps the run's set-up)
+    and again after a checkpoint load drops the old one; inline and lag-0 teachers have none."""
+    teacher = build("alp_gmm", SPACE, seed=0, fit_lag=1, fit_worker="process")
+    worker = teacher.refitter._worker
+    assert worker is not None and worker.proc.poll() is None
+    teacher.load_state_dict(roundtrip(teacher.state_dict()))
+    assert teacher.refitter._worker is not None and teacher.refitter._worker is not worker
+    worker.proc.wait(timeout=10)  # the dropped one was stopped
+    for kw in ({"fit_lag": 1, "fit_worker": "inline"}, {}):
+        assert build("alp_gmm", SPACE, seed=0, **kw).refitter._worker is None
+    teacher.refitter._worker.close()
+
+
+def test_covar_gmm_update_batch_with_reward_bounds_and_boundaries_inside_a_batch():
+    """Covar-GMM's vectorised update (clipped and scaled rewards, several refits inside one
+    batch) leaves the one-by-one state, samples included."""
+    episodes = _episodes(build("covar_gmm", SPACE, seed=3), 130, seed=2)
+    kw = {"fit_rate": 20, "reward_bounds": [0.5, 2.5]}
+    one, batched = (build("covar_gmm", SPACE, seed=5, **kw) for _ in range(2))
+    for ep in episodes:
+        one.update(Episode(**{**ep.__dict__, "task": dict(ep.task)}))
+    for start in (0, 3, 70, 130):
+        part = episodes[start:{0: 3, 3: 70, 70: 130, 130: 130}[start]]
+        if part:
+            batched.update_batch([Episode(**{**ep.__dict__, "task": dict(ep.task)}) for ep in part])
+    assert one.n_fits == batched.n_fits == 6
+    assert _equal(roundtrip(one.state_dict()), roundtrip(batched.state_dict()))
+    assert one.sample_batch(40) == batched.sample_batch(40)

@@ -21,6 +21,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from envs.errors import TeachBenchError, unknown_name
 from envs.registry import ENV_IDS
 from students.build import ACTION_SPACES, ALGOS, policy_choices, student_params
+from students.fast_rollout import rollout_class
 from students.features import CNN
 from students.vec import VEC_KINDS
 from teachers.registry import TEACHERS, teacher_class
@@ -126,6 +127,7 @@ def check_choices(cfg: DictConfig) -> None:
     algo = str(cfg.student.algo)
     params = check_student_params(algo, _container(cfg, "student.params"), _container(cfg, "env.students"))
     check_rollout_fits_budget(algo, params, int(cfg.env.n_envs), int(cfg.budget.steps))
+    rollout_class(cfg.student.get("fast_rollout", "auto"), algo, str(cfg.env.vec_env))  # a known value, for PPO
     needs = frozenset(getattr(teacher_class(str(cfg.teacher.name)), "needs", frozenset()))
     if needs & ROLLOUT_NEEDS and algo not in ON_POLICY:
         raise TeachBenchError("student.algo", f"teacher {cfg.teacher.name!r} needs {sorted(needs & ROLLOUT_NEEDS)} from an "

@@ -356,6 +356,7 @@ class RunPlan:
     student_algo: str
     student_policy: str | None
     student_params: dict[str, Any]
+    student_fast_rollout: Any  # auto | true | false | batched (students/fast_rollout.py)
     device: str
     student_reset_every: Any
     # budget, evaluation, logging, checkpoints
@@ -391,6 +392,7 @@ class RunPlan:
             expert_knowledge=cfg.get("expert_knowledge"), rugged=plain(cfg.get("rugged")),
             student_algo=cfg.student.algo, student_policy=cfg.student.get("policy"),
             student_params=plain(cfg.student.params) if cfg.student.get("params") else {},
+            student_fast_rollout=cfg.student.get("fast_rollout", "auto"),
             device=_device(cfg.device, env_cfg, cfg.student.get("policy")),
             student_reset_every=cfg.get("student_reset_every"),
             budget=int(cfg.budget.steps),
@@ -570,7 +572,8 @@ def _build_teacher(plan: RunPlan, task_space: Any) -> Any:
 def _build_student(plan: RunPlan, vec: Any) -> Any:
     """A fresh student on ``vec`` (a resumed run loads its checkpoint into it: :func:`_resume`)."""
     return make_student(plan.student_algo, vec, policy=plan.student_policy, params=plan.student_params,
-                        env_defaults=plan.env_students, seed=plan.seed, device=plan.device)
+                        env_defaults=plan.env_students, seed=plan.seed, device=plan.device,
+                        fast_rollout=plan.student_fast_rollout, vec_kind=plan.vec_env)
 
 
 def _resume(tr: _Training) -> None:
