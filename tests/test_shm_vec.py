@@ -113,3 +113,37 @@ def test_make_vec_env_builds_it_and_a_worker_error_is_raised_in_the_main_process
         vec.close()
     with pytest.raises(TeachBenchError, match="envs_per_worker"):
         SharedMemoryVecEnv([env_factory("gridworld", GRID)], envs_per_worker=0)
+
+
+TINY = ["env=gridworld_small", "budget.steps=512", "eval.every=512", "checkpoint.every=512",
+        "env.kwargs.max_steps=30", "+env.kwargs.n_test_tasks=2", "eval.held_out=false", "log.progress_bar=false"]
+
+
+def test_a_run_with_the_shm_vec_env_and_a_split_update(compose):
+    """``env.vec_env=shm +env.envs_per_worker=2`` and ``update_threads`` reach the run; the
+    update's placement is not part of the run's identity (as ``device``), the VecEnv is."""
+    from experiments.running.run import RunPlan, _build_student, run, run_dir_for
+    from students.split_update import SplitUpdatePPO
+    from experiments.running.config_checks import validate_config
+
+    cfg = compose(*TINY, "env.vec_env=shm", "+env.envs_per_worker=2", "env.n_envs=4", "update_threads=1",
+                  "update_device=cpu")
+    summary = run(cfg)
+    assert summary["steps"] >= 512 and summary["state"] == "finished"
+    plan = RunPlan.from_config(cfg)
+    assert (plan.vec_env, plan.envs_per_worker, plan.update_device, plan.update_threads) == ("shm", 2, "cpu", 1)
+    vec = make_vec_env(plan.env_name, plan.env_kwargs, plan.n_envs, plan.vec_env, envs_per_worker=plan.envs_per_worker)
+    try:
+        model = _build_student(plan, vec)
+        assert isinstance(model, SplitUpdatePPO) and model.update_threads == 1
+    finally:
+        vec.close()
+    plain = compose(*TINY, "env.vec_env=shm", "+env.envs_per_worker=2", "env.n_envs=4")
+    assert run_dir_for(cfg).path == run_dir_for(plain).path
+    assert run_dir_for(compose(*TINY, "env.n_envs=4")).path != run_dir_for(plain).path
+    with pytest.raises(TeachBenchError, match="env.envs_per_worker"):
+        validate_config(compose(*TINY, "+env.envs_per_worker=2"))
+    with pytest.raises(TeachBenchError, match="update_threads"):
+        validate_config(compose(*TINY, "update_threads=0"))
+    with pytest.raises(TeachBenchError, match="update_device"):
+        validate_config(compose(*TINY, "student=a2c", "update_device=cpu"))
