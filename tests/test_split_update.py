@@ -48,7 +48,7 @@ def _train(model, seed: int = 3) -> None:
     model.train()
 
 
-def _assert_same(a: PPO, b: PPO, exact: bool) -> None:
+def _assert_same(a: PPO, b: PPO, exact: bool, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     sa, sb = a.policy.state_dict(), b.policy.state_dict()
     assert sa.keys() == sb.keys()
     for key in sa:
@@ -56,14 +56,14 @@ def _assert_same(a: PPO, b: PPO, exact: bool) -> None:
         if exact:
             assert th.equal(sa[key], sb[key]), key
         else:
-            th.testing.assert_close(sa[key], sb[key].cpu(), rtol=1e-5, atol=1e-6)
+            th.testing.assert_close(sa[key], sb[key].cpu(), rtol=rtol, atol=atol)
     for (pa, qa), (pb, qb) in zip(a.policy.optimizer.state.items(), b.policy.optimizer.state.items()):
         for key in qa:
             assert qb[key].device.type == "cpu"
             if exact:
                 assert th.equal(qa[key], qb[key]), key
             else:
-                th.testing.assert_close(qa[key], qb[key].cpu(), rtol=1e-5, atol=1e-6)
+                th.testing.assert_close(qa[key], qb[key].cpu(), rtol=rtol, atol=atol)
 
 
 def test_split_update_moving_through_another_device_object_equals_sb3():
@@ -94,7 +94,9 @@ def test_update_on_cuda_equals_sb3_on_the_cpu():
     with_split_update(b, device="cuda")
     _train(a)
     _train(b)
-    _assert_same(a, b, exact=False)
+    # GPU kernels sum in another order; 8 Adam steps of lr 3e-4 move weights by ~1e-3, far above this
+    _assert_same(a, b, exact=False, rtol=1e-4, atol=1e-5)
+    assert all(p.grad is None or p.grad.device.type == "cpu" for p in b.policy.parameters())
 
 
 def test_bad_arguments_are_named():
