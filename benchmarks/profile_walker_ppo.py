@@ -18,10 +18,14 @@ per vector step (µs) for the rollout parts and per update (ms) for the update's
   (forward), backward, optimizer step (Adam), grad clipping;
 - rest: the remainder of ``learn`` (SB3's per-step Python, GAE, logging).
 
-Prints one column per setting; ``--csv`` writes them::
+Prints one column per setting; ``--csv`` writes them. ``--stepping-only`` instead times
+the VecEnv alone (random actions, the bridge handing out tasks, no policy): the main
+process's CPU time and the wall time per vector step, which is what each VecEnv costs the
+process that also runs the policy::
 
     python benchmarks/profile_walker_ppo.py --vecs subproc shm --workers 2 --envs-per-worker 1 4 \\
         --policy shared_mlp --rollout 4000 --rollouts 2
+    python benchmarks/profile_walker_ppo.py --stepping-only --vecs subproc chunked shm --workers 1 --envs-per-worker 1 4 8
 """
 
 from __future__ import annotations
@@ -79,17 +83,51 @@ UPDATE: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def build_vec(kind: str, workers: int, per_worker: int, start_method: str, env: str) -> Any:
+    name, kwargs, _, _ = env_config(env)
+    fns = [env_factory(name, kwargs, i) for i in range(workers * per_worker)]
+    if kind == "shm":
+        return SharedMemoryVecEnv(fns, envs_per_worker=per_worker, start_method=start_method)
+    if kind == "chunked":
+        return ChunkedSubprocVecEnv(fns, envs_per_worker=per_worker, start_method=start_method)
+    return SubprocVecEnv(fns, start_method=start_method)
+
+
+def stepping_only(kind: str, workers: int, per_worker: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Main-process CPU µs and wall µs per vector step of the VecEnv alone (+ the bridge).
+    SubprocVecEnv rows use ``workers x per_worker`` processes of one env each."""
+    import numpy as np
+
+    procs, k = (workers * per_worker, 1) if kind == "subproc" else (workers, per_worker)
+    vec = build_vec(kind, procs, k, args.start_method, args.env)
+    try:
+        curriculum = Curriculum(make_teacher("random", vec.get_attr("task_space", indices=[0])[0], seed=0), vec)
+        curriculum.prime()
+        vec.seed(0)
+        vec.reset()
+        low, high = vec.action_space.low, vec.action_space.high
+        actions = np.random.default_rng(0).uniform(low, high, size=(64, vec.num_envs, low.shape[0])).astype(np.float32)
+        for t in range(100):  # warm-up
+            _, _, dones, infos = vec.step(actions[t % 64])
+            curriculum.on_step(dones, infos, 0)
+        cpu, wall = time.process_time(), time.perf_counter()
+        for t in range(args.steps):
+            _, _, dones, infos = vec.step(actions[t % 64])
+            curriculum.on_step(dones, infos, 0)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        return {"vec": kind, "processes": procs, "envs_per_worker": k, "n_envs": vec.num_envs,
+                "main CPU µs per vector step": round(1e6 * cpu / args.steps, 1),
+                "main CPU µs per env": round(1e6 * cpu / args.steps / vec.num_envs, 1),
+                "wall µs per vector step": round(1e6 * wall / args.steps, 1)}
+    finally:
+        vec.close()
+
+
 def profile_one(kind: str, workers: int, per_worker: int, update: str | None, args: argparse.Namespace,
                 raw: float) -> dict[str, Any]:
-    name, kwargs, ppo, _ = env_config(args.env)
+    _, _, ppo, _ = env_config(args.env)
     n_envs = workers * per_worker
-    fns = [env_factory(name, kwargs, i) for i in range(n_envs)]
-    if kind == "shm":
-        inner = SharedMemoryVecEnv(fns, envs_per_worker=per_worker, start_method=args.start_method)
-    elif kind == "chunked":
-        inner = ChunkedSubprocVecEnv(fns, envs_per_worker=per_worker, start_method=args.start_method)
-    else:
-        inner = SubprocVecEnv(fns, start_method=args.start_method)
+    inner = build_vec(kind, workers, per_worker, args.start_method, args.env)
     inner.seed(0)
     vec = VecNormalize(inner, norm_obs=True, norm_reward=True)
     try:
@@ -153,11 +191,28 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=2, help="profiled rollouts (+ updates) after one warm-up")
     parser.add_argument("--start-method", default="forkserver")
     parser.add_argument("--raw-seconds", type=float, default=2.0)
+    parser.add_argument("--stepping-only", action="store_true", help="time the VecEnv alone (module docstring)")
+    parser.add_argument("--steps", type=int, default=1500, help="vector steps timed by --stepping-only")
     parser.add_argument("--csv", default=None)
     args = parser.parse_args()
     if args.policy == "mlp":
         args.policy = None
     pin_threads(1)
+    if args.stepping_only:
+        rows = [stepping_only(kind, args.workers, k, args) for k in args.envs_per_worker for kind in args.vecs
+                if not (kind == "chunked" and k == 1)]
+        print(f"env={args.env} stepping only (random actions + the bridge), {args.steps} vector steps; "
+              f"subproc rows: workers x envs-per-worker processes of 1 env")
+        for r in rows:
+            print(f"{r['vec']:>8} {r['processes']:>3} proc x {r['envs_per_worker']} envs: main CPU "
+                  f"{r['main CPU µs per vector step']:8.1f} µs/vector step ({r['main CPU µs per env']:6.1f} per env), "
+                  f"wall {r['wall µs per vector step']:8.1f} µs")
+        if args.csv:
+            with open(args.csv, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        return
     name, kwargs, _, _ = env_config(args.env)
     raw = raw_speed(name, kwargs, args.raw_seconds)
     rows = []

@@ -124,3 +124,6 @@ def test_walker_levers_and_profile_run_beside_their_peers(tmp_path):
     for part in ("env step, send", "env step, wait", "VecNormalize", "policy forward", "rollout buffer add",
                  "callbacks (bridge)", "update", "evaluate_actions", "backward", "optimizer step", "rest"):
         assert part in out
+    out = _run("benchmarks/profile_walker_ppo.py", "--stepping-only", "--vecs", "subproc", "chunked", "shm",
+               "--workers", "1", "--envs-per-worker", "1", "2", "--steps", "20", "--start-method", "fork")
+    assert out.count("main CPU") == 5  # subproc 1 and 2 processes, shm 1 and 2 envs, chunked 2 envs
