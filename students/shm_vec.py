@@ -48,7 +48,7 @@ import os
 import pickle
 import tempfile
 import traceback
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -64,9 +64,12 @@ _ALIGN = 64
 
 
 class _WorkerError:
-    """A worker's exception, sent in place of its reply (the worker then exits)."""
+    """A worker's exception, sent in place of its reply. A failed step ends the worker (its
+    envs are in an unknown state); a failed call (``get_attr`` of a missing attribute, as
+    SB3's ``has_attr`` does) does not."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind = kind
         self.text = text
 
 
@@ -136,50 +139,66 @@ def _worker(remote: Any, parent_remote: Any, fns: CloudpickleWrapper, first: int
                 remote.send((infos, resets))
                 continue
             cmd, data = pickle.loads(message)
-            if cmd == "attach":
-                path, size, layout = data
-                views = _views(_map(path, size), layout)
-                remote.send(None)
-            elif cmd == "reset":
-                seeds, options = data
-                reset_infos = []
-                for j, env in enumerate(envs):
-                    maybe_options = {"options": options[j]} if options[j] else {}
-                    obs, info = env.reset(seed=seeds[j], **maybe_options)
-                    views["obs"][first + j] = obs
-                    reset_infos.append(info)
-                remote.send(reset_infos)
-            elif cmd == "set_next_tasks":  # no reply (module docstring)
-                for j, task in data:
-                    envs[j].get_wrapper_attr("set_next_task")(task)
-            elif cmd == "env_method":
-                name, args, kwargs, local = data
-                remote.send([envs[j].get_wrapper_attr(name)(*args, **kwargs) for j in local])
-            elif cmd == "get_attr":
-                remote.send([envs[j].get_wrapper_attr(data[0]) for j in data[1]])
-            elif cmd == "set_attr":
-                for j in data[2]:
-                    setattr(envs[j], data[0], data[1])
-                remote.send([None] * len(data[2]))
-            elif cmd == "is_wrapped":
-                remote.send([is_wrapped(envs[j], data[0]) for j in data[1]])
-            elif cmd == "spaces":
-                remote.send((envs[0].observation_space, envs[0].action_space))
-            elif cmd == "close":
+            if cmd == "close":
                 break
-            else:
-                raise NotImplementedError(f"`{cmd}` is not implemented in the shared-memory worker")
+            try:
+                reply = _command(envs, first, cmd, data, views)
+            except Exception as exc:  # noqa: BLE001 - the caller raises it; the worker lives on
+                reply = _WorkerError(type(exc).__name__, traceback.format_exc())
+            if isinstance(reply, _WorkerError):
+                remote.send(reply)
+                if cmd == "set_next_tasks":  # a lost hand-out: the queue is wrong, stop (raised at the next reply)
+                    break
+            elif cmd == "attach":
+                views = reply
+                remote.send(None)
+            elif cmd != "set_next_tasks":  # no reply (module docstring)
+                remote.send(reply)
     except (EOFError, KeyboardInterrupt):
         pass
-    except Exception:  # noqa: BLE001 - reported to the main process, which raises it
+    except Exception as exc:  # noqa: BLE001 - a failed step: reported to the main process, which raises it
         try:
-            remote.send(_WorkerError(traceback.format_exc()))
+            remote.send(_WorkerError(type(exc).__name__, traceback.format_exc()))
         except (OSError, EOFError):
             pass
     finally:
         for env in envs:
             env.close()
         remote.close()
+
+
+def _command(envs: list[gym.Env], first: int, cmd: str, data: Any, views: dict[str, np.ndarray]) -> Any:
+    """Every command but a step: the reply to send (``attach``: the mapped views)."""
+    if cmd == "attach":
+        path, size, layout = data
+        return _views(_map(path, size), layout)
+    if cmd == "reset":
+        seeds, options = data
+        reset_infos = []
+        for j, env in enumerate(envs):
+            maybe_options = {"options": options[j]} if options[j] else {}
+            obs, info = env.reset(seed=seeds[j], **maybe_options)
+            views["obs"][first + j] = obs
+            reset_infos.append(info)
+        return reset_infos
+    if cmd == "set_next_tasks":
+        for j, task in data:
+            envs[j].get_wrapper_attr("set_next_task")(task)
+        return None
+    if cmd == "env_method":
+        name, args, kwargs, local = data
+        return [envs[j].get_wrapper_attr(name)(*args, **kwargs) for j in local]
+    if cmd == "get_attr":
+        return [envs[j].get_wrapper_attr(data[0]) for j in data[1]]
+    if cmd == "set_attr":
+        for j in data[2]:
+            setattr(envs[j], data[0], data[1])
+        return [None] * len(data[2])
+    if cmd == "is_wrapped":
+        return [is_wrapped(envs[j], data[0]) for j in data[1]]
+    if cmd == "spaces":
+        return envs[0].observation_space, envs[0].action_space
+    raise NotImplementedError(f"`{cmd}` is not implemented in the shared-memory worker")
 
 
 class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
@@ -226,8 +245,7 @@ class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
                 self._buffer = _map(path, size)
                 for remote in self.remotes:
                     remote.send(("attach", (path, size, layout)))
-                for w in range(len(self.remotes)):
-                    self._recv(w)
+                self._recv_all(range(len(self.remotes)))
             finally:
                 os.unlink(path)  # every process has mapped it: the memory lives until the last unmaps
         except BaseException:
@@ -244,7 +262,25 @@ class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
             reply = self.remotes[w].recv()
         except EOFError:
             raise RuntimeError(f"shared-memory vec env worker {w} died") from None
+        return self._check(w, reply)
+
+    def _recv_all(self, workers: Iterable[int]) -> dict[int, Any]:
+        """Every worker's reply, all read before any error is raised (none left in a pipe)."""
+        replies, died = {}, None
+        for w in workers:
+            try:
+                replies[w] = self.remotes[w].recv()
+            except EOFError:
+                died = died if died is not None else w
+        if died is not None:
+            raise RuntimeError(f"shared-memory vec env worker {died} died")
+        return {w: self._check(w, reply) for w, reply in replies.items()}
+
+    @staticmethod
+    def _check(w: int, reply: Any) -> Any:
         if isinstance(reply, _WorkerError):
+            if reply.kind == "AttributeError":  # SB3's has_attr relies on it
+                raise AttributeError(f"shared-memory vec env worker {w}:\n{reply.text}")
             raise RuntimeError(f"shared-memory vec env worker {w} failed:\n{reply.text}")
         return reply
 
@@ -261,18 +297,20 @@ class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
 
     def step_wait(self) -> VecEnvStepReturn:
         infos: list[dict[str, Any]] = []
+        self.waiting = False
+        replies = self._recv_all(range(len(self.chunks)))
         for w, chunk in enumerate(self.chunks):
-            part, resets = self._recv(w)
+            part, resets = replies[w]
             infos.extend(part)
             for j, info in resets.items():
                 self.reset_infos[chunk[j]] = info
-        self.waiting = False
         return self._obs.copy(), self._rewards.copy(), self._dones.copy(), infos
 
     def reset(self) -> VecEnvObs:
         for remote, chunk in zip(self.remotes, self.chunks):
             remote.send(("reset", ([self._seeds[i] for i in chunk], [self._options[i] for i in chunk])))
-        self.reset_infos = [info for w in range(len(self.chunks)) for info in self._recv(w)]
+        replies = self._recv_all(range(len(self.chunks)))
+        self.reset_infos = [info for w in range(len(self.chunks)) for info in replies[w]]
         self._reset_seeds()
         self._reset_options()
         return self._obs.copy()
@@ -291,8 +329,7 @@ class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
         idx, groups = self._by_worker(indices)
         for w, local in groups.items():
             self.remotes[w].send((cmd, make(local)))
-        replies = {w: self._recv(w) for w in groups}
-        return self._gather(idx, groups, replies)
+        return self._gather(idx, groups, self._recv_all(groups))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         self._call("set_attr", lambda local: (attr_name, value, local), indices)
@@ -302,8 +339,7 @@ class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
             return
         try:
             if self.waiting:
-                for w in range(len(self.remotes)):
-                    self._recv(w)
+                self._recv_all(range(len(self.remotes)))
             for remote in self.remotes:
                 remote.send(("close", None))
             for process in self.processes:

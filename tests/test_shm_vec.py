@@ -103,12 +103,21 @@ def test_walker_with_the_bridge_equals_a_dummy_vec_env():
         dummy.close()
 
 
-def test_make_vec_env_builds_it_and_a_worker_error_is_raised_in_the_main_process():
+def test_make_vec_env_builds_it_and_a_failed_call_is_raised_in_the_main_process():
+    """A failed call is raised where it was made; the workers live on and their pipes stay
+    in step (SB3's ``has_attr`` is a ``get_attr`` that may fail on every worker)."""
     vec = make_vec_env("gridworld", GRID, n_envs=3, kind="shm", envs_per_worker=2, seed=0)
     try:
         assert isinstance(vec, SharedMemoryVecEnv) and vec.chunks == [[0, 1], [2]]
-        with pytest.raises(RuntimeError, match="no_such_method"):
+        with pytest.raises(AttributeError, match="no_such_method"):
             vec.env_method("no_such_method", indices=[2])
+        assert not vec.has_attr("no_such_attribute") and vec.has_attr("task_space")
+        with pytest.raises(RuntimeError, match="needs reset"):  # Monitor refuses, on both workers
+            vec.env_method("step", 0, indices=[0, 2])
+        vec.reset()
+        obs, rewards, dones, infos = vec.step(np.zeros(3, dtype=np.int64))
+        assert obs.shape == (3, 54) and len(infos) == 3
+        assert vec.get_attr("current_task", indices=[0, 1, 2]) == [info["task"] for info in infos]
     finally:
         vec.close()
     with pytest.raises(TeachBenchError, match="envs_per_worker"):
