@@ -3,7 +3,7 @@
 # profiling, each beside its peers in the same run: the raw env (1 core, and 16 processes at
 # once), SB3's SubprocVecEnv, chunked workers (students/chunked_vec.py) and the shared-memory
 # VecEnv (students/shm_vec.py) with PPO's update on 1 or 16 CPU threads or the GPU
-# (students/split_update.py). Pinned to 16 cores. Two parts of ~6 minutes each (one call each):
+# (students/split_update.py). Pinned to 16 cores. Two parts of at most ~8 minutes each (one call each):
 #
 #   PART=shared OUT=/some/folder bash benchmarks/device_walker_levers.sh  # TMA's 400-300 shared trunk
 #   PART=more   OUT=/some/folder bash benchmarks/device_walker_levers.sh  # SB3's 64-64 MLP; rollouts on
@@ -34,11 +34,14 @@ run() {  # run <time limit s> <name> <args...>
 }
 start=$(date +%s)
 if [ "$PART" = shared ]; then
-  run 330 walker_levers_shared_mlp --policy shared_mlp --vecs subproc chunked shm --envs-per-worker 1 4 8 \
-      --updates cpu:1 cpu:16 $CUDA --raw-parallel
+  run 480 walker_levers_shared_mlp --policy shared_mlp --vecs shm subproc chunked --envs-per-worker 8 4 1 \
+      --updates $CUDA cpu:16 cpu:1 --raw-parallel
 else
-  run 200 walker_levers_mlp --vecs subproc chunked shm --envs-per-worker 1 4 8 --updates cpu:1 $CUDA
-  run 60 walker_levers_gpu_rollout --policy shared_mlp --device $DEV --vecs shm --envs-per-worker 4 8
-  run 60 walker_levers_threads4 --policy shared_mlp --threads 4 --vecs shm --envs-per-worker 8 --updates cpu:16 $CUDA
+  run 260 walker_levers_mlp --vecs shm subproc chunked --envs-per-worker 8 4 1 --updates $CUDA cpu:1
+  run 90 walker_levers_gpu_rollout --policy shared_mlp --device $DEV --vecs shm --envs-per-worker 8 4
+  run 90 walker_levers_threads4 --policy shared_mlp --threads 4 --vecs shm --envs-per-worker 8 --updates $CUDA cpu:16
+  # the split update on the GPU equals SB3's CPU update to rounding (skipped without CUDA)
+  timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_split_update.py > "$OUT/test_split_update_cuda.txt" 2>&1
+  echo "test_split_update: exit $? ($(tail -1 "$OUT/test_split_update_cuda.txt"))"
 fi
-grep -h -A40 "^workers" "$OUT"/walker_levers_*.txt | grep -v "^--$" || true
+grep -hE "^env=|^raw env|^workers|^ +[0-9]+ +[0-9]+ |^best" "$OUT"/walker_levers_*.txt || true
