@@ -219,7 +219,8 @@ def main() -> None:
             par = raw_parallel(name, kwargs, args.raw_seconds, w)
             print(f"raw env in {w} processes at once: {par:.0f} steps/s = {par / (w * raw):.2f} x ({w} x 1-core raw)")
             rows.append({**raw_row, "student": f"raw env x{w} processes (random actions)", "workers": w,
-                         "cores_per_run": w, "env_steps_per_s": round(par, 1), "per_run_env_steps_per_s": round(par, 1)})
+                         "cores_per_run": w, "env_steps_per_s": round(par, 1),
+                         "per_run_env_steps_per_s": round(par, 1)})
             if args.csv:
                 write_rows(args.csv, rows[-1:], append=True)
     print(f"{'workers':>7} {'envs/w':>6} {'vec':>8} {'update':>8} {'start':>10} {'rollout':>8} {'n_steps':>8} "
@@ -240,7 +241,8 @@ def main() -> None:
                     upd = update or f"{args.device}:{args.threads}"
                     print(f"{w:>7} {k:>6} {label:>8} {upd:>8} {method:>10} {rollout:>8} {r['n_steps']:>8} "
                           f"{r['fps']:>9.0f} {r['collect_fps']:>10.0f} {100 * r['update_share']:>4.0f}% "
-                          f"{r['fps'] / (16 * raw):>10.2f} {r['fps'] / (w * raw):>9.2f} {r['startup']:>10.2f}", flush=True)
+                          f"{r['fps'] / (16 * raw):>10.2f} {r['fps'] / (w * raw):>9.2f} {r['startup']:>10.2f}",
+                          flush=True)
                     vec_name = label if label == "subproc" else f"{label}{k}"
                     if update is not None:
                         vec_name += f"/update-{update}"

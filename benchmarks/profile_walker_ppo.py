@@ -25,7 +25,8 @@ process that also runs the policy::
 
     python benchmarks/profile_walker_ppo.py --vecs subproc shm --workers 2 --envs-per-worker 1 4 \\
         --policy shared_mlp --rollout 4000 --rollouts 2
-    python benchmarks/profile_walker_ppo.py --stepping-only --vecs subproc chunked shm --workers 1 --envs-per-worker 1 4 8
+    python benchmarks/profile_walker_ppo.py --stepping-only --vecs subproc chunked shm --workers 1 \\
+        --envs-per-worker 1 4 8
 """
 
 from __future__ import annotations
@@ -205,7 +206,8 @@ def main() -> None:
               f"subproc rows: workers x envs-per-worker processes of 1 env")
         for r in rows:
             print(f"{r['vec']:>8} {r['processes']:>3} proc x {r['envs_per_worker']} envs: main CPU "
-                  f"{r['main CPU µs per vector step']:8.1f} µs/vector step ({r['main CPU µs per env']:6.1f} per env), "
+                  f"{r['main CPU µs per vector step']:8.1f} µs/vector step "
+                  f"({r['main CPU µs per env']:6.1f} per env), "
                   f"wall {r['wall µs per vector step']:8.1f} µs")
         if args.csv:
             with open(args.csv, "w", newline="") as fh:
@@ -225,8 +227,8 @@ def main() -> None:
     keys = [k for k in rows[0] if k not in ("vec", "workers", "envs_per_worker", "n_envs", "update_on", "policy")]
     print(f"env={args.env} policy={args.policy or 'mlp'} rollout={args.rollout} workers={args.workers}; "
           f"rollout parts in µs per vector step, update parts in ms per update (indented: inside the one above)")
-    print(f"{'setting':<24}" + "".join(f"{r['vec'] + ' ' + str(r['workers']) + 'x' + str(r['envs_per_worker']) + ' ' + r['update_on']:>22}"
-                                       for r in rows))
+    names = [f"{r['vec']} {r['workers']}x{r['envs_per_worker']} {r['update_on']}" for r in rows]
+    print(f"{'setting':<24}" + "".join(f"{n:>22}" for n in names))
     for key in keys:
         indent = "  " if key in ("env calls",) or key in [p.strip() for p in UPDATE if p.startswith(" ")] else ""
         print(f"{indent + key:<24}" + "".join(f"{r[key]:>22}" for r in rows))

@@ -130,7 +130,8 @@ TINY = ["env=gridworld_small", "budget.steps=512", "eval.every=512", "checkpoint
 
 def test_a_run_with_the_shm_vec_env_and_a_split_update(compose):
     """``env.vec_env=shm +env.envs_per_worker=2`` and ``update_threads`` reach the run; the
-    update's placement is not part of the run's identity (as ``device``), the VecEnv is."""
+    update's placement and the grouping of envs into processes are not part of the run's
+    identity (as ``device``), the VecEnv kind is."""
     from experiments.running.run import RunPlan, _build_student, run, run_dir_for
     from students.split_update import SplitUpdatePPO
     from experiments.running.config_checks import validate_config
@@ -149,6 +150,8 @@ def test_a_run_with_the_shm_vec_env_and_a_split_update(compose):
         vec.close()
     plain = compose(*TINY, "env.vec_env=shm", "+env.envs_per_worker=2", "env.n_envs=4")
     assert run_dir_for(cfg).path == run_dir_for(plain).path
+    one = compose(*TINY, "env.vec_env=shm", "+env.envs_per_worker=1", "env.n_envs=4")  # grouping: not identity
+    assert run_dir_for(one).path == run_dir_for(plain).path
     assert run_dir_for(compose(*TINY, "env.n_envs=4")).path != run_dir_for(plain).path
     with pytest.raises(TeachBenchError, match="env.envs_per_worker"):
         validate_config(compose(*TINY, "+env.envs_per_worker=2"))

@@ -603,7 +603,8 @@ def _resume(tr: _Training) -> None:
         raise TeachBenchError("checkpoint", f"{latest / 'state.pt'} cannot be loaded safely "
                               f"({type(exc).__name__}; torch.load(weights_only=True) refused it). Checkpoints "
                               "are only read from this run's own directory: delete it to start over") from None
-    tr.model = _split_update(tr.plan, load_student(str(latest / "model.zip"), tr.model, tr.env.vec, device=tr.plan.device))
+    tr.model = _split_update(tr.plan, load_student(str(latest / "model.zip"), tr.model, tr.env.vec,
+                                                   device=tr.plan.device))
     tr.teacher.load_state_dict(tr.state["teacher"])
     _load_normalizer(tr.env.vec, tr.state.get("normalizer"))
     for name, w in tr.writers.items():
