@@ -43,10 +43,10 @@ from experiments.running.sinks import make_sink
 from experiments.safe_config import load_run_config
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
-from students.split_update import with_split_update
 from students.evaluate import evaluate, evaluate_held_out
 from students.regret import attach_teacher_needs, replay_budget_warning
 from students.reset import with_student_reset
+from students.split_update import with_split_update
 from students.threads import pin_threads
 from students.values import InitialValueTracker
 from students.vec import make_vec_env
