@@ -23,8 +23,25 @@ Knobs measured (cheap changes a user can make in the config):
   round trip per worker per step instead of one per env, K x W envs per forward pass;
 - ``--device``: where the policy's forward and update run.
 
+The levers built after profiling (``benchmarks/profile_walker_ppo.py``), measured in the
+same run as their peers:
+
+- ``--vecs shm``: ``students/shm_vec.py`` (K envs per worker, arrays in shared memory,
+  one-byte step messages, the bridge's task hand-out without a reply);
+- ``--updates DEVICE:THREADS ...`` (``shm`` rows only; the subproc and chunked peers keep
+  SB3's update on ``--device`` with one thread): ``students/split_update.py``, PPO's update
+  on DEVICE with THREADS torch threads while the rollout stays on ``--device`` with one
+  (``cuda:1``: update on the GPU; ``cpu:16``: the update on 16 threads, the env workers
+  being idle then).
+
+Besides ``16 x raw`` (the goal's cores) and ``W x raw``, ``--raw-parallel`` also measures
+the raw env in W processes at once (their summed rate: what W cores really give when
+all are busy), printed once as the ceiling of every setting with W workers.
+
     python benchmarks/bench_walker_subproc.py --workers 1 8 16 32 --seconds 30 --csv walker.csv
     python benchmarks/bench_walker_subproc.py --workers 16 --envs-per-worker 2 4 --seconds 30 --csv walker_chunked.csv
+    python benchmarks/bench_walker_subproc.py --workers 16 --vecs subproc chunked shm --envs-per-worker 1 2 4 \
+        --policy shared_mlp --updates cpu:1 cpu:16 cuda:1 --raw-parallel --seconds 20 --csv walker_shm.csv
     python benchmarks/bench_walker_subproc.py --workers 1 2 --seconds 3 --raw-seconds 1 --rollout 512   # smoke
 """
 
@@ -55,6 +72,8 @@ from envs.registry import make_env  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback, CurriculumWrapper  # noqa: E402
 from students.build import make_student  # noqa: E402
 from students.chunked_vec import ChunkedSubprocVecEnv  # noqa: E402
+from students.shm_vec import SharedMemoryVecEnv  # noqa: E402
+from students.split_update import with_split_update  # noqa: E402
 from students.threads import pin_threads  # noqa: E402
 from students.vec import env_factory  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
@@ -78,6 +97,19 @@ def raw_speed(name: str, kwargs: dict[str, Any], seconds: float, seed: int = 0) 
     rate = steps / (time.perf_counter() - start)
     env.close()
     return rate
+
+
+def _raw_child(job: tuple[str, dict[str, Any], float, int]) -> float:
+    pin_threads(1)
+    return raw_speed(*job)
+
+
+def raw_parallel(name: str, kwargs: dict[str, Any], seconds: float, processes: int) -> float:
+    """Summed random-action steps/s of ``processes`` raw envs stepped at the same time, one per process."""
+    import multiprocessing as mp
+
+    with mp.get_context("forkserver").Pool(processes) as pool:
+        return float(sum(pool.map(_raw_child, [(name, kwargs, seconds, seed) for seed in range(processes)])))
 
 
 class Window(BaseCallback):
@@ -112,12 +144,19 @@ class Window(BaseCallback):
 
 
 def ppo_speed(name: str, kwargs: dict[str, Any], ppo: dict[str, Any], workers: int, args: argparse.Namespace,
-              start_method: str, rollout: int, per_worker: int = 1) -> dict[str, float]:
+              start_method: str, rollout: int, per_worker: int = 1, kind: str = "auto",
+              update: str | None = None) -> dict[str, float]:
     t_start = time.perf_counter()
     n_envs = workers * per_worker
     fns = [env_factory(name, kwargs, i) for i in range(n_envs)]
-    vec = (SubprocVecEnv(fns, start_method=start_method) if per_worker == 1
-           else ChunkedSubprocVecEnv(fns, envs_per_worker=per_worker, start_method=start_method))
+    if kind == "auto":
+        kind = "subproc" if per_worker == 1 else "chunked"
+    if kind == "shm":
+        vec = SharedMemoryVecEnv(fns, envs_per_worker=per_worker, start_method=start_method)
+    elif kind == "chunked":
+        vec = ChunkedSubprocVecEnv(fns, envs_per_worker=per_worker, start_method=start_method)
+    else:
+        vec = SubprocVecEnv(fns, start_method=start_method)
     vec.seed(0)
     startup = time.perf_counter() - t_start
     vec = VecNormalize(vec, norm_obs=True, norm_reward=True)
@@ -125,6 +164,9 @@ def ppo_speed(name: str, kwargs: dict[str, Any], ppo: dict[str, Any], workers: i
         n_steps = max(1, rollout // n_envs)
         params = {**ppo, "n_steps": n_steps, "batch_size": min(int(ppo.get("batch_size", 1000)), n_steps * n_envs)}
         model = make_student("ppo", vec, policy=args.policy, params=params, seed=0, device=args.device)
+        if update is not None:
+            device, _, threads = update.partition(":")
+            with_split_update(model, device=device, threads=int(threads or 1))
         curriculum = Curriculum(make_teacher("random", vec.get_attr("task_space", indices=[0])[0], seed=0), vec)
         curriculum.prime()
         bridge = CurriculumCallback(curriculum)
@@ -147,6 +189,11 @@ def main() -> None:
     parser.add_argument("--rollout", type=int, nargs="+", default=[20000], help="transitions per update (all workers)")
     parser.add_argument("--envs-per-worker", type=int, nargs="+", default=[1],
                         help="envs per worker process (1: SB3's SubprocVecEnv; K > 1: students/chunked_vec.py)")
+    parser.add_argument("--vecs", nargs="+", default=["auto"], choices=["auto", "subproc", "chunked", "shm"],
+                        help="auto: SubprocVecEnv with 1 env per worker, chunked with more; subproc ignores K > 1")
+    parser.add_argument("--updates", nargs="+", default=[None],
+                        help="shm rows: DEVICE:THREADS of PPO's update (students/split_update.py), e.g. cpu:16 cuda:1")
+    parser.add_argument("--raw-parallel", action="store_true", help="also time W raw envs at once, one per process")
     parser.add_argument("--policy", default=None, help="None: SB3's MLP (student=ppo); shared_mlp: TMA's 400-300")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -166,27 +213,50 @@ def main() -> None:
         write_rows(args.csv, [raw_row])
     print(f"env={args.env} policy={args.policy or 'mlp'} device={args.device} cores={cores} "
           f"raw env (1 core, random actions): {raw:.0f} steps/s; 16 x raw = {16 * raw:.0f}")
-    print(f"{'workers':>7} {'envs/w':>6} {'start':>10} {'rollout':>8} {'n_steps':>8} {'steps/s':>9} {'collect/s':>10} "
-          f"{'update':>7} {'x(16 raw)':>10} {'x(W raw)':>9} {'startup s':>10}")
     rows = []
+    if args.raw_parallel:
+        for w in sorted(set(args.workers)):
+            par = raw_parallel(name, kwargs, args.raw_seconds, w)
+            print(f"raw env in {w} processes at once: {par:.0f} steps/s = {par / (w * raw):.2f} x ({w} x 1-core raw)")
+            rows.append({**raw_row, "student": f"raw env x{w} processes (random actions)", "workers": w,
+                         "cores_per_run": w, "env_steps_per_s": round(par, 1),
+                         "per_run_env_steps_per_s": round(par, 1)})
+            if args.csv:
+                write_rows(args.csv, rows[-1:], append=True)
+    print(f"{'workers':>7} {'envs/w':>6} {'vec':>8} {'update':>8} {'start':>10} {'rollout':>8} {'n_steps':>8} "
+          f"{'steps/s':>9} {'collect/s':>10} {'upd%':>5} {'x(16 raw)':>10} {'x(W raw)':>9} {'startup s':>10}")
+    settings = []
+    for kind in args.vecs:
+        for k in args.envs_per_worker:
+            if (kind == "subproc" and k != 1) or (kind == "chunked" and k == 1):  # chunked1 = subproc, slower
+                continue
+            for update in (args.updates if kind == "shm" else [None]):
+                settings.append((kind, k, update))
     for method in args.start_methods:
         for rollout in args.rollout:
-            for k in args.envs_per_worker:
+            for kind, k, update in settings:
                 for w in args.workers:
-                    r = ppo_speed(name, kwargs, ppo, w, args, method, rollout, k)
-                    print(f"{w:>7} {k:>6} {method:>10} {rollout:>8} {r['n_steps']:>8} {r['fps']:>9.0f} "
-                          f"{r['collect_fps']:>10.0f} {100 * r['update_share']:>6.0f}% {r['fps'] / (16 * raw):>10.2f} "
-                          f"{r['fps'] / (w * raw):>9.2f} {r['startup']:>10.2f}", flush=True)
-                    kind = "subproc" if k == 1 else f"chunked{k}"
+                    r = ppo_speed(name, kwargs, ppo, w, args, method, rollout, k, kind, update)
+                    label = kind if kind != "auto" else ("subproc" if k == 1 else "chunked")
+                    upd = update or f"{args.device}:{args.threads}"
+                    print(f"{w:>7} {k:>6} {label:>8} {upd:>8} {method:>10} {rollout:>8} {r['n_steps']:>8} "
+                          f"{r['fps']:>9.0f} {r['collect_fps']:>10.0f} {100 * r['update_share']:>4.0f}% "
+                          f"{r['fps'] / (16 * raw):>10.2f} {r['fps'] / (w * raw):>9.2f} {r['startup']:>10.2f}",
+                          flush=True)
+                    vec_name = label if label == "subproc" else f"{label}{k}"
+                    if update is not None:
+                        vec_name += f"/update-{update}"
                     rows.append({"benchmark": "bench_walker_subproc", "env": args.env,
                                  "student": f"ppo/{args.policy or 'mlp'}", "teacher": "random", "device": args.device,
-                                 "gpus": 1 if args.device.startswith("cuda") else 0, "runs": 1, "runs_per_gpu": "",
-                                 "n_envs": w * k, "vec": f"{kind}/{method}/rollout{rollout}", "workers": w,
+                                 "gpus": 1 if args.device.startswith("cuda") or "cuda" in (update or "") else 0,
+                                 "runs": 1, "runs_per_gpu": "", "n_envs": w * k,
+                                 "vec": f"{vec_name}/{method}/rollout{rollout}", "workers": w,
                                  "cores_per_run": cores, "env_steps_per_s": round(r["fps"], 1),
                                  "per_run_env_steps_per_s": round(r["fps"], 1),
                                  "update_share": round(r["update_share"], 3), "seconds": round(r["seconds"], 2)})
                     if args.csv:  # row by row: a setting cut off by a time limit keeps the ones before it
                         write_rows(args.csv, rows[-1:], append=True)
+    rows = [r for r in rows if r["student"].startswith("ppo")]
     best = max(rows, key=lambda r: r["env_steps_per_s"])
     print(f"best: {best['env_steps_per_s']:.0f} env steps/s with {best['workers']} workers ({best['vec']}); "
           f"x{best['env_steps_per_s'] / (16 * raw):.2f} of 16 x raw (goal: >= 15k on 16 cores)")

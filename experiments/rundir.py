@@ -18,7 +18,9 @@ What is *not* in the config id (:data:`NOT_IDENTITY`), and why:
   without ``resume=extend`` is refused, naming ``budget.steps``;
 - ``resume``, ``logger``, ``log``, ``checkpoint``: what is logged and how often the run
   is saved, not what it learns (a checkpoint reads the RNG state, it draws nothing);
-- ``device`` and ``torch_threads``: where and how fast the same computation runs.
+- ``device``, ``torch_threads``, ``update_device``, ``update_threads``, ``env.envs_per_worker``
+  (how the shm VecEnv groups envs into processes; the transitions are the same): where
+  and how fast the same computation runs.
   CPU and CUDA (or 1 and 2 threads) sum floats in another order, so results agree only
   up to rounding; they are one experiment, and a run may move between machines. The
   device actually used is written to ``status.json``.
@@ -67,7 +69,8 @@ def _slug(value: Any) -> str:
 
 # Config keys (and their subtrees) outside the config id; the module docstring says why.
 NOT_IDENTITY = ("name", "runs_dir", "seed", "budget.steps", "resume", "logger", "log", "checkpoint", "device",
-                "torch_threads", "student.fast_rollout", "hydra")
+                "torch_threads", "student.fast_rollout", "update_device", "update_threads", "env.envs_per_worker",
+                "hydra")
 ID_LENGTH = 8
 
 

@@ -3,7 +3,9 @@
 ``batched`` where the env has a NumPy implementation stepping all copies at once
 (gridworld). ``DummyVecEnv`` for cheap envs (gridworld, forms: a subprocess round trip costs more than
 the step, and 2 subprocess workers were slower than 1 env on 2 cores), ``SubprocVecEnv``
-where a step is costly (Box2D walker on many cores). ``VecNormalize`` for the walker.
+where a step is costly (Box2D walker on many cores), ``shm`` (``students/shm_vec.py``:
+``envs_per_worker`` envs per process, arrays in shared memory; opt-in, measured by
+``benchmarks/bench_walker_subproc.py``). ``VecNormalize`` for the walker.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from envs.errors import TeachBenchError
 from envs.registry import batched_vec_env, make_env
 from students.bridge import CurriculumWrapper
+from students.shm_vec import SharedMemoryVecEnv
 
-VEC_KINDS = ("dummy", "subproc", "batched")
+VEC_KINDS = ("dummy", "subproc", "batched", "shm")
 
 
 def env_factory(name: str, kwargs: dict[str, Any] | None = None, seed: int | None = None) -> Callable[[], gym.Env]:
@@ -47,19 +50,28 @@ def _start_method() -> str | None:
 
 
 def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 1, kind: str = "dummy",
-                 seed: int = 0, normalize: bool = False) -> VecEnv:
-    """The training VecEnv; sub-env ``i`` is seeded ``seed + i``."""
+                 seed: int = 0, normalize: bool = False, envs_per_worker: int = 1) -> VecEnv:
+    """The training VecEnv; sub-env ``i`` is seeded ``seed + i``. ``envs_per_worker``: envs
+    per worker process of the ``shm`` kind (the other kinds take 1)."""
     if n_envs < 1:
         raise TeachBenchError("env.n_envs", f"must be >= 1, got {n_envs}")
     if kind not in VEC_KINDS:
         raise TeachBenchError("env.vec_env", f"unknown VecEnv kind {kind!r}", VEC_KINDS)
+    if envs_per_worker != 1 and kind != "shm":
+        raise TeachBenchError("env.envs_per_worker", f"only the shm VecEnv takes several envs per worker, "
+                              f"got {envs_per_worker} with vec_env={kind}", ["1"])
     vec: VecEnv
     if kind == "batched":
         # one object steps all sub-envs; it implements the bridge's task-queue methods itself
         vec = batched_vec_env(name, n_envs, seed, **(kwargs or {}))
     else:
         thunks = [env_factory(name, kwargs, seed + i) for i in range(n_envs)]
-        vec = DummyVecEnv(thunks) if kind == "dummy" else SubprocVecEnv(thunks, start_method=_start_method())
+        if kind == "dummy":
+            vec = DummyVecEnv(thunks)
+        elif kind == "shm":
+            vec = SharedMemoryVecEnv(thunks, envs_per_worker=envs_per_worker, start_method=_start_method())
+        else:
+            vec = SubprocVecEnv(thunks, start_method=_start_method())
     vec.seed(seed)
     if normalize:
         vec = VecNormalize(vec, norm_obs=True, norm_reward=True)

@@ -105,3 +105,25 @@ def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
     assert "teacher_step.txt" in files and "alp_gmm" in (tmp_path / "out" / "teacher_step.txt").read_text()
     table = (tmp_path / "out" / "steps_per_second.md").read_text()
     assert "| gridworld_batched | recurrent_ppo |" in table and "| walker_stumps |" in table and "plain SB3" in table
+
+
+@pytest.mark.slow
+def test_walker_levers_and_profile_run_beside_their_peers(tmp_path):
+    """``bench_walker_subproc.py --vecs ... --updates ... --raw-parallel`` measures the shm
+    VecEnv and the split update in the same run as SubprocVecEnv and the raw env;
+    ``profile_walker_ppo.py`` prints every part."""
+    out = _run("benchmarks/bench_walker_subproc.py", "--workers", "1", "--vecs", "subproc", "shm",
+               "--envs-per-worker", "1", "2", "--updates", "cpu:1", "--raw-parallel", "--seconds", "1",
+               "--raw-seconds", "0.5", "--rollout", "256", "--start-methods", "fork", "--csv", str(tmp_path / "w.csv"))
+    assert "raw env in 1 processes at once" in out and "of 16 x raw" in out
+    vecs = [r["vec"] for r in _rows(tmp_path / "w.csv")]
+    assert vecs[:2] == ["none", "none"] and vecs[2].startswith("subproc/")
+    assert [v.split("/")[0] for v in vecs[3:]] == ["shm1", "shm2"] and all("/update-cpu:1/" in v for v in vecs[3:])
+    out = _run("benchmarks/profile_walker_ppo.py", "--vecs", "subproc", "shm", "--workers", "1", "--envs-per-worker",
+               "1", "2", "--rollout", "256", "--rollouts", "1", "--start-method", "fork", "--raw-seconds", "0.2")
+    for part in ("env step, send", "env step, wait", "VecNormalize", "policy forward", "rollout buffer add",
+                 "callbacks (bridge)", "update", "evaluate_actions", "backward", "optimizer step", "rest"):
+        assert part in out
+    out = _run("benchmarks/profile_walker_ppo.py", "--stepping-only", "--vecs", "subproc", "chunked", "shm",
+               "--workers", "1", "--envs-per-worker", "1", "2", "--steps", "20", "--start-method", "fork")
+    assert out.count("main CPU") == 5  # subproc 1 and 2 processes, shm 1 and 2 envs, chunked 2 envs

@@ -62,6 +62,15 @@ def validate_config(cfg: DictConfig) -> None:
     _positive_int(cfg, "checkpoint.every")
     _positive_int(cfg, "env.n_envs")
     _positive_int(cfg, "torch_threads")
+    for key in ("env.envs_per_worker", "update_threads"):  # optional
+        if OmegaConf.select(cfg, key, default=None) is not None:
+            _positive_int(cfg, key)
+    if (OmegaConf.select(cfg, "update_device", default=None) is not None
+            or OmegaConf.select(cfg, "update_threads", default=None) is not None) and cfg.student.get("algo") != "ppo":
+        raise TeachBenchError("update_device", f"a split update is for student.algo=ppo, got {cfg.student.get('algo')}",
+                              ["ppo"])
+    if OmegaConf.select(cfg, "env.envs_per_worker", default=1) != 1 and cfg.env.get("vec_env") != "shm":
+        raise TeachBenchError("env.envs_per_worker", "only env.vec_env=shm takes several envs per worker", ["shm"])
     _positive_int(cfg, "log.flush_every")
     _positive_int(cfg, "log.diagnostics_every")
     for key in ("eval.held_out", "env.normalize"):

@@ -46,6 +46,7 @@ from students.build import load_student, make_student
 from students.evaluate import evaluate, evaluate_held_out
 from students.regret import attach_teacher_needs, replay_budget_warning
 from students.reset import with_student_reset
+from students.split_update import with_split_update
 from students.threads import pin_threads
 from students.values import InitialValueTracker
 from students.vec import make_vec_env
@@ -358,6 +359,9 @@ class RunPlan:
     student_params: dict[str, Any]
     student_fast_rollout: Any  # auto | true | false | batched (students/fast_rollout.py)
     device: str
+    update_device: str | None  # PPO's update elsewhere than its rollouts (students/split_update.py)
+    update_threads: int | None
+    envs_per_worker: int  # the shm VecEnv's envs per worker process
     student_reset_every: Any
     # budget, evaluation, logging, checkpoints
     budget: int
@@ -394,6 +398,9 @@ class RunPlan:
             student_params=plain(cfg.student.params) if cfg.student.get("params") else {},
             student_fast_rollout=cfg.student.get("fast_rollout", "auto"),
             device=_device(cfg.device, env_cfg, cfg.student.get("policy")),
+            update_device=cfg.get("update_device"),
+            update_threads=int(cfg.update_threads) if cfg.get("update_threads") is not None else None,
+            envs_per_worker=int(env_cfg.get("envs_per_worker", 1)),
             student_reset_every=cfg.get("student_reset_every"),
             budget=int(cfg.budget.steps),
             eval_every=int(cfg.eval.every), eval_episodes_per_task=int(cfg.eval.episodes_per_task),
@@ -549,7 +556,7 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
 def _build_env(plan: RunPlan) -> _EnvFacts:
     """The student's VecEnv, and the task space, test set and held-out levels of the env."""
     vec = make_vec_env(plan.env_name, plan.env_kwargs, plan.n_envs, plan.vec_env, seed=plan.seed,
-                       normalize=plan.normalize)
+                       normalize=plan.normalize, envs_per_worker=plan.envs_per_worker)
     spec_env = _spec_env(plan.env_name, plan.env_kwargs)
     held_out: dict[str, Any] = {}
     if plan.eval_held_out:  # every variant of a procedural maze where the env lists them
@@ -571,9 +578,17 @@ def _build_teacher(plan: RunPlan, task_space: Any) -> Any:
 
 def _build_student(plan: RunPlan, vec: Any) -> Any:
     """A fresh student on ``vec`` (a resumed run loads its checkpoint into it: :func:`_resume`)."""
-    return make_student(plan.student_algo, vec, policy=plan.student_policy, params=plan.student_params,
-                        env_defaults=plan.env_students, seed=plan.seed, device=plan.device,
-                        fast_rollout=plan.student_fast_rollout, vec_kind=plan.vec_env)
+    model = make_student(plan.student_algo, vec, policy=plan.student_policy, params=plan.student_params,
+                         env_defaults=plan.env_students, seed=plan.seed, device=plan.device,
+                         fast_rollout=plan.student_fast_rollout, vec_kind=plan.vec_env)
+    return _split_update(plan, model)
+
+
+def _split_update(plan: RunPlan, model: Any) -> Any:
+    """PPO's update on ``update_device`` / with ``update_threads`` where the config asks for it."""
+    if plan.update_device is None and plan.update_threads is None:
+        return model
+    return with_split_update(model, device=plan.update_device, threads=plan.update_threads)
 
 
 def _resume(tr: _Training) -> None:
@@ -591,7 +606,8 @@ def _resume(tr: _Training) -> None:
         raise TeachBenchError("checkpoint", f"{latest / 'state.pt'} cannot be loaded safely "
                               f"({type(exc).__name__}; torch.load(weights_only=True) refused it). Checkpoints "
                               "are only read from this run's own directory: delete it to start over") from None
-    tr.model = load_student(str(latest / "model.zip"), tr.model, tr.env.vec, device=tr.plan.device)
+    tr.model = _split_update(tr.plan, load_student(str(latest / "model.zip"), tr.model, tr.env.vec,
+                                                   device=tr.plan.device))
     tr.teacher.load_state_dict(tr.state["teacher"])
     _load_normalizer(tr.env.vec, tr.state.get("normalizer"))
     for name, w in tr.writers.items():
