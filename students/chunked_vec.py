@@ -68,6 +68,21 @@ def _worker(remote: Any, parent_remote: Any, fns: CloudpickleWrapper) -> None:
         pass
 
 
+def worker_layout(n_envs: int, envs_per_worker: int, start_method: str | None,
+                  key: str) -> tuple[list[list[int]], list[tuple[int, int]], Any]:
+    """The envs' split over worker processes: ``chunks[w]`` = the global indices worker ``w``
+    steps (``envs_per_worker`` each, the last one fewer), ``where[i]`` = (worker, position)
+    of env ``i``, and the multiprocessing context (forkserver where available, as SB3)."""
+    if int(envs_per_worker) < 1:
+        raise TeachBenchError(key, f"must be >= 1, got {envs_per_worker}")
+    k = int(envs_per_worker)
+    chunks = [list(range(s, min(s + k, n_envs))) for s in range(0, n_envs, k)]
+    where = [(w, j) for w, chunk in enumerate(chunks) for j in range(len(chunk))]
+    if start_method is None:
+        start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    return chunks, where, mp.get_context(start_method)
+
+
 class ChunkedSubprocVecEnv(VecEnv):
     """``len(env_fns)`` envs in ``ceil(len / envs_per_worker)`` worker processes.
 
@@ -79,15 +94,7 @@ class ChunkedSubprocVecEnv(VecEnv):
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], envs_per_worker: int = 2,
                  start_method: str | None = None) -> None:
-        if int(envs_per_worker) < 1:
-            raise TeachBenchError("envs_per_worker", f"must be >= 1, got {envs_per_worker}")
-        n = len(env_fns)
-        k = int(envs_per_worker)
-        self.chunks = [list(range(s, min(s + k, n))) for s in range(0, n, k)]
-        self._where = [(w, j) for w, chunk in enumerate(self.chunks) for j in range(len(chunk))]
-        if start_method is None:
-            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(start_method)
+        self.chunks, self._where, ctx = worker_layout(len(env_fns), envs_per_worker, start_method, "envs_per_worker")
         self.remotes, self.work_remotes = zip(*[ctx.Pipe() for _ in self.chunks])
         self.processes = []
         for chunk, work_remote, remote in zip(self.chunks, self.work_remotes, self.remotes):
@@ -100,7 +107,7 @@ class ChunkedSubprocVecEnv(VecEnv):
         observation_space, action_space = self.remotes[0].recv()
         self.closed = False
         self.waiting = False
-        super().__init__(n, observation_space, action_space)
+        super().__init__(len(env_fns), observation_space, action_space)
 
     # -- stepping -------------------------------------------------------------------------
     def step_async(self, actions: np.ndarray) -> None:

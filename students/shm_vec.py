@@ -57,7 +57,7 @@ from stable_baselines3.common.env_util import is_wrapped
 from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, VecEnvObs, VecEnvStepReturn
 
 from envs.errors import TeachBenchError
-from students.chunked_vec import ChunkedSubprocVecEnv
+from students.chunked_vec import ChunkedSubprocVecEnv, worker_layout
 
 _STEP = b"s"
 _ALIGN = 64
@@ -212,14 +212,8 @@ class SharedMemoryVecEnv(ChunkedSubprocVecEnv):
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], envs_per_worker: int = 1,
                  start_method: str | None = None) -> None:
-        if int(envs_per_worker) < 1:
-            raise TeachBenchError("env.envs_per_worker", f"must be >= 1, got {envs_per_worker}")
-        n, k = len(env_fns), int(envs_per_worker)
-        self.chunks = [list(range(s, min(s + k, n))) for s in range(0, n, k)]
-        self._where = [(w, j) for w, chunk in enumerate(self.chunks) for j in range(len(chunk))]
-        if start_method is None:
-            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(start_method)
+        n = len(env_fns)
+        self.chunks, self._where, ctx = worker_layout(n, envs_per_worker, start_method, "env.envs_per_worker")
         self.remotes, self.work_remotes = zip(*[ctx.Pipe() for _ in self.chunks])
         self.processes = []
         self.closed = False
