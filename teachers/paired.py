@@ -107,6 +107,10 @@ class LevelRegretTeacher(Teacher):
         self.n_extra_protagonist = 0
 
     # -- for subclasses -----------------------------------------------------------------
+    def levels_per_batch(self) -> int:
+        """Levels in one designed batch (the designer's batch size)."""
+        raise NotImplementedError
+
     def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
         raise NotImplementedError
 
@@ -204,6 +208,25 @@ class LevelRegretTeacher(Teacher):
                 self.n_batches_done += 1
                 self._batch_done(batch, [float(r) for r in entry["regret"]])
 
+    def starvation_warning(self, n_envs: int, lookahead: int = 1) -> str | None:
+        """A warning when the protagonist's sub-envs must replay old levels: their queues hold
+        ``n_envs * (1 + lookahead)`` tasks, more than the ``max_pending * batch *
+        episodes_per_level`` fresh hand-outs that can exist at once (dcd never replays: each
+        process plays the level designed for it). None when the open batches can fill them;
+        even then a level stays open until the antagonist has played it, so about twice the
+        queue slots are needed for no replay at all (5 open batches of 32 at 32 envs,
+        measured)."""
+        slots = int(n_envs) * (1 + int(lookahead))
+        per_batch = self.levels_per_batch() * self.episodes_per_level
+        if self.max_pending * per_batch >= slots:
+            return None
+        enough = 2 * slots // per_batch + 1
+        return (f"teacher {self.name!r}: {n_envs} sub-envs queue {slots} levels, but at most {self.max_pending} open "
+                f"batches x {self.levels_per_batch()} levels x {self.episodes_per_level} episodes = "
+                f"{self.max_pending * per_batch} fresh hand-outs exist: most protagonist episodes will replay old "
+                f"levels and the designer will learn slowly. Set ued.max_pending >= {enough} (or fewer env.n_envs; "
+                f"experiment=ued_maze_paired_dcd matches dcd).")
+
     # -- checkpoints and diagnostics ----------------------------------------------------
     def _state(self) -> dict[str, Any]:
         # Batches in flight are not kept: their levels may be replayed after a resume but earn
@@ -287,6 +310,9 @@ class PAIRED(LevelRegretTeacher):
         if self._adversary_state is not None:
             adversary.load_state_dict(self._adversary_state)
             self._adversary_state = None
+
+    def levels_per_batch(self) -> int:
+        return int(self.adversary_config["batch_size"])
 
     def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
         if self.adversary is None:

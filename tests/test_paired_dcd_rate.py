@@ -163,3 +163,12 @@ def test_credited_regret_is_antagonist_best_minus_protagonist_mean():
     # level 2: max(0.00 - 0.2, 0) = 0;    level 3: max(0.25 - 0.0, 0) = 0.25
     assert [ant_return[pool[j]] - prot_return[pool[j]] for j in range(4)] == pytest.approx([0.0, 0.15, -0.2, 0.25])
     assert designer.learned[0] == (0, pytest.approx([0.0, 0.15, 0.0, 0.25]))
+
+
+def test_a_run_whose_sub_envs_would_replay_old_levels_is_warned_about():
+    space = maze_task_space(max_size=15)
+    # the 3M runs: 256 envs x 2 queue slots = 512 > 2 batches x 32 levels x 2 episodes = 128
+    msg = PAIRED(space, seed=0).starvation_warning(256)
+    assert msg is not None and "ued.max_pending >= 17" in msg  # 2 * 512 / (32 * 2) + 1
+    # experiment=ued_maze_paired_dcd: 32 envs x 2 = 64 <= 8 x 32 x 1
+    assert PAIRED(space, seed=0, episodes_per_level=1, max_pending=8).starvation_warning(32) is None
