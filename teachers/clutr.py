@@ -243,6 +243,9 @@ class CLUTR(LevelRegretTeacher):
         return [goal, agent, *walls], valid
 
     # -- the generator ----------------------------------------------------------------------
+    def levels_per_batch(self) -> int:
+        return self.batch_size
+
     def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
         if self.level_designer is None:
             raise TeachBenchError("teacher.needs", "CLUTR has no level designer: the runner attaches it "

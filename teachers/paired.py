@@ -11,8 +11,11 @@ facebookresearch/dcd, docs/references.md):
    never import SB3); the runner hands it over through ``needs = {"adversary"}``.
 2. The protagonist (the run's student) and the antagonist (a second student with the same
    settings, :class:`students.robust.Antagonist`) each play every level of the batch for
-   ``episodes_per_level`` episodes (dcd plays a level for a whole rollout, so several
-   episodes; here a fixed count, at least 2 by default, so that max and mean differ).
+   ``episodes_per_level`` episodes. dcd plays a level for a whole rollout (256 steps) and
+   counts the episodes that finish in it -- one when the student times out (250-step
+   limit), about 256/L when it solves the level in L steps; the episode cut at the
+   rollout's end is not counted. Here a fixed count (2 by default, so that max and mean
+   differ; 1 in ``experiment=ued_maze_paired_dcd``).
 3. The regret of a level is
 
        regret = max(antagonist returns) − mean(protagonist returns), clipped at 0
@@ -30,7 +33,20 @@ Where we differ from dcd, and why: our students take tasks one episode at a time
 designing, playing and learning are not in lock-step. While a batch's regrets are
 outstanding the next batch is designed (at most ``max_pending`` batches open); past that,
 the protagonist replays levels of the oldest open batch and the antagonist is given the
-levels it still owes, so every batch completes. dcd's 25-block PAIRED config places the
+levels it still owes, so every batch completes.
+
+Update rate. dcd takes one adversary update per iteration: N levels (one per process),
+N x T protagonist steps (its step budget counts the protagonist only, as ours does), so
+one update per 8192 steps at its 32 processes x 256 steps. Here a batch completes per
+``batch_size`` x ``episodes_per_level`` x L protagonist steps (L: mean episode length)
+provided enough batches may be open that no sub-env replays (``n_extra_protagonist`` stays
+0); with fewer, the rate is bound by how long a level waits in the sub-envs' queues. With
+256 envs, 32 levels per batch, 2 episodes and 2 open batches (the defaults) most sub-envs
+replay old levels and the adversary takes ~40 updates in 3M steps; batch 32, 1 episode and
+up to 8 open batches at 32 envs x 256 steps (``experiment=ued_maze_paired_dcd``) give dcd's
+rate while episodes time out, and a faster one once they do not. The cost: batches are
+designed up to ~4 updates before they are credited, so the adversary's PPO update is
+slightly off-policy where dcd's is on-policy. dcd's 25-block PAIRED config places the
 goal and agent last (``GoalLastFewerBlocksAdversarial``); this designer follows the
 original PAIRED order (goal, agent, 50 walls).
 
@@ -91,6 +107,10 @@ class LevelRegretTeacher(Teacher):
         self.n_extra_protagonist = 0
 
     # -- for subclasses -----------------------------------------------------------------
+    def levels_per_batch(self) -> int:
+        """Levels in one designed batch (the designer's batch size)."""
+        raise NotImplementedError
+
     def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
         raise NotImplementedError
 
@@ -188,6 +208,25 @@ class LevelRegretTeacher(Teacher):
                 self.n_batches_done += 1
                 self._batch_done(batch, [float(r) for r in entry["regret"]])
 
+    def starvation_warning(self, n_envs: int, lookahead: int = 1) -> str | None:
+        """A warning when the protagonist's sub-envs must replay old levels: their queues hold
+        ``n_envs * (1 + lookahead)`` tasks, more than the ``max_pending * batch *
+        episodes_per_level`` fresh hand-outs that can exist at once (dcd never replays: each
+        process plays the level designed for it). None when the open batches can fill them;
+        even then a level stays open until the antagonist has played it, so about twice the
+        queue slots are needed for no replay at all (5 open batches of 32 at 32 envs,
+        measured)."""
+        slots = int(n_envs) * (1 + int(lookahead))
+        per_batch = self.levels_per_batch() * self.episodes_per_level
+        if self.max_pending * per_batch >= slots:
+            return None
+        enough = 2 * slots // per_batch + 1
+        return (f"teacher {self.name!r}: {n_envs} sub-envs queue {slots} levels, but at most {self.max_pending} open "
+                f"batches x {self.levels_per_batch()} levels x {self.episodes_per_level} episodes = "
+                f"{self.max_pending * per_batch} fresh hand-outs exist: most protagonist episodes will replay old "
+                f"levels and the designer will learn slowly. Set ued.max_pending >= {enough} (or fewer env.n_envs; "
+                f"experiment=ued_maze_paired_dcd matches dcd).")
+
     # -- checkpoints and diagnostics ----------------------------------------------------
     def _state(self) -> dict[str, Any]:
         # Batches in flight are not kept: their levels may be replayed after a resume but earn
@@ -271,6 +310,9 @@ class PAIRED(LevelRegretTeacher):
         if self._adversary_state is not None:
             adversary.load_state_dict(self._adversary_state)
             self._adversary_state = None
+
+    def levels_per_batch(self) -> int:
+        return int(self.adversary_config["batch_size"])
 
     def _new_batch(self) -> tuple[int, list[str], list[dict[str, Any]]]:
         if self.adversary is None:

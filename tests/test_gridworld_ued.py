@@ -141,7 +141,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UED_PRESETS = sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("ued_*.yaml"))
 SMOKE = ["budget.steps=4096", "eval.every=1000000", "checkpoint.every=1000000", "log.diagnostics_every=512",
          "env.kwargs.max_steps=24", "+env.kwargs.n_test_tasks=4", "eval.held_out_episodes=1",
-         "ued.buffer_size=8", "student.params.n_steps=32", "log.progress_bar=false"]
+         "++ued.buffer_size=8", "student.params.n_steps=32", "log.progress_bar=false"]
 
 
 # PAIRED's adversary at dcd's size (128 conv filters, LSTM 256, 32 designs per update) is a

@@ -634,6 +634,9 @@ def _attach_needs(tr: _Training) -> Any:
     never = replay_budget_warning(teacher, plan.budget, tr.env.episode_steps)
     if never:
         log.warning(never)
+    starved = getattr(teacher, "starvation_warning", None)  # PAIRED / CLUTR: sub-envs replaying old levels
+    if callable(starved) and (msg := starved(tr.env.vec.num_envs, curriculum.lookahead)):
+        log.warning(msg)
     curriculum.prime(state.get("pending"))  # after the needs: PAIRED's first levels come from its adversary
     if attachment.antagonist is not None:
         tr.extra_models["antagonist"] = attachment.antagonist.model

@@ -1,0 +1,174 @@
+"""PAIRED's adversary-update rate against dcd's (facebookresearch/dcd, docs/references.md#dcd).
+
+dcd's fact: each training iteration the adversary designs one level per process (N), the
+protagonist and then the antagonist play their process's level for one rollout of T steps,
+and the adversary takes one PPO update on the N regrets (``AdversarialRunner.run``). The
+step budget counts the protagonist's steps only (``train.py``: ``num_updates =
+num_env_steps // num_steps // num_processes``), as ours does (the budget is the
+protagonist's ``num_timesteps``; the antagonist plays one rollout of the same size after
+each protagonist rollout). So dcd takes exactly one adversary update per N·T budget steps.
+
+Our bridge hands levels out per episode, so what it can reproduce is: one update per
+B·k·L̄ protagonist steps at steady state (B levels per batch, k episodes per level, L̄ the
+mean episode length), provided enough batches may be open that no sub-env replays an old
+level (``max_pending``). With B = N and k = 1 this is dcd's N·T exactly when an episode lasts
+the whole rollout -- the maze's case whenever the student times out (250-step limit, T=256:
+dcd counts the one finished episode). These tests drive the real teacher through the real
+:class:`students.bridge.Curriculum` on a stand-in VecEnv whose episodes last T steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from envs.gridworld.generate import maze_task_space
+from envs.gridworld.level import Level
+from students.bridge import Curriculum
+from teachers.paired import PAIRED
+
+import numpy as np
+
+
+class _FixedLengthVecEnv:
+    """A VecEnv stand-in for the bridge: each sub-env plays its queued tasks in order, every
+    episode lasting ``length`` steps with return ``returns[level]`` (the level's string)."""
+
+    def __init__(self, num_envs: int, length: int, returns: dict[str, float]) -> None:
+        self.num_envs = num_envs
+        self.length = length
+        self.returns = returns
+        self.queues: list[list[dict[str, Any]]] = [[] for _ in range(num_envs)]
+        self.t = np.zeros(num_envs, dtype=int)
+        self.steps = 0
+
+    def env_method(self, name: str, *args: Any, indices: Any = None) -> list[Any]:
+        idx = range(self.num_envs) if indices is None else indices
+        out = []
+        for i in idx:
+            if name == "set_next_task":
+                self.queues[i].append(dict(args[0]))
+            elif name == "clear_tasks":
+                self.queues[i].clear()
+            elif name == "pending_tasks":
+                out.append(list(self.queues[i]))
+        return out
+
+    def step(self) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        self.t += 1
+        self.steps += self.num_envs
+        dones = self.t >= self.length
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for i in np.flatnonzero(dones):
+            task = self.queues[i].pop(0)  # the episode just finished; the next task starts
+            infos[i] = {"episode": {"r": self.returns[task["level"]], "l": int(self.t[i])}, "task": task}
+            self.t[i] = 0
+        return dones, infos
+
+
+class _Designer:
+    """The adversary's interface (design / learn) with levels drawn from a fixed pool, each
+    level string unique per batch so that every regret is traceable to its level."""
+
+    def __init__(self, pool: list[str], batch_size: int) -> None:
+        self.pool = pool
+        self.batch_size = batch_size
+        self.next = 0
+        self.learned: list[tuple[int, list[float]]] = []
+
+    def design(self):
+        batch = self.next
+        self.next += 1
+        levels = [self.pool[(batch * self.batch_size + i) % len(self.pool)] for i in range(self.batch_size)]
+        return batch, levels, [Level.from_string(t).stats() for t in levels]
+
+    def learn(self, batch, regrets):
+        self.learned.append((batch, list(regrets)))
+        return True
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    def diagnostics(self):
+        return {}
+
+
+def _pool() -> list[str]:
+    """168 distinct 15x15 levels (the goal on every interior cell but the start), so that
+    no two open batches share a level."""
+    cells = [(x, y) for y in range(1, 14) for x in range(1, 14) if (x, y) != (1, 1)]
+    return [Level(15, (), (1, 1), 0, cell).to_string() for cell in cells]
+
+
+def _play(n_envs: int, rollout: int, rollouts: int, **params: Any):
+    """PAIRED's teacher, protagonist and antagonist bridges; per iteration the protagonist
+    plays one rollout of ``rollout`` steps on every sub-env, then the antagonist one."""
+    pool = _pool()
+    prot_return = {t: 0.1 * (j % 3) for j, t in enumerate(pool)}      # 0.0, 0.1, 0.2, ...
+    ant_return = {t: 0.25 * (j % 2) for j, t in enumerate(pool)}      # 0.0, 0.25, 0.0, ...
+    teacher = PAIRED(maze_task_space(max_size=15), seed=0, **params)
+    designer = _Designer(pool, teacher.adversary_config["batch_size"])
+    teacher.attach_adversary(designer)
+    prot_env = _FixedLengthVecEnv(n_envs, rollout, prot_return)
+    ant_env = _FixedLengthVecEnv(n_envs, rollout, ant_return)
+    prot = Curriculum(teacher, prot_env)
+    ant = Curriculum(teacher.antagonist_view(), ant_env)
+    prot.prime()
+    ant.prime()
+    for _ in range(rollouts):
+        for env, cur in ((prot_env, prot), (ant_env, ant)):
+            for _ in range(rollout):
+                dones, infos = env.step()
+                cur.on_step(dones, infos, env.steps)
+    return teacher, designer, prot_env, prot_return, ant_return
+
+
+def test_one_update_per_n_envs_times_rollout_steps_as_dcd():
+    n, t, rollouts = 4, 8, 30
+    teacher, designer, prot_env, _, _ = _play(n, t, rollouts, batch_size=n, episodes_per_level=1, max_pending=4)
+    assert prot_env.steps == rollouts * n * t
+    # dcd: exactly one update per rollout (n * t protagonist steps). Both bridges start with
+    # two levels queued per sub-env, so the look-ahead costs no credit at this rate.
+    assert len(designer.learned) == rollouts
+    assert teacher.n_extra_protagonist == 0  # every protagonist episode is on a fresh design, as in dcd
+    assert [b for b, _ in designer.learned] == list(range(rollouts))  # in design order, none lost
+
+
+def test_the_3m_runs_settings_starve_the_sub_envs_of_fresh_designs():
+    # The 3M-step runs' shape: 8x more sub-envs than levels per batch (256 vs 32), 2 episodes
+    # per level, 2 batches open. At most 2 * 2 * 2 = 8 fresh hand-outs exist at a time for
+    # 16 * (1 + look-ahead) = 32 queue slots, so at least 3/4 of the protagonist's episodes
+    # replay levels of the oldest open batch -- dcd never replays: every process plays the
+    # level designed for it that iteration.
+    n, t, rollouts = 16, 8, 30
+    teacher, designer, _, _, _ = _play(n, t, rollouts, batch_size=2, episodes_per_level=2, max_pending=2)
+    played = n * rollouts
+    assert teacher.n_extra_protagonist >= 0.75 * played - n
+    # dcd at these 16 processes would credit 16 levels per rollout; here far fewer
+    assert sum(len(r) for _, r in designer.learned) <= played // 4
+
+
+def test_credited_regret_is_antagonist_best_minus_protagonist_mean():
+    n, t = 4, 8
+    teacher, designer, _, prot_return, ant_return = _play(n, t, 6, batch_size=n, episodes_per_level=1, max_pending=4)
+    pool = designer.pool
+    # batch 0 holds pool levels 0..3. With one episode each (a 250-step timeout in a
+    # 256-step dcd rollout), dcd's max over the antagonist's episodes and mean over the
+    # protagonist's are that one return each: regret_j = max(ant_j - prot_j, 0).
+    # level 0: max(0.00 - 0.0, 0) = 0;    level 1: max(0.25 - 0.1, 0) = 0.15
+    # level 2: max(0.00 - 0.2, 0) = 0;    level 3: max(0.25 - 0.0, 0) = 0.25
+    assert [ant_return[pool[j]] - prot_return[pool[j]] for j in range(4)] == pytest.approx([0.0, 0.15, -0.2, 0.25])
+    assert designer.learned[0] == (0, pytest.approx([0.0, 0.15, 0.0, 0.25]))
+
+
+def test_a_run_whose_sub_envs_would_replay_old_levels_is_warned_about():
+    space = maze_task_space(max_size=15)
+    # the 3M runs: 256 envs x 2 queue slots = 512 > 2 batches x 32 levels x 2 episodes = 128
+    msg = PAIRED(space, seed=0).starvation_warning(256)
+    assert msg is not None and "ued.max_pending >= 17" in msg  # 2 * 512 / (32 * 2) + 1
+    # experiment=ued_maze_paired_dcd: 32 envs x 2 = 64 <= 8 x 32 x 1
+    assert PAIRED(space, seed=0, episodes_per_level=1, max_pending=8).starvation_warning(32) is None
