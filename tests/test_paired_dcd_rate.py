@@ -27,6 +27,7 @@ from envs.gridworld.generate import maze_task_space
 from envs.gridworld.level import Level
 from students.bridge import Curriculum
 from teachers.paired import PAIRED
+from tests.test_paired_designer import _ScriptedDesigner
 
 import numpy as np
 
@@ -67,34 +68,20 @@ class _FixedLengthVecEnv:
         return dones, infos
 
 
-class _Designer:
+class _Designer(_ScriptedDesigner):
     """The adversary's interface (design / learn) with levels drawn from a fixed pool, each
     level string unique per batch so that every regret is traceable to its level."""
 
     def __init__(self, pool: list[str], batch_size: int) -> None:
+        super().__init__(pool)
         self.pool = pool
         self.batch_size = batch_size
-        self.next = 0
-        self.learned: list[tuple[int, list[float]]] = []
 
     def design(self):
         batch = self.next
         self.next += 1
         levels = [self.pool[(batch * self.batch_size + i) % len(self.pool)] for i in range(self.batch_size)]
         return batch, levels, [Level.from_string(t).stats() for t in levels]
-
-    def learn(self, batch, regrets):
-        self.learned.append((batch, list(regrets)))
-        return True
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-    def diagnostics(self):
-        return {}
 
 
 def _pool() -> list[str]:
