@@ -8,6 +8,8 @@
 #   PART=shared OUT=/some/folder bash benchmarks/device_walker_levers.sh  # TMA's 400-300 shared trunk
 #   PART=more   OUT=/some/folder bash benchmarks/device_walker_levers.sh  # SB3's 64-64 MLP; rollouts on
 #                                                                           # the GPU; 4 main-process threads
+#   PART=best   OUT=/some/folder bash benchmarks/device_walker_levers.sh  # the best rows of PART=shared
+#                                                                           # again (~3 min; after a change)
 # Each step has its own time limit and writes its CSV row by row. SMOKE=1: tiny, on any CPU.
 set -u
 OUT=${OUT:-./device_walker_out}
@@ -36,6 +38,8 @@ start=$(date +%s)
 if [ "$PART" = shared ]; then
   run 480 walker_levers_shared_mlp --policy shared_mlp --vecs shm subproc chunked --envs-per-worker 8 4 1 \
       --updates $CUDA cpu:16 cpu:1 --raw-parallel
+elif [ "$PART" = best ]; then
+  run 200 walker_levers_best --policy shared_mlp --vecs shm subproc --envs-per-worker 8 16 1 --updates $CUDA cpu:16
 else
   run 260 walker_levers_mlp --vecs shm subproc chunked --envs-per-worker 8 4 1 --updates $CUDA cpu:1
   run 90 walker_levers_gpu_rollout --policy shared_mlp --device $DEV --vecs shm --envs-per-worker 8 4

@@ -106,3 +106,25 @@ def test_bad_arguments_are_named():
     if not th.cuda.is_available():
         with pytest.raises(TeachBenchError, match="CUDA"):
             with_split_update(a, device="cuda")
+
+
+def test_resident_minibatches_are_sb3s_minibatches():
+    """With ``update_device`` set, minibatches are gathered from one device copy of the
+    rollout: every field of every minibatch equals what SB3's buffer hands out for the
+    same permutation, and the buffer's own method is back after the update."""
+    from students.split_update import _ResidentSamples
+
+    a, _ = _pair()
+    buf = a.rollout_buffer
+    np.random.seed(5)
+    ours = _ResidentSamples(buf, th.device("cpu:0"))
+    for batch_inds in (np.random.permutation(buf.buffer_size * buf.n_envs)[:32], np.arange(7)):
+        next(buf.get(32))  # flattens the buffer as SB3's train does before its first minibatch
+        want, got = buf._get_samples(batch_inds), ours(batch_inds)  # noqa: SLF001
+        for w, g in zip(want, got):
+            assert w.dtype == g.dtype and w.shape == g.shape
+            assert th.equal(w, g)
+    b = copy.deepcopy(a)
+    with_split_update(b, device="cpu:0")
+    _train(b)
+    assert "_get_samples" not in b.rollout_buffer.__dict__
