@@ -189,7 +189,7 @@ def test_auto_opens_enough_batches_for_twice_the_queue_slots():
     assert PAIRED(maze_task_space(max_size=15), seed=0, max_pending=17).starvation_warning(256) is None
 
 
-def test_with_auto_every_protagonist_episode_at_256_envs_is_a_fresh_design():
+def test_with_auto_every_protagonist_episode_at_256_envs_is_a_fresh_design(compose):
     """The 3M runs' shape (256 sub-envs, 32 levels per batch, 2 episodes per level), episodes
     lasting one rollout, worked out by hand: both students prime 2 levels per sub-env (512
     hand-outs = 8 batches each). A primed level completes once the protagonist has played
@@ -200,9 +200,14 @@ def test_with_auto_every_protagonist_episode_at_256_envs_is_a_fresh_design():
     iteration's 256 protagonist episodes complete 256 / 64 = 4 batches. In 12 iterations:
     8 + 4 x 10 = 48 adversary updates (dcd at 256 processes: 12, one per iteration, of 256
     levels each: 3072 levels, as here 48 x 32 x 2 = 3072 hand-outs), and no replay."""
+    from experiments.running.config_checks import resolve_auto_params
+
     n, t, rollouts = 256, 8, 12
-    k = open_batches_needed(n, 32, 2)
-    teacher, designer, prot_env, _, _ = _play(n, t, rollouts, pool=_big_pool(17 * 32 + 32), max_pending=k)
+    cfg = compose("env=gridworld_batched", f"env.n_envs={n}", "teacher=paired", "seed=0")  # the default: auto
+    resolve_auto_params(cfg)
+    params = {k: cfg.teacher.params[k] for k in ("batch_size", "episodes_per_level", "max_pending")}
+    assert params == {"batch_size": 32, "episodes_per_level": 2, "max_pending": 17}
+    teacher, designer, prot_env, _, _ = _play(n, t, rollouts, pool=_big_pool(17 * 32 + 32), **params)
     assert teacher.n_extra_protagonist == 0
     assert prot_env.peak_open == 16
     assert len(designer.learned) == 8 + 4 * (rollouts - 2)
