@@ -22,8 +22,13 @@ def env_config(name: str) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
 def teacher_config(name: str, env: str) -> tuple[str, dict[str, Any]]:
     """(registry name, constructor params) of ``configs/teacher/<name>`` composed with
     ``env=<env>``, as a run builds it: the env's ``expert:`` block and reward range reach
-    the teachers that need them (ADR, SPDL, GoalGAN, Setter-Solver, ALP-GMM's scaling)."""
-    teacher = _compose([f"env={env}", f"teacher={name}"]).teacher
+    the teachers that need them (ADR, SPDL, GoalGAN, Setter-Solver, ALP-GMM's scaling), and
+    ``auto`` values are worked out for the env's sub-env count (PAIRED/CLUTR's ``max_pending``)."""
+    from experiments.running.config_checks import resolve_auto_params
+
+    cfg = _compose([f"env={env}", f"teacher={name}"])
+    resolve_auto_params(cfg)
+    teacher = cfg.teacher
     params = teacher.get("params")
     return str(teacher.name), (OmegaConf.to_container(params, resolve=True) if params is not None else {})
 

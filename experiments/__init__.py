@@ -13,8 +13,8 @@ is cut at that folder:
 - Shared by both, at this level: :mod:`experiments.rundir` (the run-directory format:
   names, identity, status, summary, lock), :mod:`experiments.tables` (its append-only
   Parquet tables), :mod:`experiments.safe_config` (reading a run's ``config.yaml``
-  without trusting it) and :mod:`experiments.console` (the one-line error format of every
-  console script).
+  without trusting it), :mod:`experiments.host` (the machine recorded in a summary) and
+  :mod:`experiments.console` (the one-line error format of every console script).
 
 Imports go running -> shared and reporting -> shared (the run side may also call the
 results side, e.g. the leaderboard printed at the end of a sweep), never reporting ->

@@ -122,7 +122,7 @@ class CLUTR(LevelRegretTeacher):
         pca_levels: random levels the PCA ablation is fitted on (20 000).
         noise_dim (50), hidden (64), lr (1e-3), batch_size (32, latents per update),
         ent_coef (0.01), baseline_decay (0.9), init_log_std (0): the one-step generator.
-        episodes_per_level (2), max_pending (2): see :class:`~teachers.paired.LevelRegretTeacher`.
+        episodes_per_level (2), max_pending (2; the config's ``auto``): see :class:`~teachers.paired.LevelRegretTeacher`.
     """
 
     name: ClassVar[str] = "clutr"

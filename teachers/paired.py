@@ -40,13 +40,17 @@ N x T protagonist steps (its step budget counts the protagonist only, as ours do
 one update per 8192 steps at its 32 processes x 256 steps. Here a batch completes per
 ``batch_size`` x ``episodes_per_level`` x L protagonist steps (L: mean episode length)
 provided enough batches may be open that no sub-env replays (``n_extra_protagonist`` stays
-0); with fewer, the rate is bound by how long a level waits in the sub-envs' queues. With
-256 envs, 32 levels per batch, 2 episodes and 2 open batches (the defaults) most sub-envs
-replay old levels and the adversary takes ~40 updates in 3M steps; batch 32, 1 episode and
-up to 8 open batches at 32 envs x 256 steps (``experiment=ued_maze_paired_dcd``) give dcd's
-rate while episodes time out, and a faster one once they do not. The cost: batches are
-designed up to ~4 updates before they are credited, so the adversary's PPO update is
-slightly off-policy where dcd's is on-policy. dcd's 25-block PAIRED config places the
+0); with fewer, the rate is bound by how long a level waits in the sub-envs' queues.
+``max_pending: auto`` (the configs' default) opens that many, worked out at run set-up
+from the sub-env count (:func:`open_batches_needed`): 2 at the gridworld's 8 sub-envs
+(the value every run had before ``auto``), 17 at 256 sub-envs with 32 levels and 2
+episodes. A fixed 2 at 256 sub-envs starved them: 84-86% of the protagonist's episodes
+replayed open levels and the adversary took ~40 updates in 3M steps. Batch 32, 1 episode
+and up to 8 open batches at 32 envs x 256 steps (``experiment=ued_maze_paired_dcd``) give
+dcd's rate while episodes time out, and a faster one once they do not. The cost: batches
+are designed several updates before they are credited (2-4 at 32 sub-envs and one
+episode, 8-11 at 256 and two: the stand-in of tests/test_paired_dcd_rate.py), so the
+adversary's PPO update is off-policy (clipped ratio) where dcd's is on-policy. dcd's 25-block PAIRED config places the
 goal and agent last (``GoalLastFewerBlocksAdversarial``); this designer follows the
 original PAIRED order (goal, agent, 50 walls).
 
@@ -74,6 +78,33 @@ from teachers.plr import level_key, replay_task, task_key
 from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, regret_reinforce_step
 
 
+MIN_OPEN_BATCHES = 2  # the next batch is designed while one waits for its regrets (and small runs' value)
+
+
+def open_batches_needed(n_envs: int, levels_per_batch: int, episodes_per_level: int, lookahead: int = 1) -> int:
+    """``max_pending: auto``: open batches enough that no protagonist sub-env replays a level.
+
+    Each of the ``n_envs`` sub-envs queues ``1 + lookahead`` levels (``slots`` in all) and
+    a level stays open until both students have played it ``episodes_per_level`` times.
+    The first levels complete only once both students have played through their primed
+    queues: ``1 + lookahead`` episodes per sub-env, during which the protagonist is handed
+    ``slots + (1 + lookahead) * n_envs = 2 * slots`` levels, so ``2 * slots`` hand-outs
+    (plus one batch, for a batch partly handed out) are open at the peak; afterwards fewer
+    (``slots + n_envs``). This holds while both students finish about as many episodes per
+    rollout (episodes of similar length); a protagonist much faster than the antagonist
+    outruns any fixed number, and its replays are counted in ``extra_protagonist_episodes``.
+    Never below :data:`MIN_OPEN_BATCHES`: at the gridworld's 8 sub-envs (32 levels, 2
+    episodes) this is 2, the value every run had before ``auto``.
+    """
+    slots = int(n_envs) * (1 + int(lookahead))
+    per_batch = int(levels_per_batch) * int(episodes_per_level)
+    if slots < 1 or per_batch < 1:
+        raise TeachBenchError("max_pending", f"needs n_envs >= 1 and a batch of >= 1 level and episode, got "
+                              f"n_envs={n_envs}, levels_per_batch={levels_per_batch}, "
+                              f"episodes_per_level={episodes_per_level}")
+    return max(MIN_OPEN_BATCHES, 2 * slots // per_batch + 1)
+
+
 class LevelRegretTeacher(Teacher):
     """Batches of explicit levels, each played by both students, scored by regret.
 
@@ -84,7 +115,9 @@ class LevelRegretTeacher(Teacher):
 
     Args:
         episodes_per_level: episodes each student plays on every level (default 2).
-        max_pending: batches open at once while regrets are outstanding (default 2).
+        max_pending: batches open at once while regrets are outstanding (default 2; the
+            configs say ``auto``, which the runner turns into :func:`open_batches_needed`
+            for the run's sub-env count before the run's identity is computed).
     """
 
     needs: ClassVar[frozenset[str]] = frozenset({"antagonist"})
@@ -93,6 +126,10 @@ class LevelRegretTeacher(Teacher):
         super().__init__(task_space, seed)
         if int(episodes_per_level) < 1:
             raise TeachBenchError("episodes_per_level", f"must be >= 1, got {episodes_per_level}")
+        if max_pending == "auto":
+            raise TeachBenchError("max_pending", "'auto' depends on the run's sub-env count: the runner resolves it "
+                                  "(experiments.running.config_checks.resolve_auto_params); outside a run pass "
+                                  "teachers.paired.open_batches_needed(n_envs, batch_size, episodes_per_level)")
         if int(max_pending) < 1:
             raise TeachBenchError("max_pending", f"must be >= 1, got {max_pending}")
         self.episodes_per_level = int(episodes_per_level)
@@ -214,18 +251,18 @@ class LevelRegretTeacher(Teacher):
         episodes_per_level`` fresh hand-outs that can exist at once (dcd never replays: each
         process plays the level designed for it). None when the open batches can fill them;
         even then a level stays open until the antagonist has played it, so about twice the
-        queue slots are needed for no replay at all (5 open batches of 32 at 32 envs,
-        measured)."""
+        queue slots are needed for no replay at all (:func:`open_batches_needed`, what
+        ``max_pending: auto`` opens). Only a ``max_pending`` set by hand can trigger it."""
         slots = int(n_envs) * (1 + int(lookahead))
         per_batch = self.levels_per_batch() * self.episodes_per_level
         if self.max_pending * per_batch >= slots:
             return None
-        enough = 2 * slots // per_batch + 1
-        return (f"teacher {self.name!r}: {n_envs} sub-envs queue {slots} levels, but at most {self.max_pending} open "
-                f"batches x {self.levels_per_batch()} levels x {self.episodes_per_level} episodes = "
+        enough = open_batches_needed(n_envs, self.levels_per_batch(), self.episodes_per_level, lookahead)
+        return (f"teacher {self.name!r}: {n_envs} sub-envs queue {slots} levels, but max_pending={self.max_pending} "
+                f"open batches x {self.levels_per_batch()} levels x {self.episodes_per_level} episodes = "
                 f"{self.max_pending * per_batch} fresh hand-outs exist: most protagonist episodes will replay old "
-                f"levels and the designer will learn slowly. Set ued.max_pending >= {enough} (or fewer env.n_envs; "
-                f"experiment=ued_maze_paired_dcd matches dcd).")
+                f"levels and the designer will learn slowly. Set ued.max_pending=auto (the default; "
+                f"ued.max_pending >= {enough} here) or fewer env.n_envs.")
 
     # -- checkpoints and diagnostics ----------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -271,7 +308,7 @@ class PAIRED(LevelRegretTeacher):
         n_walls: wall placements per design (50); noise_dim: noise vector size (50).
         batch_size: designs per adversary update = designer envs (32, dcd's num_processes).
         episodes_per_level: episodes each student plays on each level (2).
-        max_pending: batches open at once (2).
+        max_pending: batches open at once (2; the config's ``auto``: see :func:`open_batches_needed`).
         lr (1e-4), n_epochs (5), gamma (0.995), gae_lambda (0.95), ent_coef (0.0),
         clip_range (0.2), max_grad_norm (0.5): the adversary's PPO.
         conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): its network.

@@ -26,7 +26,7 @@ import pytest
 from envs.gridworld.generate import maze_task_space
 from envs.gridworld.level import Level
 from students.bridge import Curriculum
-from teachers.paired import PAIRED
+from teachers.paired import PAIRED, open_batches_needed
 from tests.test_paired_designer import _ScriptedDesigner
 
 import numpy as np
@@ -34,7 +34,8 @@ import numpy as np
 
 class _FixedLengthVecEnv:
     """A VecEnv stand-in for the bridge: each sub-env plays its queued tasks in order, every
-    episode lasting ``length`` steps with return ``returns[level]`` (the level's string)."""
+    episode lasting ``length`` steps with return ``returns[level]`` (the level's string; 0
+    for a task that is not a level: the antagonist's draw when no batch is open)."""
 
     def __init__(self, num_envs: int, length: int, returns: dict[str, float]) -> None:
         self.num_envs = num_envs
@@ -43,6 +44,7 @@ class _FixedLengthVecEnv:
         self.queues: list[list[dict[str, Any]]] = [[] for _ in range(num_envs)]
         self.t = np.zeros(num_envs, dtype=int)
         self.steps = 0
+        self.handed: list[str] = []  # every level handed out, in order
 
     def env_method(self, name: str, *args: Any, indices: Any = None) -> list[Any]:
         idx = range(self.num_envs) if indices is None else indices
@@ -50,6 +52,7 @@ class _FixedLengthVecEnv:
         for i in idx:
             if name == "set_next_task":
                 self.queues[i].append(dict(args[0]))
+                self.handed.append(args[0].get("level"))
             elif name == "clear_tasks":
                 self.queues[i].clear()
             elif name == "pending_tasks":
@@ -63,7 +66,7 @@ class _FixedLengthVecEnv:
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for i in np.flatnonzero(dones):
             task = self.queues[i].pop(0)  # the episode just finished; the next task starts
-            infos[i] = {"episode": {"r": self.returns[task["level"]], "l": int(self.t[i])}, "task": task}
+            infos[i] = {"episode": {"r": self.returns.get(task.get("level"), 0.0), "l": int(self.t[i])}, "task": task}
             self.t[i] = 0
         return dones, infos
 
@@ -91,26 +94,39 @@ def _pool() -> list[str]:
     return [Level(15, (), (1, 1), 0, cell).to_string() for cell in cells]
 
 
-def _play(n_envs: int, rollout: int, rollouts: int, **params: Any):
+def _big_pool(count: int) -> list[str]:
+    """``count`` distinct 15x15 levels (every agent and goal cell pair), for runs with more
+    levels open at once than :func:`_pool` holds."""
+    cells = [(x, y) for y in range(1, 14) for x in range(1, 14)]
+    pairs = [(a, g) for a in cells for g in cells if a != g][:count]
+    return [Level(15, (), a, 0, g).to_string() for a, g in pairs]
+
+
+def _play(n_envs: int, rollout: int, rollouts: int, pool: list[str] | None = None, length: int | None = None,
+          **params: Any):
     """PAIRED's teacher, protagonist and antagonist bridges; per iteration the protagonist
-    plays one rollout of ``rollout`` steps on every sub-env, then the antagonist one."""
-    pool = _pool()
+    plays one rollout of ``rollout`` steps on every sub-env, then the antagonist one; an
+    episode lasts ``length`` steps (default: the rollout). The most batches open at once
+    is left in ``prot_env.peak_open``."""
+    pool = pool or _pool()
     prot_return = {t: 0.1 * (j % 3) for j, t in enumerate(pool)}      # 0.0, 0.1, 0.2, ...
     ant_return = {t: 0.25 * (j % 2) for j, t in enumerate(pool)}      # 0.0, 0.25, 0.0, ...
     teacher = PAIRED(maze_task_space(max_size=15), seed=0, **params)
     designer = _Designer(pool, teacher.adversary_config["batch_size"])
     teacher.attach_adversary(designer)
-    prot_env = _FixedLengthVecEnv(n_envs, rollout, prot_return)
-    ant_env = _FixedLengthVecEnv(n_envs, rollout, ant_return)
+    prot_env = _FixedLengthVecEnv(n_envs, length or rollout, prot_return)
+    ant_env = _FixedLengthVecEnv(n_envs, length or rollout, ant_return)
     prot = Curriculum(teacher, prot_env)
     ant = Curriculum(teacher.antagonist_view(), ant_env)
     prot.prime()
     ant.prime()
+    prot_env.peak_open = teacher.diagnostics()["open_batches"]
     for _ in range(rollouts):
         for env, cur in ((prot_env, prot), (ant_env, ant)):
             for _ in range(rollout):
                 dones, infos = env.step()
                 cur.on_step(dones, infos, env.steps)
+                prot_env.peak_open = max(prot_env.peak_open, teacher.diagnostics()["open_batches"])
     return teacher, designer, prot_env, prot_return, ant_return
 
 
@@ -157,5 +173,74 @@ def test_a_run_whose_sub_envs_would_replay_old_levels_is_warned_about():
     # the 3M runs: 256 envs x 2 queue slots = 512 > 2 batches x 32 levels x 2 episodes = 128
     msg = PAIRED(space, seed=0).starvation_warning(256)
     assert msg is not None and "ued.max_pending >= 17" in msg  # 2 * 512 / (32 * 2) + 1
+    assert "ued.max_pending=auto" in msg
     # experiment=ued_maze_paired_dcd: 32 envs x 2 = 64 <= 8 x 32 x 1
     assert PAIRED(space, seed=0, episodes_per_level=1, max_pending=8).starvation_warning(32) is None
+
+
+# -- max_pending: auto ----------------------------------------------------------------------
+def test_auto_opens_enough_batches_for_twice_the_queue_slots():
+    # slots = n_envs * (1 + look-ahead 1); a batch is 32 levels x k episodes of hand-outs.
+    # 256 envs, k=2: 2 * 512 // 64 + 1 = 17; 32 envs, k=1 (dcd's shape): 2 * 64 // 32 + 1 = 5;
+    # 8 envs, k=2: 2 * 16 // 64 + 1 = 1, floored at 2 -- today's small runs keep their 2.
+    assert open_batches_needed(256, 32, 2) == 17
+    assert open_batches_needed(32, 32, 1) == 5
+    assert open_batches_needed(8, 32, 2) == 2
+    assert PAIRED(maze_task_space(max_size=15), seed=0, max_pending=17).starvation_warning(256) is None
+
+
+def test_with_auto_every_protagonist_episode_at_256_envs_is_a_fresh_design(compose):
+    """The 3M runs' shape (256 sub-envs, 32 levels per batch, 2 episodes per level), episodes
+    lasting one rollout, worked out by hand: both students prime 2 levels per sub-env (512
+    hand-outs = 8 batches each). A primed level completes once the protagonist has played
+    it twice (its two hand-outs sit in two sub-envs' queues: rollouts 1 and 2) and the
+    antagonist twice (it queues each level twice in one sub-env: rollouts 1 and 2), so
+    nothing completes before the antagonist's 2nd rollout, and by then the protagonist has
+    been handed 512 + 2 x 256 = 1024 levels = 16 open batches (< 17). From then on each
+    iteration's 256 protagonist episodes complete 256 / 64 = 4 batches. In 12 iterations:
+    8 + 4 x 10 = 48 adversary updates (dcd at 256 processes: 12, one per iteration, of 256
+    levels each: 3072 levels, as here 48 x 32 x 2 = 3072 hand-outs), and no replay."""
+    from experiments.running.config_checks import resolve_auto_params
+
+    n, t, rollouts = 256, 8, 12
+    cfg = compose("env=gridworld_batched", f"env.n_envs={n}", "teacher=paired", "seed=0")  # the default: auto
+    resolve_auto_params(cfg)
+    params = {k: cfg.teacher.params[k] for k in ("batch_size", "episodes_per_level", "max_pending")}
+    assert params == {"batch_size": 32, "episodes_per_level": 2, "max_pending": 17}
+    teacher, designer, prot_env, _, _ = _play(n, t, rollouts, pool=_big_pool(17 * 32 + 32), **params)
+    assert teacher.n_extra_protagonist == 0
+    assert prot_env.peak_open == 16
+    assert len(designer.learned) == 8 + 4 * (rollouts - 2)
+    assert [b for b, _ in designer.learned] == list(range(len(designer.learned)))
+    # every protagonist episode of the last rollout was on a level of a batch designed for it
+    last = prot_env.handed[-n:]
+    assert len(set(last)) == n // 2  # 128 levels, each handed out twice (k = 2), none replayed
+
+
+def test_the_old_fixed_two_at_256_envs_replays_most_levels():
+    # The same shape with max_pending=2: 2 x 64 = 128 fresh hand-outs for 512 queue slots,
+    # so at least 3/4 of the hand-outs after the prime replay open levels.
+    n, t, rollouts = 256, 8, 6
+    teacher, designer, prot_env, _, _ = _play(n, t, rollouts, pool=_big_pool(17 * 32 + 32), max_pending=2)
+    assert teacher.n_extra_protagonist >= 0.75 * len(prot_env.handed) - n
+    assert len(designer.learned) < 8 + 4 * (rollouts - 2)
+
+
+def test_auto_at_8_envs_is_the_fixed_two_level_for_level(compose):
+    """The committed gridworld leaderboard's PAIRED runs (8 envs): ``auto`` resolves to 2, so
+    the run hands out the same levels in the same order as with ``max_pending=2`` -- here
+    with one-step episodes in 16-step rollouts, where the 2 open batches do run out and the
+    teacher's seeded replays of open levels are part of the sequence."""
+    from experiments.running.config_checks import resolve_auto_params
+    from teachers.registry import make_teacher
+
+    handed = []
+    for extra in ([], ["teacher.params.max_pending=2"]):
+        cfg = compose("experiment=baseline_gridworld", "teacher=paired", "seed=0", *extra)
+        resolve_auto_params(cfg)
+        assert cfg.teacher.params.max_pending == 2 and cfg.env.n_envs == 8
+        params = {k: v for k, v in cfg.teacher.params.items() if k in ("batch_size", "episodes_per_level", "max_pending")}
+        teacher, _, prot_env, _, _ = _play(8, 16, 6, length=1, **params)
+        assert teacher.n_extra_protagonist > 0  # the cap binds: 128 episodes per rollout, 128 fresh hand-outs
+        handed.append(prot_env.handed)
+    assert handed[0] == handed[1]

@@ -47,6 +47,7 @@ import scipy.stats
 from omegaconf import OmegaConf
 
 from envs.errors import TeachBenchError
+from experiments.host import UNKNOWN
 from experiments.reporting import validity
 from experiments.reporting.runs import GROUP, METRICS, NAMES, collect_runs, find_run_dirs  # noqa: F401 (the last two re-exported)
 from experiments.safe_config import load_run_config
@@ -225,6 +226,8 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
     Text columns (``final_mastered``, ``auc_mastered``, ``held_out_solved``, ``iqm_final``)
     are what the terminal, Markdown and HTML tables show; ``command`` reproduces the row
     (exactly when ``configs_dir`` holds the rows' configs, see :func:`run_command`).
+    ``n_machines`` / ``machines``: the machine kinds its finished seeds ran on
+    (``summary.host``); the tables show ``machines`` when some row pools several.
     """
     if runs.empty or "env" not in runs:
         return pd.DataFrame()
@@ -248,6 +251,7 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
         row["iqm_final"] = _iqm_text(row["final_mastered_iqm"], row["final_mastered_lo"], row["final_mastered_hi"])
         row.update(_validity(done, row["student"]))
         row["wall_time_s"] = float(done["wall_time_s"].mean()) if len(done) and "wall_time_s" in done else math.nan
+        row["n_machines"], row["machines"] = _machines(done)
         row["budget_steps"] = group["budget_steps"].dropna().iloc[0] if group["budget_steps"].notna().any() else None
         row["settings_id"] = group["settings_id"].iloc[0] if "settings_id" in group else None
         row["runs_dir"] = str(Path(group["path"].iloc[0]).parent)
@@ -290,6 +294,19 @@ def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
     return {"gradient_updates": float(known.median()) if len(known) else math.nan, "trained_seeds": trained,
             "gradient_updates_text": updates_text, "teacher_updated": updated, "teacher_updated_text": updated_text,
             "eval_episodes": eval_episodes, "flags": "; ".join(flags)}
+
+
+def _machines(done: pd.DataFrame) -> tuple[int, str]:
+    """How many machine kinds the finished seeds ran on (``host``, experiments/host.py) and
+    which: the label alone when one, ``3 on A; 2 on B`` (most seeds first) when several."""
+    hosts = done["host"].fillna(UNKNOWN).astype(str) if "host" in done else pd.Series([UNKNOWN] * len(done))
+    counts = hosts.value_counts()
+    if len(counts) == 0:
+        return 0, "-"
+    if len(counts) == 1:
+        return 1, str(counts.index[0])
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return len(counts), "; ".join(f"{n} on {label}" for label, n in ordered)
 
 
 def _separates(lo: float, hi: float) -> str:
@@ -386,7 +403,7 @@ DISPLAY = {
     "held_out_solved": "held-out % solved", "p_improve_text": "P(> random) [95% CI]", "wall_time_s": "wall (s)",
     "failed": "failed", "unfinished": "unfinished", "config_id": "config", "budget_steps": "budget",
     "gradient_updates_text": "gradient updates (seeds trained)", "teacher_updated_text": "teacher updated",
-    "eval_episodes": "eval eps/task", "flags": "flags", "separates": "vs random",
+    "eval_episodes": "eval eps/task", "flags": "flags", "separates": "vs random", "machines": "machines (seeds)",
 }
 
 
@@ -410,6 +427,8 @@ def display_columns(table: pd.DataFrame) -> list[str]:
     if "flags" in table and table["flags"].astype(bool).any():
         cols.append("flags")
     cols += ["wall_time_s", "failed", "unfinished"]
+    if "n_machines" in table and (table["n_machines"] > 1).any():  # some row pools seeds of several machines
+        cols.insert(cols.index("wall_time_s") + 1, "machines")
     if "experiment" in table and table["experiment"].nunique() <= 1:
         cols.remove("experiment")
     return cols

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from experiments.host import UNKNOWN, host_label
 from experiments.reporting import validity
 from experiments.rundir import RunDir, config_id
 from experiments.safe_config import load_run_config
@@ -30,6 +31,7 @@ from experiments.safe_config import load_run_config
 NAMES = ["experiment", "env", "student", "teacher"]
 GROUP = [*NAMES, "config_id", "budget_steps"]
 METRICS = ("final_mastered", "auc_mastered", "held_out_solved")
+HOST_KEYS = ("hostname", "cpu", "cores", "cpu_count", "gpu", "gpus", "python", "torch")
 STATES = ("finished", "running", "interrupted", "failed", "incomplete", "unreadable")
 
 
@@ -77,6 +79,13 @@ def _run_state(rd: RunDir, summary: Mapping[str, Any] | None) -> tuple[str, dict
     return "incomplete", status
 
 
+def _host_columns(host: Any) -> dict[str, Any]:
+    """``summary.host`` (experiments/host.py) as flat columns: ``host`` (the label the
+    leaderboard counts seeds by; ``unknown`` for summaries from before it) and ``host_*``."""
+    block = host if isinstance(host, Mapping) else {}
+    return {"host": host_label(block), **{f"host_{k}": block.get(k) for k in HOST_KEYS}}
+
+
 def collect_runs(root: str | Path) -> pd.DataFrame:
     """One row per run: identity, state, progress, and the summary's numbers when finished.
 
@@ -112,6 +121,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "teacher_id": config_id({"teacher": data.get("teacher")}),
             "eval_episodes_per_task": validity.eval_episodes_per_task(cfg),  # NaN for the exact toy test below
         })
+        row.update(_host_columns(src.get("host")))
         if summary:
             row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list)) and k not in row})
             row["state"] = state
@@ -138,6 +148,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             frame[col] = math.nan
     if "teacher_updated" not in frame:
         frame["teacher_updated"] = None
+    frame["host"] = frame["host"].fillna(UNKNOWN) if "host" in frame else UNKNOWN  # unreadable rows
     for col in METRICS:
         if col not in frame:
             frame[col] = math.nan

@@ -209,10 +209,11 @@ def _raised_in_hydra(exc: BaseException) -> bool:
 def check_run_config(cfg: DictConfig) -> None:
     """The value and choice checks of a single run (``run()`` repeats them), plus building
     the teacher, whose parameters are checked by its constructor."""
-    from experiments.running.config_checks import make_config_env, validate_config
+    from experiments.running.config_checks import make_config_env, resolve_auto_params, validate_config
     from teachers.registry import make_teacher
 
     validate_config(cfg)
+    resolve_auto_params(cfg)
     env = make_config_env(cfg)
     try:
         space = env.unwrapped.task_space

@@ -20,6 +20,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from envs.errors import TeachBenchError, unknown_name
 from envs.registry import ENV_IDS
+from students.bridge import Curriculum
 from students.build import ACTION_SPACES, ALGOS, policy_choices, student_params
 from students.fast_rollout import rollout_class
 from students.features import CNN
@@ -266,6 +267,40 @@ def check_student_params(algo: str, params: Mapping[str, Any], env_defaults: Map
         raise TeachBenchError("student.params.batch_size", f"must be >= 2 when advantages are normalised (SB3 asserts "
                               f"it), got {batch}")
     return merged
+
+
+# Tasks each sub-env queues beyond the one it plays (students.bridge.Curriculum's default, which the runner uses).
+LOOKAHEAD = int(inspect.signature(Curriculum.__init__).parameters["lookahead"].default)
+
+
+def resolve_auto_params(cfg: DictConfig) -> None:
+    """Turn the teacher parameters that depend on the run's shape into numbers, in place,
+    before the run's identity is computed: ``config.yaml`` and the config id hold the
+    number, so a run whose ``auto`` resolves to the value it had before keeps its id and
+    run directory, and a run of another shape gets its own.
+
+    ``max_pending: auto`` (PAIRED and CLUTR, :class:`teachers.paired.LevelRegretTeacher`):
+    :func:`teachers.paired.open_batches_needed` for ``env.n_envs`` sub-envs with the
+    bridge's look-ahead (:class:`students.bridge.Curriculum`), the teacher's
+    ``batch_size`` and ``episodes_per_level``.
+    """
+    params = cfg.teacher.get("params")
+    if not isinstance(params, DictConfig) or params.get("max_pending") != "auto":
+        return
+    from teachers.paired import LevelRegretTeacher, open_batches_needed
+
+    cls = teacher_class(str(cfg.teacher.name))
+    if not issubclass(cls, LevelRegretTeacher):
+        raise TeachBenchError("teacher.params.max_pending", f"'auto' is worked out for the level-batch teachers "
+                              f"only, not {cfg.teacher.name!r}: give a number", ["paired", "clutr"])
+    defaults = inspect.signature(cls.__init__).parameters
+    _positive_int(cfg, "env.n_envs")
+    batch = params.get("batch_size", defaults["batch_size"].default)
+    episodes = params.get("episodes_per_level", defaults["episodes_per_level"].default)
+    for key, value in (("batch_size", batch), ("episodes_per_level", episodes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TeachBenchError(f"teacher.params.{key}", f"must be an integer >= 1, got {value!r}")
+    params.max_pending = open_batches_needed(int(cfg.env.n_envs), batch, episodes, LOOKAHEAD)
 
 
 def scrub(data: Any) -> Any:

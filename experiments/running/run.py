@@ -35,9 +35,10 @@ from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
+from experiments.host import host_info
 from experiments.rundir import (RunDir, RunLock, config_id, identity_diff, storage_error, table_scalars,
                                  write_json)
-from experiments.running.config_checks import resolved_config, validate_config
+from experiments.running.config_checks import resolve_auto_params, resolved_config, validate_config
 from experiments.running.curves import area_under_curve
 from experiments.running.sinks import make_sink
 from experiments.safe_config import load_run_config
@@ -185,6 +186,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     try:
         validate_config(cfg)
+        resolve_auto_params(cfg)  # max_pending: auto -> a number, before the config id is computed
         # resume's values and a rollout larger than the budget: experiments.running.config_checks
     except TeachBenchError as exc:
         _record_invalid(cfg, exc)
@@ -704,6 +706,7 @@ def _summary(tr: _Training, steps: int, final: Mapping[str, float], held: Mappin
         "teacher_diagnostics": table_scalars(tr.teacher.diagnostics()),
         # SB3's own count (PPO: n_epochs per trained rollout); 0 = the student never trained
         "gradient_updates": int(getattr(tr.model, "_n_updates", 0)),
+        "host": host_info(),  # the machine (experiments/host.py); not part of the config id
     }
 
 
