@@ -20,7 +20,7 @@ CASES = {
     "bench_gridworld.py": (["--seconds", "0.2", "--sizes", "1", "16", "--ppo-steps", "512", "--ppo-envs", "2"],
                            ["x minigrid", "batched N=16", "x subproc"]),
     "bench_overhead.py": (["--env", "gridworld_small", "--steps", "512", "--repeats", "1", "--n-envs", "2",
-                           "--teachers", "random"], ["ratio"]),
+                           "--teachers", "random"], ["ratio", "collect ratio"]),
     "bench_scaling.py": (["--envs", "gridworld_small", "--steps", "512", "--max-envs", "2", "--vec", "dummy",
                           "--policies", "mlp", "cnn"], ["vs n_envs=1", "cnn policy"]),
     "bench_memory.py": (["--env", "gridworld_small", "--steps", "2048", "--teachers", "random"], ["growth / 1M steps"]),
