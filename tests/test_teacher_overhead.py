@@ -11,6 +11,13 @@ step, so these teachers draw and learn in batches. What is checked:
   covariance of its Gaussian.
 - SPDL's optimiser gradients (closed forms in NumPy) equal torch's autograd of the
   Gaussian log-density and KL they replaced.
+- GoalGAN and Setter-Solver: a batch consumes exactly the random numbers of single calls
+  (generator states equal, the same replays and repeats) and gives the same tasks up to
+  float32 rounding (one network pass over the batch instead of one per task: a matrix
+  product may round differently for different batch sizes, so byte identity is not
+  promised); single and batched draws have the same distribution (KS test); updates in
+  batches leave the one-by-one state, training rounds included; GoalGAN replays an old
+  goal with probability ``p_old``.
 """
 
 from __future__ import annotations
@@ -18,10 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.stats import ks_2samp
 
 from envs.task_space import Dim, TaskSpace
 from teachers.adr import ADR
 from teachers.base import Episode
+from teachers.goal_gan import GoalGAN
+from teachers.setter_solver import SetterSolver
 from teachers.spdl import SPDL, gaussian_kl, gaussian_logpdf, kl_and_grad, logpdf_grad, logpdf_np, tril_inverse
 from tests.test_fuzz_teachers import roundtrip
 from tests.test_teacher_batch import _equal
@@ -143,3 +153,82 @@ def test_spdl_closed_form_gradients_equal_autograd():
         assert logp == pytest.approx(logp_t.detach().numpy(), rel=1e-10)
         assert g_mu == pytest.approx(t_mu0.grad.numpy(), rel=1e-9, abs=1e-12)
         assert g_l == pytest.approx(np.tril(t_l0.grad.numpy()), rel=1e-9, abs=1e-12)
+
+
+# -- GoalGAN and Setter-Solver: one network pass per batch ---------------------------------
+NET_EK = {"success": 0.5, "initial": {"mean": {"a": 0.6, "b": 1.0, "n": 3}, "std": {"a": 0.3, "b": 0.6, "n": 1.0}}}
+
+
+def _goal_gan(seed: int = 3) -> GoalGAN:
+    return GoalGAN(SPACE, seed=seed, expert=NET_EK, update_size=10, n_gan_iterations=5, generator_hidden=[32, 32],
+                   discriminator_hidden=[32], pretrain_samples=200, pretrain_iterations=20, p_old=0.3)
+
+
+def _setter(seed: int = 3) -> SetterSolver:
+    return SetterSolver(SPACE, seed=seed, expert=NET_EK, update_period=40, judge_hidden=[32], setter_hidden=32,
+                        n_coupling_layers=2, n_train_steps=5, batch_size=32)
+
+
+def _same_up_to_float32(make) -> None:  # noqa: ANN001
+    """Batches vs single calls: the same random numbers (generator states equal, hence the
+    same replay choices and the same repeats), tasks equal up to float32 rounding of the
+    network's matrix products; updates leave the same state (training included)."""
+    one, batched = make(), make()
+    for round_ in range(4):
+        a, b = _draw(one, batched=False), _draw(batched, batched=True)
+        assert one.rng.bit_generator.state == batched.rng.bit_generator.state
+        assert [t["n"] for t in a] == [t["n"] for t in b]
+        assert SPACE.to_unit_batch(a) == pytest.approx(SPACE.to_unit_batch(b), abs=1e-6)
+        if isinstance(one, GoalGAN):  # the goal in play is a sample: equal up to float32 rounding
+            assert (one.repeats_left, one.current) == (batched.repeats_left, pytest.approx(batched.current, abs=1e-6))
+            batched.current = list(one.current)
+        episodes = _episodes(a, seed=round_)  # the same episodes to both: training from the same data
+        one_eps = [Episode(**{**e.__dict__, "task": dict(e.task)}) for e in episodes]
+        for ep in one_eps:
+            one.update(ep)
+        start = 0
+        for k in CHUNKS:
+            batched.update_batch([Episode(**{**e.__dict__, "task": dict(e.task)}) for e in episodes[start:start + k]])
+            start += k
+        assert _equal(roundtrip(one.state_dict()), roundtrip(batched.state_dict())), f"round {round_}"
+
+
+def test_goal_gan_batches_draw_the_single_samples_random_numbers():
+    _same_up_to_float32(_goal_gan)
+    teacher = _goal_gan()
+    for _ in range(3):
+        teacher.update_batch(_episodes(teacher.sample_batch(150), seed=0))
+    assert teacher.n_gan_updates >= 3 and len(teacher.old_goals) > 0  # trained, and replays old goals
+
+
+def test_setter_solver_batches_draw_the_single_samples_random_numbers():
+    _same_up_to_float32(_setter)
+    teacher = _setter()
+    teacher.update_batch(_episodes(teacher.sample_batch(130), seed=0))
+    assert teacher.n_rounds == 3
+
+
+@pytest.mark.parametrize("make", [_goal_gan, _setter], ids=["goal_gan", "setter_solver"])
+def test_network_teachers_batch_and_single_distributions_agree(make):
+    """A trained teacher: 3,000 single samples vs 30 batches of 100 with independent random
+    numbers (two-sample Kolmogorov-Smirnov per dimension)."""
+    teacher = make()
+    teacher.update_batch(_episodes(teacher.sample_batch(200), seed=0))
+    single, batched = make(), make()
+    single.load_state_dict(teacher.state_dict())
+    batched.load_state_dict(teacher.state_dict())
+    batched.rng = np.random.default_rng(12345)
+    a = SPACE.to_unit_batch([single.sample() for _ in range(3000)])
+    b = SPACE.to_unit_batch([t for _ in range(30) for t in batched.sample_batch(100)])
+    for j in range(SPACE.ndim):
+        assert ks_2samp(a[:, j], b[:, j]).pvalue > 1e-3, f"dimension {j}"
+
+
+def test_goal_gan_replays_old_goals_with_p_old():
+    """Florensa et al.: a new goal is an old (once intermediate) goal with probability p_old."""
+    teacher = _goal_gan()
+    teacher.old_goals.extend([[0.5, 0.5, 0.5]] * 3)
+    teacher.n_rollouts = 1
+    u = SPACE.to_unit_batch(teacher.sample_batch(20_000))
+    replayed = np.all(np.isclose(u, 0.5), axis=1).mean()
+    assert replayed == pytest.approx(0.3, abs=4 * np.sqrt(0.21 / 20_000))
