@@ -179,8 +179,12 @@ class LevelBuffer:
         """Index of a level drawn from the replay distribution; marks it freshly sampled."""
         if len(self) == 0:
             raise TeachBenchError("level_buffer", "cannot replay from an empty buffer")
-        p = self.distribution()
-        i = int(rng.choice(len(self), p=p))
+        # rng.choice(len(self), p=p) without its checks of p (a distribution by construction,
+        # and the checks were half of a replay's cost with 4000 levels, issue 18): the same
+        # inverse-CDF draw from one uniform, so the same index and the same generator state
+        cdf = self.distribution().cumsum()
+        cdf /= cdf[-1]
+        i = int(cdf.searchsorted(rng.random(), side="right"))
         self.last_sampled[i] = self.clock
         return i
 

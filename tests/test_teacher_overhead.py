@@ -232,3 +232,23 @@ def test_goal_gan_replays_old_goals_with_p_old():
     u = SPACE.to_unit_batch(teacher.sample_batch(20_000))
     replayed = np.all(np.isclose(u, 0.5), axis=1).mean()
     assert replayed == pytest.approx(0.3, abs=4 * np.sqrt(0.21 / 20_000))
+
+
+def test_level_buffer_replay_draw_is_numpys_choice():
+    """The replay draw is ``rng.choice(n, p=P)`` (same index, same generator state) without
+    its argument checks."""
+    from teachers.level_buffer import LevelBuffer
+
+    rng = np.random.default_rng(0)
+    buf = LevelBuffer(300, temperature=0.3, staleness_coef=0.3)
+    for i in range(300):
+        buf.insert(str(i), {"x": i}, float(rng.normal()))
+    ours, numpys = np.random.default_rng(7), np.random.default_rng(7)
+    for step in range(2000):
+        buf.tick()
+        p = buf.distribution()
+        expected = int(numpys.choice(len(buf), p=p))
+        assert buf.sample(ours) == expected
+        assert ours.bit_generator.state == numpys.bit_generator.state
+        if step % 7 == 0:
+            buf.update_score(expected, float(rng.normal()))
