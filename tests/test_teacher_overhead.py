@@ -252,3 +252,28 @@ def test_level_buffer_replay_draw_is_numpys_choice():
         assert ours.bit_generator.state == numpys.bit_generator.state
         if step % 7 == 0:
             buf.update_score(expected, float(rng.normal()))
+
+
+@pytest.mark.parametrize("prioritization", ["rank", "power"])
+def test_level_buffer_kept_ranks_give_replay_distribution_exactly(prioritization):
+    """The buffer keeps each level's rank as scores change instead of sorting again; its
+    P equals :func:`replay_distribution` of the scores bit for bit, through inserts,
+    replacements of a full buffer, score updates, many ties and a checkpoint."""
+    from teachers.level_buffer import LevelBuffer, replay_distribution
+
+    rng = np.random.default_rng(1)
+    buf = LevelBuffer(60, temperature=0.3, staleness_coef=0.3, prioritization=prioritization, score_alpha=0.5)
+    for step in range(3000):
+        buf.tick()
+        score = float(rng.integers(0, 6)) / 4 if rng.random() < 0.5 else float(rng.normal())  # ties
+        if rng.random() < 0.5 or len(buf) == 0:
+            buf.insert(f"l{step}", {"x": step}, score)
+        else:
+            buf.update_score(buf.sample(rng), score)
+        if step == 1500:
+            state = buf.state_dict()
+            buf = LevelBuffer(60, temperature=0.3, staleness_coef=0.3, prioritization=prioritization, score_alpha=0.5)
+            buf.load_state_dict(state)
+        expected = replay_distribution(buf.scores, buf.last_sampled, buf.clock, 0.3, 0.3, prioritization)
+        assert np.array_equal(buf.distribution(), expected), step
+    assert buf.n_replaced > 100 and buf.n_rejected > 0
