@@ -14,6 +14,18 @@ teacher settings overridden with ``--set``::
         --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 5 \
         --teachers random alp_gmm covar_gmm riac --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
 
+Every teacher that plays the maze with one student, in three groups sized to the teachers'
+schedules: the parameter teachers (SPDL's first update comes after 200k steps, then every
+50k); the level-replay teachers on twice the steps (their buffer starts replaying only once
+2,000 levels were scored, ~400k steps at 1024 envs); GoalGAN and Setter-Solver on fewer
+(their training per episode makes them several times slower than the peer)::
+
+    python benchmarks/bench_overhead.py --env gridworld_batched --vec batched --n-envs 1024 \
+        --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 4 \
+        --teachers random alp_gmm covar_gmm riac adr spdl --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
+    python benchmarks/bench_overhead.py ... --steps 1310720 --repeats 3 --teachers plr plr_robust accel
+    python benchmarks/bench_overhead.py ... --steps 327680 --repeats 3 --teachers goal_gan setter_solver
+
 With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher. Every
 maze is given a queue of uniform tasks before training, one per episode it can play
 (``--steps / --n-envs / 4 + 16``; it keeps its last task if it runs out, and the table says
