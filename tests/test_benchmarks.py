@@ -21,6 +21,8 @@ CASES = {
                            ["x minigrid", "batched N=16", "x subproc"]),
     "bench_overhead.py": (["--env", "gridworld_small", "--steps", "512", "--repeats", "1", "--n-envs", "2",
                            "--teachers", "random"], ["ratio", "collect ratio"]),
+    "bench_teacher_step.py": (["--n-envs", "16", "--steps", "30", "--warmup", "5", "--rollout", "8", "--teachers",
+                               "random", "adr", "spdl", "plr", "accel"], ["bridge/env", "spdl", "accel"]),
     "bench_scaling.py": (["--envs", "gridworld_small", "--steps", "512", "--max-envs", "2", "--vec", "dummy",
                           "--policies", "mlp", "cnn"], ["vs n_envs=1", "cnn policy"]),
     "bench_memory.py": (["--env", "gridworld_small", "--steps", "2048", "--teachers", "random"], ["growth / 1M steps"]),
