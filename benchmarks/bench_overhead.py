@@ -14,6 +14,18 @@ teacher settings overridden with ``--set``::
         --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 5 \
         --teachers random alp_gmm covar_gmm riac --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
 
+Every teacher that plays the maze with one student, in three groups sized to the teachers'
+schedules: the parameter teachers (SPDL's first update comes after 200k steps, then every
+50k); the level-replay teachers on twice the steps (their buffer starts replaying only once
+2,000 levels were scored, ~400k steps at 1024 envs); GoalGAN and Setter-Solver on fewer
+(their training per episode makes them several times slower than the peer)::
+
+    python benchmarks/bench_overhead.py --env gridworld_batched --vec batched --n-envs 1024 \
+        --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 4 \
+        --teachers random alp_gmm covar_gmm riac adr spdl --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
+    python benchmarks/bench_overhead.py ... --steps 1310720 --repeats 3 --teachers plr plr_robust accel
+    python benchmarks/bench_overhead.py ... --steps 327680 --repeats 3 --teachers goal_gan setter_solver
+
 With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher. Every
 maze is given a queue of uniform tasks before training, one per episode it can play
 (``--steps / --n-envs / 4 + 16``; it keeps its last task if it runs out, and the table says
@@ -33,6 +45,30 @@ batched VecEnv, ``students/fast_rollout.py``).
 Goal (issue 11): >= 0.97x for random and ALP-GMM, >= 0.9x for the regret teachers
 (PLR⊥ counts env steps; its skipped gradient updates make it faster, not slower).
 Goal (issue 18): >= 0.97x for every teacher at 1024 envs on CUDA.
+
+How to read the two ratios. ``fps`` is env steps per second of the whole training loop
+(rollouts and gradient updates). ``collect fps`` is env steps per second of the time spent
+OUTSIDE ``model.train()`` (collecting rollouts: env steps, policy forward passes, the
+bridge and the teacher, PLR's scoring at rollout end), in the same timing window. A
+teacher's own cost lands in the collection time, so for a teacher whose student trains as
+plain PPO the two ratios tell the same story. They differ for PLR⊥ and ACCEL (``robust``):
+the student takes no gradient step on rollouts of new levels, so its ``train()`` time
+shrinks and the total ratio rises above 1 although the teacher costs something; read the
+**collect** ratio for them (the teacher's overhead per collected step). (Rollouts are all
+the same size, so collect fps compares the same work in every variant.)
+
+SPDL gets the student's V(s0) of each episode as a run gives it
+(``students.values.InitialValueTracker``: one value forward pass per vector step that
+finished an episode), so its cost is in the measurement. PAIRED and CLUTR are not in this
+benchmark: their cost is a second student (PAIRED's antagonist, and for CLUTR also its
+task VAE) that trains next to the protagonist by design, not an overhead of a teacher on
+one student's loop.
+
+GoalGAN and Setter-Solver train networks on a schedule counted in episodes (GoalGAN:
+``n_gan_iterations`` = 250 GAN steps per ``update_size`` = 100 labelled goals of
+``n_rollouts`` = 2 episodes; Setter-Solver: 50 gradient steps per 50 episodes, TMA's
+settings for one env). Their cost per env step therefore grows with the episode rate,
+i.e. with the number of envs; ``bench_teacher_step.py`` prints it per vector step.
 """
 
 from __future__ import annotations
@@ -59,6 +95,7 @@ from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
 from students.build import make_student  # noqa: E402
 from students.regret import attach_teacher_needs  # noqa: E402
 from students.threads import pin_threads  # noqa: E402
+from students.values import InitialValueTracker  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
@@ -105,13 +142,30 @@ def _plain_batched(env_name: str, kwargs: dict[str, Any], n_envs: int, seed: int
 
 
 class _Window(BaseCallback):
-    """Times training from the start of rollout ``skip`` (0-based) to the end of learn."""
+    """Times training from the start of rollout ``skip`` (0-based) to the end of learn, and
+    the time spent inside ``model.train()`` in that window (see :meth:`time_train`)."""
 
     def __init__(self, skip: int) -> None:
         super().__init__()
         self.skip = skip
         self.rollouts = 0
         self.start = self.start_steps = None
+        self.train_seconds = 0.0
+
+    def time_train(self, model: Any) -> None:
+        """Wrap ``model.train`` (after any teacher installed its own, e.g. PLR⊥'s masked
+        update) so that its time inside the window adds to :attr:`train_seconds`."""
+        real = model.train
+
+        def train(*args: Any, **kwargs: Any) -> Any:
+            begin = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                if self.start is not None:
+                    self.train_seconds += time.perf_counter() - begin
+
+        model.train = train
 
     def _on_rollout_start(self) -> None:
         if self.rollouts == self.skip:
@@ -124,9 +178,10 @@ class _Window(BaseCallback):
 
 def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, Any]] | None, steps: int, n_envs: int,
          kind: str, student: dict[str, Any], seed: int, device: str = "cpu", fast_rollout: Any = False,
-         skip: int = 0, dry: list[int] | None = None) -> float:
-    """Env steps/s of one run, timed from its ``skip``-th rollout; ``dry`` gets the number
-    of peer mazes that played out their queue of tasks."""
+         skip: int = 0, dry: list[int] | None = None) -> tuple[float, float]:
+    """(env steps/s of one run, env steps/s of its time outside ``model.train()``), timed
+    from its ``skip``-th rollout; ``dry`` gets the number of peer mazes that played out
+    their queue of tasks."""
     if teacher is None:
         vec = _plain_batched(env_name, kwargs, n_envs, seed, steps) if kind == "batched" else \
             _plain_vec(env_name, kwargs, n_envs, kind, seed)
@@ -144,9 +199,13 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
             curriculum = Curriculum(chosen, vec)
             curriculum.prime()
             callback = CurriculumCallback(curriculum)
+            if "value" in chosen.needs and hasattr(model.policy, "predict_values"):  # SPDL's V(s0), as a run
+                callback.value_tracker = InitialValueTracker(model, vec.num_envs)
+                curriculum.episode_hooks.append(callback.value_tracker.hook)
             # what the runner adds for regret-based teachers (PVL/MaxMC, PLR⊥'s masked update)
             attach_teacher_needs(chosen, model, curriculum, callback)
             callbacks.insert(0, callback)
+        window.time_train(model)
         start = time.perf_counter()
         model.learn(steps, callback=callbacks)
         end = time.perf_counter()
@@ -154,8 +213,10 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
             raise SystemExit(f"bench_overhead: error: --steps {steps} is not more than --skip {skip} rollouts")
         if teacher is None and kind == "batched" and dry is not None:
             dry.append(sum(len(p) <= 1 for p in vec.pending_tasks()))
-        return (model.num_timesteps - window.start_steps) / (end - window.start) if skip else \
-            model.num_timesteps / (end - start)
+        if not skip:
+            window.start, window.start_steps = start, 0
+        steps_timed = model.num_timesteps - window.start_steps
+        return steps_timed / (end - window.start), steps_timed / (end - window.start - window.train_seconds)
     finally:
         refitter = getattr(chosen, "refitter", None)
         if refitter is not None:  # the GMM teachers' fit worker (fit_lag=1)
@@ -203,6 +264,7 @@ def main() -> None:
         _fps(name, kwargs, None, args.n_envs * student.get("n_steps", 2048) * (args.skip + 1), args.n_envs, args.vec,
              student, seed=10_000, device=args.device, fast_rollout=fast, skip=args.skip)
     results: dict[str | None, list[float]] = {v: [] for v in variants}
+    collect: dict[str | None, list[float]] = {v: [] for v in variants}
     dry: list[int] = []
     for r in range(args.repeats):
         # Interleaved, and the order rotates each repeat: a drift within the process
@@ -210,21 +272,30 @@ def main() -> None:
         k = r % len(variants)
         for v in variants[k:] + variants[:k]:
             chosen = configs[v] if v is not None else None
-            results[v].append(_fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r,
-                                   device=args.device, fast_rollout=fast, skip=args.skip, dry=dry))
+            total, collected = _fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r,
+                                    device=args.device, fast_rollout=fast, skip=args.skip, dry=dry)
+            results[v].append(total)
+            collect[v].append(collected)
     base = statistics.median(results[None])
+    base_collect = statistics.median(collect[None])
     print(f"env={args.env} vec={args.vec} n_envs={args.n_envs} steps={args.steps} repeats={args.repeats} "
           f"skip={args.skip} warmup={args.warmup} fast_rollout={args.fast_rollout} device={args.device} "
           f"ppo={student} set={args.set}")
     if dry and max(dry):
         print(f"note: up to {max(dry)} of the peer's {args.n_envs} mazes played out their task queue (kept the last task)")
-    print(f"{'variant':<28}{'median fps':>12}{'ratio of medians':>18}{'paired ratios (per repeat)':>30}")
-    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>18.3f}")
+    print("fps: the whole loop; collect: env steps/s outside model.train() (read it for plr_robust/accel; module doc)")
+    print(f"{'variant':<28}{'median fps':>12}{'ratio of medians':>18}{'paired ratios (per repeat)':>30}"
+          f"{'collect fps':>13}{'collect ratio':>15}{'paired collect ratios':>30}")
+    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>18.3f}{'':>30}{base_collect:>13.0f}{1.0:>15.3f}")
+
+    def spread(values: list[float], peer: list[float]) -> str:
+        paired = [a / b for a, b in zip(values, peer)]
+        return f"{statistics.median(paired):.3f} [{min(paired):.3f}-{max(paired):.3f}]"
+
     for v in args.teachers:
-        med = statistics.median(results[v])
-        paired = [a / b for a, b in zip(results[v], results[None])]
-        spread = f"{statistics.median(paired):.3f} [{min(paired):.3f}-{max(paired):.3f}]"
-        print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>18.3f}{spread:>30}")
+        med, med_collect = statistics.median(results[v]), statistics.median(collect[v])
+        print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>18.3f}{spread(results[v], results[None]):>30}"
+              f"{med_collect:>13.0f}{med_collect / base_collect:>15.3f}{spread(collect[v], collect[None]):>30}")
     if args.csv:
         from _results import write_rows
 
@@ -239,7 +310,9 @@ def main() -> None:
                                "runs": 1, "runs_per_gpu": 1 if "cuda" in args.device else "", "n_envs": args.n_envs,
                                "vec": vec_label, "workers": "", "cores_per_run": "",
                                "env_steps_per_s": round(statistics.median(results[v]), 1),
-                               "per_run_env_steps_per_s": round(statistics.median(results[v]), 1), "update_share": "",
+                               "per_run_env_steps_per_s": round(statistics.median(results[v]), 1),
+                               # the share of the timed window inside model.train()
+                               "update_share": round(1 - statistics.median(results[v]) / statistics.median(collect[v]), 3),
                                "seconds": ""} for v in variants])
         print(f"wrote {args.csv}")
 

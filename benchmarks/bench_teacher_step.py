@@ -8,6 +8,18 @@ step; ``bench_overhead.py`` shows the same as a ratio of training fps.
 
     python benchmarks/bench_teacher_step.py --n-envs 1024 --steps 2000 --teachers random alp_gmm covar_gmm riac
     python benchmarks/bench_teacher_step.py --teachers alp_gmm --profile 20
+    python benchmarks/bench_teacher_step.py --teachers all     # every teacher that runs on the env
+
+Teachers that score levels by regret (PLR, PLR⊥, ACCEL: ``needs`` regret) get their
+episodes the way a run gives them: held back and delivered together, in episode order,
+every ``--rollout`` vector steps (a PPO rollout), followed by ``on_rollout_end`` (ACCEL's
+edits, with the env's level editor installed). There is no student here, so the score is
+a stand-in computed from the episode (``1 - return``, higher for worse episodes, as a
+regret is); the teacher's work (buffer inserts, rank priorities, replay draws, edits) does
+not depend on the values, only their order does. The regret computation itself
+(``students.regret.RegretTracker`` over the rollout buffer) is student-side work that
+``bench_overhead.py`` measures. PAIRED and CLUTR (a second student by design) and the
+web-form teachers are not measured here.
 """
 
 from __future__ import annotations
@@ -36,6 +48,9 @@ from teachers.registry import make_teacher  # noqa: E402
 
 
 PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks")
+#: every teacher that plays the gridworld with one student (PAIRED/CLUTR: second student; web ones: web forms)
+ALL = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr", "plr_robust",
+       "accel")
 
 
 def _timed(obj: object, method: str, totals: dict[str, float], part: str) -> None:
@@ -66,6 +81,19 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
                 params[param] = yaml.safe_load(value)
         teacher = make_teacher(registry, vec.get_attr("task_space", indices=[0])[0], seed=0, **params)
         curriculum = Curriculum(teacher, vec)
+        held: list = []  # regret teachers: the episodes of the current rollout (module doc)
+        if "regret" in teacher.needs:
+            from students.regret import level_editor
+
+            curriculum.defer_updates = True
+            if "level_editor" in teacher.needs:
+                teacher.level_editor = level_editor
+
+            def stand_in_regret(episode, _i, _info):  # noqa: ANN001, ANN202
+                episode.regret = 1.0 - float(episode.episode_return)
+                held.append(episode)
+
+            curriculum.episode_hooks.append(stand_in_regret)
         curriculum.prime()
         vec.reset()
         totals = dict.fromkeys(PARTS, 0.0)
@@ -87,6 +115,12 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
             if profiler is not None:
                 profiler.enable()
             episodes += len(curriculum.on_step(dones, infos, t * args.n_envs))
+            if held and (t + 1) % args.rollout == 0:
+                curriculum.deliver(sorted(held, key=lambda e: e.episode_id))
+                held.clear()
+                end_hook = getattr(teacher, "on_rollout_end", None)
+                if callable(end_hook):
+                    end_hook()
             if profiler is not None:
                 profiler.disable()
             end = time.perf_counter()
@@ -113,7 +147,10 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=["alp_gmm.fit_lag=1", "covar_gmm.fit_lag=1"],
                         metavar="TEACHER.KEY=VALUE", help="teacher parameter overrides (default: the GPU setting's)")
     parser.add_argument("--profile", type=int, default=0, help="print this many top functions per teacher")
+    parser.add_argument("--rollout", type=int, default=64, help="vector steps per rollout (regret teachers' delivery)")
     args = parser.parse_args()
+    if args.teachers == ["all"]:
+        args.teachers = list(ALL)
     print(f"env={args.env} n_envs={args.n_envs} steps={args.steps} (first {args.warmup} untimed) set={args.set}")
     print(f"{'teacher':<12}{'bridge µs/step':>16}{'env µs/step':>14}{'bridge/env':>12}{'episodes':>10}"
           + "".join(f"{p + ' µs':>18}" for p in PARTS))

@@ -18,12 +18,20 @@ Vector envs return episodes out of order and a step ahead, so boundary probes ar
 a small pending queue keyed by the task, and an episode is credited to the oldest pending
 probe that produced that exact task (an interior task equal to a probe's task is the same
 measurement, so crediting it is harmless).
+
+Batches (issue 18: 1024 envs finish several episodes per vector step). Each task's random
+numbers are one row of ``d + 3`` uniforms from the teacher's generator (``d`` for the point
+inside the box, then the boundary coin, the dimension and the side), so
+``sample_batch(n)`` draws one ``(n, d + 3)`` block and gives exactly the tasks of ``n``
+calls of ``sample()``. The pending probes are indexed by task, so crediting an episode is a
+dictionary look-up instead of a scan of the queue; ``update_batch`` converts the batch's
+tasks at once and credits them in order, leaving the state of one-by-one updates.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -84,39 +92,78 @@ class ADR(Teacher):
         self.upper = start.copy()
         # queues[i][0] for the lower bound of dim i, queues[i][1] for its upper bound
         self.queues: list[list[deque[float]]] = [[deque(), deque()] for _ in range(d)]
-        # boundary probes awaiting their episode, oldest first: (task key, dim, side)
-        self.pending: deque[tuple[tuple[float, ...], int, int]] = deque(maxlen=self.max_pending)
+        # boundary probes awaiting their episode, oldest first: probe id -> (task key, dim, side),
+        # and per task key the ids of its probes, oldest first
+        self._probes: dict[int, tuple[tuple[float, ...], int, int]] = {}
+        self._by_key: dict[tuple[float, ...], deque[int]] = {}
+        self._next_probe = 0
         self.n_expand = 0
         self.n_contract = 0
 
     # -- sampling -----------------------------------------------------------------------
     def _sample(self) -> Task:
-        u = self.rng.uniform(self.lower, self.upper)
-        probe: tuple[int, int] | None = None
-        if self.rng.random() < self.boundary_prob:
-            dim = int(self.rng.integers(self.task_space.ndim))
-            side = int(self.rng.integers(2))
-            u[dim] = self.lower[dim] if side == 0 else self.upper[dim]
-            probe = (dim, side)
-        task = self.task_space.from_unit(u)
-        if probe is not None:
-            self.pending.append((self._key(task), probe[0], probe[1]))
-        return task
+        return self._sample_batch(1)[0]
 
-    def _key(self, task: Task) -> tuple[float, ...]:
-        return tuple(np.round(self.task_space.to_unit(task), 9).tolist())
+    def _sample_batch(self, n: int) -> list[Task]:
+        """``n`` tasks; row ``k`` of the uniforms is task ``k``'s (module doc), so a batch is
+        the same tasks, and leaves the same probes, as ``n`` single samples."""
+        d = self.task_space.ndim
+        draws = self.rng.random((n, d + 3))
+        u = self.lower + (self.upper - self.lower) * draws[:, :d]  # uniform inside the box
+        rows = np.flatnonzero(draws[:, d] < self.boundary_prob)  # boundary sampling
+        dims = np.minimum((draws[rows, d + 1] * d).astype(np.int64), d - 1)
+        sides = (draws[rows, d + 2] >= 0.5).astype(np.int64)
+        u[rows, dims] = np.where(sides == 0, self.lower[dims], self.upper[dims])
+        tasks = self.task_space.from_unit_batch(u)
+        if rows.size:
+            keys = self._keys([tasks[k] for k in rows.tolist()])
+            for key, dim, side in zip(keys, dims.tolist(), sides.tolist()):
+                self._add_probe(key, dim, side)
+        return tasks
+
+    def _keys(self, tasks: Sequence[Task]) -> list[tuple[float, ...]]:
+        """The probe key of each task: its unit point rounded to 9 decimals."""
+        return [tuple(row) for row in np.round(self.task_space.to_unit_batch(tasks), 9).tolist()]
+
+    def _add_probe(self, key: tuple[float, ...], dim: int, side: int) -> None:
+        probe = self._next_probe
+        self._next_probe += 1
+        self._probes[probe] = (key, dim, side)
+        self._by_key.setdefault(key, deque()).append(probe)
+        if len(self._probes) > self.max_pending:  # forget the oldest probe
+            oldest = next(iter(self._probes))
+            self._forget(oldest, self._probes.pop(oldest)[0])
+
+    def _forget(self, probe: int, key: tuple[float, ...]) -> None:
+        ids = self._by_key[key]
+        ids.remove(probe)
+        if not ids:
+            del self._by_key[key]
+
+    @property
+    def pending(self) -> list[tuple[tuple[float, ...], int, int]]:
+        """The boundary probes awaiting their episode, oldest first: (task key, dim, side)."""
+        return list(self._probes.values())
 
     # -- learning -----------------------------------------------------------------------
     def _update(self, episode: Episode) -> None:
-        key = self._key(episode.task)
-        for i, (k, dim, side) in enumerate(self.pending):
-            if k == key:
-                del self.pending[i]
-                break
-        else:
+        self._credit(self._keys([episode.task])[0], float(episode.episode_return))
+
+    def _update_batch(self, episodes: Sequence[Episode]) -> None:
+        for key, episode in zip(self._keys([e.task for e in episodes]), episodes):
+            self._credit(key, float(episode.episode_return))
+
+    def _credit(self, key: tuple[float, ...], episode_return: float) -> None:
+        """Give a return to the oldest pending probe of this task (none: an interior task)."""
+        ids = self._by_key.get(key)
+        if not ids:
             return  # an interior task: ADR learns only from boundary probes
+        probe = ids.popleft()
+        if not ids:
+            del self._by_key[key]
+        _, dim, side = self._probes.pop(probe)
         queue = self.queues[dim][side]
-        queue.append(float(episode.episode_return))
+        queue.append(episode_return)
         if len(queue) < self.queue_len:
             return
         mean = float(np.mean(queue))
@@ -137,8 +184,10 @@ class ADR(Teacher):
         else:
             self.n_contract += 1
         # probes of the old bound no longer test the current boundary
-        kept = [p for p in self.pending if (p[1], p[2]) != (dim, side)]
-        self.pending = deque(kept, maxlen=self.max_pending)
+        for probe, (key, probe_dim, probe_side) in list(self._probes.items()):
+            if (probe_dim, probe_side) == (dim, side):
+                del self._probes[probe]
+                self._forget(probe, key)
 
     # -- state --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -154,10 +203,9 @@ class ADR(Teacher):
         self.lower = np.asarray(state["lower"], dtype=np.float64)
         self.upper = np.asarray(state["upper"], dtype=np.float64)
         self.queues = [[deque(float(x) for x in q) for q in pair] for pair in state["queues"]]
-        self.pending = deque(
-            ((tuple(float(x) for x in k), int(dim), int(side)) for k, dim, side in state["pending"]),
-            maxlen=self.max_pending,
-        )
+        self._probes, self._by_key, self._next_probe = {}, {}, 0
+        for k, dim, side in state["pending"]:
+            self._add_probe(tuple(float(x) for x in k), int(dim), int(side))
         self.n_expand, self.n_contract = (int(v) for v in state["moves"])
 
     def _diagnostics(self) -> dict[str, Any]:

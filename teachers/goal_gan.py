@@ -23,6 +23,16 @@ so the generated goals follow the student's frontier:
 
 Networks work in ``[-1, 1]^d`` (the unit cube rescaled), on CPU, seeded from the teacher's
 seed; all noise comes from the teacher's own numpy and torch generators.
+
+Batches (issue 18: at 1024 envs a vector step needs many tasks). Each new goal's random
+numbers are one row of ``2 + d + noise_dim`` standard normals from the numpy generator: the
+replay coin and the replayed goal's index (as uniforms ``Phi(x)``, exactly uniform), the
+sampling noise, and ``z``; the torch generator serves only training. ``sample_batch(n)``
+draws the rows of all the goals it starts at once and runs the generator once on them, so
+it hands out the goals of ``n`` calls of ``sample()`` (the same random numbers; ``G(z)``
+of a batch equals ``G(z)`` row by row up to float32 rounding, which a matrix product may
+order differently for different batch sizes). ``update_batch`` converts the batch's tasks
+at once and then labels and trains episode by episode, as ``update`` does.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.special import ndtr
 from torch import nn
 
 from envs.errors import TeachBenchError
@@ -146,26 +157,56 @@ class GoalGAN(Teacher):
 
     # -- sampling -----------------------------------------------------------------------
     def _sample(self) -> Task:
-        if self.repeats_left <= 0 or self.current is None:
-            if self.old_goals and self.rng.random() < self.p_old:
-                goal = np.asarray(self.old_goals[int(self.rng.integers(len(self.old_goals)))])
-            else:
-                goal = self._generate(1)[0] + self.rng.normal(0.0, self.noise_std, self.task_space.ndim)
-            self.current = np.clip(goal, 0.0, 1.0).tolist()
-            self.repeats_left = self.n_rollouts
-        self.repeats_left -= 1
-        return self.task_space.from_unit(self.current)
+        return self._sample_batch(1)[0]
 
-    def _generate(self, n: int) -> np.ndarray:
-        """``n`` generator outputs in the unit cube (before the sampling noise)."""
+    def _sample_batch(self, n: int) -> list[Task]:
+        """``n`` tasks: the current goal while it has rollouts left, then new goals, each
+        ``n_rollouts`` times (module doc: the same goals as ``n`` single samples)."""
+        goals: list[list[float]] = []
+        if self.current is not None and self.repeats_left > 0:
+            take = min(self.repeats_left, n)
+            goals += [self.current] * take
+            self.repeats_left -= take
+        missing = n - len(goals)
+        if missing > 0:
+            for goal in self._new_goals(-(-missing // self.n_rollouts)):
+                take = min(self.n_rollouts, n - len(goals))
+                goals += [goal] * take
+                self.current, self.repeats_left = goal, self.n_rollouts - take
+        return self.task_space.from_unit_batch(np.asarray(goals, dtype=np.float64))
+
+    def _new_goals(self, m: int) -> list[list[float]]:
+        """``m`` new goals: an old goal with probability ``p_old``, else ``G(z)`` + noise."""
+        d = self.task_space.ndim
+        draws = self.rng.standard_normal((m, 2 + d + self.noise_dim))
+        coins, picks = ndtr(draws[:, 0]), ndtr(draws[:, 1])
+        replay = (coins < self.p_old) if self.old_goals else np.zeros(m, dtype=bool)
+        goals = np.empty((m, d))
+        for row in np.flatnonzero(replay).tolist():
+            goals[row] = self.old_goals[min(int(picks[row] * len(self.old_goals)), len(self.old_goals) - 1)]
+        fresh = np.flatnonzero(~replay)
+        if fresh.size:
+            z = torch.as_tensor(draws[fresh, 2 + d:], dtype=torch.float32)
+            goals[fresh] = self._generate(z) + self.noise_std * draws[fresh, 2:2 + d]
+        return np.clip(goals, 0.0, 1.0).tolist()
+
+    def _generate(self, z: torch.Tensor) -> np.ndarray:
+        """Generator outputs in the unit cube (before the sampling noise) for noise ``z``."""
         with torch.no_grad():
-            z = torch.randn(n, self.noise_dim, generator=self.gen)
-            return ((self.generator(z).double().numpy() + 1.0) / 2.0)
+            return (self.generator(z).double().numpy() + 1.0) / 2.0
 
     # -- learning -----------------------------------------------------------------------
     def _update(self, episode: Episode) -> None:
+        self._label(episode, self.task_space.to_unit_batch([episode.task])[0])
+
+    def _update_batch(self, episodes: Sequence[Episode]) -> None:
+        for episode, u in zip(episodes, self.task_space.to_unit_batch([e.task for e in episodes])):
+            self._label(episode, u)
+
+    def _label(self, episode: Episode, u: np.ndarray) -> None:
+        """Record one outcome of a goal; label the goal once it has ``n_rollouts``; train
+        every ``update_size`` labels."""
         success = self.expert.is_success(episode.episode_return, episode.success)
-        u = self.task_space.to_unit(episode.task)
         key = tuple(np.round(u, 9).tolist())
         outcomes = self.pending.setdefault(key, [])
         outcomes.append(bool(success))
@@ -205,7 +246,7 @@ class GoalGAN(Teacher):
     def _train(self, goals: torch.Tensor, y: torch.Tensor, iterations: int, batch_size: int | None) -> None:
         """Least-squares GAN steps (one D step, one G step each) on labelled goals."""
         n = goals.shape[0]
-        for _ in range(iterations):
+        for it in range(iterations):
             if batch_size is not None and batch_size < n:
                 idx = torch.randint(n, (batch_size,), generator=self.gen)
                 g, yb = goals[idx], y[idx]
@@ -224,8 +265,9 @@ class GoalGAN(Teacher):
             self.g_opt.zero_grad()
             g_loss.backward()
             self.g_opt.step()
-            self.last_losses = [float(d_loss.detach()), float(g_loss.detach())]
-            self.last_fake_mean = ((fake.detach().double().mean(0) + 1.0) / 2.0).tolist()
+            if it == iterations - 1:  # diagnostics of the last step only
+                self.last_losses = [float(d_loss.detach()), float(g_loss.detach())]
+                self.last_fake_mean = ((fake.detach().double().mean(0) + 1.0) / 2.0).tolist()
 
     # -- state --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ hand-computed values; :class:`LevelBuffer` is the bookkeeping around them.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -139,6 +140,11 @@ class LevelBuffer:
         self._version = 0
         self._p_s: np.ndarray | None = None
         self._p_s_version = -1
+        # rank of each level (1 = highest score, ties by position), kept up to date as scores
+        # change (see _set_score); None = recompute by sorting
+        self._ranks: np.ndarray | None = np.zeros(0, dtype=np.float64)
+        # (1/rank)^(1/β) for ranks 1..capacity, computed as rank_weights computes each entry
+        self._h_of_rank: tuple[float, np.ndarray] | None = None
         self.n_inserted = 0
         self.n_replaced = 0
         self.n_rejected = 0
@@ -161,7 +167,13 @@ class LevelBuffer:
         is computed exactly as :func:`replay_distribution` computes it."""
         if self._p_s is None or self._p_s_version != self._version:
             if self.prioritization == "rank":
-                self._p_s = rank_weights(self.scores, self.temperature)
+                # rank_weights(self.scores, β) from the kept ranks: the same entries, summed
+                # in the same (index) order, without sorting the buffer
+                if self._h_of_rank is None or self._h_of_rank[0] != self.temperature:
+                    ranks = np.arange(1, self.capacity + 1, dtype=np.float64)
+                    self._h_of_rank = (self.temperature, (1.0 / ranks) ** (1.0 / self.temperature))
+                h = self._h_of_rank[1][self.ranks().astype(np.int64) - 1]
+                self._p_s = h / h.sum()
             else:
                 self._p_s = power_weights(self.scores, self.temperature)
             self._p_s_version = self._version
@@ -171,6 +183,45 @@ class LevelBuffer:
     def _scores_changed(self) -> None:
         self._version += 1
 
+    def ranks(self) -> np.ndarray:
+        """Each level's rank as :func:`rank_weights` orders them (1 = highest score, ties
+        broken by position)."""
+        if self._ranks is None:
+            order = np.argsort(-self.scores, kind="stable")
+            self._ranks = np.empty(self.scores.size, dtype=np.float64)
+            self._ranks[order] = np.arange(1, self.scores.size + 1, dtype=np.float64)
+        return self._ranks
+
+    def _set_score(self, index: int, score: float) -> None:
+        """``scores[index] = score``, moving the kept ranks instead of sorting again (issue
+        18: with 1024 envs several scores change per vector step and a sort of 4000 levels
+        per change dominated PLR's cost). Level ``i`` is ahead of ``j`` when
+        ``s_i > s_j``, or ``s_i == s_j`` and ``i < j``; every other level whose order
+        against ``index`` flips moves one rank; ``index`` gets 1 + the levels ahead of it."""
+        old = float(self.scores[index])
+        self.scores[index] = score
+        self._scores_changed()
+        others = self.scores
+        if self._ranks is None or not (math.isfinite(old) and bool(np.all(np.isfinite(others)))):
+            self._ranks = None  # NaN / inf orders: sort again
+            return
+        position = np.arange(others.size)
+        ahead_before = (old > others) | ((old == others) & (index < position))
+        ahead_now = (score > others) | ((score == others) & (index < position))
+        ahead_before[index] = ahead_now[index] = False
+        self._ranks += ahead_now.astype(np.float64) - ahead_before
+        self._ranks[index] = 1 + np.count_nonzero(others > score) + np.count_nonzero((others == score) & (position < index))
+
+    def _append_score(self, score: float) -> None:
+        """A new level at the end (it is behind every level with an equal score)."""
+        if self._ranks is not None and math.isfinite(score) and bool(np.all(np.isfinite(self.scores))):
+            self._ranks += score > self.scores
+            self._ranks = np.append(self._ranks, 1 + np.count_nonzero(self.scores >= score))
+        else:
+            self._ranks = None
+        self.scores = np.append(self.scores, score)
+        self._scores_changed()
+
     def tick(self) -> None:
         """One more episode was sampled (new or replayed): every level grows staler."""
         self.clock += 1
@@ -179,15 +230,18 @@ class LevelBuffer:
         """Index of a level drawn from the replay distribution; marks it freshly sampled."""
         if len(self) == 0:
             raise TeachBenchError("level_buffer", "cannot replay from an empty buffer")
-        p = self.distribution()
-        i = int(rng.choice(len(self), p=p))
+        # rng.choice(len(self), p=p) without its checks of p (a distribution by construction,
+        # and the checks were half of a replay's cost with 4000 levels, issue 18): the same
+        # inverse-CDF draw from one uniform, so the same index and the same generator state
+        cdf = self.distribution().cumsum()
+        cdf /= cdf[-1]
+        i = int(cdf.searchsorted(rng.random(), side="right"))
         self.last_sampled[i] = self.clock
         return i
 
     def update_score(self, index: int, score: float, episode_return: float | None = None) -> None:
         a = self.score_alpha
-        self.scores[index] = (1.0 - a) * self.scores[index] + a * float(score)
-        self._scores_changed()
+        self._set_score(index, (1.0 - a) * self.scores[index] + a * float(score))
         if episode_return is not None:
             self.max_returns[index] = max(self.max_returns[index], float(episode_return))
 
@@ -202,8 +256,7 @@ class LevelBuffer:
         if len(self) < self.capacity:
             self.keys.append(key)
             self.tasks.append(dict(task))
-            self.scores = np.append(self.scores, score)
-            self._scores_changed()
+            self._append_score(score)
             self.last_sampled = np.append(self.last_sampled, float(self.clock))
             self.max_returns = np.append(self.max_returns, float(episode_return))
             self._index[key] = len(self.keys) - 1
@@ -216,8 +269,7 @@ class LevelBuffer:
         del self._index[self.keys[victim]]
         self.keys[victim] = key
         self.tasks[victim] = dict(task)
-        self.scores[victim] = score
-        self._scores_changed()
+        self._set_score(victim, score)
         self.last_sampled[victim] = float(self.clock)
         self.max_returns[victim] = float(episode_return)
         self._index[key] = victim
@@ -251,6 +303,7 @@ class LevelBuffer:
         self.keys = [str(k) for k in state["keys"]]
         self.tasks = [dict(t) for t in state["tasks"]]
         self.scores = np.asarray(state["scores"], dtype=np.float64)
+        self._ranks = None
         self._scores_changed()
         self.last_sampled = np.asarray(state["last_sampled"], dtype=np.float64)
         self.max_returns = np.asarray(state["max_returns"], dtype=np.float64)

@@ -18,17 +18,28 @@ buffer of recent episodes. Tasks are sampled with ``f ~ U(0, 1)``;
 :meth:`SetterSolver.sample_with_feasibility` asks for a chosen ``f``.
 
 The flow works in ``[-1, 1]^d`` (the unit cube rescaled; samples are clipped into it), on
-CPU, seeded from the teacher's seed; all noise comes from the teacher's own torch generator.
+CPU, seeded from the teacher's seed; the noise of training comes from the teacher's own
+torch generator, that of sampling from its numpy generator.
+
+Batches (issue 18: at 1024 envs a vector step needs many tasks). Each task's random
+numbers are one row of ``1 + d`` standard normals from the numpy generator: the desired
+feasibility ``f = Phi(x_0)`` (exactly uniform) and ``z``. ``sample_batch(n)`` draws the
+``n`` rows at once and runs the setter once on them, so it hands out the tasks of ``n``
+calls of ``sample()`` (the same random numbers; the flow of a batch equals the flow row by
+row up to float32 rounding, which a matrix product may order differently for different
+batch sizes). ``update_batch`` converts the batch's tasks at once and then follows the
+per-episode rule, a training round every ``update_period`` episodes, as ``update`` does.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.special import ndtr
 from torch import nn
 
 from envs.errors import TeachBenchError
@@ -181,22 +192,28 @@ class SetterSolver(Teacher):
 
     # -- sampling -----------------------------------------------------------------------
     def _sample(self) -> Task:
-        f = float(torch.rand(1, generator=self.gen))
-        return self._set(f)
+        return self._sample_batch(1)[0]
+
+    def _sample_batch(self, n: int) -> list[Task]:
+        """``n`` tasks, each for its own ``f ~ U(0, 1)`` (module doc: the same tasks as ``n``
+        single samples)."""
+        draws = self.rng.standard_normal((n, 1 + self.task_space.ndim))
+        return self._set(ndtr(draws[:, 0]), draws[:, 1:])
 
     def sample_with_feasibility(self, feasibility: float) -> Task:
         """A task set for a chosen desired feasibility (the paper's conditioning input)."""
         if not 0.0 <= feasibility <= 1.0:
             raise TeachBenchError("feasibility", f"must be in [0, 1], got {feasibility}")
         self.n_sampled += 1
-        return self.task_space.validate(self._set(feasibility))
+        z = self.rng.standard_normal((1, self.task_space.ndim))
+        return self.task_space.validate(self._set(np.array([feasibility]), z)[0])
 
-    def _set(self, feasibility: float) -> Task:
-        f = torch.full((1, 1), min(max(feasibility, F_EPS), 1 - F_EPS))
+    def _set(self, feasibility: np.ndarray, z: np.ndarray) -> list[Task]:
+        """The setter's tasks ``S(z_k, f_k)`` (``f`` kept in ``[F_EPS, 1 - F_EPS]``)."""
+        f = torch.as_tensor(np.clip(feasibility, F_EPS, 1 - F_EPS), dtype=torch.float32).reshape(-1, 1)
         with torch.no_grad():
-            z = torch.randn(1, self.task_space.ndim, generator=self.gen)
-            x, _ = self.setter(z, f)
-        return self.task_space.from_unit((x[0].double().numpy() + 1.0) / 2.0)
+            x, _ = self.setter(torch.as_tensor(z, dtype=torch.float32), f)
+        return self.task_space.from_unit_batch((x.double().numpy() + 1.0) / 2.0)
 
     def predicted_feasibility(self, task: Mapping[str, Any]) -> float:
         """The judge's estimate of the student's chance of success on ``task``."""
@@ -206,8 +223,16 @@ class SetterSolver(Teacher):
 
     # -- learning -----------------------------------------------------------------------
     def _update(self, episode: Episode) -> None:
+        self._record(episode, self.task_space.to_unit_batch([episode.task])[0].tolist())
+
+    def _update_batch(self, episodes: Sequence[Episode]) -> None:
+        for episode, goal in zip(episodes, self.task_space.to_unit_batch([e.task for e in episodes]).tolist()):
+            self._record(episode, goal)
+
+    def _record(self, episode: Episode, goal: list[float]) -> None:
+        """Keep one (goal, success); train every ``update_period`` episodes."""
         success = self.expert.is_success(episode.episode_return, episode.success)
-        self.buffer.append((self.task_space.to_unit(episode.task).tolist(), bool(success)))
+        self.buffer.append((goal, bool(success)))
         self.since_update += 1
         if self.since_update >= self.update_period:
             self.since_update = 0
@@ -220,7 +245,7 @@ class SetterSolver(Teacher):
         achieved = goals[wins > 0.5]
         n, d = goals.shape
         w_val, w_feas, w_cov = self.weights
-        for _ in range(self.n_train_steps):
+        for step in range(self.n_train_steps):
             # judge: cross-entropy on (goal, success)
             idx = torch.randint(n, (min(self.batch_size, n),), generator=self.gen)
             logits = self.judge(goals[idx]).squeeze(-1)
@@ -248,7 +273,9 @@ class SetterSolver(Teacher):
             loss.backward()
             self.setter_opt.step()
 
-            with torch.no_grad():
+            if step < self.n_train_steps - 1:
+                continue
+            with torch.no_grad():  # diagnostics of the last step only
                 self.last = {
                     "judge_loss": float(judge_loss),
                     "validity_loss": float(validity),
