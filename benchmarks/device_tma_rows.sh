@@ -28,8 +28,10 @@
 # (2026-11-30, process CPU time, load 3-5); the device's cores ran ~1.3-1.5x faster on earlier runs; budgets are
 # sized at 1.3x:
 #   baseline_parkour: PPO ~1,100 (walker) / ~1,130 (fish) steps per CPU-s; one evaluation of the 100-task test set
-#     is always 200k env steps (no Parkour episode ends before 2000 steps): ~45 CPU-s (walker), ~60-75 (fish).
-#     250k steps + 3 evaluations: fish ~10 + 170 + 150 + 3 = ~335 s at 1.3x; the walker ~300 s. 12 runs, 1 wave.
+#     is always 200k env steps (no Parkour episode ends before 2000 steps): ~40-45 CPU-s (walker), ~56 (fish, with
+#     the preset's 20 evaluation envs; a fish run of 10k steps with 3 evaluations took 186 CPU-s through the runner).
+#     250k steps + 3 evaluations: fish ~8 + 220 + 170 + 2 = ~400 CPU-s here, ~310 s at 1.3x (the walker ~275 s):
+#     within 420 s even at this machine's speed. 12 runs, 1 wave.
 #   tma_hexagon: PPO ~1,070-1,330 steps per CPU-s (two measurements); an evaluation of teachDeepRL's 50 tasks
 #     ~1.5 CPU-s while the quadruped falls at once, ~29 CPU-s once it stands (50 x 2000 steps; it stood after
 #     20-30k steps here). At the preset's 500k steps: ~10 s + 290-360 s training + ~50 s evaluations = 350-420 s
