@@ -36,9 +36,12 @@
 #     ~1.5 CPU-s while the quadruped falls at once, ~29 CPU-s once it stands (50 x 2000 steps; it stood after
 #     20-30k steps here). At the preset's 500k steps: ~10 s + 290-360 s training + ~50 s evaluations = 350-420 s
 #     at 1.3x: no margin. So this call runs it at HEXAGON_STEPS=400000 (evaluations at 0, ~250k and the end as
-#     the preset's eval.every stays 250k): 290-350 s. budget.steps is not part of the config id: a later call can
-#     continue these runs to the preset's 500k with `resume=extend budget.steps=500000` (same run directories).
-#     20 runs, 1 wave.
+#     the preset's eval.every stays 250k): 290-350 s. budget.steps is not part of the config id, so the same run
+#     directories can later be continued to the preset's 500k by `teachbench experiment=tma_hexagon
+#     hydra/launcher=cores resume=extend budget.steps=500000 runs_dir=<them>` (not a mode of this script: a plain
+#     rerun with HEXAGON_STEPS=500000 would be refused for the finished runs, naming budget.steps). 20 runs, 1 wave.
+# The call's length: SWEEP_S (450 s) + the leaderboard (~10-60 s) + the archives (seconds) + the lead's preamble;
+# lower SWEEP_S if the preamble is long (runs cut off are kept in tma-unfinished.tar.gz).
 set -uo pipefail
 # one function, parsed before it runs (as device_leaderboard.sh)
 main() {
