@@ -11,12 +11,16 @@
 #   PART=web     benchmarks/device_leaderboard.sh     # call 3: web forms (baseline)
 #   PART=walker1 / walker2 / walker3                  # calls 4-6: the walker (walker3 with its lite tier)
 #   PART=grid,web CORES=64 ...                        # several parts in one call on a bigger machine
+#   PART=tma     benchmarks/device_leaderboard.sh     # issue #21: hexagon + reduced Parkour rows (run it through
+#                                                     # benchmarks/device_tma_rows.sh, which also keeps the
+#                                                     # unfinished runs' checkpoints; its header sizes it)
 #   SMOKE=1 TEACHERS=random,alp_gmm SEEDS=0,1 PART=all OUT=/tmp/out benchmarks/device_leaderboard.sh
 #                                                     # the same commands at a tiny budget (any machine)
 # Environment: OUT (required; the device's $OUT), CORES (default: nproc), PY (default python3;
 # the lead's PYTHONPATH carries the wheels and this tree), RUNS (default /tmp/tb-runs), SWEEP_S
 # (seconds the sweeps may take before they are interrupted; default 450, so that the leaderboard
-# (~30-60 s) and the archive are written within 9 minutes), TEACHERS / SEEDS (override the sweeps' lists).
+# (~30-60 s) and the archive are written within 9 minutes), TEACHERS / SEEDS (override the sweeps' lists),
+# TITLE (the leaderboard's title), SMOKE_STEPS (budget of the SMOKE=1 runs of PART=tma; default 2048).
 # Files in $OUT (<= 4 per part, well under 16 MiB each): <part>.tar.gz (run directories with
 # config, summary, status, eval/ and teacher/ tables, run.log; and _leaderboard/ with the md,
 # csv, html, runs.csv, lite.csv and row configs), <part>-leaderboard.md, <part>-timing.txt.
@@ -67,7 +71,7 @@ set -uo pipefail
 main() {
 cd "$(dirname "$0")/.."
 PART=${PART:-${1:-}}
-[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|litegrid|web|walker1|walker2|walker3|all[,...] $0" >&2; exit 2; }
+[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|litegrid|web|walker1|walker2|walker3|tma|all[,...] $0" >&2; exit 2; }
 OUT=${OUT:?set OUT to the folder whose files come back}
 CORES=${CORES:-$(nproc)}
 PY=${PY:-python3}
@@ -99,6 +103,9 @@ sweep() {
   [[ -n "${SEEDS:-}" ]] && args+=("seed=$SEEDS")
   if [[ "$SMOKE" == 1 ]]; then
     case $preset in
+      tma_hexagon|baseline_parkour)  # 50-step episodes: a test-set evaluation costs seconds, not minutes
+        args+=("budget.steps=${SMOKE_STEPS:-2048}" eval.every=1024 checkpoint.every=512 env.students.ppo.n_steps=512
+               env.students.ppo.batch_size=128 +env.kwargs.max_episode_steps=50) ;;
       *walker*) args+=(budget.steps=1024 eval.every=100000 checkpoint.every=1024 env.students.ppo.n_steps=512
                        env.students.ppo.batch_size=128 ued.buffer_size=4 spdl.offset=512 spdl.update_period=256) ;;
       *) args+=(budget.steps=2048 eval.every=1024 checkpoint.every=1024 ued.buffer_size=8 spdl.offset=512
@@ -178,13 +185,19 @@ for p in "${PARTS[@]}"; do
     walker3)  # 5 long runs (an antagonist trains too) next to the lite walker on the other cores
       bg sweep 5 baseline_walker "clutr_param,paired,clutr"
       bg sweep $(( CORES > 8 ? CORES - 5 : 2 )) lite_walker "" ;;
+    tma)  # issue #21 (benchmarks/device_tma_rows.sh): the hexagon tracks on 5/8 of the cores, the reduced Parkour
+          # on 3/8 (12 of 32: its 12 runs), side by side; the hexagon runs at HEXAGON_STEPS (400k, see there)
+      pj=$(( CORES * 3 / 8 )); (( pj < 1 )) && pj=1; hj=$(( CORES - pj )); (( hj < 1 )) && hj=1
+      hx=(); [[ "$SMOKE" == 1 ]] || hx=("budget.steps=${HEXAGON_STEPS:-400000}")
+      bg sweep "$hj" tma_hexagon "" "${hx[@]}"
+      bg sweep "$pj" baseline_parkour "" ;;
     all)  # every sweep, one after the other (SMOKE=1 on a small machine)
       track track_full "$CORES"
       track lite "$CORES" episodes=1000
       for preset in baseline_gridworld lite_gridworld baseline_webform lite_webform baseline_walker lite_walker; do
         sweep "$CORES" "$preset" ""
       done ;;
-    *) echo "unknown part $p (measure liteweb grid track gridworld litegrid web walker1 walker2 walker3 all)" >&2; exit 2 ;;
+    *) echo "unknown part $p (measure liteweb grid track gridworld litegrid web walker1 walker2 walker3 tma all)" >&2; exit 2 ;;
   esac
 done
 (( ${#PIDS[@]} )) && wait "${PIDS[@]}"
@@ -193,7 +206,7 @@ log "sweeps done"
 NAME=${PART//,/_}
 if [[ "$PART" != measure ]]; then  # (the measure runs are in the table too, as experiment "measure")
   "$PY" -m experiments.reporting.cli "$RUNS" --out "$RUNS/_leaderboard" --reps 2000 \
-    --title "TeachBench baseline leaderboard (issue #20), part $NAME" >"$RUNS/_log-leaderboard.txt" 2>&1 \
+    --title "${TITLE:-TeachBench baseline leaderboard (issue #20), part $NAME}" >"$RUNS/_log-leaderboard.txt" 2>&1 \
     || log "leaderboard failed: $(tail -5 "$RUNS/_log-leaderboard.txt")"
   cp "$RUNS/_leaderboard/leaderboard.md" "$OUT/$NAME-leaderboard.md" 2>/dev/null
   log "leaderboard written"

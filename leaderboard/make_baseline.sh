@@ -3,7 +3,7 @@
 #
 #   leaderboard/make_baseline.sh                  # on the 16-core machine: every env, 5 seeds
 #   RUNS=/tmp/bl SMOKE=1 leaderboard/make_baseline.sh   # a tiny smoke run of the same commands
-#   ENVS="gridworld toy" leaderboard/make_baseline.sh     # some steps only (default: all four)
+#   ENVS="gridworld toy" leaderboard/make_baseline.sh     # some steps only (default: all five)
 #
 # Every step is a Hydra multirun over every teacher config that exists (teacher=glob(*)),
 # with the joblib launcher sized to the cores (hydra/launcher=cores). Runs are resumable:
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUNS=${RUNS:-runs}
 OUT=${OUT:-leaderboard}
-ENVS=" ${ENVS:-gridworld webform walker toy} "
+ENVS=" ${ENVS:-gridworld webform walker toy tma} "
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 SB3_LOGDIR=${SB3_LOGDIR:-/tmp/teachbench-sb3}
 
 EXTRA=()
@@ -43,6 +43,19 @@ for env in gridworld webform walker; do
     step "$BIN/teachbench" "experiment=${tier}_$env" hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}" "${WALKER[@]}"
   done
 done
+if [[ "$ENVS" == *" tma "* ]]; then
+  # Issue #21's rows (reduced; TeachMyAgent's full protocols are cluster work): the hexagon tracks at 400k steps
+  # (configs/experiment/tma_hexagon.yaml says why) and the Parkour's walker and fish (baseline_parkour.yaml). On the
+  # many-core machine in one call of <= 9.5 minutes: benchmarks/device_tma_rows.sh.
+  HEX=(budget.steps=400000) PARKOUR=()
+  if [[ "${SMOKE:-0}" == 1 ]]; then
+    PARKOUR=(budget.steps=2048 eval.every=1024 checkpoint.every=512 seed=0,1 env.students.ppo.n_steps=512
+             env.students.ppo.batch_size=128 +env.kwargs.max_episode_steps=50)
+    HEX=("${PARKOUR[@]}")
+  fi
+  step "$BIN/teachbench" experiment=tma_hexagon hydra/launcher=cores "runs_dir=$RUNS" "${HEX[@]}"
+  step "$BIN/teachbench" experiment=baseline_parkour hydra/launcher=cores "runs_dir=$RUNS" "${PARKOUR[@]}"
+fi
 if [[ "$ENVS" == *" toy "* && -x "$BIN/teachbench-track" ]]; then
   # The simulated-student track: its own runner, same run-directory format (configs/track.yaml).
   step "$BIN/teachbench-track" name=track_full "runs_dir=$RUNS" seeds=10 "${TRACK[@]}"

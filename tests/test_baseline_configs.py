@@ -103,7 +103,9 @@ def test_committed_rows_still_compose_and_build(tmp_path):
 
     table = pd.read_csv(BOARD / "leaderboard.csv")
     # each protocol's seed count: baseline presets 5 (range(0,5)), lite presets 3, the toy track 10
-    need = table["experiment"].map({"baseline": 5, "lite": 3, "track_full": 10})
+    # (issue #21: tma_hexagon's 5, baseline_parkour's 3)
+    need = table["experiment"].map({"baseline": 5, "lite": 3, "track_full": 10, "tma_hexagon_ek-no": 5,
+                                    "baseline_parkour": 3})
     assert need.notna().all(), sorted(set(table["experiment"]))
     assert (table["seeds"] + table["failed"] + table["unfinished"] >= need).all()
     for _, row in table.iterrows():
@@ -147,3 +149,48 @@ def test_a_preset_whose_sweep_is_a_glob_passes_the_clis_precheck(preset):
 
     args = _hydra_args([f"experiment={preset}"])
     _precheck(args, "config", None)      # raises on any sweep point that does not compose
+
+
+# TeachMyAgent's Parkour test sets (docs/references.md#tma-parkour): 100 hand-made tasks per body type, the walker
+# scored on the walking set and the fish on the swimming set; a Parkour episode always lasts 2000 steps (a dead body
+# idles to the time limit, TMA does not end it)
+PARKOUR_TEST_SET = {"old_classic_bipedal": "walking", "fish": "swimming"}
+PARKOUR_EPISODE = 2000
+
+
+@pytest.mark.parametrize("body", sorted(PARKOUR_TEST_SET))
+@pytest.mark.parametrize("teacher", ["random", "alp_gmm"])
+def test_the_reduced_parkour_preset_is_what_its_header_says(compose, body, teacher):
+    """``baseline_parkour`` (issue #21's rows): PPO with one env, 250k steps, the test set at
+    step 0, midway and at the end, TMA's "low" expert knowledge, walker and fish x Random and
+    ALP-GMM x 3 seeds, each body scored on TMA's 100-task set of its type; every sweep point
+    passes the CLI's per-run check, and ALP-GMM refits within the ~125 episodes of a run."""
+    from envs.parkour import test_sets
+    from experiments.running.cli import check_run_config
+    from experiments.running.config_checks import make_config_env
+    from teachers.registry import make_teacher
+
+    params = OmegaConf.load(ROOT / "configs" / "experiment" / "baseline_parkour.yaml").hydra.sweeper.params
+    assert set(params["env.kwargs.body"].split(",")) == set(PARKOUR_TEST_SET)   # no climber (TMA: ~0% for all)
+    assert params.teacher.split(",") == ["random", "alp_gmm"] and params.seed == "range(0,3)"
+
+    cfg = compose("experiment=baseline_parkour", f"env.kwargs.body={body}", f"teacher={teacher}", "seed=2")
+    check_run_config(cfg)
+    assert (cfg.env.name, cfg.student.algo, cfg.budget.steps) == ("parkour", "ppo", 250_000)
+    assert cfg.env.n_envs == 1 and cfg.env.vec_env == "dummy" and cfg.env.normalize is True
+    assert cfg.expert_knowledge == "low" and cfg.env.label == f"parkour_{body}"
+    assert cfg.eval.every * 2 == cfg.budget.steps                       # evaluations at 0, midway, the end
+
+    env = make_config_env(cfg)
+    try:
+        tasks = env.unwrapped.test_tasks()
+        assert env.unwrapped.test_set == PARKOUR_TEST_SET[body]
+        assert len(tasks) == 100
+        assert [t["level"] for t in tasks] == test_sets.levels(PARKOUR_TEST_SET[body])
+        if teacher == "alp_gmm":
+            built = make_teacher("alp_gmm", env.unwrapped.task_space, seed=0,
+                                 **OmegaConf.to_container(cfg.teacher.params, resolve=True))
+            episodes = cfg.budget.steps // PARKOUR_EPISODE
+            assert built.fit_rate == 25 and episodes // built.fit_rate >= 4   # published 250: no fit in 125
+    finally:
+        env.close()
