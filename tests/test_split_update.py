@@ -95,14 +95,20 @@ def test_more_update_threads_give_the_same_update_to_rounding():
 
 
 @pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
-def test_update_on_cuda_equals_sb3_on_the_cpu():
-    a, b = _pair()
-    with_split_update(b, device="cuda")
+@pytest.mark.parametrize("loop", ["fast", "sb3"])
+def test_update_on_cuda_equals_sb3_on_the_cpu(loop):
+    a, b = _pair({"clip_range_vf": 0.2})
+    with_split_update(b, device="cuda", loop=loop)
     _train(a)
     _train(b)
     # GPU kernels sum in another order; 8 Adam steps of lr 3e-4 move weights by ~1e-3, far above this
     _assert_same(a, b, exact=False, rtol=1e-4, atol=1e-5)
     assert all(p.grad is None or p.grad.device.type == "cpu" for p in b.policy.parameters())
+    logged_a, logged_b = a.logger.name_to_value, b.logger.name_to_value
+    assert logged_a.keys() == logged_b.keys()
+    for key, value in logged_a.items():
+        assert type(logged_b[key]) is type(value), key
+        assert logged_b[key] == pytest.approx(value, rel=1e-3, abs=1e-5), key
 
 
 def test_bad_arguments_are_named():
