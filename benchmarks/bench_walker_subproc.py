@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--vecs", nargs="+", default=["auto"], choices=["auto", "subproc", "chunked", "shm"],
                         help="auto: SubprocVecEnv with 1 env per worker, chunked with more; subproc ignores K > 1")
     parser.add_argument("--updates", nargs="+", default=[None],
-                        help="shm rows: DEVICE:THREADS[:LOOP] of PPO's update (students/split_update.py; LOOP fast or sb3), "
+                        help="shm rows: DEVICE:THREADS[:LOOP] of PPO's update (students/split_update.py; LOOP: fast, sb3), "
                              "e.g. cpu:16 cuda:1 cuda:1:sb3")
     parser.add_argument("--raw-parallel", action="store_true", help="also time W raw envs at once, one per process")
     parser.add_argument("--policy", default=None, help="None: SB3's MLP (student=ppo); shared_mlp: TMA's 400-300")

@@ -90,7 +90,8 @@ class SplitUpdatePPO(PPO):
                 self._train_fast(_ResidentSamples(self.rollout_buffer, target) if resident else None)
             else:
                 if resident:
-                    self.rollout_buffer._get_samples = _ResidentSamples(self.rollout_buffer, target)  # type: ignore[method-assign]
+                    samples = _ResidentSamples(self.rollout_buffer, target)
+                    self.rollout_buffer._get_samples = samples  # type: ignore[method-assign]
                 super().train()
         finally:
             self.rollout_buffer.__dict__.pop("_get_samples", None)  # SB3's own method again
@@ -162,8 +163,8 @@ class SplitUpdatePPO(PPO):
         host = th.cat([th.stack(rows).flatten(), th.stack(kls), loss.detach().reshape(1)]).cpu().numpy()  # the one read
         stats = host[:5 * len(rows)].reshape(len(rows), 5)
         if not np.isfinite(stats[:, 4]).all():
-            raise ValueError("PPO update: a minibatch's action log-probabilities were not finite (a NaN mean or action, "
-                             "or a zero standard deviation), where SB3's loop stops on torch's argument check")
+            raise ValueError("PPO update: a minibatch's action log-probabilities were not finite (a NaN mean or "
+                             "action, or a zero standard deviation), where SB3's loop stops on torch's argument check")
         # SB3 appends Python floats (the float32 values, exactly) and takes np.mean of the lists
         pg_losses, value_losses, entropy_losses, clip_fractions = (stats[:, i].astype(np.float64) for i in range(4))
         approx_kl_divs = host[5 * len(rows):-1]  # float32, as SB3's list of float32 arrays

@@ -108,7 +108,9 @@ def test_update_on_cuda_equals_sb3_on_the_cpu(loop):
     assert logged_a.keys() == logged_b.keys()
     for key, value in logged_a.items():
         assert type(logged_b[key]) is type(value), key
-        assert logged_b[key] == pytest.approx(value, rel=1e-3, abs=1e-5), key
+        # one of 128 ratios on the other side of the clip boundary moves the clip fraction by 1/128
+        tolerance = 2 / 128 if key == "train/clip_fraction" else 1e-5
+        assert logged_b[key] == pytest.approx(value, rel=1e-3, abs=tolerance), key
 
 
 def test_bad_arguments_are_named():
