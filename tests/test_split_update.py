@@ -204,3 +204,39 @@ def test_a_nan_policy_fails_the_update_in_both_loops(loop):
     with pytest.raises(ValueError):
         _train(a)
     assert th.distributions.Distribution._validate_args  # noqa: SLF001
+
+
+def _host_reads(model, monkeypatch) -> int:
+    """How many times ``train()`` reads a tensor's value back to Python (``item``, ``cpu``,
+    ``numpy``, ``tolist``, ``bool``/``float``), Adam's own step counters aside (they live on
+    the CPU by design, so reading them never waits for a GPU)."""
+    steps = {id(state["step"]) for state in model.policy.optimizer.state.values()}
+    count = [0]
+    for name in ("item", "cpu", "numpy", "tolist", "__bool__", "__float__"):
+        original = getattr(th.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            if id(self) not in steps:
+                count[0] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(th.Tensor, name, counted)
+    _train(model)
+    monkeypatch.undo()
+    return count[0]
+
+
+@pytest.mark.parametrize("loop", ["fast", "sb3"])
+def test_fast_loop_reads_back_once_per_update_not_per_minibatch(loop, monkeypatch):
+    """SB3's loop reads values back on every minibatch (``.item()`` of four losses, the KL,
+    torch's argument checks): on CUDA each read waits for the GPU. The sync-free loop's
+    reads do not grow with the number of minibatches while ``target_kl`` is unset."""
+    reads = []
+    for batch_size in (64, 16):  # 2 x 2 and 8 x 2 minibatches
+        a, _ = _pair({"batch_size": batch_size})
+        with_split_update(a, device="cpu:0", threads=1, loop=loop)
+        reads.append(_host_reads(a, monkeypatch))
+    if loop == "fast":
+        assert reads[0] == reads[1]
+    else:
+        assert reads[1] - reads[0] >= 8 * 12  # 12 more minibatches, at least 8 reads each
