@@ -21,8 +21,8 @@ updated policy), so each can have the hardware it is fastest on:
   permutation gives, so the minibatches hold the same numbers. On the 16-core H200 machine the
   walker's CUDA update was 44% of an iteration with per-minibatch copies
   (``experiments/results/walker_levers_2026-11-30``).
-
-- Sync-free update loop (``update_loop="fast"``, the default of a split update):
+- Sync-free update loop (``update_loop="fast"``, the default of a split update, so of
+  every run that sets ``update_device`` or ``update_threads``):
   :meth:`SplitUpdatePPO._train_fast` is SB3's ``PPO.train()`` written out again, with the
   same losses in the same order, but without a host round trip per minibatch. SB3 reads
   the policy loss, value loss, entropy loss and clip fraction with ``.item()`` and the
@@ -36,17 +36,21 @@ updated policy), so each can have the hardware it is fastest on:
   of the last epoch). The KL is read per minibatch only where ``target_kl`` is set, as
   SB3's early stop needs it before the step. The argument checks are off during the
   update (they never change a value); in their place the update raises ``ValueError``
-  after the loop if a minibatch's log-probabilities were not finite, which is where the
-  checks would have raised (a NaN mean or action, a zero standard deviation). The
+  after the loop if a minibatch's log-probabilities were not finite, which covers what
+  the checks catch (a NaN mean or action, a zero or NaN standard deviation). SB3 raises
+  before that minibatch's step, this loop after the update's last: a run fails either way. The
   minibatch permutation is uploaded once per epoch instead of once per minibatch.
   ``update_loop="sb3"`` keeps SB3's own loop (for comparing the two in benchmarks).
-  CUDA graphs were left out: Adam's step counters live on the CPU and the last
-  minibatch of an epoch can be shorter, so a graph would not replay SB3's update exactly.
+  CUDA graphs were left out: capturing Adam needs ``capturable=True``, which keeps its
+  step counters on the device and works out the bias correction there in another way
+  than SB3's Adam does, and the last minibatch of an epoch can be shorter than the rest.
 
 The algorithm is SB3's PPO unchanged: the same minibatches (NumPy's permutation), the
 same losses, one policy for a whole rollout. Only float rounding can differ, as it does
-between any two devices or thread counts; ``tests/test_split_update.py`` checks that the
-update equals SB3's on a fixed batch. Checkpoints are written between updates, when
+between any two devices or thread counts; ``tests/test_split_update.py`` checks that both
+loops give SB3's weights, Adam moments and logged values bit for bit on one CPU thread
+(with and without ``target_kl``, ``clip_range_vf`` and advantage normalisation, and a
+short last minibatch), and to rounding on CUDA. Checkpoints are written between updates, when
 every tensor is back on the rollout device.
 """
 
