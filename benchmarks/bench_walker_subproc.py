@@ -28,11 +28,12 @@ same run as their peers:
 
 - ``--vecs shm``: ``students/shm_vec.py`` (K envs per worker, arrays in shared memory,
   one-byte step messages, the bridge's task hand-out without a reply);
-- ``--updates DEVICE:THREADS ...`` (``shm`` rows only; the subproc and chunked peers keep
+- ``--updates DEVICE:THREADS[:LOOP] ...`` (``shm`` rows only; the subproc and chunked peers keep
   SB3's update on ``--device`` with one thread): ``students/split_update.py``, PPO's update
   on DEVICE with THREADS torch threads while the rollout stays on ``--device`` with one
   (``cuda:1``: update on the GPU; ``cpu:16``: the update on 16 threads, the env workers
-  being idle then).
+  being idle then), through LOOP (``fast``, the default: the sync-free loop; ``sb3``:
+  SB3's own ``PPO.train()``, e.g. ``cuda:1 cuda:1:sb3`` for the two side by side).
 
 Besides ``16 x raw`` (the goal's cores) and ``W x raw``, ``--raw-parallel`` also measures
 the raw env in W processes at once (their summed rate: what W cores really give when
@@ -165,8 +166,9 @@ def ppo_speed(name: str, kwargs: dict[str, Any], ppo: dict[str, Any], workers: i
         params = {**ppo, "n_steps": n_steps, "batch_size": min(int(ppo.get("batch_size", 1000)), n_steps * n_envs)}
         model = make_student("ppo", vec, policy=args.policy, params=params, seed=0, device=args.device)
         if update is not None:
-            device, _, threads = update.partition(":")
-            with_split_update(model, device=device, threads=int(threads or 1))
+            device, _, rest = update.partition(":")
+            threads, _, loop = rest.partition(":")
+            with_split_update(model, device=device, threads=int(threads or 1), loop=loop or "fast")
         curriculum = Curriculum(make_teacher("random", vec.get_attr("task_space", indices=[0])[0], seed=0), vec)
         curriculum.prime()
         bridge = CurriculumCallback(curriculum)
@@ -192,7 +194,8 @@ def main() -> None:
     parser.add_argument("--vecs", nargs="+", default=["auto"], choices=["auto", "subproc", "chunked", "shm"],
                         help="auto: SubprocVecEnv with 1 env per worker, chunked with more; subproc ignores K > 1")
     parser.add_argument("--updates", nargs="+", default=[None],
-                        help="shm rows: DEVICE:THREADS of PPO's update (students/split_update.py), e.g. cpu:16 cuda:1")
+                        help="shm rows: DEVICE:THREADS[:LOOP] of PPO's update (students/split_update.py; LOOP: fast, sb3), "
+                             "e.g. cpu:16 cuda:1 cuda:1:sb3")
     parser.add_argument("--raw-parallel", action="store_true", help="also time W raw envs at once, one per process")
     parser.add_argument("--policy", default=None, help="None: SB3's MLP (student=ppo); shared_mlp: TMA's 400-300")
     parser.add_argument("--device", default="cpu")
@@ -223,7 +226,7 @@ def main() -> None:
                          "per_run_env_steps_per_s": round(par, 1)})
             if args.csv:
                 write_rows(args.csv, rows[-1:], append=True)
-    print(f"{'workers':>7} {'envs/w':>6} {'vec':>8} {'update':>8} {'start':>10} {'rollout':>8} {'n_steps':>8} "
+    print(f"{'workers':>7} {'envs/w':>6} {'vec':>8} {'update':>10} {'start':>10} {'rollout':>8} {'n_steps':>8} "
           f"{'steps/s':>9} {'collect/s':>10} {'upd%':>5} {'x(16 raw)':>10} {'x(W raw)':>9} {'startup s':>10}")
     settings = []
     for kind in args.vecs:
@@ -239,7 +242,7 @@ def main() -> None:
                     r = ppo_speed(name, kwargs, ppo, w, args, method, rollout, k, kind, update)
                     label = kind if kind != "auto" else ("subproc" if k == 1 else "chunked")
                     upd = update or f"{args.device}:{args.threads}"
-                    print(f"{w:>7} {k:>6} {label:>8} {upd:>8} {method:>10} {rollout:>8} {r['n_steps']:>8} "
+                    print(f"{w:>7} {k:>6} {label:>8} {upd:>10} {method:>10} {rollout:>8} {r['n_steps']:>8} "
                           f"{r['fps']:>9.0f} {r['collect_fps']:>10.0f} {100 * r['update_share']:>4.0f}% "
                           f"{r['fps'] / (16 * raw):>10.2f} {r['fps'] / (w * raw):>9.2f} {r['startup']:>10.2f}",
                           flush=True)

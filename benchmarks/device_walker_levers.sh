@@ -10,6 +10,10 @@
 #                                                                           # the GPU; 4 main-process threads
 #   PART=best   OUT=/some/folder bash benchmarks/device_walker_levers.sh  # the best rows of PART=shared
 #                                                                           # again (~3 min; after a change)
+#   PART=update OUT=/some/folder bash benchmarks/device_walker_levers.sh  # PPO's update on the GPU: SB3's
+#       loop against the sync-free one (students/split_update.py), alone (bench_ppo_update.py, paired
+#       repeats on one 20k rollout) and in the best walker rows (cuda:1:sb3 beside cuda:1); then the
+#       CUDA test of tests/test_split_update.py (~5 min)
 # Each step has its own time limit and writes its CSV row by row. SMOKE=1: tiny, on any CPU.
 set -u
 OUT=${OUT:-./device_walker_out}
@@ -38,6 +42,14 @@ start=$(date +%s)
 if [ "$PART" = shared ]; then
   run 480 walker_levers_shared_mlp --policy shared_mlp --vecs shm subproc chunked --envs-per-worker 8 4 1 \
       --updates $CUDA cpu:16 cpu:1 --raw-parallel
+elif [ "$PART" = update ]; then
+  limit=240; [ "${SMOKE:-0}" = 1 ] && limit=300
+  timeout -s INT -k 10 $limit taskset -c "$CORES" $PY benchmarks/bench_ppo_update.py --rollout $ROLL --repeats 9 \
+      --settings $CUDA:sb3 $CUDA:fast $CUDA:sb3 $CUDA:fast > "$OUT/ppo_update.txt" 2>&1
+  echo "ppo_update: exit $? ($(( $(date +%s) - start )) s)"; cat "$OUT/ppo_update.txt"
+  run 150 walker_levers_update --policy shared_mlp --vecs shm --envs-per-worker 8 16 --updates $CUDA:sb3 $CUDA
+  timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_split_update.py > "$OUT/test_split_update_cuda.txt" 2>&1
+  echo "test_split_update: exit $? ($(tail -1 "$OUT/test_split_update_cuda.txt"))"
 elif [ "$PART" = best ]; then
   run 200 walker_levers_best --policy shared_mlp --vecs shm subproc --envs-per-worker 8 16 1 --updates $CUDA cpu:16
 else

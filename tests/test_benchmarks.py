@@ -30,6 +30,8 @@ CASES = {
     "bench_walker.py": (["--steps", "200", "--repeats", "1", "--resets", "3", "--bodies", "default"], ["BipedalWalker"]),
     "bench_parkour.py": (["--steps", "100", "--repeats", "1"], ["x gym BipedalWalker-v3"]),
     "bench_sweep.py": (["--runs", "1", "--steps", "512", "--max-workers", "1"], ["x basic"]),
+    "bench_ppo_update.py": (["--rollout", "128", "--n-envs", "2", "--batch-size", "32", "--repeats", "1"],
+                            ["paired ratio to cpu:1:sb3"]),
     "profile_hot_paths.py": (["--batched-steps", "20", "--walker-steps", "200", "--ppo-steps", "512", "--top", "3"],
                              ["top 3 functions", "== ppo"]),
 }
