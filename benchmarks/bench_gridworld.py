@@ -21,16 +21,9 @@ Issue 4's goals: batched ≥ 100× MiniGrid at N = 1024, PPO on batched ≥ 2× 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("SB3_LOGDIR", "/tmp/teachbench-sb3")
+import _setup  # noqa: E402,F401 - the repo on sys.path, one thread per process (benchmarks/_setup.py)
 
 import numpy as np  # noqa: E402
 

@@ -22,18 +22,10 @@ loop on the GPU with minibatches gathered there, as before the sync-free loop;
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("SB3_LOGDIR", "/tmp/teachbench-sb3")
+import _setup  # noqa: E402,F401 - the repo on sys.path, one thread per process (benchmarks/_setup.py)
 
 import numpy as np  # noqa: E402
 import torch as th  # noqa: E402

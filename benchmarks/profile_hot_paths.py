@@ -22,15 +22,10 @@ import argparse
 import cProfile
 import os
 import pstats
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("SB3_LOGDIR", "/tmp/teachbench-sb3")
+from _setup import ROOT  # noqa: E402 - the repo on sys.path, one thread per process (benchmarks/_setup.py)
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402

@@ -29,18 +29,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
-import os
 import pstats
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("SB3_LOGDIR", "/tmp/teachbench-sb3")
+import _setup  # noqa: E402,F401 - the repo on sys.path, one thread per process (benchmarks/_setup.py)
 
 import torch  # noqa: E402
 
