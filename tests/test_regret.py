@@ -176,3 +176,79 @@ def test_a_robust_maskable_ppo_update_stays_finite_with_a_few_replayed_transitio
         assert changed == (n > 1), n
     assert stats["gradient_updates"] == 2 and stats["skipped_updates"] == 1
     vec.close()
+
+
+class _PerEpisodeTracker(RegretTracker):
+    """The per-episode loop ``rollout_end`` was before issue 18 (three slice sums per
+    episode and per running sub-env): the oracle the batched sums must equal bit for bit."""
+
+    def rollout_end(self, advantages: np.ndarray, values: np.ndarray) -> list[Episode]:
+        from teachers.plr import level_key
+
+        adv = np.asarray(advantages, dtype=np.float64).reshape(-1, self.n_envs)
+        val = np.asarray(values, dtype=np.float64).reshape(-1, self.n_envs)
+        n_steps = adv.shape[0]
+        done = []
+        for episode, i, start, end in self.finished:
+            a, v = adv[start:end + 1, i], val[start:end + 1, i]
+            steps = int(self.carry_steps[i]) + a.size
+            pos_sum = self.carry_pos_adv[i] + np.clip(a, 0.0, None).sum()
+            abs_sum = self.carry_abs_adv[i] + np.abs(a).sum()
+            value_sum = self.carry_values[i] + v.sum()
+            self.carry_pos_adv[i] = self.carry_abs_adv[i] = self.carry_values[i] = 0.0
+            self.carry_steps[i] = 0
+            key = level_key(episode)
+            best = max(self.best_return.pop(key, -np.inf), float(episode.episode_return))
+            self.best_return[key] = best
+            if len(self.best_return) > self.max_levels:
+                self.best_return.popitem(last=False)
+            episode.extra["pvl"] = float(pos_sum / steps)
+            episode.extra["maxmc"] = float(best - value_sum / steps)
+            episode.extra["regret_steps"] = steps
+            episode.extra["mean_abs_gae"] = float(abs_sum / steps)
+            done.append(episode)
+        for i in range(self.n_envs):
+            s = int(self.seg_start[i])
+            if s < n_steps:
+                self.carry_pos_adv[i] += np.clip(adv[s:, i], 0.0, None).sum()
+                self.carry_abs_adv[i] += np.abs(adv[s:, i]).sum()
+                self.carry_values[i] += val[s:, i].sum()
+                self.carry_steps[i] += n_steps - s
+        self.seg_start[:] = 0
+        self.finished = []
+        return done
+
+
+@pytest.mark.parametrize("n_steps,n_envs,p_done", [(1, 5, 0.5), (7, 3, 0.3), (64, 256, 0.02), (64, 64, 0.5),
+                                                   (300, 4, 0.004)])
+def test_batched_rollout_end_gives_the_per_episode_loops_scores_bit_for_bit(n_steps: int, n_envs: int,
+                                                                             p_done: float) -> None:
+    """Random rollouts (float32 advantages and values as SB3 stores them, episodes of 1 step
+    up to several rollouts, several per env per rollout, repeated levels): the batched
+    ``rollout_end`` fills every score and keeps every carried sum exactly as the loop did.
+    Segments of 300 steps cross NumPy's pairwise block (128), so the order of additions
+    inside a sum is checked too."""
+    rng = np.random.default_rng(n_steps * 1000 + n_envs)
+    fast, slow = RegretTracker(n_envs, max_levels=20), _PerEpisodeTracker(n_envs, max_levels=20)
+    n_checked = 0
+    for _rollout in range(4):
+        adv = (rng.standard_normal((n_steps, n_envs)) * 3).astype(np.float32)
+        val = rng.standard_normal((n_steps, n_envs)).astype(np.float32)
+        pairs = []
+        for pos in range(n_steps):
+            for i in np.flatnonzero(rng.random(n_envs) < p_done):
+                level, ret = f"L{rng.integers(30)}", float(rng.standard_normal())
+                a, b = ep(level, ret, 1), ep(level, ret, 1)
+                fast.episode_finished(a, int(i), pos)
+                slow.episode_finished(b, int(i), pos)
+                pairs.append((a, b))
+        got, want = fast.rollout_end(adv, val), slow.rollout_end(adv, val)
+        assert len(got) == len(want) == len(pairs)
+        for a, b in pairs:
+            assert a.extra == b.extra  # float == : the same bits (no NaN here)
+            assert type(a.extra["regret_steps"]) is int
+            n_checked += 1
+        for name in ("carry_pos_adv", "carry_abs_adv", "carry_values", "carry_steps", "seg_start"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert list(fast.best_return.items()) == list(slow.best_return.items())
+    assert n_checked > 0
