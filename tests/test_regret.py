@@ -252,3 +252,72 @@ def test_batched_rollout_end_gives_the_per_episode_loops_scores_bit_for_bit(n_st
             assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
         assert list(fast.best_return.items()) == list(slow.best_return.items())
     assert n_checked > 0
+
+
+class _PerEnvMask:
+    """``ReplayMask.on_step`` as the per-env loop it was before issue 18 (the oracle)."""
+
+    @staticmethod
+    def on_step(self, pos: int, dones: np.ndarray, infos) -> None:  # noqa: ANN001
+        for i in range(self.mask.shape[1]):
+            if self.episode_start[i]:
+                task = infos[i].get("task")
+                self.episode_flag[i] = bool(task is not None and self.teacher.is_replay_task(task))
+                self.episode_start[i] = False
+            self.mask[pos, i] = self.episode_flag[i]
+            self.episode_counts[i] += (int(self.episode_flag[i]), 1)
+            if dones[i]:
+                if self.keep_log:
+                    self.log.append((i, self.episode_token[i], int(self.episode_counts[i, 0]),
+                                     int(self.episode_counts[i, 1])))
+                self.episode_counts[i] = 0
+                if self.curriculum is not None:
+                    self._label_from_token(i)
+                else:
+                    self.episode_start[i] = True
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+def test_replay_mask_labels_as_the_per_env_loop(tokens: bool) -> None:
+    """The array version of ``ReplayMask.on_step`` gives the mask, the per-episode counts and
+    the log of the per-env loop, with hand-out tokens (PLR, ACCEL) and with task strings."""
+    from students.robust import ReplayMask
+
+    n_envs, n_steps = 37, 16
+    rng = np.random.default_rng(5)
+
+    class Teacher:  # replay labels: even tokens, levels whose name ends in an odd digit
+        def is_replay_task(self, task):  # noqa: ANN001, ANN202
+            return int(task["level"][-1]) % 2 == 1
+
+    class Bridge:
+        def __init__(self) -> None:
+            self.head = list(range(n_envs))
+
+        def current_handout(self, i: int):  # noqa: ANN201
+            return self.head[i]
+
+    teacher = Teacher()
+    if tokens:
+        teacher.is_replay_token = lambda token: token is not None and token % 2 == 0  # type: ignore[attr-defined]
+    bridges = [Bridge(), Bridge()]
+    fast, slow = (ReplayMask(teacher, n_steps, n_envs, bridge) for bridge in bridges)
+    for m in (fast, slow):
+        m.keep_log = True
+    next_token = n_envs
+    for _rollout in range(3):
+        fast.reset(), slow.reset()
+        for pos in range(n_steps):
+            dones = rng.random(n_envs) < 0.2
+            infos = [{"task": {"level": f"L{rng.integers(10)}"}} for _ in range(n_envs)]
+            for i in np.flatnonzero(dones):  # the bridge pops the finished episode's token first
+                for b in bridges:
+                    b.head[i] = next_token
+                next_token += 1
+            fast.on_step(pos, dones, infos)
+            _PerEnvMask.on_step(slow, pos, dones, infos)
+            assert np.array_equal(fast.mask, slow.mask)
+            assert np.array_equal(fast.episode_counts, slow.episode_counts)
+            assert np.array_equal(fast.episode_flag, slow.episode_flag)
+    assert fast.log == slow.log and len(fast.log) > 50
+    assert 0 < fast.mask.sum() < fast.mask.size
