@@ -26,6 +26,9 @@ schedules: the parameter teachers (SPDL's first update comes after 200k steps, t
     python benchmarks/bench_overhead.py ... --steps 1310720 --repeats 3 --teachers plr plr_robust accel
     python benchmarks/bench_overhead.py ... --steps 327680 --repeats 3 --teachers goal_gan setter_solver
 
+Add ``--replay-peer`` to time every teacher also against plain SB3 playing the tasks it
+handed out (below).
+
 With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher. Every
 maze is given a queue of uniform tasks before training, one per episode it can play
 (``--steps / --n-envs / 4 + 16``; it keeps its last task if it runs out, and the table says
@@ -56,6 +59,22 @@ the student takes no gradient step on rollouts of new levels, so its ``train()``
 shrinks and the total ratio rises above 1 although the teacher costs something; read the
 **collect** ratio for them (the teacher's overhead per collected step). (Rollouts are all
 the same size, so collect fps compares the same work in every variant.)
+
+Episodes per 1,000 env steps (``ep/1k``). Every finished episode costs an env reset (on
+the maze: generating or parsing a level, ~0.1 ms of Python on a CI core) and the bridge's
+per-episode work, so a teacher whose tasks end sooner than the peer's uniform ones pays
+more per env step without the teacher itself costing more: SPDL and ADR start from the
+expert's easy tasks and finished 4x and 2x the peer's episodes per step on the CPU
+(1024 envs, 1 epoch; issue 18). The column shows it per variant.
+
+The replay peer (``--replay-peer``, batched VecEnv only) separates the two: right after
+each teacher run, plain SB3 (no bridge, no teacher) is run with the same seed and each
+maze's queue set to the tasks that maze played under the teacher, in order. The student,
+the envs and the action sampling draw from the same generators, so for a teacher that
+only chooses tasks the peer plays *the same episodes* (checked: the same number of
+episodes and the same reward sum, the ``same episodes`` column), and the ratio to it is
+the bridge's and the teacher's own cost. PLR⊥ and ACCEL also change what the student
+trains on, so their replay peer plays the same task sequence but not the same episodes.
 
 SPDL gets the student's V(s0) of each episode as a run gives it
 (``students.values.InitialValueTracker``: one value forward pass per vector step that
