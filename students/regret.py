@@ -83,11 +83,13 @@ class RegretTracker:
         and carry the partial sums of the episodes still running.
 
         The sums are taken per episode segment, as before issue 18, but in one batched
-        reduction per segment length instead of three NumPy calls per episode and per
-        sub-env (at 1024 envs, ~8,000 calls per rollout): each sub-env's steps are copied
-        to one contiguous row, and a segment's sum is a row reduction over its own steps,
-        the same pairwise summation NumPy does for the slice, so every score is bit for bit
-        what the per-episode loop gave (``tests/test_regret.py`` compares them)."""
+        reduction per segment length instead of three NumPy calls per finished episode and
+        per running sub-env (at 1024 envs and 64 steps, ~4,000 calls per rollout): each
+        sub-env's steps are copied to one contiguous row, and a segment's sum is a row
+        reduction over its own steps, the same pairwise summation NumPy does for the slice,
+        so every score is bit for bit what the per-episode loop gave
+        (``tests/test_regret.py`` compares them). What is left per episode is the MaxMC
+        bookkeeping of the best return per level, in order."""
         adv = np.asarray(advantages, dtype=np.float64).reshape(-1, self.n_envs)
         val = np.asarray(values, dtype=np.float64).reshape(-1, self.n_envs)
         n_steps = adv.shape[0]
