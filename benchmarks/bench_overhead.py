@@ -26,6 +26,9 @@ schedules: the parameter teachers (SPDL's first update comes after 200k steps, t
     python benchmarks/bench_overhead.py ... --steps 1310720 --repeats 3 --teachers plr plr_robust accel
     python benchmarks/bench_overhead.py ... --steps 327680 --repeats 3 --teachers goal_gan setter_solver
 
+Add ``--replay-peer`` to time every teacher also against plain SB3 playing the tasks it
+handed out (below).
+
 With ``--vec batched`` the peer is the batched VecEnv with no bridge and no teacher. Every
 maze is given a queue of uniform tasks before training, one per episode it can play
 (``--steps / --n-envs / 4 + 16``; it keeps its last task if it runs out, and the table says
@@ -57,6 +60,22 @@ shrinks and the total ratio rises above 1 although the teacher costs something; 
 **collect** ratio for them (the teacher's overhead per collected step). (Rollouts are all
 the same size, so collect fps compares the same work in every variant.)
 
+Episodes per 1,000 env steps (``ep/1k``). Every finished episode costs an env reset (on
+the maze: generating or parsing a level, ~0.1 ms of Python on a CI core) and the bridge's
+per-episode work, so a teacher whose tasks end sooner than the peer's uniform ones pays
+more per env step without the teacher itself costing more: SPDL and ADR start from the
+expert's easy tasks and finished 4x and 2x the peer's episodes per step on the CPU
+(1024 envs, 1 epoch; issue 18). The column shows it per variant.
+
+The replay peer (``--replay-peer``, batched VecEnv only) separates the two: right after
+each teacher run, plain SB3 (no bridge, no teacher) is run with the same seed and each
+maze's queue set to the tasks that maze played under the teacher, in order. The student,
+the envs and the action sampling draw from the same generators, so for a teacher that
+only chooses tasks the peer plays *the same episodes* (checked: the same number of
+episodes and the same reward sum, the ``same episodes`` column), and the ratio to it is
+the bridge's and the teacher's own cost. PLR⊥ and ACCEL also change what the student
+trains on, so their replay peer plays the same task sequence but not the same episodes.
+
 SPDL gets the student's V(s0) of each episode as a run gives it
 (``students.values.InitialValueTracker``: one value forward pass per vector step that
 finished an episode), so its cost is in the measurement. PAIRED and CLUTR are not in this
@@ -78,6 +97,7 @@ import os
 import statistics
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -170,24 +190,68 @@ class _Window(BaseCallback):
     def _on_rollout_start(self) -> None:
         if self.rollouts == self.skip:
             self.start, self.start_steps = time.perf_counter(), self.num_timesteps
+            self.episodes_timed = 0
         self.rollouts += 1
 
+    #: finished episodes in the timed window, in all of learn, and the sum of all rewards
+    #: (a replay peer that reproduces the teacher run's trajectories matches both exactly)
+    episodes_timed = 0
+    episodes = 0
+    reward_sum = 0.0
+
     def _on_step(self) -> bool:
+        finished = int(np.count_nonzero(self.locals["dones"]))
+        self.episodes += finished
+        self.episodes_timed += finished
+        self.reward_sum += float(np.sum(self.locals["rewards"], dtype=np.float64))
         return True
+
+
+@dataclass
+class Run:
+    """One timed run: env steps/s of the whole loop and outside ``model.train()``, the
+    episodes it finished (timed window, all of learn), its reward sum, and (a recorded
+    teacher run) the tasks each sub-env played, in order."""
+
+    fps: float
+    collect_fps: float
+    episodes_timed: int
+    steps_timed: int
+    episodes: int
+    reward_sum: float
+    played: list[list[Any]] | None = None
+
+    def signature(self) -> tuple[int, float]:
+        return self.episodes, self.reward_sum
+
+
+def _replay_batched(env_name: str, kwargs: dict[str, Any], n_envs: int, seed: int, played: list[list[Any]]):
+    """The replay peer: the batched VecEnv with each maze's queue set to the tasks that
+    maze played under the teacher, in order (module doc)."""
+    vec = make_vec_env(env_name, kwargs, n_envs, "batched", seed)
+    tasks = [task for queue in played for task in queue]
+    indices = [i for i, queue in enumerate(played) for _ in queue]
+    vec.set_next_tasks(tasks, indices)
+    return vec
 
 
 def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, Any]] | None, steps: int, n_envs: int,
          kind: str, student: dict[str, Any], seed: int, device: str = "cpu", fast_rollout: Any = False,
-         skip: int = 0, dry: list[int] | None = None) -> tuple[float, float]:
-    """(env steps/s of one run, env steps/s of its time outside ``model.train()``), timed
-    from its ``skip``-th rollout; ``dry`` gets the number of peer mazes that played out
-    their queue of tasks."""
-    if teacher is None:
+         skip: int = 0, dry: list[int] | None = None, record: bool = False,
+         replay: list[list[Any]] | None = None) -> Run:
+    """One run timed from its ``skip``-th rollout: with a teacher and the bridge, or the
+    peer (no teacher: uniform tasks, or with ``replay`` the tasks a recorded teacher run
+    played). ``record`` keeps the tasks each sub-env played (teacher runs on the batched
+    VecEnv); ``dry`` gets the number of uniform-peer mazes that played out their queue."""
+    if teacher is not None:
+        vec = make_vec_env(env_name, kwargs, n_envs, kind, seed)
+    elif replay is not None:
+        vec = _replay_batched(env_name, kwargs, n_envs, seed, replay)
+    else:
         vec = _plain_batched(env_name, kwargs, n_envs, seed, steps) if kind == "batched" else \
             _plain_vec(env_name, kwargs, n_envs, kind, seed)
-    else:
-        vec = make_vec_env(env_name, kwargs, n_envs, kind, seed)
     chosen = None
+    finished: list[Any] = []
     try:
         model = make_student("ppo", vec, params=student, seed=seed, device=device, fast_rollout=fast_rollout,
                              vec_kind=kind)
@@ -196,7 +260,8 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
         if teacher is not None:
             space = vec.get_attr("task_space", indices=[0])[0]
             chosen = make_teacher(teacher[0], space, seed=seed, **teacher[1])  # as a run builds it
-            curriculum = Curriculum(chosen, vec)
+            # a recording run keeps each delivered episode (its task and sub-env): a list append
+            curriculum = Curriculum(chosen, vec, sinks=[finished.append] if record else ())
             curriculum.prime()
             callback = CurriculumCallback(curriculum)
             if "value" in chosen.needs and hasattr(model.policy, "predict_values"):  # SPDL's V(s0), as a run
@@ -211,12 +276,22 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
         end = time.perf_counter()
         if window.start is None:
             raise SystemExit(f"bench_overhead: error: --steps {steps} is not more than --skip {skip} rollouts")
-        if teacher is None and kind == "batched" and dry is not None:
+        if teacher is None and replay is None and kind == "batched" and dry is not None:
             dry.append(sum(len(p) <= 1 for p in vec.pending_tasks()))
+        played = None
+        if record and teacher is not None:
+            # per sub-env: the tasks of its finished episodes in play order, then the one it
+            # is playing and its look-ahead (what a replay peer must queue to play the same)
+            played = [[] for _ in range(n_envs)]
+            for episode in sorted(finished, key=lambda e: e.episode_id):
+                played[episode.env_index].append(dict(episode.task))
+            for i, pending in enumerate(vec.pending_tasks()):
+                played[i].extend(dict(t) for t in pending)
         if not skip:
-            window.start, window.start_steps = start, 0
+            window.start, window.start_steps, window.episodes_timed = start, 0, window.episodes
         steps_timed = model.num_timesteps - window.start_steps
-        return steps_timed / (end - window.start), steps_timed / (end - window.start - window.train_seconds)
+        return Run(steps_timed / (end - window.start), steps_timed / (end - window.start - window.train_seconds),
+                   window.episodes_timed, steps_timed, window.episodes, window.reward_sum, played)
     finally:
         refitter = getattr(chosen, "refitter", None)
         if refitter is not None:  # the GMM teachers' fit worker (fit_lag=1)
@@ -244,6 +319,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of the peer before measuring")
     parser.add_argument("--fast-rollout", default="auto", choices=["auto", "true", "false", "batched"],
                         help="student.fast_rollout of the PPO student (auto: as runs)")
+    parser.add_argument("--replay-peer", action="store_true",
+                        help="also time each teacher against plain SB3 replaying the tasks it handed out (module doc)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # SB3's minibatch-size notes, once per run: the table is the output
     pin_threads(args.threads)
@@ -263,8 +340,11 @@ def main() -> None:
     for _ in range(args.warmup):  # CUDA kernels and the allocator warm up outside the measurement
         _fps(name, kwargs, None, args.n_envs * student.get("n_steps", 2048) * (args.skip + 1), args.n_envs, args.vec,
              student, seed=10_000, device=args.device, fast_rollout=fast, skip=args.skip)
-    results: dict[str | None, list[float]] = {v: [] for v in variants}
-    collect: dict[str | None, list[float]] = {v: [] for v in variants}
+    if args.replay_peer and args.vec != "batched":
+        raise SystemExit("bench_overhead: error: --replay-peer needs --vec batched (the peer queues the played tasks)")
+    runs: dict[str | None, list[Run]] = {v: [] for v in variants}
+    replays: dict[str, list[Run]] = {v: [] for v in args.teachers}
+    same: dict[str, list[bool]] = {v: [] for v in args.teachers}
     dry: list[int] = []
     for r in range(args.repeats):
         # Interleaved, and the order rotates each repeat: a drift within the process
@@ -272,10 +352,22 @@ def main() -> None:
         k = r % len(variants)
         for v in variants[k:] + variants[:k]:
             chosen = configs[v] if v is not None else None
-            total, collected = _fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r,
-                                    device=args.device, fast_rollout=fast, skip=args.skip, dry=dry)
-            results[v].append(total)
-            collect[v].append(collected)
+            run = _fps(name, kwargs, chosen, args.steps, args.n_envs, args.vec, student, seed=r, device=args.device,
+                       fast_rollout=fast, skip=args.skip, dry=dry, record=args.replay_peer and v is not None)
+            runs[v].append(run)
+            if args.replay_peer and v is not None:  # right after its teacher run, the same seed
+                peer = _fps(name, kwargs, None, args.steps, args.n_envs, args.vec, student, seed=r,
+                            device=args.device, fast_rollout=fast, skip=args.skip, replay=run.played)
+                run.played = None
+                replays[v].append(peer)
+                same[v].append(peer.signature() == run.signature())
+    results = {v: [run.fps for run in runs[v]] for v in variants}
+    collect = {v: [run.collect_fps for run in runs[v]] for v in variants}
+
+    def per_k(rs: list[Run]) -> float:
+        """Finished episodes per 1,000 env steps of the timed window (median over repeats)."""
+        return statistics.median(1000.0 * run.episodes_timed / max(run.steps_timed, 1) for run in rs)
+
     base = statistics.median(results[None])
     base_collect = statistics.median(collect[None])
     print(f"env={args.env} vec={args.vec} n_envs={args.n_envs} steps={args.steps} repeats={args.repeats} "
@@ -283,10 +375,12 @@ def main() -> None:
           f"ppo={student} set={args.set}")
     if dry and max(dry):
         print(f"note: up to {max(dry)} of the peer's {args.n_envs} mazes played out their task queue (kept the last task)")
-    print("fps: the whole loop; collect: env steps/s outside model.train() (read it for plr_robust/accel; module doc)")
+    print("fps: the whole loop; collect: env steps/s outside model.train() (read it for plr_robust/accel; module doc); "
+          "ep/1k: episodes finished per 1,000 env steps (each costs an env reset)")
     print(f"{'variant':<28}{'median fps':>12}{'ratio of medians':>18}{'paired ratios (per repeat)':>30}"
-          f"{'collect fps':>13}{'collect ratio':>15}{'paired collect ratios':>30}")
-    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>18.3f}{'':>30}{base_collect:>13.0f}{1.0:>15.3f}")
+          f"{'collect fps':>13}{'collect ratio':>15}{'paired collect ratios':>30}{'ep/1k':>8}")
+    print(f"{'plain SB3 (no teacher)':<28}{base:>12.0f}{1.0:>18.3f}{'':>30}{base_collect:>13.0f}{1.0:>15.3f}"
+          f"{'':>30}{per_k(runs[None]):>8.2f}")
 
     def spread(values: list[float], peer: list[float]) -> str:
         paired = [a / b for a, b in zip(values, peer)]
@@ -295,7 +389,20 @@ def main() -> None:
     for v in args.teachers:
         med, med_collect = statistics.median(results[v]), statistics.median(collect[v])
         print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>18.3f}{spread(results[v], results[None]):>30}"
-              f"{med_collect:>13.0f}{med_collect / base_collect:>15.3f}{spread(collect[v], collect[None]):>30}")
+              f"{med_collect:>13.0f}{med_collect / base_collect:>15.3f}{spread(collect[v], collect[None]):>30}"
+              f"{per_k(runs[v]):>8.2f}")
+    if args.replay_peer:
+        print("replay peer: plain SB3 (no bridge, no teacher) playing, maze by maze, the tasks the teacher run handed out; "
+              "'same episodes' = it finished the same episodes with the same reward sum (the teacher only chose tasks)")
+        print(f"{'teacher vs its replay peer':<28}{'peer fps':>12}{'fps ratio':>18}{'paired ratios (per repeat)':>30}"
+              f"{'collect fps':>13}{'collect ratio':>15}{'paired collect ratios':>30}{'ep/1k':>8}  same episodes")
+        for v in args.teachers:
+            peer_fps = [run.fps for run in replays[v]]
+            peer_collect = [run.collect_fps for run in replays[v]]
+            pm, pc = statistics.median(peer_fps), statistics.median(peer_collect)
+            print(f"{v:<28}{pm:>12.0f}{statistics.median(results[v]) / pm:>18.3f}{spread(results[v], peer_fps):>30}"
+                  f"{pc:>13.0f}{statistics.median(collect[v]) / pc:>15.3f}{spread(collect[v], peer_collect):>30}"
+                  f"{per_k(replays[v]):>8.2f}  {sum(same[v])}/{len(same[v])}")
     if args.csv:
         from _results import write_rows
 

@@ -137,22 +137,29 @@ class Curriculum:
         """One new task for each sub-env in ``indices``: one teacher call for all of them,
         and one call into a batched VecEnv (``set_next_tasks``) instead of one
         ``env_method`` per finished episode. Teachers that label hand-outs
-        (``handout_token``, read right after each ``sample``) are asked one task at a time."""
+        (``handout_token``, read right after each ``sample``) are asked one task at a time,
+        and their tasks then go to a batched VecEnv in one call too (issue 18: PLR and
+        ACCEL hand out several levels per vector step at 1024 envs)."""
         if not len(indices):
             return
+        tokens: list[Any]
         if callable(self._token_of):
-            for i in indices:
-                self._hand_out(int(i), self.teacher.sample())
-            return
-        batch = getattr(self.teacher, "sample_batch", None)  # duck-typed teachers: one by one
-        tasks = batch(len(indices)) if batch is not None else [self.teacher.sample() for _ in indices]
+            tasks, tokens = [], []
+            for _ in indices:
+                tasks.append(self.teacher.sample())
+                tokens.append(self._token_of())
+        else:
+            batch = getattr(self.teacher, "sample_batch", None)  # duck-typed teachers: one by one
+            tasks = batch(len(indices)) if batch is not None else [self.teacher.sample() for _ in indices]
+            tokens = [None] * len(indices)
         if hasattr(self.vec_env, "set_next_tasks"):
             self.vec_env.set_next_tasks(tasks, [int(i) for i in indices])
-            for i in indices:
-                self.handouts[int(i)].append(None)
+            for i, token in zip(indices, tokens):
+                self.handouts[int(i)].append(token)
             return
-        for i, task in zip(indices, tasks):
-            self._hand_out(int(i), task)
+        for i, task, token in zip(indices, tasks, tokens):
+            self.vec_env.env_method("set_next_task", task, indices=[int(i)])
+            self.handouts[int(i)].append(token)
 
     def on_step(self, dones: np.ndarray, infos: Sequence[dict[str, Any]], global_step: int) -> list[Episode]:
         """Report every finished episode and refill the queues of the sub-envs that finished."""

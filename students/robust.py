@@ -68,24 +68,29 @@ class ReplayMask:
         self.episode_start[i] = False
 
     def on_step(self, pos: int, dones: np.ndarray, infos: Any) -> None:
+        """Label step ``pos`` of every sub-env, then start the labels of the episodes that
+        just finished. Array operations over the sub-envs and Python only per finished
+        episode (issue 18: a loop over 1024 sub-envs per vector step cost PLR⊥ and ACCEL
+        ~2 ms a step); ``tests/test_regret.py`` checks it against the per-env loop."""
         # Called after the bridge's on_step: a finished episode's token is already popped,
         # so the next episode's label is read at the done itself (a one-step episode
         # would otherwise take its successor's label).
-        for i in range(self.mask.shape[1]):
-            if self.episode_start[i]:  # task-string path only
-                task = infos[i].get("task")
-                self.episode_flag[i] = bool(task is not None and self.teacher.is_replay_task(task))
-                self.episode_start[i] = False
-            self.mask[pos, i] = self.episode_flag[i]
-            self.episode_counts[i] += (int(self.episode_flag[i]), 1)
-            if dones[i]:
-                if self.keep_log:
-                    self.log.append((i, self.episode_token[i], int(self.episode_counts[i, 0]), int(self.episode_counts[i, 1])))
-                self.episode_counts[i] = 0
-                if self.curriculum is not None:
-                    self._label_from_token(i)
-                else:
-                    self.episode_start[i] = True
+        for i in np.flatnonzero(self.episode_start):  # task-string path only
+            task = infos[i].get("task")
+            self.episode_flag[i] = bool(task is not None and self.teacher.is_replay_task(task))
+            self.episode_start[i] = False
+        self.mask[pos] = self.episode_flag
+        self.episode_counts[:, 0] += self.episode_flag
+        self.episode_counts[:, 1] += 1
+        for i in np.flatnonzero(dones):
+            i = int(i)
+            if self.keep_log:
+                self.log.append((i, self.episode_token[i], int(self.episode_counts[i, 0]), int(self.episode_counts[i, 1])))
+            self.episode_counts[i] = 0
+            if self.curriculum is not None:
+                self._label_from_token(i)
+            else:
+                self.episode_start[i] = True
 
 
 def masked_batches(buffer: Any, mask: np.ndarray, batch_size: int | None,

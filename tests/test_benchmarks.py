@@ -46,3 +46,41 @@ def test_benchmark_script_runs_and_prints_its_ratio(script: str) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     for text in expected:
         assert text in out.stdout, f"{script}: {text!r} not in output:\n{out.stdout[-2000:]}"
+
+
+def test_bench_overhead_replay_peer_plays_the_teacher_runs_episodes(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``--replay-peer``: plain SB3 replaying, maze by maze, the tasks a teacher handed out
+    finishes exactly the teacher run's episodes (same count, same reward sum), for
+    parameter tasks (SPDL, with its V(s0) tracker and two distribution updates) and for
+    replayed level strings (PLR with a 4-level buffer, so that it replays within the run);
+    the command line prints the check."""
+    import warnings
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_overhead as bo
+    from _config import env_config, teacher_config
+
+    warnings.filterwarnings("ignore")
+    name, kwargs, student, _ = env_config("gridworld_batched")
+    student.update(n_steps=32, batch_size=64, n_epochs=1)
+    spdl = teacher_config("spdl", "gridworld_batched")
+    spdl[1].update(offset=512, update_period=512, min_contexts=1)
+    plr = teacher_config("plr", "gridworld_batched")
+    plr[1].update(buffer_size=4, min_fill=0.25, replay_prob=0.9)
+    for teacher, levels in ((spdl, False), (plr, True)):
+        run = bo._fps(name, kwargs, teacher, 4096, 4, "batched", student, seed=1, fast_rollout="auto", skip=1,
+                      record=True)
+        replayed = sum("level" in task for queue in run.played for task in queue)
+        assert (replayed > 0) == levels and run.episodes >= 8
+        peer = bo._fps(name, kwargs, None, 4096, 4, "batched", student, seed=1, fast_rollout="auto", skip=1,
+                       replay=run.played)
+        assert peer.signature() == run.signature()
+        assert peer.episodes_timed == run.episodes_timed
+    argv = ["bench_overhead.py", "--env", "gridworld_batched", "--vec", "batched", "--n-envs", "4", "--n-steps", "16",
+            "--batch-size", "64", "--epochs", "1", "--steps", "256", "--repeats", "1", "--warmup", "0",
+            "--teachers", "random", "--replay-peer"]
+    monkeypatch.setattr(sys, "argv", argv)
+    bo.main()
+    out = capsys.readouterr().out
+    assert "teacher vs its replay peer" in out and "same episodes" in out

@@ -111,3 +111,35 @@ def test_non_finite_reward_is_a_clear_error():
     env.reset(seed=0)
     with pytest.raises(TeachBenchError, match="reward: the env returned a non-finite reward nan on task"):
         env.step(0)
+
+
+def test_token_teachers_hand_out_in_one_batched_call_with_each_tasks_own_token() -> None:
+    """PLR labels every hand-out with a token read right after its ``sample``: on a batched
+    VecEnv the bridge now queues a step's tasks with one ``set_next_tasks`` call (issue 18),
+    and each sub-env still gets the task and token an identical teacher hands out one by one."""
+    from teachers.registry import make_teacher
+
+    vec = make_vec_env("gridworld", {}, 6, "batched", 0)
+    try:
+        space = vec.get_attr("task_space", indices=[0])[0]
+        teacher, twin = (make_teacher("plr", space, seed=3, buffer_size=8, min_fill=0.0) for _ in range(2))
+        curriculum = Curriculum(teacher, vec)
+        curriculum.prime()
+        calls = []
+        real = vec.set_next_tasks
+        vec.set_next_tasks = lambda tasks, idx: (calls.append(list(idx)), real(tasks, idx))[1]  # type: ignore[method-assign]
+        vec.env_method = None  # type: ignore[assignment]  # the per-env path must not be taken
+        for i in range(6):  # the twin replays prime's hand-outs (task, then its token)
+            for _ in range(1 + curriculum.lookahead):
+                twin.sample()
+                twin.handout_token()
+        curriculum.hand_out(np.array([4, 1, 5]))
+        assert calls == [[4, 1, 5]]
+        for i in (4, 1, 5):
+            want = twin.sample()
+            token = twin.handout_token()
+            assert vec.pending_tasks([i])[0][-1] == space.validate(want)
+            assert curriculum.handouts[i][-1] == token
+            assert len(curriculum.handouts[i]) == 2 + curriculum.lookahead
+    finally:
+        vec.close()

@@ -176,3 +176,148 @@ def test_a_robust_maskable_ppo_update_stays_finite_with_a_few_replayed_transitio
         assert changed == (n > 1), n
     assert stats["gradient_updates"] == 2 and stats["skipped_updates"] == 1
     vec.close()
+
+
+class _PerEpisodeTracker(RegretTracker):
+    """The per-episode loop ``rollout_end`` was before issue 18 (three slice sums per
+    episode and per running sub-env): the oracle the batched sums must equal bit for bit."""
+
+    def rollout_end(self, advantages: np.ndarray, values: np.ndarray) -> list[Episode]:
+        from teachers.plr import level_key
+
+        adv = np.asarray(advantages, dtype=np.float64).reshape(-1, self.n_envs)
+        val = np.asarray(values, dtype=np.float64).reshape(-1, self.n_envs)
+        n_steps = adv.shape[0]
+        done = []
+        for episode, i, start, end in self.finished:
+            a, v = adv[start:end + 1, i], val[start:end + 1, i]
+            steps = int(self.carry_steps[i]) + a.size
+            pos_sum = self.carry_pos_adv[i] + np.clip(a, 0.0, None).sum()
+            abs_sum = self.carry_abs_adv[i] + np.abs(a).sum()
+            value_sum = self.carry_values[i] + v.sum()
+            self.carry_pos_adv[i] = self.carry_abs_adv[i] = self.carry_values[i] = 0.0
+            self.carry_steps[i] = 0
+            key = level_key(episode)
+            best = max(self.best_return.pop(key, -np.inf), float(episode.episode_return))
+            self.best_return[key] = best
+            if len(self.best_return) > self.max_levels:
+                self.best_return.popitem(last=False)
+            episode.extra["pvl"] = float(pos_sum / steps)
+            episode.extra["maxmc"] = float(best - value_sum / steps)
+            episode.extra["regret_steps"] = steps
+            episode.extra["mean_abs_gae"] = float(abs_sum / steps)
+            done.append(episode)
+        for i in range(self.n_envs):
+            s = int(self.seg_start[i])
+            if s < n_steps:
+                self.carry_pos_adv[i] += np.clip(adv[s:, i], 0.0, None).sum()
+                self.carry_abs_adv[i] += np.abs(adv[s:, i]).sum()
+                self.carry_values[i] += val[s:, i].sum()
+                self.carry_steps[i] += n_steps - s
+        self.seg_start[:] = 0
+        self.finished = []
+        return done
+
+
+@pytest.mark.parametrize("n_steps,n_envs,p_done", [(1, 5, 0.5), (7, 3, 0.3), (64, 256, 0.02), (64, 64, 0.5),
+                                                   (300, 4, 0.004)])
+def test_batched_rollout_end_gives_the_per_episode_loops_scores_bit_for_bit(n_steps: int, n_envs: int,
+                                                                             p_done: float) -> None:
+    """Random rollouts (float32 advantages and values as SB3 stores them, episodes of 1 step
+    up to several rollouts, several per env per rollout, repeated levels): the batched
+    ``rollout_end`` fills every score and keeps every carried sum exactly as the loop did.
+    Segments of 300 steps cross NumPy's pairwise block (128), so the order of additions
+    inside a sum is checked too."""
+    rng = np.random.default_rng(n_steps * 1000 + n_envs)
+    fast, slow = RegretTracker(n_envs, max_levels=20), _PerEpisodeTracker(n_envs, max_levels=20)
+    n_checked = 0
+    for _rollout in range(4):
+        adv = (rng.standard_normal((n_steps, n_envs)) * 3).astype(np.float32)
+        val = rng.standard_normal((n_steps, n_envs)).astype(np.float32)
+        pairs = []
+        for pos in range(n_steps):
+            for i in np.flatnonzero(rng.random(n_envs) < p_done):
+                level, ret = f"L{rng.integers(30)}", float(rng.standard_normal())
+                a, b = ep(level, ret, 1), ep(level, ret, 1)
+                fast.episode_finished(a, int(i), pos)
+                slow.episode_finished(b, int(i), pos)
+                pairs.append((a, b))
+        got, want = fast.rollout_end(adv, val), slow.rollout_end(adv, val)
+        assert len(got) == len(want) == len(pairs)
+        for a, b in pairs:
+            assert a.extra == b.extra  # float == : the same bits (no NaN here)
+            assert type(a.extra["regret_steps"]) is int
+            n_checked += 1
+        for name in ("carry_pos_adv", "carry_abs_adv", "carry_values", "carry_steps", "seg_start"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert list(fast.best_return.items()) == list(slow.best_return.items())
+    assert n_checked > 0
+
+
+class _PerEnvMask:
+    """``ReplayMask.on_step`` as the per-env loop it was before issue 18 (the oracle)."""
+
+    @staticmethod
+    def on_step(self, pos: int, dones: np.ndarray, infos) -> None:  # noqa: ANN001
+        for i in range(self.mask.shape[1]):
+            if self.episode_start[i]:
+                task = infos[i].get("task")
+                self.episode_flag[i] = bool(task is not None and self.teacher.is_replay_task(task))
+                self.episode_start[i] = False
+            self.mask[pos, i] = self.episode_flag[i]
+            self.episode_counts[i] += (int(self.episode_flag[i]), 1)
+            if dones[i]:
+                if self.keep_log:
+                    self.log.append((i, self.episode_token[i], int(self.episode_counts[i, 0]),
+                                     int(self.episode_counts[i, 1])))
+                self.episode_counts[i] = 0
+                if self.curriculum is not None:
+                    self._label_from_token(i)
+                else:
+                    self.episode_start[i] = True
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+def test_replay_mask_labels_as_the_per_env_loop(tokens: bool) -> None:
+    """The array version of ``ReplayMask.on_step`` gives the mask, the per-episode counts and
+    the log of the per-env loop, with hand-out tokens (PLR, ACCEL) and with task strings."""
+    from students.robust import ReplayMask
+
+    n_envs, n_steps = 37, 16
+    rng = np.random.default_rng(5)
+
+    class Teacher:  # replay labels: even tokens, levels whose name ends in an odd digit
+        def is_replay_task(self, task):  # noqa: ANN001, ANN202
+            return int(task["level"][-1]) % 2 == 1
+
+    class Bridge:
+        def __init__(self) -> None:
+            self.head = list(range(n_envs))
+
+        def current_handout(self, i: int):  # noqa: ANN201
+            return self.head[i]
+
+    teacher = Teacher()
+    if tokens:
+        teacher.is_replay_token = lambda token: token is not None and token % 2 == 0  # type: ignore[attr-defined]
+    bridges = [Bridge(), Bridge()]
+    fast, slow = (ReplayMask(teacher, n_steps, n_envs, bridge) for bridge in bridges)
+    for m in (fast, slow):
+        m.keep_log = True
+    next_token = n_envs
+    for _rollout in range(3):
+        fast.reset(), slow.reset()
+        for pos in range(n_steps):
+            dones = rng.random(n_envs) < 0.2
+            infos = [{"task": {"level": f"L{rng.integers(10)}"}} for _ in range(n_envs)]
+            for i in np.flatnonzero(dones):  # the bridge pops the finished episode's token first
+                for b in bridges:
+                    b.head[i] = next_token
+                next_token += 1
+            fast.on_step(pos, dones, infos)
+            _PerEnvMask.on_step(slow, pos, dones, infos)
+            assert np.array_equal(fast.mask, slow.mask)
+            assert np.array_equal(fast.episode_counts, slow.episode_counts)
+            assert np.array_equal(fast.episode_flag, slow.episode_flag)
+    assert fast.log == slow.log and len(fast.log) > 50
+    assert 0 < fast.mask.sum() < fast.mask.size
