@@ -29,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from envs.errors import TeachBenchError
 from envs.registry import make_env
-from experiments.running.config_checks import identity_config, validate_config
+from experiments.running.config_checks import identity_config, resolve_auto_params, validate_config
 from test_fuzz_envs import task_envs
 
 HYDRA_ERRORS = (HydraException, OmegaConfBaseException)
@@ -94,10 +94,12 @@ def _compose_or_none(compose, args: list[str]):
 
 
 def _build_what_run_builds(cfg) -> None:
-    """What run() constructs before the first training step (cheap parts only)."""
+    """What run() constructs before the first training step (cheap parts only), after the
+    same resolution of ``auto`` teacher parameters (PAIRED/CLUTR's ``max_pending``)."""
     from students.build import student_params
     from teachers.registry import make_teacher
 
+    resolve_auto_params(cfg)
     env_kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True) if cfg.env.get("kwargs") else {}
     env = make_env(cfg.env.name, **env_kwargs)
     space = env.unwrapped.task_space if hasattr(env.unwrapped, "task_space") else None
@@ -144,6 +146,15 @@ def test_validated_configs_build_or_fail_clearly(compose, args):
         pass
     except HYDRA_ERRORS:
         pass
+
+
+def test_what_run_builds_resolves_auto_params_first(compose):
+    """PAIRED's default ``max_pending: auto`` becomes a number before anything is built, as in
+    run(): 2 for the gridworld's 8 envs (2 * 8 * (1 + 1 look-ahead) // 32 + 1 = 2)."""
+    cfg = compose("env=gridworld", "teacher=paired")
+    assert cfg.teacher.params.max_pending == "auto"
+    _build_what_run_builds(cfg)
+    assert cfg.teacher.params.max_pending == 2
 
 
 def test_unknown_env_kwarg_is_a_clear_error(compose):
