@@ -198,3 +198,54 @@ def test_walker_run_is_played_with_its_observation_statistics(tmp_path, capsys):
     assert normalizer.obs_rms.count > 0  # statistics of training, not a fresh normaliser
     assert main([str(path), "levels=held_out"]) == 0
     assert len(_records(capsys.readouterr().out)) == 6  # walker_obstacles' six named held-out courses
+
+
+@pytest.fixture(scope="module")
+def held_out_run(tmp_path_factory) -> Path:
+    """A tiny run on dcd's 0-60-block maze with its held-out evaluation (2 episodes a maze)."""
+    root = tmp_path_factory.mktemp("eval_held")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", [f"runs_dir={root / 'runs'}", "env=gridworld_dcd", "env.n_envs=4", "budget.steps=512",
+                                 "eval.every=100000", "checkpoint.every=256", "eval.held_out=true",
+                                 "eval.held_out_episodes=2", "env.students.ppo.n_steps=64"])
+    GlobalHydra.instance().clear()
+    run(cfg)
+    return run_dir_for(cfg).path
+
+
+def test_held_out_follows_the_runs_protocol_and_measures_its_rate_again(held_out_run, capsys):
+    summary = json.loads((held_out_run / "summary.json").read_text())
+    config_seed = 0
+    assert main([str(held_out_run), "levels=held_out", f"seed={config_seed + 200_000}"]) == 0
+    records = _records(capsys.readouterr().out)
+    solved = summary["held_out_solved"]
+    assert set(records["name"]) == set(solved)
+    assert (records.groupby("name").size() == 2).all()  # the run config's eval.held_out_episodes, not 1
+    # the same policy, protocol and seed as the run's final held-out evaluation: the same rates
+    assert records.groupby("name")["success"].mean().to_dict() == pytest.approx(solved)
+    meta = json.loads((_records_dir(records, held_out_run) / "meta.json").read_text())
+    assert meta["protocol"]["held_out"] == {"episodes": 2, "deterministic": False}  # dcd: the stochastic policy
+
+
+def _records_dir(records: pd.DataFrame, run_dir: Path) -> Path:
+    return max((run_dir / "evaluations").iterdir())
+
+
+def test_unfinished_run_needs_checkpoint_latest(held_out_run, tmp_path, capsys):
+    cut = tmp_path / held_out_run.name
+    shutil.copytree(held_out_run, cut)
+    (cut / "summary.json").unlink()
+    (cut / "model.zip").unlink()
+    assert main([str(cut), "levels=held_out", "episodes=1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("teachbench-eval: error: run_dir: ") and "checkpoint=latest" in err[0]
+    assert main([str(cut), "levels=held_out", "episodes=1", "deterministic=true", "checkpoint=latest"]) == 0
+    out = capsys.readouterr().out
+    assert "policy checkpoint step-" in out
+    records = _records(out)
+    assert (records.groupby("name").size() == 1).all()
+    for bad, key in (("deterministic=maybe", "deterministic"), ("checkpoint=best", "checkpoint")):
+        assert main([str(cut), bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"teachbench-eval: error: {key}: "), err

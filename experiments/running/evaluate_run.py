@@ -3,12 +3,21 @@
     teachbench-eval RUN_DIR                          # the env's test set
     teachbench-eval RUN_DIR levels=held_out          # the env's named held-out levels
     teachbench-eval RUN_DIR levels=mazes.txt episodes=3 --video mazes.gif
+    teachbench-eval RUN_DIR levels=held_out episodes=100 checkpoint=latest   # an interrupted run, dcd's 100 episodes
 
 ``levels`` is ``test`` (the env's test set, what training evaluated), ``held_out`` (the
 env's named held-out tasks/levels), ``all`` (both), or a text file of ASCII mazes for the
 gridworld: ``#`` wall, ``.`` empty, ``A`` the agent (facing east; ``> v < ^`` give
 another heading), ``G`` the goal; a square picture with its border, several mazes
 separated by blank lines (:meth:`envs.gridworld.level.Level.from_ascii` parses each).
+
+Protocols: the test set and ASCII mazes are played greedily, ``episodes`` each (default 1),
+as training evaluates. The held-out levels are played as the run's own final evaluation
+plays them (``students.evaluate.evaluate_held_out`` with the env's protocol, e.g. dcd's 10
+stochastic episodes per maze, or the run config's ``eval.held_out_*``); ``episodes=`` and
+``deterministic=`` override either. ``checkpoint=latest`` evaluates a run that has not
+finished (interrupted at a session's end, say) at its latest checkpoint, so a long run's
+held-out rate can be read between its sessions.
 
 The policy is ``RUN_DIR/model.zip``, the final policy a run saves when it finishes (with
 ``RUN_DIR/vecnormalize.json`` beside it when the env normalises observations). A run
@@ -67,8 +76,9 @@ class LevelSet:
 
 
 # -- the run ----------------------------------------------------------------------------------
-def open_run(path: str | Path) -> tuple[RunDir, DictConfig]:
-    """The finished run at ``path`` and its config (read without running code)."""
+def open_run(path: str | Path, unfinished: bool = False) -> tuple[RunDir, DictConfig]:
+    """The finished run at ``path`` and its config (read without running code);
+    ``unfinished``: an interrupted or running run too (its latest checkpoint is played)."""
     from experiments.safe_config import load_run_config
 
     rd = RunDir(path)
@@ -76,10 +86,11 @@ def open_run(path: str | Path) -> tuple[RunDir, DictConfig]:
         raise TeachBenchError("run_dir", f"{rd.path} is not a directory")
     if not rd.config_path.exists():
         raise TeachBenchError("run_dir", f"{rd.path} is not a run directory (no config.yaml)")
-    if not rd.finished:
+    if not rd.finished and not unfinished:
         state = rd.status().get("state", "unknown")
         raise TeachBenchError("run_dir", f"{rd.path} has not finished (state {state!r}); evaluate it once summary.json "
-                              "exists (rerun the same command to continue it)")
+                              "exists (rerun the same command to continue it), or its latest checkpoint with "
+                              "checkpoint=latest")
     return rd, load_run_config(rd.path)
 
 
@@ -212,13 +223,12 @@ def level_set(cfg: DictConfig, levels: str) -> LevelSet:
 
 # -- playing ----------------------------------------------------------------------------------
 def evaluate_levels(model: Any, normalizer: Any, cfg: DictConfig, levels: LevelSet, episodes: int,
-                    seed: int) -> pd.DataFrame:
+                    seed: int, deterministic: bool = True) -> pd.DataFrame:
     """One row per episode: level name, task, return, length, success, mastered."""
     from students.evaluate import evaluate
 
-    n_envs = int(cfg.eval.get("n_envs", 8)) if cfg.get("eval") else 8
-    records = evaluate(model, str(cfg.env.name), levels.tasks, _env_kwargs(cfg), episodes, n_envs,
-                       normalizer=normalizer, seed=seed)
+    records = evaluate(model, str(cfg.env.name), levels.tasks, _env_kwargs(cfg), episodes, _eval_envs(cfg),
+                       deterministic=deterministic, normalizer=normalizer, seed=seed)
     rows = []
     count: dict[int, int] = {}
     for r in records:
@@ -230,6 +240,56 @@ def evaluate_levels(model: Any, normalizer: Any, cfg: DictConfig, levels: LevelS
         row.update({f"task.{k}": v for k, v in task.items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def run_held_out_protocol(cfg: DictConfig, episodes: int | None, deterministic: bool | None) -> dict[str, Any]:
+    """The held-out protocol of this run's final evaluation (the env's, or the run config's
+    ``eval.held_out_*``), with the command line's ``episodes`` / ``deterministic`` on top."""
+    from envs.registry import make_env
+    from students.evaluate import held_out_protocol
+
+    ev = cfg.get("eval") or {}
+    env = make_env(str(cfg.env.name), **_env_kwargs(cfg)).unwrapped
+    try:
+        protocol = held_out_protocol(env, ev.get("held_out_episodes"), ev.get("held_out_deterministic"))
+    finally:
+        env.close()
+    for key, value in (("episodes", episodes), ("deterministic", deterministic)):
+        if value is not None:
+            protocol[key] = value
+    return protocol
+
+
+def evaluate_held_out_levels(model: Any, normalizer: Any, cfg: DictConfig, protocol: Mapping[str, Any],
+                             seed: int) -> pd.DataFrame:
+    """The env's held-out levels played as the run's final evaluation plays them
+    (:func:`students.evaluate.evaluate_held_out`: every variant of a procedural maze, the
+    protocol's episodes per name, stochastic or greedy); one row per episode."""
+    from envs.registry import make_env
+    from students.evaluate import evaluate_held_out, held_out_levels
+
+    env = make_env(str(cfg.env.name), **_env_kwargs(cfg)).unwrapped
+    try:
+        held = held_out_levels(env)
+    finally:
+        env.close()
+    if not held:
+        raise TeachBenchError("levels", f"env {cfg.env.name!r} has no 'held_out' levels", LEVEL_SETS)
+    result = evaluate_held_out(model, str(cfg.env.name), held, _env_kwargs(cfg), int(protocol["episodes"]),
+                               bool(protocol["deterministic"]), _eval_envs(cfg), normalizer=normalizer, seed=seed)
+    names = list(held)
+    count: dict[str, int] = {}
+    rows = []
+    for name, r in result.records:
+        episode = count.get(name, 0)
+        count[name] = episode + 1
+        rows.append({"name": name, "task_index": names.index(name), "episode": episode, "return": r.episode_return,
+                     "length": r.length, "success": r.success, "mastered": r.mastered})
+    return pd.DataFrame(rows)
+
+
+def _eval_envs(cfg: DictConfig) -> int:
+    return int(cfg.eval.get("n_envs", 8)) if cfg.get("eval") else 8
 
 
 def summary_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -287,7 +347,7 @@ def output_dir(rd: RunDir, label: str) -> Path:
 
 # -- the command ------------------------------------------------------------------------------
 def _options(items: Sequence[str]) -> dict[str, str]:
-    allowed = ("levels", "episodes", "seed")
+    allowed = ("levels", "episodes", "seed", "deterministic", "checkpoint")
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -312,18 +372,46 @@ def _int(options: Mapping[str, str], key: str, default: int, minimum: int) -> in
     return value
 
 
-def evaluate_run(run_dir: str | Path, levels: str = "test", episodes: int = 1, seed: int | None = None,
-                 video: str | Path | None = None, video_levels: int = 4, device: str = "cpu") -> dict[str, Any]:
-    """Evaluate a finished run; returns ``{"records", "table", "out", "policy", "video"}``."""
-    rd, cfg = open_run(run_dir)
+def _bool(options: Mapping[str, str], key: str) -> bool | None:
+    raw = options.get(key)
+    if raw is None:
+        return None
+    if raw.lower() not in ("true", "false"):
+        raise TeachBenchError(key, f"must be true or false, got {raw!r}", ["true", "false"])
+    return raw.lower() == "true"
+
+
+def evaluate_run(run_dir: str | Path, levels: str = "test", episodes: int | None = None, seed: int | None = None,
+                 video: str | Path | None = None, video_levels: int = 4, device: str = "cpu",
+                 deterministic: bool | None = None, checkpoint: bool = False) -> dict[str, Any]:
+    """Evaluate a finished run (``checkpoint``: or an unfinished one's latest checkpoint);
+    returns ``{"records", "table", "out", "policy", "video", "protocol"}``.
+
+    The test set is played as training evaluated it (greedy, ``episodes`` each, default 1).
+    ``levels=held_out`` follows the run's own held-out protocol (for the maze dcd's: every
+    variant, 10 stochastic episodes per maze) unless ``episodes`` / ``deterministic`` are
+    given, so its solved rates are the run's ``held_out_solved`` measured again; ``all``
+    plays both, each by its own protocol."""
+    rd, cfg = open_run(run_dir, unfinished=checkpoint)
     policy = find_policy(rd)
     chosen = level_set(cfg, levels)
     if video is not None and Path(video).suffix.lower() not in (".gif", ".mp4"):
         raise TeachBenchError("--video", f"unknown video suffix {Path(video).suffix!r}", [".gif", ".mp4"])
+    test_protocol = {"episodes": 1 if episodes is None else episodes,
+                     "deterministic": True if deterministic is None else deterministic}
+    has_held = levels == "held_out" or (levels == "all" and any(not n.startswith("test_") for n in chosen.names))
+    held_protocol = run_held_out_protocol(cfg, episodes, deterministic) if has_held else None
     model, normalizer = load_policy(cfg, policy, device=device)
     try:
         seed = int(cfg.seed) + 300_000 if seed is None else seed
-        records = evaluate_levels(model, normalizer, cfg, chosen, episodes, seed)
+        parts = []
+        if levels != "held_out":
+            test_only = LevelSet(chosen.label, *_without_held_out(chosen)) if levels == "all" else chosen
+            parts.append(evaluate_levels(model, normalizer, cfg, test_only, int(test_protocol["episodes"]), seed,
+                                         bool(test_protocol["deterministic"])))
+        if held_protocol is not None:
+            parts.append(evaluate_held_out_levels(model, normalizer, cfg, held_protocol, seed))
+        records = pd.concat(parts, ignore_index=True)
         records.insert(0, "levels", chosen.label)
         records["policy"] = policy.source
         out = output_dir(rd, chosen.label)
@@ -333,11 +421,18 @@ def evaluate_run(run_dir: str | Path, levels: str = "test", episodes: int = 1, s
         video_path = record_video(model, normalizer, cfg, chosen, Path(video), video_levels, seed) if video else None
     finally:
         model.get_env().close()
-    write_json(out / "meta.json", {"levels": levels, "label": chosen.label, "episodes": episodes, "seed": seed,
+    protocol = {"test": None if levels == "held_out" else test_protocol, "held_out": held_protocol}
+    write_json(out / "meta.json", {"levels": levels, "label": chosen.label, "protocol": protocol, "seed": seed,
                                    "policy": str(policy.model_path.relative_to(rd.path)), "policy_source": policy.source,
                                    "video": str(video_path) if video_path else None})
     return {"records": records, "table": summary_table(records), "out": out, "policy": policy,
-            "video": video_path}
+            "video": video_path, "protocol": protocol}
+
+
+def _without_held_out(levels: LevelSet) -> tuple[list[str], list[dict[str, Any]]]:
+    """The test-set part of an ``all`` level set (its held-out part is played by protocol)."""
+    keep = [i for i, name in enumerate(levels.names) if name.startswith("test_")]
+    return [levels.names[i] for i in keep], [levels.tasks[i] for i in keep]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -347,15 +442,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = one_line_parser("teachbench-eval", description="Evaluate a finished run's policy on a set of levels.")
         parser.add_argument("run_dir", help="a finished run directory")
         parser.add_argument("options", nargs="*", metavar="key=value",
-                            help="levels=test|held_out|all|<mazes.txt> (default test), episodes=N (default 1), seed=S")
+                            help="levels=test|held_out|all|<mazes.txt> (default test), episodes=N (default 1; "
+                                 "held_out: the run's protocol), deterministic=true|false, seed=S, "
+                                 "checkpoint=latest (an unfinished run's latest checkpoint)")
         parser.add_argument("--video", metavar="OUT.gif", help="also record the first levels into this GIF/MP4")
         parser.add_argument("--video-levels", type=int, default=4, help="levels in the video (default 4)")
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         options = _options(args.options)
         if args.video_levels < 1:
             raise TeachBenchError("--video-levels", f"must be >= 1, got {args.video_levels}")
-        result = evaluate_run(args.run_dir, options.get("levels", "test"), _int(options, "episodes", 1, 1),
-                              _int(options, "seed", 0, 0) if "seed" in options else None, args.video, args.video_levels)
+        if options.get("checkpoint", "latest") != "latest":
+            raise TeachBenchError("checkpoint", f"unknown value {options['checkpoint']!r}", ["latest"])
+        result = evaluate_run(args.run_dir, options.get("levels", "test"),
+                              _int(options, "episodes", 1, 1) if "episodes" in options else None,
+                              _int(options, "seed", 0, 0) if "seed" in options else None, args.video, args.video_levels,
+                              deterministic=_bool(options, "deterministic"), checkpoint="checkpoint" in options)
         policy = result["policy"]
         note = "" if policy.source == "final" else f" (no {FINAL_POLICY}: the policy of its {policy.source})"
         print(f"{args.run_dir}: policy {policy.source}{note}")

@@ -44,7 +44,7 @@ from experiments.running.sinks import make_sink
 from experiments.safe_config import load_run_config
 from students.bridge import Curriculum, CurriculumCallback
 from students.build import load_student, make_student
-from students.evaluate import evaluate, evaluate_held_out
+from students.evaluate import evaluate, evaluate_held_out, held_out_levels, held_out_protocol
 from students.regret import attach_teacher_needs, replay_budget_warning
 from students.reset import with_student_reset
 from students.split_update import with_split_update
@@ -560,12 +560,10 @@ def _build_env(plan: RunPlan) -> _EnvFacts:
     vec = make_vec_env(plan.env_name, plan.env_kwargs, plan.n_envs, plan.vec_env, seed=plan.seed,
                        normalize=plan.normalize, envs_per_worker=plan.envs_per_worker)
     spec_env = _spec_env(plan.env_name, plan.env_kwargs)
-    held_out: dict[str, Any] = {}
-    if plan.eval_held_out:  # every variant of a procedural maze where the env lists them
-        variants = getattr(spec_env, "held_out_variants", None)
-        held_out = dict(variants() if callable(variants) else spec_env.held_out())
+    held_out = held_out_levels(spec_env) if plan.eval_held_out else {}
     facts = _EnvFacts(vec=vec, task_space=spec_env.task_space, test_tasks=list(spec_env.test_tasks()),
-                      held_out=held_out, held_out_protocol=_held_out_protocol(plan, spec_env),
+                      held_out=held_out, held_out_protocol=held_out_protocol(spec_env, plan.held_out_episodes,
+                                                                          plan.held_out_deterministic),
                       episode_steps=getattr(spec_env, "max_steps", None))
     spec_env.close()
     return facts
@@ -775,20 +773,6 @@ def _held_out_eval(model: Any, env_name: str, env_kwargs: dict[str, Any], held_o
                      "success": r.success, "mastered": r.mastered})
     writers["eval"].extend(rows)
     return result.solved
-
-
-def _held_out_protocol(plan: RunPlan, env: Any) -> dict[str, Any]:
-    """Episodes per held-out level and greedy or not: the config's ``eval.held_out_episodes``
-    / ``eval.held_out_deterministic`` where set, else the env's ``held_out_protocol()``
-    (the maze: dcd's 10 stochastic episodes), else one greedy episode."""
-    base = {"episodes": 1, "deterministic": True}
-    own = getattr(env, "held_out_protocol", None)
-    if callable(own):
-        base.update(own())
-    for key, value in (("episodes", plan.held_out_episodes), ("deterministic", plan.held_out_deterministic)):
-        if value is not None:
-            base[key] = value
-    return base
 
 
 def _spec_env(name: str, kwargs: dict[str, Any]) -> Any:
