@@ -126,7 +126,7 @@ class BatchedMazeVecEnv(VecEnv):
         if len(tasks) != len(indices):
             raise TeachBenchError("set_next_tasks", f"{len(tasks)} tasks for {len(indices)} envs")
         for task, i in zip(tasks, indices):
-            parsed = parse_task(self.task_space, task, self.max_size)
+            parsed = parse_task(self.task_space, task, self.max_level_size)
             self._queues[int(i)].append(parsed)
             self._queued_raw[int(i)].append(self._report_of(parsed))
 
