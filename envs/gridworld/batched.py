@@ -17,7 +17,9 @@ every reset of env ``i`` (auto-reset included) plays the head of its queue, or, 
 empty queue, its current task again (a fresh layout) or its current level again.
 ``pending_tasks`` / ``clear_tasks`` complete the protocol for checkpoints. Tasks are
 validated when queued, so a bad task raises :class:`TeachBenchError` to the caller and
-never inside ``step``. Seeds: sub-env ``i`` seeded ``s`` draws the same levels as
+never inside ``step``. Level strings are read as the single env reads them, through the
+process's level cache (:class:`~envs.gridworld.level.LevelCache`): a replayed level is
+parsed and checked once, not at every hand-out. Seeds: sub-env ``i`` seeded ``s`` draws the same levels as
 ``MazeEnv.reset(seed=s)`` for the same task.
 """
 
