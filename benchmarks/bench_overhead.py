@@ -110,6 +110,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv  # noqa:
 
 import envs  # noqa: E402,F401
 from _config import env_config, teacher_config  # noqa: E402
+from envs.gridworld.level import LEVELS  # noqa: E402
 from envs.registry import make_env  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
 from students.build import make_student  # noqa: E402
@@ -243,6 +244,7 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
     peer (no teacher: uniform tasks, or with ``replay`` the tasks a recorded teacher run
     played). ``record`` keeps the tasks each sub-env played (teacher runs on the batched
     VecEnv); ``dry`` gets the number of uniform-peer mazes that played out their queue."""
+    LEVELS.clear()  # each run starts with no parsed level, as a run's process does (issue 18)
     if teacher is not None:
         vec = make_vec_env(env_name, kwargs, n_envs, kind, seed)
     elif replay is not None:

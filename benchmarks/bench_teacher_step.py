@@ -42,6 +42,7 @@ import yaml  # noqa: E402
 
 import envs  # noqa: E402,F401
 from _config import env_config, teacher_config  # noqa: E402
+from envs.gridworld.level import LEVELS  # noqa: E402
 from students.bridge import Curriculum  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
@@ -71,6 +72,7 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
     """(mean µs of on_step per vector step, mean µs of the env step, episodes finished,
     mean µs per vector step of each of :data:`PARTS`)."""
     name, kwargs, _, _ = env_config(args.env)
+    LEVELS.clear()  # no level parsed by the previous teacher's run (the same seeds make the same levels)
     vec = make_vec_env(name, kwargs, args.n_envs, "batched", seed=0)
     try:
         registry, params = teacher_config(teacher_name, args.env)
@@ -153,11 +155,14 @@ def main() -> None:
         args.teachers = list(ALL)
     print(f"env={args.env} n_envs={args.n_envs} steps={args.steps} (first {args.warmup} untimed) set={args.set}")
     print(f"{'teacher':<12}{'bridge µs/step':>16}{'env µs/step':>14}{'bridge/env':>12}{'episodes':>10}"
-          + "".join(f"{p + ' µs':>18}" for p in PARTS))
+          + "".join(f"{p + ' µs':>18}" for p in PARTS) + f"{'level cache hits':>18}")
     for name in args.teachers:
         bridge, env, episodes, parts = measure(name, args, profile=args.profile > 0)
+        # level strings (PLR's replays, ACCEL's children) parsed from the process's cache
+        lookups = LEVELS.hits + LEVELS.misses
+        hits = f"{LEVELS.hits / lookups:.3f}" if lookups else "-"
         print(f"{name:<12}{bridge:>16.0f}{env:>14.0f}{bridge / env:>12.3f}{episodes:>10}"
-              + "".join(f"{parts[p]:>18.0f}" for p in PARTS), flush=True)
+              + "".join(f"{parts[p]:>18.0f}" for p in PARTS) + f"{hits:>18}", flush=True)
 
 
 if __name__ == "__main__":

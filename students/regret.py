@@ -161,13 +161,15 @@ def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int | 
                            operator: str = "dcd") -> str:
     """ACCEL's edit for gridworld level strings: dcd's maze editor (``"dcd"``: random
     cells set to wall / empty / goal) or our add/remove/move edits (``"teachbench"``)."""
-    from envs.gridworld.level import EDIT_OPERATORS, Level, dcd_edit, mutate
+    from envs.gridworld.level import EDIT_OPERATORS, LEVELS, as_level, dcd_edit, mutate
 
     if operator not in EDIT_OPERATORS:
         raise TeachBenchError("edit_operator", f"unknown edit operator {operator!r}", EDIT_OPERATORS)
     edit = dcd_edit if operator == "dcd" else mutate
     n = DCD_MAZE_EDITS if n_edits is None else n_edits
-    return edit(Level.from_string(level), rng, n_edits=n).to_string()
+    # the parent was just replayed (parsed already); the child is handed out as its string
+    # next, so the env's level cache keeps the child this edit made (envs/gridworld/level.py)
+    return LEVELS.remember(edit(as_level(level), rng, n_edits=n))
 
 
 def level_editor(level: str, rng: np.random.Generator, n_edits: int | None = None, operator: str = "dcd") -> str:

@@ -23,6 +23,8 @@ CASES = {
                            "--teachers", "random"], ["ratio", "collect ratio"]),
     "bench_teacher_step.py": (["--n-envs", "16", "--steps", "30", "--warmup", "5", "--rollout", "8", "--teachers",
                                "random", "adr", "spdl", "plr", "accel"], ["bridge/env", "spdl", "accel"]),
+    "bench_level_handout.py": (["--n-envs", "16", "--handouts", "64", "--warmup", "32", "--buffer", "40"],
+                               ["level, cached", "hit rate"]),
     "bench_scaling.py": (["--envs", "gridworld_small", "--steps", "512", "--max-envs", "2", "--vec", "dummy",
                           "--policies", "mlp", "cnn"], ["vs n_envs=1", "cnn policy"]),
     "bench_memory.py": (["--env", "gridworld_small", "--steps", "2048", "--teachers", "random"], ["growth / 1M steps"]),

@@ -300,3 +300,125 @@ def test_fuzzed_level_strings_give_teachbench_error_or_a_valid_level():
         for _ in range(5):
             env.step(int(rng.integers(3)))
     assert ok > 20 and bad > 20
+
+
+def _checked_from_string(text: str) -> Level:
+    """The string format read by hand and the level built by the checking constructor:
+    what ``Level.from_string`` must give (or the error it must raise) without its shortcut
+    of trusting walls decoded from the bitmask."""
+    import base64
+
+    parts = text.strip().split(":")
+    if len(parts) != 5 or parts[0] != "m1":
+        raise TeachBenchError("level", "malformed")
+    size = int(parts[1])
+    if not 4 <= size <= 64:
+        raise TeachBenchError("level.size", "range")
+    sx, sy, d = (int(v) for v in parts[2].split(","))
+    gx, gy = (int(v) for v in parts[3].split(","))
+    raw = base64.urlsafe_b64decode(parts[4] + "=" * (-len(parts[4]) % 4))
+    n = size - 2
+    if len(raw) != (n * n + 7) // 8:
+        raise TeachBenchError("level.walls", "bytes")
+    bits = [(byte >> (7 - k)) & 1 for byte in raw for k in range(8)]  # packbits order: high bit first
+    if any(bits[n * n:]):
+        raise TeachBenchError("level.walls", "padding")
+    walls = [(c // n + 1) * size + c % n + 1 for c in range(n * n) if bits[c]]
+    return Level(size, tuple(walls), (sx, sy), d, (gx, gy))
+
+
+def test_from_string_checks_start_goal_and_direction_as_the_constructor_does():
+    """from_string trusts the walls it decodes (sorted, distinct, interior by construction)
+    and checks the rest with the constructor's own checks: on valid strings and on strings
+    whose start, goal or direction were moved anywhere (outside, onto a wall, onto each
+    other, a bad direction), it gives the constructor's level or raises for the same key."""
+    rng = np.random.default_rng(11)
+    space = MazeEnv().task_space
+    same = raised = 0
+    for k in range(300):
+        lvl = generate_level(space.sample(rng), seed=k)
+        _, size, start, goal, walls = lvl.to_string().split(":")
+        s, g = [int(v) for v in start.split(",")], [int(v) for v in goal.split(",")]
+        if k % 3:
+            which = s if k % 3 == 1 else g
+            j = int(rng.integers(len(which)))
+            which[j] = int(rng.integers(-1, int(size) + 1)) if j < 2 else int(rng.integers(-1, 6))
+        text = f"m1:{size}:{','.join(map(str, s))}:{','.join(map(str, g))}:{walls}"
+        try:
+            want = _checked_from_string(text)
+        except TeachBenchError as err:
+            with pytest.raises(TeachBenchError) as got:
+                Level.from_string(text)
+            assert got.value.key == err.key, text
+            raised += 1
+            continue
+        got = Level.from_string(text)
+        assert got == want and got.walls == want.walls and got.seed is None
+        assert all(type(w) is int for w in got.walls) and type(got.start[0]) is int and type(got.start_dir) is int
+        same += 1
+    assert same > 100 and raised > 50  # both branches exercised
+
+
+def test_shortest_path_is_the_bfs_distance_to_the_goal_on_any_level():
+    """stats()'s shortest path (a bitset BFS) equals the cell-by-cell BFS distance of the
+    goal, −1 when the goal is walled off, on generated, edited and hand-drawn levels."""
+    from envs.gridworld.level import dcd_edit, mutate
+
+    rng = np.random.default_rng(5)
+    space = MazeEnv().task_space
+    levels = [Level.from_ascii(["#####", "#>#.#", "###.#", "#..G#", "#####"]),
+              Level.from_ascii(["####", "#>G#", "#..#", "####"])]
+    for k in range(200):
+        lvl = Level.from_string(generate_level(space.sample(rng), seed=k).to_string())
+        levels.append(dcd_edit(lvl, rng, n_edits=int(rng.integers(1, 30))) if k % 2 else mutate(lvl, rng, 6))
+    unsolvable = 0
+    for lvl in levels:
+        expected = int(bfs_distances(lvl.wall_grid, lvl.start)[lvl.goal])
+        assert lvl.shortest_path == expected and lvl.stats()["solvable"] == (expected > 0)
+        unsolvable += expected < 0
+    assert 5 < unsolvable < len(levels) - 50
+
+
+def test_level_cache_parses_each_string_once_and_drops_the_least_recent():
+    from envs.gridworld.level import LevelCache
+
+    rng = np.random.default_rng(2)
+    space = MazeEnv().task_space
+    texts = [generate_level(space.sample(rng), seed=k).to_string() for k in range(4)]
+    cache = LevelCache(2)
+    a = cache.parse(texts[0])
+    assert a == Level.from_string(texts[0]) and a.seed is None
+    assert cache.parse(texts[0]) is a and (cache.hits, cache.misses) == (1, 1)
+    cache.parse(texts[1])
+    cache.parse(texts[0])  # texts[1] is now the least recently used
+    cache.parse(texts[2])
+    assert len(cache) == 2 and cache.parse(texts[0]) is a
+    assert cache.parse(texts[1]) is not None and cache.misses == 4  # texts[1] was dropped
+    for _ in range(2):  # a bad string raises every time: it is never cached
+        with pytest.raises(TeachBenchError, match="level"):
+            cache.parse(texts[3][:-3])
+    assert len(cache) == 2 and cache.misses == 4
+    # a level made elsewhere (an ACCEL child) is kept under its string, seedless as parsed
+    seeded = generate_level(space.sample(rng), seed=99)
+    text = cache.remember(seeded)
+    kept = cache.parse(text)
+    assert text == seeded.to_string() and kept == seeded and kept.seed is None and seeded.seed == 99
+    cache.resize(0)
+    assert len(cache) == 0 and cache.parse(text) is not cache.parse(text)  # capacity 0: parsed every time
+    with pytest.raises(TeachBenchError, match="level_cache"):
+        cache.resize(-1)
+
+
+def test_single_env_reads_level_strings_through_the_shared_cache():
+    """MazeEnv and the batched env parse a level string with the same code (one cache per
+    process): the second env replaying a string another env parsed gets the same Level."""
+    from envs.gridworld.batched import BatchedMazeVecEnv
+    from envs.gridworld.level import LEVELS
+
+    text = generate_level({"size": 11, "wall_density": 0.2, "min_goal_distance": 0.5}, 7).to_string()
+    env = MazeEnv()
+    env.reset(options={"level": text})
+    vec = BatchedMazeVecEnv(1, seed=0)
+    vec.set_next_tasks([{"level": text}], [0])
+    vec.reset()
+    assert vec.levels[0] is env.level and LEVELS.parse(text) is env.level

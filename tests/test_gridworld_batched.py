@@ -182,3 +182,104 @@ def test_sb3_ppo_runs_on_the_batched_env():
     assert model.num_timesteps >= 1024
     assert len(model.ep_info_buffer) > 0  # our info["episode"] feeds SB3's episode stats
     VecMonitor(BatchedMazeVecEnv(2, seed=0)).reset()
+
+
+def _plr_style_run(teacher_name: str, cache: int) -> tuple[list, object, int]:
+    """A fixed-seed run of the batched env under a real level-replay teacher through the
+    bridge (PLR's or ACCEL's hand-outs: replays and ACCEL's children as level strings,
+    new levels as parameter tasks), with the process's level cache at ``cache`` levels.
+    Returns every observation, reward, done and finished-episode info (its wall-clock
+    time left out), the teacher, and the cache hits."""
+    from envs.gridworld.level import LEVEL_CACHE_SIZE, LEVELS
+    from students.bridge import Curriculum
+    from students.regret import level_editor
+    from teachers.registry import make_teacher
+
+    LEVELS.resize(cache)
+    LEVELS.clear()
+    try:
+        vec = BatchedMazeVecEnv(16, seed=3, max_steps=12)  # short episodes: many hand-outs
+        params = {"buffer_size": 24, "min_fill": 0.25, "replay_prob": 0.8}
+        if teacher_name == "accel":
+            params["replay_schedule"] = "fixed"
+        teacher = make_teacher(teacher_name, vec.task_space, seed=0, **params)
+        teacher.level_editor = level_editor
+        curriculum = Curriculum(teacher, vec)
+        curriculum.defer_updates = True  # scored at "rollout" end, as a run scores them
+        held = []
+
+        def stand_in_regret(episode, _i, _info):
+            episode.regret = 1.0 - float(episode.episode_return)
+            held.append(episode)
+
+        curriculum.episode_hooks.append(stand_in_regret)
+        curriculum.prime()
+        record = [vec.reset()]
+        rng = np.random.default_rng(4)
+        for t in range(240):
+            obs, rewards, dones, infos = vec.step(rng.integers(3, size=16))
+            curriculum.on_step(dones, infos, t * 16)
+            if (t + 1) % 8 == 0:
+                curriculum.deliver(sorted(held, key=lambda e: e.episode_id))
+                held.clear()
+                if hasattr(teacher, "on_rollout_end"):
+                    teacher.on_rollout_end()
+            finished = [{k: (v if k != "episode" else (v["r"], v["l"])) for k, v in infos[i].items()}
+                        for i in np.flatnonzero(dones)]
+            record.append((obs, rewards, dones, finished))
+        return record, teacher, LEVELS.hits
+    finally:
+        LEVELS.resize(LEVEL_CACHE_SIZE)
+
+
+@pytest.mark.parametrize("teacher_name", ["plr", "accel"])
+def test_level_cache_plays_the_same_episodes_as_parsing_every_hand_out(teacher_name):
+    """Issue 18: replayed levels are parsed once per string instead of once per hand-out.
+    The run with the cache plays exactly the run without it: the same levels, observations,
+    rewards, ends and infos, and the teacher hands out the same tasks."""
+    plain, t_plain, hits_plain = _plr_style_run(teacher_name, cache=0)
+    cached, t_cached, hits_cached = _plr_style_run(teacher_name, cache=8192)
+    assert hits_plain == 0 and hits_cached > 200  # the cache served most replays
+    assert t_cached.n_replayed == t_plain.n_replayed > 100
+    if teacher_name == "accel":
+        assert t_cached.n_children_played == t_plain.n_children_played > 50
+    assert np.array_equal(plain[0], cached[0])
+    for (o1, r1, d1, f1), (o2, r2, d2, f2) in zip(plain[1:], cached[1:]):
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2) and np.array_equal(d1, d2)
+        for a, b in zip(f1, f2):
+            assert a.keys() == b.keys()
+            for key in a:
+                if key == "terminal_observation":
+                    assert np.array_equal(a[key], b[key])
+                else:
+                    assert a[key] == b[key], key
+    assert sum(len(f) for *_, f in plain[1:]) > 250
+
+
+def test_bad_level_strings_raise_when_queued_even_next_to_cached_ones():
+    """A string is cached only once it parsed: corrupt strings, a bad start or goal, and a
+    level larger than the env plays raise TeachBenchError naming the key at queue time
+    (set_next_task and set_next_tasks alike), never inside step."""
+    from envs.gridworld.level import LEVELS
+
+    vec = BatchedMazeVecEnv(2, seed=0)
+    good = generate_level({"size": 11, "wall_density": 0.2, "min_goal_distance": 0.5}, 1).to_string()
+    vec.set_next_tasks([{"level": good}, {"level": good}], [0, 1])
+    big = Level(23, (), (1, 1), 0, (21, 21)).to_string()
+    LEVELS.parse(big)  # cached by another env that plays 23 x 23 mazes: still too large here
+    bad = [(good[:-2], "level.walls"), ("m2" + good[2:], "level"), ("m1:5:1,1,0:1,1:AAA", "level.goal"),
+           ("m1:5:1,1,4:3,3:AAA", "level.start_dir"), (big, "level.size")]
+    for text, key in bad:
+        for queue in (lambda: vec.set_next_tasks([{"level": text}], [1]),
+                      lambda: vec.set_next_task({"level": text}, indices=[1])):
+            with pytest.raises(TeachBenchError) as err:
+                queue()
+            assert err.value.key == key, text
+    assert vec.pending_tasks() == [[{"level": good}], [{"level": good}]]  # nothing bad was queued
+    vec.reset()
+    for _ in range(300):
+        vec.step(np.full(2, 2))
+    # the 21 x 21 literature mazes fit the partial view (max_level_size) in both calls
+    wide = Level(21, (), (1, 1), 0, (19, 19)).to_string()
+    vec.set_next_tasks([{"level": wide}], [0])
+    vec.set_next_task({"level": wide}, indices=[1])

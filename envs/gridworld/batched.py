@@ -17,7 +17,9 @@ every reset of env ``i`` (auto-reset included) plays the head of its queue, or, 
 empty queue, its current task again (a fresh layout) or its current level again.
 ``pending_tasks`` / ``clear_tasks`` complete the protocol for checkpoints. Tasks are
 validated when queued, so a bad task raises :class:`TeachBenchError` to the caller and
-never inside ``step``. Seeds: sub-env ``i`` seeded ``s`` draws the same levels as
+never inside ``step``. Level strings are read as the single env reads them, through the
+process's level cache (:class:`~envs.gridworld.level.LevelCache`): a replayed level is
+parsed and checked once, not at every hand-out. Seeds: sub-env ``i`` seeded ``s`` draws the same levels as
 ``MazeEnv.reset(seed=s)`` for the same task.
 """
 
@@ -126,7 +128,7 @@ class BatchedMazeVecEnv(VecEnv):
         if len(tasks) != len(indices):
             raise TeachBenchError("set_next_tasks", f"{len(tasks)} tasks for {len(indices)} envs")
         for task, i in zip(tasks, indices):
-            parsed = parse_task(self.task_space, task, self.max_size)
+            parsed = parse_task(self.task_space, task, self.max_level_size)
             self._queues[int(i)].append(parsed)
             self._queued_raw[int(i)].append(self._report_of(parsed))
 

@@ -14,7 +14,8 @@ and failing that the goal goes to a farthest cell.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 import numpy as np
 

@@ -17,12 +17,14 @@ goal) and our earlier one (:func:`mutate`: add/remove a wall, move the agent or 
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from envs.errors import TeachBenchError
+from envs.gridworld.bitgrid import bfs_within, depth_of, free_mask
 
 MIN_SIZE = 4
 """Smallest maze side, border included: a 2x2 interior still holds a start and a goal."""
@@ -75,20 +77,9 @@ class Level:
             raise TeachBenchError("level.walls", f"wall index {w} is not an interior cell of a {size}x{size} maze")
         walls = tuple(arr.tolist())
         object.__setattr__(self, "walls", walls)
-        start = _as_cell(self.start, "level.start")
-        goal = _as_cell(self.goal, "level.goal")
-        for key, (x, y) in (("level.start", start), ("level.goal", goal)):
-            if not _interior(x, y, size):
-                raise TeachBenchError(key, f"{(x, y)} is outside the interior [1, {size - 2}]^2")
-            if y * size + x in walls:
-                raise TeachBenchError(key, f"{(x, y)} is on a wall")
-        if start == goal:
-            raise TeachBenchError("level.goal", f"goal {goal} is on the start cell")
+        start, goal, direction = _check_places(size, walls, self.start, self.goal, self.start_dir)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "goal", goal)
-        direction = _as_int(self.start_dir, "level.start_dir")
-        if not 0 <= direction <= 3:
-            raise TeachBenchError("level.start_dir", f"{direction} is not a direction", range(4))
         object.__setattr__(self, "start_dir", direction)
 
     @classmethod
@@ -116,8 +107,8 @@ class Level:
         if grid is None:
             grid = np.zeros((self.size, self.size), dtype=bool)
             grid[0, :] = grid[-1, :] = grid[:, 0] = grid[:, -1] = True
-            for w in self.walls:
-                grid[w % self.size, w // self.size] = True
+            w = np.asarray(self.walls, dtype=np.int64)
+            grid[w % self.size, w // self.size] = True
             grid.setflags(write=False)
             self._cache["grid"] = grid
         return grid
@@ -142,7 +133,12 @@ class Level:
         """Moves from start to goal on the shortest path, −1 if the goal is unreachable."""
         path = self._cache.get("shortest_path")
         if path is None:
-            path = self._cache["shortest_path"] = int(self.distances()[self.goal])
+            # distances()[goal] on bitsets (envs/gridworld/bitgrid.py, cells x * size + y, the
+            # border is wall): a parsed or edited level's statistics cost one BFS on its first
+            # reset, ~5x cheaper than the cell-at-a-time BFS of distances()
+            (sx, sy), (gx, gy) = self.start, self.goal
+            within = bfs_within(free_mask(self.wall_grid), sx * self.size + sy, self.size)
+            path = self._cache["shortest_path"] = depth_of(within, gx * self.size + gy)
         return path
 
     @property
@@ -209,9 +205,13 @@ class Level:
         bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
         if bits[n * n :].any():
             raise TeachBenchError("level.walls", "padding bits are set")
+        # Interior cells c = (y-1)*n + (x-1) ascending, as cells y*size + x (still ascending,
+        # distinct, interior): the walls the checking constructor would keep, so only the
+        # start, goal and direction are left to check (with the constructor's own checks).
         cells = np.flatnonzero(bits[: n * n])
-        walls = tuple(int((c // n + 1) * size + (c % n + 1)) for c in cells)
-        return cls(size, walls, (start[0], start[1]), start[2], (goal[0], goal[1]), seed=seed)
+        walls = tuple(((cells // n + 1) * size + cells % n + 1).tolist())
+        places = _check_places(size, walls, (start[0], start[1]), (goal[0], goal[1]), start[2])
+        return cls.unchecked(size, walls, places[0], places[2], places[1], seed=seed)
 
     def to_ascii(self) -> list[str]:
         """Rows of ``#`` wall, ``.`` free, ``G`` goal and ``> v < ^`` the start facing."""
@@ -269,11 +269,94 @@ class Level:
         return cls(size, tuple(walls), start, direction, goal, seed=seed)
 
 
+LEVEL_CACHE_SIZE = 8192
+"""Levels :data:`LEVELS` keeps: twice PLR's and ACCEL's default replay buffer (4000 maze
+levels, docs/references.md#plr) plus room for ACCEL's queued children: ~1.3 KB a 15x15
+level with its grid, string and statistics, ~11 MB per process at most (measured)."""
+
+
+class LevelCache:
+    """Parsed levels by their string, the least recently used dropped beyond ``capacity``.
+
+    PLR, PLR⊥ and ACCEL hand a level out as its string (``{"level": ...}``, the form a
+    teacher may hold without importing the env) every time they replay it, and the env
+    used to parse and check the string, and rebuild the level's wall grid, BFS and
+    statistics, on every hand-out: ~80 µs of Python per replay, about half of these
+    teachers' cost at 1024 envs (issue 18). A :class:`Level` is frozen and everything
+    it memoises is a function of its layout, so one parsed level can serve every
+    hand-out of its string: same level, same observations, same statistics.
+
+    A string is cached only once it parsed, so a bad string raises
+    :class:`TeachBenchError` every time it is queued. Levels come back with ``seed=None``,
+    as :meth:`Level.from_string` makes them (the seed is provenance only). ``capacity=0``
+    caches nothing (every string parsed, as before the cache).
+    """
+
+    def __init__(self, capacity: int = LEVEL_CACHE_SIZE) -> None:
+        self._levels: OrderedDict[str, Level] = OrderedDict()
+        self.capacity = 0
+        self.hits = self.misses = 0
+        self.resize(capacity)
+
+    def __len__(self) -> int:
+        return len(self._levels)
+
+    def resize(self, capacity: int) -> None:
+        """Keep at most ``capacity`` levels from now on (the most recently used ones)."""
+        if not isinstance(capacity, (int, np.integer)) or isinstance(capacity, bool) or capacity < 0:
+            raise TeachBenchError("level_cache", f"capacity must be an int >= 0, got {capacity!r}")
+        self.capacity = int(capacity)
+        while len(self._levels) > self.capacity:
+            self._levels.popitem(last=False)
+
+    def clear(self) -> None:
+        self._levels.clear()
+        self.hits = self.misses = 0
+
+    def parse(self, text: str) -> Level:
+        """``Level.from_string(text)``, parsed once per string while it stays cached."""
+        level = self._levels.get(text) if isinstance(text, str) else None
+        if level is not None:
+            self._levels.move_to_end(text)
+            self.hits += 1
+            return level
+        level = Level.from_string(text)  # raises on a bad string: nothing is cached
+        self.misses += 1
+        self._keep(text, level)
+        return level
+
+    def remember(self, level: Level) -> str:
+        """Cache a level made (and checked) elsewhere under its string, which is returned:
+        ACCEL's edits make each child as a Level and hand it out as its string."""
+        if level.seed is not None:  # as from_string would give it back
+            twin = object.__new__(Level)
+            for name in ("size", "walls", "start", "start_dir", "goal", "_cache"):
+                object.__setattr__(twin, name, getattr(level, name))
+            object.__setattr__(twin, "seed", None)
+            level = twin
+        text = level.to_string()
+        self._keep(text, level)
+        return text
+
+    def _keep(self, text: str, level: Level) -> None:
+        if self.capacity:
+            self._levels[text] = level
+            self._levels.move_to_end(text)
+            if len(self._levels) > self.capacity:
+                self._levels.popitem(last=False)
+
+
+LEVELS = LevelCache()
+"""The process's parsed levels: every env of the process (the single env's replicas in a
+``DummyVecEnv``, the batched env) reads level strings through it (:func:`as_level`)."""
+
+
 def as_level(value: "Level | str") -> Level:
-    """A level from a :class:`Level` or its string (the form ``reset(options=...)`` takes)."""
+    """A level from a :class:`Level` or its string (the form ``reset(options=...)`` takes);
+    strings are parsed once while :data:`LEVELS` keeps them."""
     if isinstance(value, Level):
         return value
-    return Level.from_string(value)
+    return LEVELS.parse(value)
 
 
 def bfs_distances(walls: np.ndarray, source: tuple[int, int]) -> np.ndarray:
@@ -495,6 +578,25 @@ EDIT_OPERATORS = ("dcd", "teachbench")
 # -- helpers ----------------------------------------------------------------------------
 def _interior(x: int, y: int, size: int) -> bool:
     return 1 <= x <= size - 2 and 1 <= y <= size - 2
+
+
+def _check_places(size: int, walls: tuple[int, ...], start: Any, goal: Any,
+                  start_dir: Any) -> tuple[tuple[int, int], tuple[int, int], int]:
+    """``(start, goal, start_dir)`` as ints, checked against a ``size`` maze with these
+    interior ``walls``: start and goal distinct free interior cells, a direction 0..3."""
+    start = _as_cell(start, "level.start")
+    goal = _as_cell(goal, "level.goal")
+    for key, (x, y) in (("level.start", start), ("level.goal", goal)):
+        if not _interior(x, y, size):
+            raise TeachBenchError(key, f"{(x, y)} is outside the interior [1, {size - 2}]^2")
+        if y * size + x in walls:
+            raise TeachBenchError(key, f"{(x, y)} is on a wall")
+    if start == goal:
+        raise TeachBenchError("level.goal", f"goal {goal} is on the start cell")
+    direction = _as_int(start_dir, "level.start_dir")
+    if not 0 <= direction <= 3:
+        raise TeachBenchError("level.start_dir", f"{direction} is not a direction", range(4))
+    return start, goal, direction
 
 
 def _as_int(value: Any, key: str) -> int:
