@@ -97,8 +97,7 @@ def encode(value: Any) -> bytes:
     buffers: list[bytes] = []
 
     def array(a: np.ndarray, tag: str) -> dict[str, Any]:
-        a = np.ascontiguousarray(a)
-        buffers.append(a.tobytes())
+        buffers.append(a.tobytes(order="C"))  # (np.ascontiguousarray would make a 0-d array 1-d)
         return {tag: [a.dtype.str, list(a.shape)]}
 
     def walk(v: Any) -> Any:
@@ -224,7 +223,7 @@ def _serve(job: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
 class LaggedUpdate:
     """Runs one teacher's periodic update ``job`` (a name in :data:`JOBS`) on the schedule
     chosen by ``lag`` (module doc). The lag-0 update is the teacher's own call; this class
-    holds the lag-1 update in flight: :meth:`_submit` starts it, :meth:`_collect` returns
+    holds the lag-1 update in flight: :meth:`submit` starts it, :meth:`collect` returns
     its result (waiting for it, or computing it inline).
 
     Args:
@@ -256,10 +255,11 @@ class LaggedUpdate:
             self._worker = _Thread(self.job)
 
     @property
-    def in_flight(self) -> bool:
-        return self._pending is not None
+    def pending(self) -> Mapping[str, Any] | None:
+        """The inputs of the update in flight (``None`` when none is)."""
+        return self._pending
 
-    def _submit(self, inputs: Mapping[str, Any]) -> None:
+    def submit(self, inputs: Mapping[str, Any]) -> None:
         """Start the update of this boundary (the one in flight must have been collected)."""
         assert self._pending is None, "collect the update in flight first"
         self._pending, self._in_worker = inputs, False
@@ -270,8 +270,11 @@ class LaggedUpdate:
             self._worker.submit(inputs)
             self._in_worker = True
 
-    def _collect(self) -> Any:
-        """The result of the update in flight, which is then no longer in flight."""
+    def collect(self) -> Any:
+        """The result of the update in flight (then no longer in flight), or :data:`NOT_YET`."""
+        return self._collect() if self._pending is not None else NOT_YET
+
+    def _collect(self) -> Any:  # the wait (benchmarks/bench_teacher_step.py times it)
         assert self._pending is not None
         if self._in_worker:
             assert self._worker is not None
@@ -281,7 +284,7 @@ class LaggedUpdate:
         self._pending, self._in_worker = None, False
         return result
 
-    def _restore(self, inputs: Mapping[str, Any] | None) -> None:
+    def restore(self, inputs: Mapping[str, Any] | None) -> None:
         """After a checkpoint load: drop what was in flight for the state we leave, and start
         the checkpoint's update in flight (``inputs``) again."""
         self._pending, self._in_worker = None, False
@@ -290,7 +293,7 @@ class LaggedUpdate:
             self._worker = None
             self._start_worker()
         if inputs is not None:
-            self._submit(inputs)
+            self.submit(inputs)
 
     def close(self) -> None:
         """Stop the worker, if any, after the teacher's last use (a process is also stopped at exit)."""
@@ -331,8 +334,8 @@ class Refitter(LaggedUpdate):
         :data:`NOT_YET` (lag 1, first boundary)."""
         if self.lag == 0:
             return fit_best_gmm(points, self.ks, rng, backend=self.backend, reg_covar=self.reg_covar)
-        due = self._collect() if self.in_flight else NOT_YET
-        self._submit(self._inputs(np.array(points, dtype=np.float64), int(rng.integers(2**63 - 1))))
+        due = self.collect()
+        self.submit(self._inputs(np.array(points, dtype=np.float64), int(rng.integers(2**63 - 1))))
         return due if due is NOT_YET or due is None else GMM.from_state(due)
 
     def _inputs(self, points: np.ndarray, seed: int) -> dict[str, Any]:
@@ -346,7 +349,7 @@ class Refitter(LaggedUpdate):
 
     def load_state_dict(self, state: Mapping[str, Any] | None) -> None:
         pending = (state or {}).get("pending")
-        self._restore(None if pending is None else
+        self.restore(None if pending is None else
                       self._inputs(np.asarray(pending["points"], dtype=np.float64), int(pending["seed"])))
 
 
