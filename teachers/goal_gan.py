@@ -335,11 +335,8 @@ class GoalGAN(Teacher):
             self.n_gan_updates += 1
             return
         self._install(self.trainer.collect())
-        self.trainer.submit(self._round_inputs(goals, y))
-
-    def _round_inputs(self, goals: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
-        return {"config": self.gan.config, "gan": self.gan.state(), "goals": goals, "y": y,
-                "iterations": self.n_gan_iterations}
+        self.trainer.submit({"config": self.gan.config, "gan": self.gan.state(), "goals": goals, "y": y,
+                             "iterations": self.n_gan_iterations})
 
     def _install(self, result: Any) -> None:
         """Install a lag-1 round's networks (nothing before the first round's result)."""
@@ -400,11 +397,9 @@ class GoalGAN(Teacher):
         self.label_counts = [int(v) for v in state["label_counts"]]
         self.pretrain_source = str(state["pretrain_source"])
         pending = state.get("train_pending")
-        if pending is not None and self.trainer.lag == 0:  # a lag-1 checkpoint's round in flight: train it now
-            self.trainer.restore(None)
+        self.trainer.restore(None)  # drop what was in flight for the state we leave
+        if pending is not None:  # the checkpoint's round in flight: again (lag 1), or now (lag 0)
             self._train_round(pending["goals"], pending["y"])
-        else:  # start it again (lag 1), or drop what was in flight for the state we leave
-            self.trainer.restore(None if pending is None else self._round_inputs(pending["goals"], pending["y"]))
 
     def _diagnostics(self) -> dict[str, Any]:
         out: dict[str, Any] = {
