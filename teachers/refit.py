@@ -48,6 +48,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -63,6 +64,11 @@ from teachers.gmm_fit import GMM, fit_best_gmm
 LAGS = (0, 1)
 WORKERS = ("process", "thread", "inline")
 FIT_LAGS, FIT_WORKERS = LAGS, WORKERS  # the GMM teachers' names for them
+
+#: the worker process runs at a lower priority than the training loop: where cores are
+#: scarce (a shared machine, runs packed onto pinned cores) the loop keeps its core and the
+#: update takes what is left; with a spare core it changes nothing
+WORKER_NICENESS = 5
 
 NOT_YET = object()
 """Returned by :meth:`Refitter.at_boundary` when no fit is due to be installed yet."""
@@ -204,6 +210,7 @@ class _Thread:
 
 
 def _serve(job: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    os.nice(WORKER_NICENESS)
     function = job_function(job)
     if "torch" in sys.modules:  # one thread per process, as the calling process (CONTRIBUTING.md)
         sys.modules["torch"].set_num_threads(1)
