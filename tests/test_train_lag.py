@@ -194,3 +194,35 @@ def test_config_default_is_lag0_and_leaves_the_config_id_as_before():
     for name in NAMES:
         params = yaml.safe_load((Path(__file__).parents[1] / "configs" / "teacher" / f"{name}.yaml").read_text())["params"]
         assert params["train_lag"] == 0 and params["train_worker"] == "process"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_a_real_run_killed_with_a_round_in_flight_resumes_it(name, tmp_path, compose, monkeypatch):
+    """The CLI run of ``tests/test_resume.py`` with ``train_lag=1``: SIGKILLed after its first
+    checkpoint, resumed in this process; the checkpoint holds a round in flight and the
+    resumed teacher starts it again from exactly the checkpoint's state."""
+    from test_resume import ARGS, TEACHER_ARGS, _kill_mid_run, deep_equal
+
+    from experiments.rundir import RunDir
+    from experiments.running.run import run, run_dir_for
+    from teachers.registry import teacher_class
+
+    overrides = ["name=resume", f"teacher={name}", *ARGS, *TEACHER_ARGS[name], "teacher.params.train_lag=1"]
+    _kill_mid_run(tmp_path, overrides)
+    rd = RunDir(tmp_path / "runs" / "resume" / run_dir_for(compose(*overrides)).path.name)
+    pointer = json.loads((rd.checkpoint_dir / "latest.json").read_text())
+    ckpt = torch.load(rd.checkpoint_dir / pointer["dir"] / "state.pt", weights_only=True)
+    assert ckpt["teacher"]["algo"]["train_pending"] is not None, "no round was in flight at the checkpoint"
+    cls = teacher_class(name)
+    original, loaded = cls.load_state_dict, []
+
+    def spy(self, state):
+        original(self, state)
+        assert self.trainer.pending is not None  # started again
+        loaded.append(self.state_dict())
+
+    monkeypatch.setattr(cls, "load_state_dict", spy)
+    summary = run(compose(*overrides))
+    assert summary["resumed"] is True and len(loaded) == 1
+    assert deep_equal(roundtrip(loaded[0]), ckpt["teacher"])
