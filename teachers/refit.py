@@ -30,8 +30,8 @@ schedule:
 A worker takes the update off the loop only while it keeps up: one update at a time (each
 starts from the previous one's result), so when an update takes longer than the loop needs
 to finish a period's episodes, the loop waits at the next boundary for the difference and
-runs at ``period / update`` of its speed at most. The GMM fits keep up at 1024 envs; a
-neural teacher's round (GoalGAN: 250 GAN steps, ~0.6 s on one core; Setter-Solver: 50
+runs at ``period / update`` of its speed at most. The GMM fits (tens of milliseconds) mostly
+keep up at 1024 envs; a neural teacher's round (GoalGAN: 250 GAN steps, ~0.6 s on one core; Setter-Solver: 50
 steps, ~0.23 s) does not once the envs finish its period's episodes faster than that
 (``benchmarks/bench_train_lag.py`` prints the round's time and its cost on the loop).
 
@@ -73,9 +73,10 @@ LAGS = (0, 1)
 WORKERS = ("process", "thread", "inline")
 FIT_LAGS, FIT_WORKERS = LAGS, WORKERS  # the GMM teachers' names for them
 
-#: the worker process runs at a lower priority than the training loop: where cores are
-#: scarce (a shared machine, runs packed onto pinned cores) the loop keeps its core and the
-#: update takes what is left; with a spare core it changes nothing
+#: the worker process runs at a lower priority than the training loop: where the two share a
+#: core (runs packed onto pinned cores) the loop keeps most of it and the update takes what is
+#: left; with a spare core it changes nothing. (On a machine oversubscribed by other
+#: programs the worker also yields to those, so a loop that waits for it waits longer.)
 WORKER_NICENESS = 5
 
 NOT_YET = object()
