@@ -105,5 +105,6 @@ def record(name: str, **overrides: Any) -> dict[str, Any]:
 
 if __name__ == "__main__":  # regenerate the reference (only from the code before train_lag)
     REFERENCE.parent.mkdir(exist_ok=True)
-    REFERENCE.write_text(json.dumps({name: record(name) for name in CLASSES}, indent=0) + "\n")
+    records = {name: record(name) for name in CLASSES}
+    REFERENCE.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in records.items()) + "\n}\n")
     print(f"wrote {REFERENCE}")
