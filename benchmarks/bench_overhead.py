@@ -18,13 +18,21 @@ Every teacher that plays the maze with one student, in three groups sized to the
 schedules: the parameter teachers (SPDL's first update comes after 200k steps, then every
 50k); the level-replay teachers on twice the steps (their buffer starts replaying only once
 2,000 levels were scored, ~400k steps at 1024 envs); GoalGAN and Setter-Solver on fewer
-(their training per episode makes them several times slower than the peer)::
+(their training per episode makes them several times slower than the peer; ``train_lag=1``
+trains each round in a worker process, one round late, ``teachers/refit.py``)::
 
     python benchmarks/bench_overhead.py --env gridworld_batched --vec batched --n-envs 1024 \
         --n-steps 64 --batch-size 8192 --epochs 4 --device cuda --steps 655360 --repeats 4 \
         --teachers random alp_gmm covar_gmm riac adr spdl --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1
     python benchmarks/bench_overhead.py ... --steps 1310720 --repeats 3 --teachers plr plr_robust accel
-    python benchmarks/bench_overhead.py ... --steps 327680 --repeats 3 --teachers goal_gan setter_solver
+    python benchmarks/bench_overhead.py ... --steps 327680 --repeats 3 --teachers goal_gan setter_solver \
+        --set goal_gan.train_lag=1 setter_solver.train_lag=1
+
+A teacher with and without a setting, interleaved in one measurement: ``NAME@LABEL`` is
+another variant of config ``NAME`` that ``--set`` addresses by its full name::
+
+    python benchmarks/bench_overhead.py ... --teachers goal_gan goal_gan@lag setter_solver setter_solver@lag \
+        --set goal_gan@lag.train_lag=1 setter_solver@lag.train_lag=1
 
 Add ``--replay-peer`` to time every teacher also against plain SB3 playing the tasks it
 handed out (below).
@@ -295,9 +303,9 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
         return Run(steps_timed / (end - window.start), steps_timed / (end - window.start - window.train_seconds),
                    window.episodes_timed, steps_timed, window.episodes, window.reward_sum, played)
     finally:
-        refitter = getattr(chosen, "refitter", None)
-        if refitter is not None:  # the GMM teachers' fit worker (fit_lag=1)
-            refitter.close()
+        for lagged in (getattr(chosen, "refitter", None), getattr(chosen, "trainer", None)):
+            if lagged is not None:  # the worker of a lag-1 update (GMM fit_lag, GoalGAN/Setter-Solver train_lag)
+                lagged.close()
         vec.close()
 
 
@@ -308,7 +316,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--vec", default="dummy", choices=["dummy", "subproc", "batched"])
-    parser.add_argument("--teachers", nargs="+", default=["random", "alp_gmm"])
+    parser.add_argument("--teachers", nargs="+", default=["random", "alp_gmm"],
+                        help="teacher configs; NAME@LABEL is one more variant of NAME, set apart by --set NAME@LABEL.KEY=V")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on the 2-core CI machines)")
     parser.add_argument("--n-steps", type=int, default=None, help="PPO n_steps (default: the env config's)")
@@ -331,7 +340,7 @@ def main() -> None:
         if value is not None:
             student[key] = value
     variants: list[str | None] = [None, *args.teachers]
-    configs = {v: teacher_config(v, args.env) for v in args.teachers}
+    configs = {v: teacher_config(v.partition("@")[0], args.env) for v in args.teachers}  # NAME@LABEL: a second variant
     for item in args.set:
         key, _, value = item.partition("=")
         teacher, _, param = key.partition(".")

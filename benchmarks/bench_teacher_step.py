@@ -102,9 +102,9 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
         _timed(teacher, "update_batch", totals, "update_batch")
         _timed(teacher, "sample_batch", totals, "sample_batch")
         _timed(vec, "set_next_tasks", totals, "set_next_tasks")
-        worker_result = getattr(getattr(teacher, "refitter", None), "_collect", None)
-        if worker_result is not None:  # the wait for (or the inline compute of) a deferred fit
-            _timed(teacher.refitter, "_collect", totals, "refit wait")
+        lagged = getattr(teacher, "refitter", None) or getattr(teacher, "trainer", None)
+        if lagged is not None:  # the wait for (or the inline compute of) a lag-1 fit or training round
+            _timed(lagged, "_collect", totals, "refit wait")
         rng = np.random.default_rng(0)
         actions = rng.integers(3, size=(args.steps, args.n_envs))
         bridge = env = 0.0

@@ -24,6 +24,11 @@ What is *not* in the config id (:data:`NOT_IDENTITY`), and why:
   CPU and CUDA (or 1 and 2 threads) sum floats in another order, so results agree only
   up to rounding; they are one experiment, and a run may move between machines. The
   device actually used is written to ``status.json``.
+- ``teacher.params.train_worker``: where a lag-1 training round of GoalGAN or Setter-Solver
+  runs (a process, a thread or inline; the same results, ``teachers/refit.py``).
+- ``teacher.params.train_lag`` at its default ``0`` (:data:`NEUTRAL_DEFAULTS`): the key came
+  after runs of those teachers existed, and at 0 they compute exactly what they computed
+  without it (``tests/test_train_lag.py``), so adding it renamed no run; ``1`` is in the id.
 - ``student.fast_rollout``: which loop collects PPO's rollouts (``students/fast_rollout.py``).
   Ours fills the same buffer as SB3's bit for bit; ``batched`` differs from it only by
   float rounding, like a change of device.
@@ -70,7 +75,10 @@ def _slug(value: Any) -> str:
 # Config keys (and their subtrees) outside the config id; the module docstring says why.
 NOT_IDENTITY = ("name", "runs_dir", "seed", "budget.steps", "resume", "logger", "log", "checkpoint", "device",
                 "torch_threads", "student.fast_rollout", "update_device", "update_threads", "env.envs_per_worker",
-                "hydra")
+                "hydra", "teacher.params.train_worker")
+# Keys left out of the config id at these values: added later, they then compute what configs
+# without them computed (the module docstring says why).
+NEUTRAL_DEFAULTS: dict[str, Any] = {"teacher.params.train_lag": 0}
 ID_LENGTH = 8
 
 
@@ -92,7 +100,12 @@ def _excluded(key: str, keys: tuple[str, ...]) -> bool:
 
 def identity(resolved: Mapping[str, Any]) -> dict[str, Any]:
     """The flattened resolved config minus :data:`NOT_IDENTITY`: what the config id hashes."""
-    return {k: v for k, v in flatten(resolved).items() if not _excluded(k, NOT_IDENTITY)}
+    return {k: v for k, v in flatten(resolved).items()
+            if not _excluded(k, NOT_IDENTITY) and not (k in NEUTRAL_DEFAULTS and _same(v, NEUTRAL_DEFAULTS[k]))}
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default
 
 
 def config_id(resolved: Mapping[str, Any]) -> str:

@@ -33,6 +33,16 @@ it hands out the goals of ``n`` calls of ``sample()`` (the same random numbers; 
 of a batch equals ``G(z)`` row by row up to float32 rounding, which a matrix product may
 order differently for different batch sizes). ``update_batch`` converts the batch's tasks
 at once and then labels and trains episode by episode, as ``update`` does.
+
+Training off the loop (``train_lag``, issue 18). A round of step 3 is 250 GAN steps,
+~0.3-0.6 s on one CPU core; at 1024 envs a round of 100 goals (200 episodes) comes every
+few vector steps, so training in step with the episodes, as published, costs more than the
+envs themselves. ``train_lag=1`` (:mod:`teachers.refit`) trains each round in a worker on
+a copy of G, D, their optimisers and the torch generator (:class:`LSGAN`, rebuilt from its
+state by :func:`train_round`) and installs the result one round later: the goals of the
+round after a boundary come from the G of one round earlier than in Florensa et al. (2018),
+one round of staleness; the weights installed are those the published schedule has one
+round earlier on the same labelled goals. ``train_lag=0`` (default) is the paper's schedule.
 """
 
 from __future__ import annotations
@@ -49,9 +59,97 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.expert import ExpertKnowledge, Gaussian
+from teachers.refit import LaggedUpdate
 from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, seeded_generator
 
 LSGAN_A, LSGAN_B, LSGAN_C = -1.0, 1.0, 0.0  # fake / real-good label, and G's target (Florensa et al.)
+
+
+class LSGAN:
+    """G and D with their RMSprop optimisers and the torch generator of the training noise:
+    everything a training round (step 3) changes, and the last round's diagnostics.
+
+    Args:
+        config: ``d``, ``noise_dim``, ``generator_hidden``, ``discriminator_hidden``, ``lr``.
+        seed: seed of the initial weights (``seed``) and of the noise (``seed + 1``); ``None``
+            for a copy that is about to load a state (its weights are left unset and torch's
+            global generator is not touched, so a copy can be built in a thread).
+    """
+
+    def __init__(self, config: Mapping[str, Any], seed: int | None) -> None:
+        self.config = dict(config)
+        d, noise_dim = int(config["d"]), int(config["noise_dim"])
+        self.noise_dim = noise_dim
+
+        def build() -> tuple[nn.Module, nn.Module]:
+            return (mlp([noise_dim, *config["generator_hidden"], d]), mlp([d, *config["discriminator_hidden"], 1]))
+
+        if seed is None:
+            with torch.device("meta"):
+                generator, discriminator = build()
+            self.generator, self.discriminator = generator.to_empty(device="cpu"), discriminator.to_empty(device="cpu")
+        else:
+            self.generator, self.discriminator = build_seeded(seed, build)
+        self.g_opt = torch.optim.RMSprop(self.generator.parameters(), lr=config["lr"])
+        self.d_opt = torch.optim.RMSprop(self.discriminator.parameters(), lr=config["lr"])
+        self.gen = seeded_generator(0 if seed is None else seed + 1)
+        self.last_losses = [float("nan"), float("nan")]
+        self.last_fake_mean = [float("nan")] * d
+
+    def train(self, goals: torch.Tensor, y: torch.Tensor, iterations: int, batch_size: int | None) -> None:
+        """Least-squares GAN steps (one D step, one G step each) on labelled goals."""
+        n = goals.shape[0]
+        for it in range(iterations):
+            if batch_size is not None and batch_size < n:
+                idx = torch.randint(n, (batch_size,), generator=self.gen)
+                g, yb = goals[idx], y[idx]
+            else:
+                g, yb = goals, y
+            z = torch.randn(g.shape[0], self.noise_dim, generator=self.gen)
+            fake = self.generator(z)
+            d_real = self.discriminator(g).squeeze(-1)
+            d_fake = self.discriminator(fake.detach()).squeeze(-1)
+            d_loss = (yb * (d_real - LSGAN_B) ** 2 + (1 - yb) * (d_real - LSGAN_A) ** 2).mean() \
+                + ((d_fake - LSGAN_A) ** 2).mean()
+            self.d_opt.zero_grad()
+            d_loss.backward()
+            self.d_opt.step()
+            g_loss = ((self.discriminator(fake).squeeze(-1) - LSGAN_C) ** 2).mean()
+            self.g_opt.zero_grad()
+            g_loss.backward()
+            self.g_opt.step()
+            if it == iterations - 1:  # diagnostics of the last step only
+                self.last_losses = [float(d_loss.detach()), float(g_loss.detach())]
+                self.last_fake_mean = ((fake.detach().double().mean(0) + 1.0) / 2.0).tolist()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "generator": module_state(self.generator),
+            "discriminator": module_state(self.discriminator),
+            "g_opt": plain(self.g_opt.state_dict()),
+            "d_opt": plain(self.d_opt.state_dict()),
+            "torch_rng": self.gen.get_state().clone(),
+            "last_losses": list(self.last_losses),
+            "last_fake_mean": list(self.last_fake_mean),
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        load_optimizer(self.g_opt, state["g_opt"])
+        load_optimizer(self.d_opt, state["d_opt"])
+        self.gen.set_state(state["torch_rng"])
+        self.last_losses = [float(v) for v in state["last_losses"]]
+        self.last_fake_mean = [float(v) for v in state["last_fake_mean"]]
+
+
+def train_round(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A training round (step 3) on a copy of the networks: the lag-1 update
+    (:mod:`teachers.refit`). Returns the copy's state after the round."""
+    gan = LSGAN(inputs["config"], seed=None)
+    gan.load(inputs["gan"])
+    gan.train(inputs["goals"], inputs["y"], int(inputs["iterations"]), batch_size=None)
+    return gan.state()
 
 
 class GoalGAN(Teacher):
@@ -79,6 +177,11 @@ class GoalGAN(Teacher):
         pretrain_iterations: GAN steps of pretraining. Default 500 (ours).
         max_old_goals: replay buffer size (oldest dropped). Default 10_000 (ours).
         max_pending: goals awaiting their rollouts (oldest dropped). Default 1000 (ours).
+        train_lag: 0 (default: Florensa et al.'s schedule, each round trained when its goals
+            are labelled) or 1 (each round trained off the training loop and installed one
+            round late, so sampling uses G one round stale; module doc, :mod:`teachers.refit`).
+        train_worker: where a lag-1 round is trained: ``"process"`` (default), ``"thread"``
+            or ``"inline"`` (:mod:`teachers.refit`).
     """
 
     name = "goal_gan"
@@ -104,6 +207,8 @@ class GoalGAN(Teacher):
         pretrain_iterations: int = 500,
         max_old_goals: int = 10_000,
         max_pending: int = 1000,
+        train_lag: int = 0,
+        train_worker: str = "process",
     ) -> None:
         super().__init__(task_space, seed)
         self.expert = ExpertKnowledge.from_config(expert, task_space)
@@ -130,15 +235,9 @@ class GoalGAN(Teacher):
         self.noise_dim = int(noise_dim)
         self.batch_size = int(batch_size)
         self.max_pending = int(max_pending)
-        d = task_space.ndim
-
-        def build() -> tuple[nn.Module, nn.Module]:
-            return (mlp([self.noise_dim, *generator_hidden, d]), mlp([d, *discriminator_hidden, 1]))
-
-        self.generator, self.discriminator = build_seeded(self.seed, build)
-        self.g_opt = torch.optim.RMSprop(self.generator.parameters(), lr=lr)
-        self.d_opt = torch.optim.RMSprop(self.discriminator.parameters(), lr=lr)
-        self.gen = seeded_generator(self.seed + 1)
+        self.gan = LSGAN({"d": task_space.ndim, "noise_dim": self.noise_dim, "generator_hidden": list(generator_hidden),
+                          "discriminator_hidden": list(discriminator_hidden), "lr": float(lr)}, seed=self.seed)
+        self.trainer = LaggedUpdate("goal_gan", train_lag, train_worker, "train")
 
         self.old_goals: deque[list[float]] = deque(maxlen=int(max_old_goals))
         self.pending: dict[tuple[float, ...], list[bool]] = {}
@@ -149,8 +248,6 @@ class GoalGAN(Teacher):
         self.n_gan_updates = 0
         self.last_rates = [float("nan")] * 3
         self.label_counts = [0, 0, 0]  # good, easy, hard
-        self.last_losses = [float("nan"), float("nan")]
-        self.last_fake_mean = [float("nan")] * d
         self.pretrain_source = "none"
         if int(pretrain_samples) > 0:
             self._pretrain(int(pretrain_samples), int(pretrain_iterations))
@@ -193,7 +290,7 @@ class GoalGAN(Teacher):
     def _generate(self, z: torch.Tensor) -> np.ndarray:
         """Generator outputs in the unit cube (before the sampling noise) for noise ``z``."""
         with torch.no_grad():
-            return (self.generator(z).double().numpy() + 1.0) / 2.0
+            return (self.gan.generator(z).double().numpy() + 1.0) / 2.0
 
     # -- learning -----------------------------------------------------------------------
     def _update(self, episode: Episode) -> None:
@@ -227,9 +324,25 @@ class GoalGAN(Teacher):
             self.last_rates = [float(np.mean(labels == v)) for v in (1, 0, -1)]
             goals = torch.as_tensor(self.batch_goals, dtype=torch.float32) * 2.0 - 1.0
             y = torch.as_tensor(labels == 1, dtype=torch.float32)
-            self._train(goals, y, self.n_gan_iterations, batch_size=None)
-            self.n_gan_updates += 1
+            self._train_round(goals, y)
             self.batch_goals, self.batch_labels = [], []
+
+    def _train_round(self, goals: torch.Tensor, y: torch.Tensor) -> None:
+        """Step 3's GAN update: now (``train_lag=0``), or started off the loop from the
+        networks installed now, after installing the previous round's result (``train_lag=1``)."""
+        if self.trainer.lag == 0:
+            self.gan.train(goals, y, self.n_gan_iterations, batch_size=None)
+            self.n_gan_updates += 1
+            return
+        self._install(self.trainer.collect())
+        self.trainer.submit({"config": self.gan.config, "gan": self.gan.state(), "goals": goals, "y": y,
+                             "iterations": self.n_gan_iterations})
+
+    def _install(self, result: Any) -> None:
+        """Install a lag-1 round's networks (nothing before the first round's result)."""
+        if isinstance(result, Mapping):
+            self.gan.load(result)
+            self.n_gan_updates += 1
 
     def _pretrain(self, n: int, iterations: int) -> None:
         initial = self.expert.initial
@@ -241,42 +354,17 @@ class GoalGAN(Teacher):
             self.pretrain_source = "uniform"
             goals = self.rng.uniform(0.0, 1.0, size=(n, self.task_space.ndim))
         goals_t = torch.as_tensor(goals, dtype=torch.float32) * 2.0 - 1.0
-        self._train(goals_t, torch.ones(n), iterations, batch_size=self.batch_size)
-
-    def _train(self, goals: torch.Tensor, y: torch.Tensor, iterations: int, batch_size: int | None) -> None:
-        """Least-squares GAN steps (one D step, one G step each) on labelled goals."""
-        n = goals.shape[0]
-        for it in range(iterations):
-            if batch_size is not None and batch_size < n:
-                idx = torch.randint(n, (batch_size,), generator=self.gen)
-                g, yb = goals[idx], y[idx]
-            else:
-                g, yb = goals, y
-            z = torch.randn(g.shape[0], self.noise_dim, generator=self.gen)
-            fake = self.generator(z)
-            d_real = self.discriminator(g).squeeze(-1)
-            d_fake = self.discriminator(fake.detach()).squeeze(-1)
-            d_loss = (yb * (d_real - LSGAN_B) ** 2 + (1 - yb) * (d_real - LSGAN_A) ** 2).mean() \
-                + ((d_fake - LSGAN_A) ** 2).mean()
-            self.d_opt.zero_grad()
-            d_loss.backward()
-            self.d_opt.step()
-            g_loss = ((self.discriminator(fake).squeeze(-1) - LSGAN_C) ** 2).mean()
-            self.g_opt.zero_grad()
-            g_loss.backward()
-            self.g_opt.step()
-            if it == iterations - 1:  # diagnostics of the last step only
-                self.last_losses = [float(d_loss.detach()), float(g_loss.detach())]
-                self.last_fake_mean = ((fake.detach().double().mean(0) + 1.0) / 2.0).tolist()
+        self.gan.train(goals_t, torch.ones(n), iterations, batch_size=self.batch_size)
 
     # -- state --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {
-            "generator": module_state(self.generator),
-            "discriminator": module_state(self.discriminator),
-            "g_opt": plain(self.g_opt.state_dict()),
-            "d_opt": plain(self.d_opt.state_dict()),
-            "torch_rng": self.gen.get_state().clone(),
+        gan = self.gan.state()
+        state = {
+            "generator": gan["generator"],
+            "discriminator": gan["discriminator"],
+            "g_opt": gan["g_opt"],
+            "d_opt": gan["d_opt"],
+            "torch_rng": gan["torch_rng"],
             "old_goals": [list(g) for g in self.old_goals],
             "pending": [[list(k), list(v)] for k, v in self.pending.items()],
             "batch_goals": [list(g) for g in self.batch_goals],
@@ -286,17 +374,18 @@ class GoalGAN(Teacher):
             "n_gan_updates": self.n_gan_updates,
             "last_rates": list(self.last_rates),
             "label_counts": list(self.label_counts),
-            "last_losses": list(self.last_losses),
-            "last_fake_mean": list(self.last_fake_mean),
+            "last_losses": gan["last_losses"],
+            "last_fake_mean": gan["last_fake_mean"],
             "pretrain_source": self.pretrain_source,
         }
+        if self.trainer.lag == 1:  # the round in flight, as its labelled goals (it starts from the networks above)
+            pending = self.trainer.pending
+            state["train_pending"] = None if pending is None else {"goals": pending["goals"].clone(),
+                                                                   "y": pending["y"].clone()}
+        return state
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        load_optimizer(self.g_opt, state["g_opt"])
-        load_optimizer(self.d_opt, state["d_opt"])
-        self.gen.set_state(state["torch_rng"])
+        self.gan.load(state)
         self.old_goals = deque(([float(x) for x in g] for g in state["old_goals"]), maxlen=self.old_goals.maxlen)
         self.pending = {tuple(float(x) for x in k): [bool(b) for b in v] for k, v in state["pending"]}
         self.batch_goals = [[float(x) for x in g] for g in state["batch_goals"]]
@@ -306,9 +395,11 @@ class GoalGAN(Teacher):
         self.n_gan_updates = int(state["n_gan_updates"])
         self.last_rates = [float(v) for v in state["last_rates"]]
         self.label_counts = [int(v) for v in state["label_counts"]]
-        self.last_losses = [float(v) for v in state["last_losses"]]
-        self.last_fake_mean = [float(v) for v in state["last_fake_mean"]]
         self.pretrain_source = str(state["pretrain_source"])
+        pending = state.get("train_pending")
+        self.trainer.restore(None)  # drop what was in flight for the state we leave
+        if pending is not None:  # the checkpoint's round in flight: again (lag 1), or now (lag 0)
+            self._train_round(pending["goals"], pending["y"])
 
     def _diagnostics(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -319,12 +410,12 @@ class GoalGAN(Teacher):
             "labelled_good": self.label_counts[0],
             "labelled_too_easy": self.label_counts[1],
             "labelled_too_hard": self.label_counts[2],
-            "d_loss": self.last_losses[0],
-            "g_loss": self.last_losses[1],
+            "d_loss": self.gan.last_losses[0],
+            "g_loss": self.gan.last_losses[1],
             "old_goals": len(self.old_goals),
             "pretrain_source": self.pretrain_source,
         }
         span = self.task_space.high - self.task_space.low
         for i, name in enumerate(self.task_space.names):
-            out[f"generated_mean.{name}"] = float(self.task_space.low[i] + self.last_fake_mean[i] * span[i])
+            out[f"generated_mean.{name}"] = float(self.task_space.low[i] + self.gan.last_fake_mean[i] * span[i])
         return out

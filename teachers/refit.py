@@ -1,79 +1,197 @@
-"""When a GMM teacher's refit takes effect: at once (the papers) or one fit period later.
+"""When a teacher's periodic model update takes effect: at once (the papers) or one period later.
 
-ALP-GMM and Covar-GMM refit a mixture every ``fit_rate`` episodes (:mod:`teachers.gmm_fit`).
-A refit costs tens of milliseconds; with one env that is nothing, but with 1024 batched
-envs on a GPU a fit period of 150–250 episodes passes in ~0.1 s, and refitting inline cost
-a third of the whole loop's throughput (ALP-GMM ran at 0.66x the random teacher's env
-steps/s on an H200).
+Four teachers rebuild a model every so many episodes: ALP-GMM and Covar-GMM refit a
+Gaussian mixture every ``fit_rate`` episodes (:mod:`teachers.gmm_fit`), GoalGAN trains its
+GAN every ``update_size`` labelled goals, Setter-Solver trains its setter and judge every
+``update_period`` episodes. With one env that is nothing; with 1024 batched envs on a GPU a
+period passes in a fraction of a second, and updating inline became the loop's bottleneck
+(ALP-GMM ran at 0.66x the random teacher's env steps/s on an H200; GoalGAN and Setter-Solver,
+whose rounds are hundreds of gradient steps, several times slower).
 
-``fit_lag`` chooses the schedule:
+The lag (``fit_lag`` of the GMM teachers, ``train_lag`` of the neural ones) chooses the
+schedule:
 
-- ``0`` (default, as in teachDeepRL and TeachMyAgent): fit at the boundary, in the calling
-  process, with the teacher's own generator; sampling uses the new mixture at once.
-- ``1``: at boundary ``b`` the fit of boundary ``b - 1`` is installed and the fit of
-  boundary ``b`` starts in a worker process (its seed drawn from the teacher's generator,
-  its points copied), so training never waits on EM unless a fit outlasts a whole period.
-  Results do not depend on timing: the same fits are installed at the same episodes, so a
-  seed gives the same run. The difference from the papers is that sampling uses the mixture
-  fitted one period earlier. With N parallel envs the bridge's one-task look-ahead already
-  hands out N tasks sampled before their episodes' outcomes are known (N = 1024 is ~4–7 fit
-  periods), so one more period of lag is small next to what parallelism itself adds; at
-  small N keep ``fit_lag=0``.
+- ``0`` (default, as in the papers, teachDeepRL and TeachMyAgent): update at the boundary,
+  in the calling process, with the teacher's own generators; sampling uses the new model at
+  once.
+- ``1``: at boundary ``b`` the update of boundary ``b - 1`` is installed and the update of
+  boundary ``b`` starts in a worker, so training never waits on it unless an update
+  outlasts a whole period. An update is a pure function of inputs copied at its boundary
+  (a mixture fit: the points and a seed drawn from the teacher's generator; a training
+  round: the labelled data and the networks' weights, optimiser states and torch-generator
+  state as installed at the boundary), so results do not depend on timing: the same
+  updates are installed at the same episodes and a seed gives the same run, and the model
+  installed at boundary ``b`` is exactly what the papers' schedule had at ``b - 1`` given the
+  same data. The difference from the papers is that sampling uses the model of one period
+  earlier. With N parallel envs the bridge's one-task look-ahead already hands out N tasks
+  sampled before their episodes' outcomes are known (N = 1024 is several periods), so one
+  more period of lag is small next to what parallelism itself adds; at small N keep lag 0.
 
-``fit_worker="process"`` computes a deferred fit in a child process (``python -m
-teachers.refit``, one per teacher, JSON lines in and out); ``"inline"`` computes it in the
-calling process when it is installed (the same results; for where no child can be started).
+A worker takes the update off the loop only while it keeps up: one update at a time (each
+starts from the previous one's result), so when an update takes longer than the loop needs
+to finish a period's episodes, the loop waits at the next boundary for the difference and
+runs at ``period / update`` of its speed at most. The GMM fits (tens of milliseconds) mostly
+keep up at 1024 envs; a neural teacher's round (GoalGAN: 250 GAN steps, ~0.6 s on one core; Setter-Solver: 50
+steps, ~0.23 s) does not once the envs finish its period's episodes faster than that
+(``benchmarks/bench_train_lag.py`` prints the round's time and its cost on the loop).
+
+Where a lag-1 update is computed (``fit_worker`` / ``train_worker``):
+
+- ``"process"``: a child ``python -m teachers.refit JOB``, one per teacher, started with the
+  teacher (its imports overlap the run's set-up); requests and results are frames of a JSON
+  header and raw array bytes (:func:`encode`): nothing is unpickled, floats and tensors
+  round-trip exactly, and the calling process only copies them. The child never re-imports
+  the user's ``__main__`` (scripts and notebooks without a main guard work).
+- ``"thread"``: a thread of the calling process: no copies, but the update's Python holds
+  the interpreter lock against the training loop between its (small) torch kernels.
+- ``"inline"``: computed in the calling process when it is installed (the same results; for
+  where nothing else can run).
+
+A checkpoint keeps an update in flight as its inputs; after loading it is started again
+(the same result, so the resumed run continues as the uninterrupted one).
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib
 import json
+import os
+import struct
 import subprocess
 import sys
-from typing import IO, Any, Mapping, Sequence
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from envs.errors import TeachBenchError
 from teachers.gmm_fit import GMM, fit_best_gmm
 
-FIT_LAGS = (0, 1)
-FIT_WORKERS = ("process", "inline")
+LAGS = (0, 1)
+WORKERS = ("process", "thread", "inline")
+FIT_LAGS, FIT_WORKERS = LAGS, WORKERS  # the GMM teachers' names for them
+
+#: the worker process runs at a lower priority than the training loop: where the two share a
+#: core (runs packed onto pinned cores) the loop keeps most of it and the update takes what is
+#: left; with a spare core it changes nothing. (On a machine oversubscribed by other
+#: programs the worker also yields to those, so a loop that waits for it waits longer.)
+WORKER_NICENESS = 5
 
 NOT_YET = object()
 """Returned by :meth:`Refitter.at_boundary` when no fit is due to be installed yet."""
 
+#: the updates a worker may run, by name: ``module:function`` mapping the inputs to a result
+#: (a worker imports nothing else; the functions live beside their algorithms)
+JOBS: dict[str, str] = {
+    "gmm_fit": "teachers.refit:fit_job",
+    "goal_gan": "teachers.goal_gan:train_round",
+    "setter_solver": "teachers.setter_solver:train_round",
+}
 
-def _fit_state(points: np.ndarray, ks: Sequence[int], seed: int, backend: str, reg_covar: float) -> dict | None:
-    gmm = fit_best_gmm(points, ks, np.random.default_rng(seed), backend=backend, reg_covar=reg_covar)
-    return None if gmm is None else gmm.to_state()
+
+def job_function(job: str) -> Callable[[Mapping[str, Any]], Any]:
+    module, _, name = JOBS[job].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
-class _Worker:
-    """A child ``python -m teachers.refit`` answering one JSON line per fit request.
+def check_schedule(option: str, lag: Any, worker: Any) -> None:
+    """A :class:`TeachBenchError` naming ``teacher.<option>_lag`` or ``teacher.<option>_worker``
+    for a value other than those above."""
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag not in LAGS:
+        raise TeachBenchError(f"teacher.{option}_lag", f"must be 0 or 1, got {lag!r}", LAGS)
+    if worker not in WORKERS:
+        raise TeachBenchError(f"teacher.{option}_worker", f"unknown worker {worker!r}", WORKERS)
 
-    A plain child process with a line protocol (not ``multiprocessing``): it never re-imports
-    the user's ``__main__`` (scripts and notebooks without a main guard work) and nothing
-    is unpickled (requests and answers are JSON; floats round-trip exactly).
-    """
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "teachers.refit"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+# -- frames: a JSON header and raw array bytes ---------------------------------------------
+def encode(value: Any) -> bytes:
+    """``value`` (nested dicts, lists, tuples, numbers, strings, ``None``, numpy arrays and
+    torch tensors) as one frame: the header's length, the header, the arrays' bytes."""
+    buffers: list[bytes] = []
+
+    def array(a: np.ndarray, tag: str) -> dict[str, Any]:
+        buffers.append(a.tobytes(order="C"))  # (np.ascontiguousarray would make a 0-d array 1-d)
+        return {tag: [a.dtype.str, list(a.shape)]}
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {"d": [[walk(k), walk(x)] for k, x in v.items()]}
+        if isinstance(v, (list, tuple)):
+            return {"l": [walk(x) for x in v]}
+        if isinstance(v, np.ndarray):
+            return array(v, "a")
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(v, torch.Tensor):
+            return array(v.detach().cpu().numpy(), "t")
+        if isinstance(v, np.generic):
+            return v.item()
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        raise TypeError(f"cannot send a {type(v).__name__} to a worker")
+
+    header = json.dumps({"v": walk(value), "n": [len(b) for b in buffers]}).encode()
+    return b"".join([struct.pack("<Q", len(header)), header, *buffers])
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    """The next frame's value, or ``EOFError`` at the end of the stream."""
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError
+    header = json.loads(stream.read(struct.unpack("<Q", head)[0]))
+    buffers = iter([stream.read(n) for n in header["n"]])
+
+    def walk(v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        if "d" in v:
+            return {walk(k): walk(x) for k, x in v["d"]}
+        if "l" in v:
+            return [walk(x) for x in v["l"]]
+        tag, (dtype, shape) = next(iter(v.items()))
+        a = np.frombuffer(next(buffers), dtype=np.dtype(dtype)).reshape(shape).copy()
+        if tag == "a":
+            return a
+        import torch
+
+        return torch.from_numpy(a)
+
+    return walk(header["v"])
+
+
+def decode(data: bytes) -> Any:
+    """The value of one frame made by :func:`encode`."""
+    import io
+
+    return _read_frame(io.BytesIO(data))
+
+
+class _Process:
+    """A child ``python -m teachers.refit JOB`` answering one frame per request."""
+
+    def __init__(self, job: str, key: str) -> None:
+        self.key = key
+        self.proc = subprocess.Popen([sys.executable, "-m", "teachers.refit", job], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
         atexit.register(self.close)
 
-    def submit(self, request: dict) -> None:
+    def submit(self, inputs: Mapping[str, Any]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.write(encode(inputs))
         self.proc.stdin.flush()
 
-    def result(self) -> dict | None:
+    def result(self) -> Any:
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise TeachBenchError("teacher.fit_worker", "the GMM fit worker process exited; rerun with fit_worker=inline")
-        return json.loads(line)["gmm"]
+        try:
+            answer = _read_frame(self.proc.stdout)
+        except EOFError:
+            raise TeachBenchError(self.key, f"the worker process exited; rerun with {self.key.split('.')[-1]}=inline",
+                                  WORKERS) from None
+        if "error" in answer:
+            raise TeachBenchError(self.key, f"the update failed in the worker process:\n{answer['error']}")
+        return answer["result"]
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -81,99 +199,177 @@ class _Worker:
             self.proc.wait()
 
 
-def _serve(stdin: IO[str], stdout: IO[str]) -> None:
-    for line in stdin:
-        req = json.loads(line)
-        state = _fit_state(np.asarray(req["points"], dtype=np.float64), req["ks"], req["seed"], req["backend"],
-                           req["reg_covar"])
-        stdout.write(json.dumps({"gmm": state}) + "\n")
+class _Thread:
+    """A thread of the calling process running one update at a time."""
+
+    def __init__(self, job: str) -> None:
+        self.function = job_function(job)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"teachbench-{job}")
+        self.future: Future | None = None
+
+    def submit(self, inputs: Mapping[str, Any]) -> None:
+        self.future = self.pool.submit(self.function, inputs)
+
+    def result(self) -> Any:
+        assert self.future is not None
+        return self.future.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _serve(job: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    os.nice(WORKER_NICENESS)
+    function = job_function(job)
+    if "torch" in sys.modules:  # one thread per process, as the calling process (CONTRIBUTING.md)
+        sys.modules["torch"].set_num_threads(1)
+    while True:
+        try:
+            inputs = _read_frame(stdin)
+        except EOFError:
+            return
+        try:
+            answer: dict[str, Any] = {"result": function(inputs)}
+        except Exception:  # noqa: BLE001 - reported to the calling process, which raises
+            answer = {"error": traceback.format_exc()}
+        stdout.write(encode(answer))
         stdout.flush()
 
 
-class Refitter:
+class LaggedUpdate:
+    """Runs one teacher's periodic update ``job`` (a name in :data:`JOBS`) on the schedule
+    chosen by ``lag`` (module doc). The lag-0 update is the teacher's own call; this class
+    holds the lag-1 update in flight: :meth:`submit` starts it, :meth:`collect` returns
+    its result (waiting for it, or computing it inline).
+
+    Args:
+        job: the update's name in :data:`JOBS`.
+        lag: 0 or 1.
+        worker: ``"process"``, ``"thread"`` or ``"inline"`` (where a lag-1 update is computed).
+        option: the parameters' stem in errors (``fit`` for ``teacher.fit_lag`` / ``teacher.fit_worker``).
+    """
+
+    def __init__(self, job: str, lag: int, worker: str, option: str) -> None:
+        check_schedule(option, lag, worker)
+        self.job = job
+        self.lag = int(lag)
+        self.worker = worker
+        self.option = option
+        self._pending: Mapping[str, Any] | None = None  # inputs of the update in flight
+        self._in_worker = False  # whether the pending update was handed to the worker
+        self._worker: _Process | _Thread | None = None
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        """Start the worker now, with the teacher, not at the first boundary: a process's
+        interpreter start-up (imports) then overlaps the run's set-up; started lazily, the
+        training loop waited for it at the second boundary (in a burst of finished episodes
+        at 1024 envs, right after the first)."""
+        if self.lag == 1 and self.worker == "process":
+            self._worker = _Process(self.job, f"teacher.{self.option}_worker")
+        elif self.lag == 1 and self.worker == "thread":
+            self._worker = _Thread(self.job)
+
+    @property
+    def pending(self) -> Mapping[str, Any] | None:
+        """The inputs of the update in flight (``None`` when none is)."""
+        return self._pending
+
+    def submit(self, inputs: Mapping[str, Any]) -> None:
+        """Start the update of this boundary (the one in flight must have been collected)."""
+        assert self._pending is None, "collect the update in flight first"
+        self._pending, self._in_worker = inputs, False
+        if self.worker != "inline":
+            if self._worker is None:
+                self._start_worker()
+            assert self._worker is not None
+            self._worker.submit(inputs)
+            self._in_worker = True
+
+    def collect(self) -> Any:
+        """The result of the update in flight (then no longer in flight), or :data:`NOT_YET`."""
+        return self._collect() if self._pending is not None else NOT_YET
+
+    def _collect(self) -> Any:  # the wait (benchmarks/bench_teacher_step.py times it)
+        assert self._pending is not None
+        if self._in_worker:
+            assert self._worker is not None
+            result = self._worker.result()
+        else:
+            result = job_function(self.job)(self._pending)
+        self._pending, self._in_worker = None, False
+        return result
+
+    def restore(self, inputs: Mapping[str, Any] | None) -> None:
+        """After a checkpoint load: drop what was in flight for the state we leave, and start
+        the checkpoint's update in flight (``inputs``) again."""
+        self._pending, self._in_worker = None, False
+        if self._worker is not None:  # drop an answer in flight for the state we leave
+            self._worker.close()
+            self._worker = None
+            self._start_worker()
+        if inputs is not None:
+            self.submit(inputs)
+
+    def close(self) -> None:
+        """Stop the worker, if any, after the teacher's last use (a process is also stopped at exit)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+
+# -- the GMM teachers' refits ----------------------------------------------------------------
+def fit_job(inputs: Mapping[str, Any]) -> dict | None:
+    """A mixture fit with its own generator: the lag-1 update of the GMM teachers."""
+    gmm = fit_best_gmm(np.asarray(inputs["points"], dtype=np.float64), inputs["ks"],
+                       np.random.default_rng(int(inputs["seed"])), backend=inputs["backend"],
+                       reg_covar=inputs["reg_covar"])
+    return None if gmm is None else gmm.to_state()
+
+
+class Refitter(LaggedUpdate):
     """Runs the refits of one GMM teacher on the schedule chosen by ``fit_lag``.
 
     Args:
         ks: mixture sizes tried at each refit.
         backend, reg_covar: as :func:`teachers.gmm_fit.fit_best_gmm`.
         fit_lag: 0 (fit now, the papers) or 1 (install one period later, fit in a worker).
-        fit_worker: ``"process"`` or ``"inline"`` (where a lag-1 fit is computed).
+        fit_worker: ``"process"``, ``"thread"`` or ``"inline"`` (where a lag-1 fit is computed).
     """
 
     def __init__(self, ks: Sequence[int], backend: str, reg_covar: float, fit_lag: int = 0,
                  fit_worker: str = "process") -> None:
-        if fit_lag not in FIT_LAGS:
-            raise TeachBenchError("teacher.fit_lag", f"must be 0 or 1, got {fit_lag!r}", FIT_LAGS)
-        if fit_worker not in FIT_WORKERS:
-            raise TeachBenchError("teacher.fit_worker", f"unknown worker {fit_worker!r}", FIT_WORKERS)
         self.ks = [int(k) for k in ks]
         self.backend = backend
         self.reg_covar = float(reg_covar)
-        self.fit_lag = int(fit_lag)
-        self.fit_worker = fit_worker
-        self._pending: tuple[np.ndarray, int] | None = None  # points and seed of the fit in flight
-        self._in_worker = False  # whether the pending fit was sent to the worker
-        self._worker: _Worker | None = None
-        self._start_worker()
-
-    def _start_worker(self) -> None:
-        """Start the worker now, with the teacher, not at the first boundary: its interpreter
-        start-up (~0.3 s of imports) then overlaps the run's set-up; started lazily, the
-        training loop waited for it at the second boundary (in a burst of finished episodes
-        at 1024 envs, right after the first)."""
-        if self.fit_lag == 1 and self.fit_worker == "process":
-            self._worker = _Worker()
+        super().__init__("gmm_fit", fit_lag, fit_worker, "fit")
+        self.fit_lag, self.fit_worker = self.lag, self.worker
 
     def at_boundary(self, points: np.ndarray, rng: np.random.Generator) -> Any:
         """The mixture to install now (a :class:`GMM`, ``None`` for a failed fit) or
         :data:`NOT_YET` (lag 1, first boundary)."""
-        if self.fit_lag == 0:
+        if self.lag == 0:
             return fit_best_gmm(points, self.ks, rng, backend=self.backend, reg_covar=self.reg_covar)
-        due = self._collect() if self._pending is not None else NOT_YET
-        self._pending = (np.array(points, dtype=np.float64), int(rng.integers(2**63 - 1)))
-        self._in_worker = False
-        if self.fit_worker == "process":
-            if self._worker is None:
-                self._worker = _Worker()
-            points, seed = self._pending
-            self._worker.submit({"points": points.tolist(), "ks": self.ks, "seed": seed, "backend": self.backend,
-                                 "reg_covar": self.reg_covar})
-            self._in_worker = True
-        return due
+        due = self.collect()
+        self.submit(self._inputs(np.array(points, dtype=np.float64), int(rng.integers(2**63 - 1))))
+        return due if due is NOT_YET or due is None else GMM.from_state(due)
 
-    def _collect(self) -> GMM | None:
-        assert self._pending is not None
-        if self._in_worker:
-            assert self._worker is not None
-            state = self._worker.result()
-        else:
-            points, seed = self._pending
-            state = _fit_state(points, self.ks, seed, self.backend, self.reg_covar)
-        return None if state is None else GMM.from_state(state)
+    def _inputs(self, points: np.ndarray, seed: int) -> dict[str, Any]:
+        return {"points": points, "ks": self.ks, "seed": seed, "backend": self.backend, "reg_covar": self.reg_covar}
 
-    def close(self) -> None:
-        """Stop the worker process, if any, after the teacher's last use (also done at exit)."""
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
-
-    # -- checkpointing: the fit in flight is kept as its inputs and recomputed on load ------
+    # -- checkpointing: the fit in flight is kept as its points and seed ----------------------
     def state_dict(self) -> dict[str, Any]:
         if self._pending is None:
             return {"pending": None}
-        points, seed = self._pending
-        return {"pending": {"points": points.tolist(), "seed": seed}}
+        return {"pending": {"points": self._pending["points"].tolist(), "seed": self._pending["seed"]}}
 
     def load_state_dict(self, state: Mapping[str, Any] | None) -> None:
-        self._pending, self._in_worker = None, False
-        if self._worker is not None:  # drop an answer in flight for the state we leave
-            self._worker.close()
-            self._worker = None
-            self._start_worker()
         pending = (state or {}).get("pending")
-        if pending is not None:
-            self._pending = (np.asarray(pending["points"], dtype=np.float64), int(pending["seed"]))
+        self.restore(None if pending is None else
+                      self._inputs(np.asarray(pending["points"], dtype=np.float64), int(pending["seed"])))
 
 
 if __name__ == "__main__":
-    _serve(sys.stdin, sys.stdout)
+    _out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything an update prints must not corrupt the frames
+    _serve(sys.argv[1], sys.stdin.buffer, _out)

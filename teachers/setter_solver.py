@@ -29,6 +29,17 @@ calls of ``sample()`` (the same random numbers; the flow of a batch equals the f
 row up to float32 rounding, which a matrix product may order differently for different
 batch sizes). ``update_batch`` converts the batch's tasks at once and then follows the
 per-episode rule, a training round every ``update_period`` episodes, as ``update`` does.
+
+Training off the loop (``train_lag``, issue 18). A round is ``n_train_steps`` = 50 steps of
+judge and setter (~0.2 s on one CPU core) every 50 episodes; at 1024 envs that is a round
+every few vector steps, so training in step with the episodes, as published, costs more
+than the envs themselves. ``train_lag=1`` (:mod:`teachers.refit`) trains each round in a
+worker on a copy of setter, judge, their optimisers and the torch generator
+(:class:`SetterAndJudge`, rebuilt from its state by :func:`train_round`) on the buffer as it
+was at the boundary, and installs the result one round later: the tasks of the round after
+a boundary come from the setter of one round earlier than in Racanière et al. (2020), one
+round of staleness; the weights installed are those the published schedule has one round
+earlier on the same buffer. ``train_lag=0`` (default) is the paper's schedule.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.expert import ExpertKnowledge
+from teachers.refit import LaggedUpdate
 from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, seeded_generator
 
 F_EPS = 0.01  # desired feasibilities are kept in [F_EPS, 1 - F_EPS] so that logit(f) is finite
@@ -115,6 +127,114 @@ def _std_normal_logpdf(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
 
+class SetterAndJudge:
+    """The setter and the judge with their Adam optimisers and the torch generator of the
+    training noise: everything a training round changes, and the last round's diagnostics.
+
+    Args:
+        config: ``d``, ``n_coupling_layers``, ``setter_hidden``, ``judge_hidden``, ``lr``,
+            ``loss_noise``, ``weights`` (validity, feasibility, coverage), ``n_train_steps``,
+            ``batch_size``.
+        seed: seed of the initial weights (``seed``) and of the noise (``seed + 1``); ``None``
+            for a copy that is about to load a state (its weights are left unset and torch's
+            global generator is not touched, so a copy can be built in a thread).
+    """
+
+    def __init__(self, config: Mapping[str, Any], seed: int | None) -> None:
+        self.config = dict(config)
+        d = int(config["d"])
+
+        def build() -> tuple[nn.Module, nn.Module]:
+            return (ConditionalRealNVP(d, int(config["n_coupling_layers"]), int(config["setter_hidden"])),
+                    mlp([d, *config["judge_hidden"], 1]))
+
+        if seed is None:
+            with torch.device("meta"):
+                setter, judge = build()
+            self.setter, self.judge = setter.to_empty(device="cpu"), judge.to_empty(device="cpu")
+        else:
+            self.setter, self.judge = build_seeded(seed, build)
+        self.setter_opt = torch.optim.Adam(self.setter.parameters(), lr=config["lr"])
+        self.judge_opt = torch.optim.Adam(self.judge.parameters(), lr=config["lr"])
+        self.gen = seeded_generator(0 if seed is None else seed + 1)
+        self.last = {"judge_loss": float("nan"), "validity_loss": float("nan"), "feasibility_loss": float("nan"),
+                     "coverage_loss": float("nan"), "judge_accuracy": float("nan"), "feasibility_gap": float("nan")}
+
+    def train(self, goals: torch.Tensor, wins: torch.Tensor) -> None:
+        """``n_train_steps`` steps of judge and setter on (goal, success) pairs (goals in ``[-1, 1]^d``)."""
+        n_train_steps, batch_size = int(self.config["n_train_steps"]), int(self.config["batch_size"])
+        loss_noise = float(self.config["loss_noise"])
+        achieved = goals[wins > 0.5]
+        n, d = goals.shape
+        w_val, w_feas, w_cov = self.config["weights"]
+        for step in range(n_train_steps):
+            # judge: cross-entropy on (goal, success)
+            idx = torch.randint(n, (min(batch_size, n),), generator=self.gen)
+            logits = self.judge(goals[idx]).squeeze(-1)
+            judge_loss = nn.functional.binary_cross_entropy_with_logits(logits, wins[idx])
+            self.judge_opt.zero_grad()
+            judge_loss.backward()
+            self.judge_opt.step()
+
+            # setter: validity + feasibility + coverage
+            b = batch_size
+            f = F_EPS + (1 - 2 * F_EPS) * torch.rand(b, 1, generator=self.gen)
+            z = torch.randn(b, d, generator=self.gen)
+            x, logp = self.setter(z, f)
+            coverage = logp.mean()
+            feasibility = ((self.judge(x).squeeze(-1) - torch.logit(f.squeeze(-1))) ** 2).mean()
+            loss = w_feas * feasibility + w_cov * coverage
+            validity = torch.tensor(float("nan"))
+            if achieved.shape[0] > 0:
+                jdx = torch.randint(achieved.shape[0], (b,), generator=self.gen)
+                noisy = achieved[jdx] + 2.0 * loss_noise * torch.randn(b, d, generator=self.gen)
+                f_val = F_EPS + (1 - 2 * F_EPS) * torch.rand(b, 1, generator=self.gen)
+                validity = -self.setter.log_prob(noisy, f_val).mean()
+                loss = loss + w_val * validity
+            self.setter_opt.zero_grad()
+            loss.backward()
+            self.setter_opt.step()
+
+            if step < n_train_steps - 1:
+                continue
+            with torch.no_grad():  # diagnostics of the last step only
+                self.last = {
+                    "judge_loss": float(judge_loss),
+                    "validity_loss": float(validity),
+                    "feasibility_loss": float(feasibility),
+                    "coverage_loss": float(coverage),
+                    "judge_accuracy": float(((logits > 0).float() == wins[idx]).float().mean()),
+                    "feasibility_gap": float((torch.sigmoid(self.judge(x).squeeze(-1)) - f.squeeze(-1)).abs().mean()),
+                }
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "setter": module_state(self.setter),
+            "judge": module_state(self.judge),
+            "setter_opt": plain(self.setter_opt.state_dict()),
+            "judge_opt": plain(self.judge_opt.state_dict()),
+            "torch_rng": self.gen.get_state().clone(),
+            "last": dict(self.last),
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.setter.load_state_dict(state["setter"])
+        self.judge.load_state_dict(state["judge"])
+        load_optimizer(self.setter_opt, state["setter_opt"])
+        load_optimizer(self.judge_opt, state["judge_opt"])
+        self.gen.set_state(state["torch_rng"])
+        self.last = {k: float(v) for k, v in state["last"].items()}
+
+
+def train_round(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A training round on a copy of setter and judge: the lag-1 update
+    (:mod:`teachers.refit`). Returns the copy's state after the round."""
+    nets = SetterAndJudge(inputs["config"], seed=None)
+    nets.load(inputs["nets"])
+    nets.train(inputs["goals"], inputs["wins"])
+    return nets.state()
+
+
 class SetterSolver(Teacher):
     """Setter-Solver with a judge.
 
@@ -134,6 +254,12 @@ class SetterSolver(Teacher):
         batch_size: minibatch size. Default 128 (ours).
         lr: Adam learning rate of setter and judge. Default 1e-3 (ours).
         buffer_size: recent episodes kept for training. Default 2000 (ours).
+        train_lag: 0 (default: Racanière et al.'s schedule, each round trained when its
+            episodes end) or 1 (each round trained off the training loop and installed one
+            round late, so sampling uses the setter one round stale; module doc,
+            :mod:`teachers.refit`).
+        train_worker: where a lag-1 round is trained: ``"process"`` (default), ``"thread"``
+            or ``"inline"`` (:mod:`teachers.refit`).
     """
 
     name = "setter_solver"
@@ -155,6 +281,8 @@ class SetterSolver(Teacher):
         batch_size: int = 128,
         lr: float = 1e-3,
         buffer_size: int = 2000,
+        train_lag: int = 0,
+        train_worker: str = "process",
     ) -> None:
         super().__init__(task_space, seed)
         self.expert = ExpertKnowledge.from_config(expert, task_space)
@@ -171,24 +299,16 @@ class SetterSolver(Teacher):
             if not ok:
                 raise TeachBenchError(f"teacher.{key}", f"invalid value {value!r}")
         self.update_period = int(update_period)
-        self.loss_noise = float(loss_noise)
-        self.weights = (float(validity_weight), float(feasibility_weight), float(coverage_weight))
-        self.n_train_steps = int(n_train_steps)
-        self.batch_size = int(batch_size)
-        d = task_space.ndim
-
-        def build() -> tuple[nn.Module, nn.Module]:
-            return ConditionalRealNVP(d, int(n_coupling_layers), int(setter_hidden)), mlp([d, *judge_hidden, 1])
-
-        self.setter, self.judge = build_seeded(self.seed, build)
-        self.setter_opt = torch.optim.Adam(self.setter.parameters(), lr=lr)
-        self.judge_opt = torch.optim.Adam(self.judge.parameters(), lr=lr)
-        self.gen = seeded_generator(self.seed + 1)
+        self.nets = SetterAndJudge({"d": task_space.ndim, "n_coupling_layers": int(n_coupling_layers),
+                                    "setter_hidden": int(setter_hidden), "judge_hidden": list(judge_hidden),
+                                    "lr": float(lr), "loss_noise": float(loss_noise),
+                                    "weights": [float(validity_weight), float(feasibility_weight),
+                                                float(coverage_weight)],
+                                    "n_train_steps": int(n_train_steps), "batch_size": int(batch_size)}, seed=self.seed)
+        self.trainer = LaggedUpdate("setter_solver", train_lag, train_worker, "train")
         self.buffer: deque[tuple[list[float], bool]] = deque(maxlen=int(buffer_size))
         self.since_update = 0
         self.n_rounds = 0
-        self.last = {"judge_loss": float("nan"), "validity_loss": float("nan"), "feasibility_loss": float("nan"),
-                     "coverage_loss": float("nan"), "judge_accuracy": float("nan"), "feasibility_gap": float("nan")}
 
     # -- sampling -----------------------------------------------------------------------
     def _sample(self) -> Task:
@@ -212,14 +332,14 @@ class SetterSolver(Teacher):
         """The setter's tasks ``S(z_k, f_k)`` (``f`` kept in ``[F_EPS, 1 - F_EPS]``)."""
         f = torch.as_tensor(np.clip(feasibility, F_EPS, 1 - F_EPS), dtype=torch.float32).reshape(-1, 1)
         with torch.no_grad():
-            x, _ = self.setter(torch.as_tensor(z, dtype=torch.float32), f)
+            x, _ = self.nets.setter(torch.as_tensor(z, dtype=torch.float32), f)
         return self.task_space.from_unit_batch((x.double().numpy() + 1.0) / 2.0)
 
     def predicted_feasibility(self, task: Mapping[str, Any]) -> float:
         """The judge's estimate of the student's chance of success on ``task``."""
         x = torch.as_tensor(self.task_space.to_unit(task) * 2.0 - 1.0, dtype=torch.float32)
         with torch.no_grad():
-            return float(torch.sigmoid(self.judge(x.unsqueeze(0)))[0, 0])
+            return float(torch.sigmoid(self.nets.judge(x.unsqueeze(0)))[0, 0])
 
     # -- learning -----------------------------------------------------------------------
     def _update(self, episode: Episode) -> None:
@@ -236,88 +356,65 @@ class SetterSolver(Teacher):
         self.since_update += 1
         if self.since_update >= self.update_period:
             self.since_update = 0
-            self._train()
+            goals = torch.as_tensor([g for g, _ in self.buffer], dtype=torch.float32) * 2.0 - 1.0
+            wins = torch.as_tensor([s for _, s in self.buffer], dtype=torch.float32)
+            self._train_round(goals, wins)
+
+    def _train_round(self, goals: torch.Tensor, wins: torch.Tensor) -> None:
+        """A training round on the buffer: now (``train_lag=0``), or started off the loop
+        from the networks installed now, after installing the previous round's result
+        (``train_lag=1``)."""
+        if self.trainer.lag == 0:
+            self.nets.train(goals, wins)
             self.n_rounds += 1
+            return
+        self._install(self.trainer.collect())
+        self.trainer.submit({"config": self.nets.config, "nets": self.nets.state(), "goals": goals, "wins": wins})
 
-    def _train(self) -> None:
-        goals = torch.as_tensor([g for g, _ in self.buffer], dtype=torch.float32) * 2.0 - 1.0
-        wins = torch.as_tensor([s for _, s in self.buffer], dtype=torch.float32)
-        achieved = goals[wins > 0.5]
-        n, d = goals.shape
-        w_val, w_feas, w_cov = self.weights
-        for step in range(self.n_train_steps):
-            # judge: cross-entropy on (goal, success)
-            idx = torch.randint(n, (min(self.batch_size, n),), generator=self.gen)
-            logits = self.judge(goals[idx]).squeeze(-1)
-            judge_loss = nn.functional.binary_cross_entropy_with_logits(logits, wins[idx])
-            self.judge_opt.zero_grad()
-            judge_loss.backward()
-            self.judge_opt.step()
-
-            # setter: validity + feasibility + coverage
-            b = self.batch_size
-            f = F_EPS + (1 - 2 * F_EPS) * torch.rand(b, 1, generator=self.gen)
-            z = torch.randn(b, d, generator=self.gen)
-            x, logp = self.setter(z, f)
-            coverage = logp.mean()
-            feasibility = ((self.judge(x).squeeze(-1) - torch.logit(f.squeeze(-1))) ** 2).mean()
-            loss = w_feas * feasibility + w_cov * coverage
-            validity = torch.tensor(float("nan"))
-            if achieved.shape[0] > 0:
-                jdx = torch.randint(achieved.shape[0], (b,), generator=self.gen)
-                noisy = achieved[jdx] + 2.0 * self.loss_noise * torch.randn(b, d, generator=self.gen)
-                f_val = F_EPS + (1 - 2 * F_EPS) * torch.rand(b, 1, generator=self.gen)
-                validity = -self.setter.log_prob(noisy, f_val).mean()
-                loss = loss + w_val * validity
-            self.setter_opt.zero_grad()
-            loss.backward()
-            self.setter_opt.step()
-
-            if step < self.n_train_steps - 1:
-                continue
-            with torch.no_grad():  # diagnostics of the last step only
-                self.last = {
-                    "judge_loss": float(judge_loss),
-                    "validity_loss": float(validity),
-                    "feasibility_loss": float(feasibility),
-                    "coverage_loss": float(coverage),
-                    "judge_accuracy": float(((logits > 0).float() == wins[idx]).float().mean()),
-                    "feasibility_gap": float((torch.sigmoid(self.judge(x).squeeze(-1)) - f.squeeze(-1)).abs().mean()),
-                }
+    def _install(self, result: Any) -> None:
+        """Install a lag-1 round's networks (nothing before the first round's result)."""
+        if isinstance(result, Mapping):
+            self.nets.load(result)
+            self.n_rounds += 1
 
     # -- state --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {
-            "setter": module_state(self.setter),
-            "judge": module_state(self.judge),
-            "setter_opt": plain(self.setter_opt.state_dict()),
-            "judge_opt": plain(self.judge_opt.state_dict()),
-            "torch_rng": self.gen.get_state().clone(),
+        nets = self.nets.state()
+        state = {
+            "setter": nets["setter"],
+            "judge": nets["judge"],
+            "setter_opt": nets["setter_opt"],
+            "judge_opt": nets["judge_opt"],
+            "torch_rng": nets["torch_rng"],
             "buffer_goals": [list(g) for g, _ in self.buffer],
             "buffer_success": [bool(s) for _, s in self.buffer],
             "since_update": self.since_update,
             "n_rounds": self.n_rounds,
-            "last": dict(self.last),
+            "last": nets["last"],
         }
+        if self.trainer.lag == 1:  # the round in flight, as its buffer (it starts from the networks above)
+            pending = self.trainer.pending
+            state["train_pending"] = None if pending is None else {"goals": pending["goals"].clone(),
+                                                                   "wins": pending["wins"].clone()}
+        return state
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        self.setter.load_state_dict(state["setter"])
-        self.judge.load_state_dict(state["judge"])
-        load_optimizer(self.setter_opt, state["setter_opt"])
-        load_optimizer(self.judge_opt, state["judge_opt"])
-        self.gen.set_state(state["torch_rng"])
+        self.nets.load(state)
         self.buffer = deque(
             (([float(x) for x in g], bool(s)) for g, s in zip(state["buffer_goals"], state["buffer_success"])),
             maxlen=self.buffer.maxlen,
         )
         self.since_update = int(state["since_update"])
         self.n_rounds = int(state["n_rounds"])
-        self.last = {k: float(v) for k, v in state["last"].items()}
+        pending = state.get("train_pending")
+        self.trainer.restore(None)  # drop what was in flight for the state we leave
+        if pending is not None:  # the checkpoint's round in flight: again (lag 1), or now (lag 0)
+            self._train_round(pending["goals"], pending["wins"])
 
     def _diagnostics(self) -> dict[str, Any]:
         wins = [s for _, s in self.buffer]
         return {
             "rounds": self.n_rounds,
             "buffer_success_rate": float(np.mean(wins)) if wins else float("nan"),
-            **self.last,
+            **self.nets.last,
         }

@@ -34,6 +34,8 @@ CASES = {
     "bench_sweep.py": (["--runs", "1", "--steps", "512", "--max-workers", "1"], ["x basic"]),
     "bench_ppo_update.py": (["--rollout", "128", "--n-envs", "2", "--batch-size", "32", "--repeats", "1"],
                             ["paired ratio to cpu:1:sb3"]),
+    "bench_train_lag.py": (["--rounds", "1", "--teachers", "setter_solver", "--workers", "thread", "--startup", "0"],
+                           ["loop slowdown", "train_lag=1 thread"]),
     "profile_hot_paths.py": (["--batched-steps", "20", "--walker-steps", "200", "--ppo-steps", "512", "--top", "3"],
                              ["top 3 functions", "== ppo"]),
 }
