@@ -256,3 +256,19 @@ def test_plr_robust_curves_against_gradient_updates(compose) -> None:
     assert curves["gradient_updates"].iloc[-1] <= summary["teacher_diagnostics"]["gradient_updates"]
     bands = A.learning_curves(curves, x="gradient_updates", points=5)
     assert len(bands) == 5 and bands["step"].max() == curves["gradient_updates"].max()
+
+
+def test_ued_maze_dcd_student_is_dcds_60_block_student(compose) -> None:
+    """dcd's train_scripts/grid_configs/minigrid/60_blocks_uniform/mg_60b_uni_{dr,robust_plr}.json
+    and mg_60b_uni_accel_empty.json: 32 processes x 256 steps, 5 PPO epochs, 1 minibatch,
+    lr 1e-4, gamma 0.995, entropy_coef 0.0, LSTM 256, PLR buffer 4000 at replay p 0.5 with
+    rank temperature 0.3 and staleness 0.3 (buffer scaled to the budget here: 2000 at 1M)."""
+    for teacher in ("random", "plr_robust", "accel"):
+        cfg = compose("experiment=ued_maze_dcd", f"teacher={teacher}")
+        p = cfg.student.params
+        assert cfg.student.algo == "recurrent_ppo" and cfg.env.n_envs == 32
+        assert (p.n_steps, p.n_epochs, p.batch_size, p.learning_rate, p.gamma, p.ent_coef) == (256, 5, None, 1e-4,
+                                                                                              0.995, 0.0)
+        assert (cfg.ued.replay_prob, cfg.ued.temperature, cfg.ued.staleness_coef) == (0.5, 0.3, 0.3)
+    # the 25-block (PLR⊥ paper) configs keep entropy 0.01 for DR and robust PLR
+    assert compose("experiment=ued_maze_dcd25", "teacher=plr_robust").student.params.ent_coef == 0.01
