@@ -34,6 +34,7 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task
 
 PRIORITIZATIONS = ("rank", "power")
+_BLOCK = 64  # levels per block of LevelBuffer's replay draw (see LevelBuffer._draw_index)
 
 
 def rank_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -170,7 +171,7 @@ class LevelBuffer:
         # (1/rank)^(1/β) for ranks 1..size, computed as rank_weights computes each entry
         self._h_of_rank: tuple[float, np.ndarray] | None = None
         self._work_c = np.zeros(size, dtype=np.float64)  # ρ·P_C
-        self._work_p = np.zeros(size, dtype=np.float64)  # P
+        self._work_p = np.zeros(-(-size // _BLOCK) * _BLOCK, dtype=np.float64)  # P, zeros up to whole blocks
         self._work_cdf = np.zeros(size, dtype=np.float64)
 
     # -- the per-level arrays: views of the filled part of the storage ---------------------
@@ -336,17 +337,67 @@ class LevelBuffer:
         self.clock += 1
 
     def sample(self, rng: np.random.Generator) -> int:
-        """Index of a level drawn from the replay distribution; marks it freshly sampled."""
+        """Index of a level drawn from the replay distribution; marks it freshly sampled.
+
+        ``rng.choice(len(self), p=P)`` without its checks of P (a distribution by
+        construction; the checks were half of a replay's cost at 4000 levels, issue 18):
+        the same inverse-CDF draw from one uniform, so the same index and the same
+        generator state (:meth:`_draw_index`)."""
         if len(self) == 0:
             raise TeachBenchError("level_buffer", "cannot replay from an empty buffer")
-        # rng.choice(len(self), p=p) without its checks of p (a distribution by construction,
-        # and the checks were half of a replay's cost with 4000 levels, issue 18): the same
-        # inverse-CDF draw from one uniform, so the same index and the same generator state
-        cdf = np.cumsum(self._distribution(), out=self._work_cdf[:self._n])
-        cdf /= cdf[-1]
-        i = int(cdf.searchsorted(rng.random(), side="right"))
+        self._distribution()  # P into the work array
+        i = self._draw_index(rng.random())
         self._last[i] = self.clock
         return i
+
+    def _draw_index(self, u: float) -> int:
+        """``searchsorted(cumsum(P) / cumsum(P)[-1], u, side="right")``, numpy's choice,
+        for the P of the latest :meth:`_distribution` (in the work array ``_work_p``).
+
+        The running sum is sequential (16 µs over 4000 levels, the largest cost of a
+        draw), so the index is first located from block sums: 64-level blocks summed at
+        once, then the one block holding ``u``. Those sums differ from numpy's running sum
+        by rounding only, at most ``(n + 64)·2⁻⁵³`` of the total here (sums of
+        non-negative terms), so when ``u`` lies farther than 16 times that from the
+        prefix sums on either side of the index found, numpy's division and search give
+        that same index; otherwise (about once in 10¹⁰ draws, or P not finite) the draw is
+        numpy's exactly: the running sum, divided by its last entry, searched."""
+        n = self._n
+        p = self._work_p[:n]
+        if n > 2 * _BLOCK:
+            i = self._draw_by_blocks(n, u)
+            if i is not None:
+                return i
+        cdf = np.cumsum(p, out=self._work_cdf[:n])
+        cdf /= cdf[-1]
+        return int(cdf.searchsorted(u, side="right"))
+
+    def _draw_by_blocks(self, n: int, u: float) -> int | None:
+        """The index of :meth:`_draw_index` from block sums of P (in ``_work_p``), or None
+        when rounding could decide it (then the caller computes numpy's running sum)."""
+        padded = self._work_p[:-(-n // _BLOCK) * _BLOCK]
+        padded[n:] = 0.0
+        ends = padded.reshape(-1, _BLOCK).sum(axis=1).cumsum()  # P summed up to each block's end
+        total = float(ends[-1])
+        if not (math.isfinite(total) and total > 0.0):
+            return None
+        target = u * total
+        block = int(ends.searchsorted(target, side="right"))
+        if block >= ends.size:
+            return None
+        before = float(ends[block - 1]) if block else 0.0
+        start = block * _BLOCK
+        prefix = padded[start:start + _BLOCK].cumsum()
+        prefix += before
+        j = int(prefix.searchsorted(target, side="right"))
+        i = start + j
+        if j >= _BLOCK or i >= n:
+            return None
+        margin = 16.0 * (n + _BLOCK) * 2.0 ** -53
+        below = float(prefix[j - 1]) if j else before
+        if prefix[j] / total > u + margin and (i == 0 or below / total < u - margin):
+            return i
+        return None
 
     def update_score(self, index: int, score: float, episode_return: float | None = None) -> None:
         a = self.score_alpha

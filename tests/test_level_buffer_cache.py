@@ -125,3 +125,34 @@ def test_fast_buffer_draws_exactly_as_the_formula_and_generator_choice(prioritiz
         np.testing.assert_array_equal(buf.last_sampled, ref.last)
         np.testing.assert_array_equal(buf.distribution(), ref.p())
     assert n_draws > 500 and buf.n_replaced > 100 and buf.n_rejected > 50
+
+
+@pytest.mark.parametrize("n", [1, 129, 1000, 4000])
+def test_replay_draw_index_is_numpys_choice_at_the_boundaries(n):
+    """The draw locates the index from block sums and falls back to numpy's running sum
+    when rounding could matter: for uniforms exactly at, just below and just above each
+    boundary of numpy's normalised running sum (the draws most sensitive to rounding), and
+    for distributions with zeros and a dominant level, the index is numpy's."""
+    rng = np.random.default_rng(n)
+    buf = LevelBuffer(capacity=4000)
+    buf._n = n  # the draw reads P from the work array; no level is needed
+    for kind in ("uniform", "zeros", "dominant", "tiny"):
+        p = rng.random(n)
+        if kind == "zeros":
+            p[rng.random(n) < 0.7] = 0.0
+            p[0] = max(p[0], 0.1)
+        elif kind == "dominant":
+            p[rng.integers(n)] = 1e6
+        elif kind == "tiny":
+            p *= 1e-200
+        p /= p.sum()
+        buf._work_p[:n] = p
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        us = [float(v) for v in rng.random(300)]
+        for k in rng.integers(n, size=50):
+            q = float(cdf[k])
+            us += [q, np.nextafter(q, 0.0), np.nextafter(q, 1.0)]
+        for u in us:
+            if 0.0 <= u < 1.0:
+                assert buf._draw_index(u) == int(cdf.searchsorted(u, side="right")), (kind, u)
