@@ -171,7 +171,8 @@ class LevelBuffer:
         # (1/rank)^(1/β) for ranks 1..size, computed as rank_weights computes each entry
         self._h_of_rank: tuple[float, np.ndarray] | None = None
         self._work_c = np.zeros(size, dtype=np.float64)  # ρ·P_C
-        self._work_p = np.zeros(-(-size // _BLOCK) * _BLOCK, dtype=np.float64)  # P, zeros up to whole blocks
+        self._work_p = np.zeros(size, dtype=np.float64)  # P
+        self._block_starts = np.arange(0, size, _BLOCK)
         self._work_cdf = np.zeros(size, dtype=np.float64)
 
     # -- the per-level arrays: views of the filled part of the storage ---------------------
@@ -289,10 +290,10 @@ class LevelBuffer:
         new place move one rank."""
         old = float(self._scores[index])
         self._scores[index] = score
-        self._scores_changed()
         self._n_nonfinite += (not math.isfinite(score)) - (not math.isfinite(old))
         if not self._keeps_order(old, score):
             self._sorted_ok = False
+            self._scores_changed()
             return
         score = float(self._scores[index])
         n, order, neg, rank0 = self._n, self._order, self._neg_sorted, self._rank0
@@ -302,6 +303,8 @@ class LevelBuffer:
         # other levels with a higher score, then the tied ones with a lower index (the tie
         # group is sorted by index; level `index` itself is not below itself)
         q = lo - (old > score) + int(order[lo:hi].searchsorted(index, side="left"))
+        if q != p or self.prioritization != "rank":  # rank weights depend on the ranks only
+            self._scores_changed()
         if q < p:
             order[q + 1:p + 1] = order[q:p]
             neg[q + 1:p + 1] = neg[q:p]
@@ -375,9 +378,8 @@ class LevelBuffer:
     def _draw_by_blocks(self, n: int, u: float) -> int | None:
         """The index of :meth:`_draw_index` from block sums of P (in ``_work_p``), or None
         when rounding could decide it (then the caller computes numpy's running sum)."""
-        padded = self._work_p[:-(-n // _BLOCK) * _BLOCK]
-        padded[n:] = 0.0
-        ends = padded.reshape(-1, _BLOCK).sum(axis=1).cumsum()  # P summed up to each block's end
+        p = self._work_p[:n]
+        ends = np.add.reduceat(p, self._block_starts[:-(-n // _BLOCK)]).cumsum()  # P up to each block's end
         total = float(ends[-1])
         if not (math.isfinite(total) and total > 0.0):
             return None
@@ -387,17 +389,17 @@ class LevelBuffer:
             return None
         before = float(ends[block - 1]) if block else 0.0
         start = block * _BLOCK
-        prefix = padded[start:start + _BLOCK].cumsum()
-        prefix += before
-        j = int(prefix.searchsorted(target, side="right"))
-        i = start + j
-        if j >= _BLOCK or i >= n:
+        prefix = p[start:start + _BLOCK].cumsum()
+        j = int(prefix.searchsorted(target - before, side="right"))
+        if j >= prefix.size:
             return None
+        i = start + j
         margin = 16.0 * (n + _BLOCK) * 2.0 ** -53
-        below = float(prefix[j - 1]) if j else before
-        if prefix[j] / total > u + margin and (i == 0 or below / total < u - margin):
-            return i
-        return None
+        if (before + float(prefix[j])) / total <= u + margin:
+            return None
+        if i and (before + (float(prefix[j - 1]) if j else 0.0)) / total >= u - margin:
+            return None
+        return i
 
     def update_score(self, index: int, score: float, episode_return: float | None = None) -> None:
         a = self.score_alpha
