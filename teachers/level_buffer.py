@@ -167,7 +167,7 @@ class LevelBuffer:
         # (1 − ρ)·P_S of the current scores, recomputed only after a score change
         self._version = 0
         self._scaled_p_s: np.ndarray | None = None
-        self._p_s_version = -1
+        self._p_s_version: tuple[Any, ...] | None = None  # (version, β, ρ, prioritization) it was computed for
         # (1/rank)^(1/β) for ranks 1..size, computed as rank_weights computes each entry
         self._h_of_rank: tuple[float, np.ndarray] | None = None
         self._work_c = np.zeros(size, dtype=np.float64)  # ρ·P_C
@@ -245,9 +245,11 @@ class LevelBuffer:
         return np.add(scaled_p_s, mixed, out=self._work_p[:n])
 
     def _scaled_p_s_now(self) -> np.ndarray:
-        """``(1 − ρ)·P_S``, recomputed only after a score change: the rank weights from the
-        kept ranks, the same entries summed in the same (index) order as rank_weights."""
-        if self._scaled_p_s is None or self._p_s_version != self._version:
+        """``(1 − ρ)·P_S``, recomputed only after a score change (or a change of β, ρ or the
+        prioritisation): the rank weights from the kept ranks, the same entries summed in
+        the same (index) order as rank_weights."""
+        key = (self._version, self.temperature, self.staleness_coef, self.prioritization)
+        if self._scaled_p_s is None or self._p_s_version != key:
             if self.prioritization == "rank":
                 if self._h_of_rank is None or self._h_of_rank[0] != self.temperature:
                     ranks = np.arange(1, self._scores.size + 1, dtype=np.float64)
@@ -257,7 +259,7 @@ class LevelBuffer:
             else:
                 p_s = power_weights(self.scores, self.temperature)
             self._scaled_p_s = (1.0 - self.staleness_coef) * p_s
-            self._p_s_version = self._version
+            self._p_s_version = key
         return self._scaled_p_s
 
     def _scores_changed(self) -> None:
