@@ -106,7 +106,8 @@ def trace(label: str, teacher_name: str, overrides: dict, regret: str, n_envs: i
             if (t + 1) % rollout == 0:
                 curriculum.deliver(sorted(held, key=lambda e: e.episode_id))
                 held.clear()
-                teacher.on_rollout_end() if hasattr(teacher, "on_rollout_end") else None
+                if hasattr(teacher, "on_rollout_end"):  # ACCEL's edits
+                    teacher.on_rollout_end()
                 state = json.loads(json.dumps(teacher.state_dict()["algo"], default=repr))
                 rollouts.append(_digest(handed))
                 states.append(_digest(state))
