@@ -34,6 +34,7 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task
 
 PRIORITIZATIONS = ("rank", "power")
+_BLOCK = 64  # levels per block of LevelBuffer's replay draw (see LevelBuffer._draw_index)
 
 
 def rank_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -110,6 +111,17 @@ class LevelBuffer:
 
     Levels are identified by a string ``key`` (a level string or a canonical task key) and
     carry the task that replays them. ``clock`` counts sampled episodes (the ``c`` of P_C).
+
+    Cost (issue 18: with 1024 envs PLR scores and draws several levels per vector step,
+    over 4000 levels). The per-level arrays are allocated once at ``capacity`` and
+    ``scores`` / ``last_sampled`` / ``max_returns`` are views of their filled part, so an
+    insert copies nothing. The rank order is kept as a sorted list of levels: a score
+    change moves one level within it (two binary searches and a shift of the levels between
+    its old and new place) instead of comparing it with every level. ``(1 − ρ)·P_S`` is kept
+    between score changes. A replay draw and a replacement then cost a handful of passes
+    over the buffer into preallocated work arrays: every probability is computed with the
+    same floating-point operations, in the same order, as :func:`replay_distribution`, so
+    the draws are the same, bit for bit (tests/test_level_buffer_cache.py).
     """
 
     def __init__(self, capacity: int = 4000, temperature: float = 0.3, staleness_coef: float = 0.3,
@@ -131,23 +143,73 @@ class LevelBuffer:
         self.clock = 0
         self.keys: list[str] = []
         self.tasks: list[Task] = []
-        self.scores = np.zeros(0, dtype=np.float64)
-        self.last_sampled = np.zeros(0, dtype=np.float64)
-        self.max_returns = np.zeros(0, dtype=np.float64)
         self._index: dict[str, int] = {}
-        # P_S of the current scores (see distribution); scores change only through this
-        # class's methods, each of which bumps the version
-        self._version = 0
-        self._p_s: np.ndarray | None = None
-        self._p_s_version = -1
-        # rank of each level (1 = highest score, ties by position), kept up to date as scores
-        # change (see _set_score); None = recompute by sorting
-        self._ranks: np.ndarray | None = np.zeros(0, dtype=np.float64)
-        # (1/rank)^(1/β) for ranks 1..capacity, computed as rank_weights computes each entry
-        self._h_of_rank: tuple[float, np.ndarray] | None = None
+        self._allocate(self.capacity)
         self.n_inserted = 0
         self.n_replaced = 0
         self.n_rejected = 0
+
+    def _allocate(self, size: int) -> None:
+        """Storage for ``size`` levels, empty: per-level arrays, the rank order, work arrays."""
+        self._n = 0
+        self._scores = np.zeros(size, dtype=np.float64)
+        self._last = np.zeros(size, dtype=np.float64)
+        self._max_returns = np.zeros(size, dtype=np.float64)
+        # The rank order: _order[p] is the level at 0-based rank p (highest score first,
+        # ties by index, as rank_weights' stable argsort), _neg_sorted[p] minus its score
+        # (ascending, for searchsorted), _rank0[i] the 0-based rank of level i. Valid while
+        # _sorted_ok; non-finite scores (_n_nonfinite > 0) fall back to a sort.
+        self._order = np.zeros(size, dtype=np.int64)
+        self._neg_sorted = np.zeros(size, dtype=np.float64)
+        self._rank0 = np.zeros(size, dtype=np.int64)
+        self._sorted_ok = True
+        self._n_nonfinite = 0
+        # (1 − ρ)·P_S of the current scores, recomputed only after a score change
+        self._version = 0
+        self._scaled_p_s: np.ndarray | None = None
+        self._p_s_version: tuple[Any, ...] | None = None  # (version, β, ρ, prioritization) it was computed for
+        # (1/rank)^(1/β) for ranks 1..size, computed as rank_weights computes each entry
+        self._h_of_rank: tuple[float, np.ndarray] | None = None
+        self._work_c = np.zeros(size, dtype=np.float64)  # ρ·P_C
+        self._work_p = np.zeros(size, dtype=np.float64)  # P
+        self._block_starts = np.arange(0, size, _BLOCK)
+        self._work_cdf = np.zeros(size, dtype=np.float64)
+
+    # -- the per-level arrays: views of the filled part of the storage ---------------------
+    @property
+    def scores(self) -> np.ndarray:
+        return self._scores[:self._n]
+
+    @scores.setter
+    def scores(self, values: np.ndarray) -> None:
+        self._load_arrays(values, self.last_sampled.copy(), self.max_returns.copy())
+
+    @property
+    def last_sampled(self) -> np.ndarray:
+        return self._last[:self._n]
+
+    @last_sampled.setter
+    def last_sampled(self, values: np.ndarray) -> None:
+        self._load_arrays(self.scores.copy(), values, self.max_returns.copy())
+
+    @property
+    def max_returns(self) -> np.ndarray:
+        return self._max_returns[:self._n]
+
+    @max_returns.setter
+    def max_returns(self, values: np.ndarray) -> None:
+        self._load_arrays(self.scores.copy(), self.last_sampled.copy(), values)
+
+    def _load_arrays(self, scores: Any, last_sampled: Any, max_returns: Any) -> None:
+        """Replace the per-level arrays (a checkpoint); the rank order is sorted again."""
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        last = np.asarray(last_sampled, dtype=np.float64).reshape(-1)
+        best = np.asarray(max_returns, dtype=np.float64).reshape(-1)
+        self._allocate(max(self.capacity, scores.size))
+        n = self._n = scores.size
+        self._scores[:n], self._last[:n], self._max_returns[:n] = scores, last, best
+        self._n_nonfinite = int(np.count_nonzero(~np.isfinite(scores)))
+        self._sorted_ok = False
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -159,91 +221,193 @@ class LevelBuffer:
     def index_of(self, key: str) -> int | None:
         return self._index.get(key)
 
+    # -- the replay distribution ----------------------------------------------------------
     def distribution(self) -> np.ndarray:
-        """``P = (1 − ρ)·P_S + ρ·P_C`` of :func:`replay_distribution`, with ``P_S`` kept
-        between score changes: the rank weights sort the whole buffer (O(B log B), 4000
-        levels for the mazes), and with 1024 envs PLR draws several replays per vector
-        step while the scores change only when an episode is scored (issue 18). The sum
-        is computed exactly as :func:`replay_distribution` computes it."""
-        if self._p_s is None or self._p_s_version != self._version:
-            if self.prioritization == "rank":
-                # rank_weights(self.scores, β) from the kept ranks: the same entries, summed
-                # in the same (index) order, without sorting the buffer
-                if self._h_of_rank is None or self._h_of_rank[0] != self.temperature:
-                    ranks = np.arange(1, self.capacity + 1, dtype=np.float64)
-                    self._h_of_rank = (self.temperature, (1.0 / ranks) ** (1.0 / self.temperature))
-                h = self._h_of_rank[1][self.ranks().astype(np.int64) - 1]
-                self._p_s = h / h.sum()
+        """``P = (1 − ρ)·P_S + ρ·P_C`` of :func:`replay_distribution` (a new array)."""
+        return self._distribution().copy()
+
+    def _distribution(self) -> np.ndarray:
+        """P in a work array (valid until the next call): ``(1 − ρ)·P_S`` as kept, plus
+        ``ρ·P_C`` computed as :func:`staleness_weights` and :func:`replay_distribution`
+        compute it, operation by operation."""
+        n = self._n
+        scaled_p_s = self._scaled_p_s_now()
+        mixed = self._work_c[:n]
+        if n:
+            np.subtract(float(self.clock), self._last[:n], out=mixed)
+            np.maximum(mixed, 0.0, out=mixed)  # np.clip(·, 0, None): the same values, NaN kept
+            total = mixed.sum()
+            if total <= 0.0:
+                mixed.fill(1.0 / n)
             else:
-                self._p_s = power_weights(self.scores, self.temperature)
-            self._p_s_version = self._version
-        p_c = staleness_weights(self.last_sampled, self.clock)
-        return (1.0 - self.staleness_coef) * self._p_s + self.staleness_coef * p_c
+                np.divide(mixed, total, out=mixed)
+            np.multiply(mixed, self.staleness_coef, out=mixed)
+        return np.add(scaled_p_s, mixed, out=self._work_p[:n])
+
+    def _scaled_p_s_now(self) -> np.ndarray:
+        """``(1 − ρ)·P_S``, recomputed only after a score change (or a change of β, ρ or the
+        prioritisation): the rank weights from the kept ranks, the same entries summed in
+        the same (index) order as rank_weights."""
+        key = (self._version, self.temperature, self.staleness_coef, self.prioritization)
+        if self._scaled_p_s is None or self._p_s_version != key:
+            if self.prioritization == "rank":
+                if self._h_of_rank is None or self._h_of_rank[0] != self.temperature:
+                    ranks = np.arange(1, self._scores.size + 1, dtype=np.float64)
+                    self._h_of_rank = (self.temperature, (1.0 / ranks) ** (1.0 / self.temperature))
+                h = self._h_of_rank[1][self._ranks0()]
+                p_s = h / h.sum() if h.size else h
+            else:
+                p_s = power_weights(self.scores, self.temperature)
+            self._scaled_p_s = (1.0 - self.staleness_coef) * p_s
+            self._p_s_version = key
+        return self._scaled_p_s
 
     def _scores_changed(self) -> None:
         self._version += 1
 
+    # -- the rank order -------------------------------------------------------------------
     def ranks(self) -> np.ndarray:
         """Each level's rank as :func:`rank_weights` orders them (1 = highest score, ties
         broken by position)."""
-        if self._ranks is None:
-            order = np.argsort(-self.scores, kind="stable")
-            self._ranks = np.empty(self.scores.size, dtype=np.float64)
-            self._ranks[order] = np.arange(1, self.scores.size + 1, dtype=np.float64)
-        return self._ranks
+        return (self._ranks0() + 1).astype(np.float64)
+
+    def _ranks0(self) -> np.ndarray:
+        n = self._n
+        if not self._sorted_ok:
+            order = np.argsort(-self._scores[:n], kind="stable")
+            self._order[:n] = order
+            self._neg_sorted[:n] = -self._scores[order]
+            self._rank0[order] = np.arange(n)
+            self._sorted_ok = True
+        return self._rank0[:n]
+
+    def _keeps_order(self, *changed: float) -> bool:
+        """Whether the kept order can be moved incrementally (every score finite)."""
+        return self._sorted_ok and self._n_nonfinite == 0 and all(math.isfinite(v) for v in changed)
 
     def _set_score(self, index: int, score: float) -> None:
-        """``scores[index] = score``, moving the kept ranks instead of sorting again (issue
-        18: with 1024 envs several scores change per vector step and a sort of 4000 levels
-        per change dominated PLR's cost). Level ``i`` is ahead of ``j`` when
-        ``s_i > s_j``, or ``s_i == s_j`` and ``i < j``; every other level whose order
-        against ``index`` flips moves one rank; ``index`` gets 1 + the levels ahead of it."""
-        old = float(self.scores[index])
-        self.scores[index] = score
-        self._scores_changed()
-        others = self.scores
-        if self._ranks is None or not (math.isfinite(old) and bool(np.all(np.isfinite(others)))):
-            self._ranks = None  # NaN / inf orders: sort again
+        """``scores[index] = score``, moving level ``index`` within the rank order: level
+        ``i`` is ahead of ``j`` when ``s_i > s_j``, or ``s_i == s_j`` and ``i < j``; the new
+        place is the number of other levels ahead of it, and the levels between its old and
+        new place move one rank."""
+        old = float(self._scores[index])
+        self._scores[index] = score
+        self._n_nonfinite += (not math.isfinite(score)) - (not math.isfinite(old))
+        if not self._keeps_order(old, score):
+            self._sorted_ok = False
+            self._scores_changed()
             return
-        position = np.arange(others.size)
-        ahead_before = (old > others) | ((old == others) & (index < position))
-        ahead_now = (score > others) | ((score == others) & (index < position))
-        ahead_before[index] = ahead_now[index] = False
-        self._ranks += ahead_now.astype(np.float64) - ahead_before
-        self._ranks[index] = 1 + np.count_nonzero(others > score) + np.count_nonzero((others == score) & (position < index))
+        score = float(self._scores[index])
+        n, order, neg, rank0 = self._n, self._order, self._neg_sorted, self._rank0
+        p = int(rank0[index])
+        lo = int(neg[:n].searchsorted(-score, side="left"))
+        hi = int(neg[:n].searchsorted(-score, side="right"))
+        # other levels with a higher score, then the tied ones with a lower index (the tie
+        # group is sorted by index; level `index` itself is not below itself)
+        q = lo - (old > score) + int(order[lo:hi].searchsorted(index, side="left"))
+        if q != p or self.prioritization != "rank":  # rank weights depend on the ranks only
+            self._scores_changed()
+        if q < p:
+            order[q + 1:p + 1] = order[q:p]
+            neg[q + 1:p + 1] = neg[q:p]
+            rank0[order[q + 1:p + 1]] += 1
+        elif q > p:
+            order[p:q] = order[p + 1:q + 1]
+            neg[p:q] = neg[p + 1:q + 1]
+            rank0[order[p:q]] -= 1
+        order[q] = index
+        neg[q] = -score
+        rank0[index] = q
 
-    def _append_score(self, score: float) -> None:
+    def _append(self, score: float, last_sampled: float, max_return: float) -> None:
         """A new level at the end (it is behind every level with an equal score)."""
-        if self._ranks is not None and math.isfinite(score) and bool(np.all(np.isfinite(self.scores))):
-            self._ranks += score > self.scores
-            self._ranks = np.append(self._ranks, 1 + np.count_nonzero(self.scores >= score))
-        else:
-            self._ranks = None
-        self.scores = np.append(self.scores, score)
+        n = self._n  # < capacity <= the storage's size (insert appends only below capacity)
+        self._scores[n], self._last[n], self._max_returns[n] = score, last_sampled, max_return
+        self._n = n + 1
         self._scores_changed()
+        self._n_nonfinite += not math.isfinite(score)
+        if not self._keeps_order(score):
+            self._sorted_ok = False
+            return
+        order, neg, rank0 = self._order, self._neg_sorted, self._rank0
+        q = int(neg[:n].searchsorted(-score, side="right"))
+        order[q + 1:n + 1] = order[q:n]
+        neg[q + 1:n + 1] = neg[q:n]
+        rank0[order[q + 1:n + 1]] += 1
+        order[q], neg[q], rank0[n] = n, -score, q
 
+    # -- sampling and updates -------------------------------------------------------------
     def tick(self) -> None:
         """One more episode was sampled (new or replayed): every level grows staler."""
         self.clock += 1
 
     def sample(self, rng: np.random.Generator) -> int:
-        """Index of a level drawn from the replay distribution; marks it freshly sampled."""
+        """Index of a level drawn from the replay distribution; marks it freshly sampled.
+
+        ``rng.choice(len(self), p=P)`` without its checks of P (a distribution by
+        construction; the checks were half of a replay's cost at 4000 levels, issue 18):
+        the same inverse-CDF draw from one uniform, so the same index and the same
+        generator state (:meth:`_draw_index`)."""
         if len(self) == 0:
             raise TeachBenchError("level_buffer", "cannot replay from an empty buffer")
-        # rng.choice(len(self), p=p) without its checks of p (a distribution by construction,
-        # and the checks were half of a replay's cost with 4000 levels, issue 18): the same
-        # inverse-CDF draw from one uniform, so the same index and the same generator state
-        cdf = self.distribution().cumsum()
+        self._distribution()  # P into the work array
+        i = self._draw_index(rng.random())
+        self._last[i] = self.clock
+        return i
+
+    def _draw_index(self, u: float) -> int:
+        """``searchsorted(cumsum(P) / cumsum(P)[-1], u, side="right")``, numpy's choice,
+        for the P of the latest :meth:`_distribution` (in the work array ``_work_p``).
+
+        The running sum is sequential (16 µs over 4000 levels, the largest cost of a
+        draw), so the index is first located from block sums: 64-level blocks summed at
+        once, then the one block holding ``u``. Those sums differ from numpy's running sum
+        by rounding only, at most ``(n + 64)·2⁻⁵³`` of the total here (sums of
+        non-negative terms), so when ``u`` lies farther than 16 times that from the
+        prefix sums on either side of the index found, numpy's division and search give
+        that same index; otherwise (about once in 10¹⁰ draws, or P not finite) the draw is
+        numpy's exactly: the running sum, divided by its last entry, searched."""
+        n = self._n
+        p = self._work_p[:n]
+        if n > 2 * _BLOCK:
+            i = self._draw_by_blocks(n, u)
+            if i is not None:
+                return i
+        cdf = np.cumsum(p, out=self._work_cdf[:n])
         cdf /= cdf[-1]
-        i = int(cdf.searchsorted(rng.random(), side="right"))
-        self.last_sampled[i] = self.clock
+        return int(cdf.searchsorted(u, side="right"))
+
+    def _draw_by_blocks(self, n: int, u: float) -> int | None:
+        """The index of :meth:`_draw_index` from block sums of P (in ``_work_p``), or None
+        when rounding could decide it (then the caller computes numpy's running sum)."""
+        p = self._work_p[:n]
+        ends = np.add.reduceat(p, self._block_starts[:-(-n // _BLOCK)]).cumsum()  # P up to each block's end
+        total = float(ends[-1])
+        if not (math.isfinite(total) and total > 0.0):
+            return None
+        target = u * total
+        block = int(ends.searchsorted(target, side="right"))
+        if block >= ends.size:
+            return None
+        before = float(ends[block - 1]) if block else 0.0
+        start = block * _BLOCK
+        prefix = p[start:start + _BLOCK].cumsum()
+        j = int(prefix.searchsorted(target - before, side="right"))
+        if j >= prefix.size:
+            return None
+        i = start + j
+        margin = 16.0 * (n + _BLOCK) * 2.0 ** -53
+        if (before + float(prefix[j])) / total <= u + margin:
+            return None
+        if i and (before + (float(prefix[j - 1]) if j else 0.0)) / total >= u - margin:
+            return None
         return i
 
     def update_score(self, index: int, score: float, episode_return: float | None = None) -> None:
         a = self.score_alpha
-        self._set_score(index, (1.0 - a) * self.scores[index] + a * float(score))
+        self._set_score(index, (1.0 - a) * self._scores[index] + a * float(score))
         if episode_return is not None:
-            self.max_returns[index] = max(self.max_returns[index], float(episode_return))
+            self._max_returns[index] = max(self._max_returns[index], float(episode_return))
 
     def insert(self, key: str, task: Task, score: float, episode_return: float = float("-inf")) -> int | None:
         """Add a level (or update it if present). Full: replace the lowest-support level if
@@ -256,22 +420,20 @@ class LevelBuffer:
         if len(self) < self.capacity:
             self.keys.append(key)
             self.tasks.append(dict(task))
-            self._append_score(score)
-            self.last_sampled = np.append(self.last_sampled, float(self.clock))
-            self.max_returns = np.append(self.max_returns, float(episode_return))
+            self._append(score, float(self.clock), float(episode_return))
             self._index[key] = len(self.keys) - 1
             self.n_inserted += 1
             return len(self.keys) - 1
-        victim = int(np.argmin(self.distribution()))
-        if score < self.scores[victim]:
+        victim = int(np.argmin(self._distribution()))
+        if score < self._scores[victim]:
             self.n_rejected += 1
             return None
         del self._index[self.keys[victim]]
         self.keys[victim] = key
         self.tasks[victim] = dict(task)
         self._set_score(victim, score)
-        self.last_sampled[victim] = float(self.clock)
-        self.max_returns[victim] = float(episode_return)
+        self._last[victim] = float(self.clock)
+        self._max_returns[victim] = float(episode_return)
         self._index[key] = victim
         self.n_inserted += 1
         self.n_replaced += 1
@@ -302,10 +464,6 @@ class LevelBuffer:
         self.clock = int(state["clock"])
         self.keys = [str(k) for k in state["keys"]]
         self.tasks = [dict(t) for t in state["tasks"]]
-        self.scores = np.asarray(state["scores"], dtype=np.float64)
-        self._ranks = None
-        self._scores_changed()
-        self.last_sampled = np.asarray(state["last_sampled"], dtype=np.float64)
-        self.max_returns = np.asarray(state["max_returns"], dtype=np.float64)
+        self._load_arrays(state["scores"], state["last_sampled"], state["max_returns"])
         self._index = {k: i for i, k in enumerate(self.keys)}
         self.n_inserted, self.n_replaced, self.n_rejected = (int(v) for v in state["counters"])

@@ -175,15 +175,20 @@ class PLR(Teacher):
             raise TeachBenchError("episode.regret", f"teacher {self.name!r} needs per-episode regret estimates: "
                                   "call students.regret.attach_teacher_needs after building the curriculum")
         score = float(episode.regret)
-        self.recent_regret = (self.recent_regret + [score])[-1000:]
-        key = task_key(episode.task)
+        self.recent_regret.append(score)  # the latest 1000 (in place: no copy of the list per episode)
+        if len(self.recent_regret) > 1000:
+            del self.recent_regret[:-1000]
         token = episode.extra.get("handout")
+        key = None  # the task's key, needed only to match or settle a replay (a JSON dump)
         if token is not None and int(token) in self._handouts:
             kind = self._handouts.pop(int(token))
             replayed = kind == "replay"
         else:  # no token (re-queued from a checkpoint): match the level string
             kind = None
+            key = task_key(episode.task)
             replayed = self._outstanding.get(key, 0) > 0
+        if replayed and key is None:
+            key = task_key(episode.task)
         if replayed and self._outstanding.get(key, 0) > 0:
             self._outstanding[key] -= 1
             if self._outstanding[key] <= 0:
