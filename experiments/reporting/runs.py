@@ -122,6 +122,8 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "eval_episodes_per_task": validity.eval_episodes_per_task(cfg),  # NaN for the exact toy test below
         })
         row.update(_host_columns(src.get("host")))
+        code = src.get("code") if isinstance(src.get("code"), Mapping) else {}
+        row.update({"code_version": code.get("version"), "code_commit": code.get("commit")})  # None before 2026-11-30
         if summary:
             row.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list)) and k not in row})
             row["state"] = state

@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.errors import TeachBenchError
+from experiments.code_version import LOADED as CODE_LOADED
 from experiments.host import host_info
 from experiments.rundir import (RunDir, RunLock, config_id, identity_diff, storage_error, table_scalars,
                                  write_json)
@@ -705,6 +706,7 @@ def _summary(tr: _Training, steps: int, final: Mapping[str, float], held: Mappin
         # SB3's own count (PPO: n_epochs per trained rollout); 0 = the student never trained
         "gradient_updates": int(getattr(tr.model, "_n_updates", 0)),
         "host": host_info(),  # the machine (experiments/host.py); not part of the config id
+        "code": dict(CODE_LOADED),  # the code this process loaded (experiments/code_version.py); neither is in the id
     }
 
 

@@ -40,6 +40,7 @@ import pandas as pd
 
 from envs.errors import TeachBenchError
 from experiments.running.curves import area_under_curve
+from experiments.code_version import LOADED as CODE_LOADED
 from experiments.host import host_info
 from experiments.rundir import RunDir, RunLock, config_id, table_scalars, write_json
 from experiments.tables import TableWriter
@@ -170,6 +171,7 @@ def _run_locked(spec: Mapping[str, Any], rd: RunDir, config: dict[str, Any]) -> 
             "teacher_time_s": teacher_s, "wall_time_s": time.perf_counter() - t_start,
             "teacher_diagnostics": table_scalars(teacher.diagnostics()),
             "host": host_info(),
+            "code": dict(CODE_LOADED),
         }
         rd.write_summary(summary)
         rd.set_status("finished", step=episodes)
