@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from experiments.reporting.analysis import (learning_curves, load_evaluations, load_runs,  # noqa: E402
-                                            load_teacher_diagnostics, mastery_curves, plot_learning_curves)
+                                            load_teacher_diagnostics, mastery_curves, plot_learning_curves,
+                                            with_gradient_updates)
 from experiments.reporting.leaderboard import improvement_interval, iqm_interval  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -109,6 +110,16 @@ def main(root: Path) -> None:
     fig = np.atleast_1d(axes)[0].figure
     fig.suptitle("dcd's 0-60-block maze, recurrent PPO, 5 seeds: % of the 50-maze test set mastered", y=1.06)
     fig.savefig(HERE / "claim3_curves.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    # the same curves per student gradient update (dcd plots its UED curves that way): PLR⊥'s
+    # counts from its diagnostics, DR's from its rollouts (one update per rollout)
+    per_update = with_gradient_updates(curves, diag)
+    dr = per_update["gradient_updates"].isna()
+    per_update.loc[dr, "gradient_updates"] = per_update.loc[dr, "step"] // rollout
+    bands = learning_curves(per_update, by=("env", "student", "teacher"), x="gradient_updates")
+    fig = plot_learning_curves(bands, xlabel="student PPO updates (5 epochs each)")
+    fig.suptitle("The same runs per gradient update", y=1.06)
+    fig.savefig(HERE / "claim3_curves_per_update.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
