@@ -23,6 +23,10 @@
 # runs without a summary, with their checkpoints and episode tables; absent when every run finished). An archive
 # over 15 MiB is split into .part-NN files (RESUME joins them).
 #
+# MEASURED (2026-11-30, 2xH200 machine, 32 runs on 32 cores): the sizing below was ~2x optimistic. In 440 s the
+# hexagon runs reached 200-300k of 400k steps and the Parkour runs 150-230k of 250k, so all 32 were cut off; a second
+# call with RESUME= finished them in 345 s (per run ~680 steps/s with evaluations, against the ~1,300 assumed: with
+# every core busy the device's cores were slower than one core of the loaded 2-core machine). Plan two calls.
 # SIZING (a run must finish within ~420 s, set-up and evaluations included: 450 s of sweeps, then the leaderboard
 # and the archives within the 9.5 minutes). Measured on one core of the shared 2-core development machine
 # (2026-11-30, process CPU time, load 3-5); the device's cores ran ~1.3-1.5x faster on earlier runs; budgets are
