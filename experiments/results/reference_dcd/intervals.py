@@ -1,0 +1,49 @@
+"""How strongly dcd's own seeds support its maze orderings, by the leaderboard's statistic.
+
+Reads ``dcd_held_out_per_seed.csv`` (dcd's released per-seed, per-maze held-out solved
+rates; see this folder's README), averages each seed over the mazes, and prints per
+setting and teacher the mean over seeds, then the probability that a seed of one teacher
+beats a seed of another with its stratified-bootstrap 95% interval
+(``experiments.reporting.leaderboard.improvement_interval``, rliable's definition).
+
+    python experiments/results/reference_dcd/intervals.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.reporting.leaderboard import improvement_interval
+
+HERE = Path(__file__).parent
+PAIRS = {"0-60 blocks": [("plr_robust", "random"), ("accel", "plr_robust"), ("accel", "random")],
+         "25 blocks": [("plr_robust", "random")]}
+
+
+def per_seed(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting, teacher and seed: the mean solved rate over the mazes."""
+    return table.groupby(["setting", "teacher", "seed"], as_index=False)["solved_rate"].mean()
+
+
+def orderings(table: pd.DataFrame, reps: int = 2000, seed: int = 0) -> pd.DataFrame:
+    seeds = per_seed(table)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for setting, pairs in PAIRS.items():
+        for x, y in pairs:
+            xs = seeds.query("setting == @setting and teacher == @x")["solved_rate"].to_numpy()
+            ys = seeds.query("setting == @setting and teacher == @y")["solved_rate"].to_numpy()
+            p, lo, hi, _ = improvement_interval({"maze": xs}, {"maze": ys}, rng, reps)
+            rows.append({"setting": setting, "x": x, "y": y, "x_mean": xs.mean(), "y_mean": ys.mean(),
+                         "seeds": f"{len(xs)} vs {len(ys)}", "p_x_above_y": p, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    data = pd.read_csv(HERE / "dcd_held_out_per_seed.csv")
+    print(per_seed(data).pivot_table(index=["setting", "seed"], columns="teacher", values="solved_rate").round(3))
+    print()
+    print(orderings(data).round(3).to_string(index=False))
