@@ -249,3 +249,16 @@ def test_unfinished_run_needs_checkpoint_latest(held_out_run, tmp_path, capsys):
         assert main([str(cut), bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"teachbench-eval: error: {key}: "), err
+
+
+def test_all_plays_the_test_set_greedily_and_the_held_out_levels_by_protocol(held_out_run, capsys):
+    assert main([str(held_out_run), "levels=all"]) == 0
+    records = _records(capsys.readouterr().out)
+    test = records[records["name"].str.startswith("test_")]
+    held = records[~records["name"].str.startswith("test_")]
+    n_test = json.loads((held_out_run / "summary.json").read_text())["test_tasks"]
+    assert len(test) == n_test and (test.groupby("name").size() == 1).all()
+    assert held["name"].nunique() == 13 and (held.groupby("name").size() == 2).all()
+    meta = json.loads((_records_dir(records, held_out_run) / "meta.json").read_text())
+    assert meta["protocol"] == {"test": {"episodes": 1, "deterministic": True},
+                                "held_out": {"episodes": 2, "deterministic": False}}

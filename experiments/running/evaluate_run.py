@@ -242,39 +242,30 @@ def evaluate_levels(model: Any, normalizer: Any, cfg: DictConfig, levels: LevelS
     return pd.DataFrame(rows)
 
 
-def run_held_out_protocol(cfg: DictConfig, episodes: int | None, deterministic: bool | None) -> dict[str, Any]:
-    """The held-out protocol of this run's final evaluation (the env's, or the run config's
-    ``eval.held_out_*``), with the command line's ``episodes`` / ``deterministic`` on top."""
+def held_out_part(cfg: DictConfig, episodes: int | None,
+                  deterministic: bool | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's held-out levels as its final evaluation plays them (every variant of a
+    procedural maze) and that evaluation's protocol: the env's, or the run config's
+    ``eval.held_out_*``, with the command line's ``episodes`` / ``deterministic`` on top."""
     from envs.registry import make_env
-    from students.evaluate import held_out_protocol
+    from students.evaluate import held_out_levels, held_out_protocol
 
     ev = cfg.get("eval") or {}
     env = make_env(str(cfg.env.name), **_env_kwargs(cfg)).unwrapped
     try:
-        protocol = held_out_protocol(env, ev.get("held_out_episodes"), ev.get("held_out_deterministic"))
+        protocol = held_out_protocol(env, ev.get("held_out_episodes") if episodes is None else episodes,
+                                     ev.get("held_out_deterministic") if deterministic is None else deterministic)
+        return held_out_levels(env), protocol
     finally:
         env.close()
-    for key, value in (("episodes", episodes), ("deterministic", deterministic)):
-        if value is not None:
-            protocol[key] = value
-    return protocol
 
 
-def evaluate_held_out_levels(model: Any, normalizer: Any, cfg: DictConfig, protocol: Mapping[str, Any],
-                             seed: int) -> pd.DataFrame:
-    """The env's held-out levels played as the run's final evaluation plays them
-    (:func:`students.evaluate.evaluate_held_out`: every variant of a procedural maze, the
-    protocol's episodes per name, stochastic or greedy); one row per episode."""
-    from envs.registry import make_env
-    from students.evaluate import evaluate_held_out, held_out_levels
+def evaluate_held_out_levels(model: Any, normalizer: Any, cfg: DictConfig, held: Mapping[str, Any],
+                             protocol: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    """``held`` played by ``protocol`` (:func:`students.evaluate.evaluate_held_out`, the
+    function of the run's own final evaluation); one row per episode."""
+    from students.evaluate import evaluate_held_out
 
-    env = make_env(str(cfg.env.name), **_env_kwargs(cfg)).unwrapped
-    try:
-        held = held_out_levels(env)
-    finally:
-        env.close()
-    if not held:
-        raise TeachBenchError("levels", f"env {cfg.env.name!r} has no 'held_out' levels", LEVEL_SETS)
     result = evaluate_held_out(model, str(cfg.env.name), held, _env_kwargs(cfg), int(protocol["episodes"]),
                                bool(protocol["deterministic"]), _eval_envs(cfg), normalizer=normalizer, seed=seed)
     names = list(held)
@@ -399,18 +390,19 @@ def evaluate_run(run_dir: str | Path, levels: str = "test", episodes: int | None
         raise TeachBenchError("--video", f"unknown video suffix {Path(video).suffix!r}", [".gif", ".mp4"])
     test_protocol = {"episodes": 1 if episodes is None else episodes,
                      "deterministic": True if deterministic is None else deterministic}
-    has_held = levels == "held_out" or (levels == "all" and any(not n.startswith("test_") for n in chosen.names))
-    held_protocol = run_held_out_protocol(cfg, episodes, deterministic) if has_held else None
+    played = level_set(cfg, "test") if levels == "all" else None if levels == "held_out" else chosen
+    held, held_protocol = held_out_part(cfg, episodes, deterministic) if levels in ("held_out", "all") else ({}, None)
+    if not held:
+        held_protocol = None  # levels=all on an env without held-out levels: the test set alone
     model, normalizer = load_policy(cfg, policy, device=device)
     try:
         seed = int(cfg.seed) + 300_000 if seed is None else seed
         parts = []
-        if levels != "held_out":
-            test_only = LevelSet(chosen.label, *_without_held_out(chosen)) if levels == "all" else chosen
-            parts.append(evaluate_levels(model, normalizer, cfg, test_only, int(test_protocol["episodes"]), seed,
+        if played is not None:
+            parts.append(evaluate_levels(model, normalizer, cfg, played, int(test_protocol["episodes"]), seed,
                                          bool(test_protocol["deterministic"])))
         if held_protocol is not None:
-            parts.append(evaluate_held_out_levels(model, normalizer, cfg, held_protocol, seed))
+            parts.append(evaluate_held_out_levels(model, normalizer, cfg, held, held_protocol, seed))
         records = pd.concat(parts, ignore_index=True)
         records.insert(0, "levels", chosen.label)
         records["policy"] = policy.source
@@ -421,18 +413,12 @@ def evaluate_run(run_dir: str | Path, levels: str = "test", episodes: int | None
         video_path = record_video(model, normalizer, cfg, chosen, Path(video), video_levels, seed) if video else None
     finally:
         model.get_env().close()
-    protocol = {"test": None if levels == "held_out" else test_protocol, "held_out": held_protocol}
+    protocol = {"test": None if played is None else test_protocol, "held_out": held_protocol}
     write_json(out / "meta.json", {"levels": levels, "label": chosen.label, "protocol": protocol, "seed": seed,
                                    "policy": str(policy.model_path.relative_to(rd.path)), "policy_source": policy.source,
                                    "video": str(video_path) if video_path else None})
     return {"records": records, "table": summary_table(records), "out": out, "policy": policy,
             "video": video_path, "protocol": protocol}
-
-
-def _without_held_out(levels: LevelSet) -> tuple[list[str], list[dict[str, Any]]]:
-    """The test-set part of an ``all`` level set (its held-out part is played by protocol)."""
-    keep = [i for i, name in enumerate(levels.names) if name.startswith("test_")]
-    return [levels.names[i] for i in keep], [levels.tasks[i] for i in keep]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
