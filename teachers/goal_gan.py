@@ -60,7 +60,7 @@ from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.expert import ExpertKnowledge, Gaussian
 from teachers.refit import LaggedUpdate
-from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, seeded_generator
+from teachers.torch_utils import build_networks, load_training_state, mlp, seeded_generator, training_state
 
 LSGAN_A, LSGAN_B, LSGAN_C = -1.0, 1.0, 0.0  # fake / real-good label, and G's target (Florensa et al.)
 
@@ -84,12 +84,7 @@ class LSGAN:
         def build() -> tuple[nn.Module, nn.Module]:
             return (mlp([noise_dim, *config["generator_hidden"], d]), mlp([d, *config["discriminator_hidden"], 1]))
 
-        if seed is None:
-            with torch.device("meta"):
-                generator, discriminator = build()
-            self.generator, self.discriminator = generator.to_empty(device="cpu"), discriminator.to_empty(device="cpu")
-        else:
-            self.generator, self.discriminator = build_seeded(seed, build)
+        self.generator, self.discriminator = build_networks(seed, build)
         self.g_opt = torch.optim.RMSprop(self.generator.parameters(), lr=config["lr"])
         self.d_opt = torch.optim.RMSprop(self.discriminator.parameters(), lr=config["lr"])
         self.gen = seeded_generator(0 if seed is None else seed + 1)
@@ -122,23 +117,16 @@ class LSGAN:
                 self.last_losses = [float(d_loss.detach()), float(g_loss.detach())]
                 self.last_fake_mean = ((fake.detach().double().mean(0) + 1.0) / 2.0).tolist()
 
+    def _parts(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
+        return ({"generator": self.generator, "discriminator": self.discriminator},
+                {"g_opt": self.g_opt, "d_opt": self.d_opt})
+
     def state(self) -> dict[str, Any]:
-        return {
-            "generator": module_state(self.generator),
-            "discriminator": module_state(self.discriminator),
-            "g_opt": plain(self.g_opt.state_dict()),
-            "d_opt": plain(self.d_opt.state_dict()),
-            "torch_rng": self.gen.get_state().clone(),
-            "last_losses": list(self.last_losses),
-            "last_fake_mean": list(self.last_fake_mean),
-        }
+        return {**training_state(*self._parts(), self.gen), "last_losses": list(self.last_losses),
+                "last_fake_mean": list(self.last_fake_mean)}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        load_optimizer(self.g_opt, state["g_opt"])
-        load_optimizer(self.d_opt, state["d_opt"])
-        self.gen.set_state(state["torch_rng"])
+        load_training_state(state, *self._parts(), self.gen)
         self.last_losses = [float(v) for v in state["last_losses"]]
         self.last_fake_mean = [float(v) for v in state["last_fake_mean"]]
 

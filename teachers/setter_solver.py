@@ -58,7 +58,7 @@ from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.expert import ExpertKnowledge
 from teachers.refit import LaggedUpdate
-from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, seeded_generator
+from teachers.torch_utils import build_networks, load_training_state, mlp, seeded_generator, training_state
 
 F_EPS = 0.01  # desired feasibilities are kept in [F_EPS, 1 - F_EPS] so that logit(f) is finite
 
@@ -148,12 +148,7 @@ class SetterAndJudge:
             return (ConditionalRealNVP(d, int(config["n_coupling_layers"]), int(config["setter_hidden"])),
                     mlp([d, *config["judge_hidden"], 1]))
 
-        if seed is None:
-            with torch.device("meta"):
-                setter, judge = build()
-            self.setter, self.judge = setter.to_empty(device="cpu"), judge.to_empty(device="cpu")
-        else:
-            self.setter, self.judge = build_seeded(seed, build)
+        self.setter, self.judge = build_networks(seed, build)
         self.setter_opt = torch.optim.Adam(self.setter.parameters(), lr=config["lr"])
         self.judge_opt = torch.optim.Adam(self.judge.parameters(), lr=config["lr"])
         self.gen = seeded_generator(0 if seed is None else seed + 1)
@@ -207,22 +202,14 @@ class SetterAndJudge:
                     "feasibility_gap": float((torch.sigmoid(self.judge(x).squeeze(-1)) - f.squeeze(-1)).abs().mean()),
                 }
 
+    def _parts(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
+        return {"setter": self.setter, "judge": self.judge}, {"setter_opt": self.setter_opt, "judge_opt": self.judge_opt}
+
     def state(self) -> dict[str, Any]:
-        return {
-            "setter": module_state(self.setter),
-            "judge": module_state(self.judge),
-            "setter_opt": plain(self.setter_opt.state_dict()),
-            "judge_opt": plain(self.judge_opt.state_dict()),
-            "torch_rng": self.gen.get_state().clone(),
-            "last": dict(self.last),
-        }
+        return {**training_state(*self._parts(), self.gen), "last": dict(self.last)}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        self.setter.load_state_dict(state["setter"])
-        self.judge.load_state_dict(state["judge"])
-        load_optimizer(self.setter_opt, state["setter_opt"])
-        load_optimizer(self.judge_opt, state["judge_opt"])
-        self.gen.set_state(state["torch_rng"])
+        load_training_state(state, *self._parts(), self.gen)
         self.last = {k: float(v) for k, v in state["last"].items()}
 
 

@@ -45,6 +45,35 @@ def build_seeded(seed: int, build: Callable[[], Any]) -> Any:
         return build()
 
 
+def build_networks(seed: int | None, build: Callable[[], tuple[nn.Module, ...]]) -> tuple[nn.Module, ...]:
+    """``build()``'s networks with initial weights seeded by ``seed`` (:func:`build_seeded`);
+    ``seed=None``: uninitialised on the CPU, for a copy that is about to load a state (torch's
+    global generator is not touched, so such a copy can be built in a worker thread)."""
+    if seed is not None:
+        return build_seeded(seed, build)
+    with torch.device("meta"):
+        nets = build()
+    return tuple(net.to_empty(device="cpu") for net in nets)
+
+
+def training_state(modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
+                   gen: torch.Generator) -> dict[str, Any]:
+    """What a training round of a teacher's networks changes, as a checkpoint-safe dict:
+    each module's weights, each optimiser's state, then the noise generator (``torch_rng``)."""
+    return {**{k: module_state(m) for k, m in modules.items()},
+            **{k: plain(o.state_dict()) for k, o in optimizers.items()}, "torch_rng": gen.get_state().clone()}
+
+
+def load_training_state(state: Mapping[str, Any], modules: Mapping[str, nn.Module],
+                        optimizers: Mapping[str, torch.optim.Optimizer], gen: torch.Generator) -> None:
+    """The inverse of :func:`training_state`."""
+    for k, m in modules.items():
+        m.load_state_dict(state[k])
+    for k, o in optimizers.items():
+        load_optimizer(o, state[k])
+    gen.set_state(state["torch_rng"])
+
+
 def module_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """A module's parameters as a plain dict of cloned tensors (checkpoint-safe)."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
