@@ -29,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
 
 from experiments.reporting.analysis import (learning_curves, load_evaluations, load_runs,  # noqa: E402
                                             load_teacher_diagnostics, mastery_curves, plot_learning_curves,
@@ -74,6 +75,12 @@ def compare(values: pd.DataFrame, column: str, rng: np.random.Generator) -> list
     return out
 
 
+def _rollout_size(run: Path) -> int:
+    """Transitions per PPO rollout of a run: its config's env.n_envs x student.params.n_steps."""
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    return int(cfg["env"]["n_envs"]) * int(cfg["student"]["params"]["n_steps"])
+
+
 def main(root: Path) -> None:
     runs = load_runs(root)
     curves = mastery_curves(load_evaluations(runs, states=None))
@@ -85,7 +92,9 @@ def main(root: Path) -> None:
     at = at.join(updates, on="run")
     # DR trains on every rollout (the random teacher logs no update counts): one PPO update of
     # n_epochs per rollout of n_envs x n_steps transitions, SB3's schedule
-    rollout = 256 * 64  # this preset's env.n_envs x student.params.n_steps (the runs' config.yaml)
+    sizes = {_rollout_size(Path(path)) for path in runs["path"]}
+    assert len(sizes) == 1, f"runs with different rollout sizes: {sizes}"
+    rollout = sizes.pop()
     dr = at["gradient_updates"].isna()
     at.loc[dr, "gradient_updates"] = at.loc[dr, "step"] // rollout
     at.loc[dr, "train_trained_transitions"] = at.loc[dr, "gradient_updates"] * rollout
