@@ -1,8 +1,9 @@
 """PAIRED's adversary: a recurrent PPO policy that designs mazes cell by cell.
 
 The adversary acts in the designer MDP (:class:`envs.gridworld.designer.MazeDesignerEnv`,
-``obs_mode="dict"``): goal, start, then up to ``n_walls`` walls, observing the grid, the
-time step and a 50-D noise vector. Its only reward is the regret of the finished level,
+``obs_mode="dict"``): goal, start, then up to ``n_walls`` walls (or, with ``goal_last``,
+dcd's ``choose_goal_last``: the walls first, the goal and the start last), observing the
+grid, the time step and a 50-D noise vector. Its only reward is the regret of the finished level,
 given at the design's last step (dcd's ``replace_final_return``); it is trained with PPO
 on a batch of designs, one per designer env (dcd: 32 envs, 5 epochs, one minibatch,
 lr 1e-4, γ 0.995, λ 0.95, no entropy bonus, gradient norm 0.5).
@@ -86,6 +87,8 @@ class PairedAdversary:
     Args (defaults: dcd's PAIRED maze settings, docs/references.md):
         size: maze side with border (15); n_walls: wall placements (50);
         noise_dim: noise vector size (50); batch_size: designs per batch = designer envs (32).
+        goal_last: place the goal and the start after the walls (False; dcd's 25-block
+            PAIRED: True), :class:`~envs.gridworld.designer.MazeDesignerEnv`.
         lr (1e-4), n_epochs (5), gamma (0.995), gae_lambda (0.95), ent_coef (0.0),
         clip_range (0.2), max_grad_norm (0.5): PPO settings; one minibatch per epoch.
         conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): network.
@@ -97,7 +100,7 @@ class PairedAdversary:
                  lr: float = 1e-4, n_epochs: int = 5, gamma: float = 0.995, gae_lambda: float = 0.95,
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5,
                  conv_filters: int = 128, time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
-                 max_pending: int = 4, seed: int = 0, device: Any = "cpu") -> None:
+                 max_pending: int = 4, seed: int = 0, device: Any = "cpu", goal_last: bool = False) -> None:
         from sb3_contrib import RecurrentPPO
 
         if int(batch_size) < 1:
@@ -108,7 +111,8 @@ class PairedAdversary:
         self.max_pending = int(max_pending)
         self.horizon = int(n_walls) + 2
         self.vec_env = DummyVecEnv([
-            (lambda: MazeDesignerEnv(size=int(size), n_walls=int(n_walls), noise_dim=int(noise_dim), obs_mode="dict"))
+            (lambda: MazeDesignerEnv(size=int(size), n_walls=int(n_walls), noise_dim=int(noise_dim), obs_mode="dict",
+                                     goal_last=bool(goal_last)))
             for _ in range(self.batch_size)
         ])
         self.vec_env.seed(int(seed))

@@ -6,8 +6,9 @@ facebookresearch/dcd, docs/references.md):
 1. The adversary designs a batch of levels. On the maze (:class:`PAIRED`, ``teacher=paired``)
    it is a recurrent PPO policy acting in the designer MDP
    (:class:`envs.gridworld.designer.MazeDesignerEnv`): goal, agent, then up to 50 walls cell
-   by cell, observing the grid, the time step and a 50-D noise vector. Nothing forces a
-   design to be solvable. The policy lives in :mod:`students.paired_adversary` (teachers
+   by cell, observing the grid, the time step and a 50-D noise vector; with ``goal_last``
+   (dcd's ``choose_goal_last``, its "25 blocks" runs: ``n_walls`` 25) the walls come first
+   and the goal and agent last. Nothing forces a design to be solvable. The policy lives in :mod:`students.paired_adversary` (teachers
    never import SB3); the runner hands it over through ``needs = {"adversary"}``.
 2. The protagonist (the run's student) and the antagonist (a second student with the same
    settings, :class:`students.robust.Antagonist`) each play every level of the batch for
@@ -50,9 +51,14 @@ and up to 8 open batches at 32 envs x 256 steps (``experiment=ued_maze_paired_dc
 dcd's rate while episodes time out, and a faster one once they do not. The cost: batches
 are designed several updates before they are credited (2-4 at 32 sub-envs and one
 episode, 8-11 at 256 and two: the stand-in of tests/test_paired_dcd_rate.py), so the
-adversary's PPO update is off-policy (clipped ratio) where dcd's is on-policy. dcd's 25-block PAIRED config places the
-goal and agent last (``GoalLastFewerBlocksAdversarial``); this designer follows the
-original PAIRED order (goal, agent, 50 walls).
+adversary's PPO update is off-policy (clipped ratio) where dcd's is on-policy.
+
+Placement order. The default follows the original PAIRED order (goal, agent, 50 walls);
+``goal_last: true`` with ``n_walls: 25`` is dcd's 25-block PAIRED config
+(``GoalLastFewerBlocksAdversarial``: 25 walls, then goal and agent, 27 placements),
+``experiment=ued_maze_paired_dcd25``. One difference remains in the designer: an agent
+placed on the goal goes to the next free cell, where dcd draws a random free cell
+(:func:`envs.gridworld.designer.design_level`).
 
 :class:`PAIREDParam` (``teacher=paired_param``) is the one-step parametric variant for
 parameter-vector envs (walker, toy; dcd's walker generator also acts in one step): a
@@ -305,7 +311,12 @@ class PAIRED(LevelRegretTeacher):
 
     Args (defaults: dcd's PAIRED maze settings, docs/references.md):
         size: maze side with border (default: the env's largest ``size``; 15 on ``gridworld``).
-        n_walls: wall placements per design (50); noise_dim: noise vector size (50).
+            The dcd generator's task space (``n_blocks``, ``env=gridworld_dcd25``) does not
+            hold the maze's side: there it must be given (the 25-block preset passes the
+            env's ``max_size`` through ``ued.design_size``).
+        n_walls: wall placements per design (50; dcd's 25 blocks: 25); noise_dim: noise vector size (50).
+        goal_last: place the walls first and the goal and agent last (False: PAIRED's order;
+            True: dcd's ``choose_goal_last``, its 25-block runs).
         batch_size: designs per adversary update = designer envs (32, dcd's num_processes).
         episodes_per_level: episodes each student plays on each level (2).
         max_pending: batches open at once (2; the config's ``auto``: see :func:`open_batches_needed`).
@@ -326,8 +337,10 @@ class PAIRED(LevelRegretTeacher):
                  lr: float = 1e-4, n_epochs: int = 5, gamma: float = 0.995, gae_lambda: float = 0.95,
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5, conv_filters: int = 128,
                  time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
-                 adversary_device: str | None = "auto") -> None:
+                 adversary_device: str | None = "auto", goal_last: bool = False) -> None:
         super().__init__(task_space, seed, episodes_per_level, max_pending)
+        if not isinstance(goal_last, (bool, np.bool_)):
+            raise TeachBenchError("goal_last", f"must be true or false, got {goal_last!r}", [True, False])
         self.size = maze_size(task_space, size, self.name)
         self.adversary_config: dict[str, Any] = {
             "size": self.size, "n_walls": int(n_walls), "noise_dim": int(noise_dim), "batch_size": int(batch_size),
@@ -335,7 +348,7 @@ class PAIRED(LevelRegretTeacher):
             "ent_coef": float(ent_coef), "clip_range": float(clip_range), "max_grad_norm": float(max_grad_norm),
             "conv_filters": int(conv_filters), "time_embed": int(time_embed), "lstm_hidden": int(lstm_hidden),
             "head_hidden": int(head_hidden), "max_pending": self.max_pending + 1, "seed": self.seed + 2,
-            "device": adversary_device,
+            "device": adversary_device, "goal_last": bool(goal_last),
         }
         self.adversary: Any = None
         self._adversary_state: Mapping[str, Any] | None = None
@@ -382,7 +395,18 @@ class PAIRED(LevelRegretTeacher):
 
 
 def maze_size(task_space: TaskSpace, size: int | None, teacher: str) -> int:
-    """The maze side a level teacher designs for: ``size``, else the env's largest ``size``."""
+    """The maze side a level teacher designs for: ``size``, else the env's largest ``size``.
+
+    On the dcd generator's task space (``{n_blocks}``: every level is on the env's
+    ``max_size`` maze, which the space does not hold) ``size`` must be given."""
+    if list(task_space.names) == ["n_blocks"]:
+        if size is None:
+            raise TeachBenchError("size", f"{teacher!r} on the dcd generator's task space (n_blocks) needs the maze "
+                                  "side: set teacher.params.size (or ued.design_size) to the env's "
+                                  "kwargs.max_size (15 for dcd's maze)")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or int(size) < 4:
+            raise TeachBenchError("size", f"must be an int >= 4 (a 2x2 interior), got {size!r}")
+        return int(size)
     if "size" not in task_space.names or "wall_density" not in task_space.names:
         raise TeachBenchError("teacher.name", f"{teacher!r} designs maze levels (the gridworld env); "
                               f"for parameter-vector envs use {teacher + '_param'!r}",

@@ -11,6 +11,14 @@ PAIRED's regret reward is computed by the teacher from the students' returns. No
 checks that the goal is reachable: as in PAIRED, a design may be unsolvable (an
 adversary maximising regret learns to avoid those, since both students score 0 there).
 
+``goal_last=True`` is dcd's ``choose_goal_last`` (docs/references.md#dcd; its "25 blocks"
+env ``GoalLastFewerBlocksAdversarial`` = 25 walls, goal and agent last): the ``n_walls``
+wall placements come first (a wall on a wall does nothing), then the goal (clearing a wall
+on its cell), then the agent (clearing a wall on its cell). This is the order in which
+dcd's domain randomization places a level too
+(:func:`envs.gridworld.generate.generate_blocks_level`: the same designer driven by
+uniformly random placements), so the same placements mean the same level in both.
+
 The same placements always give the same level (:func:`design_level`), which is what a
 teacher needs to replay or score a design.
 """
@@ -29,26 +37,60 @@ from envs.gridworld.level import MIN_SIZE, Level
 OBS_MODES = ("flat", "dict")
 
 
-def design_level(size: int, actions: Sequence[int], start_dir: int = 0, seed: int | None = None) -> Level:
+def design_level(size: int, actions: Sequence[int], start_dir: int = 0, seed: int | None = None,
+                 goal_last: bool = False) -> Level:
     """The level made by designer placements ``actions`` (interior cell indices, row-major
-    over the ``(size-2)²`` interior): goal, start, then walls. A start placed on the goal
-    moves to the next free interior cell in row-major order (wrapping); a wall on an
-    occupied cell is skipped."""
+    over the ``(size-2)²`` interior).
+
+    Goal first (``goal_last=False``, PAIRED's order): goal, start, then walls; a start placed
+    on the goal moves to the next interior cell in row-major order (wrapping); a wall on an
+    occupied cell is skipped.
+
+    Goal last (dcd's ``choose_goal_last``): walls, then the goal (the second-to-last
+    placement), then the start (the last). A repeated wall counts once; the goal and the
+    start each clear a wall on their cell. A start placed on the goal moves to the next
+    free cell (no wall, not the goal) after the goal in row-major order, wrapping; where
+    dcd puts it on a uniformly random free cell, a design here stays a pure function of its
+    placements. If walls fill every other cell (only on mazes far smaller than dcd's, whose
+    25 walls leave 142 of 169 cells free), the start takes the cell after the goal and
+    clears its wall."""
     n = size - 2
     if len(actions) < 2:
         raise TeachBenchError("actions", "a design needs at least the goal and the start placement")
     cells = [_cell(a, n) for a in actions]
+    if goal_last:
+        return _goal_last_level(size, cells, start_dir, seed)
     goal = cells[0]
     start = cells[1]
     if start == goal:
-        k = (goal[1] - 1) * n + (goal[0] - 1)
-        k = (k + 1) % (n * n)
-        start = (k % n + 1, k // n + 1)
+        start = _after(goal, n, 1)
     walls = set()
     for x, y in cells[2:]:
         if (x, y) != goal and (x, y) != start:
             walls.add(y * size + x)
     return Level(size, tuple(walls), start, start_dir, goal, seed=seed)
+
+
+def _goal_last_level(size: int, cells: list[tuple[int, int]], start_dir: int, seed: int | None) -> Level:
+    n = size - 2
+    walls = {y * size + x for x, y in cells[:-2]}
+    goal, start = cells[-2], cells[-1]
+    walls.discard(goal[1] * size + goal[0])
+    if start == goal:
+        start = _after(goal, n, 1)
+        for k in range(1, n * n):
+            cell = _after(goal, n, k)
+            if cell[1] * size + cell[0] not in walls:
+                start = cell
+                break
+    walls.discard(start[1] * size + start[0])
+    return Level(size, tuple(walls), start, start_dir, goal, seed=seed)
+
+
+def _after(cell: tuple[int, int], n: int, k: int) -> tuple[int, int]:
+    """The interior cell ``k`` places after ``cell`` in row-major order, wrapping."""
+    i = ((cell[1] - 1) * n + (cell[0] - 1) + k) % (n * n)
+    return i % n + 1, i // n + 1
 
 
 def _cell(action: Any, n: int) -> tuple[int, int]:
@@ -66,7 +108,7 @@ class MazeDesignerEnv(gym.Env):
 
     Args:
         size: maze side with border, default 15 (PAIRED's maze; 169 interior cells).
-        n_walls: wall placements, default 50 (PAIRED's budget).
+        n_walls: wall placements, default 50 (PAIRED's budget; dcd's "25 blocks": 25).
         noise_dim: size of the random noise vector, default 50 (PAIRED).
         obs_mode: ``"flat"`` (default; one float32 Box for MlpPolicy: wall, goal and start
             planes over the ``size²`` grid indexed ``[x, y]``, then the time step as
@@ -74,6 +116,10 @@ class MazeDesignerEnv(gym.Env):
             ``(3, size, size)``, ``time_step`` as the raw placement count ``0..n_walls+2``
             as dcd observes it, ``noise``: for MultiInputPolicy; the PAIRED adversary of
             :mod:`students.paired_adversary` reads this mode).
+        goal_last: default False (PAIRED's order: goal, start, walls); True is dcd's
+            ``choose_goal_last`` (walls, goal, start), the order of its 25-block PAIRED
+            runs. Either way a design has ``n_walls + 2`` placements and the time step
+            counts them.
 
     Where we differ from dcd's ``AdversarialEnv``: its image is MiniGrid's object/colour/
     state encoding, ours three binary planes (wall, goal, start) carrying the same
@@ -84,7 +130,8 @@ class MazeDesignerEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, obs_mode: str = "flat") -> None:
+    def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, obs_mode: str = "flat",
+                 goal_last: bool = False) -> None:
         if not (isinstance(size, int) and size >= MIN_SIZE):
             raise TeachBenchError("size", f"must be an int >= {MIN_SIZE}, got {size!r}")
         if not (isinstance(n_walls, int) and n_walls >= 0):
@@ -93,7 +140,10 @@ class MazeDesignerEnv(gym.Env):
             raise TeachBenchError("noise_dim", f"must be an int >= 0, got {noise_dim!r}")
         if obs_mode not in OBS_MODES:
             raise TeachBenchError("obs_mode", f"unknown obs_mode {obs_mode!r}", OBS_MODES)
+        if not isinstance(goal_last, (bool, np.bool_)):
+            raise TeachBenchError("goal_last", f"must be true or false, got {goal_last!r}", [True, False])
         self.size, self.n_walls, self.noise_dim, self.obs_mode = size, n_walls, noise_dim, obs_mode
+        self.goal_last = bool(goal_last)
         self.n_cells = (size - 2) ** 2
         self.horizon = n_walls + 2
         self.action_space = spaces.Discrete(self.n_cells)
@@ -128,10 +178,13 @@ class MazeDesignerEnv(gym.Env):
         x, y = _cell(action, self.size - 2)
         t = len(self._actions)
         self._actions.append(int(action))
-        if t == 0:
+        goal_at, start_at = (self.n_walls, self.n_walls + 1) if self.goal_last else (0, 1)
+        if t == goal_at:
+            self._planes[:, x, y] = 0.0  # goal last: the goal clears a wall on its cell
             self._planes[1, x, y] = 1.0
-        elif t == 1:
-            level = design_level(self.size, self._actions, self._start_dir)
+        elif t == start_at:
+            level = self.level()
+            self._planes[0][level.start] = 0.0  # goal last: the start clears a wall on its cell
             self._planes[2][level.start] = 1.0
         elif self._planes[:, x, y].sum() == 0:
             self._planes[0, x, y] = 1.0
@@ -144,10 +197,12 @@ class MazeDesignerEnv(gym.Env):
         return self._obs(), 0.0, done, False, info
 
     def level(self) -> Level:
-        """The level designed so far (needs the goal and the start placed)."""
-        if len(self._actions) < 2:
+        """The level designed so far (needs the goal and the start placed: with
+        ``goal_last``, that is the whole design)."""
+        placed = len(self._actions) if not self.goal_last else len(self._actions) - self.n_walls
+        if placed < 2:
             raise TeachBenchError("level", "place the goal and the start first")
-        return design_level(self.size, self._actions, self._start_dir, seed=self._level_seed)
+        return design_level(self.size, self._actions, self._start_dir, seed=self._level_seed, goal_last=self.goal_last)
 
     def _obs(self) -> Any:
         noise = self.np_random.uniform(0.0, 1.0, size=self.noise_dim).astype(np.float32)
