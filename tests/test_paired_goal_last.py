@@ -171,9 +171,13 @@ def test_preset_is_dcds_25_block_dr_and_paired(compose):
     t = compose("experiment=ued_maze_paired_dcd25", "teacher=paired").teacher.params
     assert (t.size, t.n_walls, t.goal_last, t.ent_coef, t.lr, t.n_epochs, t.gamma) == (15, 25, True, 0.0, 1e-4, 5, 0.995)
     assert (t.batch_size, t.episodes_per_level, t.max_pending) == (32, 1, 8)  # ued_maze_paired_dcd's rate
-    # a teacher with no dcd entropy in the preset is refused, naming the key
-    with pytest.raises(Exception, match="student_entropy.plr_robust"):
-        compose("experiment=ued_maze_paired_dcd25", "teacher=plr_robust").student.params.ent_coef
+    # the per-teacher files merge after the preset and before the command line
+    assert compose("experiment=ued_maze_paired_dcd25", "teacher=paired", "student.params.ent_coef=0.05"
+                   ).student.params.ent_coef == 0.05
+    assert compose("experiment=ued_maze_paired_dcd25", "teacher=plr_robust").student.params.ent_coef == 0.01
+    # no other preset has per-teacher files: their students are as before
+    assert compose("experiment=ued_maze_paired_dcd", "teacher=paired").student.params.ent_coef == 0.01
+    assert compose("experiment=ued_maze_dcd", "teacher=random").student.params.ent_coef == 0.0
 
 
 def test_goal_last_false_keeps_existing_config_ids(compose):
