@@ -60,6 +60,12 @@ def test_goal_last_design_is_dcds_step_adversary():
 
 
 def test_goal_last_env_observes_what_dcds_adversary_observes():
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    for mode in ("flat", "dict"):
+        check_env(MazeDesignerEnv(n_walls=25, obs_mode=mode, goal_last=True), skip_render_check=True)
+        sb3_check_env(MazeDesignerEnv(n_walls=25, obs_mode=mode, goal_last=True), warn=False)
     env = MazeDesignerEnv(n_walls=25, obs_mode="dict", goal_last=True)
     assert env.action_space.n == 169 and env.horizon == 27
     assert env.observation_space["time_step"].high[0] == 27
