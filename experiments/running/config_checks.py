@@ -63,7 +63,7 @@ def validate_config(cfg: DictConfig) -> None:
     _positive_int(cfg, "checkpoint.every")
     _positive_int(cfg, "env.n_envs")
     _positive_int(cfg, "torch_threads")
-    for key in ("env.envs_per_worker", "update_threads"):  # optional
+    for key in ("env.envs_per_worker", "update_threads", "eval.held_out_every"):  # optional
         if OmegaConf.select(cfg, key, default=None) is not None:
             _positive_int(cfg, key)
     if (OmegaConf.select(cfg, "update_device", default=None) is not None

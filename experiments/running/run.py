@@ -374,6 +374,7 @@ class RunPlan:
     eval_held_out: bool
     held_out_episodes: Any  # None: the env's own protocol
     held_out_deterministic: Any
+    held_out_every: int | None  # None: held-out levels at the end only
     flush_every: int
     diagnostics_every: int
     progress_bar: Any  # true | false | "auto"
@@ -410,6 +411,7 @@ class RunPlan:
             eval_n_envs=int(cfg.eval.n_envs), eval_held_out=bool(cfg.eval.held_out),
             held_out_episodes=cfg.eval.get("held_out_episodes"),
             held_out_deterministic=cfg.eval.get("held_out_deterministic"),
+            held_out_every=cfg.eval.get("held_out_every"),  # validated: None or an int >= 1 (config_checks)
             flush_every=int(cfg.log.flush_every), diagnostics_every=int(cfg.log.diagnostics_every),
             progress_bar=cfg.log.progress_bar,
             checkpoint_every=int(cfg.checkpoint.every), resume=cfg.resume,
@@ -456,6 +458,7 @@ class _Training:
         state, plan = self.state, self.plan
         self.counters = {
             "next_eval": int(state.get("next_eval", 0)),
+            "next_held_out": int(state.get("next_held_out", 0)),
             "next_diag": int(state.get("next_diag", 0)),
             "next_ckpt": int(state.get("next_ckpt", plan.checkpoint_every)),
             "eval_id": int(state.get("eval_id", 0)),
@@ -492,6 +495,18 @@ class _Training:
         counters["eval_id"] += 1
         return metrics
 
+    def run_held_out(self, step: int) -> dict[str, float]:
+        """The held-out levels by the env's protocol (``eval.held_out_every``; the end's are
+        :func:`_final_evaluation`'s), rows in ``eval/`` with ``split == "held_out"``."""
+        held = _held_out_eval(self.model, self.plan.env_name, self.plan.env_kwargs, self.env.held_out,
+                              self.env.normalizer, self.plan.seed, step, self.counters, self.writers,
+                              self.env.held_out_protocol)
+        if held:
+            mean = 100.0 * float(np.mean(list(held.values())))
+            self.sink.metrics(step, {"eval/held_out_solved_pct": mean})
+            log.info("step %d held-out: %.1f%% solved on average over %d levels", step, mean, len(held))
+        return held
+
     def diagnostics(self, step: int) -> dict[str, Any]:
         """One row of ``teacher/``: the teacher's diagnostics at ``step``."""
         assert self.curriculum is not None
@@ -504,6 +519,9 @@ class _Training:
         if step >= counters["next_eval"]:
             self.run_eval(step)
             counters["next_eval"] = step + self.plan.eval_every
+        if self.plan.held_out_every and step >= counters["next_held_out"]:
+            self.run_held_out(step)
+            counters["next_held_out"] = step + self.plan.held_out_every
         if step >= counters["next_diag"]:
             diag = self.diagnostics(step)
             self.sink.metrics(step, {f"teacher/{k}": v for k, v in diag.items() if k != "step"})
@@ -519,6 +537,7 @@ class _Training:
             "step": step, "teacher": self.teacher.state_dict(), "pending": curriculum.pending(),
             "next_episode_id": curriculum.next_episode_id, "tables": seqs,
             "next_eval": counters["next_eval"], "next_diag": counters["next_diag"],
+            "next_held_out": counters["next_held_out"],
             "next_ckpt": step + self.plan.checkpoint_every, "eval_id": counters["eval_id"],
             "wall_time_s": self.wall_time(),
             "torch_rng": torch.get_rng_state(), "normalizer": _normalizer_state(self.env.vec),
@@ -672,8 +691,7 @@ def _learn(tr: _Training, callback: Any) -> int:
 def _final_evaluation(tr: _Training, steps: int) -> tuple[dict[str, float], dict[str, float]]:
     """The test set, the held-out levels and the teacher's diagnostics at the last step."""
     final = tr.run_eval(steps)
-    held = _held_out_eval(tr.model, tr.plan.env_name, tr.plan.env_kwargs, tr.env.held_out, tr.env.normalizer,
-                          tr.plan.seed, steps, tr.counters, tr.writers, tr.env.held_out_protocol)
+    held = tr.run_held_out(steps)
     tr.diagnostics(steps)
     return final, held
 
