@@ -1,0 +1,145 @@
+"""The recurrent student's rollout loop and PAIRED's adversary compute what they computed
+before their per-step host<->device traffic was cut (issue 18).
+
+``students/recurrent/ppo.py`` moves each step's observations and episode starts to the
+device in one copy and brings actions, values and log-probabilities back in one, and the
+acting forward builds its action distribution without torch's argument checks (each a
+device round trip on CUDA); the adversary designs without those checks too. None of this
+may change a number: the digests below (rollout buffer, hidden states, weights and
+optimiser state after three rollouts and updates through the curriculum bridge, with
+episode starts and time-limit cuts mid-rollout; the adversary's designs and weights after
+two designs and updates) were produced by the code before the change
+(``tests/data/recurrent_rollout_reference.json``; regenerate only for an intended change
+of the computation: ``python tests/test_recurrent_rollout_exact.py > tests/data/recurrent_rollout_reference.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
+import envs  # noqa: F401
+from students.bridge import Curriculum, CurriculumCallback
+from students.build import make_student
+from students.vec import make_vec_env
+from teachers.registry import make_teacher
+
+REFERENCE = Path(__file__).parent / "data" / "recurrent_rollout_reference.json"
+N_ENVS, N_STEPS, ROLLOUTS = 8, 32, 3
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of nested dicts / lists of tensors, arrays and numbers (structure, dtype, shape, bytes)."""
+    h = hashlib.sha256()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, torch.Tensor):
+            v = v.detach().cpu().contiguous().numpy()
+        if isinstance(v, np.ndarray):
+            h.update(f"A{v.dtype}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, dict):
+            h.update(b"{")
+            for k, x in v.items():
+                h.update(repr(k).encode())
+                walk(x)
+            h.update(b"}")
+        elif isinstance(v, (list, tuple)):
+            h.update(b"[")
+            for x in v:
+                walk(x)
+            h.update(b"]")
+        else:
+            h.update(repr(v).encode())
+
+    walk(value)
+    return h.hexdigest()
+
+
+class Seen(BaseCallback):
+    """Counts finished episodes and time-limit cuts, so the test knows it covered them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cuts = 0
+        self.finished = 0
+        self.returns: list[float] = []
+
+    def _on_step(self) -> bool:
+        for i in np.flatnonzero(self.locals["dones"]):
+            info = self.locals["infos"][i]
+            self.finished += 1
+            self.cuts += bool(info.get("TimeLimit.truncated"))
+            self.returns.append(float(info["episode"]["r"]))
+        return True
+
+
+def student_scenario() -> dict[str, Any]:
+    """Three rollouts + updates of ``recurrent_ppo`` (8 batched 7x7 mazes, a 12-step limit,
+    a random teacher through the bridge), 2 minibatches of 4 columns, 2 epochs."""
+    torch.manual_seed(0)
+    vec = make_vec_env("gridworld", {"max_size": 7, "max_steps": 12}, N_ENVS, "batched", seed=0)
+    try:
+        curriculum = Curriculum(make_teacher("random", vec.get_attr("task_space", indices=[0])[0], seed=0), vec)
+        curriculum.prime()
+        model = make_student("recurrent_ppo", vec, params={"n_steps": N_STEPS, "batch_size": 4 * N_STEPS,
+                                                            "n_epochs": 2, "ent_coef": 0.01, "clip_range_vf": 0.2},
+                             seed=0)
+        seen = Seen()
+        model.learn(ROLLOUTS * N_ENVS * N_STEPS, callback=CallbackList([CurriculumCallback(curriculum), seen]))
+        buf = model.rollout_buffer
+        buffer = {name: getattr(buf, name) for name in ("observations", "actions", "rewards", "episode_starts",
+                                                        "values", "log_probs", "returns", "advantages")}
+        buffer["initial_state"] = buf.initial_state
+        return {
+            "buffer": digest(buffer),
+            "hidden": digest(model._last_hidden),
+            "policy": digest(dict(model.policy.state_dict())),
+            "optimizer": digest(model.policy.optimizer.state_dict()["state"]),
+            "episodes": digest(seen.returns),
+            "finished": seen.finished,
+            "cuts": seen.cuts,
+        }
+    finally:
+        vec.close()
+
+
+def adversary_scenario() -> dict[str, Any]:
+    """A small PAIRED adversary (7x7, 5 walls, goal last): two designs, two updates."""
+    from students.paired_adversary import PairedAdversary
+
+    torch.manual_seed(0)
+    adv = PairedAdversary(size=7, n_walls=5, noise_dim=8, batch_size=4, conv_filters=4, lstm_hidden=16,
+                          head_hidden=8, seed=3, goal_last=True)
+    try:
+        levels = []
+        for k in range(2):
+            batch, designed, _stats = adv.design()
+            levels.append(designed)
+            adv.learn(batch, [0.1 * (i + k) for i in range(4)])
+        _, designed, _ = adv.design()
+        levels.append(designed)
+        return {"levels": digest(levels), "policy": digest(dict(adv.model.policy.state_dict())),
+                "optimizer": digest(adv.model.policy.optimizer.state_dict()["state"])}
+    finally:
+        adv.close()
+
+
+def test_the_recurrent_students_rollouts_and_updates_are_unchanged():
+    got = student_scenario()
+    assert got["cuts"] > 10 and got["finished"] > got["cuts"]  # resets mid-rollout, time-limit cuts and goals
+    assert got == json.loads(REFERENCE.read_text())["student"]
+
+
+def test_the_paired_adversarys_designs_and_updates_are_unchanged():
+    assert adversary_scenario() == json.loads(REFERENCE.read_text())["adversary"]
+
+
+if __name__ == "__main__":
+    print(json.dumps({"student": student_scenario(), "adversary": adversary_scenario()}, indent=2))
