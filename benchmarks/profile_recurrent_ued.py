@@ -33,8 +33,10 @@ off), so that kernel time lands in the phase that launched it, not in the next `
 
     # CPU (one thread), DR and PAIRED, 2 timed iterations after 1 warm-up:
     python benchmarks/profile_recurrent_ued.py --device cpu --iters 2
-    # one H200 (the lead):
-    python benchmarks/profile_recurrent_ued.py --device cuda --iters 5 --json profile_cuda.json
+    # one H200 (the lead), and the loop's per-step traffic as it was before:
+    python benchmarks/profile_recurrent_ued.py --device cuda --iters 3 --json profile_cuda.json
+    python benchmarks/profile_recurrent_ued.py --device cuda --iters 3 --step-io old --no-sync
+    # several at once on one GPU, as a packed sweep runs them: benchmarks/device_recurrent_ued.sh
 """
 
 from __future__ import annotations
@@ -161,9 +163,29 @@ def instrument(clock: PhaseClock, run: dict[str, Any]) -> None:
         clock.wrap(adv, "learn", "adversary update")
 
 
+def old_step_io(model: Any) -> None:
+    """The per-step traffic the student's rollout loop had before it was cut (``--step-io
+    old``, for a before/after in one place): observations and episode starts copied to the
+    device apart, actions copied back apart (values and log-probabilities then apart in the
+    buffer's ``add``), torch's argument checks on in the acting distribution. The numbers
+    are the same either way (tests/test_recurrent_rollout_exact.py)."""
+    from stable_baselines3.common.utils import obs_as_tensor
+
+    device = model.device
+    model._step_inputs = lambda obs, starts: (obs_as_tensor(obs, device),
+                                              torch.as_tensor(starts, dtype=torch.float32, device=device))
+    model._step_outputs = lambda actions, values, log_probs: (actions.cpu().numpy(), values, log_probs)
+    forward = model.policy.forward
+    model.policy.forward = lambda *a, **k: forward(*a, **{**k, "check_args": True})
+
+
 def profile(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
     run = build(teacher, args)
     model, callback = run["model"], run["callback"]
+    if args.step_io == "old":
+        old_step_io(model)
+        if run["attachment"].antagonist is not None:
+            old_step_io(run["attachment"].antagonist.model)
     per_iter = int(model.n_steps) * int(model.n_envs)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") and not args.no_sync else None
     clock = PhaseClock(sync)
@@ -191,8 +213,8 @@ def profile(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
     keys = sorted({k for it in iters for k in it})
     median = {k: statistics.median(it.get(k, 0.0) for it in iters) for k in keys}
     adv = run["attachment"].adversary
-    return {"teacher": teacher, "device": args.device, "steps_per_iter": per_iter, "iters": iters,
-            "median_ms": median, "calls": calls, "steps_per_s": per_iter / (median["total"] / 1000.0),
+    return {"teacher": teacher, "device": args.device, "step_io": args.step_io, "steps_per_iter": per_iter,
+            "iters": iters, "median_ms": median, "calls": calls, "steps_per_s": per_iter / (median["total"] / 1000.0),
             "adversary_updates_total": None if adv is None else adv.n_updates,
             "adversary_designs_total": None if adv is None else adv.next_batch}
 
@@ -220,13 +242,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-sync", action="store_true", help="CUDA: do not synchronise at phase boundaries")
+    parser.add_argument("--step-io", default="new", choices=["new", "old"],
+                        help="old: the student's per-step copies and checks as before they were cut")
     parser.add_argument("--override", nargs="*", default=[], help="more Hydra overrides, e.g. env.n_envs=8")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "-"
     print(f"experiment={args.experiment} device={args.device} ({gpu}) iters={args.iters} warmup={args.warmup} "
-          f"torch threads={torch.get_num_threads()} overrides={args.override}", flush=True)
+          f"step-io={args.step_io} sync={not args.no_sync} torch threads={torch.get_num_threads()} "
+          f"overrides={args.override}", flush=True)
     results = []
     for teacher in args.teachers:
         results.append(profile(teacher, args))
