@@ -118,8 +118,16 @@ class PhaseClock:
 
 def build(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
     """The run's student, teacher, curriculum and attachments, as ``experiments/running/run.py`` builds them."""
+    own = []  # "<teacher>:key=value" applies to that teacher's run only
+    for item in args.override:
+        head, sep, rest = item.partition(":")
+        if sep and "=" not in head:
+            if head == teacher:
+                own.append(rest)
+        else:
+            own.append(item)
     overrides = [f"experiment={args.experiment}", f"teacher={teacher}", f"seed={args.seed}",
-                 f"device={args.device}", "torch_threads=1", *args.override]
+                 f"device={args.device}", "torch_threads=1", *own]
     cfg = _compose(overrides)
     validate_config(cfg)
     resolve_auto_params(cfg)
@@ -244,7 +252,9 @@ def main() -> None:
     parser.add_argument("--no-sync", action="store_true", help="CUDA: do not synchronise at phase boundaries")
     parser.add_argument("--step-io", default="new", choices=["new", "old"],
                         help="old: the student's per-step copies and checks as before they were cut")
-    parser.add_argument("--override", nargs="*", default=[], help="more Hydra overrides, e.g. env.n_envs=8")
+    parser.add_argument("--override", nargs="*", default=[],
+                        help="more Hydra overrides, e.g. env.n_envs=8; paired:teacher.params.conv_filters=4 for one "
+                             "teacher's run only")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
