@@ -238,6 +238,14 @@ def table(results: list[dict[str, Any]]) -> str:
             cells += f"{ms:>12.1f}{100 * ms / r['median_ms']['total']:>6.1f}%"
         lines.append(f"{row:<34}" + cells)
     lines.append(f"{'student env steps/s':<34}" + "".join(f"{r['steps_per_s']:>12.0f}{'':>7}" for r in results))
+    for r in results:
+        for phase in ("adversary design", "adversary update"):
+            n = sum(c.get(phase, 0) for c in r["calls"])
+            if n:  # the design row is exclusive: its env steps and forwards are added back
+                parts = [phase] + (["adversary env step", "adversary forward"] if phase == "adversary design" else [])
+                ms = sum(it.get(p, 0.0) for it in r["iters"] for p in parts)
+                lines.append(f"{r['teacher']}: {n} {phase.split()[1]}s in {len(r['iters'])} iterations, "
+                             f"{ms / n:.0f} ms each (all of it)")
     return "\n".join(lines)
 
 
