@@ -177,12 +177,7 @@ def old_step_io(model: Any) -> None:
     device apart, actions copied back apart (values and log-probabilities then apart in the
     buffer's ``add``), torch's argument checks on in the acting distribution. The numbers
     are the same either way (tests/test_recurrent_rollout_exact.py)."""
-    from stable_baselines3.common.utils import obs_as_tensor
-
-    device = model.device
-    model._step_inputs = lambda obs, starts: (obs_as_tensor(obs, device),
-                                              torch.as_tensor(starts, dtype=torch.float32, device=device))
-    model._step_outputs = lambda actions, values, log_probs: (actions.cpu().numpy(), values, log_probs)
+    model.fuse_step_copies = False
     forward = model.policy.forward
     model.policy.forward = lambda *a, **k: forward(*a, **{**k, "check_args": True})
 

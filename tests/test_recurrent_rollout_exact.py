@@ -2,10 +2,10 @@
 before their per-step host<->device traffic was cut (issue 18).
 
 ``students/recurrent/ppo.py`` moves each step's observations and episode starts to the
-device in one copy and brings actions, values and log-probabilities back in one, and the
-acting forward builds its action distribution without torch's argument checks (each a
-device round trip on CUDA); the adversary designs without those checks too. None of this
-may change a number: the digests below (rollout buffer, hidden states, weights and
+device in one copy and brings actions, values and log-probabilities back in one (on CUDA;
+forced here on the CPU too), and the acting forward builds its action distribution without
+torch's argument checks (each a device round trip on CUDA). None of this may change a
+number: the digests below (rollout buffer, hidden states, weights and
 optimiser state after three rollouts and updates through the curriculum bridge, with
 episode starts and time-limit cuts mid-rollout; the adversary's designs and weights after
 two designs and updates) were produced by the code before the change
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
@@ -80,9 +81,10 @@ class Seen(BaseCallback):
         return True
 
 
-def student_scenario() -> dict[str, Any]:
+def student_scenario(fuse: bool | None = None) -> dict[str, Any]:
     """Three rollouts + updates of ``recurrent_ppo`` (8 batched 7x7 mazes, a 12-step limit,
-    a random teacher through the bridge), 2 minibatches of 4 columns, 2 epochs."""
+    a random teacher through the bridge), 2 minibatches of 4 columns, 2 epochs; ``fuse``:
+    the loop's ``fuse_step_copies`` (None: the default, copies apart on the CPU)."""
     torch.manual_seed(0)
     vec = make_vec_env("gridworld", {"max_size": 7, "max_steps": 12}, N_ENVS, "batched", seed=0)
     try:
@@ -91,6 +93,8 @@ def student_scenario() -> dict[str, Any]:
         model = make_student("recurrent_ppo", vec, params={"n_steps": N_STEPS, "batch_size": 4 * N_STEPS,
                                                             "n_epochs": 2, "ent_coef": 0.01, "clip_range_vf": 0.2},
                              seed=0)
+        if fuse is not None:
+            model.fuse_step_copies = fuse
         seen = Seen()
         model.learn(ROLLOUTS * N_ENVS * N_STEPS, callback=CallbackList([CurriculumCallback(curriculum), seen]))
         buf = model.rollout_buffer
@@ -131,8 +135,9 @@ def adversary_scenario() -> dict[str, Any]:
         adv.close()
 
 
-def test_the_recurrent_students_rollouts_and_updates_are_unchanged():
-    got = student_scenario()
+@pytest.mark.parametrize("fuse", [None, True])
+def test_the_recurrent_students_rollouts_and_updates_are_unchanged(fuse):
+    got = student_scenario(fuse)
     assert got["cuts"] > 10 and got["finished"] > got["cuts"]  # resets mid-rollout, time-limit cuts and goals
     assert got == json.loads(REFERENCE.read_text())["student"]
 
