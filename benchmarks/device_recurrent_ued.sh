@@ -4,12 +4,13 @@
 # it was cut (benchmarks/profile_recurrent_ued.py --step-io old|new), alone on the GPU and
 # with 5 runs sharing it (3 cores each), as `hydra/launcher=packed runs_per_gpu=5` runs them.
 #
-#   MODE=alone  OUT=/some/folder bash benchmarks/device_recurrent_ued.sh   # ~4 min
+#   MODE=alone  OUT=/some/folder bash benchmarks/device_recurrent_ued.sh   # ~5 min
 #   MODE=packed OUT=/some/folder bash benchmarks/device_recurrent_ued.sh   # ~6 min
 #
 # alone:  1. the phase table (phases_cuda.txt) (a CUDA sync at every phase boundary, so kernel time lands in
 #            the phase that launched it), DR and PAIRED;
-#         2. throughput without those syncs, new then old per-step traffic, DR and PAIRED.
+#         2. throughput without those syncs, new then old per-step traffic, DR and PAIRED;
+#         3. the calls that wait for the device per phase (--count-syncs), new and old.
 # packed: RUNS (5) processes at once on GPU 0, each pinned to 3 cores, without syncs,
 #         new then old, DR then PAIRED; one log per process.
 # Each step has its own time limit, so a slow one leaves the others' files.
@@ -36,6 +37,10 @@ if [ "$MODE" = alone ]; then
     timeout 150 $PY $P --device "$DEVICE" --teachers $TEACHERS --iters "$ITERS" --no-sync --step-io $io --json "$OUT/alone_$io.json" \
       > "$OUT/alone_$io.txt" 2>&1
   done
+  for io in new old; do  # the calls that wait for the device, per phase (one iteration; timings not meaningful)
+    timeout 120 $PY $P --device "$DEVICE" --teachers $TEACHERS --iters 1 --count-syncs --step-io $io \
+      --json "$OUT/waits_$io.json" > "$OUT/waits_$io.txt" 2>&1
+  done
 else
   for teacher in $TEACHERS; do
     for io in new old; do
@@ -54,4 +59,4 @@ print(','.join(map(str, c[3 * k:3 * k + 3] or c)))")  # 3 cores each; all cores 
     done
   done
 fi
-grep -H "ms per iteration of" "$OUT"/*.txt
+grep -H "ms per iteration of\|device waits" "$OUT"/*.txt

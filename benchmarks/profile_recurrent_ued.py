@@ -45,6 +45,7 @@ import argparse
 import json
 import statistics
 import time
+import warnings
 from collections import defaultdict
 from typing import Any, Callable
 
@@ -75,6 +76,7 @@ class PhaseClock:
         self.sync = sync
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.waits: dict[str, int] = defaultdict(int)  # --count-syncs: CUDA synchronising calls per phase
         self._stack: list[list[Any]] = []  # [phase, start of its current stretch]
 
     def wrap(self, obj: Any, attr: str, phase: str) -> None:
@@ -114,6 +116,14 @@ class PhaseClock:
     def reset(self) -> None:
         self.seconds.clear()
         self.calls.clear()
+        self.waits.clear()
+
+    def on_warning(self, message: Any, *_args: Any, **_kwargs: Any) -> None:
+        """``warnings.showwarning`` while counting: torch's sync-debug warning names a call
+        that waited for the device (a copy to or from pageable host memory, ``.item()``, a
+        tensor read as a bool)."""
+        if "synchroniz" in str(message):
+            self.waits[self._stack[-1][0] if self._stack else "outside"] += 1
 
 
 def build(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -190,7 +200,8 @@ def profile(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
         if run["attachment"].antagonist is not None:
             old_step_io(run["attachment"].antagonist.model)
     per_iter = int(model.n_steps) * int(model.n_envs)
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") and not args.no_sync else None
+    counting = args.count_syncs and args.device.startswith("cuda")
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") and not (args.no_sync or counting) else None
     clock = PhaseClock(sync)
     instrument(clock, run)
     learn = model.learn
@@ -199,14 +210,25 @@ def profile(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
             learn(per_iter, callback=callback, reset_num_timesteps=False)
         iters: list[dict[str, float]] = []
         calls: list[dict[str, int]] = []  # calls per phase in each iteration (adversary designs and updates)
-        for _ in range(args.iters):
-            clock.reset()
-            clock.enter("learn rest")
-            learn(per_iter, callback=callback, reset_num_timesteps=False)
-            clock.leave()
-            iters.append({k: 1000.0 * v for k, v in clock.seconds.items()})
-            iters[-1]["total"] = sum(1000.0 * v for v in clock.seconds.values())
-            calls.append(dict(clock.calls))
+        waits: list[dict[str, int]] = []
+        with warnings.catch_warnings():
+            if counting:
+                warnings.simplefilter("always")
+                warnings.showwarning = clock.on_warning
+                torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for _ in range(args.iters):
+                    clock.reset()
+                    clock.enter("learn rest")
+                    learn(per_iter, callback=callback, reset_num_timesteps=False)
+                    clock.leave()
+                    iters.append({k: 1000.0 * v for k, v in clock.seconds.items()})
+                    iters[-1]["total"] = sum(1000.0 * v for v in clock.seconds.values())
+                    calls.append(dict(clock.calls))
+                    waits.append({**clock.waits, "total": sum(clock.waits.values())})
+            finally:
+                if counting:
+                    torch.cuda.set_sync_debug_mode(0)
     finally:
         if run["attachment"].antagonist is not None:
             run["attachment"].antagonist.close()
@@ -217,7 +239,8 @@ def profile(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
     median = {k: statistics.median(it.get(k, 0.0) for it in iters) for k in keys}
     adv = run["attachment"].adversary
     return {"teacher": teacher, "device": args.device, "step_io": args.step_io, "steps_per_iter": per_iter,
-            "iters": iters, "median_ms": median, "calls": calls, "steps_per_s": per_iter / (median["total"] / 1000.0),
+            "iters": iters, "median_ms": median, "calls": calls,
+            "waits": waits if counting else None, "steps_per_s": per_iter / (median["total"] / 1000.0),
             "adversary_updates_total": None if adv is None else adv.n_updates,
             "adversary_designs_total": None if adv is None else adv.next_batch}
 
@@ -241,6 +264,11 @@ def table(results: list[dict[str, Any]]) -> str:
                 ms = sum(it.get(p, 0.0) for it in r["iters"] for p in parts)
                 lines.append(f"{r['teacher']}: {n} {phase.split()[1]}s in {len(r['iters'])} iterations, "
                              f"{ms / n:.0f} ms each (all of it)")
+    for r in results:
+        if r.get("waits"):
+            phases = sorted({k for w in r["waits"] for k in w}, key=lambda k: (k == "total", k))
+            lines.append(f"{r['teacher']}: device waits per iteration (median; a student's rollout is 256 steps): "
+                         + ", ".join(f"{k} {statistics.median(w.get(k, 0) for w in r['waits']):.0f}" for k in phases))
     return "\n".join(lines)
 
 
@@ -253,6 +281,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-sync", action="store_true", help="CUDA: do not synchronise at phase boundaries")
+    parser.add_argument("--count-syncs", action="store_true",
+                        help="CUDA: count the calls that wait for the device, per phase (torch's sync debug mode; "
+                             "implies --no-sync; the timings then include the warnings' cost)")
     parser.add_argument("--step-io", default="new", choices=["new", "old"],
                         help="old: the student's per-step copies and checks as before they were cut")
     parser.add_argument("--override", nargs="*", default=[],
