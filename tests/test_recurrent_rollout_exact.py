@@ -4,8 +4,9 @@ before their per-step host<->device traffic was cut (issue 18).
 ``students/recurrent/ppo.py`` moves each step's observations and episode starts to the
 device in one copy and brings actions, values and log-probabilities back in one (on CUDA;
 forced here on the CPU too), and the acting forward builds its action distribution without
-torch's argument checks (each a device round trip on CUDA). None of this may change a
-number: the digests below (rollout buffer, hidden states, weights and
+torch's argument checks (each a device round trip on CUDA); PAIRED's adversary
+(``students/paired_adversary.py``: ``DesignerPPO``) does the same in its design rollout,
+its LSTM states included. None of this may change a number: the digests below (rollout buffer, hidden states, weights and
 optimiser state after three rollouts and updates through the curriculum bridge, with
 episode starts and time-limit cuts mid-rollout; the adversary's designs and weights after
 two designs and updates) were produced by the code before the change
@@ -114,13 +115,16 @@ def student_scenario(fuse: bool | None = None) -> dict[str, Any]:
         vec.close()
 
 
-def adversary_scenario() -> dict[str, Any]:
-    """A small PAIRED adversary (7x7, 5 walls, goal last): two designs, two updates."""
+def adversary_scenario(fuse: bool | None = None) -> dict[str, Any]:
+    """A small PAIRED adversary (7x7, 5 walls, goal last): two designs, two updates;
+    ``fuse``: its ``fuse_step_copies`` (None: the default, copies apart on the CPU)."""
     from students.paired_adversary import PairedAdversary
 
     torch.manual_seed(0)
     adv = PairedAdversary(size=7, n_walls=5, noise_dim=8, batch_size=4, conv_filters=4, lstm_hidden=16,
                           head_hidden=8, seed=3, goal_last=True)
+    if fuse is not None:
+        adv.model.fuse_step_copies = fuse
     try:
         levels = []
         for k in range(2):
@@ -129,7 +133,11 @@ def adversary_scenario() -> dict[str, Any]:
             adv.learn(batch, [0.1 * (i + k) for i in range(4)])
         _, designed, _ = adv.design()
         levels.append(designed)
-        return {"levels": digest(levels), "policy": digest(dict(adv.model.policy.state_dict())),
+        buf = adv.model.rollout_buffer  # the last design's buffer, LSTM states included
+        buffer = {name: getattr(buf, name) for name in (
+            "observations", "actions", "rewards", "episode_starts", "values", "log_probs", "returns", "advantages",
+            "hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf")}
+        return {"levels": digest(levels), "buffer": digest(buffer), "policy": digest(dict(adv.model.policy.state_dict())),
                 "optimizer": digest(adv.model.policy.optimizer.state_dict()["state"])}
     finally:
         adv.close()
@@ -142,8 +150,9 @@ def test_the_recurrent_students_rollouts_and_updates_are_unchanged(fuse):
     assert got == json.loads(REFERENCE.read_text())["student"]
 
 
-def test_the_paired_adversarys_designs_and_updates_are_unchanged():
-    assert adversary_scenario() == json.loads(REFERENCE.read_text())["adversary"]
+@pytest.mark.parametrize("fuse", [None, True])
+def test_the_paired_adversarys_designs_and_updates_are_unchanged(fuse):
+    assert adversary_scenario(fuse) == json.loads(REFERENCE.read_text())["adversary"]
 
 
 if __name__ == "__main__":
