@@ -31,7 +31,7 @@ having moved in between (at most ``max_pending`` batches are kept).
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -101,7 +101,7 @@ class DesignerPPO(RecurrentPPO):
     bit for bit (``tests/test_recurrent_rollout_exact.py``).
     """
 
-    fuse_step_copies: ClassVar[bool | None] = None
+    fuse_step_copies: bool | None = None
 
     def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: Any, n_rollout_steps: int) -> bool:
         fuse = self.device.type != "cpu" if self.fuse_step_copies is None else bool(self.fuse_step_copies)

@@ -70,8 +70,9 @@ class SequencePPO(OnPolicyAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpLstmPolicy": RecurrentActorCritic}
     #: One copy in and one copy out per rollout step (:meth:`_step_inputs`, :meth:`_step_outputs`);
     #: ``None``: off the CPU only. On CUDA each copy waits for the device; on the CPU there is
-    #: no wait to save and the packing cost ~16 ms per 32 x 256-step rollout (~4% of it).
-    fuse_step_copies: ClassVar[bool | None] = None
+    #: no wait to save, and packing cost 16-29 ms more per 32 x 256-step rollout (4-8% of it;
+    #: experiments/results/recurrent_ued_profile).
+    fuse_step_copies: bool | None = None
 
     def __init__(self, policy: str | type[RecurrentActorCritic], env: GymEnv | str,
                  learning_rate: float | Schedule = 3e-4, n_steps: int = 128, batch_size: int | None = None,
