@@ -85,20 +85,21 @@ class _CollectLevels(BaseCallback):
 
 
 class DesignerPPO(RecurrentPPO):
-    """sb3-contrib's ``RecurrentPPO`` whose design rollout waits for the device twice per
-    step on CUDA instead of about thirteen times.
+    """sb3-contrib's ``RecurrentPPO`` whose design rollout waits for the device three times
+    per step on CUDA instead of about fourteen.
 
     sb3-contrib's loop copies each observation key and the episode starts to the device
     apart (four copies from pageable memory, each waiting for the device), reads the
     action, the value, the log-probability and the four LSTM state tensors back apart
-    (seven more), and torch's argument checks of the action distribution read two
-    booleans back. Here (``fuse_step_copies``; ``None``: off the CPU only, where there is
-    no wait to save) every float32 observation key and the starts go over in one flat
-    buffer, the step's outputs and the new states come back in one, the stored states are
-    those host copies, and the distribution is built without its checks (they never change
-    a value; sampling still refuses non-finite probabilities). Otherwise it is sb3-contrib's
-    loop (no gSDE: the designer's actions are discrete), so the buffer holds the same numbers
-    bit for bit (``tests/test_recurrent_rollout_exact.py``).
+    (seven more), torch's argument checks of the action distribution read two booleans
+    back, and the policy reads one more (whether any sequence resets). Here
+    (``fuse_step_copies``; ``None``: off the CPU only, where there is no wait to save)
+    every float32 observation key and the starts go over in one flat buffer, the step's
+    outputs and the new states come back in one, the stored states are those host copies,
+    and the distribution is built without its checks (they never change a value; sampling
+    still refuses non-finite probabilities). Otherwise it is sb3-contrib's loop (no gSDE:
+    the designer's actions are discrete), so the buffer holds the same numbers bit for bit
+    (``tests/test_recurrent_rollout_exact.py``).
     """
 
     fuse_step_copies: bool | None = None
