@@ -85,14 +85,15 @@ class _CollectLevels(BaseCallback):
 
 
 class DesignerPPO(RecurrentPPO):
-    """sb3-contrib's ``RecurrentPPO`` whose design rollout waits for the device three times
-    per step on CUDA instead of about fourteen.
+    """sb3-contrib's ``RecurrentPPO`` whose design rollout waits for the device 5 times per
+    step on CUDA instead of about 16.
 
     sb3-contrib's loop copies each observation key and the episode starts to the device
     apart (four copies from pageable memory, each waiting for the device), reads the
     action, the value, the log-probability and the four LSTM state tensors back apart
     (seven more), torch's argument checks of the action distribution read two booleans
-    back, and the policy reads one more (whether any sequence resets). Here
+    back, the policy reads one more (whether any sequence resets) and sampling two
+    (``torch.multinomial``'s checks; these three stay). Here
     (``fuse_step_copies``; ``None``: off the CPU only, where there is no wait to save)
     every float32 observation key and the starts go over in one flat buffer, the step's
     outputs and the new states come back in one, the stored states are those host copies,

@@ -32,9 +32,10 @@ losses are the same on the same data (tested against sb3-contrib on a fixed batc
   hidden state reached at that step (one batched call for all truncated envs).
 - Host<->device traffic per rollout step on CUDA: one copy in (observations and episode
   starts together), one copy out (actions, values and log-probabilities together), and no
-  argument checks in the acting distribution; each copy or check is a wait for the device,
-  and the loop made seven before (``fuse_step_copies``: on the CPU the copies stay apart,
-  where packing them costs more than it saves). The numbers are the same as before the
+  argument checks in the acting distribution; each copy or check is a wait for the device:
+  4 per step now (the two copies and ``torch.multinomial``'s own two checks when sampling),
+  9 before (``fuse_step_copies``: on the CPU the copies stay apart, where packing them
+  costs more than it saves). The numbers are the same as before the
   change, bit for bit, either way (``tests/test_recurrent_rollout_exact.py``;
   ``benchmarks/profile_recurrent_ued.py`` times a rollout's phases).
 """
