@@ -14,7 +14,8 @@ one-hot through a 10-unit linear layer, the noise vector appended as is, an LSTM
 units shared by actor and critic, then one 32-unit tanh layer per head (dcd's
 ``actor_fc_layers=(32, 32)`` builds a single hidden layer of 32). Here it is sb3-contrib's
 :class:`~sb3_contrib.RecurrentPPO` with :class:`DesignerFeatures` as features extractor,
-``shared_lstm=True`` and ``net_arch=dict(pi=[32], vf=[32])``.
+``shared_lstm=True`` and ``net_arch=dict(pi=[32], vf=[32])`` (its subclass
+:class:`DesignerPPO`, whose design loop waits less for the GPU and computes the same).
 
 Teachers never import SB3 (the layers), so the PAIRED teacher receives this object through
 the runner's ``needs`` (``"adversary"``, wired by :func:`students.regret.attach_teacher_needs`)
