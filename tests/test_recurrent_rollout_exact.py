@@ -4,7 +4,8 @@ before their per-step host<->device traffic was cut (issue 18).
 ``students/recurrent/ppo.py`` moves each step's observations and episode starts to the
 device in one copy and brings actions, values and log-probabilities back in one (on CUDA;
 forced here on the CPU too), and the acting forward builds its action distribution without
-torch's argument checks (each a device round trip on CUDA); PAIRED's adversary
+torch's argument checks and samples without ``torch.multinomial``'s (each a device round
+trip on CUDA); PAIRED's adversary
 (``students/paired_adversary.py``: ``DesignerPPO``) does the same in its design rollout,
 its LSTM states included. None of this may change a number: the digests below (rollout buffer, hidden states, weights and
 optimiser state after three rollouts and updates through the curriculum bridge, with
@@ -111,6 +112,38 @@ def student_scenario(fuse: bool | None = None) -> dict[str, Any]:
             "finished": seen.finished,
             "cuts": seen.cuts,
         }
+    finally:
+        vec.close()
+
+
+def test_sample_categorical_draws_what_torch_multinomial_draws():
+    """The rollout's sampler is torch.multinomial's one-sample draw without its checks: the
+    same actions from the same generator state, including near-zero and one-hot rows."""
+    from students.recurrent.policy import sample_categorical
+
+    g = torch.Generator().manual_seed(1)
+    probs = torch.softmax(3 * torch.randn(257, 7, generator=g), dim=-1)
+    probs[0] = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    for seed in range(5):
+        torch.manual_seed(seed)
+        expected = torch.multinomial(probs, 1, True).T.reshape(-1)
+        after_expected = torch.rand(3)  # the generator moved on by as much
+        torch.manual_seed(seed)
+        got = sample_categorical(probs)
+        assert got.dtype == torch.int64 and torch.equal(got, expected)
+        assert torch.equal(torch.rand(3), after_expected)
+        assert int(got[0]) == 2
+
+
+def test_a_policy_with_nan_weights_is_refused_in_the_rollout():
+    """Without torch's argument checks the rollout still refuses non-finite logits."""
+    vec = make_vec_env("gridworld", {"max_size": 7, "max_steps": 12}, 2, "batched", seed=0)
+    try:
+        model = make_student("recurrent_ppo", vec, params={"n_steps": 8, "n_epochs": 1}, seed=0)
+        with torch.no_grad():
+            model.policy.action_net.weight.fill_(float("nan"))
+        with pytest.raises(ValueError, match="not finite"):
+            model.learn(16)
     finally:
         vec.close()
 

@@ -87,6 +87,16 @@ class UEDMazeFeatures(BaseFeaturesExtractor):
         return torch.cat([out, self.scalar(observations[:, self.n_image :])], dim=1)
 
 
+def sample_categorical(probs: torch.Tensor) -> torch.Tensor:
+    """One action per row of ``probs`` ``(N, K)``, drawn exactly as ``torch.multinomial(probs,
+    1, True)`` draws it (its one-sample path: ``argmax(p / q)`` with ``q ~ Exp(1)`` from the
+    default generator, the Gumbel-max trick), without the two checks that path reads back
+    from the device first (finite, non-negative probabilities; a non-zero row sum).
+    ``tests/test_recurrent_rollout_exact.py`` holds it to the same draws bit for bit."""
+    q = torch.empty_like(probs).exponential_(1.0)
+    return torch.argmax(probs / q, dim=-1)
+
+
 def _mlp(sizes: list[int], input_dim: int, activation: type[nn.Module]) -> tuple[nn.Sequential, int]:
     layers: list[nn.Module] = []
     for size in sizes:
@@ -192,13 +202,17 @@ class RecurrentActorCritic(BasePolicy):
         """Actions, values ``(N, 1)``, log-probabilities and the next state of one step.
 
         ``check_args=False`` (the rollout loop): a categorical distribution skips torch's
-        argument checks of the logits and of the sampled actions; each reads a boolean back
-        from the device, so on CUDA they were two of a step's host round trips. They never
-        change a value, and sampling still refuses non-finite or negative probabilities
-        (``torch.multinomial``)."""
+        argument checks of the logits and of the sampled actions, and samples with
+        :func:`sample_categorical` instead of ``torch.multinomial`` (the same draw without
+        its two checks). Each check reads a boolean back from the device, so on CUDA they
+        were four of a step's host round trips. None changes a value; the rollout loop
+        checks the log-probabilities on the host instead (non-finite logits make them NaN)."""
         latent, next_state = self._one_step(obs, state, episode_starts)
         dist = self._distribution(self.pi_net(latent), check_args=check_args)
-        actions = dist.get_actions(deterministic=deterministic)
+        if not check_args and not deterministic and isinstance(self.action_dist, CategoricalDistribution):
+            actions = sample_categorical(dist.distribution.probs)
+        else:
+            actions = dist.get_actions(deterministic=deterministic)
         values = self.value_net(self.vf_net(latent))
         return actions, values, dist.log_prob(actions), next_state
 

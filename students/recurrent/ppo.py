@@ -32,10 +32,11 @@ losses are the same on the same data (tested against sb3-contrib on a fixed batc
   hidden state reached at that step (one batched call for all truncated envs).
 - Host<->device traffic per rollout step on CUDA: one copy in (observations and episode
   starts together), one copy out (actions, values and log-probabilities together), and no
-  argument checks in the acting distribution; each copy or check is a wait for the device:
-  4 per step now (the two copies and ``torch.multinomial``'s own two checks when sampling),
-  9 before (``fuse_step_copies``: on the CPU the copies stay apart, where packing them
-  costs more than it saves). The numbers are the same as before the
+  argument checks in the acting distribution or the sampler
+  (:func:`~students.recurrent.policy.sample_categorical`); each copy or check is a wait for
+  the device: 2 per step now, 9 before (``fuse_step_copies``: on the CPU the copies stay
+  apart, where packing them costs more than it saves). The log-probabilities are checked
+  on the host instead. The numbers are the same as before the
   change, bit for bit, either way (``tests/test_recurrent_rollout_exact.py``;
   ``benchmarks/profile_recurrent_ued.py`` times a rollout's phases).
 """
@@ -165,6 +166,9 @@ class SequencePPO(OnPolicyAlgorithm):
                 actions, values, log_probs = self._step_outputs(actions, values, log_probs)
             else:
                 actions = actions.cpu().numpy()
+            if log_probs.device.type == "cpu" and not bool(torch.isfinite(log_probs).all()):
+                raise ValueError("recurrent_ppo rollout: an action's log-probability is not finite (non-finite "
+                                 "logits: the policy's weights hold NaN or inf)")
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
                 clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
