@@ -36,6 +36,10 @@ CASES = {
                             ["paired ratio to cpu:1:sb3"]),
     "bench_train_lag.py": (["--rounds", "1", "--teachers", "setter_solver", "--workers", "thread", "--startup", "0"],
                            ["loop slowdown", "train_lag=1 thread"]),
+    "profile_recurrent_ued.py": (["--iters", "1", "--override", "env.n_envs=4", "student.params.n_steps=16",
+                                  "env.kwargs.max_steps=4", "paired:teacher.params.conv_filters=4",
+                                  "paired:teacher.params.lstm_hidden=16", "paired:ued.level_batch=2"],
+                                 ["student env steps/s", "adversary update", "antagonist: PPO update"]),
     "profile_hot_paths.py": (["--batched-steps", "20", "--walker-steps", "200", "--ppo-steps", "512", "--top", "3"],
                              ["top 3 functions", "== ppo"]),
 }

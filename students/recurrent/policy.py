@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.distributions import (
+    CategoricalDistribution,
     DiagGaussianDistribution,
     Distribution,
     make_proba_distribution,
@@ -42,6 +43,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
+from torch.distributions import Categorical
 
 from envs.errors import TeachBenchError
 from students.recurrent.lstm import ResetPlan, lstm_over_rollout
@@ -83,6 +85,16 @@ class UEDMazeFeatures(BaseFeaturesExtractor):
         if self.scalar is None:
             return out
         return torch.cat([out, self.scalar(observations[:, self.n_image :])], dim=1)
+
+
+def sample_categorical(probs: torch.Tensor) -> torch.Tensor:
+    """One action per row of ``probs`` ``(N, K)``, drawn exactly as ``torch.multinomial(probs,
+    1, True)`` draws it (its one-sample path: ``argmax(p / q)`` with ``q ~ Exp(1)`` from the
+    default generator, the Gumbel-max trick), without the two checks that path reads back
+    from the device first (finite, non-negative probabilities; a non-zero row sum).
+    ``tests/test_recurrent_rollout_exact.py`` holds it to the same draws bit for bit."""
+    q = torch.empty_like(probs).exponential_(1.0)
+    return torch.argmax(probs / q, dim=-1)
 
 
 def _mlp(sizes: list[int], input_dim: int, activation: type[nn.Module]) -> tuple[nn.Sequential, int]:
@@ -160,10 +172,15 @@ class RecurrentActorCritic(BasePolicy):
         """Zero ``(2, n, H)`` states (h, c)."""
         return torch.zeros((2, n, self.lstm_hidden_size), device=self.device)
 
-    def _distribution(self, latent_pi: torch.Tensor) -> Distribution:
+    def _distribution(self, latent_pi: torch.Tensor, check_args: bool = True) -> Distribution:
+        """The action distribution; ``check_args=False`` builds a categorical one without
+        torch's argument checks (:meth:`forward` says why)."""
         out = self.action_net(latent_pi)
         if isinstance(self.action_dist, DiagGaussianDistribution):
             return self.action_dist.proba_distribution(out, self.log_std)
+        if not check_args and isinstance(self.action_dist, CategoricalDistribution):
+            self.action_dist.distribution = Categorical(logits=out, validate_args=False)
+            return self.action_dist
         return self.action_dist.proba_distribution(action_logits=out)
 
     def _one_step(self, obs: torch.Tensor, state: torch.Tensor | None,
@@ -180,11 +197,22 @@ class RecurrentActorCritic(BasePolicy):
 
     # -- acting ---------------------------------------------------------------------------
     def forward(self, obs: torch.Tensor, state: torch.Tensor | None = None, episode_starts: torch.Tensor | None = None,
-                deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Actions, values ``(N, 1)``, log-probabilities and the next state of one step."""
+                deterministic: bool = False,
+                check_args: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Actions, values ``(N, 1)``, log-probabilities and the next state of one step.
+
+        ``check_args=False`` (the rollout loop): a categorical distribution skips torch's
+        argument checks of the logits and of the sampled actions, and samples with
+        :func:`sample_categorical` instead of ``torch.multinomial`` (the same draw without
+        its two checks). Each check reads a boolean back from the device, so on CUDA they
+        were four of a step's host round trips. None changes a value; the rollout loop
+        checks the log-probabilities on the host instead (non-finite logits make them NaN)."""
         latent, next_state = self._one_step(obs, state, episode_starts)
-        dist = self._distribution(self.pi_net(latent))
-        actions = dist.get_actions(deterministic=deterministic)
+        dist = self._distribution(self.pi_net(latent), check_args=check_args)
+        if not check_args and not deterministic and isinstance(self.action_dist, CategoricalDistribution):
+            actions = sample_categorical(dist.distribution.probs)
+        else:
+            actions = dist.get_actions(deterministic=deterministic)
         values = self.value_net(self.vf_net(latent))
         return actions, values, dist.log_prob(actions), next_state
 

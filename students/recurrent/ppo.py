@@ -30,6 +30,15 @@ losses are the same on the same data (tested against sb3-contrib on a fixed batc
   on the CPU. All compute the same values and gradients.
 - Timeouts (``TimeLimit.truncated``) bootstrap with ``γ·V(terminal observation)`` from the
   hidden state reached at that step (one batched call for all truncated envs).
+- Host<->device traffic per rollout step on CUDA: one copy in (observations and episode
+  starts together), one copy out (actions, values and log-probabilities together), and no
+  argument checks in the acting distribution or the sampler
+  (:func:`~students.recurrent.policy.sample_categorical`); each copy or check is a wait for
+  the device: 2 per step now, 9 before (``fuse_step_copies``: on the CPU the copies stay
+  apart, where packing them costs more than it saves). The log-probabilities are checked
+  on the host instead. The numbers are the same as before the
+  change, bit for bit, either way (``tests/test_recurrent_rollout_exact.py``;
+  ``benchmarks/profile_recurrent_ued.py`` times a rollout's phases).
 """
 
 from __future__ import annotations
@@ -61,6 +70,11 @@ class SequencePPO(OnPolicyAlgorithm):
     ``lstm_mode`` as above."""
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpLstmPolicy": RecurrentActorCritic}
+    #: One copy in and one copy out per rollout step (:meth:`_step_inputs`, :meth:`_step_outputs`);
+    #: ``None``: off the CPU only. On CUDA each copy waits for the device; on the CPU there is
+    #: no wait to save, and packing cost 16-29 ms more per 32 x 256-step rollout (4-8% of it;
+    #: experiments/results/recurrent_ued_profile).
+    fuse_step_copies: bool | None = None
 
     def __init__(self, policy: str | type[RecurrentActorCritic], env: GymEnv | str,
                  learning_rate: float | Schedule = 3e-4, n_steps: int = 128, batch_size: int | None = None,
@@ -139,12 +153,22 @@ class SequencePPO(OnPolicyAlgorithm):
         callback.on_rollout_start()
         hidden = self._last_hidden
         discrete = isinstance(self.action_space, spaces.Discrete)
+        fuse = self.device.type != "cpu" if self.fuse_step_copies is None else bool(self.fuse_step_copies)
         while n_steps < n_rollout_steps:
             with torch.no_grad():
-                obs_tensor = obs_as_tensor(self._last_obs, self.device)
-                starts = torch.as_tensor(self._last_episode_starts, dtype=torch.float32, device=self.device)
-                actions, values, log_probs, hidden = self.policy(obs_tensor, hidden, starts)
-            actions = actions.cpu().numpy()
+                if fuse:
+                    obs_tensor, starts = self._step_inputs(self._last_obs, self._last_episode_starts)
+                else:
+                    obs_tensor = obs_as_tensor(self._last_obs, self.device)
+                    starts = torch.as_tensor(self._last_episode_starts, dtype=torch.float32, device=self.device)
+                actions, values, log_probs, hidden = self.policy(obs_tensor, hidden, starts, check_args=False)
+            if fuse:
+                actions, values, log_probs = self._step_outputs(actions, values, log_probs)
+            else:
+                actions = actions.cpu().numpy()
+            if log_probs.device.type == "cpu" and not bool(torch.isfinite(log_probs).all()):
+                raise ValueError("recurrent_ppo rollout: an action's log-probability is not finite (non-finite "
+                                 "logits: the policy's weights hold NaN or inf)")
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
                 clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
@@ -177,6 +201,44 @@ class SequencePPO(OnPolicyAlgorithm):
         callback.update_locals(locals())
         callback.on_rollout_end()
         return True
+
+    def _step_inputs(self, obs: Any, starts: np.ndarray) -> tuple[Any, torch.Tensor]:
+        """The step's observations and episode starts (float) on the device, in ONE
+        host-to-device copy for a float32 array observation (each copy from pageable
+        memory waits for the device on CUDA): both go into one flat float32 buffer whose
+        first part is the observation, so the tensor the policy reads is contiguous and
+        holds the same numbers as ``obs_as_tensor``."""
+        if not (isinstance(obs, np.ndarray) and obs.dtype == np.float32):
+            return (obs_as_tensor(obs, self.device),
+                    torch.as_tensor(starts, dtype=torch.float32, device=self.device))
+        flat = np.concatenate([obs.reshape(-1), np.asarray(starts, dtype=np.float32).reshape(-1)])
+        both = torch.as_tensor(flat, device=self.device)
+        return both[: obs.size].view(obs.shape), both[obs.size:]
+
+    def _step_outputs(self, actions: torch.Tensor, values: torch.Tensor,
+                      log_probs: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """Actions (NumPy), values and log-probabilities (CPU tensors) of one step in ONE
+        device-to-host copy (one wait on CUDA where SB3's buffer ``add`` makes two more).
+        Values and log-probabilities are float32 as computed; integer actions go through
+        float32, exact below 2**24 (larger action ids, or other dtypes, are copied apart)."""
+        exact = actions.dtype == torch.float32 or (actions.dtype == torch.int64 and self._int_actions_exact)
+        if values.dtype != torch.float32 or log_probs.dtype != torch.float32 or not exact:
+            return actions.cpu().numpy(), values, log_probs
+        n = values.shape[0]
+        host = torch.cat([values.reshape(-1), log_probs.reshape(-1), actions.reshape(-1).to(torch.float32)]).cpu()
+        action_dtype = np.float32 if actions.dtype == torch.float32 else np.int64
+        return (host[2 * n:].numpy().astype(action_dtype).reshape(actions.shape),
+                host[:n].view(values.shape), host[n:2 * n].view(log_probs.shape))
+
+    @property
+    def _int_actions_exact(self) -> bool:
+        """Every integer action of the space is a float32 exactly (|a| < 2**24)."""
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            return int(space.start) + int(space.n) <= 2**24 and int(space.start) >= -(2**24)
+        if isinstance(space, spaces.MultiDiscrete):
+            return bool(np.all(np.asarray(space.nvec) + np.asarray(getattr(space, "start", 0)) <= 2**24))
+        return isinstance(space, spaces.MultiBinary)
 
     # -- update ---------------------------------------------------------------------------
     def minibatch_losses(self, batch: SequenceBatch, clip_range: float,
