@@ -7,6 +7,7 @@
 #
 #   MODE=alone  OUT=/some/folder bash benchmarks/device_recurrent_ued.sh   # ~5 min, at most ~9.5
 #   MODE=packed OUT=/some/folder bash benchmarks/device_recurrent_ued.sh   # ~3 min, at most ~9
+#   MODE=lstm   OUT=/some/folder bash benchmarks/device_recurrent_ued.sh   # ~2 min, at most ~4
 #
 # alone:  1. phases_cuda.txt: the phase table (a CUDA sync at every phase boundary, so kernel
 #            time lands in the phase that launched it), DR and PAIRED;
@@ -14,6 +15,9 @@
 #         3. waits_{new,old}.txt: the calls that wait for the device, per phase (--count-syncs).
 # packed: RUNS (5) processes at once on GPU 0, each pinned to 3 cores, without syncs,
 #         new then old, DR then PAIRED; packed_<teacher>_<io>_<k>.txt, one per process.
+# lstm:   PAIRED alone with the adversary's PPO update as sb3-contrib's step-wise LSTM loop and
+#         as one LSTM call per design (teacher.params.adversary_lstm_update=sequence);
+#         lstm_{stepwise,sequence}.txt.
 # Each step has its own time limit, so a slow one leaves the others' files.
 set -u
 OUT=${OUT:-./device_recurrent_ued_out}
@@ -41,6 +45,11 @@ if [ "$MODE" = alone ]; then
   for io in new old; do  # the calls that wait for the device, per phase (one iteration; timings not meaningful)
     timeout 90 $PY $P --device "$DEVICE" --teachers $TEACHERS --iters 1 --count-syncs --step-io $io \
       --json "$OUT/waits_$io.json" > "$OUT/waits_$io.txt" 2>&1
+  done
+elif [ "$MODE" = lstm ]; then
+  for mode in stepwise sequence; do
+    timeout 120 $PY $P --device "$DEVICE" --teachers paired --iters "$ITERS" --no-sync \
+      --override paired:teacher.params.adversary_lstm_update=$mode --json "$OUT/lstm_$mode.json" > "$OUT/lstm_$mode.txt" 2>&1
   done
 else
   for teacher in $TEACHERS; do

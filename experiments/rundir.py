@@ -31,7 +31,9 @@ What is *not* in the config id (:data:`NOT_IDENTITY`), and why:
   without it (``tests/test_train_lag.py``), so adding it renamed no run; ``1`` is in the id.
   Likewise PAIRED's ``teacher.params.goal_last`` at ``false`` (its designer's order before
   the key existed; ``true`` is dcd's 25-block order and in the id). And ``eval.held_out_every``
-  at ``null`` (held-out levels at the end only, as before the key; a number is in the id).
+  at ``null`` (held-out levels at the end only, as before the key; a number is in the id), and
+  PAIRED's ``teacher.params.adversary_lstm_update`` at ``stepwise`` (sb3-contrib's update,
+  what every earlier PAIRED run computed; ``sequence`` is in the id).
 - ``student.fast_rollout``: which loop collects PPO's rollouts (``students/fast_rollout.py``).
   Ours fills the same buffer as SB3's bit for bit; ``batched`` differs from it only by
   float rounding, like a change of device.
@@ -82,7 +84,7 @@ NOT_IDENTITY = ("name", "runs_dir", "seed", "budget.steps", "resume", "logger", 
 # Keys left out of the config id at these values: added later, they then compute what configs
 # without them computed (the module docstring says why).
 NEUTRAL_DEFAULTS: dict[str, Any] = {"teacher.params.train_lag": 0, "teacher.params.goal_last": False,
-                                     "eval.held_out_every": None}
+                                     "eval.held_out_every": None, "teacher.params.adversary_lstm_update": "stepwise"}
 ID_LENGTH = 8
 
 

@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sb3_contrib.ppo_recurrent.policies import MultiInputLstmPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
@@ -189,6 +191,38 @@ class DesignerPPO(RecurrentPPO):
         return True
 
 
+LSTM_UPDATES = ("stepwise", "sequence")
+
+
+class SequenceLstmPolicy(MultiInputLstmPolicy):
+    """sb3-contrib's LSTM policy with one ``nn.LSTM`` call per sequence whose only episode
+    start is its first step (``lstm_update="sequence"``).
+
+    sb3-contrib runs its LSTM one time step at a time whenever a sequence holds an episode
+    start anywhere, so that it can zero the states there. Every sequence of the adversary's
+    buffer is one whole design, which starts at its first step and nowhere else, so every
+    update took that slow path: 27 (or 52) single-step calls forward and backward over the
+    ~21.7k features of the maze, about 90% of a PAIRED iteration on one CPU thread
+    (``experiments/results/recurrent_ued_profile``). Zeroing the states where the first step
+    starts an episode and then running the whole sequence in one call is the same
+    recurrence. It is not bit-identical: the LSTM kernel then computes all steps' input
+    products in one matrix product, which sums in another order (weight gradients differed
+    by up to ~3e-5 on the CPU), as a change of device does. Sequences with an episode start
+    after their first step keep sb3-contrib's loop."""
+
+    @staticmethod
+    def _process_sequence(features: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor],
+                          episode_starts: torch.Tensor, lstm: nn.LSTM) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        n_seq = lstm_states[0].shape[1]
+        starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)  # (time, sequence)
+        if starts.shape[0] > 1 and not bool(torch.all(starts[1:] == 0.0)):
+            return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
+        keep = (1.0 - starts[0]).view(1, n_seq, 1)
+        sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
+        output, states = lstm(sequence, (keep * lstm_states[0], keep * lstm_states[1]))
+        return torch.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), states
+
+
 class PairedAdversary:
     """A RecurrentPPO designer producing ``batch_size`` levels per :meth:`design` call.
 
@@ -202,17 +236,23 @@ class PairedAdversary:
         conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): network.
         max_pending: designed batches kept while their regrets are outstanding (4).
         seed: seeds the policy and the designer envs; device: torch device.
+        lstm_update: ``"stepwise"`` (sb3-contrib's loop over time steps in the PPO update;
+            the default, bit-identical to every earlier run) or ``"sequence"`` (one LSTM call
+            per design, :class:`SequenceLstmPolicy`: the same recurrence, float rounding apart).
     """
 
     def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, batch_size: int = 32,
                  lr: float = 1e-4, n_epochs: int = 5, gamma: float = 0.995, gae_lambda: float = 0.95,
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5,
                  conv_filters: int = 128, time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
-                 max_pending: int = 4, seed: int = 0, device: Any = "cpu", goal_last: bool = False) -> None:
+                 max_pending: int = 4, seed: int = 0, device: Any = "cpu", goal_last: bool = False,
+                 lstm_update: str = "stepwise") -> None:
         if int(batch_size) < 1:
             raise TeachBenchError("adversary.batch_size", f"must be >= 1, got {batch_size}")
         if int(max_pending) < 1:
             raise TeachBenchError("adversary.max_pending", f"must be >= 1, got {max_pending}")
+        if lstm_update not in LSTM_UPDATES:
+            raise TeachBenchError("adversary_lstm_update", f"unknown value {lstm_update!r}", LSTM_UPDATES)
         self.batch_size = int(batch_size)
         self.max_pending = int(max_pending)
         self.horizon = int(n_walls) + 2
@@ -229,7 +269,7 @@ class PairedAdversary:
             "net_arch": {"pi": [int(head_hidden)], "vf": [int(head_hidden)]}, "activation_fn": nn.Tanh,
         }
         self.model = DesignerPPO(
-            "MultiInputLstmPolicy", self.vec_env, n_steps=self.horizon, batch_size=self.horizon * self.batch_size,
+            SequenceLstmPolicy if lstm_update == "sequence" else "MultiInputLstmPolicy", self.vec_env, n_steps=self.horizon, batch_size=self.horizon * self.batch_size,
             n_epochs=int(n_epochs), learning_rate=float(lr), gamma=float(gamma), gae_lambda=float(gae_lambda),
             ent_coef=float(ent_coef), clip_range=float(clip_range), max_grad_norm=float(max_grad_norm),
             policy_kwargs=policy_kwargs, seed=int(seed), device=device, verbose=0,
