@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recurrent maze student's DR and PAIRED iterations on one GPU (issues 18 and 20):
-# where an iteration goes, and the per-step host<->device traffic of the students' and the
-# adversary's rollout loops before / after it was cut (benchmarks/profile_recurrent_ued.py
+# where an iteration goes, and the per-step host<->device traffic of the students'
+# rollout loop before / after it was cut (benchmarks/profile_recurrent_ued.py
 # --step-io old|new), alone on the GPU and with 5 runs sharing it (3 cores each), as
 # `hydra/launcher=packed hydra.callbacks.packed.runs_per_gpu=5` runs them.
 #

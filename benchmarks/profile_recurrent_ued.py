@@ -199,8 +199,6 @@ def profile(teacher: str, args: argparse.Namespace) -> dict[str, Any]:
         old_step_io(model)
         if run["attachment"].antagonist is not None:
             old_step_io(run["attachment"].antagonist.model)
-        if run["attachment"].adversary is not None:  # sb3-contrib's own design loop
-            run["attachment"].adversary.model.fuse_step_copies = False
     per_iter = int(model.n_steps) * int(model.n_envs)
     counting = args.count_syncs and args.device.startswith("cuda")
     sync = torch.cuda.synchronize if args.device.startswith("cuda") and not (args.no_sync or counting) else None
@@ -287,7 +285,7 @@ def main() -> None:
                         help="CUDA: count the calls that wait for the device, per phase (torch's sync debug mode; "
                              "implies --no-sync; the timings then include the warnings' cost)")
     parser.add_argument("--step-io", default="new", choices=["new", "old"],
-                        help="old: the students' and the adversary's per-step copies and checks as before they were cut")
+                        help="old: the students' per-step copies and checks as before they were cut")
     parser.add_argument("--override", nargs="*", default=[],
                         help="more Hydra overrides, e.g. env.n_envs=8; paired:teacher.params.conv_filters=4 for one "
                              "teacher's run only")

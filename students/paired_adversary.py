@@ -14,8 +14,8 @@ one-hot through a 10-unit linear layer, the noise vector appended as is, an LSTM
 units shared by actor and critic, then one 32-unit tanh layer per head (dcd's
 ``actor_fc_layers=(32, 32)`` builds a single hidden layer of 32). Here it is sb3-contrib's
 :class:`~sb3_contrib.RecurrentPPO` with :class:`DesignerFeatures` as features extractor,
-``shared_lstm=True`` and ``net_arch=dict(pi=[32], vf=[32])`` (its subclass
-:class:`DesignerPPO`, whose design loop waits less for the GPU and computes the same).
+``shared_lstm=True`` and ``net_arch=dict(pi=[32], vf=[32])``; its PPO update can run the
+LSTM once per design (``lstm_update="sequence"``, :class:`SequenceLstmPolicy`).
 
 Teachers never import SB3 (the layers), so the PAIRED teacher receives this object through
 the runner's ``needs`` (``"adversary"``, wired by :func:`students.regret.attach_teacher_needs`)
@@ -40,12 +40,10 @@ from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.ppo_recurrent.policies import MultiInputLstmPolicy
-from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.utils import obs_as_tensor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
 
 from envs.errors import TeachBenchError
@@ -84,110 +82,6 @@ class _CollectLevels(BaseCallback):
             if done:
                 self.levels[i] = self.locals["infos"][i]["level"]
                 self.stats[i] = dict(self.locals["infos"][i]["level_stats"])
-        return True
-
-
-class DesignerPPO(RecurrentPPO):
-    """sb3-contrib's ``RecurrentPPO`` whose design rollout waits for the device 5 times per
-    step on CUDA instead of about 16.
-
-    sb3-contrib's loop copies each observation key and the episode starts to the device
-    apart (four copies from pageable memory, each waiting for the device), reads the
-    action, the value, the log-probability and the four LSTM state tensors back apart
-    (seven more), torch's argument checks of the action distribution read two booleans
-    back, the policy reads one more (whether any sequence resets) and sampling two
-    (``torch.multinomial``'s checks; these three stay). Here
-    (``fuse_step_copies``; ``None``: off the CPU only, where there is no wait to save)
-    every float32 observation key and the starts go over in one flat buffer, the step's
-    outputs and the new states come back in one, the stored states are those host copies,
-    and the distribution is built without its checks (they never change a value; sampling
-    still refuses non-finite probabilities). Otherwise it is sb3-contrib's loop (no gSDE:
-    the designer's actions are discrete), so the buffer holds the same numbers bit for bit
-    (``tests/test_recurrent_rollout_exact.py``).
-    """
-
-    fuse_step_copies: bool | None = None
-
-    def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: Any, n_rollout_steps: int) -> bool:
-        fuse = self.device.type != "cpu" if self.fuse_step_copies is None else bool(self.fuse_step_copies)
-        space = self.action_space
-        exact = isinstance(space, spaces.Discrete) and int(space.start) + int(space.n) <= 2**24 and \
-            all(p.dtype == torch.float32 for p in self.policy.parameters())  # actions pass as float32
-        if not fuse or not exact or self.use_sde or not isinstance(self._last_obs, dict):
-            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
-        checks = torch.distributions.Distribution._validate_args  # noqa: SLF001 - restored below
-        torch.distributions.Distribution.set_default_validate_args(False)
-        try:
-            return self._fused_rollout(env, callback, rollout_buffer, n_rollout_steps)
-        finally:
-            torch.distributions.Distribution.set_default_validate_args(checks)
-
-    def _inputs(self, obs: dict[str, np.ndarray], starts: np.ndarray) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        keys = list(obs)
-        if any(obs[k].dtype != np.float32 for k in keys):
-            return (obs_as_tensor(obs, self.device),
-                    torch.tensor(starts, dtype=torch.float32, device=self.device))
-        flat = np.concatenate([*(obs[k].reshape(-1) for k in keys), np.asarray(starts, dtype=np.float32).reshape(-1)])
-        both = torch.as_tensor(flat, device=self.device)
-        out, lo = {}, 0
-        for k in keys:  # the first key (the grid, the convolution's input) starts the buffer
-            out[k] = both[lo:lo + obs[k].size].view(obs[k].shape)
-            lo += obs[k].size
-        return out, both[lo:]
-
-    @staticmethod
-    def _host_states(states: RNNStates) -> RNNStates:
-        host = torch.cat([t.reshape(-1) for t in (*states.pi, *states.vf)]).cpu()
-        parts = host.split([t.numel() for t in (*states.pi, *states.vf)])
-        shaped = [p.view(t.shape) for p, t in zip(parts, (*states.pi, *states.vf))]
-        return RNNStates((shaped[0], shaped[1]), (shaped[2], shaped[3]))
-
-    def _fused_rollout(self, env: VecEnv, callback: BaseCallback, rollout_buffer: Any, n_rollout_steps: int) -> bool:
-        assert self._last_obs is not None, "No previous observation was provided"
-        self.policy.set_training_mode(False)
-        n_steps = 0
-        rollout_buffer.reset()
-        callback.on_rollout_start()
-        lstm_states = copy.deepcopy(self._last_lstm_states)
-        host_last = self._host_states(self._last_lstm_states)  # the states stored with the first step
-        while n_steps < n_rollout_steps:
-            with torch.no_grad():
-                obs_tensor, episode_starts = self._inputs(self._last_obs, self._last_episode_starts)
-                actions, values, log_probs, lstm_states = self.policy(obs_tensor, lstm_states, episode_starts)
-            outs = (actions.to(torch.float32), values, log_probs, *lstm_states.pi, *lstm_states.vf)
-            sizes = [t.numel() for t in outs]
-            host = torch.cat([t.reshape(-1) for t in outs]).cpu().split(sizes)
-            host_actions, values, log_probs, *host_states = [p.view(t.shape) for p, t in zip(host, outs)]
-            actions = host_actions.numpy().astype(np.int64)
-            new_obs, rewards, dones, infos = env.step(actions)
-            self.num_timesteps += env.num_envs
-            callback.update_locals(locals())
-            if not callback.on_step():
-                return False
-            self._update_info_buffer(infos, dones)
-            n_steps += 1
-            actions = actions.reshape(-1, 1)
-            for idx, done_ in enumerate(dones):  # time-limit bootstrap, as sb3-contrib's loop does
-                if done_ and infos[idx].get("terminal_observation") is not None and \
-                        infos[idx].get("TimeLimit.truncated", False):
-                    terminal_obs = self.policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
-                    with torch.no_grad():
-                        terminal_lstm_state = (lstm_states.vf[0][:, idx:idx + 1, :].contiguous(),
-                                               lstm_states.vf[1][:, idx:idx + 1, :].contiguous())
-                        starts = torch.tensor([False], dtype=torch.float32, device=self.device)
-                        terminal_value = self.policy.predict_values(terminal_obs, terminal_lstm_state, starts)[0]
-                    rewards[idx] += self.gamma * terminal_value
-            rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, values, log_probs,
-                               lstm_states=host_last)
-            self._last_obs = new_obs
-            self._last_episode_starts = dones
-            self._last_lstm_states = lstm_states
-            host_last = RNNStates((host_states[0], host_states[1]), (host_states[2], host_states[3]))
-        with torch.no_grad():
-            episode_starts = torch.tensor(dones, dtype=torch.float32, device=self.device)
-            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device), lstm_states.vf, episode_starts)
-        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
-        callback.on_rollout_end()
         return True
 
 
@@ -268,7 +162,7 @@ class PairedAdversary:
             "lstm_hidden_size": int(lstm_hidden), "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False,
             "net_arch": {"pi": [int(head_hidden)], "vf": [int(head_hidden)]}, "activation_fn": nn.Tanh,
         }
-        self.model = DesignerPPO(
+        self.model = RecurrentPPO(
             SequenceLstmPolicy if lstm_update == "sequence" else "MultiInputLstmPolicy", self.vec_env, n_steps=self.horizon, batch_size=self.horizon * self.batch_size,
             n_epochs=int(n_epochs), learning_rate=float(lr), gamma=float(gamma), gae_lambda=float(gae_lambda),
             ent_coef=float(ent_coef), clip_range=float(clip_range), max_grad_norm=float(max_grad_norm),

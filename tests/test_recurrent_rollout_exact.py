@@ -5,9 +5,8 @@ before their per-step host<->device traffic was cut (issue 18).
 device in one copy and brings actions, values and log-probabilities back in one (on CUDA;
 forced here on the CPU too), and the acting forward builds its action distribution without
 torch's argument checks and samples without ``torch.multinomial``'s (each a device round
-trip on CUDA); PAIRED's adversary
-(``students/paired_adversary.py``: ``DesignerPPO``) does the same in its design rollout,
-its LSTM states included. None of this may change a number: the digests below (rollout buffer, hidden states, weights and
+trip on CUDA). None of this may change a number, and PAIRED's adversary (sb3-contrib's
+loop, with the goal-last designer) stays as it was too: the digests below (rollout buffer, hidden states, weights and
 optimiser state after three rollouts and updates through the curriculum bridge, with
 episode starts and time-limit cuts mid-rollout; the adversary's designs and weights after
 two designs and updates) were produced by the code before the change
@@ -148,16 +147,13 @@ def test_a_policy_with_nan_weights_is_refused_in_the_rollout():
         vec.close()
 
 
-def adversary_scenario(fuse: bool | None = None) -> dict[str, Any]:
-    """A small PAIRED adversary (7x7, 5 walls, goal last): two designs, two updates;
-    ``fuse``: its ``fuse_step_copies`` (None: the default, copies apart on the CPU)."""
+def adversary_scenario() -> dict[str, Any]:
+    """A small PAIRED adversary (7x7, 5 walls, goal last): two designs, two updates."""
     from students.paired_adversary import PairedAdversary
 
     torch.manual_seed(0)
     adv = PairedAdversary(size=7, n_walls=5, noise_dim=8, batch_size=4, conv_filters=4, lstm_hidden=16,
                           head_hidden=8, seed=3, goal_last=True)
-    if fuse is not None:
-        adv.model.fuse_step_copies = fuse
     try:
         levels = []
         for k in range(2):
@@ -183,9 +179,8 @@ def test_the_recurrent_students_rollouts_and_updates_are_unchanged(fuse):
     assert got == json.loads(REFERENCE.read_text())["student"]
 
 
-@pytest.mark.parametrize("fuse", [None, True])
-def test_the_paired_adversarys_designs_and_updates_are_unchanged(fuse):
-    assert adversary_scenario(fuse) == json.loads(REFERENCE.read_text())["adversary"]
+def test_the_paired_adversarys_designs_and_updates_are_unchanged():
+    assert adversary_scenario() == json.loads(REFERENCE.read_text())["adversary"]
 
 
 if __name__ == "__main__":
