@@ -325,7 +325,8 @@ class PAIRED(LevelRegretTeacher):
         conv_filters (128), time_embed (10), lstm_hidden (256), head_hidden (32): its network.
         adversary_lstm_update: ``"stepwise"`` (sb3-contrib's update, the default) or
             ``"sequence"`` (one LSTM call per design in the adversary's PPO update: the same
-            recurrence up to float rounding, ~7x faster on one CPU thread;
+            recurrence up to float rounding; one update 55.8 -> 11.8 s on one CPU thread,
+            experiments/results/recurrent_ued_profile;
             :class:`students.paired_adversary.SequenceLstmPolicy`).
         adversary_device: torch device of the adversary (``"auto"``: CUDA when present, as
             SB3 resolves it; ``null``: the student's device). Its network is large (the conv
