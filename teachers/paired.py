@@ -326,7 +326,9 @@ class PAIRED(LevelRegretTeacher):
         adversary_lstm_update: ``"stepwise"`` (sb3-contrib's update, the default) or
             ``"sequence"`` (one LSTM call per design in the adversary's PPO update: the same
             recurrence up to float rounding; one update 55.8 -> 11.8 s on one CPU thread,
-            experiments/results/recurrent_ued_profile;
+            experiments/results/recurrent_ued_profile; on an H200 163 -> 96 ms, but there the
+            update is ~22% of a PAIRED iteration and the iteration was not measurably faster,
+            1,130 vs 1,132 ms: experiments/results/scale_2026-11-30/session9;
             :class:`students.paired_adversary.SequenceLstmPolicy`).
         adversary_device: torch device of the adversary (``"auto"``: CUDA when present, as
             SB3 resolves it; ``null``: the student's device). Its network is large (the conv
