@@ -158,6 +158,27 @@ def improvement_interval(x: Strata, y: Strata, rng: np.random.Generator, reps: i
     return (point, *_interval(boot, confidence), len(common))
 
 
+def seed_comparison(values: pd.DataFrame, column: str, names: Mapping[str, str], baseline: str,
+                    rng: np.random.Generator, p_column: str = "p_above") -> list[dict[str, Any]]:
+    """One row per teacher of ``names`` (registry name -> display name) on one metric of a
+    per-seed table (columns ``teacher``, ``seed``, ``column``): mean ± sd, IQM with its
+    interval and the seeds' values; and for every teacher but ``baseline``, P(its seed beats
+    a baseline seed) with its interval in ``p_column``, ``p_lo``, ``p_hi``. For a results
+    folder's two-teacher comparisons (one stratum: the leaderboard's statistics on one env)."""
+    by = {t: values.loc[values["teacher"] == t].sort_values("seed")[column].to_numpy(float) for t in names}
+    rows = []
+    for t, x in by.items():
+        point, lo, hi = iqm_interval({"env": x}, rng)
+        row: dict[str, Any] = {"metric": column, "teacher": names[t], "seeds": len(x), "mean": x.mean(),
+                               "sd": x.std(ddof=1), "iqm": point, "iqm_lo": lo, "iqm_hi": hi,
+                               "values": " ".join(f"{v:.1f}" for v in x)}
+        if t != baseline:
+            p, plo, phi, _ = improvement_interval({"env": x}, {"env": by[baseline]}, rng)
+            row.update({p_column: p, "p_lo": plo, "p_hi": phi})
+        rows.append(row)
+    return rows
+
+
 # -- the tables --------------------------------------------------------------------------------
 def _mean_std(values: pd.Series) -> str:
     values = values.dropna().astype(float)

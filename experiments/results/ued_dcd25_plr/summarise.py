@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.reporting.leaderboard import improvement_interval, iqm_interval  # noqa: E402
+from experiments.reporting.leaderboard import seed_comparison  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 NAMES = {"random": "DR", "plr": "PLR"}
@@ -74,17 +74,7 @@ def held_out_means(held: pd.DataFrame) -> pd.DataFrame:
 
 def compare(values: pd.DataFrame, column: str, rng: np.random.Generator) -> list[dict]:
     """Mean ± sd and IQM [95% CI] per teacher, and P(PLR > DR) [95% CI], on ``column``."""
-    by = {t: values.loc[values["teacher"] == t].sort_values("seed")[column].to_numpy(float) for t in NAMES}
-    out = []
-    for t, x in by.items():
-        point, lo, hi = iqm_interval({"maze": x}, rng)
-        row = {"metric": column, "teacher": NAMES[t], "seeds": len(x), "mean": x.mean(), "sd": x.std(ddof=1),
-               "iqm": point, "iqm_lo": lo, "iqm_hi": hi, "values": " ".join(f"{v:.1f}" for v in x)}
-        if t == "plr":
-            p, plo, phi, _ = improvement_interval({"maze": x}, {"maze": by["random"]}, rng)
-            row.update(p_above_dr=p, p_lo=plo, p_hi=phi)
-        out.append(row)
-    return out
+    return seed_comparison(values, column, NAMES, "random", rng, "p_above_dr")
 
 
 def main() -> pd.DataFrame:

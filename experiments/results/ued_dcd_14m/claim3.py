@@ -34,7 +34,7 @@ import yaml  # noqa: E402
 from experiments.reporting.analysis import (learning_curves, load_evaluations, load_runs,  # noqa: E402
                                             load_teacher_diagnostics, mastery_curves, plot_learning_curves,
                                             with_gradient_updates)
-from experiments.reporting.leaderboard import improvement_interval, iqm_interval  # noqa: E402
+from experiments.reporting.leaderboard import seed_comparison  # noqa: E402
 
 HERE = Path(__file__).parent
 NAMES = {"random": "DR", "plr_robust": "PLR⊥"}
@@ -58,21 +58,6 @@ def held_out(runs: pd.DataFrame, episodes: int = 100) -> pd.DataFrame:
         rows.append({"teacher": r["teacher"], "seed": int(r["seed"]), "held_out_pct": 100.0 * per_maze.mean(),
                      "checkpoint": meta["policy_source"], **{f"maze.{k}": 100.0 * v for k, v in per_maze.items()}})
     return pd.DataFrame(rows)
-
-
-def compare(values: pd.DataFrame, column: str, rng: np.random.Generator) -> list[dict]:
-    """Mean ± sd, IQM [95% CI] per teacher and P(PLR⊥ > DR) [95% CI] on ``column``."""
-    by = {t: values.loc[values["teacher"] == t, column].to_numpy(float) for t in NAMES}
-    out = []
-    for t, x in by.items():
-        point, lo, hi = iqm_interval({"maze": x}, rng)
-        row = {"metric": column, "teacher": NAMES[t], "seeds": len(x), "mean": x.mean(), "sd": x.std(ddof=1),
-               "iqm": point, "iqm_lo": lo, "iqm_hi": hi, "values": " ".join(f"{v:.1f}" for v in x)}
-        if t == "plr_robust":
-            p, plo, phi, _ = improvement_interval({"maze": x}, {"maze": by["random"]}, rng)
-            row.update(p_above_dr=p, p_lo=plo, p_hi=phi)
-        out.append(row)
-    return out
 
 
 def _rollout_size(run: Path) -> int:
@@ -100,7 +85,8 @@ def main(root: Path) -> None:
     at.loc[dr, "train_trained_transitions"] = at.loc[dr, "gradient_updates"] * rollout
     held = held_out(runs)
     rng = np.random.default_rng(0)
-    table = pd.DataFrame(compare(at, "mastered_pct", rng) + compare(held, "held_out_pct", rng))
+    table = pd.DataFrame(seed_comparison(at, "mastered_pct", NAMES, "random", rng, "p_above_dr")
+                         + seed_comparison(held, "held_out_pct", NAMES, "random", rng, "p_above_dr"))
     table.to_csv(HERE / "claim3_table.csv", index=False)
     pd.set_option("display.width", 200)
     print(f"test set at step {common:,} (every run's last evaluation):")
