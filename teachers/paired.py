@@ -477,7 +477,7 @@ class Minimax(PAIRED):
     a level waiting for the protagonist only needs fewer open batches, so it is an upper
     bound here (a cap, not a number of batches opened).
     Diagnostics name the designer's reward ``mean_adversary_return`` (not a regret), and the
-    episode that completes a level carries it as ``adversary_return`` in its extra columns.
+    episode that completes a level carries it (episodes table: ``extra.adversary_return``).
     """
 
     name: ClassVar[str] = "minimax"
