@@ -1,4 +1,4 @@
-"""PAIRED's adversary: a recurrent PPO policy that designs mazes cell by cell.
+"""PAIRED's adversary: a (recurrent) PPO policy that designs mazes cell by cell.
 
 The adversary acts in the designer MDP (:class:`envs.gridworld.designer.MazeDesignerEnv`,
 ``obs_mode="dict"``): goal, start, then up to ``n_walls`` walls (or, with ``goal_last``,
@@ -16,6 +16,11 @@ units shared by actor and critic, then one 32-unit tanh layer per head (dcd's
 :class:`~sb3_contrib.RecurrentPPO` with :class:`DesignerFeatures` as features extractor,
 ``shared_lstm=True`` and ``net_arch=dict(pi=[32], vf=[32])``; its PPO update can run the
 LSTM once per design (``lstm_update="sequence"``, :class:`SequenceLstmPolicy`).
+
+Without the LSTM (``recurrent=False``: dcd's ``recurrent_adversary_env`` false, its
+25-block minimax config ``mg_25b_minimax.json``) dcd's ``MultigridNetwork`` feeds the same
+input layers straight into the two 32-unit heads; here that is SB3's :class:`~stable_baselines3.PPO`
+with the same features extractor (shared by actor and critic) and heads.
 
 Teachers never import SB3 (the layers), so the PAIRED teacher receives this object through
 the runner's ``needs`` (``"adversary"``, wired by :func:`students.regret.attach_teacher_needs`)
@@ -40,6 +45,7 @@ from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.ppo_recurrent.policies import MultiInputLstmPolicy
+from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -118,7 +124,8 @@ class SequenceLstmPolicy(MultiInputLstmPolicy):
 
 
 class PairedAdversary:
-    """A RecurrentPPO designer producing ``batch_size`` levels per :meth:`design` call.
+    """A RecurrentPPO (or, ``recurrent=False``, PPO) designer producing ``batch_size``
+    levels per :meth:`design` call.
 
     Args (defaults: dcd's PAIRED maze settings, docs/references.md):
         size: maze side with border (15); n_walls: wall placements (50);
@@ -133,6 +140,9 @@ class PairedAdversary:
         lstm_update: ``"stepwise"`` (sb3-contrib's loop over time steps in the PPO update;
             the default, bit-identical to every earlier run) or ``"sequence"`` (one LSTM call
             per design, :class:`SequenceLstmPolicy`: the same recurrence, float rounding apart).
+        recurrent: the LSTM between the input layers and the heads (True: dcd's PAIRED,
+            ``recurrent_adversary_env`` true; False: dcd's 25-block minimax, no LSTM, so
+            ``lstm_hidden`` is unused and ``lstm_update`` must stay ``"stepwise"``).
     """
 
     def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, batch_size: int = 32,
@@ -140,13 +150,19 @@ class PairedAdversary:
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5,
                  conv_filters: int = 128, time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
                  max_pending: int = 4, seed: int = 0, device: Any = "cpu", goal_last: bool = False,
-                 lstm_update: str = "stepwise") -> None:
+                 lstm_update: str = "stepwise", recurrent: bool = True) -> None:
         if int(batch_size) < 1:
             raise TeachBenchError("adversary.batch_size", f"must be >= 1, got {batch_size}")
         if int(max_pending) < 1:
             raise TeachBenchError("adversary.max_pending", f"must be >= 1, got {max_pending}")
         if lstm_update not in LSTM_UPDATES:
             raise TeachBenchError("adversary_lstm_update", f"unknown value {lstm_update!r}", LSTM_UPDATES)
+        if not isinstance(recurrent, (bool, np.bool_)):
+            raise TeachBenchError("adversary_recurrent", f"must be true or false, got {recurrent!r}", [True, False])
+        if not recurrent and lstm_update != "stepwise":
+            raise TeachBenchError("adversary_lstm_update", f"{lstm_update!r} runs the adversary's LSTM, and a "
+                                  "non-recurrent adversary has none: leave it at 'stepwise'", ["stepwise"])
+        self.recurrent = bool(recurrent)
         self.batch_size = int(batch_size)
         self.max_pending = int(max_pending)
         self.horizon = int(n_walls) + 2
@@ -156,18 +172,24 @@ class PairedAdversary:
             for _ in range(self.batch_size)
         ])
         self.vec_env.seed(int(seed))
-        policy_kwargs = {
+        policy_kwargs: dict[str, Any] = {
             "features_extractor_class": DesignerFeatures,
             "features_extractor_kwargs": {"conv_filters": int(conv_filters), "time_embed": int(time_embed)},
-            "lstm_hidden_size": int(lstm_hidden), "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False,
             "net_arch": {"pi": [int(head_hidden)], "vf": [int(head_hidden)]}, "activation_fn": nn.Tanh,
         }
-        self.model = RecurrentPPO(
-            SequenceLstmPolicy if lstm_update == "sequence" else "MultiInputLstmPolicy", self.vec_env, n_steps=self.horizon, batch_size=self.horizon * self.batch_size,
-            n_epochs=int(n_epochs), learning_rate=float(lr), gamma=float(gamma), gae_lambda=float(gae_lambda),
-            ent_coef=float(ent_coef), clip_range=float(clip_range), max_grad_norm=float(max_grad_norm),
-            policy_kwargs=policy_kwargs, seed=int(seed), device=device, verbose=0,
-        )
+        # one minibatch per epoch: the whole batch of designs (dcd: adv_num_mini_batch 1)
+        ppo = {"n_steps": self.horizon, "batch_size": self.horizon * self.batch_size, "n_epochs": int(n_epochs),
+               "learning_rate": float(lr), "gamma": float(gamma), "gae_lambda": float(gae_lambda),
+               "ent_coef": float(ent_coef), "clip_range": float(clip_range), "max_grad_norm": float(max_grad_norm),
+               "seed": int(seed), "device": device, "verbose": 0}
+        self.model: Any
+        if self.recurrent:
+            policy_kwargs.update({"lstm_hidden_size": int(lstm_hidden), "n_lstm_layers": 1, "shared_lstm": True,
+                                  "enable_critic_lstm": False})
+            self.model = RecurrentPPO(SequenceLstmPolicy if lstm_update == "sequence" else "MultiInputLstmPolicy",
+                                      self.vec_env, policy_kwargs=policy_kwargs, **ppo)
+        else:
+            self.model = PPO("MultiInputPolicy", self.vec_env, policy_kwargs=policy_kwargs, **ppo)
         self.model.set_logger(Logger(folder=None, output_formats=[]))
         self.model._setup_learn(total_timesteps=1, callback=None, reset_num_timesteps=True)
         self._pending: dict[int, Any] = {}

@@ -28,7 +28,8 @@ facebookresearch/dcd, docs/references.md):
 The same bookkeeping (hand each level out ``episodes_per_level`` times to both students,
 collect the returns, compute the regret, credit a batch) serves CLUTR
 (:mod:`teachers.clutr`), whose generator chooses latent vectors instead of cells:
-:class:`LevelRegretTeacher` holds it.
+:class:`LevelRegretTeacher` holds it. With the protagonist alone and minus its best
+return as the reward it is dcd's minimax adversary (:class:`Minimax`, ``teacher=minimax``).
 
 Where we differ from dcd, and why: our students take tasks one episode at a time, so
 designing, playing and learning are not in lock-step. While a batch's regrets are
@@ -127,6 +128,11 @@ class LevelRegretTeacher(Teacher):
     """
 
     needs: ClassVar[frozenset[str]] = frozenset({"antagonist"})
+    #: the students whose ``episodes_per_level`` episodes a level waits for before it is
+    #: scored: the protagonist (``"prot"``) and, for a regret, the antagonist (``"ant"``)
+    scored_sides: ClassVar[tuple[str, ...]] = ("prot", "ant")
+    #: what the designer's reward is called in the diagnostics (``mean_<score_name>``)
+    score_name: ClassVar[str] = "regret"
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, episodes_per_level: int = 2, max_pending: int = 2) -> None:
         super().__init__(task_space, seed)
@@ -159,6 +165,11 @@ class LevelRegretTeacher(Teacher):
 
     def _batch_done(self, batch: int, regrets: list[float]) -> None:
         raise NotImplementedError
+
+    def _level_score(self, record: Mapping[str, Any]) -> float:
+        """The designer's reward for one level from its students' returns (``record["prot"]``,
+        ``record["ant"]``): PAIRED's regret; :class:`Minimax` overrides it."""
+        return level_regret(record["prot"], record["ant"])
 
     # -- levels in, regrets out -----------------------------------------------------------
     def _open_batch(self) -> None:
@@ -231,15 +242,17 @@ class LevelRegretTeacher(Teacher):
 
     def _try_complete(self, key: str, episode: Episode) -> None:
         record = self._records[key]
-        k = self.episodes_per_level
-        if len(record["prot"]) < k or len(record["ant"]) < k:
+        if any(len(record[side]) < self.episodes_per_level for side in self.scored_sides):
             return
-        regret = level_regret(record["prot"], record["ant"])
+        regret = self._level_score(record)
         del self._records[key]
         if not math.isfinite(regret):
             self.n_dropped += 1
             regret = 0.0
-        episode.regret = regret
+        if self.score_name == "regret":
+            episode.regret = regret
+        else:  # not a regret (minimax): kept apart from the regret column of the episodes table
+            episode.extra[self.score_name] = regret
         self.recent_regret.append(regret)
         for batch, i in record["slots"]:
             entry = self._batches.get(batch)
@@ -291,10 +304,12 @@ class LevelRegretTeacher(Teacher):
             recent = list(values)[-200:]
             return float(np.mean(recent)) if recent else float("nan")
 
-        return {"mean_regret": mean(self.recent_regret), "unsolvable_rate": mean(self.recent_unsolvable),
-                "mean_walls": mean(self.recent_walls), "batches_done": self.n_batches_done,
-                "open_batches": len(self._batches), "extra_protagonist_episodes": self.n_extra_protagonist,
-                "antagonist_owed": self.owed_antagonist_episodes()}
+        out = {f"mean_{self.score_name}": mean(self.recent_regret), "unsolvable_rate": mean(self.recent_unsolvable),
+               "mean_walls": mean(self.recent_walls), "batches_done": self.n_batches_done,
+               "open_batches": len(self._batches), "extra_protagonist_episodes": self.n_extra_protagonist}
+        if "ant" in self.scored_sides:
+            out["antagonist_owed"] = self.owed_antagonist_episodes()
+        return out
 
 
 def level_regret(protagonist_returns: Sequence[float], antagonist_returns: Sequence[float]) -> float:
@@ -304,6 +319,23 @@ def level_regret(protagonist_returns: Sequence[float], antagonist_returns: Seque
     if prot.size == 0 or ant.size == 0:
         raise TeachBenchError("regret", "needs at least one return of each student")
     return max(0.0, float(ant.max() - prot.mean()))
+
+
+def minimax_return(protagonist_returns: Sequence[float]) -> float:
+    """The minimax adversary's reward for one level: minus the protagonist's best return.
+
+    dcd (``adversarial_runner._compute_env_return``, ``ued_algo == 'minimax'``):
+    ``-agent_info['max_return']``, the protagonist's best return over the episodes that
+    finished on the level, neither averaged nor clipped. A level with no finished episode
+    has ``max_return`` 0 there (``_get_rollout_return_stats`` starts every process at
+    ``torch.zeros`` and fills it only ``if len(returns) > 0``), so its reward is 0 (dcd's
+    ``-0.0``), as here. Our levels are scored once the protagonist has finished
+    ``episodes_per_level`` episodes on them, so the empty case arises only when this is
+    called directly; at dcd's maze settings (250-step episodes, 256-step rollouts) it
+    cannot arise there either.
+    """
+    prot = np.asarray(protagonist_returns, dtype=np.float64).reshape(-1)
+    return -float(prot.max()) if prot.size else 0.0
 
 
 class PAIRED(LevelRegretTeacher):
@@ -334,10 +366,18 @@ class PAIRED(LevelRegretTeacher):
             SB3 resolves it; ``null``: the student's device). Its network is large (the conv
             feeds ~21k features into the LSTM on a 15×15 maze), so it runs on a GPU when one
             is there even where the student stays on the CPU.
+        adversary_recurrent: the adversary's LSTM (``None``, the default: the algorithm's
+            own, :attr:`recurrent_adversary`: PAIRED's is recurrent as in dcd's
+            ``mg_25b_paired.json``, ``recurrent_adversary_env`` true). Not in
+            ``configs/teacher/paired.yaml``, so PAIRED's config ids are as before.
     """
 
     name: ClassVar[str] = "paired"
     needs: ClassVar[frozenset[str]] = frozenset({"antagonist", "adversary"})
+    #: dcd's ``recurrent_adversary_env`` for this algorithm (``adversary_recurrent: null``)
+    recurrent_adversary: ClassVar[bool] = True
+    #: the teacher to suggest on a parameter-vector env (None: there is none)
+    param_variant: ClassVar[str | None] = "paired_param"
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, size: int | None = None, n_walls: int = 50,
                  noise_dim: int = 50, batch_size: int = 32, episodes_per_level: int = 2, max_pending: int = 2,
@@ -345,14 +385,22 @@ class PAIRED(LevelRegretTeacher):
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5, conv_filters: int = 128,
                  time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
                  adversary_device: str | None = "auto", goal_last: bool = False,
-                 adversary_lstm_update: str = "stepwise") -> None:
+                 adversary_lstm_update: str = "stepwise", adversary_recurrent: bool | None = None) -> None:
         super().__init__(task_space, seed, episodes_per_level, max_pending)
         if not isinstance(goal_last, (bool, np.bool_)):
             raise TeachBenchError("goal_last", f"must be true or false, got {goal_last!r}", [True, False])
         if adversary_lstm_update not in ("stepwise", "sequence"):
             raise TeachBenchError("adversary_lstm_update", f"unknown value {adversary_lstm_update!r}",
                                   ["stepwise", "sequence"])
-        self.size = maze_size(task_space, size, self.name)
+        if adversary_recurrent is None:
+            adversary_recurrent = self.recurrent_adversary
+        if not isinstance(adversary_recurrent, (bool, np.bool_)):
+            raise TeachBenchError("adversary_recurrent", f"must be true, false or null, got {adversary_recurrent!r}",
+                                  [True, False, None])
+        if not adversary_recurrent and adversary_lstm_update != "stepwise":
+            raise TeachBenchError("adversary_lstm_update", f"{adversary_lstm_update!r} runs the adversary's LSTM; "
+                                  "with adversary_recurrent false there is none: leave it at 'stepwise'", ["stepwise"])
+        self.size = maze_size(task_space, size, self.name, self.param_variant)
         self.adversary_config: dict[str, Any] = {
             "size": self.size, "n_walls": int(n_walls), "noise_dim": int(noise_dim), "batch_size": int(batch_size),
             "lr": float(lr), "n_epochs": int(n_epochs), "gamma": float(gamma), "gae_lambda": float(gae_lambda),
@@ -360,6 +408,7 @@ class PAIRED(LevelRegretTeacher):
             "conv_filters": int(conv_filters), "time_embed": int(time_embed), "lstm_hidden": int(lstm_hidden),
             "head_hidden": int(head_hidden), "max_pending": self.max_pending + 1, "seed": self.seed + 2,
             "device": adversary_device, "goal_last": bool(goal_last), "lstm_update": str(adversary_lstm_update),
+            "recurrent": bool(adversary_recurrent),
         }
         self.adversary: Any = None
         self._adversary_state: Mapping[str, Any] | None = None
@@ -405,11 +454,52 @@ class PAIRED(LevelRegretTeacher):
         return {**super()._diagnostics(), **extra}
 
 
-def maze_size(task_space: TaskSpace, size: int | None, teacher: str) -> int:
+class Minimax(PAIRED):
+    """The minimax adversary (``teacher=minimax``): PAIRED's designer rewarded with minus the
+    protagonist's best return, with no antagonist.
+
+    dcd's ``ued_algo == 'minimax'`` (``envs/runners/adversarial_runner.py``; the PAIRED
+    paper's minimax baseline, docs/references.md#minimax-adversary): the adversary's return
+    for a level is ``-agent_info['max_return']`` (:func:`minimax_return`), so it learns to
+    design levels the protagonist cannot solve -- unsolvable ones included, which is the
+    failure PAIRED's regret was introduced to avoid. dcd trains the adversary for it
+    (``is_training_env``) but plays and trains the antagonist only for the PAIRED family
+    (``run()``: ``if self.is_paired``), so here nothing but the protagonist plays: ``needs``
+    holds ``"adversary"`` and not ``"antagonist"``, no second student is built, and a
+    level is scored once the protagonist has played it ``episodes_per_level`` times. That
+    halves the students' work per protagonist step against PAIRED.
+
+    Everything else is PAIRED's (the designer, the batching, the adversary's PPO update and
+    their parameters, and the differences from dcd listed in this module's docstring),
+    with one default of its own: dcd's 25-block minimax config (``mg_25b_minimax.json``)
+    sets ``recurrent_adversary_env`` false where ``mg_25b_paired.json`` sets it true, so
+    ``adversary_recurrent: null`` gives a designer without the LSTM (input layers straight
+    into the 32-unit heads; ``lstm_hidden`` is then unused); ``true`` gives PAIRED's.
+    ``max_pending: auto`` is worked out for two students (:func:`open_batches_needed`);
+    a level waiting for the protagonist only needs fewer open batches, so it is an upper
+    bound here (a cap, not a number of batches opened).
+    Diagnostics name the designer's reward ``mean_adversary_return`` (not a regret), and the
+    episode that completes a level carries it (episodes table: ``extra.adversary_return``).
+    """
+
+    name: ClassVar[str] = "minimax"
+    needs: ClassVar[frozenset[str]] = frozenset({"adversary"})
+    scored_sides: ClassVar[tuple[str, ...]] = ("prot",)
+    score_name: ClassVar[str] = "adversary_return"
+    recurrent_adversary: ClassVar[bool] = False  # dcd mg_25b_minimax.json: recurrent_adversary_env false
+    param_variant: ClassVar[str | None] = None
+
+    def _level_score(self, record: Mapping[str, Any]) -> float:
+        return minimax_return(record["prot"])
+
+
+def maze_size(task_space: TaskSpace, size: int | None, teacher: str, param_variant: str | None = "") -> int:
     """The maze side a level teacher designs for: ``size``, else the env's largest ``size``.
 
     On the dcd generator's task space (``{n_blocks}``: every level is on the env's
-    ``max_size`` maze, which the space does not hold) ``size`` must be given."""
+    ``max_size`` maze, which the space does not hold) ``size`` must be given. On a
+    parameter-vector space the error names ``param_variant`` (default ``<teacher>_param``;
+    None: the teacher has no such variant)."""
     if list(task_space.names) == ["n_blocks"]:
         if size is None:
             raise TeachBenchError("size", f"{teacher!r} on the dcd generator's task space (n_blocks) needs the maze "
@@ -419,9 +509,12 @@ def maze_size(task_space: TaskSpace, size: int | None, teacher: str) -> int:
             raise TeachBenchError("size", f"must be an int >= 4 (a 2x2 interior), got {size!r}")
         return int(size)
     if "size" not in task_space.names or "wall_density" not in task_space.names:
+        variant = teacher + "_param" if param_variant == "" else param_variant
+        if variant is None:
+            raise TeachBenchError("teacher.name", f"{teacher!r} designs maze levels (the gridworld env) and has no "
+                                  "parameter-vector variant")
         raise TeachBenchError("teacher.name", f"{teacher!r} designs maze levels (the gridworld env); "
-                              f"for parameter-vector envs use {teacher + '_param'!r}",
-                              [teacher + "_param"])
+                              f"for parameter-vector envs use {variant!r}", [variant])
     side = int(task_space["size"].high) if size is None else int(size)
     if not int(task_space["size"].low) <= side <= int(task_space["size"].high):
         raise TeachBenchError("size", f"must be in [{int(task_space['size'].low)}, {int(task_space['size'].high)}], got {side}")

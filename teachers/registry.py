@@ -26,6 +26,7 @@ TEACHERS: dict[str, str] = {
     "accel": "teachers.accel:ACCEL",
     "paired": "teachers.paired:PAIRED",
     "paired_param": "teachers.paired:PAIREDParam",
+    "minimax": "teachers.paired:Minimax",
     "clutr": "teachers.clutr:CLUTR",
     "clutr_param": "teachers.clutr:CLUTRParam",
     "qweb_curriculum": "teachers.qweb:QWebCurriculum",

@@ -65,8 +65,8 @@ def landed(name: str) -> bool:
 
 
 # Teachers that design maze levels (not points of a TaskSpace) are fuzzed on the maze in
-# their own tests (tests/test_paired_designer.py, tests/test_clutr_levels.py).
-LEVEL_TEACHERS = {"paired", "clutr"}
+# their own tests (tests/test_paired_designer.py, tests/test_minimax.py, tests/test_clutr_levels.py).
+LEVEL_TEACHERS = {"paired", "minimax", "clutr"}
 # Teachers of web forms (they set the `prefilled` dimension or write whole forms with the
 # env's form tools) are fuzzed on the web-form space in tests/test_web_teachers.py.
 WEB_TEACHERS = {"qweb_curriculum", "qweb_instructor", "webrl"}

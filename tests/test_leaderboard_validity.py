@@ -132,7 +132,7 @@ def test_every_registered_teacher_says_what_an_update_is():
     import students.paired_adversary
     from teachers.registry import TEACHERS, teacher_class
 
-    attached = {"paired": inspect.getsource(students.paired_adversary)}
+    attached = {name: inspect.getsource(students.paired_adversary) for name in ("paired", "minimax")}
 
     assert set(TEACHERS) == set(validity.TEACHER_UPDATE_KEYS)
     for name, keys in validity.TEACHER_UPDATE_KEYS.items():

@@ -57,6 +57,7 @@ TEACHER_UPDATE_KEYS: dict[str, tuple[str, ...] | None] = {
     "accel": ("replayed",),                  # ACCEL edits only replayed levels
     "paired": ("adversary_updates",),        # the maze adversary's PPO updates (students/paired_adversary.py)
     "paired_param": ("generator_updates",),  # the parameter generator's policy-gradient updates
+    "minimax": ("adversary_updates",),       # the same adversary's PPO updates, on minus the protagonist's best return
     "clutr": ("generator_updates",),
     "clutr_param": ("generator_updates",),
     "qweb_curriculum": ("steps_seen",),      # QWeb's warm start decays with the env steps it has seen

@@ -279,7 +279,7 @@ def resolve_auto_params(cfg: DictConfig) -> None:
     number, so a run whose ``auto`` resolves to the value it had before keeps its id and
     run directory, and a run of another shape gets its own.
 
-    ``max_pending: auto`` (PAIRED and CLUTR, :class:`teachers.paired.LevelRegretTeacher`):
+    ``max_pending: auto`` (PAIRED, minimax and CLUTR, :class:`teachers.paired.LevelRegretTeacher`):
     :func:`teachers.paired.open_batches_needed` for ``env.n_envs`` sub-envs with the
     bridge's look-ahead (:class:`students.bridge.Curriculum`), the teacher's
     ``batch_size`` and ``episodes_per_level``.
@@ -292,7 +292,7 @@ def resolve_auto_params(cfg: DictConfig) -> None:
     cls = teacher_class(str(cfg.teacher.name))
     if not issubclass(cls, LevelRegretTeacher):
         raise TeachBenchError("teacher.params.max_pending", f"'auto' is worked out for the level-batch teachers "
-                              f"only, not {cfg.teacher.name!r}: give a number", ["paired", "clutr"])
+                              f"only, not {cfg.teacher.name!r}: give a number", ["paired", "minimax", "clutr"])
     defaults = inspect.signature(cls.__init__).parameters
     _positive_int(cfg, "env.n_envs")
     batch = params.get("batch_size", defaults["batch_size"].default)
