@@ -34,7 +34,7 @@ def play(teacher, value_fn, n, length=10, lookahead=4, use_value=True):
         if len(queue) > lookahead:
             task = queue.popleft()
             v = value_fn(task)
-            teacher.update(Episode(task=task, episode_return=0.0 if use_value else v, length=length,
+            teacher.update(Episode(task=task, episode_return=v, length=length,
                                    global_step=step, episode_id=i, value=v if use_value else None))
 
 
