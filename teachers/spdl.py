@@ -12,7 +12,7 @@ as TMA's buffer; before the first update, those since the start), their values `
 (the student's critic at ``s0``) and their discounted returns::
 
     max_nu   1/K sum_k  p_nu(c_k) / p_old(c_k) * V(c_k)  -  alpha * KL(p_nu || mu_target)
-    s.t.     KL(p_nu || p_old) <= max_kl
+    s.t.     KL(p_old || p_nu) <= max_kl    (the trust region of one natural-gradient step)
 
 TMA counts updates from 1 and sets ``alpha = 0`` while the count is below ``alpha_offset``
 (10: updates 1 to 9 have no pull, the 10th has); afterwards
@@ -23,15 +23,15 @@ fraction ``zeta`` of the performance.
 
 Where we differ from TMA's code, and why:
 
-- The optimiser. TMA takes one natural-gradient step: conjugate gradient (10 iterations,
-  damping 1e-2) on the Fisher matrix of ``KL(p_old || p_nu)``, scaled so that its quadratic
-  model of that KL equals ``max_kl``, then up to 10 halvings until ``KL <= 1.5 max_kl`` or
-  the objective did not fall. We solve the constrained problem itself, the paper's
-  formulation, with SciPy's SLSQP, under ``KL(p_nu || p_old) <= max_kl`` exactly (the
-  paper's direction; TMA's is the reverse): where the optimum lies on the trust region's
-  edge along the natural gradient (tests/test_spdl_reference.py works such a case by hand)
-  both give the same step up to TMA's damping; elsewhere ours may move less than the full
-  trust region, and never more than ``max_kl``.
+- The optimiser (``optimizer``). The default is TMA's: one natural-gradient step,
+  conjugate gradient (10 iterations, damping 1e-2) on the Fisher matrix of
+  ``KL(p_old || p_nu)`` in TMA's parameters (env units), scaled so that its quadratic model
+  of that KL equals ``max_kl``, then up to 10 halvings until ``KL <= 1.5 max_kl`` or the
+  objective did not fall (:meth:`SPDL._natural_gradient_step`; on a 2-D stump-track case it
+  gives TMA's own ``cg_step`` result to 1e-6). ``"slsqp"`` instead solves the constrained
+  problem, the paper's formulation, to its optimum with SciPy's SLSQP under
+  ``KL(p_nu || p_old) <= max_kl`` exactly (the paper's direction): it may move less than
+  the full trust region, never more than ``max_kl``.
 - Values. TMA evaluates its critic on the buffered first states at update time; the runner
   here gives each episode ``V(s0)`` from the critic when the episode starts
   (``students/values.py``), up to one period older.
@@ -45,11 +45,11 @@ Where we differ from TMA's code, and why:
   importance ratios and every KL are invariant under that affine map, so the problem is
   the same.
 
-The constrained problem is solved over the mean and a log-Cholesky factor of the
-covariance, with analytic gradients in NumPy
+Both optimisers work on the mean and a log-Cholesky factor of the covariance, with
+analytic gradients in NumPy
 (:func:`logpdf_np` / :func:`logpdf_grad`, :func:`kl_and_grad`; ``tests/test_teacher_overhead.py``
 checks them against torch's autograd of :func:`gaussian_logpdf` / :func:`gaussian_kl`);
-if the solver's answer breaks the KL bound it is pulled back toward the old distribution
+if SLSQP's answer breaks the KL bound it is pulled back toward the old distribution
 until it holds. (The gradients were torch's autograd until issue 18: an update over a
 period's ~2,000 contexts took ~150 ms, ~15% of a 50k-step period at 1024 GPU envs; the
 closed forms give the same optimisation ~10x faster.)
@@ -81,6 +81,7 @@ from teachers.base import Episode, Teacher
 from teachers.expert import ExpertKnowledge
 
 VALUE_SOURCES = ("value", "discounted_return", "return")
+OPTIMIZERS = ("natural_gradient", "slsqp")
 
 
 def gaussian_kl(mu0: torch.Tensor, chol0: torch.Tensor, mu1: torch.Tensor, chol1: torch.Tensor) -> torch.Tensor:
@@ -170,6 +171,9 @@ class SPDL(Teacher):
             Default ``True``.
         max_contexts: most contexts kept for an update, the newest (TMA's
             ``max_context_buffer_size``). Default 1000.
+        optimizer: ``"natural_gradient"``: TMA's one conjugate-gradient step
+            (:meth:`_natural_gradient_step`); ``"slsqp"``: the constrained problem solved
+            to its optimum (module doc). Default ``"natural_gradient"`` (TMA).
         std_lower_bound: optional floor on each dimension's std (unit-cube scale), applied
             after an update. Default ``None`` (TMA's benchmark used none).
         min_contexts: fewest contexts to attempt an update; fewer wait for the next one.
@@ -192,6 +196,7 @@ class SPDL(Teacher):
         max_kl: float = 0.1,
         use_avg_performance: bool = True,
         max_contexts: int = 1000,
+        optimizer: str = "natural_gradient",
         std_lower_bound: float | None = None,
         min_contexts: int = 10,
     ) -> None:
@@ -206,6 +211,8 @@ class SPDL(Teacher):
             raise TeachBenchError("teacher.max_kl", f"must be > 0, got {max_kl}")
         if zeta < 0:
             raise TeachBenchError("teacher.zeta", f"must be >= 0, got {zeta}")
+        if optimizer not in OPTIMIZERS:
+            raise TeachBenchError("teacher.optimizer", f"unknown optimizer {optimizer!r}", list(OPTIMIZERS))
         if int(max_contexts) < 1:
             raise TeachBenchError("teacher.max_contexts", f"must be >= 1, got {max_contexts}")
         self.offset = int(offset)
@@ -215,6 +222,7 @@ class SPDL(Teacher):
         self.max_kl = float(max_kl)
         self.use_avg_performance = bool(use_avg_performance)
         self.max_contexts = int(max_contexts)
+        self.optimizer = str(optimizer)
         self.std_lower_bound = None if std_lower_bound is None else float(std_lower_bound)
         self.min_contexts = int(min_contexts)
 
@@ -382,27 +390,32 @@ class SPDL(Teacher):
                 grad = -pack_grad(x, k_mu, k_chol)
             return grad if np.all(np.isfinite(grad)) else np.zeros_like(x)
 
-        try:
-            result = minimize(objective, x0, jac=True, method="SLSQP",
-                              constraints=[{"type": "ineq", "fun": trust, "jac": trust_jac}],
-                              options={"maxiter": 100, "ftol": 1e-8})
-            x = result.x if np.all(np.isfinite(result.x)) else x0
-        except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
-            x = x0
-        # SLSQP may end a hair outside the trust region: bisect for the largest step
-        # toward its answer that keeps KL(p_new || p_old) <= max_kl (KL is 0 at x0)
-        candidate = x
-        if trust(x) < 0.0:
-            lo, hi = 0.0, 1.0
-            for _ in range(50):
-                mid = 0.5 * (lo + hi)
-                if trust(x0 + mid * (x - x0)) >= 0.0:
-                    lo = mid
-                else:
-                    hi = mid
-            candidate = x0 + lo * (x - x0)
-        mu_new, chol_new = unpack(candidate)
-        self.last_kl_step = kl_and_grad(mu_new, chol_new, mu_old, inv_old)[0]
+        if self.optimizer == "natural_gradient":
+            candidate = self._natural_gradient_step(x0, objective, unpack, mu_old, chol_old)
+            mu_new, chol_new = unpack(candidate)
+            self.last_kl_step = kl_and_grad(mu_old, chol_old, mu_new, tril_inverse(chol_new))[0]  # KL(old || new)
+        else:
+            try:
+                result = minimize(objective, x0, jac=True, method="SLSQP",
+                                  constraints=[{"type": "ineq", "fun": trust, "jac": trust_jac}],
+                                  options={"maxiter": 100, "ftol": 1e-8})
+                x = result.x if np.all(np.isfinite(result.x)) else x0
+            except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
+                x = x0
+            # SLSQP may end a hair outside the trust region: bisect for the largest step
+            # toward its answer that keeps KL(p_new || p_old) <= max_kl (KL is 0 at x0)
+            candidate = x
+            if trust(x) < 0.0:
+                lo, hi = 0.0, 1.0
+                for _ in range(50):
+                    mid = 0.5 * (lo + hi)
+                    if trust(x0 + mid * (x - x0)) >= 0.0:
+                        lo = mid
+                    else:
+                        hi = mid
+                candidate = x0 + lo * (x - x0)
+            mu_new, chol_new = unpack(candidate)
+            self.last_kl_step = kl_and_grad(mu_new, chol_new, mu_old, inv_old)[0]  # KL(new || old)
         self.mu = mu_new.copy()
         self.cov = chol_new @ chol_new.T
         if self.std_lower_bound is not None:
@@ -410,6 +423,73 @@ class SPDL(Teacher):
             scale = np.maximum(std, self.std_lower_bound) / std
             self.cov = self.cov * np.outer(scale, scale)
         self.n_iterations += 1
+
+    def _natural_gradient_step(self, x0: np.ndarray, objective: Any, unpack: Any,
+                               mu_old: np.ndarray, chol_old: np.ndarray) -> np.ndarray:
+        """TMA's ``cg_step``: one natural-gradient step of the objective, in TMA's parameters.
+
+        TMA's parameters are the mean and log-Cholesky factor in the env's units; ours are
+        the same in the unit cube, an affine map ``theta_env = J theta + c`` with ``J``
+        diagonal (the range for a mean or an off-diagonal entry of its row, 1 for a log
+        diagonal), so gradients divide by ``J`` and the Fisher matrix by ``J J^T``. TMA's
+        Fisher-vector products are the Hessian of ``KL(p_old || p)`` at ``p_old``; here the
+        same matrix comes whole from torch's autograd (a Gaussian's KL has the same Hessian
+        in both directions there). Then TMA's conjugate gradient (10 iterations, damping
+        ``1e-2``, residual tolerance ``1e-10``), the step scaled so that
+        ``1/2 s^T (F + 1e-2 I) s = max_kl``, and up to 10 halvings until
+        ``KL(p_old || p_new) <= 1.5 max_kl`` or the objective did not fall; none: no move.
+        A gradient of norm below ``1e-10`` skips the step (TMA: "skipping gradient step")."""
+        d = mu_old.shape[0]
+        rows, cols = np.tril_indices(d)
+        span = np.asarray(self.task_space.high, dtype=np.float64) - np.asarray(self.task_space.low, dtype=np.float64)
+        jac = np.concatenate([span, np.where(rows == cols, 1.0, span[rows])])
+        loss0, grad0 = objective(x0)
+        with np.errstate(all="ignore"):  # degenerate feedback (huge values) must not warn
+            g = -grad0 / jac  # ascent direction of the objective, in TMA's parameters
+            if not np.all(np.isfinite(g)) or not np.isfinite(g @ g) or np.linalg.norm(g) < 1e-10:
+                return x0
+        t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        mu_o, chol_o = t(mu_old), t(chol_old)
+        diag_idx = torch.as_tensor(np.flatnonzero(rows == cols))
+
+        def kl_from_old(x: torch.Tensor) -> torch.Tensor:
+            chol = torch.zeros((d, d), dtype=torch.float64)
+            entries = x[d:].clone()
+            entries[diag_idx] = torch.exp(entries[diag_idx])
+            chol = chol.index_put((torch.as_tensor(rows), torch.as_tensor(cols)), entries)
+            return gaussian_kl(x[:d], chol, mu_o, chol_o)
+
+        fisher = torch.autograd.functional.hessian(kl_from_old, t(x0)).numpy() / np.outer(jac, jac)
+        damped = fisher + 1e-2 * np.eye(fisher.shape[0])
+        # conjugate gradient on (F + 1e-2 I) s = g, as TMA's _conjugate_gradient
+        p, r, step = g.copy(), g.copy(), np.zeros_like(g)
+        with np.errstate(all="ignore"):
+            r2 = r @ r
+            for _ in range(10):
+                z = damped @ p
+                v = r2 / (p @ z)
+                step += v * p
+                r -= v * z
+                r2_new = r @ r
+                p = r + (r2_new / r2) * p
+                r2 = r2_new
+                if r2 < 1e-10:
+                    break
+            full = step / np.sqrt(0.5 * step @ (damped @ step) / self.max_kl)
+        if not np.all(np.isfinite(full)):
+            return x0
+        scale = 1.0
+        for _ in range(10):  # TMA's line search
+            x = x0 + scale * full / jac
+            loss, _ = objective(x)  # minus TMA's objective (1e10 where it is not finite)
+            mu_new, chol_new = unpack(x)
+            with np.errstate(all="ignore"):
+                kl = kl_and_grad(mu_old, chol_old, mu_new, tril_inverse(chol_new))[0]
+            improved = loss < 1e10 and loss <= loss0  # TMA: new objective - old >= 0
+            if (math.isfinite(kl) and kl <= 1.5 * self.max_kl) or improved:
+                return x
+            scale *= 0.5
+        return x0
 
     # -- state --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

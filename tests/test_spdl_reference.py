@@ -47,17 +47,21 @@ def episode(teacher: SPDL, step: int, length: int, value: float, disc: float) ->
                            value=value, extra={"discounted_return": disc}))
 
 
-def test_no_pull_before_the_tenth_update_then_one_trust_region_step_toward_the_target():
+@pytest.mark.parametrize("optimizer", ["natural_gradient", "slsqp"])
+def test_no_pull_before_the_tenth_update_then_one_trust_region_step_toward_the_target(optimizer):
     """Values 0, discounted returns 1, one 100-step episode per update.
     S2: updates 1..9 have alpha 0, so the objective is 0 and its gradient too: S3 skips them,
     N(2, 1) stays. The 10th: alpha = 0.25 * 1 / KL(N(2,1) || N(7,1)) = 0.25 / 12.5 = 0.02, and
     the objective is -alpha * KL(p || N(7, 1)), whose gradient has no std component at
-    std 1 (d/ds [log(1/s) + s^2/2] = 0 at s = 1): the natural-gradient step moves the mean
-    alone, by sqrt(2 * 0.1 / (1 + 0.01)) = 0.44499 toward 7 (S3, F = 1 for the mean). The
-    exact constrained optimum is the same point up to TMA's damping: mean 2 + sqrt(0.2) =
-    2.44721, std 1 (the std term is minimal at 1 in both the objective and the constraint)."""
+    std 1 (d/ds [log(1/s) + s^2/2] = 0 at s = 1), so the natural-gradient step moves the mean
+    alone: the Fisher entry of the mean is 1, CG solves (1 + 0.01) s = g, and scaling to
+    1/2 * 1.01 * s^2 = 0.1 gives s = sqrt(0.2 / 1.01) = 0.444994 toward 7 (KL(old || new) =
+    s^2 / 2 = 0.0990 <= 0.15: accepted): mean 2.444994, std 1 (TMA's cg_step run on this
+    case gives 2.4449942).
+    SLSQP's exact constrained optimum: the std term log(1/s) + s^2/2 is smallest at s = 1 in
+    both the objective and the constraint, so the mean moves to the edge, 2 + sqrt(0.2)."""
     teacher = SPDL(LINE, seed=0, expert=EK, offset=100, update_period=100, alpha_offset=10, zeta=0.25,
-                   max_kl=0.1, min_contexts=1)
+                   max_kl=0.1, min_contexts=1, optimizer=optimizer)
     for k in range(1, 10):
         episode(teacher, 100 * k, 100, value=0.0, disc=1.0)
         assert teacher.n_iterations == k and teacher.alpha == 0.0
@@ -66,8 +70,27 @@ def test_no_pull_before_the_tenth_update_then_one_trust_region_step_toward_the_t
     assert teacher.n_iterations == 10
     assert teacher.alpha == pytest.approx(0.02, rel=1e-9)
     mean, std = mean_std(teacher)
-    assert mean == pytest.approx(2.0 + math.sqrt(0.2 / 1.01), abs=3e-3)  # TMA's step; ours 2.4472
-    assert std == pytest.approx(1.0, abs=2e-3)
+    if optimizer == "natural_gradient":
+        assert mean == pytest.approx(2.0 + math.sqrt(0.2 / 1.01), abs=1e-9)
+        assert std == pytest.approx(1.0, abs=1e-9)
+        assert teacher.diagnostics()["kl_last_step"] == pytest.approx(0.1 / 1.01, rel=1e-9)
+    else:
+        assert mean == pytest.approx(2.0 + math.sqrt(0.2), abs=1e-5)
+        assert std == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_natural_gradient_step_is_taken_in_the_envs_units():
+    """S3 in TMA's parameters (env units): the CG damping 0.01 is added to the Fisher matrix
+    there. Same case as above on x in [0, 100] with N(20, 10) -> N(70, 10): the mean's Fisher
+    entry is 1/10^2 = 0.01, so CG solves (0.01 + 0.01) s = g and the scaled step is
+    1/2 * 0.02 * s^2 = 0.1, s = sqrt(10) = 3.1623 (KL(old || new) = s^2 / 200 = 0.05): mean
+    23.1623. In the unit cube (damping added to 1/0.1^2 = 100) it would be 4.4699."""
+    line = TaskSpace.box(["x"], [0.0], [100.0])
+    ek = {"initial": {"mean": {"x": 20.0}, "std": {"x": 10.0}}, "target": {"mean": {"x": 70.0}, "std": {"x": 10.0}}}
+    teacher = SPDL(line, seed=0, expert=ek, offset=100, update_period=100, alpha_offset=1, min_contexts=1)
+    episode(teacher, 100, 100, value=0.0, disc=1.0)
+    mean, std = mean_std(teacher)
+    assert mean == pytest.approx(20.0 + math.sqrt(10.0), abs=1e-9) and std == pytest.approx(10.0, abs=1e-9)
 
 
 def test_alpha_uses_every_discounted_return_since_the_last_update():
@@ -139,5 +162,6 @@ def test_config_holds_tmas_benchmark_settings():
     assert params["std_lower_bound"] is None
     teacher = SPDL(LINE, seed=0, expert=EK)
     assert teacher.use_avg_performance is True and teacher.max_contexts == 1000
+    assert teacher.optimizer == "natural_gradient" and params["optimizer"] == "natural_gradient"
     assert teacher.next_update == 200_000  # the first multiple of 50k at or after 200k
     assert np.allclose(teacher.cov, (1.0 / 10.0) ** 2)  # the initial std, in the unit cube
