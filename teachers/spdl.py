@@ -34,7 +34,10 @@ Where we differ from TMA's code, and why:
   the full trust region, never more than ``max_kl``.
 - Values. TMA evaluates its critic on the buffered first states at update time; the runner
   here gives each episode ``V(s0)`` from the critic when the episode starts
-  (``students/values.py``), up to one period older.
+  (``students/values.py``), up to one period older. With SAC, TMA's student had a V
+  network; SB3's SAC has Q critics only, so the runner gives its soft value
+  ``min Q(s0, a) - ent_coef log pi(a | s0)`` at one sampled action, the target TMA's V
+  network was trained to.
 - Timing. Our teacher sees episode ends, not steps, so a scheduled update happens at the
   end of the episode that crosses its step, and that episode is in it.
 - ``min_contexts`` (10): TMA updates from one context.
@@ -60,10 +63,11 @@ call and maps them with the same per-row arithmetic, so a batch gives exactly th
 follows the per-episode rule episode by episode (a period boundary inside a batch updates
 there), leaving the state of one-by-one updates.
 
-Value estimates: the runner fills ``Episode.value`` because this teacher declares
-``needs = {"value"}``. Without one (a student without a state-value function), the
-episode's discounted return (``episode.extra["discounted_return"]`` when the student
-records it, else the plain return) stands in; diagnostics count which source was used.
+Value estimates: the runner fills ``Episode.value`` and ``Episode.extra["discounted_return"]``
+(the student's gamma, raw rewards) because this teacher declares ``needs = {"value"}``.
+Without a value (a student with neither a state-value function nor Q critics), the
+episode's discounted return stands in (else the plain return); diagnostics count which
+source was used.
 """
 
 from __future__ import annotations
