@@ -188,3 +188,20 @@ def test_the_step_is_in_env_units_like_tma():
     for _ in range(10):
         play_one(fraction, 200.0)
     assert box(fraction) == pytest.approx([1.2, 1.8, 2.4, 3.6], abs=1e-12)
+
+
+@pytest.mark.parametrize("experiment", ["tma_trivial", "tma_unfeasible", "tma_forgetting", "tma_rugged",
+                                        "tma_variety", "tma_parkour"])
+def test_tma_experiments_give_adr_tmas_settings(compose, experiment):
+    """TMA's benchmark runs ADR with teacher_args_handler's defaults: step 0.1 in every task
+    dimension's own units, queue 10, thresholds 0 / 180 (the env's expert block). On Parkour
+    TMA's task vector also holds 2 fixed dimensions (creepers_width, terrain_cppn_scale) that
+    take boundary draws without being pinned: each of the 6 real ones is pinned with
+    probability 0.7 / 8, which is 0.525 / 6 here."""
+    params = compose(f"experiment={experiment}", "teacher=adr").teacher.params
+    names = ["input_vector_0", "input_vector_1", "input_vector_2", "water_level", "creepers_height",
+             "creepers_spacing"] if experiment == "tma_parkour" else ["stump_height", "stump_spacing"]
+    assert dict(params.step_size) == {n: 0.1 for n in names}
+    assert params.queue_len == 10 and list(params.expert.reward_thresholds) == [0.0, 180.0]
+    per_dim = params.boundary_prob / len(names)
+    assert per_dim == pytest.approx(0.7 / 8 if experiment == "tma_parkour" else 0.7 / 2)
