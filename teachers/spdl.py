@@ -46,7 +46,8 @@ Where we differ from TMA's code, and why:
   TMA's benchmark used neither.
 - Everything lives in the normalised unit cube (TMA: the env's units). The Gaussians, the
   importance ratios and every KL are invariant under that affine map, so the problem is
-  the same.
+  the same; the natural-gradient step, whose damping is not invariant, is taken in TMA's
+  env-unit parameters. TMA computes in float32, we in float64.
 
 Both optimisers work on the mean and a log-Cholesky factor of the covariance, with
 analytic gradients in NumPy
