@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from envs.errors import TeachBenchError
 from envs.task_space import Task
@@ -231,6 +231,10 @@ class CurriculumCallback(BaseCallback):
             self.value_tracker.start(self.model._last_obs)
 
     def _on_step(self) -> bool:
+        if self.value_tracker is not None:  # the raw rewards, before the episodes go out
+            normalizer = unwrap_vec_normalize(self.training_env)
+            rewards = normalizer.get_original_reward() if normalizer is not None else self.locals["rewards"]
+            self.value_tracker.before_episodes(rewards, self.locals["dones"])
         self.curriculum.on_step(self.locals["dones"], self.locals["infos"], self.num_timesteps)
         if self.value_tracker is not None:
             self.value_tracker.after_step(self.locals["new_obs"], self.locals["dones"])

@@ -1,5 +1,13 @@
 """The student's value estimate of each episode's first state, V(s0), for teachers that
-ask for it (``needs = {"value"}``: SPDL uses it as the expected performance of a task).
+ask for it (``needs = {"value"}``: SPDL uses it as the expected performance of a task),
+and each episode's discounted return (``extra["discounted_return"]``, the student's gamma,
+raw rewards: TeachMyAgent's SPDL weighs its target pull by their mean).
+
+V(s0): a student with a state-value function (PPO) gives ``predict_values``; SAC, whose
+critics are Q functions, gives its soft state value ``min_i Q_i(s0, a) - ent_coef *
+log pi(a | s0)`` at one action ``a ~ pi(s0)`` drawn from a forked torch generator (the
+run's random stream is untouched). TeachMyAgent's SAC had a V network trained to that
+same target (docs/references.md#spdl).
 
 SB3 auto-resets a finished sub-env inside ``step``, so the observation it returns for
 that sub-env (``new_obs``) is the first state of its *next* episode: the tracker
@@ -25,19 +33,58 @@ def _index_obs(obs: Any, idx: np.ndarray) -> Any:
     return obs[idx]
 
 
+def _soft_q(model: BaseAlgorithm) -> bool:
+    """SAC-like: an actor with log-probabilities and Q critics."""
+    policy = model.policy
+    return hasattr(policy, "actor") and hasattr(policy.actor, "action_log_prob") and hasattr(policy, "critic")
+
+
+def supports_initial_value(model: BaseAlgorithm) -> bool:
+    """Whether :class:`InitialValueTracker` can estimate V(s0) for this student."""
+    return hasattr(model.policy, "predict_values") or _soft_q(model)
+
+
 class InitialValueTracker:
-    """Fills ``Episode.value`` with V(s0) of each finished episode (actor-critic students)."""
+    """Fills ``Episode.value`` with V(s0) of each finished episode (actor-critic students)
+    and ``Episode.extra["discounted_return"]`` with its discounted return."""
 
     def __init__(self, model: BaseAlgorithm, n_envs: int) -> None:
-        if not hasattr(model.policy, "predict_values"):
+        if not supports_initial_value(model):
             raise TypeError(f"{type(model).__name__} has no state-value function")
         self.model = model
         self.values = np.full(n_envs, np.nan, dtype=np.float64)
+        self.gamma = float(getattr(model, "gamma", 0.99))
+        self.discounted = np.zeros(n_envs, dtype=np.float64)  # of the episodes in progress
+        self.weight = np.ones(n_envs, dtype=np.float64)  # gamma ** steps so far
+        self.finished = np.full(n_envs, np.nan, dtype=np.float64)  # of each env's last finished episode
 
     def _predict(self, obs: Any) -> np.ndarray:
         with torch.no_grad():
             tensor = obs_as_tensor(obs, self.model.device)
-            return self.model.policy.predict_values(tensor).cpu().numpy().reshape(-1)
+            if hasattr(self.model.policy, "predict_values"):
+                return self.model.policy.predict_values(tensor).cpu().numpy().reshape(-1)
+            return self._soft_value(tensor)
+
+    def _soft_value(self, tensor: Any) -> np.ndarray:
+        """SAC's soft V(s) = min_i Q_i(s, a) - ent_coef * log pi(a | s), a ~ pi(s)."""
+        model, policy = self.model, self.model.policy
+        devices = [model.device] if model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            actions, log_prob = policy.actor.action_log_prob(tensor)
+        q = torch.min(torch.cat(policy.critic(tensor, actions), dim=1), dim=1).values
+        log_ent = getattr(model, "log_ent_coef", None)
+        ent = torch.exp(log_ent.detach()) if log_ent is not None else model.ent_coef_tensor
+        return (q - ent * log_prob.reshape(-1)).cpu().numpy().reshape(-1).astype(np.float64)
+
+    def before_episodes(self, rewards: np.ndarray, dones: np.ndarray) -> None:
+        """Add a step's raw rewards to the discounted returns; close the finished ones
+        (called before the finished episodes are handed out, so :meth:`hook` sees them)."""
+        self.discounted += self.weight * np.asarray(rewards, dtype=np.float64).reshape(-1)
+        self.weight *= self.gamma
+        done = np.flatnonzero(dones)
+        self.finished[done] = self.discounted[done]
+        self.discounted[done] = 0.0
+        self.weight[done] = 1.0
 
     def start(self, first_obs: Any) -> None:
         """Values of the first states of the episodes in progress when training starts."""
@@ -46,6 +93,10 @@ class InitialValueTracker:
     def hook(self, episode: Episode, env_index: int, info: dict[str, Any]) -> None:
         value = self.values[env_index]
         episode.value = None if np.isnan(value) else float(value)
+        disc = self.finished[env_index]
+        if not np.isnan(disc):
+            episode.extra["discounted_return"] = float(disc)
+            self.finished[env_index] = np.nan
 
     def after_step(self, new_obs: Any, dones: np.ndarray) -> None:
         done = np.flatnonzero(dones)

@@ -1,30 +1,62 @@
-"""SPDL: self-paced deep RL (Klink et al. 2020), with TeachMyAgent's settings.
+"""SPDL: self-paced deep RL (Klink et al. 2020), as TeachMyAgent runs it.
 
-Tasks are drawn from a Gaussian ``p_nu = N(mu, Sigma)`` over the normalised unit cube
-(clipped into it), which starts at the *initial* (easy) Gaussian from expert knowledge
-and is moved toward the *target* Gaussian ``mu_target`` as the student gets better.
+Tasks are drawn from a Gaussian ``p_nu = N(mu, Sigma)`` (full covariance, a log-Cholesky
+parameterisation) clipped into the task space, which starts at the *initial* (easy)
+Gaussian from expert knowledge and is moved toward the *target* Gaussian ``mu_target`` as
+the student gets better (docs/references.md#spdl).
 
-Every ``update_period`` env steps, once ``offset`` steps have passed, the contexts ``c_k``
-played in the last period and the student's values ``V(c_k)`` (its critic's estimate
-``V(s0)`` of each episode's first state) give the new distribution::
+Schedule (TMA's ``step_update``): an update falls on every multiple of ``update_period``
+env steps from ``offset`` on (TMA's benchmark: 200k, 250k, 300k, ...). It uses the
+contexts ``c_k`` of the episodes since the last update (the newest ``max_contexts``, 1000
+as TMA's buffer; before the first update, those since the start), their values ``V(c_k)``
+(the student's critic at ``s0``) and their discounted returns::
 
     max_nu   1/K sum_k  p_nu(c_k) / p_old(c_k) * V(c_k)  -  alpha * KL(p_nu || mu_target)
-    s.t.     KL(p_nu || p_old) <= max_kl
+    s.t.     KL(p_old || p_nu) <= max_kl    (the trust region of one natural-gradient step)
 
-with ``alpha = 0`` for the first ``alpha_offset`` updates and afterwards
-``alpha = zeta * mean_k V(c_k) / KL(p_old || mu_target)``, so the pull toward the target
-is a fixed fraction ``zeta`` of the expected value (docs/references.md#spdl; the paper assumes
-non-negative values, so a negative mean value gives ``alpha = 0``).
+TMA counts updates from 1 and sets ``alpha = 0`` while the count is below ``alpha_offset``
+(10: updates 1 to 9 have no pull, the 10th has); afterwards
+``alpha = min(zeta * max(P, 0) / max(KL(p_old || mu_target), 1e-10), 1e5)`` with ``P`` the
+mean discounted return of the episodes since the last update (TMA's benchmark passes
+``--use_avg_performance``; without it ``P`` is the mean ``V(c_k)``), so the pull is a fixed
+fraction ``zeta`` of the performance.
 
-The problem is solved with SLSQP (SciPy, which scikit-learn already depends on) over the
-mean and a log-Cholesky factor of the covariance, with analytic gradients in NumPy
+Where we differ from TMA's code, and why:
+
+- The optimiser (``optimizer``). The default is TMA's: one natural-gradient step,
+  conjugate gradient (10 iterations, damping 1e-2) on the Fisher matrix of
+  ``KL(p_old || p_nu)`` in TMA's parameters (env units), scaled so that its quadratic model
+  of that KL equals ``max_kl``, then up to 10 halvings until ``KL <= 1.5 max_kl`` or the
+  objective did not fall (:meth:`SPDL._natural_gradient_step`; on a 2-D stump-track case it
+  gives TMA's own ``cg_step`` result to 1e-6). ``"slsqp"`` instead solves the constrained
+  problem, the paper's formulation, to its optimum with SciPy's SLSQP under
+  ``KL(p_nu || p_old) <= max_kl`` exactly (the paper's direction): it may move less than
+  the full trust region, never more than ``max_kl``.
+- Values. TMA evaluates its critic on the buffered first states at update time; the runner
+  here gives each episode ``V(s0)`` from the critic when the episode starts
+  (``students/values.py``), up to one period older. With SAC, TMA's student had a V
+  network; SB3's SAC has Q critics only, so the runner gives its soft value
+  ``min Q(s0, a) - ent_coef log pi(a | s0)`` at one sampled action, the target TMA's V
+  network was trained to.
+- Timing. Our teacher sees episode ends, not steps, so a scheduled update happens at the
+  end of the episode that crosses its step, and that episode is in it.
+- ``min_contexts`` (10): TMA updates from one context.
+- ``std_lower_bound``: a floor on each marginal std, in the unit cube; TMA floors the
+  Cholesky diagonal in env units, and only while ``KL(p || target)`` exceeds a threshold.
+  TMA's benchmark used neither.
+- Everything lives in the normalised unit cube (TMA: the env's units). The Gaussians, the
+  importance ratios and every KL are invariant under that affine map, so the problem is
+  the same; the natural-gradient step, whose damping is not invariant, is taken in TMA's
+  env-unit parameters. TMA computes in float32, we in float64.
+
+Both optimisers work on the mean and a log-Cholesky factor of the covariance, with
+analytic gradients in NumPy
 (:func:`logpdf_np` / :func:`logpdf_grad`, :func:`kl_and_grad`; ``tests/test_teacher_overhead.py``
 checks them against torch's autograd of :func:`gaussian_logpdf` / :func:`gaussian_kl`);
-if the solver's answer breaks the KL bound it is pulled back toward the old distribution
-until it holds, so the trust region is never violated. (The gradients were torch's
-autograd until issue 18: an update over a period's ~2,000 contexts took ~150 ms, ~15% of
-a 50k-step period at 1024 GPU envs; the closed forms give the same optimisation ~10x
-faster.)
+if SLSQP's answer breaks the KL bound it is pulled back toward the old distribution
+until it holds. (The gradients were torch's autograd until issue 18: an update over a
+period's ~2,000 contexts took ~150 ms, ~15% of a 50k-step period at 1024 GPU envs; the
+closed forms give the same optimisation ~10x faster.)
 
 Batches: ``sample_batch(n)`` draws the ``(n, d)`` normals of ``n`` single samples in one
 call and maps them with the same per-row arithmetic, so a batch gives exactly the tasks of
@@ -32,10 +64,11 @@ call and maps them with the same per-row arithmetic, so a batch gives exactly th
 follows the per-episode rule episode by episode (a period boundary inside a batch updates
 there), leaving the state of one-by-one updates.
 
-Value estimates: the runner fills ``Episode.value`` because this teacher declares
-``needs = {"value"}``. Without one, the episode's discounted return
-(``episode.extra["discounted_return"]`` when the student records it, else the plain
-return) stands in; diagnostics count which source was used.
+Value estimates: the runner fills ``Episode.value`` and ``Episode.extra["discounted_return"]``
+(the student's gamma, raw rewards) because this teacher declares ``needs = {"value"}``.
+Without a value (a student with neither a state-value function nor Q critics), the
+episode's discounted return stands in (else the plain return); diagnostics count which
+source was used.
 """
 
 from __future__ import annotations
@@ -53,6 +86,7 @@ from teachers.base import Episode, Teacher
 from teachers.expert import ExpertKnowledge
 
 VALUE_SOURCES = ("value", "discounted_return", "return")
+OPTIMIZERS = ("natural_gradient", "slsqp")
 
 
 def gaussian_kl(mu0: torch.Tensor, chol0: torch.Tensor, mu1: torch.Tensor, chol1: torch.Tensor) -> torch.Tensor:
@@ -127,15 +161,29 @@ class SPDL(Teacher):
         seed: seed of the teacher's generator.
         expert: expert knowledge (required): ``initial`` and ``target`` Gaussians, each
             with ``mean`` and ``std``.
-        offset: env steps before the first update. Default 200_000 (TMA).
-        update_period: env steps between updates. Default 50_000 (TMA).
-        alpha_offset: updates with ``alpha = 0`` before the target pull starts. Default 10 (TMA).
-        zeta: the target pull as a fraction of the expected value. Default 0.25 (TMA).
-        max_kl: trust region ``KL(p_new || p_old)`` per update. Default 0.1 (TMA).
+        offset: env steps before the first update. Default 200_000 (TMA's benchmark).
+        update_period: env steps between updates; the updates fall on the multiples of it
+            from ``offset`` on (TMA: ``step >= offset and step % period == 0``). Default
+            50_000 (TMA's benchmark).
+        alpha_offset: the target pull starts at this update (TMA counts updates from 1 and
+            sets ``alpha = 0`` while the count is below it: updates 1..9 have none, the 10th
+            has). Default 10 (TMA's benchmark).
+        zeta: the target pull as a fraction of the expected performance. Default 0.25 (TMA's benchmark).
+        max_kl: trust region per update. Default 0.1 (TMA's benchmark).
+        use_avg_performance: the performance in alpha is the mean discounted return of the
+            episodes since the last update (TMA's benchmark passes ``--use_avg_performance``);
+            ``False``: the mean value ``V(c_k)`` of the contexts (TMA's code default).
+            Default ``True``.
+        max_contexts: most contexts kept for an update, the newest (TMA's
+            ``max_context_buffer_size``). Default 1000.
+        optimizer: ``"natural_gradient"``: TMA's one conjugate-gradient step
+            (:meth:`_natural_gradient_step`); ``"slsqp"``: the constrained problem solved
+            to its optimum (module doc). Default ``"natural_gradient"`` (TMA).
         std_lower_bound: optional floor on each dimension's std (unit-cube scale), applied
-            after an update. Default ``None`` (TMA's setting used none).
-        min_contexts: fewest episodes in a period to attempt an update. Default 10 (ours:
-            an importance-weighted estimate from fewer is noise).
+            after an update. Default ``None`` (TMA's benchmark used none).
+        min_contexts: fewest contexts to attempt an update; fewer wait for the next one.
+            Default 10 (ours: TMA updates from one; an importance-weighted estimate from
+            fewer than 10 is noise).
     """
 
     name = "spdl"
@@ -151,6 +199,9 @@ class SPDL(Teacher):
         alpha_offset: int = 10,
         zeta: float = 0.25,
         max_kl: float = 0.1,
+        use_avg_performance: bool = True,
+        max_contexts: int = 1000,
+        optimizer: str = "natural_gradient",
         std_lower_bound: float | None = None,
         min_contexts: int = 10,
     ) -> None:
@@ -165,11 +216,18 @@ class SPDL(Teacher):
             raise TeachBenchError("teacher.max_kl", f"must be > 0, got {max_kl}")
         if zeta < 0:
             raise TeachBenchError("teacher.zeta", f"must be >= 0, got {zeta}")
+        if optimizer not in OPTIMIZERS:
+            raise TeachBenchError("teacher.optimizer", f"unknown optimizer {optimizer!r}", list(OPTIMIZERS))
+        if int(max_contexts) < 1:
+            raise TeachBenchError("teacher.max_contexts", f"must be >= 1, got {max_contexts}")
         self.offset = int(offset)
         self.update_period = int(update_period)
         self.alpha_offset = int(alpha_offset)
         self.zeta = float(zeta)
         self.max_kl = float(max_kl)
+        self.use_avg_performance = bool(use_avg_performance)
+        self.max_contexts = int(max_contexts)
+        self.optimizer = str(optimizer)
         self.std_lower_bound = None if std_lower_bound is None else float(std_lower_bound)
         self.min_contexts = int(min_contexts)
 
@@ -179,15 +237,23 @@ class SPDL(Teacher):
         self.target_mu = target.mean.copy()  # type: ignore[union-attr]
         self.target_cov = np.diag(target.std**2)  # type: ignore[union-attr,operator]
 
-        self.contexts: list[list[float]] = []  # unit-cube tasks played in this period
-        self.values: list[float] = []
+        # since the last update (TMA's buffers, emptied only when an update happens)
+        self.contexts: list[list[float]] = []  # unit-cube tasks, the newest max_contexts
+        self.values: list[float] = []  # their V(c_k)
+        self.performances: list[float] = []  # every episode's discounted return (alpha)
         self.steps = 0  # env steps seen (max of global_step and summed lengths)
-        self.period_start = 0
+        self.next_update = self._first_update()
         self.n_iterations = 0
         self.alpha = 0.0
         self.last_kl_step = 0.0
         self.last_mean_value = float("nan")
+        self.last_performance = float("nan")
         self.source_counts = [0, 0, 0]
+
+    def _first_update(self) -> int:
+        """The first multiple of ``update_period`` at or after ``offset`` (TMA counts steps
+        from 1, so never step 0)."""
+        return max(-(-self.offset // self.update_period), 1) * self.update_period
 
     # -- sampling -----------------------------------------------------------------------
     def _sample(self) -> Task:
@@ -213,7 +279,7 @@ class SPDL(Teacher):
             self._record(episode, context)
 
     def _record(self, episode: Episode, context: list[float]) -> None:
-        """Keep one episode's context and value; at the end of a period, update."""
+        """Keep one episode's context, value and performance; at a scheduled step, update."""
         value, source = self._value(episode)
         if value is None:
             return
@@ -221,12 +287,26 @@ class SPDL(Teacher):
         self.steps = max(int(episode.global_step), self.steps + int(episode.length))
         self.contexts.append(context)
         self.values.append(value)
-        if self.steps - self.period_start < self.update_period:
+        if len(self.values) > self.max_contexts:  # TMA's buffer keeps the newest
+            del self.contexts[0], self.values[0]
+        self.performances.append(self._performance(episode))
+        if self.steps < self.next_update:
             return
-        self.period_start = self.steps
-        if self.steps >= self.offset and len(self.values) >= self.min_contexts:
-            self._step_distribution(np.asarray(self.contexts), np.asarray(self.values))
-        self.contexts, self.values = [], []
+        # the next scheduled step after this one (an episode spanning several gives one update)
+        self.next_update = (self.steps // self.update_period + 1) * self.update_period
+        if len(self.values) >= self.min_contexts:
+            self._step_distribution(np.asarray(self.contexts), np.asarray(self.values),
+                                    float(np.mean(self.performances)))
+            self.contexts, self.values, self.performances = [], [], []
+
+    @staticmethod
+    def _performance(episode: Episode) -> float:
+        """TMA's per-episode performance for alpha: the discounted return (the student
+        records it in ``extra``), else the return."""
+        disc = episode.extra.get("discounted_return")
+        if disc is not None and math.isfinite(float(disc)):
+            return float(disc)
+        return float(episode.episode_return)
 
     def _value(self, episode: Episode) -> tuple[float | None, int]:
         if episode.value is not None:
@@ -240,8 +320,9 @@ class SPDL(Teacher):
             return None, source
         return v, source
 
-    def _step_distribution(self, contexts: np.ndarray, values: np.ndarray) -> None:
-        """One SPDL update: the constrained optimisation of the module docstring."""
+    def _step_distribution(self, contexts: np.ndarray, values: np.ndarray, performance: float = math.nan) -> None:
+        """One SPDL update: the constrained optimisation of the module docstring;
+        ``performance``: the mean discounted return since the last update (alpha's)."""
         d = self.task_space.ndim
         mu_old, mu_t = np.asarray(self.mu, dtype=np.float64), np.asarray(self.target_mu, dtype=np.float64)
         chol_old, chol_t = np.linalg.cholesky(self.cov), np.linalg.cholesky(self.target_cov)
@@ -253,11 +334,13 @@ class SPDL(Teacher):
 
         mean_value = float(v.mean())
         self.last_mean_value = mean_value
-        if self.n_iterations < self.alpha_offset:
+        self.last_performance = performance
+        if self.n_iterations + 1 < self.alpha_offset:  # TMA counts this update as n_iterations + 1
             alpha = 0.0
         else:
-            kl_target = kl_and_grad(mu_old, chol_old, mu_t, inv_t)[0]
-            alpha = self.zeta * max(mean_value, 0.0) / max(kl_target, 1e-8)
+            perf = performance if self.use_avg_performance and math.isfinite(performance) else mean_value
+            kl_target = kl_and_grad(mu_old, chol_old, mu_t, inv_t)[0]  # KL(p_old || target)
+            alpha = min(self.zeta * max(perf, 0.0) / max(kl_target, 1e-10), 1e5)
         self.alpha = alpha
 
         rows, cols = np.tril_indices(d)
@@ -312,27 +395,32 @@ class SPDL(Teacher):
                 grad = -pack_grad(x, k_mu, k_chol)
             return grad if np.all(np.isfinite(grad)) else np.zeros_like(x)
 
-        try:
-            result = minimize(objective, x0, jac=True, method="SLSQP",
-                              constraints=[{"type": "ineq", "fun": trust, "jac": trust_jac}],
-                              options={"maxiter": 100, "ftol": 1e-8})
-            x = result.x if np.all(np.isfinite(result.x)) else x0
-        except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
-            x = x0
-        # SLSQP may end a hair outside the trust region: bisect for the largest step
-        # toward its answer that keeps KL(p_new || p_old) <= max_kl (KL is 0 at x0)
-        candidate = x
-        if trust(x) < 0.0:
-            lo, hi = 0.0, 1.0
-            for _ in range(50):
-                mid = 0.5 * (lo + hi)
-                if trust(x0 + mid * (x - x0)) >= 0.0:
-                    lo = mid
-                else:
-                    hi = mid
-            candidate = x0 + lo * (x - x0)
-        mu_new, chol_new = unpack(candidate)
-        self.last_kl_step = kl_and_grad(mu_new, chol_new, mu_old, inv_old)[0]
+        if self.optimizer == "natural_gradient":
+            candidate = self._natural_gradient_step(x0, objective, unpack, mu_old, chol_old)
+            mu_new, chol_new = unpack(candidate)
+            self.last_kl_step = kl_and_grad(mu_old, chol_old, mu_new, tril_inverse(chol_new))[0]  # KL(old || new)
+        else:
+            try:
+                result = minimize(objective, x0, jac=True, method="SLSQP",
+                                  constraints=[{"type": "ineq", "fun": trust, "jac": trust_jac}],
+                                  options={"maxiter": 100, "ftol": 1e-8})
+                x = result.x if np.all(np.isfinite(result.x)) else x0
+            except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
+                x = x0
+            # SLSQP may end a hair outside the trust region: bisect for the largest step
+            # toward its answer that keeps KL(p_new || p_old) <= max_kl (KL is 0 at x0)
+            candidate = x
+            if trust(x) < 0.0:
+                lo, hi = 0.0, 1.0
+                for _ in range(50):
+                    mid = 0.5 * (lo + hi)
+                    if trust(x0 + mid * (x - x0)) >= 0.0:
+                        lo = mid
+                    else:
+                        hi = mid
+                candidate = x0 + lo * (x - x0)
+            mu_new, chol_new = unpack(candidate)
+            self.last_kl_step = kl_and_grad(mu_new, chol_new, mu_old, inv_old)[0]  # KL(new || old)
         self.mu = mu_new.copy()
         self.cov = chol_new @ chol_new.T
         if self.std_lower_bound is not None:
@@ -341,6 +429,73 @@ class SPDL(Teacher):
             self.cov = self.cov * np.outer(scale, scale)
         self.n_iterations += 1
 
+    def _natural_gradient_step(self, x0: np.ndarray, objective: Any, unpack: Any,
+                               mu_old: np.ndarray, chol_old: np.ndarray) -> np.ndarray:
+        """TMA's ``cg_step``: one natural-gradient step of the objective, in TMA's parameters.
+
+        TMA's parameters are the mean and log-Cholesky factor in the env's units; ours are
+        the same in the unit cube, an affine map ``theta_env = J theta + c`` with ``J``
+        diagonal (the range for a mean or an off-diagonal entry of its row, 1 for a log
+        diagonal), so gradients divide by ``J`` and the Fisher matrix by ``J J^T``. TMA's
+        Fisher-vector products are the Hessian of ``KL(p_old || p)`` at ``p_old``; here the
+        same matrix comes whole from torch's autograd (a Gaussian's KL has the same Hessian
+        in both directions there). Then TMA's conjugate gradient (10 iterations, damping
+        ``1e-2``, residual tolerance ``1e-10``), the step scaled so that
+        ``1/2 s^T (F + 1e-2 I) s = max_kl``, and up to 10 halvings until
+        ``KL(p_old || p_new) <= 1.5 max_kl`` or the objective did not fall; none: no move.
+        A gradient of norm below ``1e-10`` skips the step (TMA: "skipping gradient step")."""
+        d = mu_old.shape[0]
+        rows, cols = np.tril_indices(d)
+        span = np.asarray(self.task_space.high, dtype=np.float64) - np.asarray(self.task_space.low, dtype=np.float64)
+        jac = np.concatenate([span, np.where(rows == cols, 1.0, span[rows])])
+        loss0, grad0 = objective(x0)
+        with np.errstate(all="ignore"):  # degenerate feedback (huge values) must not warn
+            g = -grad0 / jac  # ascent direction of the objective, in TMA's parameters
+            if not np.all(np.isfinite(g)) or not np.isfinite(g @ g) or np.linalg.norm(g) < 1e-10:
+                return x0
+        t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        mu_o, chol_o = t(mu_old), t(chol_old)
+        diag_idx = torch.as_tensor(np.flatnonzero(rows == cols))
+
+        def kl_from_old(x: torch.Tensor) -> torch.Tensor:
+            chol = torch.zeros((d, d), dtype=torch.float64)
+            entries = x[d:].clone()
+            entries[diag_idx] = torch.exp(entries[diag_idx])
+            chol = chol.index_put((torch.as_tensor(rows), torch.as_tensor(cols)), entries)
+            return gaussian_kl(x[:d], chol, mu_o, chol_o)
+
+        fisher = torch.autograd.functional.hessian(kl_from_old, t(x0)).numpy() / np.outer(jac, jac)
+        damped = fisher + 1e-2 * np.eye(fisher.shape[0])
+        # conjugate gradient on (F + 1e-2 I) s = g, as TMA's _conjugate_gradient
+        p, r, step = g.copy(), g.copy(), np.zeros_like(g)
+        with np.errstate(all="ignore"):
+            r2 = r @ r
+            for _ in range(10):
+                z = damped @ p
+                v = r2 / (p @ z)
+                step += v * p
+                r -= v * z
+                r2_new = r @ r
+                p = r + (r2_new / r2) * p
+                r2 = r2_new
+                if r2 < 1e-10:
+                    break
+            full = step / np.sqrt(0.5 * step @ (damped @ step) / self.max_kl)
+        if not np.all(np.isfinite(full)):
+            return x0
+        scale = 1.0
+        for _ in range(10):  # TMA's line search
+            x = x0 + scale * full / jac
+            loss, _ = objective(x)  # minus TMA's objective (1e10 where it is not finite)
+            mu_new, chol_new = unpack(x)
+            with np.errstate(all="ignore"):
+                kl = kl_and_grad(mu_old, chol_old, mu_new, tril_inverse(chol_new))[0]
+            improved = loss < 1e10 and loss <= loss0  # TMA: new objective - old >= 0
+            if (math.isfinite(kl) and kl <= 1.5 * self.max_kl) or improved:
+                return x
+            scale *= 0.5
+        return x0
+
     # -- state --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {
@@ -348,10 +503,13 @@ class SPDL(Teacher):
             "cov": self.cov.tolist(),
             "contexts": [list(c) for c in self.contexts],
             "values": list(self.values),
-            "steps": [self.steps, self.period_start, self.n_iterations],
+            "performances": list(self.performances),
+            "steps": [self.steps, self.next_update, self.n_iterations],
+            "schedule": "multiples",
             "alpha": self.alpha,
             "last_kl_step": self.last_kl_step,
             "last_mean_value": self.last_mean_value,
+            "last_performance": self.last_performance,
             "source_counts": list(self.source_counts),
         }
 
@@ -360,10 +518,14 @@ class SPDL(Teacher):
         self.cov = np.asarray(state["cov"], dtype=np.float64)
         self.contexts = [[float(x) for x in c] for c in state["contexts"]]
         self.values = [float(v) for v in state["values"]]
-        self.steps, self.period_start, self.n_iterations = (int(v) for v in state["steps"])
+        self.steps, self.next_update, self.n_iterations = (int(v) for v in state["steps"])
+        if state.get("schedule") != "multiples":  # a checkpoint before the TMA audit: [steps, period start, n]
+            self.next_update = max(self._first_update(), (self.steps // self.update_period + 1) * self.update_period)
+        self.performances = [float(v) for v in state.get("performances", [])]
         self.alpha = float(state["alpha"])
         self.last_kl_step = float(state["last_kl_step"])
         self.last_mean_value = float(state["last_mean_value"])
+        self.last_performance = float(state.get("last_performance", math.nan))
         self.source_counts = [int(v) for v in state["source_counts"]]
 
     def kl_to_target(self) -> float:
@@ -379,6 +541,7 @@ class SPDL(Teacher):
             "kl_to_target": self.kl_to_target(),
             "kl_last_step": self.last_kl_step,
             "mean_value": self.last_mean_value,
+            "mean_performance": self.last_performance,
             "env_steps": self.steps,
         }
         for i, name in enumerate(self.task_space.names):

@@ -50,7 +50,7 @@ from students.regret import attach_teacher_needs, replay_budget_warning
 from students.reset import with_student_reset
 from students.split_update import with_split_update
 from students.threads import pin_threads
-from students.values import InitialValueTracker
+from students.values import InitialValueTracker, supports_initial_value
 from students.vec import make_vec_env
 from teachers.base import Episode
 from teachers.protocol import make_protocol_teacher
@@ -647,7 +647,7 @@ def _attach_needs(tr: _Training) -> Any:
     tr.curriculum = curriculum
     tr.start_counters()
     callback = CurriculumCallback(curriculum, periodic=[tr.periodic], at_rollout_start=[tr.checkpoint])
-    if "value" in teacher.needs and hasattr(model.policy, "predict_values"):
+    if "value" in teacher.needs and supports_initial_value(model):  # PPO's V, SAC's soft V (students/values.py)
         callback.value_tracker = InitialValueTracker(model, tr.env.vec.num_envs)
         curriculum.episode_hooks.append(callback.value_tracker.hook)
     attachment = attach_teacher_needs(teacher, model, curriculum, callback)  # regret, PLR⊥ masking, antagonist
