@@ -166,7 +166,7 @@ def _goal_gan(seed: int = 3) -> GoalGAN:
 
 def _setter(seed: int = 3) -> SetterSolver:
     return SetterSolver(SPACE, seed=seed, expert=NET_EK, update_period=40, judge_hidden=[32], setter_hidden=32,
-                        n_coupling_layers=2, n_train_steps=5, batch_size=32)
+                        n_blocks=1, n_train_steps=5, batch_size=32)
 
 
 def _same_up_to_float32(make) -> None:  # noqa: ANN001
