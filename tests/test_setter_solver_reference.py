@@ -62,7 +62,7 @@ def test_setter_size_for_a_2d_task_space():
     nets = 18 nets: 453,906."""
     flow = ConditionalRealNVP(2, hidden=64)
     assert len(flow.layers) == 9
-    assert n_params(flow.layers[0].s_net) == 25_217
+    assert n_params(flow.layers[0].nets) == 2 * 25_217  # the scale and the shift network
     assert n_params(flow) == 18 * 25_217 == 453_906
 
 
