@@ -35,6 +35,11 @@ Where we differ from TMA, and why:
   the teacher's seed; ours draw from the teacher's generator.
 - Rewards: raw by default, as TMA's benchmark runs (no ``--scale_reward``);
   ``reward_bounds`` clips and scales to [0, 1], TMA's ``scale_reward``.
+
+The ALP-GMM paper's version (teachDeepRL's ``CovarGMM``) is the same algorithm with other
+settings: fit every 250 episodes, ``k`` 2..10, 20 % uniform tasks, rewards clipped and
+scaled from (-150, 350) to [0, 1]: ``fit_rate=250, max_k=10, random_task_ratio=0.2,
+reward_bounds=[-150, 350]``.
 """
 
 from __future__ import annotations

@@ -137,3 +137,14 @@ def test_aic_counts_the_parameters_of_a_full_covariance_mixture():
     points have d = 4: k = 2 gives 2*10 + 2*4 + 1 = 29, k = 14 gives 140 + 56 + 13 = 209."""
     assert n_parameters(2, 4) == 29
     assert n_parameters(14, 4) == 209
+
+
+def test_teachdeeprl_reward_scaling():
+    """teachDeepRL's controller: ``np.interp(r, (-150, 350), (0, 1))``, which clips: returns
+    -200, -150, 100, 350, 400 reach the teacher as 0, 0, 0.5, 1, 1."""
+    t = CovarGMM(SPACE, fit_rate=250, max_k=10, random_task_ratio=0.2, reward_bounds=[-150, 350])
+    for r in (-200.0, -150.0, 100.0, 350.0, 400.0):
+        play(t, {"height": 1.0, "spacing": 3.0}, r)
+    np.testing.assert_allclose(t.fit_points()[:, 3], [0.0, 0.0, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(t.fit_points()[:, 2], np.arange(5) / 250)
+    assert t.refitter.ks == list(range(2, 11))  # np.arange(2, 11, 1)
