@@ -15,7 +15,9 @@ benchmark line ``--ss_update_frequency 50 --setter_loss_noise_ub 0.1 --setter_hi
   width 64, ``Linear``) of the fixed coordinates and ``f``; the scale is ``0.01 +
   softplus(s)`` with TMA's slowly decaying softplus. A sigmoid maps the result into the
   unit cube, which is rescaled to the task box. For a 2-D task space that is 9 couplings,
-  18 networks of 25,217 parameters: 453,906.
+  18 networks of 25,217 parameters: 453,906. Untrained (Sonnet's initialisation, no
+  zero-initialised last layer), each coupling scales by ~0.3, so the first tasks lie close
+  together near the cube's centre and ``f`` means little until training spreads them.
 - **Judge**: an MLP with ReLUs, goal (unit cube) -> logit of success. TMA passes hidden
   sizes 64-64-64 but builds ``MLP(sizes[1:])`` over ``sizes + [1]``, so its judge has two
   hidden layers of 64: that is what we build.
@@ -40,7 +42,7 @@ Where we differ from TMA, and why:
   (lr 3e-4) per round on the round's 50 episodes and then empties its buffer; we take
   ``n_train_steps = 50`` steps (lr 1e-3) on minibatches of 128 from the last 2000 episodes,
   because one step per 50 episodes barely moves the networks at the budgets we run (a few
-  million steps: a few hundred steps in all). ``n_train_steps=1, batch_size=None, lr=3e-4,
+  million env steps: tens to hundreds of gradient steps in all). ``n_train_steps=1, batch_size=None, lr=3e-4,
   buffer_size=50`` is TMA's schedule exactly (every round then sees exactly its own episodes).
 - float32 on CPU (TMA: float64); goals whose latents are inferred are clamped into
   ``[1e-6, 1 - 1e-6]`` so that the logit stays finite in float32, and ``f`` into
