@@ -1,7 +1,7 @@
 """What a GoalGAN / Setter-Solver training round costs the training loop's process (issue 18).
 
 A round (GoalGAN: ``n_gan_iterations`` = 250 GAN steps per 100 labelled goals; Setter-Solver:
-``n_train_steps`` = 50 steps of judge and setter per 50 episodes; TMA's settings) comes every
+``n_train_steps`` = 50 steps of judge and setter per 50 episodes, ours; TMA takes one) comes every
 few vector steps at 1024 envs. With ``train_lag=0`` (the papers) the loop pays the whole round
 at its boundary. With ``train_lag=1`` (``teachers/refit.py``) the round trains in a worker and
 the loop pays, per round:

@@ -2,17 +2,44 @@
 
 Learning progress is read from a mixture fitted on ``[task, time, reward]``: a component
 whose reward grows with time inside the window is a region where the student improves.
-Steps (docs/references.md#covar-gmm, TMA benchmark settings):
+Steps, as TeachMyAgent's ``CovarGMM`` computes them with its benchmark settings
+(docs/references.md#covar-gmm):
 
-1. Tasks in the TaskSpace's unit cube; after each episode store ``(task, reward)``.
-2. Bootstrap: the first ``fit_rate`` tasks are uniform.
-3. Every ``fit_rate`` episodes, on the last ``fit_rate`` episodes build points
-   ``[task, relative time in the window (0..1), reward]`` and fit full-covariance GMMs for
-   ``k`` in ``min_k..max_k``, keeping the lowest AIC (:mod:`teachers.gmm_fit`).
-4. A component's learning progress is its time–reward covariance, kept only where positive.
-5. Sample: with probability ``random_task_ratio`` (or before any fit) uniform; otherwise a
-   component with probability proportional to its LP (uniform if all are zero), a draw
-   from its Gaussian, time and reward coordinates dropped, clipped into the cube.
+1. After each episode store ``(task, reward)`` and stamp the episode with its *relative
+   time in its batch*: ``(index mod fit_rate) / fit_rate``, so a batch's times are
+   ``0, 1/fit_rate, ..., (fit_rate - 1)/fit_rate``.
+2. Bootstrap: the first ``fit_rate`` tasks are uniform (or, at expert knowledge "high",
+   drawn from the easy-task Gaussian: :class:`teachers.protocol.ExpertBootstrap`).
+3. Every ``fit_rate`` episodes, on the last ``fit_rate`` points
+   ``[task, time, reward]`` fit full-covariance GMMs for ``k`` in ``min_k..max_k``
+   (TMA's ``--min_k 2 --max_k 15``, an exclusive range: 2..14) and keep the lowest AIC
+   (:mod:`teachers.gmm_fit`). Only the last batch enters a fit; older episodes are not kept.
+4. A component's learning progress is its time–reward covariance, kept only where positive
+   (``max(0, cov[time, reward])``; TMA's ``absolute_lp`` variant, ``|cov|``, is off in its
+   benchmark and not offered here).
+5. Sample: with probability ``random_task_ratio`` (10 %, or before any fit) uniform;
+   otherwise a component with probability proportional to its LP (uniform over components
+   if all are zero), a draw from its Gaussian, time and reward coordinates dropped,
+   clipped into the box.
+
+Where we differ from TMA, and why:
+
+- Task coordinates are the TaskSpace's unit cube, TMA's are the task's own units. The
+  map is affine per axis, so the model and the time–reward covariance that drives
+  sampling are the same in exact EM; what differs is the k-means initialisation and
+  ``reg_covar``, which act on Euclidean distances and so on the axes' scales. The unit
+  cube keeps every task axis on the scale of the time axis, as for ALP-GMM.
+- The mixture fit is the shared, guarded one of :mod:`teachers.gmm_fit` (numpy EM by
+  default, sklearn on request; a ``k`` whose fit fails is skipped and, if all fail, the
+  previous mixture is kept, where TMA's sklearn call would raise). TMA seeds every fit with
+  the teacher's seed; ours draw from the teacher's generator.
+- Rewards: raw by default, as TMA's benchmark runs (no ``--scale_reward``);
+  ``reward_bounds`` clips and scales to [0, 1], TMA's ``scale_reward``.
+
+The ALP-GMM paper's version (teachDeepRL's ``CovarGMM``) is the same algorithm with other
+settings: fit every 250 episodes, ``k`` 2..10, 20 % uniform tasks, rewards clipped and
+scaled from (-150, 350) to [0, 1]: ``fit_rate=250, max_k=10, random_task_ratio=0.2,
+reward_bounds=[-150, 350]``.
 """
 
 from __future__ import annotations
@@ -115,10 +142,17 @@ class CovarGMM(Teacher):
                 self.refit()
 
     def fit_points(self) -> np.ndarray:
-        """``[task, relative time, reward]`` for the window (time 0 = oldest, 1 = newest)."""
+        """``[task, relative time, reward]`` for the window.
+
+        An episode's time is its position in its batch of ``fit_rate`` episodes over
+        ``fit_rate``, as TMA stamps it on arrival: ``(index mod fit_rate) / fit_rate``. At a
+        refit the window is exactly one batch, so its times are ``0, 1/fit_rate, ...,
+        (fit_rate - 1)/fit_rate``.
+        """
         data = np.asarray(self.window)
         n = data.shape[0]
-        time = np.arange(n) / max(n - 1, 1)
+        index = np.arange(self.n_episodes - n, self.n_episodes)
+        time = (index % self.fit_rate) / self.fit_rate
         return np.column_stack([data[:, :-1], time, data[:, -1]])
 
     def refit(self) -> None:

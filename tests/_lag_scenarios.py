@@ -3,8 +3,9 @@
 ``record(name)`` plays a teacher against a synthetic student through both APIs (per
 episode and batched) and returns every task it handed out and a digest of its checkpoint
 state. ``tests/data/train_lag_reference.json`` holds what the code before ``train_lag``
-existed gave (``python -m tests._lag_scenarios`` rewrites it): ``train_lag=0`` must
-reproduce it exactly.
+existed gave (``python -m tests._lag_scenarios`` rewrites it; Setter-Solver's entry was
+regenerated when its setter, judge and losses were made TeachMyAgent's): ``train_lag=0``
+must reproduce it exactly.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def test_fit_points_are_task_relative_time_and_reward_of_the_window():
         play(t, {"a": 0.4 * (i % 10), "b": 0.5}, float(i))
     pts = t.fit_points()  # window = last 10 episodes (4..13)
     assert pts.shape == (10, 4)
-    np.testing.assert_allclose(pts[:, 2], np.linspace(0, 1, 10))
+    np.testing.assert_allclose(pts[:, 2], [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.0, 0.1, 0.2, 0.3])  # (j mod 10) / 10
     np.testing.assert_allclose(pts[:, 3], np.arange(4, 14))
     np.testing.assert_allclose(pts[:, 0], [0.1 * (i % 10) for i in range(4, 14)])
     assert t.n_fits == 1 and t.gmm is not None  # refit after 10 episodes only

@@ -20,7 +20,7 @@ TOY_EK = OmegaConf.to_container(
         ("adr", {}, "expansions", lambda v: v > 0),
         ("spdl", {"offset": 500, "update_period": 250}, "iterations", lambda v: v > 0),
         ("goal_gan", {"pretrain_iterations": 50, "n_gan_iterations": 20}, "gan_updates", lambda v: v == 15),
-        ("setter_solver", {"n_train_steps": 4}, "rounds", lambda v: v == 60),
+        ("setter_solver", {"n_train_steps": 4, "n_blocks": 1}, "rounds", lambda v: v == 60),
     ],
 )
 def test_runs_on_the_simulated_student(name, params, diagnostic, expected):

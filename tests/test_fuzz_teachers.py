@@ -49,7 +49,7 @@ HUGE_DIM_PARAMS: dict[str, dict[str, Any]] = {
     "spdl": {"update_period": 250},
     "goal_gan": {"update_size": 8, "n_gan_iterations": 3, "generator_hidden": [16], "discriminator_hidden": [16],
                  "batch_size": 8, "pretrain_samples": 16, "pretrain_iterations": 3},
-    "setter_solver": {"update_period": 8, "judge_hidden": [16], "setter_hidden": 16, "n_coupling_layers": 2,
+    "setter_solver": {"update_period": 8, "judge_hidden": [16], "setter_hidden": 16, "n_blocks": 1,
                       "n_train_steps": 3, "batch_size": 8, "buffer_size": 64},
     "plr": {"buffer_size": 8, "min_fill": 0.25},
     "plr_robust": {"buffer_size": 8, "min_fill": 0.25},
