@@ -100,3 +100,11 @@ def test_sampling_plot_draws_samples_and_alp_coloured_gaussians(tmp_path):
     with pytest.raises(TeachBenchError, match="toy.n_dims"):
         plot_sampling("random", episodes=10, toy={"n_dims": 1})
     assert gmm_components(object()) == []
+
+
+def test_the_track_runs_setter_solver_on_teachmyagents_own_schedule(compose):
+    # TeachMyAgent's setter_solver.py: one Adam step (lr 3e-4) per round of ss_update_frequency=50
+    # episodes, on that round's episodes, then the buffer is emptied
+    p = compose(config_name="track").teachers.setter_solver.params
+    assert (p.n_train_steps, p.batch_size, p.lr, p.buffer_size) == (1, None, 3e-4, 50)
+    assert p.update_period == 50
