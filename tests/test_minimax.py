@@ -32,6 +32,8 @@ from teachers.base import Episode
 from teachers.paired import PAIRED, Minimax, level_regret, minimax_return
 from teachers.registry import make_teacher
 
+from tests._scripted_designer import ScriptedDesigner as _ScriptedDesigner
+
 SMALL = {"conv_filters": 4, "lstm_hidden": 16, "head_hidden": 8, "time_embed": 4}
 
 
@@ -45,32 +47,6 @@ def test_reward_is_minus_the_protagonists_best_return():
     assert minimax_return([0.0, 0.0]) == 0.0
     # dcd's max_return of a process with no finished episode is its zeros initialisation: -0 = 0
     assert minimax_return([]) == 0.0
-
-
-class _ScriptedDesigner:
-    """The adversary's interface with fixed levels (teacher-only tests)."""
-
-    def __init__(self, levels: list[str]) -> None:
-        self.levels = levels
-        self.next = 0
-        self.learned: list[tuple[int, list[float]]] = []
-
-    def design(self):
-        batch, self.next = self.next, self.next + 1
-        return batch, list(self.levels), [Level.from_string(t).stats() for t in self.levels]
-
-    def learn(self, batch, rewards):
-        self.learned.append((batch, list(rewards)))
-        return True
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-    def diagnostics(self):
-        return {}
 
 
 def test_a_level_is_scored_once_the_protagonist_alone_has_played_it():

@@ -22,6 +22,8 @@ from teachers.base import Episode
 from teachers.paired import PAIRED, level_regret
 from teachers.registry import make_teacher
 
+from tests._scripted_designer import ScriptedDesigner as _ScriptedDesigner
+
 SMALL = {"conv_filters": 4, "lstm_hidden": 16, "head_hidden": 8, "time_embed": 4}
 
 
@@ -58,34 +60,6 @@ def test_regret_formula_on_a_worked_case():
     assert level_regret([0.8, 0.8], [0.1, 0.5]) == 0.0
     with pytest.raises(TeachBenchError):
         level_regret([], [0.1])
-
-
-class _ScriptedDesigner:
-    """A designer with the adversary's interface whose levels are fixed (teacher-only tests)."""
-
-    def __init__(self, levels: list[str]) -> None:
-        self.levels = levels
-        self.next = 0
-        self.learned: list[tuple[int, list[float]]] = []
-
-    def design(self):
-        batch = self.next
-        self.next += 1
-        stats = [Level.from_string(t).stats() for t in self.levels]
-        return batch, list(self.levels), stats
-
-    def learn(self, batch, regrets):
-        self.learned.append((batch, list(regrets)))
-        return True
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-    def diagnostics(self):
-        return {}
 
 
 def _episode(task, ret, i):
