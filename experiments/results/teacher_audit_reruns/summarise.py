@@ -1,13 +1,15 @@
-"""ADR and SPDL after their TeachMyAgent fidelity fixes (session 9): the leaderboard's rows again.
+"""ADR, SPDL, Covar-GMM and Setter-Solver after their TeachMyAgent fidelity fixes (session 9):
+the leaderboard's rows again.
 
-The baseline leaderboard's ADR and SPDL rows were made by the implementations before the
+The baseline leaderboard's rows of these four teachers were made by the implementations before the
 audit against TeachMyAgent's code (``leaderboard/README.md`` says what changed). This
 folder's ``runs.tar.gz`` holds the same rows rerun with the fixed code, with each row's
 own command:
 
-    teachbench experiment=baseline_webform teacher=adr,spdl hydra/launcher=cores
-    teachbench experiment=baseline_gridworld teacher=adr,spdl hydra/launcher=cores
-    teachbench-track name=track_full "only=[random,adr,spdl]" seeds=10 write_episodes=false
+    teachbench experiment=baseline_webform teacher=adr,spdl,covar_gmm,setter_solver hydra/launcher=cores
+    teachbench experiment=baseline_gridworld teacher=adr,spdl,covar_gmm,setter_solver hydra/launcher=cores
+    teachbench-track name=track_full "only=[random,adr,spdl,covar_gmm,setter_solver]" seeds=10 workers=1 \
+        write_episodes=false
 
 This script puts them beside the committed Random runs of the same rows (the leaderboard's
 device and local tarballs: ``call2_gridworld`` for the maze, ``local_web`` for the web
@@ -15,7 +17,7 @@ forms; the track reruns its own Random, which matches the committed one to the d
 builds the leaderboard's table with the leaderboard's own code, so P(> random) is the
 statistic of ``leaderboard/leaderboard.md``. It prints that table beside the committed rows.
 
-    python experiments/results/adr_spdl_fixed_2026-11-30/summarise.py
+    python experiments/results/teacher_audit_reruns/summarise.py
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def table(runs_tarball: Path = HERE / "runs.tar.gz") -> pd.DataFrame:
 def committed() -> pd.DataFrame:
     """The same rows as ``leaderboard/leaderboard.csv`` has them (made before the fixes)."""
     board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv")
-    keep = board["teacher"].isin(["random", "adr", "spdl"]) & board["experiment"].isin(["baseline", "track_full"])
+    keep = (board["teacher"].isin(["random", "adr", "spdl", "covar_gmm", "setter_solver"])
+            & board["experiment"].isin(["baseline", "track_full"]))
     return board[keep]
 
 
