@@ -85,3 +85,20 @@ def test_the_table_is_the_per_seed_evaluations_worked_out_by_hand():
     assert (held["solved_pct"].round(6) % 1 == 0).all() and (held["solved_pct"].round(6) % 10 != 0).any()
     # PLR's curriculum ran: about half its episodes replayed from a full 4000-level buffer
     assert len(diag) == 5 and diag["replay_fraction"].between(0.45, 0.5).all() and (diag["buffer_fill"] == 1).all()
+
+
+def test_the_audit_reruns_table_uses_the_committed_random_runs_and_says_what_the_readme_says():
+    summarise = _load(RESULTS / "teacher_audit_reruns" / "summarise.py")
+    new = summarise.table().set_index(["experiment", "env", "teacher"])
+    old = summarise.committed().set_index(["experiment", "env", "teacher"])
+    for row in (("baseline", "gridworld", "random"), ("baseline", "webform", "random"),
+                ("track_full", "toy-default", "random")):  # the same Random runs (the track reran its own)
+        assert new.loc[row, "final_mastered_mean"] == pytest.approx(old.loc[row, "final_mastered_mean"])
+    # Setter-Solver on the toy track: TMA's flow masters a third of the cells, where the old setter mastered none
+    setter = new.loc[("track_full", "toy-default", "setter_solver")]
+    assert setter["seeds"] == 10 and setter["final_mastered_mean"] == pytest.approx(33.0)
+    assert old.loc[("track_full", "toy-default", "setter_solver"), "final_mastered_mean"] == 0.0
+    assert setter["p_improve"] == 1.0  # every seed above every Random seed
+    # the gridworld SPDL seeds all end below every Random seed: P = 0 exactly
+    assert new.loc[("baseline", "gridworld", "spdl"), "p_improve"] == 0.0
+    assert new.loc[("baseline", "webform", "adr"), "p_improve_lo"] > 0.5  # still above Random
