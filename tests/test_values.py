@@ -8,22 +8,7 @@ from stable_baselines3.common.utils import obs_as_tensor
 from students.bridge import Curriculum, CurriculumCallback
 from students.values import InitialValueTracker
 from students.vec import make_vec_env
-from teachers.base import Episode, Teacher
-
-
-class NeedsValue(Teacher):
-    name = "needs_value"
-    needs = frozenset({"value"})
-
-    def __init__(self, task_space, seed=0):
-        super().__init__(task_space, seed)
-        self.got: list[Episode] = []
-
-    def _sample(self):
-        return self.task_space.sample(self.rng)
-
-    def _update(self, episode):
-        self.got.append(episode)
+from tests._value_teacher import NeedsValue
 
 
 def test_first_episode_value_is_value_of_its_reset_observation():

@@ -16,24 +16,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from students.bridge import Curriculum, CurriculumCallback
 from students.values import InitialValueTracker, supports_initial_value
 from students.vec import make_vec_env
-from teachers.base import Episode, Teacher
+from teachers.base import Episode
 
-
-class NeedsValue(Teacher):
-    """Proposes the space's easiest corner (smallest values), where a random walk reaches the goal."""
-
-    name = "needs_value"
-    needs = frozenset({"value"})
-
-    def __init__(self, task_space, seed=0):
-        super().__init__(task_space, seed)
-        self.got: list[Episode] = []
-
-    def _sample(self):
-        return self.task_space.from_unit(np.zeros(self.task_space.ndim))
-
-    def _update(self, episode):
-        self.got.append(episode)
+from tests._value_teacher import NeedsValue
 
 
 def test_discounted_return_by_hand():
@@ -61,7 +46,7 @@ def test_a_run_gives_each_maze_episode_gamma_to_the_length_minus_one_times_its_r
     vec = make_vec_env("gridworld", {"max_steps": 40}, n_envs=2, kind="dummy", seed=5)
     try:
         space = vec.get_attr("task_space", indices=[0])[0]
-        teacher = NeedsValue(space)
+        teacher = NeedsValue(space, corner=True)
         curriculum = Curriculum(teacher, vec)
         curriculum.prime()
         model = PPO("MlpPolicy", vec, n_steps=64, batch_size=64, n_epochs=1, gamma=0.9, seed=0, device="cpu")
