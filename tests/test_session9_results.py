@@ -102,3 +102,7 @@ def test_the_audit_reruns_table_uses_the_committed_random_runs_and_says_what_the
     # the gridworld SPDL seeds all end below every Random seed: P = 0 exactly
     assert new.loc[("baseline", "gridworld", "spdl"), "p_improve"] == 0.0
     assert new.loc[("baseline", "webform", "adr"), "p_improve_lo"] > 0.5  # still above Random
+    # the gridworld Covar-GMM and Setter-Solver reruns: below Random, intervals below 0.5
+    for teacher in ("covar_gmm", "setter_solver"):
+        assert new.loc[("baseline", "gridworld", teacher), "seeds"] == 5
+        assert new.loc[("baseline", "gridworld", teacher), "p_improve_hi"] < 0.5
