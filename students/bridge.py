@@ -225,14 +225,17 @@ class CurriculumCallback(BaseCallback):
 
     #: set by the runner for teachers that need V(s0) (students.values.InitialValueTracker)
     value_tracker: Any = None
+    _normalizer: Any = None  # the training env's VecNormalize, if any (read at training start)
 
     def _on_training_start(self) -> None:
         if self.value_tracker is not None:
             self.value_tracker.start(self.model._last_obs)
+            # found once per learn() call, not per step: the wrapper chain does not change during one
+            self._normalizer = unwrap_vec_normalize(self.training_env)
 
     def _on_step(self) -> bool:
         if self.value_tracker is not None:  # the raw rewards, before the episodes go out
-            normalizer = unwrap_vec_normalize(self.training_env)
+            normalizer = self._normalizer
             rewards = normalizer.get_original_reward() if normalizer is not None else self.locals["rewards"]
             self.value_tracker.before_episodes(rewards, self.locals["dones"])
         self.curriculum.on_step(self.locals["dones"], self.locals["infos"], self.num_timesteps)
