@@ -11,7 +11,7 @@ import pytest
 import torch
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.utils import obs_as_tensor
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from students.bridge import Curriculum, CurriculumCallback
 from students.values import InitialValueTracker, supports_initial_value
@@ -40,10 +40,14 @@ def test_discounted_return_by_hand():
     vec.close()
 
 
-def test_a_run_gives_each_maze_episode_gamma_to_the_length_minus_one_times_its_return():
+@pytest.mark.parametrize("normalize", [False, True])
+def test_a_run_gives_each_maze_episode_gamma_to_the_length_minus_one_times_its_return(normalize):
     """The maze pays one reward, on the last step: the discounted return is
-    gamma^(length - 1) * return for every episode the teacher sees."""
+    gamma^(length - 1) * return for every episode the teacher sees -- of the raw reward also
+    when the student trains on VecNormalize's scaled one (TMA's SPDL reads raw returns)."""
     vec = make_vec_env("gridworld", {"max_steps": 40}, n_envs=2, kind="dummy", seed=5)
+    if normalize:
+        vec = VecNormalize(vec, norm_obs=False, norm_reward=True, gamma=0.9)
     try:
         space = vec.get_attr("task_space", indices=[0])[0]
         teacher = NeedsValue(space, corner=True)
