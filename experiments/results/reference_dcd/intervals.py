@@ -23,7 +23,8 @@ HERE = Path(__file__).parent
 # this order, so appending leaves every earlier interval as it was.
 PAIRS = {"0-60 blocks": [("plr_robust", "random"), ("accel", "plr_robust"), ("accel", "random")],
          "25 blocks": [("plr_robust", "random"), ("random", "paired"), ("random", "repaired"),
-                       ("plr_robust", "paired"), ("repaired", "paired"), ("plr", "random")]}
+                       ("plr_robust", "paired"), ("repaired", "paired"), ("plr", "random"),
+                       ("random", "minimax")]}
 
 
 def per_seed(table: pd.DataFrame) -> pd.DataFrame:

@@ -61,7 +61,8 @@ def load(path: Path = HERE / "runs_slim.tar.gz") -> tuple[pd.DataFrame, pd.DataF
             d = _tables(tar, run, "teacher")
             if "replay_fraction" in d:
                 diag.append(d.sort_values("step").iloc[-1:].assign(teacher=teacher, seed=int(seed)))
-    return pd.concat(test, ignore_index=True), pd.concat(held, ignore_index=True), pd.concat(diag, ignore_index=True)
+    diagnostics = pd.concat(diag, ignore_index=True) if diag else pd.DataFrame()  # no replay teacher: none
+    return pd.concat(test, ignore_index=True), pd.concat(held, ignore_index=True), diagnostics
 
 
 def held_out_means(held: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Claim 5 of experiments/results/reproductions.md (issue #20): DR vs dcd's minimax adversary on
+# dcd's 25-block maze at dcd's shape (experiment=ued_maze_paired_dcd25: 32 envs x 256 steps,
+# mg_25b_dr / mg_25b_minimax), 5 seeds each, 10 runs packed on one GPU.
+#
+#   OUT=/some/folder RUNS=/tmp/mm25 bash benchmarks/device_dcd25_minimax.sh   # SWEEP_S=530 by default
+#
+# The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
+# from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
+# is installed first; elsewhere teachbench must be installed. Writes $OUT/mm25_<pid>.log and
+# $OUT/mm25_runs.tar.gz (the runs without checkpoints or episode tables), which
+# experiments/results/ued_dcd25_minimax/summarise.py reads.
+set -u
+if [[ -d .whl ]]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl 2>&1 | tail -2
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+export WANDB_MODE=disabled PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HYDRA_FULL_ERROR=1 MPLBACKEND=Agg SB3_LOGDIR=/tmp/sb3
+OUT=${OUT:?set OUT to a folder for the log and the runs tarball}
+RUNS=${RUNS:-/tmp/mm25}
+echo "cores $(nproc --all)"; nvidia-smi -L; date
+mkdir -p "$RUNS" "$OUT"
+TEACHBENCH_JOBS=10 timeout --signal=INT --kill-after=30 "${SWEEP_S:-530}" python3 -m experiments.running.cli -m \
+  experiment=ued_maze_paired_dcd25 teacher=random,minimax seed=0,1,2,3,4 device=cuda hydra/launcher=packed \
+  hydra.callbacks.packed.runs_per_gpu=10 budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 \
+  eval.held_out_episodes=100 checkpoint.every=250000 "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
+  > "$OUT/mm25_$$.log" 2>&1
+echo "sweep exit $?"; date
+grep -h "Error\|error" "$OUT/mm25_$$.log" | tail -20
+(cd "$RUNS" && tar czf "$OUT/mm25_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' --exclude=_hydra .)
+for d in "$RUNS"/*/*/; do echo "$d $(ls "$d/checkpoints" 2>/dev/null | tail -1)"; done
