@@ -122,7 +122,8 @@ def test_tf1_rmsprop_two_steps_by_hand():
         opt.zero_grad()
         (2.0 * w).sum().backward()  # gradient 2
         opt.step()
-    assert float(w.detach()) == pytest.approx(1.0 - 2e-3 / math.sqrt(1.3 + 1e-10) - 2e-3 / math.sqrt(1.57 + 1e-10), rel=1e-12)
+    by_hand = 1.0 - 2e-3 / math.sqrt(1.3 + 1e-10) - 2e-3 / math.sqrt(1.57 + 1e-10)
+    assert float(w.detach()) == pytest.approx(by_hand, rel=1e-12)
     teacher = GoalGAN(SPACE, seed=0, expert=EK, **CHEAP)
     for opt in (teacher.gan.g_opt, teacher.gan.d_opt):
         assert isinstance(opt, TF1RMSprop)
@@ -260,7 +261,8 @@ def _captured_pretraining(monkeypatch, expert: dict) -> tuple[GoalGAN, list]:
 
 
 def test_pretraining_on_1000_clipped_easy_goals_labelled_good_500_steps(monkeypatch):
-    ek = {"success": "env", "initial": {"mean": {"height": 0.3, "spacing": 3.0}, "std": {"height": 0.3, "spacing": 0.6}}}
+    ek = {"success": "env",
+          "initial": {"mean": {"height": 0.3, "spacing": 3.0}, "std": {"height": 0.3, "spacing": 0.6}}}
     teacher, calls = _captured_pretraining(monkeypatch, ek)
     ((goals, y, iterations),) = calls
     u = goals.double().numpy() + 0.5
