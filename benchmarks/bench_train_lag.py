@@ -51,6 +51,8 @@ def period(teacher: Teacher, rng: np.random.Generator) -> list[Episode]:
     """The episodes of one training period (GoalGAN: each goal played ``n_rollouts`` times)."""
     if teacher.name == "goal_gan":
         goals = [SPACE.from_unit(u) for u in rng.uniform(size=(teacher.update_size, 2))]
+        for g in goals:  # GoalGAN labels only the goals it awaits (TeachMyAgent): await these
+            teacher._await(SPACE.to_unit(g))
         tasks = [g for g in goals for _ in range(teacher.n_rollouts)]
     else:
         tasks = [SPACE.from_unit(u) for u in rng.uniform(size=(teacher.update_period, 2))]

@@ -19,7 +19,7 @@ TOY_EK = OmegaConf.to_container(
     [
         ("adr", {}, "expansions", lambda v: v > 0),
         ("spdl", {"offset": 500, "update_period": 250}, "iterations", lambda v: v > 0),
-        ("goal_gan", {"pretrain_iterations": 50, "n_gan_iterations": 20}, "gan_updates", lambda v: v == 15),
+        ("goal_gan", {"n_gan_iterations": 20}, "gan_updates", lambda v: v > 0),  # TMA: rounds without a good goal skip
         ("setter_solver", {"n_train_steps": 4, "n_blocks": 1}, "rounds", lambda v: v == 60),
     ],
 )

@@ -182,6 +182,10 @@ def _same_up_to_float32(make) -> None:  # noqa: ANN001
         if isinstance(one, GoalGAN):  # the goal in play is a sample: equal up to float32 rounding
             assert (one.repeats_left, one.current) == (batched.repeats_left, pytest.approx(batched.current, abs=1e-6))
             batched.current = list(one.current)
+            # goals await outcomes keyed by the goal (TMA): the episodes below are the single
+            # path's tasks, so the batched teacher awaits the single path's (float32-equal) goals
+            assert [len(v) for v in one.pending.values()] == [len(v) for v in batched.pending.values()]
+            batched.pending = {k: [list(o) for o in v] for k, v in one.pending.items()}
         if isinstance(one, SetterSolver):  # each task's f: the same numbers, keyed by tasks equal up to float32
             assert list(one.pending.values()) == list(batched.pending.values())
             batched.pending = dict(one.pending)
@@ -228,10 +232,11 @@ def test_network_teachers_batch_and_single_distributions_agree(make):
 
 
 def test_goal_gan_replays_old_goals_with_p_old():
-    """Florensa et al.: a new goal is an old (once intermediate) goal with probability p_old."""
+    """TMA: a new goal is an old (mastered) goal with probability p_old (plus the sampling
+    noise, here 0 to recognise it)."""
     teacher = _goal_gan()
     teacher.old_goals.extend([[0.5, 0.5, 0.5]] * 3)
-    teacher.n_rollouts = 1
+    teacher.n_rollouts, teacher.noise_std = 1, 0.0
     u = SPACE.to_unit_batch(teacher.sample_batch(20_000))
     replayed = np.all(np.isclose(u, 0.5), axis=1).mean()
     assert replayed == pytest.approx(0.3, abs=4 * np.sqrt(0.21 / 20_000))
