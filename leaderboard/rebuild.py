@@ -20,8 +20,8 @@ rows rerun after a fix: ``experiments/results/teacher_audit_reruns/``), and adds
 tarball to the sources for that call; add it to :data:`SOURCES` when committing it.
 
     python leaderboard/rebuild.py                       # rebuild from the manifest as it is
-    python leaderboard/rebuild.py --supersede experiments/results/teacher_audit_reruns/runs_lite.tar.gz \\
-        --teachers adr,spdl,covar_gmm,setter_solver
+    python leaderboard/rebuild.py --supersede experiments/results/teacher_audit_reruns/runs.tar.gz \\
+        --supersede experiments/results/teacher_audit_reruns/runs_lite.tar.gz --teachers adr,spdl,covar_gmm,setter_solver
 """
 
 from __future__ import annotations
@@ -134,18 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python leaderboard/rebuild.py", description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="/tmp/teachbench-leaderboard-runs", help="folder for the assembled runs")
     parser.add_argument("--out", default="leaderboard", help="the table's folder (relative to the repository)")
-    parser.add_argument("--supersede", type=Path, help="a tarball of reruns that replace manifest runs")
+    parser.add_argument("--supersede", type=Path, action="append", default=[],
+                        help="a tarball of reruns that replace manifest runs (repeatable)")
     parser.add_argument("--teachers", default="", help="comma-separated teachers --supersede replaces")
     parser.add_argument("--no-screenshot", action="store_true")
     args = parser.parse_args(argv)
     sources = list(SOURCES)
-    if args.supersede:
-        teachers = {t for t in args.teachers.split(",") if t}
-        if not teachers:
-            parser.error("--supersede needs --teachers")
-        print("\n".join(supersede(args.supersede, teachers)))
-        if args.supersede.resolve() not in [s.resolve() for s in sources]:
-            sources.append(args.supersede)
+    teachers = {t for t in args.teachers.split(",") if t}
+    if args.supersede and not teachers:
+        parser.error("--supersede needs --teachers")
+    for tarball in args.supersede:
+        print("\n".join(supersede(tarball, teachers)))
+        if tarball.resolve() not in [s.resolve() for s in sources]:
+            sources.append(tarball)
     work = Path(args.work)
     print(f"assembled {assemble(work, sources)} runs in {work}", file=sys.stderr)
 
