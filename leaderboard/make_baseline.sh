@@ -72,3 +72,5 @@ step "$BIN/teachbench-leaderboard" "$RUNS" --out "$OUT" --screenshot "$OUT/leade
 # across teachers between each env's lite runs and its baseline runs.
 step "$BIN/python" -m experiments.reporting.lite "$RUNS" --out "$OUT/lite.csv"
 echo "wrote $OUT/leaderboard.md, .csv, .html, .png, lite.csv and $OUT/configs/" >&2
+# The committed table is rebuilt from its manifest (leaderboard/runs/) and the committed tarballs,
+# without rerunning anything, by: python leaderboard/rebuild.py (its docstring says how reruns join).

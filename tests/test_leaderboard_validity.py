@@ -170,3 +170,38 @@ def test_random_of_another_experiment_keeps_the_across_env_baseline(tmp_path):
     OmegaConf.save(cfg, rd.config_path)
     agg = aggregate(collect_runs(tmp_path), reps=100).set_index(["experiment", "teacher"])
     assert ("baseline", "random") in agg.index and agg.loc[("baseline", "alp_gmm"), "p_improve"] == 1.0
+
+
+def test_runs_of_a_teacher_made_before_its_tma_fidelity_fix_are_flagged(tmp_path):
+    """Session 9 made ADR, SPDL, Covar-GMM and Setter-Solver TeachMyAgent's algorithms (merges
+    5fbebd9 and f38296f). Summaries name their code since 2c5cc97, which precedes both merges, so
+    a run of one of them without a ``code`` block measures the earlier implementation."""
+    fixes = validity.FIDELITY_FIXES
+    assert set(fixes) == {"adr", "spdl", "covar_gmm", "setter_solver"}
+    assert fixes["adr"] == fixes["spdl"] and fixes["adr"].startswith("5fbebd9")
+    assert fixes["covar_gmm"] == fixes["setter_solver"] and fixes["covar_gmm"].startswith("f38296f")
+    assert validity.code_verdict("alp_gmm", None) == "n/a"  # no fix to predate
+    assert validity.code_verdict("adr", None) == "before fix"
+    assert validity.code_verdict("spdl", {"commit": fixes["spdl"]}) == "fixed"
+    assert validity.code_verdict("covar_gmm", {"commit": None, "version": "0.1.0"}) == "unknown"  # a wheel: no commit
+    assert validity.code_verdict("setter_solver", {"commit": "0" * 40}) == "unknown"  # a commit git does not know
+    # with the repository's history at hand: the commit that started recording code predates
+    # the fixes; the first audit rerun (131aeba, the teacher_audit_reruns web forms) descends from both
+    before = validity.code_verdict("setter_solver", {"commit": "2c5cc972e59973d9451a1a08ec6401b48746a7d1"})
+    after = validity.code_verdict("adr", {"commit": "131aeba6520a0c42a10c51c976c224aa1342d787"})
+    if "unknown" in (before, after):
+        pytest.skip("no git history of the fixes in this checkout")
+    assert (before, after) == ("before fix", "fixed")
+
+    for seed in range(3):
+        write_run(tmp_path, teacher="random", seed=seed, final=40.0, gradient_updates=8)
+        write_run(tmp_path, teacher="covar_gmm", seed=seed, final=40.0, gradient_updates=8, diagnostics={"n_fits": 2})
+        rd = write_run(tmp_path, teacher="adr", seed=seed, final=40.0, gradient_updates=8,
+                       diagnostics={"expansions": 2, "contractions": 0})
+        if seed:  # two of ADR's seeds made by the fixed code
+            summary = json.loads(rd.summary_path.read_text())
+            rd.write_summary({**summary, "code": {"commit": fixes["adr"], "version": "0.1.0"}})
+    board = leaderboard(collect_runs(tmp_path), reps=100).set_index("teacher")
+    assert board.loc["covar_gmm", "flags"] == "made before the teacher's TMA fidelity fix (3/3 seeds)"
+    assert board.loc["adr", "flags"] == "made before the teacher's TMA fidelity fix (1/3 seeds)"
+    assert board.loc["random", "flags"] == ""

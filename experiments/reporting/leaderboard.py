@@ -297,7 +297,7 @@ def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
     """Does the row measure an algorithm (:mod:`experiments.reporting.validity`): the
     students' gradient updates (median over finished seeds, and how many seeds took any),
     whether the teacher ever updated its curriculum, the evaluation episodes per test task,
-    and the row's flags."""
+    and the row's flags (among them seeds made before their teacher's TMA fidelity fix)."""
     updates = done["gradient_updates"].astype(float) if "gradient_updates" in done else pd.Series(dtype=float)
     known = updates.dropna()
     trained = int((known > 0).sum())
@@ -305,7 +305,8 @@ def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
     updated = validity.row_updated(verdicts) if len(done) else "-"
     episodes = done["eval_episodes_per_task"].astype(float).dropna() if "eval_episodes_per_task" in done else pd.Series(dtype=float)
     eval_episodes = float(episodes.min()) if len(episodes) else math.nan
-    flags = validity.row_flags(student, trained, len(known), updated, eval_episodes) if len(done) else []
+    code = [str(v) for v in done["teacher_code"].dropna()] if "teacher_code" in done else []
+    flags = validity.row_flags(student, trained, len(known), updated, eval_episodes, code) if len(done) else []
     if known.empty:
         updates_text = "-"
     else:

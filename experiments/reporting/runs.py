@@ -136,6 +136,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             updates = validity.teacher_updates(registry, summary.get("teacher_diagnostics"))
             row["teacher_updates"] = math.nan if updates is None else updates
             row["teacher_updated"] = validity.updated_verdict(updates)
+            row["teacher_code"] = validity.code_verdict(registry, src.get("code"))
         if row["student"] in validity.EXACT_EVAL_STUDENTS:
             row["eval_episodes_per_task"] = math.nan
         rows.append(row)
@@ -148,8 +149,9 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     for col in ("gradient_updates", "teacher_updates", "eval_episodes_per_task"):
         if col not in frame:
             frame[col] = math.nan
-    if "teacher_updated" not in frame:
-        frame["teacher_updated"] = None
+    for col in ("teacher_updated", "teacher_code"):
+        if col not in frame:
+            frame[col] = None
     frame["host"] = frame["host"].fillna(UNKNOWN) if "host" in frame else UNKNOWN  # unreadable rows
     for col in METRICS:
         if col not in frame:

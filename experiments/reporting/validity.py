@@ -26,18 +26,36 @@ and the "teacher" was an untrained policy; SPDL with TeachMyAgent's 200k-step of
   :data:`MIN_EVAL_EPISODES` (5) is the floor the leaderboard asks for (issue #20). The
   simulated student's test is exact (a cell's competence), so it is not flagged
   (:data:`EXACT_EVAL_STUDENTS`).
+- :func:`code_verdict`: whether the run's code already had its teacher's TeachMyAgent
+  fidelity fix (:data:`FIDELITY_FIXES`, session 9's audit). A run made before it measures the
+  earlier implementation, not TMA's algorithm, so its row is flagged until it is rerun.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 MIN_EVAL_EPISODES = 5
 EXACT_EVAL_STUDENTS = frozenset({"sim"})
+_REPO = Path(__file__).resolve().parents[2]  # the checkout holding experiments/
+
+# teacher registry name -> the merge commit that made it TeachMyAgent's algorithm (the audit
+# against TMA's code, tests/test_{adr,spdl,covar_gmm,setter_solver}_reference.py; what changed:
+# leaderboard/README.md). Runs name their code (summary.json's ``code`` block) since commit
+# 2c5cc97, which precedes both merges: a run of one of these teachers without that block was
+# made by the earlier implementation.
+FIDELITY_FIXES: dict[str, str] = {
+    "adr": "5fbebd9836f8a842ea1b18045bf6b893b7a69862",
+    "spdl": "5fbebd9836f8a842ea1b18045bf6b893b7a69862",
+    "covar_gmm": "f38296f1906840efb16572661bb00d40f1afe6a3",
+    "setter_solver": "f38296f1906840efb16572661bb00d40f1afe6a3",
+}
 
 # teacher registry name -> diagnostics keys whose sum counts its curriculum updates
 # (None: the teacher has no curriculum to update). Keys as each teacher's _diagnostics()
@@ -143,13 +161,53 @@ def eval_episodes_per_task(config: Any) -> float:
     return _number(OmegaConf.select(config, "eval.episodes_per_task", default=1))
 
 
-def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, eval_episodes: float) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _is_ancestor(ancestor: str, commit: str, repo: str) -> bool | None:
+    """``git merge-base --is-ancestor``: True / False, None when git cannot tell (no git, no
+    checkout, or a commit this clone does not have)."""
+    try:
+        done = subprocess.run(["git", "-C", repo, "merge-base", "--is-ancestor", ancestor, commit],
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: True, 1: False}.get(done.returncode)
+
+
+def code_verdict(teacher: str | None, code: Mapping[str, Any] | None, repo: str | Path = _REPO) -> str:
+    """Was the run's teacher already TeachMyAgent's (:data:`FIDELITY_FIXES`)? ``n/a`` for a
+    teacher without such a fix, ``before fix`` for a run with no ``code`` block (made before
+    runs recorded it, hence before the fixes) or whose commit does not descend from the fix,
+    ``fixed`` when it does, ``unknown`` when git cannot place the commit (an installed wheel
+    records none; a commit of another clone)."""
+    fix = FIDELITY_FIXES.get(str(teacher))
+    if fix is None:
+        return "n/a"
+    if not code:
+        return "before fix"
+    commit = code.get("commit")
+    if not commit:
+        return "unknown"
+    if commit == fix:
+        return "fixed"
+    after = _is_ancestor(fix, str(commit), str(repo))
+    return "unknown" if after is None else ("fixed" if after else "before fix")
+
+
+def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, eval_episodes: float,
+              code: list[str] | None = None) -> list[str]:
     """The warnings of one leaderboard row (empty: the row measures an algorithm).
 
     ``trained_seeds`` of ``seeds_known`` finished seeds with a known gradient-update count
     took a gradient step; ``updated`` is the row's teacher-update verdict ("yes", "never",
-    "n/a", "unknown"); ``eval_episodes`` the smallest ``eval.episodes_per_task`` of its seeds."""
+    "n/a", "unknown"); ``eval_episodes`` the smallest ``eval.episodes_per_task`` of its seeds;
+    ``code`` the seeds' :func:`code_verdict`."""
     flags = []
+    code = code or []
+    before, unknown = code.count("before fix"), code.count("unknown")
+    if before:
+        flags.append(f"made before the teacher's TMA fidelity fix ({before}/{len(code)} seeds)")
+    if unknown:
+        flags.append(f"code vs the teacher's TMA fidelity fix unknown ({unknown}/{len(code)} seeds)")
     if seeds_known and trained_seeds == 0:
         flags.append("no seed trained")
     if updated == "never":
@@ -161,5 +219,6 @@ def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, 
     return flags
 
 
-__all__ = ["EXACT_EVAL_STUDENTS", "MIN_EVAL_EPISODES", "TEACHER_UPDATE_KEYS", "eval_episodes_per_task",
+__all__ = ["EXACT_EVAL_STUDENTS", "FIDELITY_FIXES", "MIN_EVAL_EPISODES", "TEACHER_UPDATE_KEYS", "code_verdict",
+           "eval_episodes_per_task",
            "gradient_updates", "model_updates", "row_flags", "row_updated", "teacher_updates", "updated_verdict"]

@@ -11,17 +11,28 @@ own command:
     teachbench-track name=track_full "only=[random,adr,spdl,covar_gmm,setter_solver]" seeds=10 workers=1 \
         write_episodes=false
 
+``runs_lite.tar.gz`` (session 10) holds the lite tiers' rows of the same teachers, rerun with
+each lite preset's own settings (3 seeds):
+
+    teachbench -m experiment=lite_gridworld teacher=adr,spdl,covar_gmm,setter_solver hydra/launcher=cores
+    teachbench -m experiment=lite_webform teacher=adr,spdl,covar_gmm,setter_solver hydra/launcher=cores
+    teachbench-track name=lite "only=[random,adr,spdl,covar_gmm,setter_solver]" seeds=3 episodes=10000 \
+        eval_every=500 workers=1 write_episodes=false
+
 This script puts them beside the committed Random runs of the same rows (the leaderboard's
 device and local tarballs: ``call2_gridworld`` for the maze, ``local_web`` for the web
-forms; the track reruns its own Random, which matches the committed one to the digit) and
+forms; for the lite tiers the Random runs of the table's manifest, ``leaderboard/runs/lite``;
+the tracks rerun their own Random, which matches the committed one to the digit) and
 builds the leaderboard's table with the leaderboard's own code, so P(> random) is the
-statistic of ``leaderboard/leaderboard.md``. It prints that table beside the committed rows.
+statistic of ``leaderboard/leaderboard.md``. It prints that table beside the rows of the
+table before the reruns (``leaderboard/archive/leaderboard_2026-11-30.csv``).
 
     python experiments/results/teacher_audit_reruns/summarise.py
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -37,6 +48,9 @@ RANDOM_RUNS = {  # tarball -> the prefix of the Random run folders it holds for 
     ROOT / "experiments/results/leaderboard_2026-11-30/call2_gridworld.tar.gz": "baseline/gridworld__random__ppo__",
     ROOT / "experiments/results/leaderboard_2026-11-30/local_web.tar.gz": "baseline/webform__random__maskable_ppo__",
 }
+LITE_RANDOM = ROOT / "leaderboard" / "runs" / "lite"  # the table's manifest: slim copies of its lite runs
+BEFORE = ROOT / "leaderboard" / "archive" / "leaderboard_2026-11-30.csv"  # the table before the reruns
+TEACHERS = ["random", "adr", "spdl", "covar_gmm", "setter_solver"]
 COLUMNS = ["experiment", "env", "teacher", "seeds", "final_mastered_mean", "final_mastered_std", "final_mastered_iqm",
            "final_mastered_lo", "final_mastered_hi", "p_improve", "p_improve_lo", "p_improve_hi", "teacher_updated_text",
            "gradient_updates"]
@@ -60,12 +74,24 @@ def table(runs_tarball: Path = HERE / "runs.tar.gz") -> pd.DataFrame:
     return board
 
 
-def committed() -> pd.DataFrame:
-    """The same rows as ``leaderboard/leaderboard.csv`` has them (made before the fixes)."""
-    board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv")
-    keep = (board["teacher"].isin(["random", "adr", "spdl", "covar_gmm", "setter_solver"])
-            & board["experiment"].isin(["baseline", "track_full"]))
-    return board[keep]
+def table_lite(runs_tarball: Path = HERE / "runs_lite.tar.gz") -> pd.DataFrame:
+    """The leaderboard table of the rerun lite rows and the lite tier's committed Random runs
+    (where the tarball has no Random run of that env: the toy track reran its own)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(runs_tarball) as tar:
+            tar.extractall(tmp, filter="data")
+        lite = Path(tmp) / "lite"
+        rerun = {run.name.split("__")[0] for run in lite.glob("*__random__*")}  # envs whose Random was rerun
+        for run in sorted(LITE_RANDOM.glob("*__random__*")):
+            if run.name.split("__")[0] not in rerun:
+                shutil.copytree(run, lite / run.name)
+        return leaderboard(collect_runs(tmp))
+
+
+def committed(experiments: tuple[str, ...] = ("baseline", "track_full")) -> pd.DataFrame:
+    """The same rows as the table before the reruns had them (made before the fixes)."""
+    board = pd.read_csv(BEFORE)
+    return board[board["teacher"].isin(TEACHERS) & board["experiment"].isin(experiments)]
 
 
 if __name__ == "__main__":
@@ -74,5 +100,11 @@ if __name__ == "__main__":
     cols = [c for c in COLUMNS if c in new.columns]
     print("after the fixes (this folder's runs; Random: the committed runs):")
     print(new[cols].round(3).to_string(index=False))
-    print("\nbefore (leaderboard/leaderboard.csv):")
+    print("\nbefore (leaderboard/archive/leaderboard_2026-11-30.csv):")
     print(committed()[[c for c in COLUMNS if c in committed().columns]].round(3).to_string(index=False))
+    if (HERE / "runs_lite.tar.gz").is_file():
+        lite = table_lite()
+        print("\nlite tiers after the fixes (runs_lite.tar.gz; Random: the committed lite runs):")
+        print(lite[[c for c in COLUMNS if c in lite.columns]].round(3).to_string(index=False))
+        print("\nlite tiers before:")
+        print(committed(("lite",))[[c for c in COLUMNS if c in lite.columns]].round(3).to_string(index=False))

@@ -1,0 +1,169 @@
+"""Rebuild the committed leaderboard from the committed run tarballs.
+
+``leaderboard/runs/`` is the table's manifest: one folder per run of the table (its
+``config.yaml``, ``summary.json``, ``status.json``). Its numbers come from the summaries
+alone, but the HTML's learning curves and mastery heatmaps need each run's ``eval/``
+tables, which only the tarballs the machines sent back hold (:data:`SOURCES`). This script
+puts the two together with the leaderboard's own code, as ``make_baseline.sh`` does from a
+fresh ``runs/`` folder:
+
+1. every manifest run is taken from the tarball whose copy has the manifest's
+   ``summary.json`` (a run made twice, e.g. a rerun with the same name, is the copy the
+   table was made from), without episode tables, checkpoints or models, into ``--work``;
+2. ``teachbench-leaderboard <work> --out leaderboard --screenshot leaderboard/leaderboard.png``;
+3. ``python -m experiments.reporting.lite <work> --out leaderboard/lite.csv``.
+
+A manifest run found in no tarball stops the script (a table silently missing seeds is
+worse than none). ``--supersede TARBALL --teachers a,b`` first replaces the manifest's
+runs of those teachers by the tarball's runs of the same experiment, env and student (the
+rows rerun after a fix: ``experiments/results/teacher_audit_reruns/``), and adds the
+tarball to the sources for that call; add it to :data:`SOURCES` when committing it.
+
+    python leaderboard/rebuild.py                       # rebuild from the manifest as it is
+    python leaderboard/rebuild.py --supersede experiments/results/teacher_audit_reruns/runs.tar.gz \\
+        --supersede experiments/results/teacher_audit_reruns/runs_lite.tar.gz --teachers adr,spdl,covar_gmm,setter_solver
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tarfile
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "leaderboard" / "runs"
+SLIM = ("config.yaml", "summary.json", "status.json")
+SKIP = ("episodes", "checkpoints", "model.zip", "vecnormalize.pkl")
+RESULTS = ROOT / "experiments" / "results"
+# every tarball that holds runs of the committed table (leaderboard/README.md's calls), in the
+# order they were made; the fixed-code reruns of session 9/10 last
+SOURCES = [
+    RESULTS / "leaderboard_2026-11-30" / name for name in (
+        "call1_track.tar.gz", "call2_gridworld.tar.gz", "call3_litegrid.tar.gz", "call3_web_partial.tar.gz",
+        "call4_litegrid_rest.tar.gz", "local_web.tar.gz", "s6_local_web.tar.gz", "s6call1_liteweb.tar.gz",
+        "s7_local_liteweb.tar.gz", "s7_tma_rows.tar.gz")
+] + [
+    RESULTS / "lite_tier" / "gridworld_lite_180k.tar.gz",
+    RESULTS / "lite_tier" / "gridworld_lite_180k_paired_s1s2.tar.gz",
+    RESULTS / "teacher_audit_reruns" / "runs.tar.gz",
+    RESULTS / "teacher_audit_reruns" / "runs_lite.tar.gz",
+]
+
+
+def _key(name: str) -> tuple[str, str, str] | None:
+    """(experiment, run folder, file path inside the run) of a tarball member, or None."""
+    parts = [p for p in PurePosixPath(name).parts if p not in (".", "")]
+    return (parts[0], parts[1], "/".join(parts[2:])) if len(parts) >= 3 else None
+
+
+def manifest_runs(manifest: Path = MANIFEST) -> dict[tuple[str, str], dict]:
+    """(experiment, run folder) -> its committed summary."""
+    return {(p.parent.parent.name, p.parent.name): json.loads(p.read_text())
+            for p in sorted(manifest.glob("*/*/summary.json"))}
+
+
+def _identity(summary: dict) -> tuple:
+    return tuple(summary.get(k) for k in ("experiment", "env", "student", "teacher", "seed"))
+
+
+def supersede(tarball: Path, teachers: set[str], manifest: Path = MANIFEST) -> list[str]:
+    """Replace the manifest's rows (experiment, env, student, teacher: every seed) of
+    ``teachers`` by ``tarball``'s runs of the same rows (slim copies); rows the table does
+    not have are not added. Returns what changed, one ``- run`` / ``+ run`` line each."""
+    new: dict[tuple[str, str], dict[str, bytes]] = {}
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            key = _key(member.name)
+            if key and member.isfile() and key[2] in SLIM:
+                new.setdefault(key[:2], {})[key[2]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    rows = {_identity(s)[:4] for s in manifest_runs(manifest).values()}
+    fresh = {run: files for run, files in new.items() if "summary.json" in files
+             and json.loads(files["summary.json"]).get("teacher") in teachers
+             and _identity(json.loads(files["summary.json"]))[:4] in rows}
+    replaced = {_identity(json.loads(files["summary.json"]))[:4] for files in fresh.values()}
+    changed = []
+    for (experiment, run), summary in manifest_runs(manifest).items():
+        if _identity(summary)[:4] in replaced:
+            shutil.rmtree(manifest / experiment / run)
+            changed.append(f"- {experiment}/{run}")
+    for (experiment, run), files in sorted(fresh.items()):
+        folder = manifest / experiment / run
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        changed.append(f"+ {experiment}/{run}")
+    return changed
+
+
+def assemble(work: Path, sources: list[Path], manifest: Path = MANIFEST) -> int:
+    """Extract every manifest run from the tarball whose summary matches, into ``work``."""
+    want = manifest_runs(manifest)
+    chosen: dict[tuple[str, str], Path] = {}
+    for tarball in sources:
+        if not tarball.is_file():
+            continue
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                key = _key(member.name)
+                if key and key[2] == "summary.json" and key[:2] in want and key[:2] not in chosen:
+                    if json.loads(tar.extractfile(member).read()) == want[key[:2]]:  # type: ignore[union-attr]
+                        chosen[key[:2]] = tarball
+    missing = sorted(set(want) - set(chosen))
+    if missing:
+        raise SystemExit(f"{len(missing)} manifest runs in no tarball, e.g. {missing[:3]}")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for tarball in sorted(set(chosen.values()), key=sources.index):
+        with tarfile.open(tarball) as tar:
+            members = []
+            for member in tar.getmembers():
+                key = _key(member.name)
+                if key and chosen.get(key[:2]) == tarball and not key[2].split("/")[0] in SKIP \
+                        and (member.isfile() or member.isdir()):
+                    member.name = "/".join(key)
+                    members.append(member)
+            tar.extractall(work, members=members, filter="data")
+    return len(chosen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python leaderboard/rebuild.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="/tmp/teachbench-leaderboard-runs", help="folder for the assembled runs")
+    parser.add_argument("--out", default="leaderboard", help="the table's folder (relative to the repository)")
+    parser.add_argument("--supersede", type=Path, action="append", default=[],
+                        help="a tarball of reruns that replace manifest runs (repeatable)")
+    parser.add_argument("--teachers", default="", help="comma-separated teachers --supersede replaces")
+    parser.add_argument("--no-screenshot", action="store_true")
+    args = parser.parse_args(argv)
+    sources = list(SOURCES)
+    teachers = {t for t in args.teachers.split(",") if t}
+    if args.supersede and not teachers:
+        parser.error("--supersede needs --teachers")
+    for tarball in args.supersede:
+        print("\n".join(supersede(tarball, teachers)))
+        if tarball.resolve() not in [s.resolve() for s in sources]:
+            sources.append(tarball)
+    work = Path(args.work)
+    print(f"assembled {assemble(work, sources)} runs in {work}", file=sys.stderr)
+
+    import os
+
+    from experiments.reporting import cli, lite
+
+    os.chdir(ROOT)  # the rows' commands name the configs relative to the repository root
+    out = Path(args.out)
+    for stale in (out / "configs").glob("*.yaml"):  # the configs of rows no longer in the table
+        stale.unlink()
+    argv_board = [str(work), "--out", str(out), "--title", "TeachBench baseline leaderboard"]
+    if not args.no_screenshot:
+        argv_board += ["--screenshot", str(out / "leaderboard.png")]
+    code = cli.main(argv_board)
+    return code or lite.main([str(work), "--out", str(out / "lite.csv")])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
