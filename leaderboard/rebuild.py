@@ -22,6 +22,9 @@ tarball to the sources for that call; add it to :data:`SOURCES` when committing 
     python leaderboard/rebuild.py                       # rebuild from the manifest as it is
     python leaderboard/rebuild.py --supersede experiments/results/teacher_audit_reruns/runs.tar.gz \\
         --supersede experiments/results/teacher_audit_reruns/runs_lite.tar.gz --teachers adr,spdl,covar_gmm,setter_solver
+    python leaderboard/rebuild.py --supersede experiments/results/goal_gan_audit/runs.tar.gz \
+        --supersede experiments/results/goal_gan_audit/runs_rl.tar.gz \
+        --supersede experiments/results/goal_gan_audit/runs_lite.tar.gz --teachers goal_gan   # session 10
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ SOURCES = [
     RESULTS / "lite_tier" / "gridworld_lite_180k_paired_s1s2.tar.gz",
     RESULTS / "teacher_audit_reruns" / "runs.tar.gz",
     RESULTS / "teacher_audit_reruns" / "runs_lite.tar.gz",
+    RESULTS / "goal_gan_audit" / "runs.tar.gz",
+    RESULTS / "goal_gan_audit" / "runs_rl.tar.gz",
+    RESULTS / "goal_gan_audit" / "runs_lite.tar.gz",
 ]
 
 

@@ -174,10 +174,11 @@ def test_random_of_another_experiment_keeps_the_across_env_baseline(tmp_path):
 
 def test_runs_of_a_teacher_made_before_its_tma_fidelity_fix_are_flagged(tmp_path):
     """Session 9 made ADR, SPDL, Covar-GMM and Setter-Solver TeachMyAgent's algorithms (merges
-    5fbebd9 and f38296f). Summaries name their code since 2c5cc97, which precedes both merges, so
+    5fbebd9 and f38296f), session 10 GoalGAN (a686e96). Summaries name their code since 2c5cc97, which precedes both merges, so
     a run of one of them without a ``code`` block measures the earlier implementation."""
     fixes = validity.FIDELITY_FIXES
-    assert set(fixes) == {"adr", "spdl", "covar_gmm", "setter_solver"}
+    assert set(fixes) == {"adr", "spdl", "covar_gmm", "setter_solver", "goal_gan"}
+    assert fixes["goal_gan"].startswith("a686e96")  # session 10's GoalGAN audit commit
     assert fixes["adr"] == fixes["spdl"] and fixes["adr"].startswith("5fbebd9")
     assert fixes["covar_gmm"] == fixes["setter_solver"] and fixes["covar_gmm"].startswith("f38296f")
     assert validity.code_verdict("alp_gmm", None) == "n/a"  # no fix to predate

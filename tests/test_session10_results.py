@@ -144,7 +144,9 @@ def test_the_lite_tier_still_ranks_teachers_as_the_baseline_after_the_reruns():
     assert lite.loc["gridworld", "teachers"] == 15 and lite.loc["webform", "teachers"] == 16
     assert lite.loc["gridworld", "kendall_tau"] == pytest.approx(0.567, abs=1e-3)
     assert lite.loc["webform", "kendall_tau"] == pytest.approx(0.521, abs=1e-3)
-    assert lite.loc["toy-default", "kendall_tau"] == pytest.approx(0.778, abs=1e-3)
+    # toy track, 9 teachers (36 pairs), with GoalGAN's fixed-code rows: the lite order disagrees
+    # with the long one on 3 pairs only (ADR/RIAC, GoalGAN/RIAC, SPDL/Random), so tau = (33 - 3) / 36
+    assert lite.loc["toy-default", "kendall_tau"] == pytest.approx(30 / 36)
     assert (lite["kendall_p"] < 0.01).all()
 
 

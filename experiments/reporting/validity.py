@@ -46,15 +46,18 @@ EXACT_EVAL_STUDENTS = frozenset({"sim"})
 _REPO = Path(__file__).resolve().parents[2]  # the checkout holding experiments/
 
 # teacher registry name -> the merge commit that made it TeachMyAgent's algorithm (the audit
-# against TMA's code, tests/test_{adr,spdl,covar_gmm,setter_solver}_reference.py; what changed:
+# against TMA's code, tests/test_{adr,spdl,covar_gmm,setter_solver,goal_gan}_reference.py; what changed:
 # leaderboard/README.md). Runs name their code (summary.json's ``code`` block) since commit
-# 2c5cc97, which precedes both merges: a run of one of these teachers without that block was
+# 2c5cc97, which precedes every fix: a run of one of these teachers without that block was
 # made by the earlier implementation.
 FIDELITY_FIXES: dict[str, str] = {
     "adr": "5fbebd9836f8a842ea1b18045bf6b893b7a69862",
     "spdl": "5fbebd9836f8a842ea1b18045bf6b893b7a69862",
     "covar_gmm": "f38296f1906840efb16572661bb00d40f1afe6a3",
     "setter_solver": "f38296f1906840efb16572661bb00d40f1afe6a3",
+    # session 10's audit (tests/test_goal_gan_reference.py): the audit commit itself, which the
+    # reruns in experiments/results/goal_gan_audit/ descend from (they ran before the merge)
+    "goal_gan": "a686e96d1fd1f6860e700fe371182e74713eb280",
 }
 
 # teacher registry name -> diagnostics keys whose sum counts its curriculum updates

@@ -11,6 +11,21 @@ diagnostics; no episode tables). The Random runs are the committed ones of the s
 statistic of ``leaderboard/leaderboard.md``. The committed GoalGAN row (the code before the
 fixes) is printed beside it.
 
+``runs_rl.tar.gz`` and ``runs_lite.tar.gz`` hold GoalGAN's other rows, rerun with the same
+code and each row's own command (the gridworld and web-form baselines, 5 seeds; the three
+lite tiers, 3 seeds)::
+
+    teachbench experiment=baseline_gridworld teacher=goal_gan hydra/launcher=cores   # TEACHBENCH_JOBS=1
+    teachbench experiment=baseline_webform teacher=goal_gan hydra/launcher=cores
+    teachbench experiment=lite_gridworld teacher=goal_gan hydra/launcher=cores
+    teachbench experiment=lite_webform teacher=goal_gan hydra/launcher=cores
+    python -m experiments.running.teacher_track name=lite "only=[goal_gan]" seeds=3 episodes=10000 \
+        eval_every=500 workers=1 write_episodes=false
+
+They are tabulated with ``../teacher_audit_reruns/summarise.py``'s loaders (the same committed
+Random runs as the session-9 reruns). "Before" is the table before the reruns,
+``leaderboard/archive/leaderboard_2026-11-30.csv``.
+
     python experiments/results/goal_gan_audit/summarise.py
 """
 
@@ -26,6 +41,21 @@ import pandas as pd
 from experiments.reporting.leaderboard import collect_runs, leaderboard
 
 HERE = Path(__file__).resolve().parent
+
+
+def _session9_loaders():
+    """``../teacher_audit_reruns/summarise.py``: the RL and lite rows' committed Random runs."""
+    import importlib.util
+
+    path = HERE.parent / "teacher_audit_reruns" / "summarise.py"
+    spec = importlib.util.spec_from_file_location("teacher_audit_reruns_summarise", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+AUDIT9 = _session9_loaders()
+
 ROOT = HERE.parents[2]
 RANDOM_TARBALL = ROOT / "experiments/results/leaderboard_2026-11-30/call1_track.tar.gz"
 RANDOM_PREFIX = "track_full/toy-default__random__sim__"
@@ -49,10 +79,21 @@ def table(runs_tarball: Path = HERE / "runs.tar.gz") -> pd.DataFrame:
         return leaderboard(collect_runs(tmp))
 
 
-def committed() -> pd.DataFrame:
-    """The toy-track rows of GoalGAN and Random in ``leaderboard/leaderboard.csv`` (before the fixes)."""
-    board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv")
-    keep = board["teacher"].isin(["random", "goal_gan"]) & (board["experiment"] == "track_full")
+def table_rl(runs_tarball: Path = HERE / "runs_rl.tar.gz") -> pd.DataFrame:
+    """The gridworld and web-form baseline rows, beside their committed Random runs."""
+    return AUDIT9.table(runs_tarball)
+
+
+def table_lite(runs_tarball: Path = HERE / "runs_lite.tar.gz") -> pd.DataFrame:
+    """The three lite rows, beside the lite tier's committed Random runs."""
+    return AUDIT9.table_lite(runs_tarball)
+
+
+def committed(experiments: tuple[str, ...] = ("track_full",)) -> pd.DataFrame:
+    """GoalGAN's and Random's rows as the table before the reruns had them (the code before
+    the fixes): ``leaderboard/archive/leaderboard_2026-11-30.csv``."""
+    board = pd.read_csv(AUDIT9.BEFORE)
+    keep = board["teacher"].isin(["random", "goal_gan"]) & board["experiment"].isin(experiments)
     return board[keep]
 
 
@@ -76,6 +117,13 @@ if __name__ == "__main__":
     print(new[[c for c in COLUMNS if c in new.columns]].round(3).to_string(index=False))
     print("\nper seed:")
     print(per_seed().to_string(index=False))
-    print("\nbefore (leaderboard/leaderboard.csv):")
+    print("\nbefore (leaderboard/archive/leaderboard_2026-11-30.csv):")
     old = committed()
     print(old[[c for c in COLUMNS if c in old.columns]].round(3).to_string(index=False))
+    for name, frame, experiments in (("gridworld and web-form baselines (runs_rl.tar.gz)", table_rl(), ("baseline",)),
+                                     ("lite tiers (runs_lite.tar.gz)", table_lite(), ("lite",))):
+        print(f"\n{name}, after the fixes:")
+        print(frame[[c for c in COLUMNS if c in frame.columns]].round(3).to_string(index=False))
+        print("before:")
+        old = committed(experiments)
+        print(old[[c for c in COLUMNS if c in old.columns]].round(3).to_string(index=False))
