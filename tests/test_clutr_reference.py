@@ -160,13 +160,20 @@ def test_decoded_walls_then_goal_then_agent_make_the_level(tmp_path):
 
 
 def test_the_last_two_decoded_cells_are_goal_and_agent(tmp_path):
-    """A decoder that says cell 5 every step: 52 words on 50 walls (here 12 on 10 walls),
-    the last two the goal and the agent (adversarial.py:667-668 with choose_goal_last): the
-    goal and the agent on one cell, the walls all on it too."""
+    """adversarial.py:663-668 (multistep reading, choose_goal_last): non-cell words dropped,
+    then walls, goal, agent in the decoded order. On the 7×7 maze (5 columns, pad = 25) the
+    words 3, 10, pad, 20, 7 are walls at cells 3 = (4, 1) and 10 = (1, 3), the goal at cell
+    20 = (1, 5) and the agent at cell 7 = (3, 2); the dropped pad makes it a repaired decode.
+    (The decoder's output is given here: the reading is what is checked, not the VAE.)"""
     teacher = _teacher(tmp_path)
-    _constant_decoder(teacher, 5)
+    vae = teacher._manifold()
+    vae.decode = lambda z: [[3, 10, teacher.vae_config.pad, 20, 7]]
     placements, valid = teacher.decode_latent(np.zeros(teacher.latent_dim))
-    assert placements == [5] * 12 and not valid
+    assert placements == [3, 10, 20, 7] and not valid
+    level = Level.from_string(gridworld_level_designer(7, placements, goal_last=True)[0])
+    assert sorted(level.walls) == sorted([1 * 7 + 4, 3 * 7 + 1]) and level.goal == (1, 5) and level.start == (3, 2)
+    vae.decode = lambda z: [[3, 10, 20, 7]]
+    assert teacher.decode_latent(np.zeros(teacher.latent_dim)) == ([3, 10, 20, 7], True)
 
 
 # -- the latent teacher -----------------------------------------------------------------------
