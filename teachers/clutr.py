@@ -223,7 +223,7 @@ class CLUTR(LevelRegretTeacher):
             (default ``[0, 1]``: clutr passes the sample to the decoder unscaled; ``[-4, 4]``
             covers the VAE's whole range, as clutr's declared action space does).
         vae_embed (32), vae_enc_hidden (64), vae_dec_hidden (128), vae_dec_layers (1),
-        vae_steps (8000), vae_batch (32), vae_lr (2e-3), vae_seed (0): the VAE (sizes and
+        vae_steps (24000), vae_batch (32), vae_lr (2e-3), vae_seed (0): the VAE (sizes and
         budget smaller than the paper's: see :mod:`teachers.level_vae`); weights_dir: where its weights
         live (``teachers/weights``).
         pca_levels: random levels the PCA ablation is fitted on (20 000).
@@ -241,9 +241,9 @@ class CLUTR(LevelRegretTeacher):
     def __init__(self, task_space: TaskSpace, seed: int = 0, size: int | None = None, n_walls: int = 50,
                  latent: str = "vae", latent_dim: int = 64, latent_bound: float = 4.0,
                  latent_range: Sequence[float] = (0.0, 1.0), vae_embed: int = 32,
-                 vae_enc_hidden: int = 64, vae_dec_hidden: int = 128, vae_dec_layers: int = 1, vae_steps: int = 8000,
-                 vae_batch: int = 32, vae_lr: float = 2e-3, vae_seed: int = 0, weights_dir: str | None = None,
-                 pca_levels: int = 20000,
+                 vae_enc_hidden: int = 64, vae_dec_hidden: int = 128, vae_dec_layers: int = 1,
+                 vae_steps: int = 24000, vae_batch: int = 32, vae_lr: float = 2e-3, vae_seed: int = 0,
+                 weights_dir: str | None = None, pca_levels: int = 20000,
                  noise_dim: int = 50, embed: int = 10, batch_size: int = 32, lr: float = 1e-4, n_epochs: int = 5,
                  clip_range: float = 0.2, vf_coef: float = 0.5, ent_coef: float = 0.0, max_grad_norm: float = 0.5,
                  episodes_per_level: int = 2, max_pending: int = 2) -> None:
