@@ -34,7 +34,7 @@ adversary in two:
 
 Where we differ from clutr, and why:
 
-- The VAE is far smaller and trained far shorter (:mod:`teachers.level_vae`: 1.5 s per
+- The VAE is far smaller and trained far shorter (:mod:`teachers.level_vae`: 0.9 s per
   paper-sized iteration on this CPU, 1M iterations).
 - The maze script (``scripts/train_minigrid50_clutr.sh``) asks for ``multistep_discrete``,
   which clutr does not implement (``util/make_agent.py:246-247`` raises; the env's branch

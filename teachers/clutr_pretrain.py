@@ -9,7 +9,8 @@ The paper's VAE (GPU; clutr's ``scripts/train_vae.sh`` and ``utils/parameters.py
 ``python -m teachers.clutr_pretrain --device cuda --embed 300 --enc-hidden 600
 --dec-hidden 800 --dec-layers 2 --batch 32 --lr 5e-5 --steps 1000000``, then run CLUTR with
 the same sizes (``teacher.params.vae_embed=300`` ... ``vae_dec_layers=2``,
-``vae_steps=1000000``). One such iteration takes 1.5 s on one CPU core here.
+``vae_steps=1000000``). One such iteration takes 0.9 s on one CPU core here
+(``benchmarks/bench_clutr_vae.py``).
 """
 
 from __future__ import annotations
