@@ -183,12 +183,14 @@ def level_editor(level: str, rng: np.random.Generator, n_edits: int | None = Non
     return gridworld_level_editor(level, rng, n_edits, operator)
 
 
-def gridworld_level_designer(size: int, placements: Sequence[int]) -> tuple[str, dict[str, Any]]:
+def gridworld_level_designer(size: int, placements: Sequence[int],
+                             goal_last: bool = False) -> tuple[str, dict[str, Any]]:
     """A level string and its statistics from maze-designer placements (interior cell
-    indices: goal, start, then walls; :func:`envs.gridworld.designer.design_level`)."""
+    indices: goal, start, then walls; with ``goal_last`` walls, then goal and start, as
+    CLUTR decodes them; :func:`envs.gridworld.designer.design_level`)."""
     from envs.gridworld.designer import design_level
 
-    level = design_level(int(size), [int(p) for p in placements])
+    level = design_level(int(size), [int(p) for p in placements], goal_last=bool(goal_last))
     return level.to_string(), level.stats()
 
 

@@ -5,9 +5,12 @@ file goes to ``teachers/weights/`` under a name that spells out its settings, wh
 where :func:`teachers.level_vae.load_or_pretrain` looks (and what it rebuilds when the file
 is missing). Prints the held-out reconstruction accuracy against chance.
 
-The paper's VAE (GPU): ``python -m teachers.clutr_pretrain --device cuda --embed 300
---enc-hidden 600 --dec-hidden 800 --dec-layers 2 --batch 256 --steps 100000``, then run
-CLUTR with the same sizes (``teacher.params.vae_embed=300`` ... ``vae_dec_layers=2``).
+The paper's VAE (GPU; clutr's ``scripts/train_vae.sh`` and ``utils/parameters.py``):
+``python -m teachers.clutr_pretrain --device cuda --embed 300 --enc-hidden 600
+--dec-hidden 800 --dec-layers 2 --batch 32 --lr 5e-5 --steps 1000000``, then run CLUTR with
+the same sizes (``teacher.params.vae_embed=300`` ... ``vae_dec_layers=2``,
+``vae_steps=1000000``). One such iteration takes 0.9 s on one CPU core here
+(``benchmarks/bench_clutr_vae.py``).
 """
 
 from __future__ import annotations
