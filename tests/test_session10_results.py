@@ -142,7 +142,7 @@ def test_the_lite_tier_still_ranks_teachers_as_the_baseline_after_the_reruns():
     and the baseline runs stays significant on every env (p < 0.01)."""
     lite = pd.read_csv(BOARD / "lite.csv").set_index("env")
     assert lite.loc["gridworld", "teachers"] == 15 and lite.loc["webform", "teachers"] == 16
-    assert lite.loc["gridworld", "kendall_tau"] == pytest.approx(0.567, abs=1e-3)
+    assert lite.loc["gridworld", "kendall_tau"] == pytest.approx(0.548, abs=1e-3)  # with CLUTR's audited rows
     assert lite.loc["webform", "kendall_tau"] == pytest.approx(0.521, abs=1e-3)
     # toy track, 9 teachers (36 pairs), with GoalGAN's fixed-code rows: the lite order disagrees
     # with the long one on 3 pairs only (ADR/RIAC, GoalGAN/RIAC, SPDL/Random), so tau = (33 - 3) / 36
