@@ -5,7 +5,6 @@ designer updated and the students trained; and the README quotes what the files 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import tarfile
 from pathlib import Path
@@ -14,14 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
+from experiments.reporting.results_scripts import load_script
+
 HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "ued_dcd25_minimax"
-
-
-def _summarise():
-    spec = importlib.util.spec_from_file_location("claim5_summarise", HERE / "summarise.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def _config(teacher: str, seed: int) -> dict:
@@ -54,7 +48,7 @@ def test_minimax_default_designer_has_no_lstm():
 
 
 def test_the_table_is_the_per_seed_evaluations_worked_out_by_hand():
-    summarise = _summarise()
+    summarise = load_script(HERE / "summarise.py")
     test, means = summarise.load()
     at = test[test["step"] == 2_000_032].sort_values("seed")
     dr = at[at["teacher"] == "random"]["mastered_pct"].round(6).tolist()
@@ -75,7 +69,7 @@ def test_the_table_is_the_per_seed_evaluations_worked_out_by_hand():
 
 
 def test_the_designer_updated_and_still_makes_near_random_levels():
-    summarise = _summarise()
+    summarise = load_script(HERE / "summarise.py")
     d = summarise.designer()
     last = d.groupby("seed").tail(1)
     # dcd's rate: one update per 32 levels; ~2M steps of 250-step (or shorter) episodes -> hundreds
@@ -92,7 +86,7 @@ def test_the_designer_updated_and_still_makes_near_random_levels():
 
 def test_the_students_took_gradient_steps():
     # every run reached its 1.5M evaluation: 1.5M / 8,192 steps per PPO update = 183 updates
-    summarise = _summarise()
+    summarise = load_script(HERE / "summarise.py")
     test, _ = summarise.load()
     reached = test.groupby(["teacher", "seed"])["step"].max()
     assert len(reached) == 10 and (reached >= 1_500_032).all()
@@ -105,7 +99,7 @@ def test_the_readme_and_reproductions_quote_the_files():
     for quote in ("50.4 ± 7.1", "53.0 ± 7.4", "0.62 [0.25, 0.95]", "0.34%"):
         assert quote in readme
     assert "| 5 | dcd maze: held-out DR > minimax" in text and "0.62 [0.25, 0.95]" in text
-    summarise = _summarise()
+    summarise = load_script(HERE / "summarise.py")
     test, means = summarise.load()
     table = summarise.table(test, means)
     row = table.query("step == 1000032 and metric == 'held_out_dcd7' and teacher == 'minimax'").iloc[0]

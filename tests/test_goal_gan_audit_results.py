@@ -4,7 +4,6 @@ the leaderboard's code, and the README's numbers are the per-seed results worked
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import tarfile
 from pathlib import Path
@@ -13,14 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
+from experiments.reporting.results_scripts import load_script
+
 HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "goal_gan_audit"
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def test_the_runs_are_the_fixed_goal_gan_with_tmas_settings_and_no_episode_tables():
@@ -36,7 +30,7 @@ def test_the_runs_are_the_fixed_goal_gan_with_tmas_settings_and_no_episode_table
 
 
 def test_the_table_uses_the_committed_random_runs_and_says_what_the_readme_says():
-    summarise = _load(HERE / "summarise.py")
+    summarise = load_script(HERE / "summarise.py")
     new = summarise.table().set_index("teacher")
     old = summarise.committed().set_index("teacher")
     assert new.loc["random", "final_mastered_mean"] == pytest.approx(old.loc["random", "final_mastered_mean"])
@@ -57,7 +51,7 @@ def test_the_other_rows_are_the_fixed_code_and_the_leaderboard_holds_them():
     the per-seed finals, and the committed leaderboard's GoalGAN rows are exactly these runs."""
     import pandas as pd
 
-    summarise = _load(HERE / "summarise.py")
+    summarise = load_script(HERE / "summarise.py")
     rl = summarise.table_rl().set_index(["env", "teacher"])
     lite = summarise.table_lite().set_index(["env", "teacher"])
     # gridworld: GoalGAN 66.8 66.8 59.6 64.0 64.0 against Random's committed 5 seeds -> a tie

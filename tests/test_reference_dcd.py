@@ -6,11 +6,12 @@ intervals that reproductions.md and the folder's README quote."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from experiments.reporting.results_scripts import load_script
 
 HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "reference_dcd"
 
@@ -42,9 +43,7 @@ def test_the_table_gives_the_papers_headline_means():
 
 
 def test_intervals_script_gives_the_quoted_orderings():
-    spec = importlib.util.spec_from_file_location("dcd_intervals", HERE / "intervals.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module = load_script(HERE / "intervals.py")
     table = module.orderings(_table()).set_index(["setting", "x", "y"])
     plr_dr = table.loc[("0-60 blocks", "plr_robust", "random")]
     assert plr_dr["p_x_above_y"] == pytest.approx(0.80) and plr_dr["lo"] < 0.5  # not separated in the source

@@ -9,7 +9,6 @@ table that does not match its runs fails here."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import tarfile
@@ -22,17 +21,12 @@ import pytest
 from experiments.reporting.leaderboard import collect_runs, leaderboard
 from experiments.reporting.lite import rank_agreement
 
+from experiments.reporting.results_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "leaderboard"
 AUDIT = ROOT / "experiments" / "results" / "teacher_audit_reruns"
 FIXED = ("adr", "spdl", "covar_gmm", "setter_solver")
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def _summaries(tarball: Path) -> list[dict]:
@@ -121,7 +115,7 @@ def test_the_lite_reruns_worked_out_by_hand_from_their_summaries(committed):
                for env in ("gridworld", "webform", "toy-default")}
     # the toy track reran its Random: the same three seeds to the digit as the committed ones
     assert _finals(reruns, "lite", "toy-default", "random") == randoms["toy-default"] == [1.0, 1.0, 1.0]
-    summarise = _load(AUDIT / "summarise.py")
+    summarise = load_script(AUDIT / "summarise.py")
     lite = summarise.table_lite().set_index(["env", "teacher"])
     for (env, teacher), finals in LITE_FINALS.items():
         assert [round(v, 6) for v in _finals(reruns, "lite", env, teacher)] == finals, (env, teacher)
@@ -153,7 +147,7 @@ def test_the_lite_tier_still_ranks_teachers_as_the_baseline_after_the_reruns():
 def test_every_manifest_run_is_in_a_committed_tarball(tmp_path):
     """leaderboard/rebuild.py finds each of the table's runs, with the manifest's summary, in the
     committed tarballs: the HTML's curves can be remade from the repository alone."""
-    rebuild = _load(BOARD / "rebuild.py")
+    rebuild = load_script(BOARD / "rebuild.py")
     assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 397
     assert len(list((tmp_path / "runs").glob("*/*/eval"))) > 300
 

@@ -5,24 +5,18 @@ by hand, and PAIRED's designer ran at least at dcd's adversary-update rate."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from experiments.reporting.results_scripts import load_script
+
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 
 
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def test_maze_rates_are_steps_over_the_second_calls_log_times():
-    rates = _load(RESULTS / "scale_2026-11-30" / "session8" / "cli_sweep_rates.py")
+    rates = load_script(RESULTS / "scale_2026-11-30" / "session8" / "cli_sweep_rates.py")
     rows = {r["teacher"]: r for r in rates.maze_rows()}
     # DR seed 0's run.log: resumed at step 1,523,712 at 20:07:31.479, interrupted at 2,680,960 at 20:12:09.800
     seconds = (datetime(2026, 11, 30, 20, 12, 9, 800000) - datetime(2026, 11, 30, 20, 7, 31, 479000)).total_seconds()
@@ -34,7 +28,7 @@ def test_maze_rates_are_steps_over_the_second_calls_log_times():
 
 
 def test_walker_rate_is_the_sum_of_the_five_runs():
-    rates = _load(RESULTS / "scale_2026-11-30" / "session8" / "cli_sweep_rates.py")
+    rates = load_script(RESULTS / "scale_2026-11-30" / "session8" / "cli_sweep_rates.py")
     (row,) = rates.walker_rows()
     # packed_summary.txt: 400,000 steps each in 108.6, 105.9, 108.8, 115.3 and 111.4 s
     by_hand = sum(400_000 / w for w in (108.6, 105.9, 108.8, 115.3, 111.4))
@@ -43,7 +37,7 @@ def test_walker_rate_is_the_sum_of_the_five_runs():
 
 
 def test_dcd25_runs_summary_and_paired_update_rate():
-    summarise = _load(RESULTS / "ued_dcd25_paired" / "summarise.py")
+    summarise = load_script(RESULTS / "ued_dcd25_paired" / "summarise.py")
     evals, runs = summarise.summarise()
     dr = evals.query("teacher == 'random' and step == 2000032")["mastered_pct"]
     assert len(dr) == 5 and dr.mean() == pytest.approx(52.4)

@@ -5,7 +5,6 @@ read the experiment's ``ued`` block left every earlier PLR run's config id as it
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import tarfile
 from pathlib import Path
@@ -14,15 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
+from experiments.reporting.results_scripts import load_script
+
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 PLR25 = RESULTS / "ued_dcd25_plr"
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def _run_config(teacher: str, seed: int) -> dict:
@@ -64,7 +58,7 @@ def test_plr_reads_the_ued_block_only_where_an_experiment_sets_it(compose):
 
 
 def test_the_table_is_the_per_seed_evaluations_worked_out_by_hand():
-    summarise = _load(PLR25 / "summarise.py")
+    summarise = load_script(PLR25 / "summarise.py")
     test, held, diag = summarise.load()
     at = test[test["step"] == 22_001_664].sort_values("seed")
     dr = at[at["teacher"] == "random"]["mastered_pct"].to_numpy()
@@ -88,7 +82,7 @@ def test_the_table_is_the_per_seed_evaluations_worked_out_by_hand():
 
 
 def test_the_audit_reruns_table_uses_the_committed_random_runs_and_says_what_the_readme_says():
-    summarise = _load(RESULTS / "teacher_audit_reruns" / "summarise.py")
+    summarise = load_script(RESULTS / "teacher_audit_reruns" / "summarise.py")
     new = summarise.table().set_index(["experiment", "env", "teacher"])
     old = summarise.committed().set_index(["experiment", "env", "teacher"])
     for row in (("baseline", "gridworld", "random"), ("baseline", "webform", "random"),

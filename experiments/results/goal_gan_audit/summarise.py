@@ -33,28 +33,17 @@ from __future__ import annotations
 
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from experiments.reporting.leaderboard import collect_runs, leaderboard
+from experiments.reporting.results_scripts import load_script
 
 HERE = Path(__file__).resolve().parent
 
 
-def _session9_loaders():
-    """``../teacher_audit_reruns/summarise.py``: the RL and lite rows' committed Random runs."""
-    import importlib.util
-
-    path = HERE.parent / "teacher_audit_reruns" / "summarise.py"
-    spec = importlib.util.spec_from_file_location("teacher_audit_reruns_summarise", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-AUDIT9 = _session9_loaders()
+# ../teacher_audit_reruns/summarise.py: the committed Random runs of each row, and their loaders
+AUDIT9 = load_script(HERE.parent / "teacher_audit_reruns" / "summarise.py")
 
 ROOT = HERE.parents[2]
 RANDOM_TARBALL = ROOT / "experiments/results/leaderboard_2026-11-30/call1_track.tar.gz"
@@ -63,20 +52,9 @@ COLUMNS = ["experiment", "env", "teacher", "config_id", "seeds", "final_mastered
            "final_mastered_iqm", "p_improve", "p_improve_lo", "p_improve_hi", "verdict"]
 
 
-def _extract_random(dest: Path) -> None:
-    with tarfile.open(RANDOM_TARBALL) as tar:
-        members = [m for m in tar.getmembers() if m.name.lstrip("./").startswith(RANDOM_PREFIX)
-                   and m.name.rsplit("/", 1)[-1] in ("summary.json", "config.yaml", "status.json")]
-        tar.extractall(dest, members=members, filter="data")
-
-
 def table(runs_tarball: Path = HERE / "runs.tar.gz") -> pd.DataFrame:
     """The leaderboard table of the rerun GoalGAN row and the committed Random row."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(runs_tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        _extract_random(Path(tmp))
-        return leaderboard(collect_runs(tmp))
+    return AUDIT9.table(runs_tarball, {RANDOM_TARBALL: RANDOM_PREFIX})
 
 
 def table_rl(runs_tarball: Path = HERE / "runs_rl.tar.gz") -> pd.DataFrame:

@@ -56,20 +56,23 @@ COLUMNS = ["experiment", "env", "teacher", "seeds", "final_mastered_mean", "fina
            "gradient_updates"]
 
 
-def _extract_random(dest: Path) -> None:
-    for tarball, prefix in RANDOM_RUNS.items():
+def _extract_random(dest: Path, random_runs: dict[Path, str] | None = None) -> None:
+    """Copy the slim files of the committed Random runs (``random_runs``: tarball -> run-folder
+    prefix; default :data:`RANDOM_RUNS`) into ``dest``."""
+    for tarball, prefix in (RANDOM_RUNS if random_runs is None else random_runs).items():
         with tarfile.open(tarball) as tar:
             members = [m for m in tar.getmembers() if m.name.lstrip("./").startswith(prefix)
                        and m.name.rsplit("/", 1)[-1] in ("summary.json", "config.yaml", "status.json")]
             tar.extractall(dest, members=members, filter="data")
 
 
-def table(runs_tarball: Path = HERE / "runs.tar.gz") -> pd.DataFrame:
-    """The leaderboard table of the rerun ADR/SPDL rows and their Random rows."""
+def table(runs_tarball: Path = HERE / "runs.tar.gz", random_runs: dict[Path, str] | None = None) -> pd.DataFrame:
+    """The leaderboard table of the rerun rows and their Random rows (``random_runs``, as for
+    :func:`_extract_random`)."""
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(runs_tarball) as tar:
             tar.extractall(tmp, filter="data")
-        _extract_random(Path(tmp))
+        _extract_random(Path(tmp), random_runs)
         board = leaderboard(collect_runs(tmp))
     return board
 

@@ -18,34 +18,22 @@ and prints the minimax designer's diagnostics (updates, unsolvable-level rate, w
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tarfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from experiments.reporting.leaderboard import seed_comparison  # noqa: E402
+from experiments.reporting.leaderboard import seed_comparison
+from experiments.reporting.results_scripts import load_script
 
 HERE = Path(__file__).resolve().parent
 NAMES = {"random": "DR", "minimax": "minimax"}
 DESIGNER = ["step", "adversary_updates", "unsolvable_rate", "mean_walls", "mean_adversary_return"]
 
 
-def _claim3c():
-    """Claim 3c's summarise module (the shared loaders and dcd's 7-maze list)."""
-    spec = importlib.util.spec_from_file_location("ued_dcd25_plr_summarise", HERE.parent / "ued_dcd25_plr" / "summarise.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-PLR25 = _claim3c()
+PLR25 = load_script(HERE.parent / "ued_dcd25_plr" / "summarise.py")  # claim 3c's loaders and plot
 
 
 def load(path: Path = HERE / "runs_slim.tar.gz") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -112,21 +100,8 @@ def main() -> pd.DataFrame:
     print("last log per seed:")
     print(d.groupby("seed").tail(1)[["seed", *DESIGNER]].round(3).to_string(index=False))
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for teacher, name in NAMES.items():
-        for ax, frame, col, label in ((axes[0], test, "mastered_pct", "% of the 50 test levels mastered"),
-                                      (axes[1], means, "held_out_dcd7", "% solved, dcd's 7 held-out mazes")):
-            g = frame[frame["teacher"] == teacher].groupby("step")[col]
-            m, s, n = g.mean(), g.std(), g.count()
-            half = 1.96 * s / np.sqrt(n)
-            ax.plot(m.index / 1e6, m.values, marker="o", label=f"{name} ({int(n.max())} seeds)")
-            ax.fill_between(m.index / 1e6, (m - half).values, (m + half).values, alpha=0.2)
-            ax.set_xlabel("env steps (millions)")
-            ax.set_ylabel(label)
-    axes[0].legend()
-    fig.suptitle("dcd's 25-block maze at dcd's shape, recurrent PPO: DR vs minimax (mean, 95% normal interval)")
-    fig.savefig(HERE / "curves.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    PLR25.plot_curves(test, means, NAMES, "dcd's 25-block maze at dcd's shape, recurrent PPO: DR vs minimax "
+                      "(mean, 95% normal interval)", HERE / "curves.png", marker="o")
     return result
 
 

@@ -78,6 +78,28 @@ def compare(values: pd.DataFrame, column: str, rng: np.random.Generator) -> list
     return seed_comparison(values, column, NAMES, "random", rng, "p_above_dr")
 
 
+def plot_curves(test: pd.DataFrame, means: pd.DataFrame, names: dict[str, str], title: str, path: Path,
+                marker: str | None = None) -> None:
+    """Test-set mastery and dcd's 7 held-out mazes against env steps, per teacher: the mean over
+    seeds with a 95% normal interval (1.96 sd / sqrt(seeds)). Claim 5's folder draws its plot
+    with this too."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for teacher, name in names.items():
+        for ax, frame, col, label in ((axes[0], test, "mastered_pct", "% of the 50 test levels mastered"),
+                                      (axes[1], means, "held_out_dcd7", "% solved, dcd's 7 held-out mazes")):
+            g = frame[frame["teacher"] == teacher].groupby("step")[col]
+            m, s, n = g.mean(), g.std(), g.count()
+            half = 1.96 * s / np.sqrt(n)
+            ax.plot(m.index / 1e6, m.values, marker=marker, label=f"{name} ({int(n.max())} seeds)")
+            ax.fill_between(m.index / 1e6, (m - half).values, (m + half).values, alpha=0.2)
+            ax.set_xlabel("env steps (millions)")
+            ax.set_ylabel(label)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def main() -> pd.DataFrame:
     test, held, diag = load()
     means = held_out_means(held)
@@ -104,21 +126,8 @@ def main() -> pd.DataFrame:
     print("PLR's replay at its last log:")
     print(diag[["seed", "step", "replay_fraction", "buffer_fill", "buffer_replaced", "score_mean"]].to_string(index=False))
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for teacher, name in NAMES.items():
-        for ax, frame, col, label in ((axes[0], test, "mastered_pct", "% of the 50 test levels mastered"),
-                                      (axes[1], means, "held_out_dcd7", "% solved, dcd's 7 held-out mazes")):
-            g = frame[frame["teacher"] == teacher].groupby("step")[col]
-            m, s, n = g.mean(), g.std(), g.count()
-            half = 1.96 * s / np.sqrt(n)
-            ax.plot(m.index / 1e6, m.values, label=f"{name} ({int(n.max())} seeds)")
-            ax.fill_between(m.index / 1e6, (m - half).values, (m + half).values, alpha=0.2)
-            ax.set_xlabel("env steps (millions)")
-            ax.set_ylabel(label)
-    axes[0].legend()
-    fig.suptitle("dcd's 25-block maze, recurrent PPO: DR vs PLR (mean, 95% normal interval over seeds)")
-    fig.savefig(HERE / "curves.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    plot_curves(test, means, NAMES, "dcd's 25-block maze, recurrent PPO: DR vs PLR (mean, 95% normal interval over seeds)",
+                HERE / "curves.png")
     return table
 
 
