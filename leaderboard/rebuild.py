@@ -77,10 +77,11 @@ def _identity(summary: dict) -> tuple:
     return tuple(summary.get(k) for k in ("experiment", "env", "student", "teacher", "seed"))
 
 
-def supersede(tarball: Path, teachers: set[str], manifest: Path = MANIFEST) -> list[str]:
+def supersede(tarball: Path, teachers: set[str], manifest: Path = MANIFEST, add: bool = False) -> list[str]:
     """Replace the manifest's rows (experiment, env, student, teacher: every seed) of
-    ``teachers`` by ``tarball``'s runs of the same rows (slim copies); rows the table does
-    not have are not added. Returns what changed, one ``- run`` / ``+ run`` line each."""
+    ``teachers`` by ``tarball``'s runs of the same rows (slim copies). Rows the table does not
+    have are added only with ``add`` (a teacher's first rows, on envs the table already has:
+    ``--add``). Returns what changed, one ``- run`` / ``+ run`` line each."""
     new: dict[tuple[str, str], dict[str, bytes]] = {}
     with tarfile.open(tarball) as tar:
         for member in tar.getmembers():
@@ -88,9 +89,11 @@ def supersede(tarball: Path, teachers: set[str], manifest: Path = MANIFEST) -> l
             if key and member.isfile() and key[2] in SLIM:
                 new.setdefault(key[:2], {})[key[2]] = tar.extractfile(member).read()  # type: ignore[union-attr]
     rows = {_identity(s)[:4] for s in manifest_runs(manifest).values()}
+    envs = {row[:3] for row in rows}  # (experiment, env, student) the table has
     fresh = {run: files for run, files in new.items() if "summary.json" in files
              and json.loads(files["summary.json"]).get("teacher") in teachers
-             and _identity(json.loads(files["summary.json"]))[:4] in rows}
+             and (_identity(json.loads(files["summary.json"]))[:4] in rows
+                  or add and _identity(json.loads(files["summary.json"]))[:3] in envs)}
     replaced = {_identity(json.loads(files["summary.json"]))[:4] for files in fresh.values()}
     changed = []
     for (experiment, run), summary in manifest_runs(manifest).items():
@@ -144,15 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="leaderboard", help="the table's folder (relative to the repository)")
     parser.add_argument("--supersede", type=Path, action="append", default=[],
                         help="a tarball of reruns that replace manifest runs (repeatable)")
-    parser.add_argument("--teachers", default="", help="comma-separated teachers --supersede replaces")
+    parser.add_argument("--add", type=Path, action="append", default=[],
+                        help="a tarball of runs of --teachers to add as new rows, or replace existing ones (repeatable)")
+    parser.add_argument("--teachers", default="", help="comma-separated teachers --supersede / --add take")
     parser.add_argument("--no-screenshot", action="store_true")
     args = parser.parse_args(argv)
     sources = list(SOURCES)
     teachers = {t for t in args.teachers.split(",") if t}
-    if args.supersede and not teachers:
-        parser.error("--supersede needs --teachers")
-    for tarball in args.supersede:
-        print("\n".join(supersede(tarball, teachers)))
+    if (args.supersede or args.add) and not teachers:
+        parser.error("--supersede and --add need --teachers")
+    for tarball, add in [(t, False) for t in args.supersede] + [(t, True) for t in args.add]:
+        print("\n".join(supersede(tarball, teachers, add=add)))
         if tarball.resolve() not in [s.resolve() for s in sources]:
             sources.append(tarball)
     work = Path(args.work)

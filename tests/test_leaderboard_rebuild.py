@@ -1,0 +1,58 @@
+"""leaderboard/rebuild.py's manifest edits: ``--supersede`` replaces a row's seeds by rerun
+ones and adds nothing; ``--add`` also takes a teacher's first rows, on envs the table has."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from experiments.reporting.results_scripts import load_script
+
+REBUILD = load_script(Path(__file__).resolve().parents[1] / "leaderboard" / "rebuild.py")
+
+
+def _summary(teacher: str, seed: int, env: str = "gridworld", final: float = 50.0) -> dict:
+    return {"experiment": "baseline", "env": env, "student": "ppo", "teacher": teacher, "seed": seed,
+            "final_mastered": final}
+
+
+def _write_run(root: Path, run: str, summary: dict) -> None:
+    folder = root / "baseline" / run
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "config.yaml").write_text(f"teacher:\n  name: {summary['teacher']}\n")
+
+
+def _tarball(path: Path, runs: dict[str, dict]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for run, summary in runs.items():
+            for name, text in (("summary.json", json.dumps(summary)), ("config.yaml", "x: 1\n")):
+                data = text.encode()
+                info = tarfile.TarInfo(f"baseline/{run}/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_supersede_replaces_a_rows_seeds_and_add_takes_a_new_teacher(tmp_path):
+    manifest = tmp_path / "runs"
+    _write_run(manifest, "gridworld__random__ppo__s0__aaaa", _summary("random", 0))
+    _write_run(manifest, "gridworld__clutr__ppo__s0__old1", _summary("clutr", 0, final=32.0))
+    _write_run(manifest, "gridworld__clutr__ppo__s1__old1", _summary("clutr", 1, final=30.0))
+    reruns = _tarball(tmp_path / "reruns.tar.gz", {
+        "gridworld__clutr__ppo__s0__new2": _summary("clutr", 0, final=27.0),
+        "gridworld__minimax__ppo__s0__mm01": _summary("minimax", 0, final=40.0),
+        "webform__minimax__ppo__s0__mm02": _summary("minimax", 0, env="webform"),  # an env the table lacks
+    })
+    changed = REBUILD.supersede(reruns, {"clutr", "minimax"}, manifest)
+    # the CLUTR row's two old seeds go and the one rerun seed comes in; minimax is not added
+    assert sorted(changed) == ["+ baseline/gridworld__clutr__ppo__s0__new2", "- baseline/gridworld__clutr__ppo__s0__old1",
+                               "- baseline/gridworld__clutr__ppo__s1__old1"]
+    assert {run for _, run in REBUILD.manifest_runs(manifest)} == {"gridworld__random__ppo__s0__aaaa",
+                                                                  "gridworld__clutr__ppo__s0__new2"}
+    changed = REBUILD.supersede(reruns, {"minimax"}, manifest, add=True)
+    # minimax's gridworld row is added; its web-form run is not (the table has no such row to rank it in)
+    assert changed == ["+ baseline/gridworld__minimax__ppo__s0__mm01"]
+    assert REBUILD.manifest_runs(manifest)[("baseline", "gridworld__minimax__ppo__s0__mm01")]["final_mastered"] == 40.0
