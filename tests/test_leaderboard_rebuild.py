@@ -56,3 +56,25 @@ def test_supersede_replaces_a_rows_seeds_and_add_takes_a_new_teacher(tmp_path):
     # minimax's gridworld row is added; its web-form run is not (the table has no such row to rank it in)
     assert changed == ["+ baseline/gridworld__minimax__ppo__s0__mm01"]
     assert REBUILD.manifest_runs(manifest)[("baseline", "gridworld__minimax__ppo__s0__mm01")]["final_mastered"] == 40.0
+
+
+def test_the_committed_minimax_rows_are_its_runs():
+    """experiments/results/minimax_gridworld/: the table's minimax rows are the tarball's runs
+    (seed finals as the README lists them), below Random with every seed trained."""
+    import numpy as np
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[1]
+    finals: dict[str, list[float]] = {"baseline": [], "lite": []}
+    with tarfile.open(root / "experiments" / "results" / "minimax_gridworld" / "runs.tar.gz") as tar:
+        for m in sorted(tar.getmembers(), key=lambda m: m.name):
+            if m.name.endswith("/summary.json"):
+                s = json.loads(tar.extractfile(m).read())  # type: ignore[union-attr]
+                assert s["teacher"] == "minimax" and s["gradient_updates"] > 0
+                finals[s["experiment"]].append(s["final_mastered"])
+    assert np.allclose(finals["baseline"], [46.4, 44.0, 35.6, 50.4, 52.4]) and np.allclose(finals["lite"], [15.6, 20.4, 31.6])
+    board = pd.read_csv(root / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
+    for experiment, values in finals.items():
+        row = board.loc[(experiment, "gridworld", "minimax")]
+        assert row["final_mastered_mean"] == np.mean(values) or np.isclose(row["final_mastered_mean"], np.mean(values))
+        assert row["p_improve_hi"] == 0.0  # every minimax seed below every Random seed

@@ -135,8 +135,8 @@ def test_the_lite_tier_still_ranks_teachers_as_the_baseline_after_the_reruns():
     """lite.csv with the fixed-code rows: Kendall's tau across teachers between the lite runs
     and the baseline runs stays significant on every env (p < 0.01)."""
     lite = pd.read_csv(BOARD / "lite.csv").set_index("env")
-    assert lite.loc["gridworld", "teachers"] == 15 and lite.loc["webform", "teachers"] == 16
-    assert lite.loc["gridworld", "kendall_tau"] == pytest.approx(0.548, abs=1e-3)  # with CLUTR's audited rows
+    assert lite.loc["gridworld", "teachers"] == 16 and lite.loc["webform", "teachers"] == 16  # with minimax
+    assert lite.loc["gridworld", "kendall_tau"] == pytest.approx(0.538, abs=1e-3)  # CLUTR's audited rows, minimax's
     assert lite.loc["webform", "kendall_tau"] == pytest.approx(0.521, abs=1e-3)
     # toy track, 9 teachers (36 pairs), with GoalGAN's fixed-code rows: the lite order disagrees
     # with the long one on 3 pairs only (ADR/RIAC, GoalGAN/RIAC, SPDL/Random), so tau = (33 - 3) / 36
@@ -148,15 +148,15 @@ def test_every_manifest_run_is_in_a_committed_tarball(tmp_path):
     """leaderboard/rebuild.py finds each of the table's runs, with the manifest's summary, in the
     committed tarballs: the HTML's curves can be remade from the repository alone."""
     rebuild = load_script(BOARD / "rebuild.py")
-    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 397
+    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 405  # with minimax's 8
     assert len(list((tmp_path / "runs").glob("*/*/eval"))) > 300
 
 
 def test_the_rebuilt_tables_verdicts_for_the_rerun_baseline_and_track_rows(committed):
     """The verdicts vs Random that leaderboard/README.md states for the rerun rows. The table's
     bootstrap draws every row from one seeded stream, so its intervals differ by resampling noise
-    from summarise.py's smaller table: the gridworld Covar-GMM interval is [0.00, 0.50] here (a
-    tie, by a hair) and [0.00, 0.48] there."""
+    from summarise.py's smaller table: the gridworld Covar-GMM interval is [0.00, 0.52] here (a
+    tie, by a hair; [0.00, 0.50] before minimax's rows joined the table) and [0.00, 0.48] there."""
     expected = {
         ("baseline", "gridworld", "adr"): "", ("baseline", "gridworld", "spdl"): "below",
         ("baseline", "gridworld", "covar_gmm"): "", ("baseline", "gridworld", "setter_solver"): "below",
@@ -169,5 +169,7 @@ def test_the_rebuilt_tables_verdicts_for_the_rerun_baseline_and_track_rows(commi
         got = committed.loc[key, "separates"]
         assert (got if isinstance(got, str) else "") == verdict, key
     grid = committed.loc[("baseline", "gridworld", "covar_gmm")]
-    assert grid["p_improve"] == pytest.approx(0.18) and grid["p_improve_hi"] == pytest.approx(0.5)
+    # 0.18 = 4.5 of 25 seed pairs won (a count); the interval's upper end is bootstrap noise
+    # around 0.5 that moves when other rows are added (0.50, then 0.52 with minimax's rows)
+    assert grid["p_improve"] == pytest.approx(0.18) and 0.45 <= grid["p_improve_hi"] <= 0.55
     assert committed.loc[("track_full", "toy-default", "setter_solver"), "final_mastered_mean"] == pytest.approx(33.0)
