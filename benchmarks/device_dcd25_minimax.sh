@@ -5,10 +5,17 @@
 #
 #   OUT=/some/folder RUNS=/tmp/mm25 bash benchmarks/device_dcd25_minimax.sh   # SWEEP_S=530 by default
 #
+# Claim 5b (the same two teachers at claim 3c's shape, 256 envs x 64 steps, so that the designer
+# sees ~8x more levels per second; ued.max_pending=auto opens enough batches for 256 sub-envs):
+#
+#   OUT=/some/folder RUNS=/tmp/mm256 TAG=mm256 EXTRA="env.n_envs=256 student.params.n_steps=64 \
+#     ued.max_pending=auto eval.every=1000000 eval.held_out_every=4000000 eval.n_envs=50 \
+#     checkpoint.every=1000000" bash benchmarks/device_dcd25_minimax.sh
+#
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
-# is installed first; elsewhere teachbench must be installed. Writes $OUT/mm25_<pid>.log and
-# $OUT/mm25_runs.tar.gz (the runs without checkpoints or episode tables), which
+# is installed first; elsewhere teachbench must be installed. Writes $OUT/<TAG>_<pid>.log and
+# $OUT/<TAG>_runs.tar.gz (TAG: mm25 by default) (the runs without checkpoints or episode tables), which
 # experiments/results/ued_dcd25_minimax/summarise.py reads.
 set -u
 if [[ -d .whl ]]; then
@@ -23,9 +30,9 @@ mkdir -p "$RUNS" "$OUT"
 TEACHBENCH_JOBS=10 timeout --signal=INT --kill-after=30 "${SWEEP_S:-530}" python3 -m experiments.running.cli -m \
   experiment=ued_maze_paired_dcd25 teacher=random,minimax seed=0,1,2,3,4 device=cuda hydra/launcher=packed \
   hydra.callbacks.packed.runs_per_gpu=10 budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 \
-  eval.held_out_episodes=100 checkpoint.every=250000 "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
-  > "$OUT/mm25_$$.log" 2>&1
+  eval.held_out_episodes=100 checkpoint.every=250000 ${EXTRA:-} "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
+  > "$OUT/${TAG:-mm25}_$$.log" 2>&1
 echo "sweep exit $?"; date
-grep -h "Error\|error" "$OUT/mm25_$$.log" | tail -20
-(cd "$RUNS" && tar czf "$OUT/mm25_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' --exclude=_hydra .)
+grep -h "Error\|error" "$OUT/${TAG:-mm25}_$$.log" | tail -20
+(cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' --exclude=_hydra .)
 for d in "$RUNS"/*/*/; do echo "$d $(ls "$d/checkpoints" 2>/dev/null | tail -1)"; done
