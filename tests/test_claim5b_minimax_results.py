@@ -1,0 +1,120 @@
+"""Claim 5b's device results, read back (experiments/results/ued_dcd25_minimax_256/): DR vs dcd's
+minimax adversary on dcd's 25-block maze at 256 envs x 64 steps. The runs used dcd's
+``mg_25b_{dr,minimax}`` settings apart from the documented shape; P is worked out here by hand
+from the per-seed evaluations; the designer's excess of unsolvable levels is checked against
+the count random designs give; every run trained; and the README quotes what the files give."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments.reporting.results_scripts import load_script
+
+HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "ued_dcd25_minimax_256"
+
+
+@pytest.fixture(scope="module")
+def summarise():
+    return load_script(HERE / "summarise.py")
+
+
+def _config(teacher: str, seed: int) -> dict:
+    with tarfile.open(HERE / "runs_slim.tar.gz") as tar:
+        (member,) = [m for m in tar.getmembers()
+                     if f"__{teacher}__recurrent_ppo__s{seed}__" in m.name and m.name.endswith("/config.yaml")]
+        return yaml.safe_load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+
+
+def test_the_runs_used_dcds_settings_at_the_documented_shape():
+    # dcd mg_25b_minimax.json / mg_25b_dr.json: lr 1e-4, 5 epochs, gamma 0.995, entropy 0.01, adversary
+    # entropy 0.0, no designer LSTM, 25 walls then goal then agent. The shape is 256 x 64 (dcd: 32 x 256)
+    for seed in range(5):
+        mm, dr = _config("minimax", seed), _config("random", seed)
+        for cfg in (mm, dr):
+            s = cfg["student"]["params"]
+            assert (cfg["env"]["n_envs"], s["n_steps"], s["learning_rate"], s["n_epochs"], s["gamma"],
+                    s["ent_coef"]) == (256, 64, 1e-4, 5, 0.995, 0.01)
+            assert cfg["eval"]["held_out_episodes"] == 100  # dcd's held-out protocol
+        t = mm["teacher"]["params"]
+        assert (t["n_walls"], t["goal_last"], t["ent_coef"], t["batch_size"], t["episodes_per_level"]) == \
+            (25, True, 0.0, 32, 1)
+        assert t["adversary_recurrent"] is None and t["max_pending"] == 33  # auto, resolved at set-up
+        assert dr["teacher"]["name"] == "random" and mm["seed"] == dr["seed"] == seed
+
+
+def test_auto_opens_enough_batches_for_256_sub_envs():
+    from teachers.paired import open_batches_needed
+
+    # each of 256 sub-envs queues 2 levels (512); the peak holds twice that in hand-outs, plus one
+    # batch: 2 * 512 // (32 levels x 1 episode) + 1 = 33, the count the README quotes
+    assert open_batches_needed(256, 32, 1) == 33
+
+
+def test_p_at_4m_worked_out_by_hand(summarise):
+    test, means = summarise.CLAIM5.load(summarise.TAR)
+    held = means[means["step"] == 4_000_256].sort_values("seed")
+    dr = held[held["teacher"] == "random"]["held_out_dcd7"].round(1).tolist()
+    mm = held[held["teacher"] == "minimax"]["held_out_dcd7"].round(1).tolist()
+    assert dr == [11.4, 7.0, 9.4, 13.6, 16.1] and mm == [1.7, 10.4, 15.4, 9.9, 7.6]
+    # pairs where the minimax seed beats the DR seed: 1.7 none; 10.4 > 7.0, 9.4; 15.4 > 11.4, 7.0, 9.4, 13.6;
+    # 9.9 > 7.0, 9.4; 7.6 > 7.0 -> 9 of 25, no ties
+    table = summarise.CLAIM5.table(test, means)
+    row = table.query("step == 4000256 and metric == 'held_out_dcd7' and teacher == 'minimax'").iloc[0]
+    assert row["p_above_dr"] == pytest.approx(9 / 25)
+    assert row["p_lo"] < 0.5 < row["p_hi"]  # a tie is inside the interval: not reproduced
+    # all 13 mazes: 3.8 none; 9.5 > 6.7; 13.4 > 9.6, 6.7, 9.6, 11.2; 8.8 > 6.7; 6.8 > 6.7 -> 7 of 25
+    row13 = table.query("step == 4000256 and metric == 'held_out_13' and teacher == 'minimax'").iloc[0]
+    assert row13["p_above_dr"] == pytest.approx(7 / 25)
+
+
+def test_the_designer_makes_more_unsolvable_levels_than_random_designs(summarise):
+    unsolvable, walls = summarise.CLAIM5.random_designs(n=2000)
+    assert unsolvable < 0.01 and 22.5 < walls < 23.4
+    d = summarise.CLAIM5.designer(summarise.TAR)
+    excess = summarise.unsolvable_excess(d, 0.0034)
+    assert list(excess["seed"]) == [0, 1, 2, 3, 4]
+    # each window is 200 levels; >= 17 windows per seed from 3M steps on
+    assert (excess["levels"] >= 3400).all() and (excess["levels"] % 200 == 0).all()
+    # binomial: with 3,600 levels at p = 0.0034 the mean is 12.2 and the sd 3.5, so 38 is > 7 sd above
+    assert (excess["unsolvable"] >= 38).all() and (excess["p_value"] < 1e-6).all()
+    # the designer kept updating at dcd's rate: once per 32 finished levels, ~700 updates by 4M steps
+    assert d.groupby("seed")["adversary_updates"].max().between(650, 800).all()
+    # fewer walls than random designs, not more: the extra unsolvable levels come from placement
+    assert d[d["step"] >= 3_500_000]["mean_walls"].mean() < 22.5
+
+
+def test_unsolvable_windows_skip_rows_without_new_levels(summarise):
+    import pandas as pd
+
+    # a row logged after a pause repeats the previous 200-level window: it must not be counted twice
+    d = pd.DataFrame({"seed": 0, "step": [3_000_000, 3_050_000, 3_100_000, 3_150_000],
+                      "adversary_updates": [100, 112, 112, 125], "unsolvable_rate": [0.0, 0.05, 0.05, 0.01],
+                      "mean_walls": 22.0, "mean_adversary_return": -0.5})
+    row = summarise.unsolvable_excess(d, 0.0034).iloc[0]
+    assert (row["levels"], row["unsolvable"]) == (400, 12)  # rows 2 and 4: 10 + 2 unsolvable
+
+
+def test_every_run_trained(summarise):
+    test, _ = summarise.CLAIM5.load(summarise.TAR)
+    reached = test.groupby(["teacher", "seed"])["step"].max()
+    # 3M steps / 16,384 steps per PPO update = 183 updates at least, and every run learnt
+    assert len(reached) == 10 and (reached >= 3_000_832).all()
+    assert test[test["step"] == 3_000_832]["mastered_pct"].min() >= 26.0
+
+
+def test_the_readme_and_reproductions_quote_the_files(summarise):
+    readme = (HERE / "README.md").read_text()
+    test, means = summarise.CLAIM5.load(summarise.TAR)
+    table = summarise.CLAIM5.table(test, means)
+    for metric, step in (("held_out_dcd7", 4_000_256), ("held_out_13", 4_000_256), ("mastered_pct", 4_001_024)):
+        at = table[(table["metric"] == metric) & (table["step"] == step)].set_index("teacher")
+        dr, mm = at.loc["DR"], at.loc["minimax"]
+        assert f"{dr['mean']:.1f} ± {dr['sd']:.1f}" in readme and f"{mm['mean']:.1f} ± {mm['sd']:.1f}" in readme
+        assert f"P {mm['p_above_dr']:.2f} [{mm['p_lo']:.2f}, {mm['p_hi']:.2f}]" in readme
+    text = (HERE.parent / "reproductions.md").read_text()
+    assert "ued_dcd25_minimax_256/" in text and "0.36 [0.04, 0.76]" in text
