@@ -7,19 +7,28 @@ next phase's set: a critic trained on the agent's own outcomes estimates each ne
 success probability from its start state, and only tasks of intermediate difficulty are
 kept (estimate between 0.05 and 0.75). A second filter drops infeasible tasks.
 
-Facts taken from the reference code (``scripts/gen_task.py`` of THUDM/WebRL): each
-generation round draws ``seed_tasks = 10`` failed tasks (fewer if fewer failed) without
-replacement, ``generation_turns = 2`` rounds per phase, and the critic filter keeps a task
-when ``0.05 <= estimate <= 0.75`` (either of its two heads, with its two-class softmax).
+Facts taken from the reference code (THUDM/WebRL; tests/test_webrl_reference.py checks them):
+
+- ``scripts/gen_task.py``: each generation round draws ``seed_tasks = 10`` failed tasks
+  (all of them if fewer failed) without replacement, and there are ``generation_turns = 2``
+  rounds; the two rounds draw independently, so a failed task may seed both.
+- ``scripts/gen_task.py``: the critic filter keeps a task when ``0.05 <= estimate <= 0.75``,
+  both ends included, for either of the critic's two heads; a head's estimate is the
+  two-class softmax's probability of class 1.
+- ``webrl/algorithms/webrl/trainer.py``: class 1 is success (the critic is trained by cross
+  entropy on "the return is positive", and every step of a trajectory carries its outcome),
+  so the estimate is P(success). A trajectory is a failure when the outcome reward model
+  scores it below 0.5 (``scripts/process_data.py``).
 
 This teacher, phase by phase:
 
 1. **Play the phase's set.** Phase 0 plays forms generated from uniform TaskSpace points
    (WebRL's first phase plays the benchmark's training tasks). Later phases play the
-   filtered tasks of the previous phase, stalest first (a level buffer with pure
-   staleness sampling: every task of the set gets its turn, as WebRL plays its whole set).
-   With probability ``base_fraction``, and whenever the set is empty, a fresh uniform form
-   is played instead.
+   filtered tasks of the previous phase, and only those: the new set replaces the old.
+   They are drawn from a level buffer with pure staleness sampling (a form's chance grows
+   with the episodes since it was last played), so every form of the set comes round, as
+   WebRL plays its whole set. With probability ``base_fraction``, and whenever the set is
+   empty, a fresh uniform form is played instead.
 2. **Collect failures.** Every form the student failed in this phase (``success`` false)
    is a seed candidate. Forms are exact: each one is handed out by its level string and
    the env reports it back (``info["level_id"]``).
@@ -31,13 +40,44 @@ This teacher, phase by phase:
    difficulty, we edit the form itself; the feasibility filter is not needed because every
    edit keeps the form valid and solvable (checked by the tests with the oracle).
 4. **Filter by the critic.** Each new form's success probability is estimated and the
-   form is kept when it lies in ``[success_low, success_high]``. Where we differ: WebRL's
-   critic is the agent's own value model reading the instruction and the page; a teacher
-   here sees no observation of an unplayed form, so our critic is a logistic regression,
-   fitted at each phase end on the student's outcomes (success flags) of its last
-   ``critic_window`` episodes, over the form's description (the TaskSpace point of
-   counts and shares that ``describe`` gives, in the unit cube). With only one outcome
-   class in the window, the estimate is that window's success rate for every form.
+   form is kept when it lies in ``[success_low, success_high]``, ends included. Where we
+   differ: WebRL's critic is the agent's own value model reading the instruction and the
+   page; a teacher here sees no observation of an unplayed form, so our critic is a
+   logistic regression, fitted at each phase end on the student's outcomes (success flags)
+   of its last ``critic_window`` episodes, over the form's description (the TaskSpace
+   point of counts and shares that ``describe`` gives, in the unit cube). With only one
+   outcome class in the window, the estimate is that window's success rate for every form.
+
+Where else we differ, and why (observable differences from the reference code):
+
+- *One group of seeds.* WebRL groups the failed tasks by website and runs its rounds per
+  website (2 rounds of up to 10 seeds for each site with failures); all our forms come
+  from one site, so there is one group and 2 rounds per phase.
+- *New tasks per round.* WebRL puts a round's seeds into one prompt and keeps whatever list
+  the LLM writes, a number its code fixes neither per seed nor per round; we make
+  ``children_per_seed`` edits of each seed, so a round with fewer than 10 failed forms
+  yields proportionally fewer new forms. A new form equal to one already kept is kept once
+  (the set is a set; WebRL's output file would list it twice).
+- *The filters are applied.* The released ``gen_task.py`` defines the critic filter and
+  the feasibility prompt, but its main only writes the generated tasks; we follow the
+  paper, which filters every new task before the next phase.
+- *One critic head.* WebRL's critic has two heads (independently initialised MLPs) and a
+  task passes when either head's estimate is in the band. Ours is a convex fit: two heads
+  fitted to the same outcomes would coincide, so it has one, and "either head" is that one.
+- *The critic's data.* WebRL trains its critic each phase on that phase's trajectories
+  (95% of them when no validation file is given,
+  ``webrl/algorithms/offpolicy_train_loop.py``) plus, with replay, earlier phases'
+  successful steps whose actor confidence lies in (0.5, 0.95], at most twice the phase's
+  steps (``scripts/process_data.py``). Ours sees the last ``critic_window`` episodes,
+  whichever phases they came from. WebRL's critic reads the instruction and the site's
+  start page (the same page for every task of a site), so it tells tasks apart by their
+  instruction; ours by the description of the form.
+- *Phase length.* A WebRL phase is one interaction run over its set's task configurations
+  (its README), so its length follows the set's size; ours lasts ``phase_episodes``
+  episodes whatever the set's size, so a form may be played several times in a phase, and
+  one failed in any of its plays is a seed, once. A phase that keeps no form leaves an
+  empty set, and the next phase plays fresh uniform forms (a case WebRL's code does not
+  cover).
 
 Not reproduced: WebRL's outcome reward model (our env knows success exactly) and its
 student-side measures (KL-constrained policy update, replay of past successes filtered
