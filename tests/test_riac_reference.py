@@ -150,12 +150,16 @@ def test_no_valid_split_drops_the_oldest_quarter_then_keeps_every_pair():
     """max_region_size 8, every task within 0.05 of the origin (no child can span 0.1): the
     ninth pair finds no valid split and ``islice(r, int(8/4), 9)`` keeps pairs 2..8; the
     deque rebuilt by ``deque(islice(...))`` has no bound, so the region fills to 9 again and
-    discards 2 more: pairs 4..10."""
+    discards 2 more: pairs 4..10. Two pairs at 0.5 and 0.6 fill it again and it splits; as
+    a parent it keeps every later pair (a bounded deque would keep 9): 7 + 2 + 20 = 29."""
     t = RIAC(LINE, seed=0, max_region_size=8)
     for i in range(11):
         play(t, {"x": 0.005 * i}, float(i))
     assert t.n_splits == 0 and t.n_discards == 2
     assert t.regions[0].rewards == [float(i) for i in range(4, 11)]
+    for x in [0.5, 0.6] + [0.7] * 20:
+        play(t, {"x": x}, 0.0)
+    assert t.n_splits >= 1 and len(t.regions[0].rewards) == 29
 
 
 def tree(alps: list[float], lowest=(0.0, 0.0), **kwargs) -> RIAC:
