@@ -146,6 +146,16 @@ def test_split_children_span_a_tenth_of_the_range():
     assert 0.45 <= t.regions[1].high[0] < 0.55
 
 
+def test_a_split_with_no_alp_difference_is_still_taken():
+    """TMA starts ``best_split_score`` at 0 and keeps an attempt when ``score >= best``: with
+    every reward equal each valid attempt scores 0 and the leaf splits (a strict ``>`` would
+    discard instead)."""
+    t = RIAC(LINE, seed=0, max_region_size=20)
+    for i in range(21):
+        play(t, {"x": (i + 0.5) / 21}, 1.0)
+    assert t.n_splits == 1 and t.n_discards == 0 and len(t.regions) == 3
+
+
 def test_no_valid_split_drops_the_oldest_quarter_then_keeps_every_pair():
     """max_region_size 8, every task within 0.05 of the origin (no child can span 0.1): the
     ninth pair finds no valid split and ``islice(r, int(8/4), 9)`` keeps pairs 2..8; the
