@@ -35,20 +35,34 @@ included (marked *TMA quirk* below), because the published numbers came from tha
    it to leaves, TMA's option, off by default as in TMA): with probability
    ``1 − p_alp − p_random`` (0.1) the lowest-reward task of a region (chosen ∝ ALP) is
    perturbed by N(0, ``perturb_std`` = 0.1) and clipped into that region (1e-5 inside
-   its faces); with ``p_random`` (0.2) a uniform task; else (``p_alp``, 0.7) a region ∝ ALP
-   (uniform over regions if every ALP is 0) and a uniform task inside it.
+   its faces; units below); with ``p_random`` (0.2) a uniform task; else (``p_alp``,
+   0.7) a region ∝ ALP (uniform over regions if every ALP is 0) and a uniform task
+   inside it. A region's lowest reward is its oldest one on ties (``argmin``).
 
 Deviations from the released code. Two change nothing where TMA terminates: the threshold
 draw conditioned on the children's populations is sampled exactly (a dimension with
 probability ∝ the share of its extent where both children are populated enough, then a
 uniform threshold there) instead of by rejection, and where no threshold can populate both
 children (e.g. every pair on the same task) the round counts as invalid (step 4) where
-TMA's rejection loop never ends. One is a unit convention: TMA perturbs and clips in the
-env's raw parameter units (std 0.1, margin 1e-5), here both are in unit-cube coordinates
-as every teacher of this repo works (identical on the simulated student's unit cube; on
-stump tracks, [0, 3] × [0, 6], TMA's std is 1/30 and 1/60 of the ranges). As in TMA, a
-task played exactly on a threshold joins both children (closed boxes); TMA would assert if
-that filled two leaves at once, here both are handled.
+TMA's rejection loop never ends. As in TMA, a task played exactly on a threshold joins
+both children (closed boxes); TMA would assert if that filled two leaves at once, here both
+are handled. Units: TMA perturbs and clips in the env's own parameter units (std 0.1,
+margin 1e-5 on every dimension; on stump tracks [0, 3] × [0, 6] the std is 1/30 and 1/60 of
+the ranges). ``perturb_std`` as a mapping ``{dimension: std}`` is that rule, and the
+``tma_*`` experiments (stump challenges, Parkour, hexagon tracks) give it in
+``configs/per_teacher/``; a plain number (the default, 0.1) is a std in unit-cube
+coordinates, the same on the simulated student's unit square and meaningful on envs whose
+units differ in scale (the gridworld's integer size, the web forms' rates), which TMA never
+ran. Every other rule works in the unit cube with no difference: the 10 % minimum extent
+is a share of each range in TMA too, and the ALP does not see the task's units. Returns
+are raw, as in TMA's benchmark (no ``--scale_reward``).
+
+Settings. The defaults are TMA's benchmark (``run_utils/teacher_args_handler.py``: 150
+pairs, 75 attempts, extent ratio 0.1; the class's own defaults, 200 / 50 / 1/6, are not
+what it ran). teachDeepRL's RIAC, the ALP-GMM paper's, is the same algorithm with the
+constructor defaults 200 pairs, 50 attempts and extent ratio 1/15; its toy-env comparison
+ran those, and our simulated-student track runs TMA's settings instead (one RIAC per
+track, the benchmark's). Audited against the reference in ``tests/test_riac_reference.py``.
 """
 
 from __future__ import annotations
@@ -141,7 +155,10 @@ class RIAC(Teacher):
             range (0.1, TMA's ``min_dims_range_ratio``).
         p_alp, p_random: probabilities of the ALP-region mode (0.7) and of a uniform task
             (0.2); the rest (0.1) perturbs a region's lowest-reward task.
-        perturb_std: std of that perturbation in unit-cube coordinates (0.1, TMA).
+        perturb_std: std of that perturbation: a number is in unit-cube coordinates (0.1,
+            clip margin ``CLIP_MARGIN``); a mapping ``{dimension: std}`` is in the env's own
+            units, as is the margin (TMA's rule: 0.1 and 1e-5 per dimension, which the
+            ``tma_*`` experiments give in ``configs/per_teacher/``).
         min_region_size: pairs each child must hold for a split threshold to be drawn;
             None: ``max_region_size / 20`` (TMA's default, 7.5, i.e. 8 pairs).
         discard_ratio: share of ``max_region_size`` a leaf forgets (oldest first) when no
@@ -160,7 +177,7 @@ class RIAC(Teacher):
         min_region_extent: float = 0.1,
         p_alp: float = 0.7,
         p_random: float = 0.2,
-        perturb_std: float = 0.1,
+        perturb_std: float | Mapping[str, float] = 0.1,
         min_region_size: float | None = None,
         discard_ratio: float = 0.25,
         sampling_in_leaves_only: bool = False,
@@ -170,7 +187,8 @@ class RIAC(Teacher):
         self.n_split_attempts = int(n_split_attempts)
         self.min_region_extent = float(min_region_extent)
         self.p_alp, self.p_random = float(p_alp), float(p_random)
-        self.perturb_std = float(perturb_std)
+        self.perturb_std = perturb_std if isinstance(perturb_std, Mapping) else float(perturb_std)
+        self._std, self._margin = self._unit_perturbation(task_space, perturb_std)
         self.min_region_size = self.max_region_size / 20 if min_region_size is None else float(min_region_size)
         self.discard_ratio = float(discard_ratio)
         self.sampling_in_leaves_only = bool(sampling_in_leaves_only)
@@ -191,6 +209,29 @@ class RIAC(Teacher):
         self.n_splits = 0
         self.n_discards = 0
         self._reindex()
+
+    @staticmethod
+    def _unit_perturbation(task_space: TaskSpace,
+                           perturb_std: float | Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The perturbation's std and clip margin per dimension in the unit cube: a number is
+        a std in unit-cube coordinates with the margin ``CLIP_MARGIN`` there; a mapping
+        ``{dimension: std}`` is in the env's own units, and so is the margin (TMA's rule)."""
+        d = task_space.ndim
+        if isinstance(perturb_std, Mapping):
+            names = list(task_space.names)
+            if set(perturb_std) != set(names):
+                raise TeachBenchError("teacher.perturb_std", "a mapping needs one std (env units) per task "
+                                      f"dimension, got {sorted(perturb_std)}", names)
+            span = np.asarray(task_space.high, dtype=np.float64) - np.asarray(task_space.low, dtype=np.float64)
+            if not np.all(span > 0):
+                raise TeachBenchError("teacher.perturb_std", "env-unit stds need every dimension to have a range")
+            std = np.array([float(perturb_std[n]) for n in names]) / span
+            if not np.all(np.isfinite(std) & (std >= 0)):
+                raise TeachBenchError("teacher.perturb_std", f"every std must be >= 0, got {dict(perturb_std)}")
+            return std, CLIP_MARGIN / span
+        if not (math.isfinite(float(perturb_std)) and float(perturb_std) >= 0):
+            raise TeachBenchError("teacher.perturb_std", f"must be >= 0, got {perturb_std}")
+        return np.full(d, float(perturb_std)), np.full(d, CLIP_MARGIN)
 
     def _reindex(self) -> None:
         """Cache which regions are sampled and their ALPs as an array (the set changes only
@@ -348,8 +389,8 @@ class RIAC(Teacher):
             if not reg.rewards:  # only before the first update (TMA: the first sample)
                 return self.task_space.sample(self.rng)
             worst = reg.tasks[int(np.argmin(reg.rewards))]
-            u = self.rng.normal(worst, self.perturb_std)
-            lo, hi = reg.low + CLIP_MARGIN, reg.high - CLIP_MARGIN
+            u = self.rng.normal(worst, self._std)
+            lo, hi = reg.low + self._margin, reg.high - self._margin
             mid = (reg.low + reg.high) / 2
             lo, hi = np.where(lo <= hi, lo, mid), np.where(lo <= hi, hi, mid)
             return self.task_space.from_unit(np.clip(np.clip(u, lo, hi), 0.0, 1.0))
@@ -392,10 +433,10 @@ class RIAC(Teacher):
         if rows:
             regs = [self.regions[region[i]] for i in rows]
             worst = np.array([reg.tasks[int(np.argmin(reg.rewards))] for reg in regs])
-            u = self.rng.normal(worst, self.perturb_std)
+            u = self.rng.normal(worst, self._std)
             low = np.array([reg.low for reg in regs])
             high = np.array([reg.high for reg in regs])
-            lo, hi = low + CLIP_MARGIN, high - CLIP_MARGIN
+            lo, hi = low + self._margin, high - self._margin
             mid = (low + high) / 2
             lo, hi = np.where(lo <= hi, lo, mid), np.where(lo <= hi, hi, mid)
             for i, task in zip(rows, self.task_space.from_unit_batch(np.clip(np.clip(u, lo, hi), 0.0, 1.0))):
