@@ -177,8 +177,15 @@ def test_runs_of_a_teacher_made_before_its_tma_fidelity_fix_are_flagged(tmp_path
     5fbebd9 and f38296f), session 10 GoalGAN (a686e96). Summaries name their code since 2c5cc97, which precedes both merges, so
     a run of one of them without a ``code`` block measures the earlier implementation."""
     fixes = validity.FIDELITY_FIXES
-    assert set(fixes) == {"adr", "spdl", "covar_gmm", "setter_solver", "goal_gan"}
+    assert set(fixes) == {"adr", "spdl", "covar_gmm", "setter_solver", "goal_gan", "riac"}
     assert fixes["goal_gan"].startswith("a686e96")  # session 10's GoalGAN audit commit
+    assert fixes["riac"].startswith("405cad9")  # session 11's RIAC audit: env-unit perturbation, tma_* only
+    # RIAC's fix changed only the TMA experiments' configs: its other runs measure the same algorithm
+    assert validity.code_verdict("riac", None, experiment="baseline_gridworld") == "n/a"
+    assert validity.code_verdict("riac", None, experiment="lite_toy") == "n/a"
+    assert validity.code_verdict("riac", None, experiment="tma_hexagon_ek-no") == "before fix"
+    assert validity.code_verdict("riac", {"commit": fixes["riac"]}, experiment="tma_hexagon_ek-no") == "fixed"
+    assert validity.code_verdict("adr", None, experiment="baseline_gridworld") == "before fix"  # unscoped fix
     assert fixes["adr"] == fixes["spdl"] and fixes["adr"].startswith("5fbebd9")
     assert fixes["covar_gmm"] == fixes["setter_solver"] and fixes["covar_gmm"].startswith("f38296f")
     assert validity.code_verdict("alp_gmm", None) == "n/a"  # no fix to predate

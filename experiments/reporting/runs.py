@@ -136,7 +136,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             updates = validity.teacher_updates(registry, summary.get("teacher_diagnostics"))
             row["teacher_updates"] = math.nan if updates is None else updates
             row["teacher_updated"] = validity.updated_verdict(updates)
-            row["teacher_code"] = validity.code_verdict(registry, src.get("code"))
+            row["teacher_code"] = validity.code_verdict(registry, src.get("code"), experiment=row["experiment"])
         if row["student"] in validity.EXACT_EVAL_STUDENTS:
             row["eval_episodes_per_task"] = math.nan
         rows.append(row)

@@ -58,7 +58,16 @@ FIDELITY_FIXES: dict[str, str] = {
     # session 10's audit (tests/test_goal_gan_reference.py): the audit commit itself, which the
     # reruns in experiments/results/goal_gan_audit/ descend from (they ran before the merge)
     "goal_gan": "a686e96d1fd1f6860e700fe371182e74713eb280",
+    # session 11's audit (tests/test_riac_reference.py): TMA's perturbation std in env units, given
+    # by the tma_* experiments' per-teacher configs; elsewhere RIAC's behaviour did not change
+    "riac": "405cad94ef37c3b0696c7d3270da32dfeeb7c342",
 }
+
+# teacher registry name -> the experiment-name prefixes its fix changed (a teacher absent here:
+# every experiment). RIAC's fix lives in configs/per_teacher/tma_*/riac.yaml, so its gridworld,
+# web-form and toy runs measure the same algorithm before and after it (its toy rows reran
+# identically: experiments/results/riac_audit/).
+FIX_SCOPES: dict[str, tuple[str, ...]] = {"riac": ("tma_",)}
 
 # teacher registry name -> diagnostics keys whose sum counts its curriculum updates
 # (None: the teacher has no curriculum to update). Keys as each teacher's _diagnostics()
@@ -176,14 +185,19 @@ def _is_ancestor(ancestor: str, commit: str, repo: str) -> bool | None:
     return {0: True, 1: False}.get(done.returncode)
 
 
-def code_verdict(teacher: str | None, code: Mapping[str, Any] | None, repo: str | Path = _REPO) -> str:
+def code_verdict(teacher: str | None, code: Mapping[str, Any] | None, repo: str | Path = _REPO,
+                 experiment: str | None = None) -> str:
     """Was the run's teacher already TeachMyAgent's (:data:`FIDELITY_FIXES`)? ``n/a`` for a
-    teacher without such a fix, ``before fix`` for a run with no ``code`` block (made before
-    runs recorded it, hence before the fixes) or whose commit does not descend from the fix,
+    teacher without such a fix, or a run of an ``experiment`` outside the fix's
+    :data:`FIX_SCOPES`; ``before fix`` for a run with no ``code`` block (made before runs
+    recorded it, hence before the fixes) or whose commit does not descend from the fix,
     ``fixed`` when it does, ``unknown`` when git cannot place the commit (an installed wheel
     records none; a commit of another clone)."""
     fix = FIDELITY_FIXES.get(str(teacher))
     if fix is None:
+        return "n/a"
+    scope = FIX_SCOPES.get(str(teacher))
+    if scope is not None and not str(experiment or "").startswith(scope):
         return "n/a"
     if not code:
         return "before fix"
