@@ -40,8 +40,8 @@ from envs.errors import TeachBenchError
 from experiments.reporting import analysis
 from experiments.reporting.lite import rank_agreement
 from experiments.reporting.profile import plot_tma_profile, tma_profile
-from experiments.reporting.leaderboard import (BASELINE_TEACHER, DISPLAY, aggregate, display_columns, format_cell,
-                                     leaderboard, not_finished, write_row_configs)
+from experiments.reporting.leaderboard import (BASELINE_TEACHER, BOOTSTRAP_REPS, DISPLAY, aggregate, display_columns,
+                                               format_cell, leaderboard, not_finished, write_row_configs)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -265,7 +265,7 @@ def render_html(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, titl
 
 
 def write_report(runs: pd.DataFrame, out: str | Path, title: str = "TeachBench leaderboard", plots: bool = True,
-                 heatmaps: bool = True, reps: int = 2000) -> dict[str, Path]:
+                 heatmaps: bool = True, reps: int = BOOTSTRAP_REPS) -> dict[str, Path]:
     """Write every leaderboard file into ``out``; returns ``{kind: path}``."""
     if runs.empty:
         raise TeachBenchError("runs", "no runs to report")
