@@ -107,7 +107,9 @@ def write_markdown(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, p
 
 def _legend() -> str:
     return ("Final % mastered and AUC (mean % over the budget) of the env's test set: mean ± std over finished "
-            "seeds. IQM: interquartile mean with a stratified-bootstrap 95% interval. P(> random): probability "
+            "seeds. IQM: interquartile mean with a stratified-bootstrap 95% interval (each interval's resamples "
+            "are seeded by its row's own key, so adding or removing other rows never moves it). P(> random): "
+            "probability "
             f"that a seed of this teacher ends above a seed of the `{BASELINE_TEACHER}` teacher (same env and "
             "student); vs random: above / below when its interval excludes 0.5. Gradient updates: the "
             "students' (SB3's count, median over seeds) and how many seeds took any; teacher updated: whether "
