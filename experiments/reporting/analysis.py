@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import TeachBenchError
+from experiments.reporting.leaderboard import keyed_rng
 from experiments.reporting.runs import collect_runs
 from experiments.rundir import TABLES, RunDir
 
@@ -189,11 +190,13 @@ def learning_curves(curves: pd.DataFrame, by: Sequence[str] = tuple(GROUP), valu
     boundaries), so each run's curve is read on ``points`` equally spaced steps from 0 to
     the group's largest step with :func:`_step_hold`.
 
-    Returns one row per (group, step): ``mean``, ``lo``, ``hi``, ``seeds``.
+    Returns one row per (group, step): ``mean``, ``lo``, ``hi``, ``seeds``. Each group's band
+    is bootstrapped from its own generator (:func:`~experiments.reporting.leaderboard.keyed_rng`
+    of ``seed``, the group's key, ``value`` and ``x``), so a group's band does not move when
+    other groups are added or removed, as the leaderboard's intervals do not.
     """
     if curves.empty:
         return pd.DataFrame(columns=[*by, "step", "mean", "lo", "hi", "seeds"])
-    rng = np.random.default_rng(seed)
     rows = []
     curves = curves.dropna(subset=[x])
     for key, group in curves.groupby(list(by), sort=True):
@@ -203,6 +206,7 @@ def learning_curves(curves: pd.DataFrame, by: Sequence[str] = tuple(GROUP), valu
             _step_hold(run[x].to_numpy(float), run[value].to_numpy(float), grid)
             for _, run in group.groupby("path", sort=True)
         ]
+        rng = keyed_rng(seed, "curve", value, x, *key)
         mean, lo, hi = bootstrap_mean_ci(np.vstack(per_run), rng, reps=reps, confidence=confidence)
         for i, step in enumerate(grid):
             rows.append({**dict(zip(by, key)), "step": step, "mean": mean[i], "lo": lo[i], "hi": hi[i],
@@ -372,7 +376,8 @@ def plot_sampled_over_time(episodes: pd.DataFrame, x: str | None = None, y: str 
                            seed: int = 0) -> "Figure":
     """Rows = env x teacher, columns = phases of training: where the tasks fell over two
     task dimensions (a histogram over one when ``y`` is absent or the space is 1-D).
-    At most ``max_points`` episodes per panel are drawn (a seeded subsample)."""
+    At most ``max_points`` episodes per panel are drawn (a subsample seeded by ``seed`` and
+    the panel's row and phase, so that a panel does not change when other rows are added)."""
     import matplotlib.pyplot as plt
 
     tagged = sampled_tasks(episodes, phases)
@@ -382,7 +387,6 @@ def plot_sampled_over_time(episodes: pd.DataFrame, x: str | None = None, y: str 
     xcol = _task_col(x, dims, 0, tagged)
     ycol = _task_col(y, dims, 1, tagged) if (y is not None or len(dims) > 1) else None
     rows = tagged.drop_duplicates(list(row_by))[list(row_by)].to_dict("records")
-    rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(rows), phases, figsize=(3.2 * phases, 2.8 * len(rows)), squeeze=False,
                              sharex=True, sharey=ycol is not None)
     for r, row in enumerate(rows):
@@ -393,6 +397,7 @@ def plot_sampled_over_time(episodes: pd.DataFrame, x: str | None = None, y: str 
             ax = axes[r, p]
             cell = part[part["phase"] == p]
             if len(cell) > max_points:
+                rng = keyed_rng(seed, "sampled", *row.values(), p)
                 cell = cell.iloc[np.sort(rng.choice(len(cell), max_points, replace=False))]
             if ycol is None:
                 ax.hist(cell[xcol].to_numpy(), bins=20, color="tab:blue", alpha=0.8)

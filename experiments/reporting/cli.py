@@ -17,7 +17,7 @@ from pathlib import Path
 
 from envs.errors import TeachBenchError
 from experiments.console import one_line_parser, report_errors
-from experiments.reporting.leaderboard import print_leaderboard
+from experiments.reporting.leaderboard import BOOTSTRAP_REPS, print_leaderboard
 from experiments.reporting.report import screenshot, write_report
 from experiments.reporting.runs import collect_runs
 
@@ -35,7 +35,8 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--no-files", action="store_true", help="print the terminal table only")
     parser.add_argument("--no-plots", action="store_true", help="HTML without plots (faster)")
     parser.add_argument("--screenshot", metavar="PNG", help="also render the HTML page to this PNG (chromium)")
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")
+    parser.add_argument("--reps", type=int, default=BOOTSTRAP_REPS,
+                        help=f"bootstrap replications (default {BOOTSTRAP_REPS:,}, rliable's)")
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
     if not Path(args.runs_dir).is_dir():

@@ -31,11 +31,31 @@ estimates use ``rliable.metrics`` (IQM, probability of improvement); the stratif
 bootstrap is the few vectorised lines in :func:`stratified_bootstrap`, and the tests
 check both against rliable's definitions.
 
+Each interval draws its resamples from its own generator, seeded by :func:`keyed_rng` from
+the table's ``seed`` and the key of what it estimates (the row's :data:`GROUP` values and
+metric; for P(> baseline), the row and the baseline's name). A row's interval is therefore a
+function of its own runs (and the baseline's) alone: adding, removing or reordering other
+rows of the table cannot move it. One generator shared by every row, as earlier tables
+used, made each row's resamples depend on how many draws the rows sorted before it had
+taken; adding one teacher's rows in session 10 moved other rows' interval ends by up to 0.06.
+
+The tables resample :data:`BOOTSTRAP_REPS` = 50,000 times per interval, rliable's default for
+``get_interval_estimates``; they used 2,000 until session 10. With 5 seeds a side, P(> random)
+takes few values and an interval end falls between two of them: at 2,000 resamples which one
+it lands on is Monte Carlo noise. Two rows of the committed table sat on 0.5 that way: the
+gridworld Covar-GMM's upper end read 0.48 (below Random) in 27% of base seeds and 0.50 or 0.52
+(tie) in the rest, WebRL's on the web forms 0.60 (tie) in 15% and 0.48 (below) in the rest. At
+50,000 resamples both ends were the same for each of 40 seeds (0.50 and 0.48), and no row of
+the table changed verdict over 30 seeds, so a verdict no longer depends on the seed either.
+The estimator itself (percentile interval of the stratified bootstrap) is unchanged; the
+functions' own ``reps`` defaults stay 2,000 for the results scripts that call them directly.
+
 The command line (``teachbench-leaderboard``) is :mod:`experiments.reporting.cli`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from pathlib import Path
@@ -56,6 +76,7 @@ log = logging.getLogger("teachbench.leaderboard")
 
 BASELINE_TEACHER = "random"
 MIN_SEEDS_FOR_INTERVAL = 3
+BOOTSTRAP_REPS = 50_000  # rliable.library.get_interval_estimates' default (see the module's docstring)
 
 
 def row_config_name(row: Mapping[str, Any]) -> str:
@@ -114,6 +135,27 @@ def improvement_probability(x: np.ndarray, y: np.ndarray) -> np.ndarray | float:
     x = np.asarray(x, dtype=float)[..., :, None]
     y = np.asarray(y, dtype=float)[..., None, :]
     return ((x > y) + 0.5 * (x == y)).mean(axis=(-2, -1))
+
+
+def _key_text(part: Any) -> str:
+    """A key part as text that is the same in every process and for every reader of the
+    runs: missing (None / NaN) is empty, and a whole float is written as the integer (a
+    budget read back as ``300000.0`` from one source and ``300000`` from another)."""
+    if part is None or _isnan(part):
+        return ""
+    if isinstance(part, (float, np.floating)) and float(part).is_integer():
+        return str(int(part))
+    if isinstance(part, (np.integer,)):
+        return str(int(part))
+    return str(part)
+
+
+def keyed_rng(seed: int, *key: Any) -> np.random.Generator:
+    """The bootstrap generator of one estimate: seeded by the base ``seed`` and a SHA-256
+    digest of ``key`` (never Python's ``hash()``, which is salted per process for strings),
+    so that an estimate's resamples depend on what it estimates and nothing else."""
+    digest = hashlib.sha256("\x1f".join(_key_text(k) for k in key).encode("utf-8")).digest()
+    return np.random.default_rng([int(seed), int.from_bytes(digest[:8], "little")])
 
 
 def stratified_bootstrap(strata: Sequence[np.ndarray], rng: np.random.Generator, reps: int) -> list[np.ndarray]:
@@ -235,7 +277,7 @@ def write_row_configs(runs: pd.DataFrame, directory: str | Path) -> dict[str, Pa
     return written
 
 
-def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
+def leaderboard(runs: pd.DataFrame, reps: int = BOOTSTRAP_REPS, confidence: float = 0.95, seed: int = 0,
                 baseline: str = BASELINE_TEACHER, configs_dir: str | None = None) -> pd.DataFrame:
     """One row per experiment x env x student x teacher x config id x budget (:data:`GROUP`).
 
@@ -252,7 +294,6 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
     """
     if runs.empty or "env" not in runs:
         return pd.DataFrame()
-    rng = np.random.default_rng(seed)
     known = runs.dropna(subset=["env", "teacher"])
     out = []
     for key, group in known.groupby(GROUP, sort=True, dropna=False):
@@ -266,6 +307,7 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
             vals = done[m].dropna().astype(float).to_numpy() if m in done else np.array([])
             row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
             row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else math.nan)
+            rng = keyed_rng(seed, "row", *key, m)  # this row's own stream (see the module's docstring)
             point, lo, hi = iqm_interval({"_": vals}, rng, reps, confidence)
             row[f"{m}_iqm"], row[f"{m}_lo"], row[f"{m}_hi"] = point, lo, hi
             row[m] = _mean_std(done[m]) if len(vals) else "-"
@@ -281,7 +323,7 @@ def leaderboard(runs: pd.DataFrame, reps: int = 2000, confidence: float = 0.95, 
     if not out:  # every run unreadable: nothing to rank (they are listed by not_finished)
         return pd.DataFrame()
     table = pd.DataFrame(out)
-    _add_improvement(table, known, rng, reps, confidence, baseline)
+    _add_improvement(table, known, seed, reps, confidence, baseline)
     table["separates"] = [_separates(lo, hi) for lo, hi in zip(table["p_improve_lo"], table["p_improve_hi"])]
     table["p_improve_text"] = [
         "-" if math.isnan(p) else (f"{p:.2f} (n<{MIN_SEEDS_FOR_INTERVAL})" if math.isnan(lo) else
@@ -338,8 +380,10 @@ def _separates(lo: float, hi: float) -> str:
     return "above" if lo > 0.5 else ("below" if hi < 0.5 else "")
 
 
-def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, rng: np.random.Generator, reps: int,
+def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, seed: int, reps: int,
                      confidence: float, baseline: str) -> None:
+    """P(a seed of the row beats a seed of ``baseline``) and its interval, each row's
+    bootstrap seeded by its own key and the baseline's name (:func:`keyed_rng`)."""
     cols = {"p_improve": [], "p_improve_lo": [], "p_improve_hi": []}
     done = _finished(runs)
     for _, row in table.iterrows():
@@ -353,6 +397,7 @@ def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, rng: np.random.Gen
             x = same[same["teacher"] == row["teacher"]]["final_mastered"].dropna().to_numpy(float)
             y = same[same["teacher"] == baseline]["final_mastered"].dropna().to_numpy(float)
             if len(x) and len(y):
+                rng = keyed_rng(seed, "p_improve", *(row[k] for k in GROUP), baseline)
                 p, lo, hi, _ = improvement_interval({"env": x}, {"env": y}, rng, reps, confidence)
         cols["p_improve"].append(p)
         cols["p_improve_lo"].append(lo)
@@ -361,16 +406,17 @@ def _add_improvement(table: pd.DataFrame, runs: pd.DataFrame, rng: np.random.Gen
         table[k] = v
 
 
-def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 2000, confidence: float = 0.95,
+def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = BOOTSTRAP_REPS, confidence: float = 0.95,
               seed: int = 0, baseline: str = BASELINE_TEACHER) -> pd.DataFrame:
     """Across envs: one row per experiment x student x teacher. ``iqm`` of ``metric`` over
     every finished seed of every env (each env a stratum of the bootstrap), and the
     probability of improvement over ``baseline`` averaged over the envs both teachers ran.
-    Scores are % of the env's test set, so envs share one 0-100 scale."""
+    Scores are % of the env's test set, so envs share one 0-100 scale. Each row's two
+    bootstraps are seeded by its own key (:func:`keyed_rng`: experiment, student, teacher,
+    metric), so another teacher's rows never move its intervals."""
     done = _finished(runs).dropna(subset=[metric]) if not runs.empty else runs
     if done.empty:
         return pd.DataFrame()
-    rng = np.random.default_rng(seed)
     rows = []
     keys = ["experiment", "student"]
     for (exp, student), part in done.groupby(keys, sort=True):
@@ -381,12 +427,14 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = 20
         strata = {t: {e: g[metric].to_numpy(float) for e, g in tp.groupby("_stratum", sort=True)}
                   for t, tp in part.groupby("_teacher", sort=True)}
         for teacher, by_env in strata.items():
+            rng = keyed_rng(seed, "aggregate", exp, student, teacher, metric)
             point, lo, hi = iqm_interval(by_env, rng, reps, confidence)
             row = {"experiment": exp, "student": student, "teacher": teacher, "envs": ",".join(sorted(by_env)),
                    "n_envs": len(by_env), "runs": int(sum(len(v) for v in by_env.values())),
                    "iqm": point, "iqm_lo": lo, "iqm_hi": hi,
                    "mean": float(np.mean(np.concatenate(list(by_env.values()))))}
             if teacher != baseline and baseline in strata:
+                rng = keyed_rng(seed, "aggregate_p_improve", exp, student, teacher, metric, baseline)
                 p, plo, phi, n = improvement_interval(by_env, strata[baseline], rng, reps, confidence)
             else:
                 p = plo = phi = math.nan
@@ -468,7 +516,7 @@ def format_cell(col: str, value: Any) -> str:
     return str(value)
 
 
-def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard", reps: int = 2000,
+def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard", reps: int = BOOTSTRAP_REPS,
                       console: Any = None) -> pd.DataFrame:
     """Print the table (rich) and the runs that are not in it; return the table."""
     from rich.console import Console
@@ -504,7 +552,7 @@ def print_leaderboard(runs: pd.DataFrame, title: str = "TeachBench leaderboard",
 
 __all__: list[str] = [
     "aggregate", "collect_runs", "find_run_dirs", "improvement_interval", "improvement_probability", "iqm",
-    "iqm_interval", "leaderboard", "not_finished", "print_leaderboard", "row_config_name", "run_command",
+    "iqm_interval", "keyed_rng", "leaderboard", "not_finished", "print_leaderboard", "row_config_name", "run_command",
     "write_row_configs",
     "stratified_bootstrap",
 ]

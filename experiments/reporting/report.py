@@ -40,8 +40,8 @@ from envs.errors import TeachBenchError
 from experiments.reporting import analysis
 from experiments.reporting.lite import rank_agreement
 from experiments.reporting.profile import plot_tma_profile, tma_profile
-from experiments.reporting.leaderboard import (BASELINE_TEACHER, DISPLAY, aggregate, display_columns, format_cell,
-                                     leaderboard, not_finished, write_row_configs)
+from experiments.reporting.leaderboard import (BASELINE_TEACHER, BOOTSTRAP_REPS, DISPLAY, aggregate, display_columns,
+                                               format_cell, leaderboard, not_finished, write_row_configs)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -107,7 +107,9 @@ def write_markdown(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, p
 
 def _legend() -> str:
     return ("Final % mastered and AUC (mean % over the budget) of the env's test set: mean ± std over finished "
-            "seeds. IQM: interquartile mean with a stratified-bootstrap 95% interval. P(> random): probability "
+            "seeds. IQM: interquartile mean with a stratified-bootstrap 95% interval (each interval's resamples "
+            "are seeded by its row's own key, so adding or removing other rows never moves it). P(> random): "
+            "probability "
             f"that a seed of this teacher ends above a seed of the `{BASELINE_TEACHER}` teacher (same env and "
             "student); vs random: above / below when its interval excludes 0.5. Gradient updates: the "
             "students' (SB3's count, median over seeds) and how many seeds took any; teacher updated: whether "
@@ -265,7 +267,7 @@ def render_html(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, titl
 
 
 def write_report(runs: pd.DataFrame, out: str | Path, title: str = "TeachBench leaderboard", plots: bool = True,
-                 heatmaps: bool = True, reps: int = 2000) -> dict[str, Path]:
+                 heatmaps: bool = True, reps: int = BOOTSTRAP_REPS) -> dict[str, Path]:
     """Write every leaderboard file into ``out``; returns ``{kind: path}``."""
     if runs.empty:
         raise TeachBenchError("runs", "no runs to report")
