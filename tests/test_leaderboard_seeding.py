@@ -7,7 +7,12 @@ gridworld rows moved the gridworld Covar-GMM's P(> random) upper end from 0.50 t
 tests below take real runs of the committed table (leaderboard/runs/: the gridworld baseline's
 Random, ALP-GMM and Covar-GMM, 5 seeds each), build the table, add other rows (ACCEL, which
 sorts before both teachers, and the web forms' WebRL and Random) and require every original
-interval to be bit-identical. With the shared stream they are not."""
+interval to be bit-identical. With the shared stream they are not.
+
+The results folders' comparisons (``seed_comparison``, one row per teacher, metric and
+evaluation step) are keyed the same way: until session 10 a results script passed one
+generator for its whole table, so a table with another evaluation step or metric before a row
+gave that row other intervals."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import pytest
 
 from experiments.reporting import leaderboard as lb
 from experiments.reporting.analysis import learning_curves
+from experiments.reporting.results_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "leaderboard" / "runs" / "baseline"
@@ -116,3 +122,52 @@ def test_the_row_seed_is_the_same_in_every_process():
     # another key or another base seed is another stream
     assert lb.keyed_rng(0, "a").integers(0, 2**62) != lb.keyed_rng(0, "b").integers(0, 2**62)
     assert lb.keyed_rng(0, "a").integers(0, 2**62) != lb.keyed_rng(1, "a").integers(0, 2**62)
+
+
+def _per_seed(steps, columns) -> pd.DataFrame:
+    """Five seeds of two teachers at ``steps``, one value per metric in ``columns``: spread
+    values with ties (what 50 test levels give), so that every interval has width."""
+    rng = np.random.default_rng(3)
+    return pd.DataFrame([{"teacher": t, "seed": s, "step": step,
+                          **{c: float(2 * rng.integers(10 + 5 * i, 30 + 5 * i)) for c in columns}}
+                         for step in steps for i, t in enumerate(("random", "plr")) for s in range(5)])
+
+
+def _comparison(values: pd.DataFrame, plan) -> pd.DataFrame:
+    """The rows a results script writes: ``seed_comparison`` per (step, metric) of ``plan``, in order."""
+    rows = []
+    for step, column in plan:
+        at = values[values["step"] == step]
+        for row in lb.seed_comparison(at, column, {"random": "DR", "plr": "PLR"}, "random", key=(step,),
+                                      p_column="p_above_dr"):
+            rows.append({"step": step, **row})
+    return pd.DataFrame(rows).set_index(["step", "metric", "teacher"])
+
+
+def test_a_comparison_row_does_not_move_when_a_step_or_metric_is_added():
+    values = _per_seed([1_000_000, 2_000_000], ["mastered_pct", "held_out_pct"])
+    one = _comparison(values, [(2_000_000, "mastered_pct")])
+    # another step and another metric, computed before the original row (they took its draws)
+    more = _comparison(values, [(1_000_000, "mastered_pct"), (1_000_000, "held_out_pct"),
+                                (2_000_000, "held_out_pct"), (2_000_000, "mastered_pct")])
+    assert len(one) == 2 and len(more) == 8
+    assert (one["iqm_hi"] > one["iqm_lo"]).all() and one["p_hi"].notna().sum() == 1
+    for col in ("iqm", "iqm_lo", "iqm_hi", "p_above_dr", "p_lo", "p_hi"):
+        assert np.array_equal(one[col].to_numpy(float), more.loc[one.index, col].to_numpy(float), equal_nan=True), col
+    # the same input gives the same table twice
+    pd.testing.assert_frame_equal(more, _comparison(values, [(1_000_000, "mastered_pct"), (1_000_000, "held_out_pct"),
+                                                             (2_000_000, "held_out_pct"), (2_000_000, "mastered_pct")]))
+
+
+def test_claim_5s_table_rows_do_not_move_with_its_other_steps_and_metrics():
+    """On real runs (experiments/results/ued_dcd25_minimax/): the 2M test-set rows of the
+    committed table, alone and with every other step and the held-out metrics before them."""
+    claim5 = load_script(ROOT / "experiments" / "results" / "ued_dcd25_minimax" / "summarise.py")
+    test, means = claim5.load()
+    full = claim5.table(test, means).set_index(["step", "metric", "teacher"])
+    alone = claim5.table(test[test["step"] == 2_000_032], means.iloc[:0]).set_index(["step", "metric", "teacher"])
+    assert len(alone) == 2 and len(full) > 10
+    for col in ("iqm_lo", "iqm_hi", "p_lo", "p_hi"):
+        assert np.array_equal(alone[col].to_numpy(float), full.loc[alone.index, col].to_numpy(float), equal_nan=True), col
+    committed = pd.read_csv(ROOT / "experiments" / "results" / "ued_dcd25_minimax" / "table.csv")
+    pd.testing.assert_frame_equal(full.reset_index(), committed, check_dtype=False)  # the script wrote this table

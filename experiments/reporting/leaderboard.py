@@ -48,7 +48,9 @@ gridworld Covar-GMM's upper end read 0.48 (below Random) in 27% of base seeds an
 50,000 resamples both ends were the same for each of 40 seeds (0.50 and 0.48), and no row of
 the table changed verdict over 30 seeds, so a verdict no longer depends on the seed either.
 The estimator itself (percentile interval of the stratified bootstrap) is unchanged; the
-functions' own ``reps`` defaults stay 2,000 for the results scripts that call them directly.
+functions' own ``reps`` defaults stay 2,000 for callers that pass their own generator. The
+results folders' comparisons (:func:`seed_comparison`) follow the tables: one keyed generator
+per interval and :data:`BOOTSTRAP_REPS` resamples.
 
 The command line (``teachbench-leaderboard``) is :mod:`experiments.reporting.cli`.
 """
@@ -200,22 +202,33 @@ def improvement_interval(x: Strata, y: Strata, rng: np.random.Generator, reps: i
     return (point, *_interval(boot, confidence), len(common))
 
 
-def seed_comparison(values: pd.DataFrame, column: str, names: Mapping[str, str], baseline: str,
-                    rng: np.random.Generator, p_column: str = "p_above") -> list[dict[str, Any]]:
+def seed_comparison(values: pd.DataFrame, column: str, names: Mapping[str, str], baseline: str, *,
+                    key: Sequence[Any] = (), p_column: str = "p_above", seed: int = 0,
+                    reps: int = BOOTSTRAP_REPS) -> list[dict[str, Any]]:
     """One row per teacher of ``names`` (registry name -> display name) on one metric of a
     per-seed table (columns ``teacher``, ``seed``, ``column``): mean ± sd, IQM with its
     interval and the seeds' values; and for every teacher but ``baseline``, P(its seed beats
     a baseline seed) with its interval in ``p_column``, ``p_lo``, ``p_hi``. For a results
-    folder's two-teacher comparisons (one stratum: the leaderboard's statistics on one env)."""
+    folder's two-teacher comparisons (one stratum: the leaderboard's statistics on one env).
+
+    ``key`` names what the caller compares (e.g. the evaluation step; ``column`` is added).
+    As in :func:`leaderboard`, each interval has its own generator, seeded by
+    :func:`keyed_rng` from ``seed``, ``key``, ``column`` and the teacher (and, for P, the
+    baseline), with :data:`BOOTSTRAP_REPS` resamples. A results table's row is therefore a
+    function of its own seeds' values alone: adding an evaluation step, a metric or a teacher
+    to the table does not move it. Until session 10 the results scripts passed one generator
+    for their whole table (2,000 resamples an interval), so each row's resamples depended on
+    how many draws the rows computed before it had taken."""
     by = {t: values.loc[values["teacher"] == t].sort_values("seed")[column].to_numpy(float) for t in names}
     rows = []
     for t, x in by.items():
-        point, lo, hi = iqm_interval({"env": x}, rng)
+        point, lo, hi = iqm_interval({"env": x}, keyed_rng(seed, "comparison", *key, column, t), reps)
         row: dict[str, Any] = {"metric": column, "teacher": names[t], "seeds": len(x), "mean": x.mean(),
                                "sd": x.std(ddof=1), "iqm": point, "iqm_lo": lo, "iqm_hi": hi,
                                "values": " ".join(f"{v:.1f}" for v in x)}
         if t != baseline:
-            p, plo, phi, _ = improvement_interval({"env": x}, {"env": by[baseline]}, rng)
+            rng = keyed_rng(seed, "comparison_p", *key, column, t, baseline)
+            p, plo, phi, _ = improvement_interval({"env": x}, {"env": by[baseline]}, rng, reps)
             row.update({p_column: p, "p_lo": plo, "p_hi": phi})
         rows.append(row)
     return rows

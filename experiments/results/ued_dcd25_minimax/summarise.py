@@ -66,15 +66,16 @@ def random_designs(n: int = 5000, seed: int = 0) -> tuple[float, float]:
 
 
 def table(test: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
-    """Every evaluation step both teachers reached, on the test set and the held-out mazes."""
-    rng = np.random.default_rng(0)
+    """Every evaluation step both teachers reached, on the test set and the held-out mazes.
+    Each row's intervals are seeded by its step, metric and teacher (``seed_comparison``), so
+    a later evaluation step or another metric leaves the earlier rows as they were."""
     rows = []
     for frame, column in ((test, "mastered_pct"), (means, "held_out_dcd7"), (means, "held_out_13")):
         for step in sorted(frame["step"].unique()):
             at = frame[frame["step"] == step]
             if step == 32 or set(at["teacher"]) != set(NAMES):
                 continue  # step 32 is the untrained network, the same for both teachers
-            for row in seed_comparison(at, column, NAMES, "random", rng, "p_above_dr"):
+            for row in seed_comparison(at, column, NAMES, "random", key=(int(step),), p_column="p_above_dr"):
                 rows.append({"step": int(step), **row})
     return pd.DataFrame(rows)
 
