@@ -123,6 +123,42 @@ class SequenceLstmPolicy(MultiInputLstmPolicy):
         return torch.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), states
 
 
+def _place(planes: torch.Tensor, rows: torch.Tensor, action: torch.Tensor, t: int, n: int, n_walls: int,
+           goal_last: bool, goal: torch.Tensor) -> torch.Tensor:
+    """Placement ``t`` of every design on the device: :meth:`MazeDesignerEnv.step`'s rule on
+    the ``(batch, 3, size, size)`` planes (wall, goal, start; indexed ``[x, y]``).
+    Returns the goal's cell index (set at the goal's placement, else ``goal``)."""
+    goal_at, start_at = (n_walls, n_walls + 1) if goal_last else (0, 1)
+    cell = action
+    if t == start_at:  # only goal first (PAIRED's order) observes it: a start on the goal moves one cell on
+        cell = torch.where(action == goal, (goal + 1) % (n * n), action)
+    x, y = cell % n + 1, cell // n + 1
+    if t == goal_at:
+        planes[rows, :, x, y] = 0.0
+        planes[rows, 1, x, y] = 1.0
+        return action
+    if t == start_at:
+        planes[rows, 0, x, y] = 0.0
+        planes[rows, 2, x, y] = 1.0
+        return goal
+    free = planes[rows, :, x, y].sum(dim=1) == 0
+    planes[rows, 0, x, y] = torch.where(free, torch.ones_like(free, dtype=planes.dtype), planes[rows, 0, x, y])
+    return goal
+
+
+def _snapshot(buffer: Any) -> Any:
+    """A copy of a rollout buffer that the next design cannot touch: its arrays (and dicts
+    of arrays) copied, everything else shared (spaces, device). ``copy.deepcopy`` did the
+    same through ~15k Python calls per batch."""
+    out = copy.copy(buffer)
+    for key, value in vars(buffer).items():
+        if isinstance(value, np.ndarray):
+            setattr(out, key, value.copy())
+        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+            setattr(out, key, {k: v.copy() for k, v in value.items()})
+    return out
+
+
 class PairedAdversary:
     """A RecurrentPPO (or, ``recurrent=False``, PPO) designer producing ``batch_size``
     levels per :meth:`design` call.
@@ -143,6 +179,13 @@ class PairedAdversary:
         recurrent: the LSTM between the input layers and the heads (True: dcd's PAIRED,
             ``recurrent_adversary_env`` true; False: dcd's 25-block minimax, no LSTM, so
             ``lstm_hidden`` is unused and ``lstm_update`` must stay ``"stepwise"``).
+        fast_loop: for the non-recurrent designer, design with :meth:`_design_fast` and
+            update with :meth:`_train_fast` (True, the default) instead of SB3's
+            ``collect_rollouts`` and ``PPO.train`` (False): the same levels, log-probabilities,
+            rollout buffer and updated weights, bit for bit on the CPU
+            (tests/test_paired_adversary_fast.py), with one device round trip per design
+            instead of one per placement and none inside the update. The recurrent designer
+            always takes SB3's path.
     """
 
     def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, batch_size: int = 32,
@@ -150,7 +193,7 @@ class PairedAdversary:
                  ent_coef: float = 0.0, clip_range: float = 0.2, max_grad_norm: float = 0.5,
                  conv_filters: int = 128, time_embed: int = 10, lstm_hidden: int = 256, head_hidden: int = 32,
                  max_pending: int = 4, seed: int = 0, device: Any = "cpu", goal_last: bool = False,
-                 lstm_update: str = "stepwise", recurrent: bool = True) -> None:
+                 lstm_update: str = "stepwise", recurrent: bool = True, fast_loop: bool = True) -> None:
         if int(batch_size) < 1:
             raise TeachBenchError("adversary.batch_size", f"must be >= 1, got {batch_size}")
         if int(max_pending) < 1:
@@ -163,6 +206,9 @@ class PairedAdversary:
             raise TeachBenchError("adversary_lstm_update", f"{lstm_update!r} runs the adversary's LSTM, and a "
                                   "non-recurrent adversary has none: leave it at 'stepwise'", ["stepwise"])
         self.recurrent = bool(recurrent)
+        # the batched design loop and the sync-free PPO update (non-recurrent designer only)
+        self.fast_loop = bool(fast_loop) and not self.recurrent
+        self.size, self.n_walls, self.goal_last = int(size), int(n_walls), bool(goal_last)
         self.batch_size = int(batch_size)
         self.max_pending = int(max_pending)
         self.horizon = int(n_walls) + 2
@@ -203,18 +249,89 @@ class PairedAdversary:
         """Design one batch: every designer env plays one whole design episode with the
         current policy. Returns the batch id, its level strings (one per env) and their
         statistics (``Level.stats``: solvable, n_walls, shortest_path, ...)."""
-        callback = _CollectLevels(self.batch_size)
-        callback.init_callback(self.model)
-        self.model.collect_rollouts(self.vec_env, callback, self.model.rollout_buffer, n_rollout_steps=self.horizon)
-        if any(level is None for level in callback.levels):  # cannot happen: every env ends at step `horizon`
+        if self.fast_loop:
+            levels, stats = self._design_fast()
+        else:
+            callback = _CollectLevels(self.batch_size)
+            callback.init_callback(self.model)
+            self.model.collect_rollouts(self.vec_env, callback, self.model.rollout_buffer, n_rollout_steps=self.horizon)
+            levels, stats = callback.levels, callback.stats
+        if any(level is None for level in levels):  # cannot happen: every env ends at step `horizon`
             raise TeachBenchError("adversary", "a designer env did not finish its design within the rollout")
         batch = self.next_batch
         self.next_batch += 1
-        self._pending[batch] = copy.deepcopy(self.model.rollout_buffer)
+        self._pending[batch] = _snapshot(self.model.rollout_buffer)
         while len(self._pending) > self.max_pending:  # the oldest batch's regrets never came: forget it
             self._pending.pop(min(self._pending))
             self.dropped_batches += 1
-        return batch, [str(level) for level in callback.levels], callback.stats
+        return batch, [str(level) for level in levels], stats
+
+    def _design_fast(self) -> tuple[list[str | None], list[dict[str, Any]]]:
+        """SB3's ``collect_rollouts`` for one design per env, with the placements on the device.
+
+        SB3 steps the designer envs after every forward pass, so each of the ``horizon``
+        placements waits for the device (``actions.cpu()``) and then for 32 Python env steps.
+        Here the maze planes the policy observes are updated on the device
+        (:func:`_place`, the env's own rule), the noise each observation carries is drawn
+        beforehand from each env's generator (and its state put back), and the envs replay
+        the placements afterwards, drawing the same noise: they give the levels, their
+        statistics and the observations stored in the buffer, as before. The forward passes
+        are the same calls on the same inputs in the same order, so they draw the same
+        actions from torch's generator; the value of the state after the last placement,
+        which SB3 computes for a bootstrap that :meth:`learn` replaces, is not computed."""
+        model, policy, envs = self.model, self.model.policy, self.vec_env.envs
+        horizon, n, device = self.horizon, self.batch_size, model.device
+        policy.set_training_mode(False)
+        buffer = model.rollout_buffer
+        buffer.reset()
+        first = model._last_obs
+        noise = np.empty((horizon, n, first["noise"].shape[-1]), dtype=np.float32)
+        noise[0] = first["noise"]
+        for i, env in enumerate(envs):
+            rng = env.unwrapped.np_random
+            state = rng.bit_generator.state
+            for t in range(1, horizon):  # MazeDesignerEnv._obs: one noise vector per observation
+                noise[t, i] = rng.uniform(0.0, 1.0, size=noise.shape[-1]).astype(np.float32)
+            rng.bit_generator.state = state
+        planes = torch.as_tensor(first["image"], device=device).clone()
+        noise_t = torch.as_tensor(noise, device=device)
+        actions, values, log_probs = [], [], []
+        goal = torch.zeros(n, dtype=torch.long, device=device)
+        rows = torch.arange(n, device=device)
+        with torch.no_grad():
+            for t in range(horizon):
+                obs = {"image": planes.clone(), "time_step": torch.full((n, 1), float(t), device=device),
+                       "noise": noise_t[t]}
+                action, value, log_prob = policy(obs)
+                actions.append(action)
+                values.append(value.flatten())
+                log_probs.append(log_prob)
+                if t + 1 < horizon:  # the last placement's observation is never acted on
+                    goal = _place(planes, rows, action.reshape(-1), t, self.size - 2, self.n_walls, self.goal_last,
+                                  goal)
+            placed = torch.stack(actions).cpu().numpy().reshape(horizon, n)
+            buffer.values[:] = torch.stack(values).cpu().numpy()
+            buffer.log_probs[:] = torch.stack(log_probs).cpu().numpy()
+        levels: list[str | None] = [None] * n
+        stats: list[dict[str, Any]] = [{} for _ in range(n)]
+        next_obs: list[dict[str, np.ndarray]] = []
+        for i, env in enumerate(envs):
+            obs_i = {key: value[i] for key, value in first.items()}
+            for t in range(horizon):
+                for key, value in obs_i.items():
+                    buffer.observations[key][t, i] = value
+                obs_i, _, done, _, info = env.step(int(placed[t, i]))
+            if not done:
+                raise TeachBenchError("adversary", "a designer env did not finish its design within the rollout")
+            levels[i], stats[i] = info["level"], dict(info["level_stats"])
+            next_obs.append(env.reset()[0])  # as DummyVecEnv resets a finished env
+        buffer.actions[:] = placed.reshape(horizon, n, 1)
+        buffer.episode_starts[0] = model._last_episode_starts
+        buffer.pos, buffer.full = horizon, True
+        model._last_obs = {key: np.stack([o[key] for o in next_obs]) for key in first}
+        model._last_episode_starts = np.ones(n, dtype=bool)
+        model.num_timesteps += horizon * n
+        return levels, stats
 
     def learn(self, batch: int, regrets: Sequence[float]) -> bool:
         """One PPO update on batch ``batch`` with reward ``regrets[i]`` at the last step of
@@ -230,10 +347,43 @@ class PairedAdversary:
         # every design ends at the buffer's last step: nothing to bootstrap
         buffer.compute_returns_and_advantage(last_values=torch.zeros(self.batch_size), dones=np.ones(self.batch_size))
         self.model.rollout_buffer = buffer
-        self.model.train()
+        if self.fast_loop:
+            self._train_fast()
+        else:
+            self.model.train()
         self.n_updates += 1
         self.last_mean_regret = float(r.mean())
         return True
+
+    def _train_fast(self) -> None:
+        """SB3's ``PPO.train`` (clipped surrogate, value MSE, entropy, gradient clipping; the
+        same operations in the same order, so the same weights) without its logging, whose
+        ``.item()`` calls wait for the device several times per epoch. Only the settings the
+        designer uses: no value clipping, no target KL."""
+        model, policy = self.model, self.model.policy
+        if model.clip_range_vf is not None or model.target_kl is not None:
+            raise TeachBenchError("adversary", "the fast update covers no value clipping and no target KL")
+        policy.set_training_mode(True)
+        model._update_learning_rate(policy.optimizer)
+        clip_range = model.clip_range(model._current_progress_remaining)
+        for _ in range(model.n_epochs):
+            for data in model.rollout_buffer.get(model.batch_size):
+                values, log_prob, entropy = policy.evaluate_actions(data.observations, data.actions.long().flatten())
+                values = values.flatten()
+                advantages = data.advantages
+                if model.normalize_advantage and len(advantages) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                ratio = torch.exp(log_prob - data.old_log_prob)
+                policy_loss = -torch.min(advantages * ratio,
+                                         advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
+                value_loss = nn.functional.mse_loss(data.returns, values)
+                entropy_loss = -torch.mean(-log_prob) if entropy is None else -torch.mean(entropy)
+                loss = policy_loss + model.ent_coef * entropy_loss + model.vf_coef * value_loss
+                policy.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(policy.parameters(), model.max_grad_norm)
+                policy.optimizer.step()
+            model._n_updates += 1
 
     # -- checkpoints and diagnostics ------------------------------------------------------
     def parameters_vector(self) -> torch.Tensor:
