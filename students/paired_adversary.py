@@ -293,25 +293,34 @@ class PairedAdversary:
             for t in range(1, horizon):  # MazeDesignerEnv._obs: one noise vector per observation
                 noise[t, i] = rng.uniform(0.0, 1.0, size=noise.shape[-1]).astype(np.float32)
             rng.bit_generator.state = state
-        planes = torch.as_tensor(first["image"], device=device).clone()
-        noise_t = torch.as_tensor(noise, device=device)
+        image = first["image"].astype(np.float32, copy=False)
+        inputs = torch.as_tensor(np.concatenate([image.reshape(-1), noise.reshape(-1)]), device=device)  # one copy
+        planes = inputs[:image.size].reshape(image.shape).clone()
+        noise_t = inputs[image.size:].reshape(noise.shape)
         actions, values, log_probs = [], [], []
         goal = torch.zeros(n, dtype=torch.long, device=device)
         rows = torch.arange(n, device=device)
-        with torch.no_grad():
-            for t in range(horizon):
-                obs = {"image": planes.clone(), "time_step": torch.full((n, 1), float(t), device=device),
-                       "noise": noise_t[t]}
-                action, value, log_prob = policy(obs)
-                actions.append(action)
-                values.append(value.flatten())
-                log_probs.append(log_prob)
-                if t + 1 < horizon:  # the last placement's observation is never acted on
-                    goal = _place(planes, rows, action.reshape(-1), t, self.size - 2, self.n_walls, self.goal_last,
-                                  goal)
-            placed = torch.stack(actions).cpu().numpy().reshape(horizon, n)
-            buffer.values[:] = torch.stack(values).cpu().numpy()
-            buffer.log_probs[:] = torch.stack(log_probs).cpu().numpy()
+        checks = torch.distributions.Distribution._validate_args  # noqa: SLF001 - restored below
+        torch.distributions.Distribution.set_default_validate_args(False)  # its checks wait for the device
+        try:
+            with torch.no_grad():
+                for t in range(horizon):
+                    obs = {"image": planes.clone(), "time_step": torch.full((n, 1), float(t), device=device),
+                           "noise": noise_t[t]}
+                    action, value, log_prob = policy(obs)
+                    actions.append(action)
+                    values.append(value.flatten())
+                    log_probs.append(log_prob)
+                    if t + 1 < horizon:  # the last placement's observation is never acted on
+                        goal = _place(planes, rows, action.reshape(-1), t, self.size - 2, self.n_walls,
+                                      self.goal_last, goal)
+                # the one read back: cell indices (< 2**24) are exact in float32
+                out = torch.stack([torch.stack(actions).float(), torch.stack(values), torch.stack(log_probs)]).cpu()
+        finally:
+            torch.distributions.Distribution.set_default_validate_args(checks)
+        placed = out[0].numpy().astype(np.int64).reshape(horizon, n)
+        buffer.values[:] = out[1].numpy()
+        buffer.log_probs[:] = out[2].numpy()
         levels: list[str | None] = [None] * n
         stats: list[dict[str, Any]] = [{} for _ in range(n)]
         next_obs: list[dict[str, np.ndarray]] = []
@@ -357,26 +366,57 @@ class PairedAdversary:
 
     def _train_fast(self) -> None:
         """SB3's ``PPO.train`` (clipped surrogate, value MSE, entropy, gradient clipping; the
-        same operations in the same order, so the same weights) without its logging, whose
-        ``.item()`` calls wait for the device several times per epoch. Only the settings the
-        designer uses: no value clipping, no target KL."""
+        same operations on the same minibatches in the same order, so the same weights)
+        without its logging, whose ``.item()`` calls wait for the device several times per
+        epoch, and with the buffer copied to the device once. Only the settings the designer
+        uses: no value clipping, no target KL."""
         model, policy = self.model, self.model.policy
         if model.clip_range_vf is not None or model.target_kl is not None:
             raise TeachBenchError("adversary", "the fast update covers no value clipping and no target KL")
         policy.set_training_mode(True)
         model._update_learning_rate(policy.optimizer)
         clip_range = model.clip_range(model._current_progress_remaining)
-        for _ in range(model.n_epochs):
-            for data in model.rollout_buffer.get(model.batch_size):
-                values, log_prob, entropy = policy.evaluate_actions(data.observations, data.actions.long().flatten())
+        buffer = model.rollout_buffer
+        total = buffer.buffer_size * buffer.n_envs
+        size = model.batch_size or total
+        # SB3's DictRolloutBuffer.get draws one permutation per epoch and copies each minibatch
+        # to the device (a wait per array); here the same permutations, drawn up front (nothing
+        # else draws in between), and the buffer go over in one copy each, then are indexed there
+        perms = torch.as_tensor(np.stack([np.random.permutation(total) for _ in range(model.n_epochs)]),
+                                device=model.device)
+        keys = list(buffer.observations)
+        parts = [buffer.swap_and_flatten(buffer.observations[k]).reshape(total, -1) for k in keys]
+        parts += [buffer.swap_and_flatten(getattr(buffer, name)).reshape(total, 1)
+                  for name in ("actions", "log_probs", "advantages", "returns")]
+        widths = np.cumsum([0] + [part.shape[1] for part in parts])
+        packed = torch.as_tensor(np.concatenate([part.astype(np.float32, copy=False) for part in parts], axis=1),
+                                 device=model.device)
+        shapes = {k: buffer.observations[k].shape[2:] for k in keys}
+        checks = torch.distributions.Distribution._validate_args  # noqa: SLF001 - restored below
+        torch.distributions.Distribution.set_default_validate_args(False)  # its checks wait for the device
+        try:
+            self._epochs(policy, packed, perms, widths, keys, shapes, total, size, clip_range)
+        finally:
+            torch.distributions.Distribution.set_default_validate_args(checks)
+
+    def _epochs(self, policy: Any, packed: torch.Tensor, perms: torch.Tensor, widths: np.ndarray, keys: list[str],
+                shapes: Mapping[str, tuple[int, ...]], total: int, size: int, clip_range: float) -> None:
+        """The epochs of :meth:`_train_fast` (SB3's loop body)."""
+        model = self.model
+        for epoch in range(model.n_epochs):
+            for start in range(0, total, size):
+                rows = packed[perms[epoch, start:start + size]]
+                cols = [rows[:, widths[j]:widths[j + 1]] for j in range(len(widths) - 1)]
+                observations = {k: cols[j].reshape(-1, *shapes[k]).contiguous() for j, k in enumerate(keys)}
+                actions, old_log_prob, advantages, returns = (c.flatten().contiguous() for c in cols[len(keys):])
+                values, log_prob, entropy = policy.evaluate_actions(observations, actions.long())
                 values = values.flatten()
-                advantages = data.advantages
                 if model.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-                ratio = torch.exp(log_prob - data.old_log_prob)
+                ratio = torch.exp(log_prob - old_log_prob)
                 policy_loss = -torch.min(advantages * ratio,
                                          advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
-                value_loss = nn.functional.mse_loss(data.returns, values)
+                value_loss = nn.functional.mse_loss(returns, values)
                 entropy_loss = -torch.mean(-log_prob) if entropy is None else -torch.mean(entropy)
                 loss = policy_loss + model.ent_coef * entropy_loss + model.vf_coef * value_loss
                 policy.optimizer.zero_grad()

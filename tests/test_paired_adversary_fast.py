@@ -91,6 +91,7 @@ def test_fast_designs_and_updates_equal_sb3s(goal_last: bool) -> None:
     assert torch.equal(slow.parameters_vector(), fast.parameters_vector())
     assert slow.model._n_updates == fast.model._n_updates == 3 * 5  # three updates of dcd's 5 epochs
     assert len(seen) > 6  # the designs differ: the test compares real work
+    assert torch.distributions.Distribution._validate_args  # the fast path turned the checks back on
     before = PairedAdversary(**SMALL, goal_last=goal_last).parameters_vector()
     assert not torch.equal(before, fast.parameters_vector())  # the updates moved the weights
 
