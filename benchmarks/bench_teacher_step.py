@@ -26,7 +26,9 @@ CUDA when present, as a run places it) and ``design`` / ``learn`` columns: the t
 designing batches (inside ``sample_batch``) and of the designer's PPO updates (inside
 ``update_batch``), per vector step. Their shape comes from an experiment preset
 (``--overrides experiment=ued_maze_paired_dcd25``; ``max_pending: auto`` is worked out for
-``--n-envs``). PAIRED's and CLUTR's antagonist (a second student by design) is a stand-in
+``--n-envs``); ``NAME@sb3`` runs the designer through SB3's ``collect_rollouts`` and
+``PPO.train`` instead of its fast path (the same levels and weights, more waits for the
+device), in the same measurement. PAIRED's and CLUTR's antagonist (a second student by design) is a stand-in
 here: each protagonist episode is followed by one antagonist episode on the level the
 teacher owes it, with the protagonist's return, so the teacher's bookkeeping and its
 designer run as in a run, without the second student's own cost. ``ratio`` is the env
@@ -34,7 +36,7 @@ steps/s of env + teacher relative to the first teacher listed (the random teache
 default), the issue-18 figure (goal >= 0.97)::
 
     python benchmarks/bench_teacher_step.py --env gridworld_dcd25 --n-envs 256 --steps 3000 --warmup 500 \
-        --overrides experiment=ued_maze_paired_dcd25 --teachers random minimax paired
+        --overrides experiment=ued_maze_paired_dcd25 --teachers random minimax minimax@sb3 paired
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ def _timed(obj: object, method: str, totals: dict[str, float], part: str) -> Non
     setattr(obj, method, wrapper)
 
 
-def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple[float, float, int, dict[str, float]]:
+def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[float, float, int, dict[str, float]]:
     """(mean µs of on_step per vector step, mean µs of the env step, episodes finished,
-    mean µs per vector step of each of :data:`PARTS`)."""
+    mean µs per vector step of each of :data:`PARTS`). ``NAME@sb3``: a level designer with
+    SB3's design loop and update (``PairedAdversary(fast_loop=False)``)."""
+    teacher_name, _, label = variant.partition("@")
     name, kwargs, _, _ = env_config(args.env)
     LEVELS.clear()  # no level parsed by the previous teacher's run (the same seeds make the same levels)
     vec = make_vec_env(name, kwargs, args.n_envs, "batched", seed=0)
@@ -106,6 +110,7 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
 
             config = dict(teacher.adversary_config)
             config["device"] = args.adversary_device if config.get("device") in (None, "auto") else config["device"]
+            config["fast_loop"] = label != "sb3"
             adversary = PairedAdversary(**config)
             teacher.attach_adversary(adversary)
             _timed(adversary, "design", totals, "design")

@@ -272,13 +272,14 @@ class PairedAdversary:
         SB3 steps the designer envs after every forward pass, so each of the ``horizon``
         placements waits for the device (``actions.cpu()``) and then for 32 Python env steps.
         Here the maze planes the policy observes are updated on the device
-        (:func:`_place`, the env's own rule), the noise each observation carries is drawn
-        beforehand from each env's generator (and its state put back), and the envs replay
-        the placements afterwards, drawing the same noise: they give the levels, their
-        statistics and the observations stored in the buffer, as before. The forward passes
+        (:func:`_place`, the env's own rule) and the noise each observation carries is drawn
+        beforehand from each env's generator (and its state put back). The forward passes
         are the same calls on the same inputs in the same order, so they draw the same
         actions from torch's generator; the value of the state after the last placement,
-        which SB3 computes for a bootstrap that :meth:`learn` replaces, is not computed."""
+        which SB3 computes for a bootstrap that :meth:`learn` replaces, is not computed.
+        The buffer stores the planes the policy saw, read back with the actions in one copy;
+        the envs then finish their designs in one call each
+        (:meth:`MazeDesignerEnv.finish`: the same level and noise as stepping them)."""
         model, policy, envs = self.model, self.model.policy, self.vec_env.envs
         horizon, n, device = self.horizon, self.batch_size, model.device
         policy.set_training_mode(False)
@@ -287,17 +288,16 @@ class PairedAdversary:
         first = model._last_obs
         noise = np.empty((horizon, n, first["noise"].shape[-1]), dtype=np.float32)
         noise[0] = first["noise"]
-        for i, env in enumerate(envs):
+        for i, env in enumerate(envs):  # the noise each observation of the design will carry
             rng = env.unwrapped.np_random
             state = rng.bit_generator.state
-            for t in range(1, horizon):  # MazeDesignerEnv._obs: one noise vector per observation
-                noise[t, i] = rng.uniform(0.0, 1.0, size=noise.shape[-1]).astype(np.float32)
-            rng.bit_generator.state = state
+            noise[1:, i] = rng.uniform(0.0, 1.0, size=(horizon - 1, noise.shape[-1])).astype(np.float32)
+            rng.bit_generator.state = state  # MazeDesignerEnv.finish draws it again
         image = first["image"].astype(np.float32, copy=False)
         inputs = torch.as_tensor(np.concatenate([image.reshape(-1), noise.reshape(-1)]), device=device)  # one copy
         planes = inputs[:image.size].reshape(image.shape).clone()
         noise_t = inputs[image.size:].reshape(noise.shape)
-        actions, values, log_probs = [], [], []
+        actions, values, log_probs, seen = [], [], [], []
         goal = torch.zeros(n, dtype=torch.long, device=device)
         rows = torch.arange(n, device=device)
         checks = torch.distributions.Distribution._validate_args  # noqa: SLF001 - restored below
@@ -305,7 +305,8 @@ class PairedAdversary:
         try:
             with torch.no_grad():
                 for t in range(horizon):
-                    obs = {"image": planes.clone(), "time_step": torch.full((n, 1), float(t), device=device),
+                    seen.append(planes.clone())
+                    obs = {"image": seen[-1], "time_step": torch.full((n, 1), float(t), device=device),
                            "noise": noise_t[t]}
                     action, value, log_prob = policy(obs)
                     actions.append(action)
@@ -314,25 +315,25 @@ class PairedAdversary:
                     if t + 1 < horizon:  # the last placement's observation is never acted on
                         goal = _place(planes, rows, action.reshape(-1), t, self.size - 2, self.n_walls,
                                       self.goal_last, goal)
-                # the one read back: cell indices (< 2**24) are exact in float32
-                out = torch.stack([torch.stack(actions).float(), torch.stack(values), torch.stack(log_probs)]).cpu()
+                # the one read back (cell indices < 2**24 are exact in float32)
+                small = torch.stack([torch.stack(actions).float(), torch.stack(values), torch.stack(log_probs)])
+                out = torch.cat([small.reshape(-1), torch.stack(seen).reshape(-1)]).cpu().numpy()
         finally:
             torch.distributions.Distribution.set_default_validate_args(checks)
-        placed = out[0].numpy().astype(np.int64).reshape(horizon, n)
-        buffer.values[:] = out[1].numpy()
-        buffer.log_probs[:] = out[2].numpy()
+        placed = out[:horizon * n].astype(np.int64).reshape(horizon, n)
+        buffer.values[:] = out[horizon * n:2 * horizon * n].reshape(horizon, n)
+        buffer.log_probs[:] = out[2 * horizon * n:3 * horizon * n].reshape(horizon, n)
+        buffer.observations["image"][:] = out[3 * horizon * n:].reshape(buffer.observations["image"].shape)
+        buffer.observations["time_step"][:] = np.arange(horizon, dtype=np.float32).reshape(horizon, 1, 1)
+        buffer.observations["noise"][:] = noise
         levels: list[str | None] = [None] * n
         stats: list[dict[str, Any]] = [{} for _ in range(n)]
         next_obs: list[dict[str, np.ndarray]] = []
         for i, env in enumerate(envs):
-            obs_i = {key: value[i] for key, value in first.items()}
-            for t in range(horizon):
-                for key, value in obs_i.items():
-                    buffer.observations[key][t, i] = value
-                obs_i, _, done, _, info = env.step(int(placed[t, i]))
-            if not done:
-                raise TeachBenchError("adversary", "a designer env did not finish its design within the rollout")
-            levels[i], stats[i] = info["level"], dict(info["level_stats"])
+            drawn, level = env.unwrapped.finish(placed[:, i])
+            if not np.array_equal(drawn[:-1], noise[1:, i]):  # cannot happen: the same generator state
+                raise TeachBenchError("adversary", "a designer env drew other noise than the design saw")
+            levels[i], stats[i] = level.to_string(), level.stats()
             next_obs.append(env.reset()[0])  # as DummyVecEnv resets a finished env
         buffer.actions[:] = placed.reshape(horizon, n, 1)
         buffer.episode_starts[0] = model._last_episode_starts

@@ -102,3 +102,25 @@ def test_recurrent_designer_keeps_sb3s_path() -> None:
     assert not adversary.fast_loop
     batch, levels, _ = adversary.design()
     assert len(levels) == 2 and adversary.learn(batch, [0.5, 0.0])
+
+
+@pytest.mark.parametrize("goal_last", [False, True])
+def test_finish_is_stepping_the_whole_design(goal_last: bool) -> None:
+    """MazeDesignerEnv.finish: the level, its statistics, the noise of every observation
+    and the generator state after (the next reset's observation) equal stepping."""
+    actions = [12, 12, 3, 7, 12, 24]
+    stepped = MazeDesignerEnv(size=7, n_walls=4, noise_dim=3, obs_mode="dict", goal_last=goal_last)
+    finished = MazeDesignerEnv(size=7, n_walls=4, noise_dim=3, obs_mode="dict", goal_last=goal_last)
+    stepped.reset(seed=3)
+    finished.reset(seed=3)
+    noise = []
+    for action in actions:
+        obs, _, done, _, info = stepped.step(action)
+        noise.append(obs["noise"])
+    drawn, level = finished.finish(actions)
+    assert done and level.to_string() == info["level"] and level.stats() == info["level_stats"]
+    assert np.array_equal(drawn, np.stack(noise))
+    after_s, after_f = stepped.reset()[0], finished.reset()[0]
+    assert all(np.array_equal(after_s[k], after_f[k]) for k in after_s)
+    with pytest.raises(Exception, match="whole design"):
+        finished.finish(actions[:-1])
