@@ -28,8 +28,8 @@ designing batches (inside ``sample_batch``) and of the designer's PPO updates (i
 (``--overrides experiment=ued_maze_paired_dcd25``; ``max_pending: auto`` is worked out for
 ``--n-envs``); ``NAME@sb3`` runs the designer through SB3's ``collect_rollouts`` and
 ``PPO.train`` instead of its fast path (the same levels and weights, more waits for the
-device), in the same measurement. PAIRED's and CLUTR's antagonist (a second student by design) is a stand-in
-here: each protagonist episode is followed by one antagonist episode on the level the
+device), in the same measurement. PAIRED's and CLUTR's antagonist (a second student by
+design) is a stand-in here: each protagonist episode is followed by one antagonist episode on the level the
 teacher owes it, with the protagonist's return, so the teacher's bookkeeping and its
 designer run as in a run, without the second student's own cost. ``ratio`` is the env
 steps/s of env + teacher relative to the first teacher listed (the random teacher by
@@ -37,6 +37,9 @@ default), the issue-18 figure (goal >= 0.97)::
 
     python benchmarks/bench_teacher_step.py --env gridworld_dcd25 --n-envs 256 --steps 3000 --warmup 500 \
         --overrides experiment=ued_maze_paired_dcd25 --teachers random minimax minimax@sb3 paired
+
+``--count-syncs`` (a designer on CUDA) also prints how often a design and an update wait
+for the device (the timings then include the sync debug mode's warnings: time without it).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
 
+#: ``--count-syncs``: device synchronisations inside the designer's calls (and the calls)
+SYNCS: dict[str, int] = {}
 PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks", "design", "learn")
 #: every teacher that plays the gridworld with one student (PAIRED/CLUTR: second student; web ones: web forms)
 ALL = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr", "plr_robust",
@@ -81,6 +86,30 @@ def _timed(obj: object, method: str, totals: dict[str, float], part: str) -> Non
             return real(*a, **k)
         finally:
             totals[part] += time.perf_counter() - start
+
+    setattr(obj, method, wrapper)
+
+
+def _count_syncs(obj: object, method: str, counts: dict[str, int], part: str) -> None:
+    """Wrap ``obj.method`` so that the device synchronisations inside it (CUDA's sync debug
+    mode: a read back, an ``.item()``, a copy from pageable memory) add to ``counts[part]``
+    and its calls to ``counts[part + ' calls']``."""
+    import warnings
+
+    import torch
+
+    real = getattr(obj, method)
+
+    def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                return real(*a, **k)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+                counts[part] += sum("synchroniz" in str(w.message) for w in caught)
+                counts[part + " calls"] += 1
 
     setattr(obj, method, wrapper)
 
@@ -115,6 +144,9 @@ def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[floa
             teacher.attach_adversary(adversary)
             _timed(adversary, "design", totals, "design")
             _timed(adversary, "learn", totals, "learn")
+            if args.count_syncs and str(adversary.model.device).startswith("cuda"):
+                _count_syncs(adversary, "design", SYNCS, "design")
+                _count_syncs(adversary, "learn", SYNCS, "learn")
         if "antagonist" in teacher.needs:  # stand-in second student (module doc)
             from teachers.base import Episode
 
@@ -196,6 +228,8 @@ def main() -> None:
     parser.add_argument("--rollout", type=int, default=64, help="vector steps per rollout (regret teachers' delivery)")
     parser.add_argument("--overrides", nargs="*", default=[], metavar="KEY=VALUE",
                         help="Hydra overrides for the teachers' configs (experiment=ued_maze_paired_dcd25)")
+    parser.add_argument("--count-syncs", action="store_true",
+                        help="designers on CUDA: count device synchronisations per design and per update")
     parser.add_argument("--adversary-device", default="auto", help="the level designers' network (auto: CUDA if present)")
     args = parser.parse_args()
     if args.teachers == ["all"]:
@@ -205,6 +239,8 @@ def main() -> None:
           + "".join(f"{p + ' µs':>18}" for p in PARTS) + f"{'level cache hits':>18}")
     first = None
     for name in args.teachers:
+        SYNCS.clear()
+        SYNCS.update({"design": 0, "design calls": 0, "learn": 0, "learn calls": 0})
         bridge, env, episodes, parts = measure(name, args, profile=args.profile > 0)
         # env steps/s of env + bridge + teacher, relative to the first teacher's (issue 18: >= 0.97)
         first = first if first is not None else bridge + env
@@ -214,6 +250,11 @@ def main() -> None:
         hits = f"{LEVELS.hits / lookups:.3f}" if lookups else "-"
         print(f"{name:<12}{bridge:>16.0f}{env:>14.0f}{bridge / env:>12.3f}{ratio:>8.3f}{episodes:>10}"
               + "".join(f"{parts[p]:>18.0f}" for p in PARTS) + f"{hits:>18}", flush=True)
+        if SYNCS["design calls"]:
+            learns = max(SYNCS["learn calls"], 1)
+            print(f"{'':<12}device synchronisations: {SYNCS['design'] / SYNCS['design calls']:.1f} per design "
+                  f"({SYNCS['design calls']} designs), {SYNCS['learn'] / learns:.1f} per update "
+                  f"({SYNCS['learn calls']} updates)", flush=True)
 
 
 if __name__ == "__main__":
