@@ -183,9 +183,11 @@ class PairedAdversary:
             update with :meth:`_train_fast` (True, the default) instead of SB3's
             ``collect_rollouts`` and ``PPO.train`` (False): the same levels, log-probabilities,
             rollout buffer and updated weights, bit for bit on the CPU
-            (tests/test_paired_adversary_fast.py), with one device round trip per design
-            instead of one per placement and none inside the update. The recurrent designer
-            always takes SB3's path.
+            (tests/test_paired_adversary_fast.py), with one copy to the device and one read
+            back per design where SB3 waits for the device ~8 times per placement, and two
+            copies per update where it waits ~15 times per epoch
+            (experiments/results/scale_2026-11-30/session11/minimax_designer_speed.txt). The
+            recurrent designer (PAIRED's) always takes SB3's path.
     """
 
     def __init__(self, size: int = 15, n_walls: int = 50, noise_dim: int = 50, batch_size: int = 32,
