@@ -19,14 +19,16 @@ def env_config(name: str) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
     return str(env.name), kwargs, ppo, bool(env.get("normalize", False))
 
 
-def teacher_config(name: str, env: str) -> tuple[str, dict[str, Any]]:
+def teacher_config(name: str, env: str, overrides: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     """(registry name, constructor params) of ``configs/teacher/<name>`` composed with
     ``env=<env>``, as a run builds it: the env's ``expert:`` block and reward range reach
     the teachers that need them (ADR, SPDL, GoalGAN, Setter-Solver, ALP-GMM's scaling), and
-    ``auto`` values are worked out for the env's sub-env count (PAIRED/CLUTR's ``max_pending``)."""
+    ``auto`` values are worked out for the env's sub-env count (PAIRED/CLUTR's ``max_pending``).
+    ``overrides`` are further Hydra overrides (``experiment=ued_maze_paired_dcd25``: the
+    preset's ``ued:`` block; ``env.n_envs=256``: the sub-env count ``auto`` is worked out for)."""
     from experiments.running.config_checks import resolve_auto_params
 
-    cfg = _compose([f"env={env}", f"teacher={name}"])
+    cfg = _compose([f"env={env}", f"teacher={name}", *(overrides or [])])
     resolve_auto_params(cfg)
     teacher = cfg.teacher
     params = teacher.get("params")

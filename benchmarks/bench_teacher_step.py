@@ -18,8 +18,28 @@ a stand-in computed from the episode (``1 - return``, higher for worse episodes,
 regret is); the teacher's work (buffer inserts, rank priorities, replay draws, edits) does
 not depend on the values, only their order does. The regret computation itself
 (``students.regret.RegretTracker`` over the rollout buffer) is student-side work that
-``bench_overhead.py`` measures. PAIRED and CLUTR (a second student by design) and the
-web-form teachers are not measured here.
+``bench_overhead.py`` measures. The web-form teachers are not measured here.
+
+The level designers (minimax, PAIRED: ``needs`` adversary) get their designer network
+(:class:`students.paired_adversary.PairedAdversary`, on ``--adversary-device``; ``auto``:
+CUDA when present, as a run places it) and ``design`` / ``learn`` columns: the time of
+designing batches (inside ``sample_batch``) and of the designer's PPO updates (inside
+``update_batch``), per vector step. Their shape comes from an experiment preset
+(``--overrides experiment=ued_maze_paired_dcd25``; ``max_pending: auto`` is worked out for
+``--n-envs``); ``NAME@sb3`` runs the designer through SB3's ``collect_rollouts`` and
+``PPO.train`` instead of its fast path (the same levels and weights, more waits for the
+device), in the same measurement. PAIRED's and CLUTR's antagonist (a second student by
+design) is a stand-in here: each protagonist episode is followed by one antagonist episode on the level the
+teacher owes it, with the protagonist's return, so the teacher's bookkeeping and its
+designer run as in a run, without the second student's own cost. ``ratio`` is the env
+steps/s of env + teacher relative to the first teacher listed (the random teacher by
+default), the issue-18 figure (goal >= 0.97)::
+
+    python benchmarks/bench_teacher_step.py --env gridworld_dcd25 --n-envs 256 --steps 3000 --warmup 500 \
+        --overrides experiment=ued_maze_paired_dcd25 --teachers random minimax minimax@sb3 paired
+
+``--count-syncs`` (a designer on CUDA) also prints how often a design and an update wait
+for the device (the timings then include the sync debug mode's warnings: time without it).
 """
 
 from __future__ import annotations
@@ -48,7 +68,9 @@ from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
 
-PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks")
+#: ``--count-syncs``: device synchronisations inside the designer's calls (and the calls)
+SYNCS: dict[str, int] = {}
+PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks", "design", "learn")
 #: every teacher that plays the gridworld with one student (PAIRED/CLUTR: second student; web ones: web forms)
 ALL = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr", "plr_robust",
        "accel")
@@ -68,14 +90,41 @@ def _timed(obj: object, method: str, totals: dict[str, float], part: str) -> Non
     setattr(obj, method, wrapper)
 
 
-def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple[float, float, int, dict[str, float]]:
+def _count_syncs(obj: object, method: str, counts: dict[str, int], part: str) -> None:
+    """Wrap ``obj.method`` so that the device synchronisations inside it (CUDA's sync debug
+    mode: a read back, an ``.item()``, a copy from pageable memory) add to ``counts[part]``
+    and its calls to ``counts[part + ' calls']``."""
+    import warnings
+
+    import torch
+
+    real = getattr(obj, method)
+
+    def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                return real(*a, **k)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+                counts[part] += sum("synchroniz" in str(w.message) for w in caught)
+                counts[part + " calls"] += 1
+
+    setattr(obj, method, wrapper)
+
+
+def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[float, float, int, dict[str, float]]:
     """(mean µs of on_step per vector step, mean µs of the env step, episodes finished,
-    mean µs per vector step of each of :data:`PARTS`)."""
+    mean µs per vector step of each of :data:`PARTS`). ``NAME@sb3``: a level designer with
+    SB3's design loop and update (``PairedAdversary(fast_loop=False)``)."""
+    teacher_name, _, label = variant.partition("@")
     name, kwargs, _, _ = env_config(args.env)
     LEVELS.clear()  # no level parsed by the previous teacher's run (the same seeds make the same levels)
     vec = make_vec_env(name, kwargs, args.n_envs, "batched", seed=0)
+    adversary = None
     try:
-        registry, params = teacher_config(teacher_name, args.env)
+        registry, params = teacher_config(teacher_name, args.env, [*args.overrides, f"env.n_envs={args.n_envs}"])
         for item in args.set:  # TEACHER.KEY=VALUE, as bench_overhead.py
             key, _, value = item.partition("=")
             who, _, param = key.partition(".")
@@ -83,6 +132,32 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
                 params[param] = yaml.safe_load(value)
         teacher = make_teacher(registry, vec.get_attr("task_space", indices=[0])[0], seed=0, **params)
         curriculum = Curriculum(teacher, vec)
+        totals = dict.fromkeys(PARTS, 0.0)
+        adversary = None
+        if "adversary" in teacher.needs:  # the designer network, as students.regret.attach_teacher_needs builds it
+            from students.paired_adversary import PairedAdversary
+
+            config = dict(teacher.adversary_config)
+            config["device"] = args.adversary_device if config.get("device") in (None, "auto") else config["device"]
+            config["fast_loop"] = label != "sb3"
+            adversary = PairedAdversary(**config)
+            teacher.attach_adversary(adversary)
+            _timed(adversary, "design", totals, "design")
+            _timed(adversary, "learn", totals, "learn")
+            if args.count_syncs and str(adversary.model.device).startswith("cuda"):
+                _count_syncs(adversary, "design", SYNCS, "design")
+                _count_syncs(adversary, "learn", SYNCS, "learn")
+        if "antagonist" in teacher.needs:  # stand-in second student (module doc)
+            from teachers.base import Episode
+
+            view = teacher.antagonist_view()
+
+            def stand_in_antagonist(episode, _i, _info):  # noqa: ANN001, ANN202
+                task = view.sample()
+                view.update(Episode(task=task, episode_return=float(episode.episode_return), length=episode.length,
+                                    level_id=task.get("level")))
+
+            curriculum.episode_hooks.append(stand_in_antagonist)
         held: list = []  # regret teachers: the episodes of the current rollout (module doc)
         if "regret" in teacher.needs:
             from students.regret import level_editor
@@ -98,7 +173,6 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
             curriculum.episode_hooks.append(stand_in_regret)
         curriculum.prime()
         vec.reset()
-        totals = dict.fromkeys(PARTS, 0.0)
         _timed(teacher, "update_batch", totals, "update_batch")
         _timed(teacher, "sample_batch", totals, "sample_batch")
         _timed(vec, "set_next_tasks", totals, "set_next_tasks")
@@ -137,6 +211,8 @@ def measure(teacher_name: str, args: argparse.Namespace, profile: bool) -> tuple
         return 1e6 * bridge / n, 1e6 * env / n, episodes, {k: 1e6 * v / n for k, v in totals.items()}
     finally:
         vec.close()
+        if adversary is not None:
+            adversary.close()
 
 
 def main() -> None:
@@ -150,19 +226,35 @@ def main() -> None:
                         metavar="TEACHER.KEY=VALUE", help="teacher parameter overrides (default: the GPU setting's)")
     parser.add_argument("--profile", type=int, default=0, help="print this many top functions per teacher")
     parser.add_argument("--rollout", type=int, default=64, help="vector steps per rollout (regret teachers' delivery)")
+    parser.add_argument("--overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="Hydra overrides for the teachers' configs (experiment=ued_maze_paired_dcd25)")
+    parser.add_argument("--count-syncs", action="store_true",
+                        help="designers on CUDA: count device synchronisations per design and per update")
+    parser.add_argument("--adversary-device", default="auto", help="the level designers' network (auto: CUDA if present)")
     args = parser.parse_args()
     if args.teachers == ["all"]:
         args.teachers = list(ALL)
     print(f"env={args.env} n_envs={args.n_envs} steps={args.steps} (first {args.warmup} untimed) set={args.set}")
-    print(f"{'teacher':<12}{'bridge µs/step':>16}{'env µs/step':>14}{'bridge/env':>12}{'episodes':>10}"
+    print(f"{'teacher':<12}{'bridge µs/step':>16}{'env µs/step':>14}{'bridge/env':>12}{'ratio':>8}{'episodes':>10}"
           + "".join(f"{p + ' µs':>18}" for p in PARTS) + f"{'level cache hits':>18}")
+    first = None
     for name in args.teachers:
+        SYNCS.clear()
+        SYNCS.update({"design": 0, "design calls": 0, "learn": 0, "learn calls": 0})
         bridge, env, episodes, parts = measure(name, args, profile=args.profile > 0)
+        # env steps/s of env + bridge + teacher, relative to the first teacher's (issue 18: >= 0.97)
+        first = first if first is not None else bridge + env
+        ratio = first / (bridge + env)
         # level strings (PLR's replays, ACCEL's children) parsed from the process's cache
         lookups = LEVELS.hits + LEVELS.misses
         hits = f"{LEVELS.hits / lookups:.3f}" if lookups else "-"
-        print(f"{name:<12}{bridge:>16.0f}{env:>14.0f}{bridge / env:>12.3f}{episodes:>10}"
+        print(f"{name:<12}{bridge:>16.0f}{env:>14.0f}{bridge / env:>12.3f}{ratio:>8.3f}{episodes:>10}"
               + "".join(f"{parts[p]:>18.0f}" for p in PARTS) + f"{hits:>18}", flush=True)
+        if SYNCS["design calls"]:
+            learns = max(SYNCS["learn calls"], 1)
+            print(f"{'':<12}device synchronisations: {SYNCS['design'] / SYNCS['design calls']:.1f} per design "
+                  f"({SYNCS['design calls']} designs), {SYNCS['learn'] / learns:.1f} per update "
+                  f"({SYNCS['learn calls']} updates)", flush=True)
 
 
 if __name__ == "__main__":

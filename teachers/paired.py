@@ -475,9 +475,16 @@ class Minimax(PAIRED):
     sets ``recurrent_adversary_env`` false where ``mg_25b_paired.json`` sets it true, so
     ``adversary_recurrent: null`` gives a designer without the LSTM (input layers straight
     into the 32-unit heads; ``lstm_hidden`` is then unused); ``true`` gives PAIRED's.
-    ``max_pending: auto`` is worked out for two students (:func:`open_batches_needed`);
-    a level waiting for the protagonist only needs fewer open batches, so it is an upper
-    bound here (a cap, not a number of batches opened).
+    ``max_pending: auto`` is worked out for two students (:func:`open_batches_needed`) and
+    kept here. With one student the docstring's derivation would give fewer (a level is
+    open only until the protagonist has played it: the ``slots`` queued hand-outs, 17
+    batches at 256 sub-envs, 32 levels and one episode, against 33), but only while
+    episodes are of similar length; once the student solves some levels in a few steps and
+    times out on others, a level queued behind a 250-step episode stays open while the
+    other sub-envs go through many levels. On the device (256 sub-envs x 64 steps,
+    ``experiments/results/ued_dcd25_minimax_256``) the open batches stayed at 19-24 to 2M
+    steps and reached the cap of 33 from ~3M, with 5-7.5% of the protagonist's episodes
+    replays by 4M steps (``extra_protagonist_episodes``): fewer open batches would replay more.
     Diagnostics name the designer's reward ``mean_adversary_return`` (not a regret), and the
     episode that completes a level carries it (episodes table: ``extra.adversary_return``).
     """

@@ -56,6 +56,20 @@ def test_benchmark_script_runs_and_prints_its_ratio(script: str) -> None:
         assert text in out.stdout, f"{script}: {text!r} not in output:\n{out.stdout[-2000:]}"
 
 
+def test_bench_teacher_step_runs_the_level_designers() -> None:
+    """Minimax (its fast path and SB3's), PAIRED with its stand-in antagonist: designed
+    batches at priming, the design/learn columns and the ratio line."""
+    args = ["--env", "gridworld_dcd25", "--n-envs", "4", "--steps", "12", "--warmup", "2", "--adversary-device", "cpu",
+            "--overrides", "experiment=ued_maze_paired_dcd25", "ued.level_batch=4",
+            "--teachers", "random", "minimax", "minimax@sb3", "paired"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_teacher_step.py"), *args], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for text in ("ratio", "design µs", "learn µs", "minimax@sb3", "paired"):
+        assert text in out.stdout, f"{text!r} not in output:\n{out.stdout[-2000:]}"
+
+
 def test_bench_overhead_replay_peer_plays_the_teacher_runs_episodes(monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """``--replay-peer``: plain SB3 replaying, maze by maze, the tasks a teacher handed out

@@ -196,6 +196,23 @@ class MazeDesignerEnv(gym.Env):
             info.update({"level": text, "task": {"level": text}, "level_stats": level.stats()})
         return self._obs(), 0.0, done, False, info
 
+    def finish(self, actions: Sequence[int]) -> tuple[np.ndarray, Level]:
+        """Play a whole design at once: what :meth:`step` would give for ``actions`` (all
+        ``n_walls + 2`` placements), for a caller that computed the observations itself
+        (the batched designer, :mod:`students.paired_adversary`). Draws the same noise from
+        this env's generator as the ``len(actions)`` steps do and returns it (one row per
+        observation after a placement) with the finished level; the env is then done
+        (call :meth:`reset`), as after its last step."""
+        if self._actions or len(actions) != self.horizon:
+            raise TeachBenchError("actions", f"finish() takes a whole design ({self.horizon} placements) from a "
+                                  f"fresh reset, got {len(actions)} after {len(self._actions)}")
+        for action in actions:
+            _cell(action, self.size - 2)
+        # one draw of all rows: the same stream as one draw per observation (row-major)
+        noise = self.np_random.uniform(0.0, 1.0, size=(self.horizon, self.noise_dim)).astype(np.float32)
+        self._actions = [int(a) for a in actions]
+        return noise, self.level()
+
     def level(self) -> Level:
         """The level designed so far (needs the goal and the start placed: with
         ``goal_last``, that is the whole design)."""
