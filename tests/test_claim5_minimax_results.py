@@ -5,24 +5,18 @@ designer updated and the students trained; and the README quotes what the files 
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from experiments.reporting.results_scripts import load_script
+from experiments.reporting.results_scripts import load_script, run_config
 
 HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "ued_dcd25_minimax"
 
 
 def _config(teacher: str, seed: int) -> dict:
-    with tarfile.open(HERE / "runs_slim.tar.gz") as tar:
-        (member,) = [m for m in tar.getmembers()
-                     if f"__{teacher}__recurrent_ppo__s{seed}__" in m.name and m.name.endswith("/config.yaml")]
-        return yaml.safe_load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+    return run_config(HERE / "runs_slim.tar.gz", teacher, seed)
 
 
 def test_the_runs_used_dcds_25_block_dr_and_minimax_settings():

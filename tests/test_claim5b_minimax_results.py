@@ -6,14 +6,11 @@ the count random designs give; every run trained; and the README quotes what the
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
-import yaml
 
-from experiments.reporting.results_scripts import load_script
+from experiments.reporting.results_scripts import load_script, run_config
 
 HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "ued_dcd25_minimax_256"
 
@@ -24,10 +21,7 @@ def summarise():
 
 
 def _config(teacher: str, seed: int) -> dict:
-    with tarfile.open(HERE / "runs_slim.tar.gz") as tar:
-        (member,) = [m for m in tar.getmembers()
-                     if f"__{teacher}__recurrent_ppo__s{seed}__" in m.name and m.name.endswith("/config.yaml")]
-        return yaml.safe_load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+    return run_config(HERE / "runs_slim.tar.gz", teacher, seed)
 
 
 def test_the_runs_used_dcds_settings_at_the_documented_shape():

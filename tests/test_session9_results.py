@@ -5,26 +5,20 @@ read the experiment's ``ued`` block left every earlier PLR run's config id as it
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from experiments.reporting.results_scripts import load_script
+from experiments.reporting.results_scripts import load_script, run_config
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 PLR25 = RESULTS / "ued_dcd25_plr"
 
 
 def _run_config(teacher: str, seed: int) -> dict:
-    with tarfile.open(PLR25 / "runs_slim.tar.gz") as tar:
-        (member,) = [m for m in tar.getmembers()
-                     if f"__{teacher}__recurrent_ppo__s{seed}__" in m.name and m.name.endswith("/config.yaml")]
-        return yaml.safe_load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+    return run_config(PLR25 / "runs_slim.tar.gz", teacher, seed)
 
 
 def test_the_plr_runs_used_dcds_mg_25b_plr_settings():

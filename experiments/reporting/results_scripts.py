@@ -1,16 +1,23 @@
-"""Import a results folder's script by its path.
+"""Import a results folder's script by its path, and read a packed run's config.
 
 ``experiments/results/<folder>/summarise.py`` and its siblings are scripts, not a package: a
 folder name such as ``ued_dcd25_plr`` is data, not a module path. Another folder's script or
 a test that reads a folder's numbers back loads them with :func:`load_script`, so that every
-number is computed by the one script its README quotes.
+number is computed by the one script its README quotes. :func:`run_config` reads the saved
+config of one run out of a folder's packed runs (``runs_slim.tar.gz``), so a test checks the
+settings a run really had, not the preset as it reads today.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import tarfile
+
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import yaml
 
 
 def load_script(path: Path | str, name: str | None = None) -> ModuleType:
@@ -23,3 +30,17 @@ def load_script(path: Path | str, name: str | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_config(tarball: Path | str, teacher: str, seed: int, student: str = "recurrent_ppo") -> dict[str, Any]:
+    """The ``config.yaml`` of the one run of ``teacher`` x ``student`` x ``seed`` packed in
+    ``tarball`` (run directories are named ``<env>__<teacher>__<student>__s<seed>__<id>``)."""
+    with tarfile.open(tarball) as tar:
+        members = [m for m in tar.getmembers()
+                   if f"__{teacher}__{student}__s{seed}__" in m.name and m.name.endswith("/config.yaml")]
+        if len(members) != 1:
+            raise LookupError(f"{tarball}: {len(members)} configs of {teacher} x {student} seed {seed}, expected 1")
+        data = tar.extractfile(members[0])
+        if data is None:
+            raise LookupError(f"{tarball}: {members[0].name} is not a file")
+        return yaml.safe_load(data.read())
