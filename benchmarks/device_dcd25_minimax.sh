@@ -12,6 +12,9 @@
 #     ued.max_pending=auto eval.every=1000000 eval.held_out_every=4000000 eval.n_envs=50 \
 #     checkpoint.every=1000000" bash benchmarks/device_dcd25_minimax.sh
 #
+# Minimax alone (its DR runs already reached 10M in session 11, runs_slim.tar.gz of
+# experiments/results/ued_dcd25_minimax_256/): add TEACHERS=minimax RUNS_PER_GPU=5 to the line above.
+#
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
 # is installed first; elsewhere teachbench must be installed. Writes $OUT/<TAG>_<pid>.log and
@@ -27,9 +30,9 @@ OUT=${OUT:?set OUT to a folder for the log and the runs tarball}
 RUNS=${RUNS:-/tmp/mm25}
 echo "cores $(nproc --all)"; nvidia-smi -L; date
 mkdir -p "$RUNS" "$OUT"
-TEACHBENCH_JOBS=10 timeout --signal=INT --kill-after=30 "${SWEEP_S:-530}" python3 -m experiments.running.cli -m \
-  experiment=ued_maze_paired_dcd25 teacher=random,minimax seed=0,1,2,3,4 device=cuda hydra/launcher=packed \
-  hydra.callbacks.packed.runs_per_gpu=10 budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 \
+TEACHBENCH_JOBS=${RUNS_PER_GPU:-10} timeout --signal=INT --kill-after=30 "${SWEEP_S:-530}" python3 -m experiments.running.cli -m \
+  experiment=ued_maze_paired_dcd25 "teacher=${TEACHERS:-random,minimax}" seed=0,1,2,3,4 device=cuda hydra/launcher=packed \
+  "hydra.callbacks.packed.runs_per_gpu=${RUNS_PER_GPU:-10}" budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 \
   eval.held_out_episodes=100 checkpoint.every=250000 ${EXTRA:-} "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
   > "$OUT/${TAG:-mm25}_$$.log" 2>&1
 echo "sweep exit $?"; date
