@@ -27,6 +27,7 @@ tarball to the sources for that call; add it to :data:`SOURCES` when committing 
         --supersede experiments/results/goal_gan_audit/runs_lite.tar.gz --teachers goal_gan   # session 10
     python leaderboard/rebuild.py --supersede experiments/results/clutr_audit/runs.tar.gz --teachers clutr
     python leaderboard/rebuild.py --add experiments/results/minimax_gridworld/runs.tar.gz --teachers minimax
+    python leaderboard/rebuild.py --supersede experiments/results/hexagon_reruns/runs.tar.gz --teachers covar_gmm,riac   # session 11
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ SOURCES = [
     RESULTS / "goal_gan_audit" / "runs_lite.tar.gz",
     RESULTS / "clutr_audit" / "runs.tar.gz",
     RESULTS / "minimax_gridworld" / "runs.tar.gz",
+    RESULTS / "hexagon_reruns" / "runs.tar.gz",
 ]
 
 
