@@ -10,29 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.reporting.results_scripts import load_script, run_config
+from _dcd25_minimax import check_dcd25_minimax_runs
+
+from experiments.reporting.results_scripts import load_script
 
 HERE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "ued_dcd25_minimax"
 
 
-def _config(teacher: str, seed: int) -> dict:
-    return run_config(HERE / "runs_slim.tar.gz", teacher, seed)
-
-
 def test_the_runs_used_dcds_25_block_dr_and_minimax_settings():
-    # dcd train_scripts/grid_configs/minigrid/25_blocks/mg_25b_minimax.json: 32 processes x 256 steps,
-    # lr 1e-4, 5 epochs, gamma 0.995, entropy 0.01, adversary entropy 0.0, recurrent_adversary_env
-    # false, n_clutter 25 with the goal chosen last; mg_25b_dr.json: the same student, entropy 0.01
-    for seed in range(5):
-        mm, dr = _config("minimax", seed), _config("random", seed)
-        for cfg in (mm, dr):
-            s = cfg["student"]["params"]
-            assert (cfg["env"]["n_envs"], s["n_steps"], s["learning_rate"], s["n_epochs"], s["gamma"],
-                    s["ent_coef"]) == (32, 256, 1e-4, 5, 0.995, 0.01)
-        t = mm["teacher"]["params"]
-        assert (mm["teacher"]["name"], t["n_walls"], t["goal_last"], t["ent_coef"]) == ("minimax", 25, True, 0.0)
-        assert t["adversary_recurrent"] is None  # null: the algorithm's own choice, no LSTM for minimax
-        assert dr["teacher"]["name"] == "random" and mm["seed"] == dr["seed"] == seed
+    # dcd train_scripts/grid_configs/minigrid/25_blocks/mg_25b_{minimax,dr}.json at dcd's shape:
+    # 32 processes x 256 steps (the rest: tests/_dcd25_minimax.py)
+    check_dcd25_minimax_runs(HERE / "runs_slim.tar.gz", n_envs=32, n_steps=256)
 
 
 def test_minimax_default_designer_has_no_lstm():
