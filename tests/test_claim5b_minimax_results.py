@@ -102,3 +102,17 @@ def test_the_readme_and_reproductions_quote_the_files(summarise):
         assert f"P {mm['p_above_dr']:.2f} [{mm['p_lo']:.2f}, {mm['p_hi']:.2f}]" in readme
     text = (HERE.parent / "reproductions.md").read_text()
     assert "ued_dcd25_minimax_256/" in text and "0.36 [0.00, 0.76]" in text
+
+
+def test_replays_of_open_levels_stay_a_small_share(summarise):
+    """The README's 5.0-7.5 %: protagonist episodes that replayed an open level because every one of
+    the 33 open batches was waiting (dcd has none), over all episodes, at each seed's last log."""
+    import tarfile
+
+    with tarfile.open(summarise.TAR) as tar:
+        runs = sorted({m.name.rsplit("/", 1)[0] for m in tar.getmembers()
+                       if m.name.endswith("/status.json") and "__minimax__" in m.name})
+        last = [summarise.CLAIM5.PLR25._tables(tar, run, "teacher").sort_values("step").iloc[-1] for run in runs]
+    shares = [row["extra_protagonist_episodes"] / row["episodes"] for row in last]
+    assert len(shares) == 5 and all(0.05 <= x <= 0.076 for x in shares)
+
