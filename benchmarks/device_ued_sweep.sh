@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Claim 5 of experiments/results/reproductions.md (issue #20): DR vs dcd's minimax adversary on
+# A packed UED sweep on the lent GPU machine, cut after SWEEP_S seconds and resumed by rerunning
+# it (issue #20's device claims). EXPERIMENT, TEACHERS, SEEDS and BASE (the budget, evaluation and
+# checkpoint overrides) pick the sweep; EXTRA adds overrides after BASE.
+#
+# Claim 5 of experiments/results/reproductions.md (the defaults): DR vs dcd's minimax adversary on
 # dcd's 25-block maze at dcd's shape (experiment=ued_maze_paired_dcd25: 32 envs x 256 steps,
 # mg_25b_dr / mg_25b_minimax), 5 seeds each, 10 runs packed on one GPU.
 #
-#   OUT=/some/folder RUNS=/tmp/mm25 bash benchmarks/device_dcd25_minimax.sh   # SWEEP_S=530 by default
+#   OUT=/some/folder RUNS=/tmp/mm25 bash benchmarks/device_ued_sweep.sh   # SWEEP_S=530 by default
 #
 # Claim 5b (the same two teachers at claim 3c's shape, 256 envs x 64 steps, so that the designer
 # sees ~8x more levels per second; ued.max_pending=auto opens enough batches for 256 sub-envs):
 #
 #   OUT=/some/folder RUNS=/tmp/mm256 TAG=mm256 EXTRA="env.n_envs=256 student.params.n_steps=64 \
 #     ued.max_pending=auto eval.every=1000000 eval.held_out_every=4000000 eval.n_envs=50 \
-#     checkpoint.every=1000000" bash benchmarks/device_dcd25_minimax.sh
+#     checkpoint.every=1000000" bash benchmarks/device_ued_sweep.sh
 #
 # Minimax alone (its DR runs already reached 10M in session 11, runs_slim.tar.gz of
 # experiments/results/ued_dcd25_minimax_256/): add TEACHERS=minimax RUNS_PER_GPU=5 to the line above.
+#
+# Claim 4 (DR vs PAIRED vs the audited CLUTR, experiment=ued_maze_paired_dcd, at 256 envs x 64
+# steps with enough open batches that no sub-env replays; experiments/results/ued_clutr_paired_256/):
+#
+#   OUT=/some/folder RUNS=/tmp/c4 TAG=c4 EXPERIMENT=ued_maze_paired_dcd TEACHERS=random,paired,clutr \
+#     SEEDS=0,1,2 RUNS_PER_GPU=9 BASE="budget.steps=3000000 eval.every=500000 eval.episodes_per_task=5 \
+#     eval.n_envs=50 eval.held_out_every=1000000 checkpoint.every=250000" \
+#     EXTRA="env.n_envs=256 student.params.n_steps=64 ued.max_pending=auto" bash benchmarks/device_ued_sweep.sh
 #
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
@@ -30,10 +42,11 @@ OUT=${OUT:?set OUT to a folder for the log and the runs tarball}
 RUNS=${RUNS:-/tmp/mm25}
 echo "cores $(nproc --all)"; nvidia-smi -L; date
 mkdir -p "$RUNS" "$OUT"
+BASE=${BASE:-budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 eval.held_out_episodes=100 checkpoint.every=250000}
 TEACHBENCH_JOBS=${RUNS_PER_GPU:-10} timeout --signal=INT --kill-after=30 "${SWEEP_S:-530}" python3 -m experiments.running.cli -m \
-  experiment=ued_maze_paired_dcd25 "teacher=${TEACHERS:-random,minimax}" seed=0,1,2,3,4 device=cuda hydra/launcher=packed \
-  "hydra.callbacks.packed.runs_per_gpu=${RUNS_PER_GPU:-10}" budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 \
-  eval.held_out_episodes=100 checkpoint.every=250000 ${EXTRA:-} "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
+  "experiment=${EXPERIMENT:-ued_maze_paired_dcd25}" "teacher=${TEACHERS:-random,minimax}" "seed=${SEEDS:-0,1,2,3,4}" device=cuda \
+  hydra/launcher=packed "hydra.callbacks.packed.runs_per_gpu=${RUNS_PER_GPU:-10}" $BASE ${EXTRA:-} \
+  "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
   > "$OUT/${TAG:-mm25}_$$.log" 2>&1
 echo "sweep exit $?"; date
 grep -h "Error\|error" "$OUT/${TAG:-mm25}_$$.log" | tail -20
