@@ -45,14 +45,11 @@ def matching(reference: Path, key: str, got: Any) -> str:
 
 def _write(label: str) -> None:
     """Record this CPU's results of both guarded computations as ``<name>.<label>.json``."""
-    from tests._lag_scenarios import CLASSES, REFERENCE, record
-    from tests.test_recurrent_rollout_exact import REFERENCE as ROLLOUT, adversary_scenario, student_scenario
+    from tests._lag_scenarios import REFERENCE, write_reference
+    from tests.test_recurrent_rollout_exact import REFERENCE as ROLLOUT, reference_text
 
-    lag = {name: record(name) for name in CLASSES}
-    REFERENCE.with_name(f"{REFERENCE.stem}.{label}.json").write_text(
-        "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in lag.items()) + "\n}\n")
-    ROLLOUT.with_name(f"{ROLLOUT.stem}.{label}.json").write_text(
-        json.dumps({"student": student_scenario(), "adversary": adversary_scenario()}, indent=2) + "\n")
+    write_reference(REFERENCE.with_name(f"{REFERENCE.stem}.{label}.json"))
+    ROLLOUT.with_name(f"{ROLLOUT.stem}.{label}.json").write_text(reference_text() + "\n")
 
 
 if __name__ == "__main__":

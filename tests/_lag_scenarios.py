@@ -104,8 +104,13 @@ def record(name: str, **overrides: Any) -> dict[str, Any]:
     return {"tasks": tasks + extra, "state": digest(teacher.state_dict()), "diagnostics": teacher.diagnostics()}
 
 
-if __name__ == "__main__":  # regenerate the reference (only from the code before train_lag)
-    REFERENCE.parent.mkdir(exist_ok=True)
+def write_reference(path: Path = REFERENCE) -> None:
+    """Record every teacher's scenario in ``path``, one teacher per line."""
+    path.parent.mkdir(exist_ok=True)
     records = {name: record(name) for name in CLASSES}
-    REFERENCE.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in records.items()) + "\n}\n")
+    path.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in records.items()) + "\n}\n")
+
+
+if __name__ == "__main__":  # regenerate the reference (only from the code before train_lag)
+    write_reference()
     print(f"wrote {REFERENCE}")

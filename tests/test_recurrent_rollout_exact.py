@@ -186,5 +186,10 @@ def test_the_paired_adversarys_designs_and_updates_are_unchanged():
     matching(REFERENCE, "adversary", adversary_scenario())
 
 
+def reference_text() -> str:
+    """This code's record of both scenarios, as the reference file holds it."""
+    return json.dumps({"student": student_scenario(), "adversary": adversary_scenario()}, indent=2)
+
+
 if __name__ == "__main__":
-    print(json.dumps({"student": student_scenario(), "adversary": adversary_scenario()}, indent=2))
+    print(reference_text())

@@ -9,7 +9,8 @@ The runs of ``../ued_clutr_paired_3m/`` predate CLUTR's audit against clutr's co
 
 Each run evaluated itself: the 50-level test set every 0.5M steps (5 episodes a level; %
 mastered) and the literature's 13 held-out mazes every 1M steps (10 stochastic episodes a
-maze, dcd's protocol). Read with claim 3c's loaders (``../ued_dcd25_plr/summarise.py``).
+maze, dcd's protocol). Read with claim 3c's loaders (``../ued_dcd25_plr/summarise.py``) and
+claim 5's designer loader (``../ued_dcd25_minimax/summarise.py``).
 
 This prints, and writes ``table.csv`` (per metric and evaluation step: mean ± sd, IQM with its
 95% interval, and P(a seed of the teacher beats a PAIRED seed) with its interval) and
@@ -32,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 TAR = HERE / "runs_slim.tar.gz"
 NAMES = {"random": "DR", "paired": "PAIRED", "clutr": "CLUTR"}
 PLR25 = load_script(HERE.parent / "ued_dcd25_plr" / "summarise.py")  # claim 3c's loaders and plot
+CLAIM5 = load_script(HERE.parent / "ued_dcd25_minimax" / "summarise.py")  # its designer-diagnostics loader
 DESIGNER = ["step", "batches_done", "unsolvable_rate", "mean_walls", "episodes", "extra_protagonist_episodes",
             "open_batches", "mean_regret"]
 
@@ -40,18 +42,7 @@ def load(path: Path = TAR) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(test: teacher, seed, step, mastered_pct; held-out means: teacher, seed, step, held_out_13,
     held_out_dcd7; designer: the regret teachers' diagnostics rows, with teacher and seed)."""
     test, held, _ = PLR25.load(path)
-    import re
-    import tarfile
-
-    rows = []
-    with tarfile.open(path) as tar:
-        runs = sorted({m.name.rsplit("/", 1)[0] for m in tar.getmembers() if m.name.endswith("/status.json")})
-        for run in runs:
-            teacher, seed = re.search(r"__(\w+?)__recurrent_ppo__s(\d+)__", run).groups()  # type: ignore[union-attr]
-            if teacher != "random":
-                rows.append(PLR25._tables(tar, run, "teacher")[DESIGNER].assign(teacher=teacher, seed=int(seed)))
-    designer = pd.concat(rows, ignore_index=True).sort_values(["teacher", "seed", "step"])
-    return test, PLR25.held_out_means(held), designer
+    return test, PLR25.held_out_means(held), CLAIM5.designer(path, ("paired", "clutr"), DESIGNER)
 
 
 def scheduled(frame: pd.DataFrame, every: int) -> pd.DataFrame:

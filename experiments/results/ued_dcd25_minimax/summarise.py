@@ -43,16 +43,18 @@ def load(path: Path = HERE / "runs_slim.tar.gz") -> tuple[pd.DataFrame, pd.DataF
     return test, PLR25.held_out_means(held)
 
 
-def designer(path: Path = HERE / "runs_slim.tar.gz") -> pd.DataFrame:
-    """The minimax designer's logged diagnostics, every row of every minimax run."""
+def designer(path: Path = HERE / "runs_slim.tar.gz", teachers: tuple[str, ...] = ("minimax",),
+             columns: list[str] = DESIGNER) -> pd.DataFrame:
+    """A level designer's logged diagnostics (``columns``), every row of every run of
+    ``teachers``, with the run's teacher and seed (claim 4's folder reads PAIRED and CLUTR with it)."""
     rows = []
     with tarfile.open(path) as tar:
         runs = sorted({m.name.rsplit("/", 1)[0] for m in tar.getmembers() if m.name.endswith("/status.json")})
         for run in runs:
             teacher, seed = re.search(r"__(\w+?)__recurrent_ppo__s(\d+)__", run).groups()  # type: ignore[union-attr]
-            if teacher == "minimax":
-                rows.append(PLR25._tables(tar, run, "teacher")[DESIGNER].assign(seed=int(seed)))
-    return pd.concat(rows, ignore_index=True).sort_values(["seed", "step"])
+            if teacher in teachers:
+                rows.append(PLR25._tables(tar, run, "teacher")[columns].assign(teacher=teacher, seed=int(seed)))
+    return pd.concat(rows, ignore_index=True).sort_values(["teacher", "seed", "step"])
 
 
 def random_designs(n: int = 5000, seed: int = 0) -> tuple[float, float]:
