@@ -27,6 +27,9 @@
 #     eval.n_envs=50 eval.held_out_every=1000000 checkpoint.every=250000" \
 #     EXTRA="env.n_envs=256 student.params.n_steps=64 ued.max_pending=auto" bash benchmarks/device_ued_sweep.sh
 #
+# PAIRED alone (it is the slowest, ~3.5k protagonist steps/s per run with its 3 seeds on one H200):
+# TEACHERS=paired RUNS_PER_GPU=3 SWEEP_S=520 on the line above, run twice back to back (3M in two calls).
+#
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
 # is installed first; elsewhere teachbench must be installed. Writes $OUT/<TAG>_<pid>.log and

@@ -4,8 +4,11 @@ The runs of ``../ued_clutr_paired_3m/`` predate CLUTR's audit against clutr's co
 84-86% of protagonist episodes replay open levels. These runs use the audited CLUTR and
 ``ued.max_pending=auto`` (33 open batches at 256 sub-envs, one episode per student per level):
 ``experiment=ued_maze_paired_dcd`` at 256 envs x 64 steps, seeds 0-2, 9 runs packed on one H200
-(``benchmarks/device_ued_sweep.sh``, the claim-4 line). The session's device time cut PAIRED at
-~1.0M steps; DR and CLUTR reached 3.0M.
+(``benchmarks/device_ued_sweep.sh``, the claim-4 line). That session's device time cut PAIRED at
+~1.0M steps; DR and CLUTR reached 3.0M. The next session ran PAIRED's 3 seeds again from step 0,
+alone on one H200 (two device calls, the second resuming from the first's checkpoints), to 3.0M;
+its runs replace the cut ones in ``runs_slim.tar.gz`` (same config id, and the same scores at
+0.5M and 1M as the cut runs).
 
 Each run evaluated itself: the 50-level test set every 0.5M steps (5 episodes a level; %
 mastered) and the literature's 13 held-out mazes every 1M steps (10 stochastic episodes a
@@ -13,7 +16,8 @@ maze, dcd's protocol). Read with claim 3c's loaders (``../ued_dcd25_plr/summaris
 claim 5's designer loader (``../ued_dcd25_minimax/summarise.py``).
 
 This prints, and writes ``table.csv`` (per metric and evaluation step: mean ± sd, IQM with its
-95% interval, and P(a seed of the teacher beats a PAIRED seed) with its interval) and
+95% interval, and P(a seed of the teacher beats a seed of the baseline) with its interval, once
+against PAIRED, the claim's baseline, and once against DR, dcd's) and
 ``curves.png``; then the floor check (every teacher's per-seed score at 0.5M and 1M) and each
 designer's last diagnostics row per seed.
 
@@ -54,8 +58,8 @@ def scheduled(frame: pd.DataFrame, every: int) -> pd.DataFrame:
 
 def table(test: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
     """Every scheduled evaluation step (the runs' extra evaluation at interruption is left out),
-    with every teacher that reached it on all its seeds; P is against PAIRED where PAIRED
-    reached the step, else against DR."""
+    with every teacher that reached it on all its seeds; P against PAIRED (CLUTR's claim) and
+    against DR (dcd's baseline), one block of rows per baseline."""
     rows = []
     for frame, column, every in ((test, "mastered_pct", 500_000), (means, "held_out_13", 1_000_000),
                                  (means, "held_out_dcd7", 1_000_000)):
@@ -64,9 +68,11 @@ def table(test: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
                 continue  # the untrained network, the same for every teacher of a seed
             at = frame[frame["step"] == step]
             names = {t: n for t, n in NAMES.items() if (at["teacher"] == t).sum() == 3}
-            baseline = "paired" if "paired" in names else "random"
-            for row in seed_comparison(at, column, names, baseline, key=(int(step),), p_column="p_above_baseline"):
-                rows.append({"step": int(step), "baseline": NAMES[baseline], **row})
+            for baseline in ("paired", "random"):
+                if baseline not in names:
+                    continue
+                for row in seed_comparison(at, column, names, baseline, key=(int(step),), p_column="p_above_baseline"):
+                    rows.append({"step": int(step), "baseline": NAMES[baseline], **row})
     return pd.DataFrame(rows)
 
 
