@@ -69,7 +69,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from functools import cached_property
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -112,6 +113,12 @@ class Region:
     def is_leaf(self) -> bool:
         return not self.children
 
+    @cached_property
+    def cut(self) -> tuple[float, float]:
+        """``(low, high)`` on the dimension its parent was cut on, as Python floats: inside the
+        parent only that dimension can exclude a point (:meth:`RIAC.path`'s hot test)."""
+        return float(self.low[self.dim]), float(self.high[self.dim])
+
 
 def region_alp(rewards: list[float] | np.ndarray, window: int | None = None) -> float:
     """TMA's region ALP: over the newest ``w = min(n, window)`` rewards,
@@ -121,7 +128,10 @@ def region_alp(rewards: list[float] | np.ndarray, window: int | None = None) -> 
         return 0.0
     w = n if window is None else min(n, int(window))
     half = w // 2
-    r = [float(v) for v in rewards[n - w :]]  # slice first: a region may keep every pair
+    # slice first: a region may keep every pair; a region's rewards are already Python floats
+    # (the per-element float() of an array's values is .tolist()), summed left to right as before
+    r = rewards[n - w :]
+    r = r.tolist() if isinstance(r, np.ndarray) else r
     return abs(sum(r[: w - half]) / (w - half) - sum(r[w - half :]) / half)
 
 
@@ -245,15 +255,18 @@ class RIAC(Teacher):
     def path(self, u: np.ndarray) -> list[int]:
         """Every region whose closed box holds ``u``, root first (the reference's recursive
         insertion: a task on a threshold lies in both children)."""
-        if not self.regions[0].contains(u):
+        regions = self.regions
+        if not regions[0].contains(u):
             return []
+        x = u.tolist()  # the same float64 values, compared as Python floats
         out, stack = [], [0]
         while stack:
             i = stack.pop()
             out.append(i)
-            for c in reversed(self.regions[i].children):
-                child = self.regions[c]  # inside the parent, so only the cut dimension can exclude u
-                if child.low[child.dim] <= u[child.dim] <= child.high[child.dim]:
+            for c in reversed(regions[i].children):
+                child = regions[c]  # inside the parent, so only the cut dimension can exclude u
+                low, high = child.cut
+                if low <= x[child.dim] <= high:
                     stack.append(c)
         return out
 
@@ -262,8 +275,19 @@ class RIAC(Teacher):
         return next(i for i in self.path(u) if self.regions[i].is_leaf)
 
     def _update(self, episode: Episode) -> None:
-        u = self.task_space.to_unit(episode.task)
-        r = float(episode.episode_return)
+        self._insert(self.task_space.to_unit(episode.task), float(episode.episode_return))
+
+    def _update_batch(self, episodes: Sequence[Episode]) -> None:
+        """:meth:`_update` for a batch (the bridge's one call per vector step at 1024 envs): the
+        tasks go to the unit cube in one array op, then each pair is inserted in order, so the
+        tree is exactly the one the same episodes leave one at a time (tested)."""
+        units = self.task_space.to_unit_batch([e.task for e in episodes])  # tasks validated on entry
+        for u, e in zip(units, episodes):
+            self._insert(u, float(e.episode_return))
+
+    def _insert(self, u: np.ndarray, r: float) -> None:
+        """One (unit task, reward) pair into every region holding it; splits and ALPs as the
+        reference updates them."""
         cap = self.max_region_size + 1
         touched = self.path(u)
         full = []
