@@ -84,6 +84,17 @@ episodes and the same reward sum, the ``same episodes`` column), and the ratio t
 the bridge's and the teacher's own cost. PLR⊥ and ACCEL also change what the student
 trains on, so their replay peer plays the same task sequence but not the same episodes.
 
+The bridge share. Two runs' fps differ by ±30% from repeat to repeat on the lent GPU
+machine (issue 18's device calls), so a ratio of fps between runs cannot resolve the 3% of
+the goal. Each teacher run therefore also times its own teacher callback (the bridge:
+``Curriculum.on_step`` with the teacher's ``update_batch`` and ``sample_batch``, the tasks
+handed to the envs, and the rollout-end work) inside its timed window. Its share of the
+window is measured within one run, so the machine's load scales both sides alike, and
+``1 - share`` is the fps ratio the teacher's own cost allows. It leaves out what the
+teacher costs outside its callback: a refit in a worker process (``fit_lag=1``) competing
+for the cores, and a different episode rate (more resets); the replay peer's ratio
+includes both.
+
 SPDL gets the student's V(s0) of each episode as a run gives it
 (``students.values.InitialValueTracker``: one value forward pass per vector step that
 finished an episode), so its cost is in the measurement. PAIRED and CLUTR are not in this
@@ -171,8 +182,9 @@ def _plain_batched(env_name: str, kwargs: dict[str, Any], n_envs: int, seed: int
 
 
 class _Window(BaseCallback):
-    """Times training from the start of rollout ``skip`` (0-based) to the end of learn, and
-    the time spent inside ``model.train()`` in that window (see :meth:`time_train`)."""
+    """Times training from the start of rollout ``skip`` (0-based) to the end of learn, the
+    time spent inside ``model.train()`` in that window (see :meth:`time_train`), and the time
+    spent in the teacher's callback (see :meth:`time_bridge`)."""
 
     def __init__(self, skip: int) -> None:
         super().__init__()
@@ -180,6 +192,26 @@ class _Window(BaseCallback):
         self.rollouts = 0
         self.start = self.start_steps = None
         self.train_seconds = 0.0
+        self.bridge_seconds = 0.0
+
+    def time_bridge(self, callback: BaseCallback) -> None:
+        """Wrap the teacher's callback (the bridge: finished episodes to the teacher, new tasks
+        to the envs, rollout-end work such as PLR's scoring) so that its time inside the
+        window adds to :attr:`bridge_seconds`. Its share of the window is the teacher's cost
+        measured inside one run, where machine load hits the numerator and the denominator
+        alike (module doc, "The bridge share")."""
+        for name in ("on_step", "on_rollout_start", "on_rollout_end"):
+            real = getattr(callback, name)
+
+            def timed(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+                begin = time.perf_counter()
+                try:
+                    return _real(*args, **kwargs)
+                finally:
+                    if self.start is not None:
+                        self.bridge_seconds += time.perf_counter() - begin
+
+            setattr(callback, name, timed)
 
     def time_train(self, model: Any) -> None:
         """Wrap ``model.train`` (after any teacher installed its own, e.g. PLR⊥'s masked
@@ -229,6 +261,8 @@ class Run:
     episodes: int
     reward_sum: float
     played: list[list[Any]] | None = None
+    #: the share of the timed window spent in the teacher's callback (0 for the peers)
+    bridge_share: float = 0.0
 
     def signature(self) -> tuple[int, float]:
         return self.episodes, self.reward_sum
@@ -279,6 +313,7 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
                 curriculum.episode_hooks.append(callback.value_tracker.hook)
             # what the runner adds for regret-based teachers (PVL/MaxMC, PLR⊥'s masked update)
             attach_teacher_needs(chosen, model, curriculum, callback)
+            window.time_bridge(callback)
             callbacks.insert(0, callback)
         window.time_train(model)
         start = time.perf_counter()
@@ -301,7 +336,8 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
             window.start, window.start_steps, window.episodes_timed = start, 0, window.episodes
         steps_timed = model.num_timesteps - window.start_steps
         return Run(steps_timed / (end - window.start), steps_timed / (end - window.start - window.train_seconds),
-                   window.episodes_timed, steps_timed, window.episodes, window.reward_sum, played)
+                   window.episodes_timed, steps_timed, window.episodes, window.reward_sum, played,
+                   window.bridge_seconds / (end - window.start))
     finally:
         for lagged in (getattr(chosen, "refitter", None), getattr(chosen, "trainer", None)):
             if lagged is not None:  # the worker of a lag-1 update (GMM fit_lag, GoalGAN/Setter-Solver train_lag)
@@ -402,6 +438,16 @@ def main() -> None:
         print(f"{'bridge + ' + v:<28}{med:>12.0f}{med / base:>18.3f}{spread(results[v], results[None]):>30}"
               f"{med_collect:>13.0f}{med_collect / base_collect:>15.3f}{spread(collect[v], collect[None]):>30}"
               f"{per_k(runs[v]):>8.2f}")
+    print("bridge share: the share of each teacher run's timed window spent in the teacher's callback (finished "
+          "episodes to the teacher, new tasks to the envs, rollout-end work), measured inside the run; "
+          "1 - share is the fps ratio that the teacher's own cost allows (module doc)")
+    print(f"{'teacher':<28}{'bridge share':>14}{'per repeat [range]':>22}{'1 - share':>12}{'ms per 1k steps':>17}")
+    for v in args.teachers:
+        shares = [run.bridge_share for run in runs[v]]
+        med = statistics.median(shares)
+        # the bridge's time per 1,000 env steps, from the share and the run's fps
+        ms = statistics.median(1e6 * run.bridge_share / run.fps for run in runs[v])
+        print(f"{v:<28}{med:>14.4f}{f'[{min(shares):.4f}-{max(shares):.4f}]':>22}{1 - med:>12.3f}{ms:>17.2f}")
     if args.replay_peer:
         print("replay peer: plain SB3 (no bridge, no teacher) playing, maze by maze, the tasks the teacher run handed out; "
               "'same episodes' = it finished the same episodes with the same reward sum (the teacher only chose tasks)")

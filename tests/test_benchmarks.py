@@ -20,7 +20,7 @@ CASES = {
     "bench_gridworld.py": (["--seconds", "0.2", "--sizes", "1", "16", "--ppo-steps", "512", "--ppo-envs", "2"],
                            ["x minigrid", "batched N=16", "x subproc"]),
     "bench_overhead.py": (["--env", "gridworld_small", "--steps", "512", "--repeats", "1", "--n-envs", "2",
-                           "--teachers", "random"], ["ratio", "collect ratio"]),
+                           "--teachers", "random"], ["ratio", "collect ratio", "bridge share"]),
     "bench_teacher_step.py": (["--n-envs", "16", "--steps", "30", "--warmup", "5", "--rollout", "8", "--teachers",
                                "random", "adr", "spdl", "plr", "accel"], ["bridge/env", "spdl", "accel"]),
     "bench_level_handout.py": (["--n-envs", "16", "--handouts", "64", "--warmup", "32", "--buffer", "40"],
@@ -99,6 +99,8 @@ def test_bench_overhead_replay_peer_plays_the_teacher_runs_episodes(monkeypatch:
                        replay=run.played)
         assert peer.signature() == run.signature()
         assert peer.episodes_timed == run.episodes_timed
+        # the teacher run timed its bridge inside its window; the peer has none
+        assert 0.0 < run.bridge_share < 1.0 and peer.bridge_share == 0.0
     argv = ["bench_overhead.py", "--env", "gridworld_batched", "--vec", "batched", "--n-envs", "4", "--n-steps", "16",
             "--batch-size", "64", "--epochs", "1", "--steps", "256", "--repeats", "1", "--warmup", "0",
             "--teachers", "random", "--replay-peer"]

@@ -107,6 +107,27 @@ def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
     assert "| gridworld_batched | recurrent_ppo |" in table and "| walker_stumps |" in table and "plain SB3" in table
 
 
+@pytest.mark.parametrize("stage, names", [("1", ("teacher_step_all", "overhead_param")),
+                                          ("2", ("overhead_replay", "overhead_networks"))])
+def test_overhead_device_script_smoke_prints_every_teachers_bridge_share(tmp_path, stage, names):
+    """``SMOKE=1 benchmarks/device_overhead.sh``: each stage at a tiny size on the CPU writes its
+    tables, and every bench_overhead table gives each of its teachers a bridge share."""
+    env = {**os.environ, "SMOKE": "1", "STAGE": stage, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable}
+    out = subprocess.run(["bash", str(ROOT / "benchmarks" / "device_overhead.sh")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for name in names:
+        text = (tmp_path / "out" / f"{name}.txt").read_text()
+        assert "bridge/env" in text if name.startswith("teacher_step") else "bridge share" in text, text[-2000:]
+    teachers = {"overhead_param": ("alp_gmm", "covar_gmm", "riac", "adr", "spdl"),
+                "overhead_replay": ("plr", "plr_robust", "accel"),
+                "overhead_networks": ("goal_gan", "setter_solver")}
+    for name in (n for n in names if n in teachers):
+        share_table = (tmp_path / "out" / f"{name}.txt").read_text().split("bridge share:")[1]
+        for teacher in teachers[name]:
+            assert any(line.split()[:1] == [teacher] for line in share_table.splitlines()), (teacher, share_table)
+
+
 @pytest.mark.slow
 def test_walker_levers_and_profile_run_beside_their_peers(tmp_path):
     """``bench_walker_subproc.py --vecs ... --updates ... --raw-parallel`` measures the shm
