@@ -175,7 +175,12 @@ def gridworld_level_editor(level: str, rng: np.random.Generator, n_edits: int | 
 def level_editor(level: str, rng: np.random.Generator, n_edits: int | None = None, operator: str = "dcd") -> str:
     """ACCEL's edit for any level string, by its env: walker levels (``walker:...``) get
     dcd's walker edit operator (``operator`` does not apply: dcd has one for the walker),
-    the others the gridworld's edits chosen by ``operator``."""
+    the others the gridworld's edits chosen by ``operator``. A maze level never imports the
+    walker package (it needs Box2D, which a maze-only install, such as the GPU machine's, lacks)."""
+    from envs.gridworld.level import STRING_PREFIX
+
+    if level.startswith(STRING_PREFIX + ":"):
+        return gridworld_level_editor(level, rng, n_edits, operator)
     from envs.walker.levels import PREFIX, edit_level
 
     if level.startswith(PREFIX):

@@ -72,3 +72,23 @@ def test_level_tasks_use_the_injected_gridworld_editor() -> None:
     assert level not in children or len(children) > 1
     for c in children:
         Level.from_string(c)  # valid level strings
+
+
+def test_maze_edits_run_without_box2d() -> None:
+    """ACCEL's level editor dispatches a maze level without importing the walker package:
+    the GPU machine's maze runs have no Box2D (its bench crashed on the first edit before)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.modules['Box2D'] = None\n"  # any `import Box2D` now fails
+            "import numpy as np\n"
+            "from envs.gridworld.level import Level\n"
+            "from students.regret import level_editor\n"
+            "parent = Level.from_ascii(['#####', '#>..#', '#...#', '#..G#', '#####']).to_string()\n"
+            "child = level_editor(parent, np.random.default_rng(0), 5)\n"
+            "assert child.startswith('m1:') and 'envs.walker' not in sys.modules\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
