@@ -11,7 +11,7 @@
 # Stage 1: bench_teacher_step.py (the bridge's µs per vector step, env only, every teacher),
 #          then bench_overhead.py for random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL against plain
 #          SB3 and against their replay peers (the same episodes), 3 repeats of 327,680 steps.
-# Stage 2: PLR, PLR⊥, ACCEL on 1,310,720 steps (their buffer replays only after ~400k steps),
+# Stage 2: bench_teacher_step.py for ACCEL, GoalGAN and Setter-Solver; PLR, PLR⊥, ACCEL on 1,310,720 steps (their buffer replays only after ~400k steps),
 #          2 repeats; GoalGAN and Setter-Solver with their training in a worker (train_lag=1),
 #          2 repeats of 327,680 steps.
 # The steps run one after another on the machine alone: the bridge share is a ratio inside
@@ -47,12 +47,14 @@ if [ "$STAGE" = 1 ]; then
       --csv "$OUT/overhead_param.csv" > "$OUT/overhead_param.txt" 2>&1
   FILES="teacher_step_all overhead_param"
 else
+  timeout -s INT -k 10 $((60 * T)) $PY benchmarks/bench_teacher_step.py $STEP \
+      --teachers random accel goal_gan setter_solver > "$OUT/teacher_step_stage2.txt" 2>&1
   timeout -s INT -k 10 $((280 * T)) $PY benchmarks/bench_overhead.py $BASE $S2 \
       --teachers random plr plr_robust accel --csv "$OUT/overhead_replay.csv" > "$OUT/overhead_replay.txt" 2>&1
   timeout -s INT -k 10 $((200 * T)) $PY benchmarks/bench_overhead.py $BASE $S3 \
       --teachers random goal_gan setter_solver --set goal_gan.train_lag=1 setter_solver.train_lag=1 \
       --csv "$OUT/overhead_networks.csv" > "$OUT/overhead_networks.txt" 2>&1
-  FILES="overhead_replay overhead_networks"
+  FILES="teacher_step_stage2 overhead_replay overhead_networks"
 fi
 echo "device_overhead stage $STAGE: $(( $(date +%s) - start )) s"
 for f in $FILES; do
