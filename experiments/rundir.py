@@ -33,7 +33,9 @@ What is *not* in the config id (:data:`NOT_IDENTITY`), and why:
   the key existed; ``true`` is dcd's 25-block order and in the id). And ``eval.held_out_every``
   at ``null`` (held-out levels at the end only, as before the key; a number is in the id), and
   PAIRED's ``teacher.params.adversary_lstm_update`` at ``stepwise`` (sb3-contrib's update,
-  what every earlier PAIRED run computed; ``sequence`` is in the id).
+  what every earlier PAIRED run computed; ``sequence`` is in the id). And ``teacher_process`` at
+  ``false`` (the teacher in the run's own process, as before the key; ``true`` plays its tasks a
+  step later with a longer look-ahead, ``students/teacher_worker.py``, and is in the id).
 - ``student.fast_rollout``: which loop collects PPO's rollouts (``students/fast_rollout.py``).
   Ours fills the same buffer as SB3's bit for bit; ``batched`` differs from it only by
   float rounding, like a change of device.
@@ -83,7 +85,8 @@ NOT_IDENTITY = ("name", "runs_dir", "seed", "budget.steps", "resume", "logger", 
                 "hydra", "teacher.params.train_worker")
 # Keys left out of the config id at these values: added later, they then compute what configs
 # without them computed (the module docstring says why).
-NEUTRAL_DEFAULTS: dict[str, Any] = {"teacher.params.train_lag": 0, "teacher.params.goal_last": False,
+NEUTRAL_DEFAULTS: dict[str, Any] = {"teacher_process": False, "teacher.params.train_lag": 0,
+                                     "teacher.params.goal_last": False,
                                      "eval.held_out_every": None, "teacher.params.adversary_lstm_update": "stepwise"}
 ID_LENGTH = 8
 

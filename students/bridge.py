@@ -10,6 +10,8 @@ Two halves:
   step it turns each finished episode into an :class:`~teachers.base.Episode` (the task
   from ``info["task"]``, the one actually played), gives it to the teacher, and sends that
   sub-env one new task. :class:`CurriculumCallback` drives it from SB3's callback loop.
+  With a teacher in a worker process (:mod:`students.teacher_worker`, ``teacher_process:
+  true``) the new tasks arrive one vector step later and the look-ahead is one task longer.
 
 Env-side failures (a non-finite reward) raise :class:`~envs.errors.TeachBenchError`
 naming the task, instead of silently poisoning the student.
@@ -28,6 +30,7 @@ from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from envs.errors import TeachBenchError
 from envs.task_space import Task
+from students.teacher_worker import TeacherProcess
 from teachers.base import Episode, Teacher
 
 EpisodeSink = Callable[[Episode], None]
@@ -89,7 +92,8 @@ class Curriculum:
         vec_env: the student's VecEnv (its sub-envs wrapped in :class:`CurriculumWrapper`,
             or a batched VecEnv implementing ``env_method("set_next_task", ...)``).
         sinks: callables receiving every finished Episode (tables, wandb).
-        lookahead: tasks queued per sub-env beyond the one it plays.
+        lookahead: tasks queued per sub-env beyond the one it plays (one more with a
+            :class:`~students.teacher_worker.TeacherProcess`, whose tasks arrive a step late).
     """
 
     def __init__(self, teacher: Teacher, vec_env: VecEnv, sinks: Sequence[EpisodeSink] = (),
@@ -98,6 +102,12 @@ class Curriculum:
         self.vec_env = vec_env
         self.sinks = list(sinks)
         self.lookahead = int(lookahead)
+        # a teacher in a worker process: this step's request goes out, last step's tasks come in
+        self._worker = teacher if isinstance(teacher, TeacherProcess) else None
+        self._awaiting: np.ndarray | None = None  # the sub-envs owed the tasks in flight
+        if self._worker is not None:
+            self.lookahead += 1  # no sub-env may reset before its task arrives (module doc there)
+            self._worker.on_flush = self.receive
         self.next_episode_id = 0
         self.episode_hooks: list[Callable[[Episode, int, dict[str, Any]], None]] = []
         # Regret-based teachers score episodes only at rollout end (after GAE): they set this
@@ -131,7 +141,16 @@ class Curriculum:
                 self._hand_out(i, self.teacher.sample())
 
     def pending(self) -> list[list[Task]]:
+        self.receive()
         return self.vec_env.env_method("pending_tasks")
+
+    def receive(self) -> None:
+        """Queue the tasks a worker-process teacher drew for the last step's finished
+        episodes (nothing without one, or with nothing in flight)."""
+        if self._awaiting is None:
+            return
+        indices, self._awaiting = self._awaiting, None
+        self._give(indices, self._worker.collect(), [None] * len(indices))  # type: ignore[union-attr]
 
     def hand_out(self, indices: Sequence[int]) -> None:
         """One new task for each sub-env in ``indices``: one teacher call for all of them,
@@ -152,6 +171,10 @@ class Curriculum:
             batch = getattr(self.teacher, "sample_batch", None)  # duck-typed teachers: one by one
             tasks = batch(len(indices)) if batch is not None else [self.teacher.sample() for _ in indices]
             tokens = [None] * len(indices)
+        self._give(indices, tasks, tokens)
+
+    def _give(self, indices: Sequence[int], tasks: Sequence[Task], tokens: Sequence[Any]) -> None:
+        """Queue ``tasks[j]`` (hand-out token ``tokens[j]``) for sub-env ``indices[j]``."""
         if hasattr(self.vec_env, "set_next_tasks"):
             self.vec_env.set_next_tasks(tasks, [int(i) for i in indices])
             for i, token in zip(indices, tokens):
@@ -187,6 +210,18 @@ class Curriculum:
             for hook in self.episode_hooks:
                 hook(episode, int(i), info)
             finished.append(episode)
+        if self._worker is not None:
+            if self.defer_updates:
+                raise TeachBenchError("teacher_process", "a teacher that scores episodes at rollout end cannot "
+                                      "run in a worker process")
+            self.receive()  # the previous step's tasks, then this step's request (sample, then update)
+            if len(done_idx):
+                self._worker.submit(len(done_idx), finished)
+                self._awaiting = done_idx
+                for episode in finished:
+                    for sink in self.sinks:
+                        sink(episode)
+            return finished
         self.hand_out(done_idx)
         if finished and not self.defer_updates:
             self.deliver(finished)

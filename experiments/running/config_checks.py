@@ -23,6 +23,7 @@ from envs.registry import ENV_IDS
 from students.bridge import Curriculum
 from students.build import ACTION_SPACES, ALGOS, policy_choices, student_params
 from students.fast_rollout import rollout_class
+from students.teacher_worker import WORKER_NEEDS
 from students.features import CNN
 from students.vec import VEC_KINDS
 from teachers.registry import TEACHERS, teacher_class
@@ -74,7 +75,7 @@ def validate_config(cfg: DictConfig) -> None:
         raise TeachBenchError("env.envs_per_worker", "only env.vec_env=shm takes several envs per worker", ["shm"])
     _positive_int(cfg, "log.flush_every")
     _positive_int(cfg, "log.diagnostics_every")
-    for key in ("eval.held_out", "env.normalize"):
+    for key in ("eval.held_out", "env.normalize", "teacher_process"):
         value = OmegaConf.select(cfg, key, default=False)
         if not isinstance(value, bool):
             raise TeachBenchError(key, f"must be true or false, got {value!r}", ["true", "false"])
@@ -142,6 +143,12 @@ def check_choices(cfg: DictConfig) -> None:
     if needs & ROLLOUT_NEEDS and algo not in ON_POLICY:
         raise TeachBenchError("student.algo", f"teacher {cfg.teacher.name!r} needs {sorted(needs & ROLLOUT_NEEDS)} from an "
                               f"on-policy rollout buffer with a critic; {algo} has none", ON_POLICY)
+    teacher_cls = teacher_class(str(cfg.teacher.name))
+    if OmegaConf.select(cfg, "teacher_process", default=False) and (
+            not needs <= WORKER_NEEDS or callable(getattr(teacher_cls, "handout_token", None))):
+        raise TeachBenchError("teacher_process", f"teacher {cfg.teacher.name!r} cannot run in a worker process (it "
+                              f"labels its hand-outs or needs {sorted(needs)} from the student's rollout); only "
+                              "teachers that choose tasks from finished episodes can", ["false"])
     env = make_config_env(cfg)
     try:
         space, unwrapped = env.action_space, env.unwrapped

@@ -49,6 +49,7 @@ from students.evaluate import evaluate, evaluate_held_out, held_out_levels, held
 from students.regret import attach_teacher_needs, replay_budget_warning
 from students.reset import with_student_reset
 from students.split_update import with_split_update
+from students.teacher_worker import TeacherProcess
 from students.threads import pin_threads
 from students.values import InitialValueTracker, supports_initial_value
 from students.vec import make_vec_env
@@ -356,6 +357,7 @@ class RunPlan:
     teacher_params: dict[str, Any]
     expert_knowledge: Any
     rugged: Any
+    teacher_process: bool  # the teacher in a worker process, a step behind (students/teacher_worker.py)
     # student
     student_algo: str
     student_policy: str | None
@@ -398,6 +400,7 @@ class RunPlan:
             teacher_name=cfg.teacher.name,
             teacher_params=plain(cfg.teacher.params) if cfg.teacher.get("params") else {},
             expert_knowledge=cfg.get("expert_knowledge"), rugged=plain(cfg.get("rugged")),
+            teacher_process=bool(cfg.get("teacher_process", False)),
             student_algo=cfg.student.algo, student_policy=cfg.student.get("policy"),
             student_params=plain(cfg.student.params) if cfg.student.get("params") else {},
             student_fast_rollout=cfg.student.get("fast_rollout", "auto"),
@@ -564,13 +567,17 @@ def _train(cfg: DictConfig, rd: RunDir, extended_from: list[int] | None = None) 
     callback = _attach_needs(tr)
     setup_s = time.perf_counter() - t_setup
     try:
-        steps = _learn(tr, callback)
-        final, held = _final_evaluation(tr, steps)
-        wall = tr.wall_time()
-        _save_final_policy(rd, tr.model, env.normalizer)
+        try:
+            steps = _learn(tr, callback)
+            final, held = _final_evaluation(tr, steps)
+            wall = tr.wall_time()
+            _save_final_policy(rd, tr.model, env.normalizer)
+        finally:
+            tr.close()
+        summary = _summary(tr, steps, final, held, wall, setup_s, extended_from)
     finally:
-        tr.close()
-    summary = _summary(tr, steps, final, held, wall, setup_s, extended_from)
+        if isinstance(teacher, TeacherProcess):  # after the summary: it reads the teacher's diagnostics
+            teacher.close()
     tr.sink.finish(summary)
     return summary
 
@@ -591,9 +598,12 @@ def _build_env(plan: RunPlan) -> _EnvFacts:
 
 def _build_teacher(plan: RunPlan, task_space: Any) -> Any:
     """The teacher, under TeachMyAgent's protocol (teachers/protocol.py): expert-knowledge
-    level and rugged task-space shuffle."""
-    return make_protocol_teacher(plan.teacher_name, task_space, plan.seed, plan.teacher_params, plan.expert_knowledge,
-                                 plan.env_expert, plan.rugged)
+    level and rugged task-space shuffle; with ``teacher_process`` built in a worker process."""
+    args = (plan.teacher_name, task_space, plan.seed, plan.teacher_params, plan.expert_knowledge, plan.env_expert,
+            plan.rugged)
+    if plan.teacher_process:
+        return TeacherProcess("teachers.protocol:make_protocol_teacher", args)
+    return make_protocol_teacher(*args)
 
 
 def _build_student(plan: RunPlan, vec: Any) -> Any:
