@@ -34,6 +34,12 @@ another variant of config ``NAME`` that ``--set`` addresses by its full name::
     python benchmarks/bench_overhead.py ... --teachers goal_gan goal_gan@lag setter_solver setter_solver@lag \
         --set goal_gan@lag.train_lag=1 setter_solver@lag.train_lag=1
 
+A teacher in a worker process, one vector step behind the loop (a run's ``teacher_process:
+true``, ``students/teacher_worker.py``), is the variant's ``teacher_process`` setting::
+
+    python benchmarks/bench_overhead.py ... --teachers random riac riac@proc \
+        --set riac@proc.teacher_process=true
+
 Add ``--replay-peer`` to time every teacher also against plain SB3 playing the tasks it
 handed out (below).
 
@@ -134,6 +140,7 @@ from envs.registry import make_env  # noqa: E402
 from students.bridge import Curriculum, CurriculumCallback  # noqa: E402
 from students.build import make_student  # noqa: E402
 from students.regret import attach_teacher_needs  # noqa: E402
+from students.teacher_worker import TeacherProcess  # noqa: E402
 from students.threads import pin_threads  # noqa: E402
 from students.values import InitialValueTracker  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
@@ -303,7 +310,11 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
         callbacks: list[BaseCallback] = [window]
         if teacher is not None:
             space = vec.get_attr("task_space", indices=[0])[0]
-            chosen = make_teacher(teacher[0], space, seed=seed, **teacher[1])  # as a run builds it
+            params = dict(teacher[1])
+            if params.pop("teacher_process", False):  # the teacher in a worker process (a run's teacher_process)
+                chosen = TeacherProcess("teachers.registry:make_teacher", (teacher[0], space), {"seed": seed, **params})
+            else:
+                chosen = make_teacher(teacher[0], space, seed=seed, **params)  # as a run builds it
             # a recording run keeps each delivered episode (its task and sub-env): a list append
             curriculum = Curriculum(chosen, vec, sinks=[finished.append] if record else ())
             curriculum.prime()
@@ -328,6 +339,7 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
             # per sub-env: the tasks of its finished episodes in play order, then the one it
             # is playing and its look-ahead (what a replay peer must queue to play the same)
             played = [[] for _ in range(n_envs)]
+            curriculum.receive()  # a worker's tasks still in flight join their queues
             for episode in sorted(finished, key=lambda e: e.episode_id):
                 played[episode.env_index].append(dict(episode.task))
             for i, pending in enumerate(vec.pending_tasks()):
@@ -339,7 +351,10 @@ def _fps(env_name: str, kwargs: dict[str, Any], teacher: tuple[str, dict[str, An
                    window.episodes_timed, steps_timed, window.episodes, window.reward_sum, played,
                    window.bridge_seconds / (end - window.start))
     finally:
-        for lagged in (getattr(chosen, "refitter", None), getattr(chosen, "trainer", None)):
+        if isinstance(chosen, TeacherProcess):
+            chosen.close()
+        for lagged in (() if isinstance(chosen, TeacherProcess) else
+                       (getattr(chosen, "refitter", None), getattr(chosen, "trainer", None))):
             if lagged is not None:  # the worker of a lag-1 update (GMM fit_lag, GoalGAN/Setter-Solver train_lag)
                 lagged.close()
         vec.close()

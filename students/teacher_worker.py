@@ -32,8 +32,19 @@ resuming, the leaderboard's update counts): the proxy first lets the bridge take
 in flight, then asks the worker. Only teachers that choose tasks from finished episodes qualify:
 not the regret-based ones (their scores come from the student's rollout, at its end) and not those
 that label their hand-outs (PLR, ACCEL); ``teacher_process: true`` for them is an error naming the
-key. Frames on the pipes are pickles between this process and its own child; the child writes
-nothing else on its stdout (a teacher's prints go to stderr).
+key.
+
+Transport. Each step's request and its tasks travel through a shared-memory block: the loop
+copies a pickle in and bumps a sequence number, the worker polls for it, and the loop finds the
+answer there at the next step, all without a system call. A pipe round trip per step cost
+~90 µs of the loop's time under the sandboxing kernel of the machines measured here (gVisor),
+a fifth of what the worker saved. The worker polls without sleeping for a few milliseconds after
+each request, then every 0.2 ms, so it answers well within a vector step and idles between runs'
+steps. Everything else (building the teacher, checkpoints, diagnostics) and any message larger
+than the block goes through the child's stdin/stdout as length-prefixed pickles; the child
+writes nothing else on its stdout (a teacher's prints go to stderr). Pickles travel only between
+this process and its own child. The block's writer stores the payload before the sequence
+number, which x86-64's ordered stores make visible in that order to the reader.
 """
 
 from __future__ import annotations
@@ -42,10 +53,13 @@ import atexit
 import importlib
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
+import time
 import traceback
+from multiprocessing import shared_memory
 from typing import IO, Any, Callable, Sequence
 
 from envs.errors import TeachBenchError
@@ -57,6 +71,54 @@ WORKER_NEEDS = frozenset({"value"})
 _MISSING = "missing"
 _CALLABLE = "callable"
 _ABSENT = object()
+
+#: bytes of one message in the shared block (a step's request: ~150 bytes per finished episode)
+BLOCK_BYTES = 1 << 20
+_HEADER = struct.Struct("<QQ")  # the header's size: a sequence byte (padded to 8), the payload length
+_IN_PIPE = (1 << 64) - 1  # payload length meaning "too large: this answer is on the pipe"
+SPIN_S = 0.005  # the worker polls without sleeping this long after a request
+POLL_S = 0.0002  # then sleeps this long between polls
+
+
+class _Channel:
+    """One direction of the shared block: a sequence byte, a length and a payload.
+
+    The sequence number is published as one byte (its value mod 256), which the other process
+    reads whole: with one message in flight at a time, a byte tells a new message from the
+    last one. (A multi-byte number is written a byte at a time by ``struct``: a reader could
+    see it half-written, take a torn value for a new message, and answer one request twice.)
+    The length is a native aligned 8-byte word, written before the sequence byte."""
+
+    def __init__(self, buf: memoryview, offset: int) -> None:
+        self.buf, self.offset = buf, offset
+        self.words = buf.cast("Q")
+        self.length = offset // 8 + 1
+        self.data = offset + _HEADER.size
+
+    def seq(self) -> int:
+        return self.buf[self.offset]
+
+    def put(self, seq: int, payload: bytes | None) -> None:
+        """Store ``payload`` (None: the answer went by pipe), then publish ``seq``."""
+        if payload is None:
+            self.words[self.length] = _IN_PIPE
+        else:
+            self.buf[self.data:self.data + len(payload)] = payload
+            self.words[self.length] = len(payload)
+        self.buf[self.offset] = seq & 0xFF
+
+    def get(self) -> bytes | None:
+        """The payload of the published message (None: it went by pipe)."""
+        size = self.words[self.length]
+        return None if size == _IN_PIPE else bytes(self.buf[self.data:self.data + size])
+
+    def release(self) -> None:
+        self.words.release()
+
+
+def _channels(buf: memoryview, block_bytes: int) -> tuple[_Channel, _Channel]:
+    """The block's request and answer channels (``block_bytes`` of payload each)."""
+    return _Channel(buf, 0), _Channel(buf, _HEADER.size + block_bytes)
 
 
 def _write(stream: IO[bytes], message: Any) -> None:
@@ -89,8 +151,14 @@ class TeacherProcess:
     """
 
     def __init__(self, factory: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-m", "students.teacher_worker"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE)
+        self._block = -(-BLOCK_BYTES // 8) * 8  # whole 8-byte words: the answer channel's length word is aligned
+        self._shm = shared_memory.SharedMemory(create=True, size=2 * (_HEADER.size + self._block))
+        self._requests, self._answers = _channels(self._shm.buf, self._block)
+        self._seq = 0
+        self._by_pipe = False  # the step in flight went by pipe (too large for the block)
+        self._proc = subprocess.Popen([sys.executable, "-m", "students.teacher_worker", self._shm.name,
+                                       str(self._block)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         atexit.register(self.close)
         self._in_flight = False
         #: called with no argument before any synchronous request while a step is in flight
@@ -112,7 +180,13 @@ class TeacherProcess:
         """Draw ``n`` tasks, then learn from ``episodes``, in the worker; returns at once."""
         if self._in_flight:
             raise RuntimeError("TeacherProcess.submit: the previous step was not collected")
-        self._send(("step", int(n), list(episodes)))
+        data = pickle.dumps(("step", int(n), list(episodes)), protocol=pickle.HIGHEST_PROTOCOL)
+        self._by_pipe = len(data) > self._block
+        if self._by_pipe:
+            self._send(("step", int(n), list(episodes)))
+        else:
+            self._seq += 1
+            self._requests.put(self._seq, data)
         self._in_flight = True
 
     def collect(self) -> list[Any]:
@@ -120,7 +194,23 @@ class TeacherProcess:
         if not self._in_flight:
             return []
         self._in_flight = False
-        return self._receive()
+        if self._by_pipe:
+            return self._receive()
+        polls = 0
+        while self._answers.seq() != self._seq & 0xFF:  # the usual case: answered during the step
+            polls += 1
+            if polls > 200:
+                if self._proc.poll() is not None:
+                    raise TeachBenchError("teacher_process", "the teacher's worker process has exited "
+                                          "(its error is above); rerun with teacher_process=false")
+                time.sleep(POLL_S / 4)
+        data = self._answers.get()
+        if data is None:
+            return self._receive()
+        status, value = pickle.loads(data)
+        if status == "error":
+            raise value
+        return value
 
     @property
     def in_flight(self) -> bool:
@@ -160,7 +250,7 @@ class TeacherProcess:
         return self.call("diagnostics")
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_proc", "_in_flight", "on_flush"):
+        if name.startswith("_") or name == "on_flush":
             raise AttributeError(name)
         self.flush()
         kind, value = self._request(("getattr", name))
@@ -179,6 +269,14 @@ class TeacherProcess:
             except Exception:  # noqa: BLE001 - a stuck worker is killed
                 proc.kill()
                 proc.wait()
+        shm = self.__dict__.pop("_shm", None)
+        if shm is not None:
+            for name in ("_requests", "_answers"):
+                channel = self.__dict__.pop(name, None)
+                if channel is not None:
+                    channel.release()
+            shm.close()
+            shm.unlink()
 
     # -- frames ------------------------------------------------------------------------------
     def _send(self, message: Any) -> None:
@@ -232,36 +330,69 @@ def _portable(exc: BaseException) -> BaseException:
                                + "".join(traceback.format_exception(exc)))
 
 
-def serve(inp: IO[bytes], out: IO[bytes]) -> None:
-    """Answer requests until the parent closes the pipe."""
+def serve(inp: IO[bytes], out: IO[bytes], block: memoryview | None = None, block_bytes: int = BLOCK_BYTES) -> None:
+    """Answer requests until the parent closes the pipe: a step's request in the shared
+    ``block`` (when given, ``block_bytes`` per message), anything else on the pipe."""
     teacher: Any = None
+    requests = answers = None
+    if block is not None:
+        requests, answers = _channels(block, block_bytes)
+    seen = requests.seq() if requests is not None else 0
+    busy_until = time.perf_counter() + SPIN_S
     while True:
-        try:
-            message = _read(inp)
-        except EOFError:
-            return
-        try:
-            kind = message[0]
-            if kind == "build":
-                module, _, function = message[1].partition(":")
-                teacher = getattr(importlib.import_module(module), function)(*message[2], **message[3])
-                answer: Any = {"name": getattr(teacher, "name", type(teacher).__name__),
-                               "needs": frozenset(getattr(teacher, "needs", ())),
-                               "task_space": teacher.task_space,
-                               "labels_handouts": callable(getattr(teacher, "handout_token", None))}
-            elif kind == "step":
-                answer = _step(teacher, message[1], message[2])
-            elif kind == "call":
-                answer = getattr(teacher, message[1])(*message[2], **message[3])
-            elif kind == "getattr":
-                value = getattr(teacher, message[1], _ABSENT)
-                answer = (_MISSING, None) if value is _ABSENT else (_CALLABLE, None) if callable(value) \
-                    else ("value", value)
+        via_block = False
+        if requests is not None and requests.seq() != seen:
+            seen = requests.seq()
+            message, via_block = pickle.loads(requests.get() or b""), True
+        elif requests is None or select.select([inp], [], [], 0)[0]:
+            try:
+                message = _read(inp)
+            except EOFError:
+                return
+        else:
+            if time.perf_counter() > busy_until:
+                time.sleep(POLL_S)
+            continue
+        answer = _answer(teacher, message)
+        if message[0] == "build" and answer[0] == "ok":
+            teacher = answer[1].pop("teacher")
+        if via_block:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(data) > block_bytes:
+                _write(out, answer)
+                answers.put(seen, None)  # type: ignore[union-attr]
             else:
-                raise ValueError(f"unknown request {kind!r}")
-            _write(out, ("ok", answer))
-        except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent
-            _write(out, ("error", _portable(exc)))
+                answers.put(seen, data)  # type: ignore[union-attr]
+        else:
+            _write(out, answer)
+        busy_until = time.perf_counter() + SPIN_S
+
+
+def _answer(teacher: Any, message: Any) -> tuple[str, Any]:
+    """``("ok", result)`` or ``("error", exception)`` for one request."""
+    try:
+        kind = message[0]
+        if kind == "build":
+            module, _, function = message[1].partition(":")
+            teacher = getattr(importlib.import_module(module), function)(*message[2], **message[3])
+            answer: Any = {"name": getattr(teacher, "name", type(teacher).__name__),
+                           "needs": frozenset(getattr(teacher, "needs", ())),
+                           "task_space": teacher.task_space,
+                           "labels_handouts": callable(getattr(teacher, "handout_token", None)),
+                           "teacher": teacher}  # kept by serve, not sent
+        elif kind == "step":
+            answer = _step(teacher, message[1], message[2])
+        elif kind == "call":
+            answer = getattr(teacher, message[1])(*message[2], **message[3])
+        elif kind == "getattr":
+            value = getattr(teacher, message[1], _ABSENT)
+            answer = (_MISSING, None) if value is _ABSENT else (_CALLABLE, None) if callable(value) \
+                else ("value", value)
+        else:
+            raise ValueError(f"unknown request {kind!r}")
+        return "ok", answer
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent
+        return "error", _portable(exc)
 
 
 def main() -> None:
@@ -274,7 +405,17 @@ def main() -> None:
 
     for var in _VARS:
         os.environ[var] = "1"
-    serve(sys.stdin.buffer, out)
+    block = None
+    if len(sys.argv) > 1:
+        shm = shared_memory.SharedMemory(name=sys.argv[1])
+        try:  # the parent owns (and unlinks) the block: this process must not report it as leaked
+            from multiprocessing import resource_tracker
+
+            resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001
+            pass
+        block = shm.buf
+    serve(sys.stdin.buffer, out, block, int(sys.argv[2]))
 
 
 if __name__ == "__main__":

@@ -194,3 +194,29 @@ def test_a_killed_run_with_the_worker_resumes_with_no_episode_lost(tmp_path, com
     final = json.loads((rd.checkpoint_dir / "latest.json").read_text())
     end = torch.load(rd.checkpoint_dir / final["dir"] / "state.pt", weights_only=True)
     assert final["step"] >= 4096 and end["teacher"]["counters"][1] == summary["episodes"]
+
+
+def test_steps_too_large_for_the_shared_block_go_by_pipe(monkeypatch) -> None:
+    """A request or answer larger than the shared block travels on the pipe; the run is the
+    same. (The block is shrunk here so that most steps overflow it, mixed with steps that fit.)"""
+    import students.teacher_worker as tw
+
+    space = _space()
+    expected = _play(make_protocol_teacher(*_args("riac", space, 5)), lookahead=2)
+    monkeypatch.setattr(tw, "BLOCK_BYTES", 700)  # this process's side: requests above ~3 episodes overflow
+    remote = TeacherProcess(FACTORY, _args("riac", space, 5))
+    piped: list[int] = []
+    send = remote._send
+
+    def counting_send(message: Any) -> None:
+        if message[0] == "step":
+            piped.append(len(message[2]))
+        send(message)
+
+    remote._send = counting_send  # type: ignore[method-assign]
+    try:
+        got = _play(remote, lookahead=1)
+        assert got[0] == expected[0] and got[1] == expected[1]
+        assert 0 < len(piped) < remote._seq  # some steps by pipe, more through the block
+    finally:
+        remote.close()
