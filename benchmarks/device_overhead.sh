@@ -7,6 +7,7 @@
 #
 #   OUT=/some/folder STAGE=1 bash benchmarks/device_overhead.sh   # the parameter teachers
 #   OUT=/some/folder STAGE=2 bash benchmarks/device_overhead.sh   # the level-replay and network teachers
+#   OUT=/some/folder STAGE=3 bash benchmarks/device_overhead.sh   # the teachers in a worker process
 #
 # Stage 1: bench_teacher_step.py (the bridge's µs per vector step, env only, every teacher),
 #          then bench_overhead.py for random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL against plain
@@ -14,6 +15,8 @@
 # Stage 2: bench_teacher_step.py for ACCEL, GoalGAN and Setter-Solver; PLR, PLR⊥, ACCEL on 1,310,720 steps (their buffer replays only after ~400k steps),
 #          2 repeats; GoalGAN and Setter-Solver with their training in a worker (train_lag=1),
 #          2 repeats of 327,680 steps.
+# Stage 3: the parameter teachers and GoalGAN in a worker process (teacher_process: true,
+#          students/teacher_worker.py) beside RIAC in-process, as stage 1 (GoalGAN as stage 2).
 # The steps run one after another on the machine alone: the bridge share is a ratio inside
 # one run, but a second job on the GPU would slow the loop and lower every share.
 # SMOKE=1 runs every step at a tiny size on the CPU (tests/test_scale_benchmarks.py).
@@ -46,6 +49,16 @@ if [ "$STAGE" = 1 ]; then
       --teachers random alp_gmm covar_gmm riac adr spdl --set alp_gmm.fit_lag=1 covar_gmm.fit_lag=1 \
       --csv "$OUT/overhead_param.csv" > "$OUT/overhead_param.txt" 2>&1
   FILES="teacher_step_all overhead_param"
+elif [ "$STAGE" = 3 ]; then
+  P=teacher_process=true
+  timeout -s INT -k 10 $((330 * T)) $PY benchmarks/bench_overhead.py $BASE $S1 --replay-peer \
+      --teachers random riac riac@proc alp_gmm@proc covar_gmm@proc adr@proc spdl@proc \
+      --set riac@proc.$P alp_gmm@proc.$P covar_gmm@proc.$P adr@proc.$P spdl@proc.$P \
+      alp_gmm@proc.fit_lag=1 covar_gmm@proc.fit_lag=1 --csv "$OUT/overhead_process.csv" > "$OUT/overhead_process.txt" 2>&1
+  timeout -s INT -k 10 $((120 * T)) $PY benchmarks/bench_overhead.py $BASE $S3 \
+      --teachers random goal_gan@proc --set goal_gan@proc.$P goal_gan@proc.train_lag=1 \
+      --csv "$OUT/overhead_process_gan.csv" > "$OUT/overhead_process_gan.txt" 2>&1
+  FILES="overhead_process overhead_process_gan"
 else
   timeout -s INT -k 10 $((60 * T)) $PY benchmarks/bench_teacher_step.py $STEP \
       --teachers random accel goal_gan setter_solver > "$OUT/teacher_step_stage2.txt" 2>&1

@@ -38,9 +38,9 @@ Transport. Each step's request and its tasks travel through a shared-memory bloc
 copies a pickle in and bumps a sequence number, the worker polls for it, and the loop finds the
 answer there at the next step, all without a system call. A pipe round trip per step cost
 ~90 µs of the loop's time under the sandboxing kernel of the machines measured here (gVisor),
-a fifth of what the worker saved. The worker polls without sleeping for a few milliseconds after
-each request, then every 0.2 ms, so it answers well within a vector step and idles between runs'
-steps. Everything else (building the teacher, checkpoints, diagnostics) and any message larger
+a fifth of what the worker saved. The worker polls without sleeping for a millisecond after each
+request, then every 0.2 ms, so it answers well within a vector step and leaves its core idle
+between steps (runs packed one per core keep their cores). Everything else (building the teacher, checkpoints, diagnostics) and any message larger
 than the block goes through the child's stdin/stdout as length-prefixed pickles; the child
 writes nothing else on its stdout (a teacher's prints go to stderr). Pickles travel only between
 this process and its own child. The block's writer stores the payload before the sequence
@@ -76,7 +76,7 @@ _ABSENT = object()
 BLOCK_BYTES = 1 << 20
 _HEADER = struct.Struct("<QQ")  # the header's size: a sequence byte (padded to 8), the payload length
 _IN_PIPE = (1 << 64) - 1  # payload length meaning "too large: this answer is on the pipe"
-SPIN_S = 0.005  # the worker polls without sleeping this long after a request
+SPIN_S = 0.001  # the worker polls without sleeping this long after a request
 POLL_S = 0.0002  # then sleeps this long between polls
 
 

@@ -108,7 +108,8 @@ def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
 
 
 @pytest.mark.parametrize("stage, names", [("1", ("teacher_step_all", "overhead_param")),
-                                          ("2", ("overhead_replay", "overhead_networks"))])
+                                          ("2", ("overhead_replay", "overhead_networks")),
+                                          ("3", ("overhead_process", "overhead_process_gan"))])
 def test_overhead_device_script_smoke_prints_every_teachers_bridge_share(tmp_path, stage, names):
     """``SMOKE=1 benchmarks/device_overhead.sh``: each stage at a tiny size on the CPU writes its
     tables, and every bench_overhead table gives each of its teachers a bridge share."""
@@ -121,7 +122,9 @@ def test_overhead_device_script_smoke_prints_every_teachers_bridge_share(tmp_pat
         assert "bridge/env" in text if name.startswith("teacher_step") else "bridge share" in text, text[-2000:]
     teachers = {"overhead_param": ("alp_gmm", "covar_gmm", "riac", "adr", "spdl"),
                 "overhead_replay": ("plr", "plr_robust", "accel"),
-                "overhead_networks": ("goal_gan", "setter_solver")}
+                "overhead_networks": ("goal_gan", "setter_solver"),
+                "overhead_process": ("riac", "riac@proc", "alp_gmm@proc", "covar_gmm@proc", "adr@proc", "spdl@proc"),
+                "overhead_process_gan": ("goal_gan@proc",)}
     for name in (n for n in names if n in teachers):
         share_table = (tmp_path / "out" / f"{name}.txt").read_text().split("bridge share:")[1]
         for teacher in teachers[name]:
