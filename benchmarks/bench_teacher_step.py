@@ -38,6 +38,16 @@ default), the issue-18 figure (goal >= 0.97)::
     python benchmarks/bench_teacher_step.py --env gridworld_dcd25 --n-envs 256 --steps 3000 --warmup 500 \
         --overrides experiment=ued_maze_paired_dcd25 --teachers random minimax minimax@sb3 paired
 
+A teacher in a worker process (a run's ``teacher_process: true``, ``students/teacher_worker.py``)
+is ``--set NAME@LABEL.teacher_process=true``; its ``submit`` and ``collect`` columns are the
+loop's side of each step (copying the request in, taking the previous step's tasks, waiting
+when the worker is late). ``--pause S`` sleeps S seconds after each step, a stand-in for the
+student's work between steps (a PPO step at 1024 envs on a GPU is ~8 ms), during which a
+worker computes::
+
+    python benchmarks/bench_teacher_step.py --teachers random riac riac@proc --set riac@proc.teacher_process=true \
+        --pause 0.008
+
 ``--count-syncs`` (a designer on CUDA) also prints how often a design and an update wait
 for the device (the timings then include the sync debug mode's warnings: time without it).
 """
@@ -64,13 +74,14 @@ import envs  # noqa: E402,F401
 from _config import env_config, teacher_config  # noqa: E402
 from envs.gridworld.level import LEVELS  # noqa: E402
 from students.bridge import Curriculum  # noqa: E402
+from students.teacher_worker import TeacherProcess  # noqa: E402
 from students.vec import make_vec_env  # noqa: E402
 from teachers.registry import make_teacher  # noqa: E402
 
 
 #: ``--count-syncs``: device synchronisations inside the designer's calls (and the calls)
 SYNCS: dict[str, int] = {}
-PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks", "design", "learn")
+PARTS = ("update_batch", "sample_batch", "refit wait", "set_next_tasks", "design", "learn", "submit", "collect")
 #: every teacher that plays the gridworld with one student (PAIRED/CLUTR: second student; web ones: web forms)
 ALL = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr", "plr_robust",
        "accel")
@@ -122,15 +133,22 @@ def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[floa
     name, kwargs, _, _ = env_config(args.env)
     LEVELS.clear()  # no level parsed by the previous teacher's run (the same seeds make the same levels)
     vec = make_vec_env(name, kwargs, args.n_envs, "batched", seed=0)
-    adversary = None
+    adversary = worker = None
     try:
         registry, params = teacher_config(teacher_name, args.env, [*args.overrides, f"env.n_envs={args.n_envs}"])
-        for item in args.set:  # TEACHER.KEY=VALUE, as bench_overhead.py
+        # TEACHER.KEY=VALUE, as bench_overhead.py: NAME's settings apply to its variants NAME@LABEL
+        # too, then NAME@LABEL's own
+        for item in sorted(args.set, key=lambda i: "@" in i.partition(".")[0]):
             key, _, value = item.partition("=")
             who, _, param = key.partition(".")
-            if who == teacher_name:
+            if who in (teacher_name, variant):
                 params[param] = yaml.safe_load(value)
-        teacher = make_teacher(registry, vec.get_attr("task_space", indices=[0])[0], seed=0, **params)
+        space = vec.get_attr("task_space", indices=[0])[0]
+        if params.pop("teacher_process", False):
+            teacher = TeacherProcess("teachers.registry:make_teacher", (registry, space), {"seed": 0, **params})
+            worker = teacher
+        else:
+            teacher = make_teacher(registry, space, seed=0, **params)
         curriculum = Curriculum(teacher, vec)
         totals = dict.fromkeys(PARTS, 0.0)
         adversary = None
@@ -173,10 +191,14 @@ def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[floa
             curriculum.episode_hooks.append(stand_in_regret)
         curriculum.prime()
         vec.reset()
-        _timed(teacher, "update_batch", totals, "update_batch")
-        _timed(teacher, "sample_batch", totals, "sample_batch")
+        if worker is not None:
+            _timed(worker, "submit", totals, "submit")
+            _timed(worker, "collect", totals, "collect")
+        else:
+            _timed(teacher, "update_batch", totals, "update_batch")
+            _timed(teacher, "sample_batch", totals, "sample_batch")
         _timed(vec, "set_next_tasks", totals, "set_next_tasks")
-        lagged = getattr(teacher, "refitter", None) or getattr(teacher, "trainer", None)
+        lagged = None if worker is not None else getattr(teacher, "refitter", None) or getattr(teacher, "trainer", None)
         if lagged is not None:  # the wait for (or the inline compute of) a lag-1 fit or training round
             _timed(lagged, "_collect", totals, "refit wait")
         rng = np.random.default_rng(0)
@@ -200,6 +222,8 @@ def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[floa
             if profiler is not None:
                 profiler.disable()
             end = time.perf_counter()
+            if args.pause:
+                time.sleep(args.pause)
             if t >= args.warmup:
                 env += mid - start
                 bridge += end - mid
@@ -213,6 +237,8 @@ def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[floa
         vec.close()
         if adversary is not None:
             adversary.close()
+        if worker is not None:
+            worker.close()
 
 
 def main() -> None:
@@ -224,6 +250,8 @@ def main() -> None:
     parser.add_argument("--teachers", nargs="+", default=["random", "alp_gmm"])
     parser.add_argument("--set", nargs="*", default=["alp_gmm.fit_lag=1", "covar_gmm.fit_lag=1"],
                         metavar="TEACHER.KEY=VALUE", help="teacher parameter overrides (default: the GPU setting's)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds slept after each step: the student's work, during which a worker computes")
     parser.add_argument("--profile", type=int, default=0, help="print this many top functions per teacher")
     parser.add_argument("--rollout", type=int, default=64, help="vector steps per rollout (regret teachers' delivery)")
     parser.add_argument("--overrides", nargs="*", default=[], metavar="KEY=VALUE",
