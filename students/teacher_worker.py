@@ -54,6 +54,7 @@ import importlib
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -396,6 +397,9 @@ def _answer(teacher: Any, message: Any) -> tuple[str, Any]:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the run handles it (and may still checkpoint the
+    # teacher), and closes this worker by closing its stdin
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # the protocol keeps the real stdout; anything the teacher prints goes to stderr
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

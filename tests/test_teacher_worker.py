@@ -220,3 +220,20 @@ def test_steps_too_large_for_the_shared_block_go_by_pipe(monkeypatch) -> None:
         assert 0 < len(piped) < remote._seq  # some steps by pipe, more through the block
     finally:
         remote.close()
+
+
+def test_the_worker_outlives_ctrl_c_and_exits_with_its_run() -> None:
+    """Ctrl-C reaches the worker too (one process group): it ignores it, so the run can still
+    checkpoint its teacher; closing the proxy ends the worker and frees its shared block."""
+    import os
+    import signal
+    import time
+
+    remote = TeacherProcess(FACTORY, _args("riac", _space(), 0))
+    try:
+        os.kill(remote._proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        assert remote._proc.poll() is None and remote.state_dict()["name"] == "riac"
+    finally:
+        remote.close()
+    assert remote._proc.poll() is not None and "_shm" not in remote.__dict__
