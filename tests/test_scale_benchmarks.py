@@ -109,7 +109,8 @@ def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
 
 @pytest.mark.parametrize("stage, names", [("1", ("teacher_step_all", "overhead_param")),
                                           ("2", ("overhead_replay", "overhead_networks")),
-                                          ("3", ("overhead_process", "overhead_process_gan"))])
+                                          ("3", ("overhead_process", "overhead_process_gan")),
+                                          ("4", ("teacher_step_process", "cli_riac_process"))])
 def test_overhead_device_script_smoke_prints_every_teachers_bridge_share(tmp_path, stage, names):
     """``SMOKE=1 benchmarks/device_overhead.sh``: each stage at a tiny size on the CPU writes its
     tables, and every bench_overhead table gives each of its teachers a bridge share."""
@@ -119,7 +120,11 @@ def test_overhead_device_script_smoke_prints_every_teachers_bridge_share(tmp_pat
     assert out.returncode == 0, out.stderr[-3000:]
     for name in names:
         text = (tmp_path / "out" / f"{name}.txt").read_text()
-        assert "bridge/env" in text if name.startswith("teacher_step") else "bridge share" in text, text[-2000:]
+        marker = {"teacher_step": "bridge/env", "cli_riac": "teacher_process"}.get(name[:name.rfind("_")], "bridge share")
+        assert marker in text, text[-2000:]
+    if stage == "4":  # both CLI runs finished, one with the teacher in a worker
+        rows = (tmp_path / "out" / "cli_riac_process.txt").read_text().splitlines()[1:]
+        assert sorted(row.split()[1] for row in rows) == ["false", "true"], rows
     teachers = {"overhead_param": ("alp_gmm", "covar_gmm", "riac", "adr", "spdl"),
                 "overhead_replay": ("plr", "plr_robust", "accel"),
                 "overhead_networks": ("goal_gan", "setter_solver"),
