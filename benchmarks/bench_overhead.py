@@ -201,6 +201,20 @@ class _Window(BaseCallback):
         self.train_seconds = 0.0
         self.bridge_seconds = 0.0
 
+    def _timed(self, obj: Any, method: str, total: str) -> None:
+        """Replace ``obj.method`` by a wrapper adding its time inside the window to ``total``."""
+        real = getattr(obj, method)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            begin = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                if self.start is not None:
+                    setattr(self, total, getattr(self, total) + time.perf_counter() - begin)
+
+        setattr(obj, method, timed)
+
     def time_bridge(self, callback: BaseCallback) -> None:
         """Wrap the teacher's callback (the bridge: finished episodes to the teacher, new tasks
         to the envs, rollout-end work such as PLR's scoring) so that its time inside the
@@ -208,32 +222,12 @@ class _Window(BaseCallback):
         measured inside one run, where machine load hits the numerator and the denominator
         alike (module doc, "The bridge share")."""
         for name in ("on_step", "on_rollout_start", "on_rollout_end"):
-            real = getattr(callback, name)
-
-            def timed(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
-                begin = time.perf_counter()
-                try:
-                    return _real(*args, **kwargs)
-                finally:
-                    if self.start is not None:
-                        self.bridge_seconds += time.perf_counter() - begin
-
-            setattr(callback, name, timed)
+            self._timed(callback, name, "bridge_seconds")
 
     def time_train(self, model: Any) -> None:
         """Wrap ``model.train`` (after any teacher installed its own, e.g. PLR⊥'s masked
         update) so that its time inside the window adds to :attr:`train_seconds`."""
-        real = model.train
-
-        def train(*args: Any, **kwargs: Any) -> Any:
-            begin = time.perf_counter()
-            try:
-                return real(*args, **kwargs)
-            finally:
-                if self.start is not None:
-                    self.train_seconds += time.perf_counter() - begin
-
-        model.train = train
+        self._timed(model, "train", "train_seconds")
 
     def _on_rollout_start(self) -> None:
         if self.rollouts == self.skip:

@@ -213,10 +213,6 @@ class TeacherProcess:
             raise value
         return value
 
-    @property
-    def in_flight(self) -> bool:
-        return self._in_flight
-
     # -- everything else, synchronously ----------------------------------------------------
     def flush(self) -> None:
         """Let the bridge take the tasks in flight (then the worker's state is current)."""
