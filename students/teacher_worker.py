@@ -27,6 +27,10 @@ same run. With 1024 sub-envs the look-ahead already hands out ~1000 tasks drawn 
 episodes' outcomes are known; one more per sub-env is small beside it, but it is a change, so
 ``teacher_process`` is part of a run's config id (off by default, as the papers).
 
+The worker inherits the run's CPU affinity. It pays where a run has a core to spare (a GPU run
+pinned to several cores, as ``hydra/launcher=packed`` pins runs on a 16-core machine with a few
+runs); a run pinned to a single core shares it with its worker and gains little.
+
 Every other use of the teacher goes through the proxy unchanged (checkpoints, diagnostics,
 resuming, the leaderboard's update counts): the proxy first lets the bridge take any tasks still
 in flight, then asks the worker. Only teachers that choose tasks from finished episodes qualify:
