@@ -54,7 +54,9 @@ number, which x86-64's ordered stores make visible in that order to the reader.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import importlib
+import operator
 import os
 import pickle
 import select
@@ -68,6 +70,10 @@ from multiprocessing import shared_memory
 from typing import IO, Any, Callable, Sequence
 
 from envs.errors import TeachBenchError
+from teachers.base import Episode
+
+#: an Episode's fields in declaration order, as a tuple (what a step's request carries)
+_EPISODE_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Episode)))
 
 #: what a teacher may declare in ``needs`` and still run in a worker: V(s0) travels inside the
 #: episode (``extra``), filled in by the bridge's hooks before the episode is sent
@@ -185,10 +191,11 @@ class TeacherProcess:
         """Draw ``n`` tasks, then learn from ``episodes``, in the worker; returns at once."""
         if self._in_flight:
             raise RuntimeError("TeacherProcess.submit: the previous step was not collected")
-        data = pickle.dumps(("step", int(n), list(episodes)), protocol=pickle.HIGHEST_PROTOCOL)
+        message = ("step", int(n), [_EPISODE_FIELDS(e) for e in episodes])  # field tuples pickle 2-3x faster
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self._by_pipe = len(data) > self._block
         if self._by_pipe:
-            self._send(("step", int(n), list(episodes)))
+            self._send(message)
         else:
             self._seq += 1
             self._requests.put(self._seq, data)
@@ -382,7 +389,7 @@ def _answer(teacher: Any, message: Any) -> tuple[str, Any]:
                            "labels_handouts": callable(getattr(teacher, "handout_token", None)),
                            "teacher": teacher}  # kept by serve, not sent
         elif kind == "step":
-            answer = _step(teacher, message[1], message[2])
+            answer = _step(teacher, message[1], [Episode(*fields) for fields in message[2]])
         elif kind == "call":
             answer = getattr(teacher, message[1])(*message[2], **message[3])
         elif kind == "getattr":
