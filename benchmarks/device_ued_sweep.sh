@@ -30,6 +30,14 @@
 # PAIRED alone (it is the slowest, ~3.5k protagonist steps/s per run with its 3 seeds on one H200):
 # TEACHERS=paired RUNS_PER_GPU=3 SWEEP_S=520 on the line above, run twice back to back (3M in two calls).
 #
+# Claim 2 (TMA's stump tracks, ALP-GMM vs Random, default biped): more seeds of the 2.5M-step runs of
+# experiments/results/walker_stumps_alpgmm_vs_random/ (same config ids), 6 runs on one 16-core H200:
+#
+#   OUT=/some/folder RUNS=runs/c2 TAG=c2 EXPERIMENT=walker_stumps_alpgmm_vs_random TEACHERS=random,alp_gmm \
+#     SEEDS=5,6,7 RUNS_PER_GPU=6 DEVICE=auto KEEP_CHECKPOINTS=1 BASE="budget.steps=2500000 eval.every=500000 \
+#     checkpoint.every=100000" EXTRA="env.n_envs=100 env.vec_env=shm env.envs_per_worker=50 \
+#     env.students.ppo.n_steps=200 update_device=cuda" bash benchmarks/device_ued_sweep.sh
+#
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
 # is installed first; elsewhere teachbench must be installed. Writes $OUT/<TAG>_<pid>.log and
@@ -47,7 +55,7 @@ echo "cores $(nproc --all)"; nvidia-smi -L; date
 mkdir -p "$RUNS" "$OUT"
 BASE=${BASE:-budget.steps=50000000 eval.every=500000 eval.held_out_every=1000000 eval.held_out_episodes=100 checkpoint.every=250000}
 TEACHBENCH_JOBS=${RUNS_PER_GPU:-10} timeout --signal=INT --kill-after=30 "${SWEEP_S:-530}" python3 -m experiments.running.cli -m \
-  "experiment=${EXPERIMENT:-ued_maze_paired_dcd25}" "teacher=${TEACHERS:-random,minimax}" "seed=${SEEDS:-0,1,2,3,4}" device=cuda \
+  "experiment=${EXPERIMENT:-ued_maze_paired_dcd25}" "teacher=${TEACHERS:-random,minimax}" "seed=${SEEDS:-0,1,2,3,4}" "device=${DEVICE:-cuda}" \
   hydra/launcher=packed "hydra.callbacks.packed.runs_per_gpu=${RUNS_PER_GPU:-10}" $BASE ${EXTRA:-} \
   "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/s$$" \
   > "$OUT/${TAG:-mm25}_$$.log" 2>&1
@@ -55,6 +63,13 @@ echo "sweep exit $?"; date
 grep -h "Error\|error" "$OUT/${TAG:-mm25}_$$.log" | tail -20
 # models (*.zip) stay behind too: a finished recurrent run's model.zip (~5 MB) pushed 9 runs' tarball past the
 # device's 16 MiB return limit (claim 4, call 2); summary.json already holds the gradient updates
-(cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' \
-  --exclude='*.zip' --exclude=_hydra .)
+# KEEP_CHECKPOINTS=1 keeps each run's latest checkpoint (small students, e.g. the walker's MLP: a
+# later session extends the runs from the tarball with resume=extend).
+if [[ -n "${KEEP_CHECKPOINTS:-}" ]]; then
+  (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude=_hydra \
+    $(for c in */*/checkpoints; do ls -d "$c"/step-* | head -n -1 | sed 's/^/--exclude=/'; done) .)
+else
+  (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' \
+    --exclude='*.zip' --exclude=_hydra .)
+fi
 for d in "$RUNS"/*/*/; do echo "$d $(ls "$d/checkpoints" 2>/dev/null | tail -1)"; done
