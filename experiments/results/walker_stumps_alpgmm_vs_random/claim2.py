@@ -1,12 +1,13 @@
 """Claim 2 (TeachMyAgent stump tracks: ALP-GMM > Random on the default biped): table and plot.
 
-Reads the run directories of ``claim2_2.5M_runs.tar.gz`` (extracted next to this file, or a
-folder given as the first argument) and writes ``claim2_curves.png`` and ``claim2_table.csv``:
+Reads the run directories of ``claim2_2.5M_runs.tar.gz`` (seeds 0-4) and of the two tarballs of
+seeds 5-7 and 8-10 (extracted next to this file, or into a folder given as the first argument) and writes ``claim2_curves.png`` and ``claim2_table.csv``:
 % of TMA's 100-task test grid mastered at each evaluation (every 500k steps), mean over
 seeds with a bootstrap 95% interval, and P(ALP-GMM seed > Random seed) at the end with its
 stratified-bootstrap interval (rliable, as the leaderboard computes it).
 
-    tar xzf claim2_2.5M_runs.tar.gz -C /tmp/claim2 && python claim2.py /tmp/claim2
+    mkdir -p /tmp/claim2 && for t in claim2_2.5M_runs claim2_2.5M_s5-7_runs claim2_2.5M_s8-10_runs; do
+      tar xzf $t.tar.gz -C /tmp/claim2; done && python claim2.py /tmp/claim2
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def main(root: Path) -> None:
     bands = learning_curves(curves, by=("env", "student", "teacher"))
     axes = plot_learning_curves(bands)
     fig = np.atleast_1d(axes)[0].figure
-    fig.suptitle("Stump tracks, default biped, PPO, 5 seeds: % of TMA's test grid mastered", y=1.06)
+    n_seeds = curves.groupby("teacher")["seed"].nunique().min()
+    fig.suptitle(f"Stump tracks, default biped, PPO, {n_seeds} seeds: % of TMA's test grid mastered", y=1.06)
     fig.savefig(HERE / "claim2_curves.png", dpi=110, bbox_inches="tight")
     final = curves.sort_values("step").groupby(["teacher", "seed"]).tail(1)
     table = (curves.groupby(["teacher", "step"])["mastered_pct"]
