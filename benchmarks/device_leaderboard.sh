@@ -54,7 +54,7 @@
 #           (PAIRED-param, CLUTR-param) = ~11,150 core-s on 32 cores; joblib starts them teacher by
 #           teacher, so the 10 long runs are in the first wave: 22 slots turn over at ~150 s and
 #           ~300 s, the last 11 runs start at ~290-300 s: ~450 s.
-#   liteweb: lite_webform 13 x 3 = 39 runs x ~95 s (25k steps; PAIRED-/CLUTR-param ~180 s) = ~4,200
+#   liteweb: lite_webform 13 x 3 = 39 runs x ~95 s (25k steps then, 30k since 2026-12-02: ~20% more; PAIRED-/CLUTR-param ~180 s) = ~4,200
 #           core-s on 28 cores: 2 waves, ~200 s; next to `measure` (4 runs, one per env, and the
 #           walker's 5-episode final evaluation: ~200 s).
 #   walker: a run is ~10 s set-up + ~155 s training (100k) + ~120 s evaluations = ~285 s, PAIRED-

@@ -28,6 +28,9 @@ tarball to the sources for that call; add it to :data:`SOURCES` when committing 
     python leaderboard/rebuild.py --supersede experiments/results/clutr_audit/runs.tar.gz --teachers clutr
     python leaderboard/rebuild.py --add experiments/results/minimax_gridworld/runs.tar.gz --teachers minimax
     python leaderboard/rebuild.py --supersede experiments/results/hexagon_reruns/runs.tar.gz --teachers covar_gmm,riac   # session 11
+    python leaderboard/rebuild.py --supersede experiments/results/lite_tier/webform_lite_30k.tar.gz \
+        --teachers accel,adr,alp_gmm,clutr_param,covar_gmm,goal_gan,paired_param,plr,plr_robust,qweb_curriculum,\
+qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite web forms at 30k steps
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ SOURCES = [
     RESULTS / "clutr_audit" / "runs.tar.gz",
     RESULTS / "minimax_gridworld" / "runs.tar.gz",
     RESULTS / "hexagon_reruns" / "runs.tar.gz",
+    RESULTS / "lite_tier" / "webform_lite_30k.tar.gz",
 ]
 
 
