@@ -63,6 +63,8 @@ def test_the_other_rows_are_the_fixed_code_and_the_leaderboard_holds_them():
     board = pd.read_csv(HERE.parents[2] / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
     for (experiment, frame) in (("baseline", rl), ("lite", lite)):
         for env in frame.index.get_level_values("env").unique():
+            if (experiment, env) == ("lite", "webform"):
+                continue  # superseded by the 30k-step lite runs of session 15 (tests/test_session10_results.py)
             row = board.loc[(experiment, env, "goal_gan")]
             assert row["config_id"] == frame.loc[(env, "goal_gan"), "config_id"], (experiment, env)
             assert row["final_mastered_mean"] == pytest.approx(frame.loc[(env, "goal_gan"), "final_mastered_mean"])

@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "leaderboard"
 AUDIT = ROOT / "experiments" / "results" / "teacher_audit_reruns"
 FIXED = ("adr", "spdl", "covar_gmm", "setter_solver")
+# rows whose runs a later session replaced: session 15 reran every lite web-form row at 30k steps
+# (experiments/results/lite_tier/README.md); the session-10 reruns stay facts of their tarball
+SUPERSEDED = {("lite", "webform"): ROOT / "experiments" / "results" / "lite_tier" / "webform_lite_30k.tar.gz"}
 
 
 def _summaries(tarball: Path) -> list[dict]:
@@ -82,7 +85,8 @@ def test_the_four_teachers_rows_are_the_fixed_code_runs_and_the_rest_are_flagged
     for (experiment, env, teacher), group in mine.groupby(["experiment", "env", "teacher"]):
         flags = str(committed.loc[(experiment, env, teacher), "flags"])
         assert "fidelity fix" not in flags, (experiment, env, teacher)
-        assert sorted(group["final_mastered"]) == sorted(_finals(reruns, experiment, env, teacher)), (env, teacher)
+        source = _summaries(SUPERSEDED[(experiment, env)]) if (experiment, env) in SUPERSEDED else reruns
+        assert sorted(group["final_mastered"]) == sorted(_finals(source, experiment, env, teacher)), (env, teacher)
         assert group["code_commit"].notna().all()
     rows = {(e, v) for e, v, t in committed.index if t in FIXED}
     assert ("lite", "gridworld") in rows and ("lite", "webform") in rows and ("lite", "toy-default") in rows
@@ -118,15 +122,19 @@ def test_the_lite_reruns_worked_out_by_hand_from_their_summaries(committed):
     lite = summarise.table_lite().set_index(["env", "teacher"])
     for (env, teacher), finals in LITE_FINALS.items():
         assert [round(v, 6) for v in _finals(reruns, "lite", env, teacher)] == finals, (env, teacher)
+        if ("lite", env) in SUPERSEDED:
+            continue  # the table's rows are a later session's runs now
         by_hand = _p_by_hand(finals, randoms[env])
         row = committed.loc[("lite", env, teacher)]
         assert row["seeds"] == 3 and row["final_mastered_mean"] == pytest.approx(np.mean(finals))
         assert row["p_improve"] == pytest.approx(by_hand) == lite.loc[(env, teacher), "p_improve"]
         verdict = row["separates"] if isinstance(row["separates"], str) else ""  # read_csv: "" -> NaN
         assert verdict == LITE_VERDICTS[(env, teacher)], (env, teacher)
-    # worked out: the gridworld Setter-Solver seeds (24.0-27.6) all end below Random's (45.2-59.2),
-    # the web forms' Covar-GMM wins 4 of 9 pairs against Random's 43.5, 10.0, 10.0
+    # worked out: the gridworld Setter-Solver seeds (24.0-27.6) all end below Random's (45.2-59.2);
+    # at 30k steps the web forms' Covar-GMM (3.5, 32.0, 59.0) wins 4 of 9 pairs against Random's
+    # 62.0, 31.0, 6.5 (3.5 beats none, 32.0 beats 31.0 and 6.5, 59.0 beats 31.0 and 6.5)
     assert committed.loc[("lite", "gridworld", "setter_solver"), "p_improve"] == 0.0
+    assert randoms["webform"] == [62.0, 31.0, 6.5]
     assert committed.loc[("lite", "webform", "covar_gmm"), "p_improve"] == pytest.approx(4 / 9)
 
 
@@ -136,7 +144,8 @@ def test_the_lite_tier_still_ranks_teachers_as_the_baseline_after_the_reruns():
     lite = pd.read_csv(BOARD / "lite.csv").set_index("env")
     assert lite.loc["gridworld", "teachers"] == 16 and lite.loc["webform", "teachers"] == 16  # with minimax
     assert lite.loc["gridworld", "kendall_tau"] == pytest.approx(0.538, abs=1e-3)  # CLUTR's audited rows, minimax's
-    assert lite.loc["webform", "kendall_tau"] == pytest.approx(0.521, abs=1e-3)
+    # the web forms' lite rows at 30k steps (session 15): 0.521 at 25k
+    assert lite.loc["webform", "kendall_tau"] == pytest.approx(0.555, abs=1e-3)
     # toy track, 9 teachers (36 pairs), with GoalGAN's fixed-code rows: the lite order disagrees
     # with the long one on 3 pairs only (ADR/RIAC, GoalGAN/RIAC, SPDL/Random), so tau = (33 - 3) / 36
     assert lite.loc["toy-default", "kendall_tau"] == pytest.approx(30 / 36)
