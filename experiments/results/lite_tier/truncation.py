@@ -3,7 +3,8 @@
 The lite gridworld preset (100k steps, 3 seeds) ranked the 15 teachers with Kendall's tau
 0.38 against the 300k-step baseline (leaderboard/lite.csv, 2026-11-30). This separates the
 two causes, budget and seeds, on the baseline runs themselves (written for the gridworld;
-``--env webform`` asks the same of the web-form baseline, evaluated every 10k of 40k steps): the ranking by mean % of the
+``--env webform`` asks the same of the web-form baseline, evaluated every 10k of 40k steps):
+the ranking by mean % of the
 test set mastered at each evaluation of the 300k runs (every 60k steps) against their final
 ranking, and the final ranking of seeds 0-2 against all five seeds. A truncated long run is
 not a lite run (the lite preset also scales the replay buffer and SPDL's schedule to its
@@ -11,9 +12,12 @@ budget), so this bounds what a lite budget can give; it does not validate one.
 
     python experiments/results/lite_tier/truncation.py <folder with baseline/<env>__*> [--env gridworld]
 
-The gridworld run folders are in experiments/results/leaderboard_2026-11-30/call2_gridworld.tar.gz;
-every baseline run of the table is assembled into one folder by
-``python -c "from leaderboard.rebuild import ...; assemble(...)"`` (see the README).
+The table's runs (every baseline run, with its evaluations) are assembled from the committed
+tarballs by the leaderboard's own code, from the repository root::
+
+    python -c "from pathlib import Path; from leaderboard.rebuild import assemble, SOURCES; \
+assemble(Path('/tmp/board'), list(SOURCES))"
+    python experiments/results/lite_tier/truncation.py /tmp/board --env webform
 """
 
 from __future__ import annotations
