@@ -144,6 +144,10 @@ def load_student(path: str, fresh: BaseAlgorithm, vec_env: VecEnv, device: str =
         raise TeachBenchError("checkpoint", f"{path} is not an SB3 checkpoint: {exc}") from None
     pickled = [k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v]
     unknown = [k for k in pickled if not hasattr(fresh, k)]
+    if "update_device" in unknown:
+        # a split update (students/split_update.py) pickles its device; the student must be rebuilt the same way
+        raise TeachBenchError("update_device", f"{path} was trained with PPO's update on its own device: resume with "
+                                               "update_device=cpu (or cuda), as the run was made")
     if unknown:
         raise TeachBenchError("checkpoint", f"{path} holds pickled entries this student does not have: {unknown}")
     custom = {k: getattr(fresh, k) for k in pickled}

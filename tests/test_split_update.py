@@ -240,3 +240,17 @@ def test_fast_loop_reads_back_once_per_update_not_per_minibatch(loop, monkeypatc
         assert reads[0] == reads[1]
     else:
         assert reads[1] - reads[0] >= 8 * 12  # 12 more minibatches, at least 8 reads each
+
+
+def test_a_split_update_checkpoint_resumed_without_one_names_update_device(tmp_path):
+    from students.build import load_student
+
+    vec = DummyVecEnv([env_factory("walker_stumps", {}, seed=0)])
+    split = with_split_update(make_student("ppo", vec, policy="shared_mlp", params=PARAMS, seed=0), device="cpu")
+    split.save(tmp_path / "model.zip")
+    plain = make_student("ppo", vec, policy="shared_mlp", params=PARAMS, seed=0)
+    with pytest.raises(TeachBenchError) as err:
+        load_student(str(tmp_path / "model.zip"), plain, vec)
+    assert err.value.key == "update_device" and "update_device=cpu" in str(err.value)
+    again = with_split_update(make_student("ppo", vec, policy="shared_mlp", params=PARAMS, seed=0), device="cpu")
+    assert isinstance(load_student(str(tmp_path / "model.zip"), again, vec), SplitUpdatePPO)
