@@ -92,8 +92,8 @@ def main() -> pd.DataFrame:
     print(f"DR alone at 2M, held-out: dcd's 7 {held_dr['held_out_dcd7'].mean():.1f} ± "
           f"{held_dr['held_out_dcd7'].std():.1f}, all 13 {held_dr['held_out_13'].mean():.1f} ± "
           f"{held_dr['held_out_13'].std():.1f} ({len(held_dr)} seeds)")
-    unsolvable, walls = random_designs()
-    print(f"5,000 uniformly random designs (DR's levels): {100 * unsolvable:.2f}% unsolvable, {walls:.2f} walls")
+    unsolvable, walls = random_designs(200_000)
+    print(f"200,000 uniformly random designs (DR's levels): {100 * unsolvable:.3f}% unsolvable, {walls:.2f} walls")
     print()
     d = designer()
     print("minimax designer, every 0.5M steps (mean over seeds):")
