@@ -57,21 +57,21 @@
 #   liteweb: lite_webform 13 x 3 = 39 runs x ~95 s (25k steps then, 30k since 2026-12-02: ~20% more; PAIRED-/CLUTR-param ~180 s) = ~4,200
 #           core-s on 28 cores: 2 waves, ~200 s; next to `measure` (4 runs, one per env, and the
 #           walker's 5-episode final evaluation: ~200 s).
-#   walker: a run is ~10 s set-up + ~155 s training (100k) + ~120 s evaluations = ~285 s, PAIRED-
-#           param/CLUTR-param ~440 s; 13 teachers x 5 = 65 runs = ~20,000 core-s: more than one
-#           call, so three parts of <= 32 runs (one wave each):
-#           walker1 = random alp_gmm covar_gmm riac adr spdl (30 runs, ~290 s),
-#           walker2 = goal_gan setter_solver plr plr_robust accel paired_param (30 runs, ~440 s),
-#           walker3 = clutr_param paired clutr (5 runs + 10 fast failures, ~440 s on 5 cores)
-#                     + lite_walker 15 x 3 = 45 runs x ~165 s (30k steps + the final evaluation)
-#                     on the other 27 cores: 2 waves, ~330 s.
+#   walker (since 2026-12-02: TMA's PPO at 2.5M steps, 100 envs per run; the 100k-step walker compared
+#           zeros): 16 runs packed on a 16-core H200 made >= 54k env steps/s in all, so a run's 2.5M
+#           steps are ~12 minutes of a 16-run wave, plus its 5-episode final evaluation. Each part is
+#           several calls (rerun with the same RUNS while the machine is held):
+#           walker1 = random alp_gmm covar_gmm riac adr spdl (30 runs, 75M steps: ~25 min),
+#           walker2 = goal_gan setter_solver plr plr_robust accel paired_param (30 runs, ~25 min+),
+#           walker3 = clutr_param paired clutr (5 runs + 10 fast failures),
+#           litewalker = lite_walker, 13 x 3 = 39 runs at 2M (78M steps: ~25 min).
 #   On a 64-core machine: PART=grid,web (two calls' worth) or PART=walker1,walker2 fit one call.
 set -uo pipefail
 # the whole script is one function, parsed before it runs: editing the file during a run cannot change it
 main() {
 cd "$(dirname "$0")/.."
 PART=${PART:-${1:-}}
-[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|litegrid|web|walker1|walker2|walker3|tma|all[,...] $0" >&2; exit 2; }
+[[ -n "$PART" ]] || { echo "usage: PART=measure|liteweb|grid|track|gridworld|litegrid|web|walker1|walker2|walker3|litewalker|tma|all[,...] $0" >&2; exit 2; }
 OUT=${OUT:?set OUT to the folder whose files come back}
 CORES=${CORES:-$(nproc)}
 PY=${PY:-python3}
@@ -95,7 +95,8 @@ bg() { ( "$@" ) & PIDS+=($!); }
 sweep() {
   local jobs=$1 preset=$2 teachers=$3; shift 3
   local left=$(( SWEEP_S - ($(date +%s) - T0) )); (( left > 10 )) || { log "no time left for $preset"; return; }
-  local args=("experiment=$preset" "hydra/launcher=cores" "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/$preset-$$")
+  # LAUNCHER: the walker's runs (100 envs in shm workers, PPO's update on the GPU) are packed, not one per core
+  local args=("experiment=$preset" "${LAUNCHER:-hydra/launcher=cores}" "runs_dir=$RUNS" "hydra.sweep.dir=$RUNS/_hydra/$preset-$$")
   [[ -n "${TEACHERS:-}" ]] && teachers=$TEACHERS
   # command-line sweeps replace the preset's hydra.sweeper.params (hydra.sweeper.params.teacher=a,b
   # itself is refused: "ConfigLoader is not set" / "Sweeping over Hydra's configuration")
@@ -107,7 +108,8 @@ sweep() {
         args+=("budget.steps=${SMOKE_STEPS:-2048}" eval.every=1024 checkpoint.every=512 env.students.ppo.n_steps=512
                env.students.ppo.batch_size=128 +env.kwargs.max_episode_steps=50) ;;
       *walker*) args+=(budget.steps=1024 eval.every=100000 checkpoint.every=1024 env.students.ppo.n_steps=512
-                       env.students.ppo.batch_size=128 ued.buffer_size=4 spdl.offset=512 spdl.update_period=256) ;;
+                       env.students.ppo.batch_size=128 env.n_envs=1 env.vec_env=dummy env.envs_per_worker=1 ued.buffer_size=4
+                       spdl.offset=512 spdl.update_period=256) ;;
       *) args+=(budget.steps=2048 eval.every=1024 checkpoint.every=1024 ued.buffer_size=8 spdl.offset=512
                 spdl.update_period=256) ;;
     esac
@@ -180,11 +182,17 @@ for p in "${PARTS[@]}"; do
       bg eval 'sweep "$CORES" baseline_gridworld ""; sweep "$CORES" lite_gridworld ""' ;;
     litegrid) bg sweep "$CORES" lite_gridworld "" ;;   # the gridworld's lite tier alone
     web) bg sweep "$CORES" baseline_webform "" ;;
-    walker1) bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" ;;
-    walker2) bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" ;;
-    walker3)  # 5 long runs (an antagonist trains too) next to the lite walker on the other cores
-      bg sweep 5 baseline_walker "clutr_param,paired,clutr"
-      bg sweep $(( CORES > 8 ? CORES - 5 : 2 )) lite_walker "" ;;
+    walker1|walker2|walker3|litewalker)  # packed on the GPU machine: each run is 100 envs in 2 shm workers + the
+      # loop, PPO's update on the GPU (UPDATE_DEVICE, default cuda); $CORES runs at once (16 on 16 cores: >= 54k
+      # env steps/s in all, experiments/results/walker_stumps_teachers/). A part takes more than one call: rerun it
+      # with the same RUNS while the machine is held, and each run continues from its last checkpoint.
+      local_w=(device=auto "update_device=${UPDATE_DEVICE:-cuda}" "hydra.callbacks.packed.runs_per_gpu=$CORES")
+      case $p in
+        walker1) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" "${local_w[@]}" ;;
+        walker2) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" "${local_w[@]}" ;;
+        walker3) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "clutr_param,paired,clutr" "${local_w[@]}" ;;
+        litewalker) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" lite_walker "" "${local_w[@]}" ;;
+      esac ;;
     tma)  # issue #21 (benchmarks/device_tma_rows.sh): the hexagon tracks on 5/8 of the cores, the reduced Parkour
           # on 3/8 (12 of 32: its 12 runs), side by side; the hexagon runs at HEXAGON_STEPS (400k, see there)
       pj=$(( CORES * 3 / 8 )); (( pj < 1 )) && pj=1; hj=$(( CORES - pj )); (( hj < 1 )) && hj=1
@@ -197,7 +205,7 @@ for p in "${PARTS[@]}"; do
       for preset in baseline_gridworld lite_gridworld baseline_webform lite_webform baseline_walker lite_walker; do
         sweep "$CORES" "$preset" ""
       done ;;
-    *) echo "unknown part $p (measure liteweb grid track gridworld litegrid web walker1 walker2 walker3 tma all)" >&2; exit 2 ;;
+    *) echo "unknown part $p (measure liteweb grid track gridworld litegrid web walker1 walker2 walker3 litewalker tma all)" >&2; exit 2 ;;
   esac
 done
 (( ${#PIDS[@]} )) && wait "${PIDS[@]}"

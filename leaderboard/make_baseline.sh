@@ -37,10 +37,15 @@ step() { echo "== $*" >&2; "$@"; }
 # benchmarks/device_leaderboard.sh (it says how the sweep is split and why).
 for env in gridworld webform walker; do
   [[ "$ENVS" == *" $env "* ]] || continue
-  WALKER=()
-  [[ "$env" == walker && "${SMOKE:-0}" == 1 ]] && WALKER=(env.students.ppo.n_steps=512 env.students.ppo.batch_size=128)
+  WALKER=() LAUNCH=(hydra/launcher=cores)
+  if [[ "$env" == walker ]]; then  # 100 envs per run in 2 shm workers (TMA's PPO): packed, PPO's update on a GPU if any
+    LAUNCH=(hydra/launcher=packed device=auto)
+    command -v nvidia-smi >/dev/null 2>&1 && LAUNCH+=(update_device=cuda)
+    [[ "${SMOKE:-0}" == 1 ]] && WALKER=(env.students.ppo.n_steps=512 env.students.ppo.batch_size=128 env.n_envs=1
+                                        env.vec_env=dummy env.envs_per_worker=1)
+  fi
   for tier in baseline lite; do
-    step "$BIN/teachbench" "experiment=${tier}_$env" hydra/launcher=cores "runs_dir=$RUNS" "${EXTRA[@]}" "${WALKER[@]}"
+    step "$BIN/teachbench" "experiment=${tier}_$env" "${LAUNCH[@]}" "runs_dir=$RUNS" "${EXTRA[@]}" "${WALKER[@]}"
   done
 done
 if [[ "$ENVS" == *" tma "* ]]; then
