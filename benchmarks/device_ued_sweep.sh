@@ -38,6 +38,16 @@
 #     checkpoint.every=100000" EXTRA="env.n_envs=100 env.vec_env=shm env.envs_per_worker=50 \
 #     env.students.ppo.n_steps=200 update_device=cuda" bash benchmarks/device_ued_sweep.sh
 #
+# The walker's baseline rows (configs/experiment/baseline_walker.yaml, claim 2's protocol at 2.5M steps with 5
+# evaluation episodes per test task), resumable across sessions: the tarball keeps each run's last checkpoint
+# (~0.35 MB a run). 16 packed runs made >= 54k env steps/s on the 16-core H200, and 20 ran at once in the next call
+# (experiments/results/walker_stumps_teachers/), so one session's ~25 minutes take ~30 runs to 2.5M:
+#
+#   OUT=/some/folder RUNS=/tmp/bw TAG=bw EXPERIMENT=baseline_walker TEACHERS=random,alp_gmm,covar_gmm,riac,adr,spdl \
+#     SEEDS=0,1,2,3,4 RUNS_PER_GPU=20 DEVICE=auto KEEP_CHECKPOINTS=1 BASE="checkpoint.every=100000" \
+#     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh    # then goal_gan,setter_solver,plr,plr_robust,
+#                                                                       # accel,paired_param,clutr_param; lite_walker
+#
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
 # is installed first; elsewhere teachbench must be installed. Writes $OUT/<TAG>_<pid>.log and

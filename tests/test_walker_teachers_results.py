@@ -112,3 +112,24 @@ def test_the_readme_quotes_what_the_script_computes(tmp_path):
     assert [by_step[s][3] for s in (1_000_100, 1_500_100, 2_000_100)] == ["-0.41", "0.14", "0.73"]
     readme = (HERE / "README.md").read_text()
     assert "| 2M | 1.00 (0.003) | 0.73 (0.056) | yes (ALP-GMM) |" in readme
+
+
+@pytest.mark.slow
+def test_the_tau_intervals_are_what_the_script_computes(tmp_path):
+    script = load_script(HERE / "teachers.py")
+    for tarball in [HERE / "runs.tar.gz", *(CLAIM2 / t for t in CLAIM2_TARBALLS)]:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp_path, filter="data")
+    from experiments.reporting.analysis import load_evaluations, load_runs, mastery_curves
+
+    curves = mastery_curves(load_evaluations(load_runs(tmp_path)))
+    final = curves[curves["step"] == script.FINAL]
+    rng = np.random.default_rng(0)  # main()'s stream, in main()'s order
+    corl = script.bootstrap_tau(final, script.CORL2019, rng)
+    tma = script.bootstrap_tau(final, script.TMA_PARKOUR_BIPED, rng)
+    five = script.bootstrap_tau(final[final["seed"] < 5], script.TMA_PARKOUR_BIPED, rng)
+    stats = (HERE / "stats.txt").read_text()
+    assert f"(6 teachers): {tma[0]:.2f} [{tma[1]:.2f}, {tma[2]:.2f}]" == "(6 teachers): 1.00 [0.60, 1.00]"  # the README's
+    assert "(6 teachers): 1.00 [0.60, 1.00]" in stats
+    assert f"(4 teachers): {corl[0]:.2f} [{corl[1]:.2f}, {corl[2]:.2f}]" in stats
+    assert f"seeds 0-4 only: {five[0]:.2f} [{five[1]:.2f}, {five[2]:.2f}]" in stats
