@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
@@ -260,6 +261,7 @@ class CurriculumCallback(BaseCallback):
 
     #: set by the runner for teachers that need V(s0) (students.values.InitialValueTracker)
     value_tracker: Any = None
+    _step_values: Any = None  # the student's values at the latest step (see _on_rollout_end)
     _normalizer: Any = None  # the training env's VecNormalize, if any (read at training start)
 
     def _on_training_start(self) -> None:
@@ -268,14 +270,23 @@ class CurriculumCallback(BaseCallback):
             # found once per learn() call, not per step: the wrapper chain does not change during one
             self._normalizer = unwrap_vec_normalize(self.training_env)
 
+    def _rollout_values(self) -> Any:
+        """The student's own values of this step's observations (on-policy students), or None."""
+        values = self.locals.get("values")
+        return values if isinstance(values, torch.Tensor) and values.shape[0] == len(self.locals["dones"]) else None
+
     def _on_step(self) -> bool:
+        values = None
         if self.value_tracker is not None:  # the raw rewards, before the episodes go out
+            values = self._step_values = self._rollout_values()
+            if values is not None:  # V(s0) of the episodes reset at the previous step (students/values.py)
+                self.value_tracker.take(values)
             normalizer = self._normalizer
             rewards = normalizer.get_original_reward() if normalizer is not None else self.locals["rewards"]
             self.value_tracker.before_episodes(rewards, self.locals["dones"])
         self.curriculum.on_step(self.locals["dones"], self.locals["infos"], self.num_timesteps)
         if self.value_tracker is not None:
-            self.value_tracker.after_step(self.locals["new_obs"], self.locals["dones"])
+            self.value_tracker.after_step(self.locals["new_obs"], self.locals["dones"], defer=values is not None)
         for fn in self.periodic:
             fn(self.num_timesteps)
         return True
@@ -285,5 +296,14 @@ class CurriculumCallback(BaseCallback):
             fn(self.num_timesteps)
 
     def _on_rollout_end(self) -> None:
+        tracker = self.value_tracker
+        if tracker is not None and tracker.pending.any():
+            values = self.locals.get("values")
+            if isinstance(values, torch.Tensor) and values is not self._step_values:
+                tracker.take(values)  # SB3's bootstrap values of the last observations, before the update
+            else:  # the loop did not publish its bootstrap (sb3-contrib's RecurrentPPO): the tracker's own pass
+                pending = tracker.pending.copy()
+                tracker.pending[:] = False
+                tracker.after_step(self.locals["new_obs"], pending)
         for fn in self.at_rollout_end:
             fn(self)

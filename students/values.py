@@ -13,6 +13,17 @@ SB3 auto-resets a finished sub-env inside ``step``, so the observation it return
 that sub-env (``new_obs``) is the first state of its *next* episode: the tracker
 evaluates V there and hands it to that episode when it finishes. Observations are the
 ones the policy sees (already normalised under ``VecNormalize``).
+
+On-policy students (PPO, RecurrentPPO, A2C) compute that very value themselves: the rollout's
+next forward pass gives ``values`` for the observation after the reset (SB3's ``collect_rollouts``
+locals), and at a rollout's end SB3's bootstrap ``predict_values`` on ``new_obs``, before the
+update. So for them the bridge *defers* V(s0): :meth:`InitialValueTracker.after_step` only marks
+the sub-envs that were reset, and :meth:`InitialValueTracker.take` copies their values from the
+student's own forward pass at the next step (or at the rollout's end). This drops the extra
+forward pass per vector step, a device round trip on CUDA (issue #18: SPDL's bridge). The values
+are the same network on the same observations; only the batch they are computed in differs, so
+they agree to float rounding (``tests/test_values.py``). Off-policy students (SAC) have no such
+values and keep the tracker's own pass.
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ class InitialValueTracker:
         self.discounted = np.zeros(n_envs, dtype=np.float64)  # of the episodes in progress
         self.weight = np.ones(n_envs, dtype=np.float64)  # gamma ** steps so far
         self.finished = np.full(n_envs, np.nan, dtype=np.float64)  # of each env's last finished episode
+        self.pending = np.zeros(n_envs, dtype=bool)  # reset sub-envs whose V(s0) comes from the next forward pass
 
     def _predict(self, obs: Any) -> np.ndarray:
         with torch.no_grad():
@@ -89,6 +101,7 @@ class InitialValueTracker:
     def start(self, first_obs: Any) -> None:
         """Values of the first states of the episodes in progress when training starts."""
         self.values[:] = self._predict(first_obs)
+        self.pending[:] = False
 
     def hook(self, episode: Episode, env_index: int, info: dict[str, Any]) -> None:
         value = self.values[env_index]
@@ -98,7 +111,25 @@ class InitialValueTracker:
             episode.extra["discounted_return"] = float(disc)
             self.finished[env_index] = np.nan
 
-    def after_step(self, new_obs: Any, dones: np.ndarray) -> None:
+    def after_step(self, new_obs: Any, dones: np.ndarray, defer: bool = False) -> None:
+        """V(s0) of the episodes that start after this step: predicted now, or with ``defer``
+        left to :meth:`take` (the student's own forward pass on these observations)."""
         done = np.flatnonzero(dones)
-        if done.size:
+        if not done.size:
+            return
+        if defer:
+            self.values[done] = np.nan  # never the previous episode's value, should take() not come
+            self.pending[done] = True
+        else:
             self.values[done] = self._predict(_index_obs(new_obs, done))
+
+    def take(self, values: Any) -> None:
+        """Fill the pending V(s0) from the student's values of the current observations (one
+        per sub-env: the rollout's forward pass, or SB3's bootstrap at the rollout's end)."""
+        if not self.pending.any():
+            return
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        self.values[self.pending] = values[self.pending]
+        self.pending[:] = False

@@ -44,3 +44,33 @@ def test_first_episode_value_is_value_of_its_reset_observation():
             assert abs(ep.value - float(v0[i])) < 1e-5
     finally:
         vec.close()
+
+
+def _values_by_episode(defer: bool) -> list[tuple[int, float]]:
+    """(env index, V(s0)) of every episode of a short PPO run, with the deferred path or without."""
+    vec = make_vec_env("gridworld", {"max_steps": 12}, n_envs=3, kind="dummy", seed=5)
+    try:
+        space = vec.get_attr("task_space", indices=[0])[0]
+        teacher = NeedsValue(space)
+        curriculum = Curriculum(teacher, vec)
+        curriculum.prime()
+        model = PPO("MlpPolicy", vec, n_steps=32, batch_size=96, n_epochs=2, seed=0, device="cpu")
+        callback = CurriculumCallback(curriculum)
+        callback.value_tracker = InitialValueTracker(model, vec.num_envs)
+        curriculum.episode_hooks.append(callback.value_tracker.hook)
+        if not defer:  # the tracker's own forward pass at every step, as before deferral existed
+            callback._rollout_values = lambda: None  # noqa: SLF001
+        model.learn(480, callback=callback)  # 5 rollouts: rollout ends with resets pending, and updates between
+        return [(ep.env_index, ep.value) for ep in teacher.got]
+    finally:
+        vec.close()
+
+
+def test_deferred_values_are_the_tracker_own_values():
+    """V(s0) read from PPO's own forward pass (and its bootstrap at a rollout's end) equals the
+    tracker's separate forward pass on the same observations, to float rounding."""
+    deferred, own = _values_by_episode(True), _values_by_episode(False)
+    assert len(deferred) == len(own) > 30
+    assert [i for i, _ in deferred] == [i for i, _ in own]  # the same episodes: values do not steer the run
+    assert all(v is not None for _, v in deferred)
+    np.testing.assert_allclose([v for _, v in deferred], [v for _, v in own], rtol=1e-5, atol=1e-6)
