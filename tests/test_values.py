@@ -11,17 +11,23 @@ from students.vec import make_vec_env
 from tests._value_teacher import NeedsValue
 
 
+def _ppo_with_tracker(vec, n_steps: int, batch_size: int, n_epochs: int) -> tuple[NeedsValue, PPO, CurriculumCallback]:
+    """A PPO student on ``vec`` whose curriculum hands every episode, with its V(s0), to a recorder."""
+    teacher = NeedsValue(vec.get_attr("task_space", indices=[0])[0])
+    curriculum = Curriculum(teacher, vec)
+    curriculum.prime()
+    model = PPO("MlpPolicy", vec, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs, seed=0, device="cpu")
+    callback = CurriculumCallback(curriculum)
+    callback.value_tracker = InitialValueTracker(model, vec.num_envs)
+    curriculum.episode_hooks.append(callback.value_tracker.hook)
+    return teacher, model, callback
+
+
 def test_first_episode_value_is_value_of_its_reset_observation():
     vec = make_vec_env("gridworld", {"max_steps": 12}, n_envs=2, kind="dummy", seed=5)
     try:
         space = vec.get_attr("task_space", indices=[0])[0]
-        teacher = NeedsValue(space)
-        curriculum = Curriculum(teacher, vec)
-        curriculum.prime()
-        model = PPO("MlpPolicy", vec, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
-        callback = CurriculumCallback(curriculum)
-        callback.value_tracker = InitialValueTracker(model, vec.num_envs)
-        curriculum.episode_hooks.append(callback.value_tracker.hook)
+        teacher, model, callback = _ppo_with_tracker(vec, 64, 64, 1)
         # The initial policy's values at the states SB3's first reset will produce.
         model_copy = PPO("MlpPolicy", vec, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
         model_copy.policy.load_state_dict(model.policy.state_dict())
@@ -50,14 +56,7 @@ def _values_by_episode(defer: bool) -> list[tuple[int, float]]:
     """(env index, V(s0)) of every episode of a short PPO run, with the deferred path or without."""
     vec = make_vec_env("gridworld", {"max_steps": 12}, n_envs=3, kind="dummy", seed=5)
     try:
-        space = vec.get_attr("task_space", indices=[0])[0]
-        teacher = NeedsValue(space)
-        curriculum = Curriculum(teacher, vec)
-        curriculum.prime()
-        model = PPO("MlpPolicy", vec, n_steps=32, batch_size=96, n_epochs=2, seed=0, device="cpu")
-        callback = CurriculumCallback(curriculum)
-        callback.value_tracker = InitialValueTracker(model, vec.num_envs)
-        curriculum.episode_hooks.append(callback.value_tracker.hook)
+        teacher, model, callback = _ppo_with_tracker(vec, 32, 96, 2)
         if not defer:  # the tracker's own forward pass at every step, as before deferral existed
             callback._rollout_values = lambda: None  # noqa: SLF001
         model.learn(480, callback=callback)  # 5 rollouts: rollout ends with resets pending, and updates between

@@ -96,14 +96,24 @@ def test_the_means_follow_tmas_parkour_biped_order(summaries):
     assert 0 < means["riac"] - means["random"] < 0.03
 
 
-def test_the_readme_quotes_what_the_script_computes(tmp_path):
-    script = load_script(HERE / "teachers.py")
-    for tarball in [HERE / "runs.tar.gz", *(CLAIM2 / t for t in CLAIM2_TARBALLS)]:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp_path, filter="data")
+@pytest.fixture(scope="module")
+def script():
+    return load_script(HERE / "teachers.py")
+
+
+@pytest.fixture(scope="module")
+def curves(tmp_path_factory):
+    """Every evaluation of the 42 runs, from the committed tarballs, as teachers.py reads them."""
     from experiments.reporting.analysis import load_evaluations, load_runs, mastery_curves
 
-    curves = mastery_curves(load_evaluations(load_runs(tmp_path)))
+    root = tmp_path_factory.mktemp("walk6")
+    for tarball in [HERE / "runs.tar.gz", *(CLAIM2 / t for t in CLAIM2_TARBALLS)]:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(root, filter="data")
+    return mastery_curves(load_evaluations(load_runs(root)))
+
+
+def test_the_readme_quotes_what_the_script_computes(script, curves):
     lines = script.lite_lines(curves)
     stats = (HERE / "stats.txt").read_text().splitlines()
     assert all(line in stats for line in lines)
@@ -115,14 +125,7 @@ def test_the_readme_quotes_what_the_script_computes(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_tau_intervals_are_what_the_script_computes(tmp_path):
-    script = load_script(HERE / "teachers.py")
-    for tarball in [HERE / "runs.tar.gz", *(CLAIM2 / t for t in CLAIM2_TARBALLS)]:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp_path, filter="data")
-    from experiments.reporting.analysis import load_evaluations, load_runs, mastery_curves
-
-    curves = mastery_curves(load_evaluations(load_runs(tmp_path)))
+def test_the_tau_intervals_are_what_the_script_computes(script, curves):
     final = curves[curves["step"] == script.FINAL]
     rng = np.random.default_rng(0)  # main()'s stream, in main()'s order
     corl = script.bootstrap_tau(final, script.CORL2019, rng)
