@@ -31,6 +31,10 @@ tarball to the sources for that call; add it to :data:`SOURCES` when committing 
     python leaderboard/rebuild.py --supersede experiments/results/lite_tier/webform_lite_30k.tar.gz \
         --teachers accel,adr,alp_gmm,clutr_param,covar_gmm,goal_gan,paired_param,plr,plr_robust,qweb_curriculum,\
 qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite web forms at 30k steps
+    W=experiments/results/walker_stumps_alpgmm_vs_random
+    python leaderboard/rebuild.py --add $W/claim2_2.5M_runs.tar.gz --add $W/claim2_2.5M_s5-7_runs.tar.gz \
+        --add $W/claim2_2.5M_s8-10_runs.tar.gz --add experiments/results/walker_stumps_teachers/runs.tar.gz \
+        --teachers alp_gmm,random,riac,covar_gmm,goal_gan,adr --section walker_stumps_alpgmm_vs_random   # session 16
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import shutil
 import sys
 import tarfile
 from pathlib import Path, PurePosixPath
+from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "leaderboard" / "runs"
@@ -66,6 +71,11 @@ SOURCES = [
     RESULTS / "minimax_gridworld" / "runs.tar.gz",
     RESULTS / "hexagon_reruns" / "runs.tar.gz",
     RESULTS / "lite_tier" / "webform_lite_30k.tar.gz",
+] + [
+    RESULTS / "walker_stumps_alpgmm_vs_random" / name
+    for name in ("claim2_2.5M_runs.tar.gz", "claim2_2.5M_s5-7_runs.tar.gz", "claim2_2.5M_s8-10_runs.tar.gz")
+] + [
+    RESULTS / "walker_stumps_teachers" / "runs.tar.gz",
 ]
 
 
@@ -85,23 +95,33 @@ def _identity(summary: dict) -> tuple:
     return tuple(summary.get(k) for k in ("experiment", "env", "student", "teacher", "seed"))
 
 
-def supersede(tarball: Path, teachers: set[str], manifest: Path = MANIFEST, add: bool = False) -> list[str]:
+def supersede(tarball: Path | Sequence[Path], teachers: set[str], manifest: Path = MANIFEST, add: bool = False,
+              section: str | None = None) -> list[str]:
     """Replace the manifest's rows (experiment, env, student, teacher: every seed) of
     ``teachers`` by ``tarball``'s runs of the same rows (slim copies). Rows the table does not
     have are added only with ``add`` (a teacher's first rows, on envs the table already has:
-    ``--add``). Returns what changed, one ``- run`` / ``+ run`` line each."""
+    ``--add``), and with ``add`` and ``section`` also the rows of that experiment, which the
+    table does not have yet (a new section: ``--add ... --section NAME``). Returns what
+    changed, one ``- run`` / ``+ run`` line each. Several tarballs in one call pool their runs:
+    a row's seeds may come from several (claim 2's walker seeds sit in three); a seed of a row in
+    more than one is taken from the last (as when the tarballs were given one call each)."""
     new: dict[tuple[str, str], dict[str, bytes]] = {}
-    with tarfile.open(tarball) as tar:
-        for member in tar.getmembers():
-            key = _key(member.name)
-            if key and member.isfile() and key[2] in SLIM:
-                new.setdefault(key[:2], {})[key[2]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    for path in [tarball] if isinstance(tarball, Path) else list(tarball):
+        with tarfile.open(path) as tar:
+            for member in tar.getmembers():
+                key = _key(member.name)
+                if key and member.isfile() and key[2] in SLIM:
+                    new.setdefault(key[:2], {})[key[2]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    latest = {_identity(json.loads(files["summary.json"])): run for run, files in new.items() if "summary.json" in files}
+    new = {run: files for run, files in new.items()
+           if "summary.json" not in files or latest[_identity(json.loads(files["summary.json"]))] == run}
     rows = {_identity(s)[:4] for s in manifest_runs(manifest).values()}
     envs = {row[:3] for row in rows}  # (experiment, env, student) the table has
     fresh = {run: files for run, files in new.items() if "summary.json" in files
              and json.loads(files["summary.json"]).get("teacher") in teachers
              and (_identity(json.loads(files["summary.json"]))[:4] in rows
-                  or add and _identity(json.loads(files["summary.json"]))[:3] in envs)}
+                  or add and _identity(json.loads(files["summary.json"]))[:3] in envs
+                  or add and section is not None and _identity(json.loads(files["summary.json"]))[0] == section)}
     replaced = {_identity(json.loads(files["summary.json"]))[:4] for files in fresh.values()}
     changed = []
     for (experiment, run), summary in manifest_runs(manifest).items():
@@ -158,16 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add", type=Path, action="append", default=[],
                         help="a tarball of runs of --teachers to add as new rows, or replace existing ones (repeatable)")
     parser.add_argument("--teachers", default="", help="comma-separated teachers --supersede / --add take")
+    parser.add_argument("--section", default=None,
+                        help="with --add: also take the rows of this experiment, a section the table does not have yet")
     parser.add_argument("--no-screenshot", action="store_true")
     args = parser.parse_args(argv)
     sources = list(SOURCES)
     teachers = {t for t in args.teachers.split(",") if t}
     if (args.supersede or args.add) and not teachers:
         parser.error("--supersede and --add need --teachers")
-    for tarball, add in [(t, False) for t in args.supersede] + [(t, True) for t in args.add]:
-        print("\n".join(supersede(tarball, teachers, add=add)))
-        if tarball.resolve() not in [s.resolve() for s in sources]:
-            sources.append(tarball)
+    for tarballs, add in ((args.supersede, False), (args.add, True)):
+        if tarballs:  # each kind in one call: the tarballs' runs of a row are pooled, not one replacing another
+            print("\n".join(supersede(tarballs, teachers, add=add, section=args.section if add else None)))
+        for tarball in tarballs:
+            if tarball.resolve() not in [s.resolve() for s in sources]:
+                sources.append(tarball)
     work = Path(args.work)
     print(f"assembled {assemble(work, sources)} runs in {work}", file=sys.stderr)
 

@@ -105,7 +105,7 @@ def test_committed_rows_still_compose_and_build(tmp_path):
     # each protocol's seed count: baseline presets 5 (range(0,5)), lite presets 3, the toy track 10
     # (issue #21: tma_hexagon's 5, baseline_parkour's 3)
     need = table["experiment"].map({"baseline": 5, "lite": 3, "track_full": 10, "tma_hexagon_ek-no": 5,
-                                    "baseline_parkour": 3})
+                                    "baseline_parkour": 3, "walker_stumps_alpgmm_vs_random": 5})
     assert need.notna().all(), sorted(set(table["experiment"]))
     assert (table["seeds"] + table["failed"] + table["unfinished"] >= need).all()
     for _, row in table.iterrows():

@@ -58,6 +58,33 @@ def test_supersede_replaces_a_rows_seeds_and_add_takes_a_new_teacher(tmp_path):
     assert REBUILD.manifest_runs(manifest)[("baseline", "gridworld__minimax__ppo__s0__mm01")]["final_mastered"] == 40.0
 
 
+def test_section_adds_the_rows_of_one_new_experiment_only(tmp_path):
+    manifest = tmp_path / "runs"
+    _write_run(manifest, "gridworld__random__ppo__s0__aaaa", _summary("random", 0))
+    walker = {**_summary("adr", 0, env="walker_stumps"), "experiment": "walker_six"}
+    other = {**_summary("adr", 0, env="walker_stumps"), "experiment": "elsewhere"}
+    runs = _tarball(tmp_path / "walker.tar.gz", {"walker_stumps__adr__ppo__s0__w1": walker,
+                                                  "walker_stumps__adr__ppo__s0__x1": other})
+    assert REBUILD.supersede(runs, {"adr"}, manifest, add=True) == []  # an env the table lacks: nothing
+    # the tarball's members all sit under baseline/ (the helper's layout), the summary names the section
+    assert REBUILD.supersede(runs, {"adr"}, manifest, add=True, section="walker_six") == [
+        "+ baseline/walker_stumps__adr__ppo__s0__w1"]
+
+
+def test_tarballs_of_one_call_pool_a_rows_seeds(tmp_path):
+    manifest = tmp_path / "runs"
+    _write_run(manifest, "gridworld__random__ppo__s0__aaaa", _summary("random", 0))
+    first = _tarball(tmp_path / "a.tar.gz", {"gridworld__adr__ppo__s0__a1": _summary("adr", 0, final=10.0),
+                                             "gridworld__adr__ppo__s1__a1": _summary("adr", 1, final=11.0)})
+    second = _tarball(tmp_path / "b.tar.gz", {"gridworld__adr__ppo__s1__b2": _summary("adr", 1, final=21.0),
+                                              "gridworld__adr__ppo__s2__b2": _summary("adr", 2, final=22.0)})
+    REBUILD.supersede([first, second], {"adr"}, manifest, add=True)
+    finals = {run: s["final_mastered"] for (_, run), s in REBUILD.manifest_runs(manifest).items() if s["teacher"] == "adr"}
+    # seeds 0 and 2 from one tarball each; seed 1 is in both and comes from the last
+    assert finals == {"gridworld__adr__ppo__s0__a1": 10.0, "gridworld__adr__ppo__s1__b2": 21.0,
+                      "gridworld__adr__ppo__s2__b2": 22.0}
+
+
 def test_the_committed_minimax_rows_are_its_runs():
     """experiments/results/minimax_gridworld/: the table's minimax rows are the tarball's runs
     (seed finals as the README lists them), below Random with every seed trained."""
