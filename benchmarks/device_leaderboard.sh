@@ -186,12 +186,12 @@ for p in "${PARTS[@]}"; do
       # loop, PPO's update on the GPU (UPDATE_DEVICE, default cuda); $CORES runs at once (16 on 16 cores: >= 54k
       # env steps/s in all, experiments/results/walker_stumps_teachers/). A part takes more than one call: rerun it
       # with the same RUNS while the machine is held, and each run continues from its last checkpoint.
-      local_w=(device=auto "update_device=${UPDATE_DEVICE:-cuda}" "hydra.callbacks.packed.runs_per_gpu=$CORES")
+      walker_args=(device=auto "update_device=${UPDATE_DEVICE:-cuda}" "hydra.callbacks.packed.runs_per_gpu=$CORES")
       case $p in
-        walker1) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" "${local_w[@]}" ;;
-        walker2) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" "${local_w[@]}" ;;
-        walker3) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "clutr_param,paired,clutr" "${local_w[@]}" ;;
-        litewalker) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" lite_walker "" "${local_w[@]}" ;;
+        walker1) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "random,alp_gmm,covar_gmm,riac,adr,spdl" "${walker_args[@]}" ;;
+        walker2) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "goal_gan,setter_solver,plr,plr_robust,accel,paired_param" "${walker_args[@]}" ;;
+        walker3) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" baseline_walker "clutr_param,paired,clutr" "${walker_args[@]}" ;;
+        litewalker) LAUNCHER=hydra/launcher=packed bg sweep "$CORES" lite_walker "" "${walker_args[@]}" ;;
       esac ;;
     tma)  # issue #21 (benchmarks/device_tma_rows.sh): the hexagon tracks on 5/8 of the cores, the reduced Parkour
           # on 3/8 (12 of 32: its 12 runs), side by side; the hexagon runs at HEXAGON_STEPS (400k, see there)

@@ -112,17 +112,17 @@ def supersede(tarball: Path | Sequence[Path], teachers: set[str], manifest: Path
                 key = _key(member.name)
                 if key and member.isfile() and key[2] in SLIM:
                     new.setdefault(key[:2], {})[key[2]] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    latest = {_identity(json.loads(files["summary.json"])): run for run, files in new.items() if "summary.json" in files}
-    new = {run: files for run, files in new.items()
-           if "summary.json" not in files or latest[_identity(json.loads(files["summary.json"]))] == run}
+    ident = {run: _identity(json.loads(files["summary.json"])) for run, files in new.items() if "summary.json" in files}
+    latest = {identity: run for run, identity in ident.items()}  # a seed in several tarballs: the last one's run
     rows = {_identity(s)[:4] for s in manifest_runs(manifest).values()}
     envs = {row[:3] for row in rows}  # (experiment, env, student) the table has
-    fresh = {run: files for run, files in new.items() if "summary.json" in files
-             and json.loads(files["summary.json"]).get("teacher") in teachers
-             and (_identity(json.loads(files["summary.json"]))[:4] in rows
-                  or add and _identity(json.loads(files["summary.json"]))[:3] in envs
-                  or add and section is not None and _identity(json.loads(files["summary.json"]))[0] == section)}
-    replaced = {_identity(json.loads(files["summary.json"]))[:4] for files in fresh.values()}
+
+    def wanted(identity: tuple) -> bool:
+        return identity[3] in teachers and (identity[:4] in rows or add and identity[:3] in envs
+                                            or add and section is not None and identity[0] == section)
+
+    fresh = {run: new[run] for run, identity in ident.items() if latest[identity] == run and wanted(identity)}
+    replaced = {ident[run][:4] for run in fresh}
     changed = []
     for (experiment, run), summary in manifest_runs(manifest).items():
         if _identity(summary)[:4] in replaced:

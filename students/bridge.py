@@ -301,7 +301,7 @@ class CurriculumCallback(BaseCallback):
             values = self.locals.get("values")
             if isinstance(values, torch.Tensor) and values is not self._step_values:
                 tracker.take(values)  # SB3's bootstrap values of the last observations, before the update
-            else:  # the loop did not publish its bootstrap (sb3-contrib's RecurrentPPO): the tracker's own pass
+            else:  # the loop did not publish its bootstrap (sb3-contrib's MaskablePPO, RecurrentPPO): the tracker's own pass
                 pending = tracker.pending.copy()
                 tracker.pending[:] = False
                 tracker.after_step(self.locals["new_obs"], pending)

@@ -22,8 +22,10 @@ the sub-envs that were reset, and :meth:`InitialValueTracker.take` copies their 
 student's own forward pass at the next step (or at the rollout's end). This drops the extra
 forward pass per vector step, a device round trip on CUDA (issue #18: SPDL's bridge). The values
 are the same network on the same observations; only the batch they are computed in differs, so
-they agree to float rounding (``tests/test_values.py``). Off-policy students (SAC) have no such
-values and keep the tracker's own pass.
+they agree to float rounding (``tests/test_values.py``). Where a loop does not publish its
+bootstrap before ``on_rollout_end`` (sb3-contrib's MaskablePPO and RecurrentPPO), the sub-envs
+reset at a rollout's last step get the tracker's own pass. Off-policy students (SAC) have no
+such values and keep the tracker's own pass at every step.
 """
 
 from __future__ import annotations
