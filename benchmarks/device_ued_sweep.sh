@@ -82,4 +82,12 @@ else
   (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' \
     --exclude='*.zip' --exclude=_hydra .)
 fi
+# the device returns files of <= 16 MiB each (8 files, 64 MiB in all): a bigger tarball is cut into PART_MB-MiB parts
+# (Setter-Solver's checkpoint alone is ~5.6 MB: 5 unfinished runs of it made a 30 MB tarball that did not come back,
+# session 17); join them with `cat TAG_runs.tar.gz.part-* > TAG_runs.tar.gz`
+TARBALL="$OUT/${TAG:-mm25}_runs.tar.gz"
+if [[ $(stat -c %s "$TARBALL") -gt $(( ${PART_MB:-15} * 1048576 )) ]]; then
+  split -b "${PART_MB:-15}M" -a 1 "$TARBALL" "$TARBALL.part-" && rm "$TARBALL"
+  echo "tarball cut into $(ls "$TARBALL".part-* | wc -l) parts of <= ${PART_MB:-15} MiB: cat $(basename "$TARBALL").part-* > $(basename "$TARBALL")"
+fi
 for d in "$RUNS"/*/*/; do echo "$d $(ls "$d/checkpoints" 2>/dev/null | tail -1)"; done

@@ -35,6 +35,8 @@ qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite we
     python leaderboard/rebuild.py --add $W/claim2_2.5M_runs.tar.gz --add $W/claim2_2.5M_s5-7_runs.tar.gz \
         --add $W/claim2_2.5M_s8-10_runs.tar.gz --add experiments/results/walker_stumps_teachers/runs.tar.gz \
         --teachers alp_gmm,random,riac,covar_gmm,goal_gan,adr --section walker_stumps_alpgmm_vs_random   # session 16
+    python leaderboard/rebuild.py --add experiments/results/walker_baseline/runs.tar.gz \
+        --teachers random,alp_gmm,covar_gmm,riac,adr,spdl --section baseline   # session 17: the walker's baseline rows
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ SOURCES = [
     for name in ("claim2_2.5M_runs.tar.gz", "claim2_2.5M_s5-7_runs.tar.gz", "claim2_2.5M_s8-10_runs.tar.gz")
 ] + [
     RESULTS / "walker_stumps_teachers" / "runs.tar.gz",
+    RESULTS / "walker_baseline" / "runs.tar.gz",
 ]
 
 

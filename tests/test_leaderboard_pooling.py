@@ -87,3 +87,36 @@ def test_wall_time_is_training_time_without_set_up(compose):
     elapsed = time.perf_counter() - t0
     assert summary["setup_time_s"] > 0 and summary["wall_time_s"] > 0
     assert summary["wall_time_s"] + summary["setup_time_s"] <= elapsed
+
+
+def test_a_teacher_with_each_envs_expert_knowledge_is_one_setting_across_envs(tmp_path):
+    """ADR gets each env's expert knowledge copied into its params (``teacher.params.expert``):
+    on the gridworld and the walker those differ, yet it is one teacher setting, as Random is.
+    The across-env table pools it over both envs (each a stratum) instead of splitting it into
+    ``adr@<id>`` rows; another setting of its own params still splits it. Rows over both envs
+    come before rows over one."""
+    from omegaconf import OmegaConf
+
+    root = tmp_path / "runs"
+    for env, easy in (("gridworld", 0.0), ("walker", 6.0)):
+        for seed in range(3):
+            fake_run(root, env=env, teacher="random", seed=seed, skill=0.3)
+            rd = fake_run(root, env=env, teacher="adr", seed=seed, skill=0.6)
+            cfg = OmegaConf.load(rd.config_path)
+            cfg.teacher.params = {"step_size": 0.1, "expert": {"initial": {"mean": {"x": easy}}}}
+            OmegaConf.save(cfg, rd.config_path)
+    for seed in range(3):  # a teacher run on one env only
+        fake_run(root, env="gridworld", teacher="riac", seed=seed, skill=0.9)
+    agg = lb.aggregate(lb.collect_runs(root), reps=100)
+    assert sorted(agg["teacher"]) == ["adr", "random", "riac"]
+    adr = agg.set_index("teacher").loc["adr"]
+    assert adr["n_envs"] == 2 and adr["runs"] == 6 and adr["envs"] == "gridworld,walker"
+    # riac has the best IQM but covers one env: it comes after the two-env rows
+    assert agg["teacher"].tolist()[-1] == "riac" and agg["n_envs"].tolist() == [2, 2, 1]
+    # a different setting of the teacher's own params is a different teacher
+    rd = fake_run(root, env="walker", teacher="adr", seed=3, skill=0.6)
+    cfg = OmegaConf.load(rd.config_path)
+    cfg.teacher.params = {"step_size": 0.5, "expert": {"initial": {"mean": {"x": 6.0}}}}
+    OmegaConf.save(cfg, rd.config_path)
+    split = lb.aggregate(lb.collect_runs(root), reps=100)
+    assert sum(t.startswith("adr@") for t in split["teacher"]) == 2

@@ -30,9 +30,11 @@ FIXED = ("adr", "spdl", "covar_gmm", "setter_solver")
 # rows whose runs a later session replaced: session 15 reran every lite web-form row at 30k steps
 # (experiments/results/lite_tier/README.md); the session-10 reruns stay facts of their tarball
 SUPERSEDED = {("lite", "webform"): ROOT / "experiments" / "results" / "lite_tier" / "webform_lite_30k.tar.gz"}
-# rows a later session added, made by the fixed code: session 16's walker section (ADR, Covar-GMM)
+# rows a later session added, made by the fixed code: session 16's walker section (ADR, Covar-GMM) and
+# session 17's walker baseline rows (ADR, Covar-GMM, SPDL)
 ADDED = {("walker_stumps_alpgmm_vs_random", "walker_stumps"):
-         ROOT / "experiments" / "results" / "walker_stumps_teachers" / "runs.tar.gz"}
+         ROOT / "experiments" / "results" / "walker_stumps_teachers" / "runs.tar.gz",
+         ("baseline", "walker_stumps"): ROOT / "experiments" / "results" / "walker_baseline" / "runs.tar.gz"}
 
 
 def _summaries(tarball: Path) -> list[dict]:
@@ -160,8 +162,8 @@ def test_every_manifest_run_is_in_a_committed_tarball(tmp_path):
     """leaderboard/rebuild.py finds each of the table's runs, with the manifest's summary, in the
     committed tarballs: the HTML's curves can be remade from the repository alone."""
     rebuild = load_script(BOARD / "rebuild.py")
-    # 405 with minimax's 8, and session 16's walker section: 11 + 11 + 4 x 5 runs
-    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 405 + 42
+    # 405 with minimax's 8, session 16's walker section (11 + 11 + 4 x 5 runs), session 17's walker baseline rows (6 x 5)
+    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 405 + 42 + 30
     assert len(list((tmp_path / "runs").glob("*/*/eval"))) > 300
 
 

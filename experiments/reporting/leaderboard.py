@@ -424,6 +424,8 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = BO
     """Across envs: one row per experiment x student x teacher. ``iqm`` of ``metric`` over
     every finished seed of every env (each env a stratum of the bootstrap), and the
     probability of improvement over ``baseline`` averaged over the envs both teachers ran.
+    Rows are grouped by the envs they cover (most envs first): IQMs over different env sets are
+    not comparable, since envs differ in how much of their test sets any teacher masters.
     Scores are % of the env's test set, so envs share one 0-100 scale. Each row's two
     bootstraps are seeded by its own key (:func:`keyed_rng`: experiment, student, teacher,
     metric), so another teacher's rows never move its intervals."""
@@ -455,7 +457,10 @@ def aggregate(runs: pd.DataFrame, metric: str = "final_mastered", reps: int = BO
             row.update(p_improve=p, p_improve_lo=plo, p_improve_hi=phi, p_improve_envs=n)
             rows.append(row)
     table = pd.DataFrame(rows)
-    return table.sort_values(["experiment", "student", "iqm"], ascending=[True, True, False]).reset_index(drop=True)
+    # an IQM compares only with rows over the same envs (a teacher run on the walker too averages in
+    # the walker's lower scores): rows over the most envs first, each env set together, best IQM first
+    return table.sort_values(["experiment", "student", "n_envs", "envs", "iqm"],
+                             ascending=[True, True, False, True, False]).reset_index(drop=True)
 
 
 def _labels(frame: pd.DataFrame, name: str, *keys: str) -> pd.Series:

@@ -83,6 +83,9 @@ def _aggregate_view(agg: pd.DataFrame) -> pd.DataFrame:
 
 
 AGG_COLUMNS = ["experiment", "student", "teacher", "envs", "runs", "IQM [95% CI]", "P(> random) [95% CI]"]
+AGG_NOTE = ("Each env is a stratum of the bootstrap. Rows are grouped by the envs they cover, most first: "
+            "compare IQMs only within a group, since envs differ in how much of their test sets any teacher "
+            "masters. P(> random) averages over the envs both teachers ran.")
 LITE_COLUMNS = ["env", "student", "teachers", "lite_budget", "lite_seeds", "long_budget", "long_seeds", "kendall_tau",
                 "spearman_rho", "same_top"]
 NOT_FINISHED_COLUMNS = ["env", "student", "teacher", "seed", "state", "step", "error", "path"]
@@ -91,7 +94,7 @@ NOT_FINISHED_COLUMNS = ["env", "student", "teacher", "seed", "state", "step", "e
 def write_markdown(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, path: Path, title: str) -> Path:
     parts = [f"# {title}", "", _legend(), "", markdown_table(table, display_columns(table), DISPLAY)]
     if not agg.empty:
-        parts += ["", "## Across envs", "", markdown_table(_aggregate_view(agg), AGG_COLUMNS)]
+        parts += ["", "## Across envs", "", AGG_NOTE, "", markdown_table(_aggregate_view(agg), AGG_COLUMNS)]
     lite = rank_agreement(runs)
     if not lite.empty:
         parts += ["", "## Lite tier vs longer runs (rank correlation across teachers)", "",
@@ -254,7 +257,7 @@ def render_html(runs: pd.DataFrame, table: pd.DataFrame, agg: pd.DataFrame, titl
             f"<p class='legend'>{html.escape(_legend())}</p>",
             _html_table(table, display_columns(table), DISPLAY, warn)]
     if not agg.empty:
-        body += ["<h2>Across envs</h2>", _html_table(_aggregate_view(agg), AGG_COLUMNS)]
+        body += ["<h2>Across envs</h2>", f"<p>{html.escape(AGG_NOTE)}</p>", _html_table(_aggregate_view(agg), AGG_COLUMNS)]
     pending = not_finished(runs)
     if not pending.empty:
         body += ["<h2>Runs not counted</h2>", _html_table(pending, [c for c in NOT_FINISHED_COLUMNS if c in pending])]

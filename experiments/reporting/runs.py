@@ -86,6 +86,22 @@ def _host_columns(host: Any) -> dict[str, Any]:
     return {"host": host_label(block), **{f"host_{k}": block.get(k) for k in HOST_KEYS}}
 
 
+ENV_DERIVED_TEACHER_PARAMS = ("expert", "reward_bounds")
+"""Teacher params that the teacher configs fill in from the env config (``configs/teacher/*.yaml``:
+the env's expert knowledge, and ALP-GMM's ``reward_bounds: ${oc.select:env.reward_range,...}``)."""
+
+
+def _without_env_params(teacher: Any) -> Any:
+    """A run's teacher config without the params it takes from the env
+    (:data:`ENV_DERIVED_TEACHER_PARAMS`): they are the env's (easy task, target, success
+    threshold, reward range), and already count in ``settings_id``. Without them, ADR on the
+    gridworld and ADR on the walker are one teacher setting across envs, as Random is, and the
+    across-env table pools them; a schedule scaled per env (SPDL's offset) still splits a row."""
+    if not isinstance(teacher, Mapping) or not isinstance(teacher.get("params"), Mapping):
+        return teacher
+    return {**teacher, "params": {k: v for k, v in teacher["params"].items() if k not in ENV_DERIVED_TEACHER_PARAMS}}
+
+
 def collect_runs(root: str | Path) -> pd.DataFrame:
     """One row per run: identity, state, progress, and the summary's numbers when finished.
 
@@ -118,7 +134,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "budget_steps": _select(cfg, "budget.steps"),
             "config_id": config_id(data),
             "settings_id": config_id({k: v for k, v in data.items() if k != "teacher"}),
-            "teacher_id": config_id({"teacher": data.get("teacher")}),
+            "teacher_id": config_id({"teacher": _without_env_params(data.get("teacher"))}),
             "eval_episodes_per_task": validity.eval_episodes_per_task(cfg),  # NaN for the exact toy test below
         })
         row.update(_host_columns(src.get("host")))
