@@ -230,7 +230,7 @@ def measure(variant: str, args: argparse.Namespace, profile: bool) -> tuple[floa
             elif t == args.warmup - 1:
                 totals.update(dict.fromkeys(PARTS, 0.0))
         if profiler is not None:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.profile)
         n = args.steps - args.warmup
         return 1e6 * bridge / n, 1e6 * env / n, episodes, {k: 1e6 * v / n for k, v in totals.items()}
     finally:

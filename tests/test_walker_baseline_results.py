@@ -118,3 +118,19 @@ def test_the_readme_quotes_what_the_script_computes():
     assert "0.74 [0.32, 0.95]" in lines[10] and "| 5 | 0.74 [0.32, 0.95] |" in readme
     assert "range of the 5 single-episode scores median 5.0 points" in lines[11] and "**5.0 points**" in readme
     assert "median 16.0% of the 100 tasks" in lines[12] and "**16 %**" in readme
+
+
+def test_the_pooled_analysis_reads_both_sets_of_runs():
+    """The pooled lines take every 2.5M run of both sets: 5 + 11 seeds of ALP-GMM and Random,
+    5 + 5 of Covar-GMM, RIAC and ADR (the README's table), and the pooled ADR-vs-Random
+    probability matches a count by hand over all 10 x 16 pairs."""
+    script = load_script(HERE / "summarise.py")
+    finals = script.finals_by_protocol([HERE / "runs.tar.gz", *script.ONE_EPISODE_TARBALLS])
+    sizes = {t: sorted(len(v) for v in by.values()) for t, by in finals.items()}
+    assert sizes == {"alp_gmm": [5, 11], "random": [5, 11], "covar_gmm": [5, 5], "riac": [5, 5], "adr": [5, 5],
+                     "goal_gan": [5], "spdl": [5]}
+    adr, rnd = sum(finals["adr"].values(), []), sum(finals["random"].values(), [])
+    by_hand = np.mean([[1.0 if a > b else 0.5 if a == b else 0.0 for b in rnd] for a in adr])
+    line = next(x for x in script.pooled_lines(finals) if x.startswith("pooled adr"))
+    assert f"one pool {by_hand:.2f} [" in line and "one pool 0.12 [0.01, 0.26]" in line
+    assert line in (HERE / "stats.txt").read_text().splitlines()

@@ -11,6 +11,8 @@ Writes ``stats.txt``:
 - the same tau against that section's means (``walker_stumps_alpgmm_vs_random``: other runs of
   the same training protocol, one episode per task): does an independent set of runs order the
   teachers the same way?
+- both sets of runs pooled (an analysis chosen after seeing both, so exploratory): P(> Random)
+  with the two protocols as strata, as the leaderboard treats envs, and as one pool of seeds;
 - what one evaluation episode per task costs: for each final evaluation, the % mastered that
   each of the 5 episodes alone would have given (episode k of every task), and the spread of
   those five numbers for one and the same policy. That spread is the noise a one-episode
@@ -21,6 +23,8 @@ Writes ``stats.txt``:
 
 from __future__ import annotations
 
+import io
+import json
 import tarfile
 import tempfile
 from pathlib import Path
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.reporting.analysis import load_evaluations, load_runs, mastery_curves
+from experiments.reporting.leaderboard import improvement_interval, keyed_rng
 from experiments.reporting.results_scripts import load_script
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +43,11 @@ EPISODES = 5
 # TeachMyAgent (Romac et al. 2021), Table 1, Parkour, default biped: mean % mastered after 20M steps (SAC)
 TMA_PARKOUR_BIPED = {"alp_gmm": 42.7, "covar_gmm": 35.7, "riac": 31.2, "spdl": 30.6, "setter_solver": 28.8,
                      "random": 27.3, "goal_gan": 25.4, "adr": 14.7}
+# the flagged section's runs (one episode per task): claim 2's ALP-GMM and Random, and four more teachers
+ONE_EPISODE_TARBALLS = [HERE.parent / "walker_stumps_teachers" / "runs.tar.gz"] + [
+    HERE.parent / "walker_stumps_alpgmm_vs_random" / name
+    for name in ("claim2_2.5M_runs.tar.gz", "claim2_2.5M_s5-7_runs.tar.gz", "claim2_2.5M_s8-10_runs.tar.gz")]
+POOL_REPS = 50_000
 # the flagged section's means at 2.5M (one episode per task; ../walker_stumps_teachers/stats.txt, 5-11 seeds)
 ONE_EPISODE_SECTION = {"alp_gmm": 30.1, "covar_gmm": 29.2, "riac": 25.2, "random": 25.2, "goal_gan": 20.6, "adr": 18.4}
 
@@ -46,6 +56,38 @@ def extract(tarball: Path, into: Path) -> Path:
     with tarfile.open(tarball) as tar:
         tar.extractall(into, filter="data")
     return into
+
+
+def finals_by_protocol(tarballs: list[Path]) -> dict[str, dict[str, list[float]]]:
+    """teacher -> experiment (the protocol: ``baseline`` or the one-episode section) -> the
+    final % mastered of every run at 2.5M steps in ``tarballs``."""
+    finals: dict[str, dict[str, list[float]]] = {}
+    for tarball in tarballs:
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith("/summary.json"):
+                    s = json.load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+                    if s["state"] == "finished" and s["steps"] == FINAL:
+                        finals.setdefault(s["teacher"], {}).setdefault(s["experiment"], []).append(s["final_mastered"])
+    return finals
+
+
+def pooled_lines(finals: dict[str, dict[str, list[float]]]) -> list[str]:
+    """P(> Random) of each teacher over both sets of runs: the protocols as strata (the
+    leaderboard's across-env statistic), and all seeds as one pool."""
+    lines = []
+    for teacher in sorted(finals, key=lambda t: -np.mean(sum(finals[t].values(), []))):
+        if teacher == "random":
+            continue
+        by, rnd = finals[teacher], finals["random"]
+        p, lo, hi, n = improvement_interval(by, rnd, keyed_rng(0, "walker pooled strata", teacher), POOL_REPS)
+        q, qlo, qhi, _ = improvement_interval({"all": sum(by.values(), [])}, {"all": sum(rnd.values(), [])},
+                                              keyed_rng(0, "walker pooled one", teacher), POOL_REPS)
+        seeds = "+".join(str(len(by[e])) for e in sorted(by))
+        lines.append(f"pooled {teacher:10s} seeds {seeds:>5s} (random {'+'.join(str(len(rnd[e])) for e in sorted(rnd))}) "
+                     f"mean {np.mean(sum(by.values(), [])):5.1f}  P(> random) protocols as strata ({n}) "
+                     f"{p:.2f} [{lo:.2f}, {hi:.2f}]  one pool {q:.2f} [{qlo:.2f}, {qhi:.2f}]")
+    return lines
 
 
 def single_episode_scores(evals: pd.DataFrame) -> pd.DataFrame:
@@ -97,6 +139,7 @@ def main(tarball: Path = HERE / "runs.tar.gz") -> list[str]:
     mixed = ((per_task > 0) & (per_task < 1)).groupby(level="run").mean() * 100
     lines.append(f"test tasks mastered in some but not all of the {EPISODES} episodes: median {mixed.median():.1f}% of the "
                  f"100 tasks per run (min {mixed.min():.1f}, max {mixed.max():.1f})")
+    lines += pooled_lines(finals_by_protocol([tarball, *ONE_EPISODE_TARBALLS]))
     (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return lines
