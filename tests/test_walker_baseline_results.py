@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from _tma_walker import assert_tmas_ppo_on_the_default_biped
 from experiments.reporting.results_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +43,7 @@ def test_the_runs_used_teachmyagents_ppo_test_grid_and_spdl_schedule():
     configs = [yaml.safe_load(data) for data in _members("/config.yaml")]
     assert sorted((c["teacher"]["name"], c["seed"]) for c in configs) == sorted((t, s) for t in TEACHERS for s in range(5))
     for c in configs:
-        ppo = c["env"]["students"]["ppo"]
-        # TMA's PPO: 20k-transition rollouts, 5 epochs, minibatches of 1,000, lr 3e-4, VecNormalize, default biped
-        assert c["env"]["n_envs"] * ppo["n_steps"] == 20_000
-        assert (ppo["n_epochs"], ppo["batch_size"], ppo["learning_rate"]) == (5, 1000, 3e-4)
-        assert c["env"]["normalize"] is True and c["env"]["kwargs"]["body"] == "default"
+        assert_tmas_ppo_on_the_default_biped(c)
         # the baseline protocol: 2.5M steps, 5 episodes per test task, evaluated at 0 and the end only
         assert (c["name"], c["budget"]["steps"], c["eval"]["episodes_per_task"]) == ("baseline", 2_500_000, 5)
         assert c["eval"]["every"] > c["budget"]["steps"]
@@ -134,3 +131,23 @@ def test_the_pooled_analysis_reads_both_sets_of_runs():
     line = next(x for x in script.pooled_lines(finals) if x.startswith("pooled adr"))
     assert f"one pool {by_hand:.2f} [" in line and "one pool 0.12 [0.01, 0.26]" in line
     assert line in (HERE / "stats.txt").read_text().splitlines()
+
+
+def test_the_packed_walker_rate_is_the_lost_calls_steps_over_its_span(tmp_path):
+    """#18's 15-run walker figure: the 15 "interrupted at step" lines of the lost call's log
+    (every run of GoalGAN, Setter-Solver and PLR x 5 seeds), summed, over the log's span; the
+    committed CSV row is what the script writes."""
+    import csv
+
+    script = load_script(ROOT / "experiments" / "results" / "scale_2026-11-30" / "session17" / "walker_packed15.py")
+    log = (HERE / "device_call4_lost.log").read_text()
+    steps = [int(m.group(1)) for m in script.INTERRUPTED.finditer(log)]
+    assert len(steps) == 15 and all(800_000 < s < 1_700_000 for s in steps)
+    for teacher in ("goal_gan", "setter_solver", "plr"):
+        assert sum(f"walker_stumps__{teacher}__ppo__s" in line for line in log.splitlines() if "interrupted at" in line) == 5
+    committed = (script.HERE / "walker_packed15.csv").read_text()
+    row = script.main(tmp_path)
+    assert (tmp_path / "walker_packed15.csv").read_text() == committed
+    seconds = load_script(script.HERE.parent / "session16" / "walker_packed16.py").span_seconds(HERE / "device_call4_lost.log")
+    assert row["runs"] == 15 and row["env_steps_per_s"] == round(sum(steps) / seconds, 1)
+    assert float(next(csv.DictReader(committed.splitlines()))["env_steps_per_s"]) == row["env_steps_per_s"] > 73_000

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from scipy.stats import kendalltau
 
+from _tma_walker import assert_tmas_ppo_on_the_default_biped
 from experiments.reporting.results_scripts import load_script
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
@@ -49,11 +50,7 @@ def test_the_new_runs_used_teachmyagents_ppo_and_test_protocol():
     configs = [yaml.safe_load(data) for _, data in _members(HERE / "runs.tar.gz", "/config.yaml")]
     assert sorted((c["teacher"]["name"], c["seed"]) for c in configs) == sorted((t, s) for t in NEW for s in range(5))
     for c in configs:
-        ppo = c["env"]["students"]["ppo"]
-        # TMA's PPO: 20k-transition rollouts, 5 epochs, minibatches of 1,000, lr 3e-4, VecNormalize
-        assert c["env"]["n_envs"] * ppo["n_steps"] == 20_000
-        assert (ppo["n_epochs"], ppo["batch_size"], ppo["learning_rate"]) == (5, 1000, 3e-4)
-        assert c["env"]["normalize"] is True and c["env"]["kwargs"]["body"] == "default"
+        assert_tmas_ppo_on_the_default_biped(c)
         # TMA's test protocol: the test grid every 500k steps, one episode per task
         assert (c["budget"]["steps"], c["eval"]["every"], c["eval"]["episodes_per_task"]) == (2_500_000, 500_000, 1)
         assert c["name"] == "walker_stumps_alpgmm_vs_random"  # claim 2's preset, as its ALP-GMM and Random runs

@@ -44,19 +44,28 @@ def span_seconds(log: Path) -> float:
     return max(stamps) - min(stamps)
 
 
-def main() -> dict:
-    steps = call1_steps(RUNS / "progress.txt")
-    seconds = span_seconds(RUNS / "device_call1.log")
+def write_packed_row(path: Path, teacher: str, steps: list[int], seconds: float) -> dict:
+    """The scale table's row (``benchmarks/_results.py`` columns) of packed walker runs on the
+    16-core H200 (claim 2's shape: 100 envs in a shm VecEnv, two workers, the update on the GPU)
+    that made ``steps`` in ``seconds`` together, written to ``path`` as a one-row CSV."""
     total = sum(steps)
     row = {"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/tma_400_300",
-           "teacher": "riac+covar_gmm+goal_gan+adr", "device": "cuda", "gpus": 1, "runs": len(steps),
+           "teacher": teacher, "device": "cuda", "gpus": 1, "runs": len(steps),
            "runs_per_gpu": len(steps), "n_envs": 100, "vec": "shm", "workers": 2, "cores_per_run": round(16 / len(steps), 2),
            "env_steps_per_s": round(total / seconds, 1), "per_run_env_steps_per_s": round(total / seconds / len(steps), 1),
            "update_share": "", "seconds": round(seconds, 1), "host": "device/16c", "accelerator": "1x NVIDIA H200"}
-    with open(HERE / "walker_packed16.csv", "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerow({k: row.get(k, "") for k in COLUMNS})
+    return row
+
+
+def main() -> dict:
+    steps = call1_steps(RUNS / "progress.txt")
+    seconds = span_seconds(RUNS / "device_call1.log")
+    row = write_packed_row(HERE / "walker_packed16.csv", "riac+covar_gmm+goal_gan+adr", steps, seconds)
+    total = sum(steps)
     print(f"{len(steps)} runs, {total:,} steps (last checkpoints) in {seconds:.0f} s: {total / seconds:,.0f} env steps/s")
     return row
 

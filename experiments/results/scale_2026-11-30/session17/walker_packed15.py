@@ -15,7 +15,6 @@ after the last checkpoint, which were made but not kept.
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 from pathlib import Path
@@ -23,26 +22,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 LOG = HERE.parents[1] / "walker_baseline" / "device_call4_lost.log"
 sys.path.insert(0, str(HERE.parents[3]))
-from benchmarks._results import COLUMNS  # noqa: E402
 from experiments.reporting.results_scripts import load_script  # noqa: E402
 
 INTERRUPTED = re.compile(r"interrupted at step (\d+)")
 
 
-def main() -> dict:
-    span_seconds = load_script(HERE.parent / "session16" / "walker_packed16.py").span_seconds
+def main(out: Path = HERE) -> dict:
+    session16 = load_script(HERE.parent / "session16" / "walker_packed16.py")
     steps = [int(m.group(1)) for m in INTERRUPTED.finditer(LOG.read_text())]
-    seconds = span_seconds(LOG)
+    seconds = session16.span_seconds(LOG)
+    row = session16.write_packed_row(out / "walker_packed15.csv", "goal_gan+setter_solver+plr", steps, seconds)
     total = sum(steps)
-    row = {"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/tma_400_300",
-           "teacher": "goal_gan+setter_solver+plr", "device": "cuda", "gpus": 1, "runs": len(steps),
-           "runs_per_gpu": len(steps), "n_envs": 100, "vec": "shm", "workers": 2, "cores_per_run": round(16 / len(steps), 2),
-           "env_steps_per_s": round(total / seconds, 1), "per_run_env_steps_per_s": round(total / seconds / len(steps), 1),
-           "update_share": "", "seconds": round(seconds, 1), "host": "device/16c", "accelerator": "1x NVIDIA H200"}
-    with open(HERE / "walker_packed15.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerow({k: row.get(k, "") for k in COLUMNS})
     print(f"{len(steps)} runs, {total:,} steps in {seconds:.0f} s: {total / seconds:,.0f} env steps/s")
     return row
 
