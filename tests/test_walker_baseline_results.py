@@ -115,6 +115,9 @@ def test_the_readme_quotes_what_the_script_computes():
     assert "0.74 [0.32, 0.95]" in lines[10] and "| 5 | 0.74 [0.32, 0.95] |" in readme
     assert "range of the 5 single-episode scores median 5.0 points" in lines[11] and "**5.0 points**" in readme
     assert "median 16.0% of the 100 tasks" in lines[12] and "**16 %**" in readme
+    lite = [line for line in lines if line.startswith("lite out of sample")]
+    assert [line.split("tau ")[1] for line in lite] == ["-0.32 (p 0.448)", "0.11 (p 0.801)", "0.60 (p 0.233)"]
+    assert "| 2M × 3 seeds | 0.60 (0.23) | 0.73 (0.056) |" in readme
 
 
 def test_the_pooled_analysis_reads_both_sets_of_runs():

@@ -13,6 +13,9 @@ Writes ``stats.txt``:
   teachers the same way?
 - both sets of runs pooled (an analysis chosen after seeing both, so exploratory): P(> Random)
   with the two protocols as strata, as the leaderboard treats envs, and as one pool of seeds;
+- the walker's lite tier out of sample: the one-episode runs' seeds 0-2 at 1M, 1.5M and 2M
+  against these runs' means at 2.5M (independent runs, no seed shared), Kendall's tau-b over
+  the teachers both have;
 - what one evaluation episode per task costs: for each final evaluation, the % mastered that
   each of the 5 episodes alone would have given (episode k of every task), and the spread of
   those five numbers for one and the same policy. That spread is the noise a one-episode
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import kendalltau
 
 from experiments.reporting.analysis import load_evaluations, load_runs, mastery_curves
 from experiments.reporting.leaderboard import improvement_interval, keyed_rng
@@ -90,6 +94,20 @@ def pooled_lines(finals: dict[str, dict[str, list[float]]]) -> list[str]:
     return lines
 
 
+def lite_lines(lite_curves: pd.DataFrame, final: pd.DataFrame) -> list[str]:
+    """Seeds 0-2 of the one-episode runs at each evaluation from 1M on, ranked against the
+    means of this folder's runs at 2.5M."""
+    long = final.groupby("teacher")["mastered_pct"].mean()
+    lines = []
+    for step in sorted(s for s in lite_curves["step"].unique() if 1_000_000 <= s < FINAL):
+        lite = lite_curves[(lite_curves["step"] == step) & (lite_curves["seed"] < 3)].groupby("teacher")["mastered_pct"].mean()
+        common = [t for t in long.index if t in lite.index]
+        result = kendalltau(lite[common], long[common])
+        lines.append(f"lite out of sample: one-episode seeds 0-2 at {step} vs this set at {FINAL} ({len(common)} teachers): "
+                     f"tau {result.statistic:.2f} (p {result.pvalue:.3f})")
+    return lines
+
+
 def single_episode_scores(evals: pd.DataFrame) -> pd.DataFrame:
     """Per final evaluation of a run: the % of test tasks mastered by episode k alone
     (k = 0..4, the k-th episode each task played), one column per k."""
@@ -140,6 +158,11 @@ def main(tarball: Path = HERE / "runs.tar.gz") -> list[str]:
     lines.append(f"test tasks mastered in some but not all of the {EPISODES} episodes: median {mixed.median():.1f}% of the "
                  f"100 tasks per run (min {mixed.min():.1f}, max {mixed.max():.1f})")
     lines += pooled_lines(finals_by_protocol([tarball, *ONE_EPISODE_TARBALLS]))
+    with tempfile.TemporaryDirectory() as tmp:
+        for one in ONE_EPISODE_TARBALLS:
+            extract(one, Path(tmp))
+        lite_curves = mastery_curves(load_evaluations(load_runs(Path(tmp))))
+    lines += lite_lines(lite_curves, final)
     (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return lines
