@@ -254,3 +254,34 @@ def test_a_split_update_checkpoint_resumed_without_one_names_update_device(tmp_p
     assert err.value.key == "update_device" and "update_device=cpu" in str(err.value)
     again = with_split_update(make_student("ppo", vec, policy="shared_mlp", params=PARAMS, seed=0), device="cpu")
     assert isinstance(load_student(str(tmp_path / "model.zip"), again, vec), SplitUpdatePPO)
+
+
+def test_paireds_antagonist_updates_where_the_protagonist_does(tmp_path):
+    """PAIRED's antagonist is "a second student with the same settings" (configs/teacher/
+    paired_param.yaml): with update_threads (or update_device) set, its PPO update is split
+    as the protagonist's. Its checkpoint records that, and a run extended from the checkpoint
+    loads it back into a split antagonist (before, the antagonist updated on the rollout
+    device, e.g. one CPU core beside a GPU update)."""
+    import json
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    common = ["env=gridworld", "teacher=paired_param", "++teacher.params.batch_size=8", "update_threads=1",
+              "env.kwargs.max_steps=40", "eval.held_out=false", "eval.every=100000", "checkpoint.every=1024",
+              f"runs_dir={tmp_path}", "log.progress_bar=false"]
+    env = {**__import__("os").environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    for extra in (["budget.steps=2048"], ["budget.steps=3072", "resume=extend"]):
+        done = subprocess.run([sys.executable, "-m", "experiments.running.cli", *common, *extra], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    runs = list(tmp_path.glob("*/*/checkpoints/step-*/antagonist.zip"))
+    assert runs, "no antagonist checkpoint"
+    for path in runs:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+        assert "update_threads" in data  # the split update's settings, pickled with the antagonist
+    summary = json.loads(next(tmp_path.glob("*/*/summary.json")).read_text())
+    assert summary["state"] == "finished" and summary["steps"] == 3072

@@ -668,12 +668,13 @@ def _attach_needs(tr: _Training) -> Any:
     if callable(starved) and (msg := starved(tr.env.vec.num_envs, curriculum.lookahead)):
         log.warning(msg)
     curriculum.prime(state.get("pending"))  # after the needs: PAIRED's first levels come from its adversary
-    if attachment.antagonist is not None:
-        tr.extra_models["antagonist"] = attachment.antagonist.model
+    if attachment.antagonist is not None:  # the second student of PAIRED / CLUTR: the protagonist's settings,
+        ant = attachment.antagonist          # its update where the protagonist's is (update_device / _threads)
+        ant.model = _split_update(plan, ant.model)
         if tr.latest is not None and (tr.latest / "antagonist.zip").exists():
-            ant = attachment.antagonist
-            ant.model = load_student(str(tr.latest / "antagonist.zip"), ant.model, ant.vec_env, device=plan.device)
-            tr.extra_models["antagonist"] = ant.model
+            ant.model = _split_update(plan, load_student(str(tr.latest / "antagonist.zip"), ant.model, ant.vec_env,
+                                                         device=plan.device))
+        tr.extra_models["antagonist"] = ant.model
     return with_student_reset(callback, plan.student_reset_every)  # TMA's forgetting student
 
 
