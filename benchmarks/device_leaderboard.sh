@@ -61,8 +61,8 @@
 #           zeros): 16 runs packed on a 16-core H200 made >= 54k env steps/s in all, so a run's 2.5M
 #           steps are ~12 minutes of a 16-run wave, plus its 5-episode final evaluation. Each part is
 #           several calls (rerun with the same RUNS while the machine is held):
-#           walker1 = random alp_gmm covar_gmm riac adr spdl (30 runs, 75M steps; done in session 17 with
-#                     device_ued_sweep.sh, 15 runs packed: ~22 min, experiments/results/walker_baseline/),
+#           walker1 = random alp_gmm covar_gmm riac adr spdl (30 runs, 75M steps; session 17 ran them with
+#                     SB3's 64-64 network before the preset took TMA's (student=ppo_tma): rerun them),
 #           walker2 = goal_gan setter_solver plr plr_robust accel paired_param (30 runs, ~25 min+),
 #           walker3 = clutr_param paired clutr (5 runs + 10 fast failures),
 #           litewalker = lite_walker, 13 x 3 = 39 runs at 2M (78M steps: ~25 min).

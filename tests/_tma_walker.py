@@ -6,10 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 
-def assert_tmas_ppo_on_the_default_biped(config: dict[str, Any]) -> None:
-    """TMA's PPO: 20k-transition rollouts, 5 epochs, minibatches of 1,000, lr 3e-4, VecNormalize;
-    the default biped (TMA's ``old_classic_bipedal``)."""
+def assert_tmas_ppo_settings_on_the_default_biped(config: dict[str, Any]) -> None:
+    """TMA's PPO training settings: 20k-transition rollouts, 5 epochs, minibatches of 1,000, lr
+    3e-4, VecNormalize; the default biped (TMA's ``old_classic_bipedal``). Not its network: the
+    walker runs made before session 17 have SB3's default one (:func:`assert_sb3s_default_network`)."""
     ppo = config["env"]["students"]["ppo"]
     assert config["env"]["n_envs"] * ppo["n_steps"] == 20_000
     assert (ppo["n_epochs"], ppo["batch_size"], ppo["learning_rate"]) == (5, 1000, 3e-4)
     assert config["env"]["normalize"] is True and config["env"]["kwargs"]["body"] == "default"
+
+
+def assert_sb3s_default_network(config: dict[str, Any]) -> None:
+    """The student of the walker PPO runs made before session 17: ``student=ppo`` with no policy
+    set, i.e. SB3's MlpPolicy (separate 64-64 actor and critic), not TMA's 400-300 network shared
+    by policy and value (``student=ppo_tma``). Their READMEs say so; this keeps them honest."""
+    student = config["student"]
+    assert student["algo"] == "ppo" and student["policy"] is None
+    assert "policy_kwargs" not in (student.get("params") or {})

@@ -89,6 +89,8 @@ def test_every_baseline_row_config_composes_and_validates(compose, teacher):
             assert cfg.teacher.params.offset + cfg.teacher.params.update_period < cfg.budget.steps
         if preset == "baseline_walker":  # TMA's PPO rollouts of 20k transitions; evaluations at 0 and the end only
             assert cfg.env.n_envs * cfg.env.students.ppo.n_steps == 20_000 and cfg.eval.every > cfg.budget.steps
+            # TMA's PPO network (ppo2 with value_network=shared): one 400-300 trunk for the policy and the value
+            assert cfg.student.policy == "shared_mlp" and list(cfg.student.params.policy_kwargs.net_arch) == [400, 300]
 
 
 @pytest.mark.skipif(not (BOARD / "leaderboard.csv").exists(), reason="no committed baseline table yet")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from _tma_walker import assert_tmas_ppo_on_the_default_biped
+from _tma_walker import assert_sb3s_default_network, assert_tmas_ppo_settings_on_the_default_biped
 from experiments.reporting.results_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,8 @@ def test_the_runs_used_teachmyagents_ppo_test_grid_and_spdl_schedule():
     configs = [yaml.safe_load(data) for data in _members("/config.yaml")]
     assert sorted((c["teacher"]["name"], c["seed"]) for c in configs) == sorted((t, s) for t in TEACHERS for s in range(5))
     for c in configs:
-        assert_tmas_ppo_on_the_default_biped(c)
+        assert_tmas_ppo_settings_on_the_default_biped(c)
+        assert_sb3s_default_network(c)  # not TMA's shared 400-300 network: the README says so
         # the baseline protocol: 2.5M steps, 5 episodes per test task, evaluated at 0 and the end only
         assert (c["name"], c["budget"]["steps"], c["eval"]["episodes_per_task"]) == ("baseline", 2_500_000, 5)
         assert c["eval"]["every"] > c["budget"]["steps"]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from scipy.stats import kendalltau
 
-from _tma_walker import assert_tmas_ppo_on_the_default_biped
+from _tma_walker import assert_sb3s_default_network, assert_tmas_ppo_settings_on_the_default_biped
 from experiments.reporting.results_scripts import load_script
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
@@ -50,7 +50,8 @@ def test_the_new_runs_used_teachmyagents_ppo_and_test_protocol():
     configs = [yaml.safe_load(data) for _, data in _members(HERE / "runs.tar.gz", "/config.yaml")]
     assert sorted((c["teacher"]["name"], c["seed"]) for c in configs) == sorted((t, s) for t in NEW for s in range(5))
     for c in configs:
-        assert_tmas_ppo_on_the_default_biped(c)
+        assert_tmas_ppo_settings_on_the_default_biped(c)
+        assert_sb3s_default_network(c)  # not TMA's shared 400-300 network: the README says so
         # TMA's test protocol: the test grid every 500k steps, one episode per task
         assert (c["budget"]["steps"], c["eval"]["every"], c["eval"]["episodes_per_task"]) == (2_500_000, 500_000, 1)
         assert c["name"] == "walker_stumps_alpgmm_vs_random"  # claim 2's preset, as its ALP-GMM and Random runs

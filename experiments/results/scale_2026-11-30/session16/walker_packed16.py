@@ -49,7 +49,7 @@ def write_packed_row(path: Path, teacher: str, steps: list[int], seconds: float)
     16-core H200 (claim 2's shape: 100 envs in a shm VecEnv, two workers, the update on the GPU)
     that made ``steps`` in ``seconds`` together, written to ``path`` as a one-row CSV."""
     total = sum(steps)
-    row = {"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/tma_400_300",
+    row = {"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/sb3_64_64",
            "teacher": teacher, "device": "cuda", "gpus": 1, "runs": len(steps),
            "runs_per_gpu": len(steps), "n_envs": 100, "vec": "shm", "workers": 2, "cores_per_run": round(16 / len(steps), 2),
            "env_steps_per_s": round(total / seconds, 1), "per_run_env_steps_per_s": round(total / seconds / len(steps), 1),

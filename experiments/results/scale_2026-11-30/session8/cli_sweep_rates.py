@@ -42,7 +42,7 @@ def _time(text: str) -> float:
 def walker_rows() -> list[dict]:
     text = (HERE / "packed_summary.txt").read_text()
     rates = [int(steps) / float(wall) for steps, wall in re.findall(r"(\d+) steps, wall ([\d.]+) s", text)]
-    return [{"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/tma_400_300", "teacher": "alp_gmm",
+    return [{"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/sb3_64_64", "teacher": "alp_gmm",
              "device": "cuda", "gpus": 1, "runs": len(rates), "runs_per_gpu": len(rates), "n_envs": 100, "vec": "shm",
              "workers": 2, "cores_per_run": 3, "env_steps_per_s": round(sum(rates), 1),
              "per_run_env_steps_per_s": round(sum(rates) / len(rates), 1), "host": "device/16c",
