@@ -213,3 +213,26 @@ def test_runs_of_a_teacher_made_before_its_tma_fidelity_fix_are_flagged(tmp_path
     assert board.loc["covar_gmm", "flags"] == "made before the teacher's TMA fidelity fix (3/3 seeds)"
     assert board.loc["adr", "flags"] == "made before the teacher's TMA fidelity fix (1/3 seeds)"
     assert board.loc["random", "flags"] == ""
+
+
+def test_walker_ppo_rows_without_tmas_network_are_flagged(tmp_path):
+    """TeachMyAgent's PPO on the stump tracks shares one 400-300 network between policy and value
+    (configs/student/ppo_tma.yaml: policy shared_mlp). Until session 17 every walker PPO run had
+    SB3's default network (student=ppo, policy null); such a row is flagged with what the
+    reference network is, a row with TMA's is not, and the gridworld (no reference network) never."""
+    for seed in range(3):
+        for teacher, policy in (("random", None), ("alp_gmm", None), ("riac", "shared_mlp")):
+            rd = write_run(tmp_path, teacher=teacher, seed=seed, final=20.0 + seed, env="walker_stumps",
+                           gradient_updates=625)
+            cfg = OmegaConf.load(rd.config_path)
+            cfg.student.policy = policy
+            OmegaConf.save(cfg, rd.config_path)
+        write_run(tmp_path, teacher="adr", seed=seed, final=30.0, gradient_updates=100, diagnostics={"n_updates": 3})
+    board = leaderboard(collect_runs(tmp_path), reps=100).set_index(["env", "teacher"])
+    flag = board.loc[("walker_stumps", "alp_gmm"), "flags"]
+    assert "student network not the reference's (3/3 seeds" in flag and "400-300" in flag
+    assert "student network" in board.loc[("walker_stumps", "random"), "flags"]
+    assert "student network" not in str(board.loc[("walker_stumps", "riac"), "flags"])
+    assert "student network" not in str(board.loc[("gridworld", "adr"), "flags"])
+    assert validity.student_verdict("walker_stumps", "ppo", "shared_mlp") == "reference"
+    assert validity.student_verdict("walker_stumps", "sac", None) == "n/a"

@@ -119,7 +119,8 @@ def _legend() -> str:
             "the teacher ever changed its curriculum (fits, splits, replays, iterations, ...); eval eps/task: "
             "evaluation episodes per test task. Flags mark rows that do not measure an algorithm (no seed "
             "trained, a teacher that never updated, < 5 evaluation episodes on a stochastic env, seeds made "
-            "before the teacher's TeachMyAgent fidelity fix). "
+            "before the teacher's TeachMyAgent fidelity fix) or measure it with another student than the "
+            "reference's (a student network not the reference's). "
             "Failed and unfinished runs are counted apart and never averaged in. Machines (shown when a row's "
             "seeds ran on different machines, whose wall times it then mixes): how many seeds ran on which "
             "(GPU or CPU model and the cores the run had; unknown for runs from before it was recorded).")

@@ -136,6 +136,8 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "settings_id": config_id({k: v for k, v in data.items() if k != "teacher"}),
             "teacher_id": config_id({"teacher": _without_env_params(data.get("teacher"))}),
             "eval_episodes_per_task": validity.eval_episodes_per_task(cfg),  # NaN for the exact toy test below
+            "student_network": validity.student_verdict(_select(cfg, "env.name"), _select(cfg, "student.algo"),
+                                                        _select(cfg, "student.policy")),
         })
         row.update(_host_columns(src.get("host")))
         code = src.get("code") if isinstance(src.get("code"), Mapping) else {}
@@ -165,7 +167,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     for col in ("gradient_updates", "teacher_updates", "eval_episodes_per_task"):
         if col not in frame:
             frame[col] = math.nan
-    for col in ("teacher_updated", "teacher_code"):
+    for col in ("teacher_updated", "teacher_code", "student_network"):
         if col not in frame:
             frame[col] = None
     frame["host"] = frame["host"].fillna(UNKNOWN) if "host" in frame else UNKNOWN  # unreadable rows

@@ -29,6 +29,11 @@ and the "teacher" was an untrained policy; SPDL with TeachMyAgent's 200k-step of
 - :func:`code_verdict`: whether the run's code already had its teacher's TeachMyAgent
   fidelity fix (:data:`FIDELITY_FIXES`, session 9's audit). A run made before it measures the
   earlier implementation, not TMA's algorithm, so its row is flagged until it is rerun.
+- :func:`student_verdict`: whether the run's student network is the reference's where the
+  env has one (:data:`REFERENCE_POLICIES`). Until session 17 every walker PPO run had SB3's
+  default network (``student=ppo``, separate 64-64 actor and critic) while the docs said
+  TeachMyAgent's (one 400-300 network shared by policy and value, ``student=ppo_tma``); such
+  rows measure the teachers with another student, and say so.
 """
 
 from __future__ import annotations
@@ -210,15 +215,38 @@ def code_verdict(teacher: str | None, code: Mapping[str, Any] | None, repo: str 
     return "unknown" if after is None else ("fixed" if after else "before fix")
 
 
+# (env name, student algo) -> (the reference's policy config, what it is): the network a run of
+# that env and algorithm must have to be the reference's student
+REFERENCE_POLICIES: dict[tuple[str, str], tuple[str, str]] = {
+    ("walker_stumps", "ppo"): ("shared_mlp", "TMA's PPO network is one 400-300 trunk shared by policy and value"),
+}
+
+
+def student_verdict(env: str | None, algo: str | None, policy: str | None) -> str:
+    """``reference`` when the run's student network is the reference's for its env and
+    algorithm (:data:`REFERENCE_POLICIES`), ``differs`` when it is not, ``n/a`` where the
+    env has no reference network for that algorithm."""
+    reference = REFERENCE_POLICIES.get((str(env), str(algo)))
+    if reference is None:
+        return "n/a"
+    return "reference" if policy == reference[0] else "differs"
+
+
 def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, eval_episodes: float,
-              code: list[str] | None = None) -> list[str]:
+              code: list[str] | None = None, network: list[str] | None = None,
+              reference: str | None = None) -> list[str]:
     """The warnings of one leaderboard row (empty: the row measures an algorithm).
 
     ``trained_seeds`` of ``seeds_known`` finished seeds with a known gradient-update count
     took a gradient step; ``updated`` is the row's teacher-update verdict ("yes", "never",
     "n/a", "unknown"); ``eval_episodes`` the smallest ``eval.episodes_per_task`` of its seeds;
-    ``code`` the seeds' :func:`code_verdict`."""
+    ``code`` the seeds' :func:`code_verdict`; ``network`` the seeds' :func:`student_verdict`
+    and ``reference`` what the reference network is."""
     flags = []
+    network = network or []
+    if network.count("differs"):
+        flags.append(f"student network not the reference's ({network.count('differs')}/{len(network)} seeds; "
+                     f"{reference or 'see REFERENCE_POLICIES'})")
     code = code or []
     before, unknown = code.count("before fix"), code.count("unknown")
     if before:
@@ -236,6 +264,7 @@ def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, 
     return flags
 
 
-__all__ = ["EXACT_EVAL_STUDENTS", "FIDELITY_FIXES", "MIN_EVAL_EPISODES", "TEACHER_UPDATE_KEYS", "code_verdict",
+__all__ = ["EXACT_EVAL_STUDENTS", "FIDELITY_FIXES", "MIN_EVAL_EPISODES", "REFERENCE_POLICIES", "TEACHER_UPDATE_KEYS",
+           "code_verdict", "student_verdict",
            "eval_episodes_per_task",
            "gradient_updates", "model_updates", "row_flags", "row_updated", "teacher_updates", "updated_verdict"]
