@@ -263,12 +263,21 @@ class SPDL(Teacher):
         """``mu + L z`` per row, ``z ~ N(0, I)``, clipped into the cube (module doc: the same
         tasks as ``n`` single samples)."""
         d = self.task_space.ndim
-        chol = np.linalg.cholesky(self.cov)
+        chol = self._cov_cholesky()
         z = self.rng.standard_normal((n, d))
         u = np.repeat(self.mu[None, :], n, axis=0)
         for j in range(d):  # column by column: every row is summed in the same order at any n
             u += z[:, j:j + 1] * chol[:, j]
         return self.task_space.from_unit_batch(np.clip(u, 0.0, 1.0))
+
+    def _cov_cholesky(self) -> np.ndarray:
+        """The Cholesky factor of ``self.cov``, computed once per distribution: ``cov`` is only
+        ever rebound (by an update or a checkpoint load), never changed in place, so the factor
+        of the object sampled last is reused until it is replaced (one factorisation per update
+        instead of one per vector step)."""
+        if getattr(self, "_chol_of", None) is not self.cov:
+            self._chol, self._chol_of = np.linalg.cholesky(self.cov), self.cov
+        return self._chol
 
     # -- learning -----------------------------------------------------------------------
     def _update(self, episode: Episode) -> None:

@@ -191,3 +191,20 @@ def test_one_and_high_dimensional_spaces(ndim):
     # the importance-weighted estimate moves slowly in high dimensions (96 contexts per
     # update), but the direction must be right: the initial mean is 0.1 (sample s.e. ~0.001)
     assert u.mean() > 0.105
+
+
+def test_the_cached_cholesky_factor_follows_every_new_distribution():
+    """The sampler reuses the factor of ``cov`` until ``cov`` is replaced (an update, a checkpoint
+    load): batches drawn after either equal those of a teacher that factorises afresh."""
+    a = SPDL(SPACE, seed=4, expert=EK, **FAST)
+    a.sample_batch(8)  # caches the initial factor
+    initial = a.cov.copy()
+    play(a, lambda task: 1.0 - task["height"] / 3.0, 700)  # several updates move cov
+    assert a.n_iterations > 0 and not np.allclose(a.cov, initial)
+    state = a.state_dict()
+    b = SPDL(SPACE, seed=99, expert=EK, **FAST)
+    b.load_state_dict(state)  # a fresh teacher: factorises the loaded cov on its first draw
+    assert a.sample_batch(16) == b.sample_batch(16)
+    other = SPDL(SPACE, seed=5, expert=EK, **FAST)
+    a.load_state_dict(other.state_dict())  # back to the initial distribution: the cached factor must go
+    assert a.sample_batch(16) == other.sample_batch(16)
