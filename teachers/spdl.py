@@ -234,6 +234,8 @@ class SPDL(Teacher):
         init, target = self.expert.initial, self.expert.target
         self.mu = init.mean.copy()  # type: ignore[union-attr]
         self.cov = np.diag(init.std**2)  # type: ignore[union-attr,operator]
+        self._chol: np.ndarray | None = None  # the Cholesky factor of _chol_of (_cov_cholesky)
+        self._chol_of: np.ndarray | None = None
         self.target_mu = target.mean.copy()  # type: ignore[union-attr]
         self.target_cov = np.diag(target.std**2)  # type: ignore[union-attr,operator]
 
@@ -275,7 +277,7 @@ class SPDL(Teacher):
         ever rebound (by an update or a checkpoint load), never changed in place, so the factor
         of the object sampled last is reused until it is replaced (one factorisation per update
         instead of one per vector step)."""
-        if getattr(self, "_chol_of", None) is not self.cov:
+        if self._chol is None or self._chol_of is not self.cov:
             self._chol, self._chol_of = np.linalg.cholesky(self.cov), self.cov
         return self._chol
 

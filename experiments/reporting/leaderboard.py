@@ -362,10 +362,8 @@ def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
     eval_episodes = float(episodes.min()) if len(episodes) else math.nan
     code = [str(v) for v in done["teacher_code"].dropna()] if "teacher_code" in done else []
     network = [str(v) for v in done["student_network"].dropna()] if "student_network" in done else []
-    reference = None
-    if "differs" in network:  # the reference network of this row's env and student (one per row)
-        first = done[done["student_network"] == "differs"].iloc[0]
-        reference = validity.REFERENCE_POLICIES.get((str(first.get("env_name", first["env"])), str(student)), (None, None))[1]
+    references = done["reference_network"].dropna() if "reference_network" in done else pd.Series(dtype=object)
+    reference = str(references.iloc[0]) if len(references) else None  # one env and student per row
     flags = (validity.row_flags(student, trained, len(known), updated, eval_episodes, code, network, reference)
              if len(done) else [])
     if known.empty:

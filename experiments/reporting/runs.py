@@ -138,6 +138,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             "eval_episodes_per_task": validity.eval_episodes_per_task(cfg),  # NaN for the exact toy test below
             "student_network": validity.student_verdict(_select(cfg, "env.name"), _select(cfg, "student.algo"),
                                                         _select(cfg, "student.policy")),
+            "reference_network": validity.reference_network(_select(cfg, "env.name"), _select(cfg, "student.algo")),
         })
         row.update(_host_columns(src.get("host")))
         code = src.get("code") if isinstance(src.get("code"), Mapping) else {}
@@ -167,7 +168,7 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
     for col in ("gradient_updates", "teacher_updates", "eval_episodes_per_task"):
         if col not in frame:
             frame[col] = math.nan
-    for col in ("teacher_updated", "teacher_code", "student_network"):
+    for col in ("teacher_updated", "teacher_code", "student_network", "reference_network"):
         if col not in frame:
             frame[col] = None
     frame["host"] = frame["host"].fillna(UNKNOWN) if "host" in frame else UNKNOWN  # unreadable rows

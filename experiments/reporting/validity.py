@@ -222,6 +222,12 @@ REFERENCE_POLICIES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+def reference_network(env: str | None, algo: str | None) -> str | None:
+    """What the reference's network is for this env and student algorithm (None: no reference)."""
+    reference = REFERENCE_POLICIES.get((str(env), str(algo)))
+    return None if reference is None else reference[1]
+
+
 def student_verdict(env: str | None, algo: str | None, policy: str | None) -> str:
     """``reference`` when the run's student network is the reference's for its env and
     algorithm (:data:`REFERENCE_POLICIES`), ``differs`` when it is not, ``n/a`` where the
@@ -265,6 +271,6 @@ def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, 
 
 
 __all__ = ["EXACT_EVAL_STUDENTS", "FIDELITY_FIXES", "MIN_EVAL_EPISODES", "REFERENCE_POLICIES", "TEACHER_UPDATE_KEYS",
-           "code_verdict", "student_verdict",
+           "code_verdict", "reference_network", "student_verdict",
            "eval_episodes_per_task",
            "gradient_updates", "model_updates", "row_flags", "row_updated", "teacher_updates", "updated_verdict"]
