@@ -73,11 +73,14 @@ echo "sweep exit $?"; date
 grep -h "Error\|error" "$OUT/${TAG:-mm25}_$$.log" | tail -20
 # models (*.zip) stay behind too: a finished recurrent run's model.zip (~5 MB) pushed 9 runs' tarball past the
 # device's 16 MiB return limit (claim 4, call 2); summary.json already holds the gradient updates
-# KEEP_CHECKPOINTS=1 keeps each run's latest checkpoint (small students, e.g. the walker's MLP: a
-# later session extends the runs from the tarball with resume=extend).
+# KEEP_CHECKPOINTS=1 keeps each unfinished run's latest checkpoint (small students, e.g. the walker's MLP), so
+# that the next call resumes them; a finished run (summary.json) drops its checkpoints and model unless
+# KEEP_FINISHED=1 (a later session extends it with resume=extend). TMA's 400-300 walker network makes a
+# ~1.5 MB checkpoint: 30 runs' would fill most of the 64 MiB a call returns.
 if [[ -n "${KEEP_CHECKPOINTS:-}" ]]; then
   (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude=_hydra \
-    $(for c in */*/checkpoints; do ls -d "$c"/step-* | head -n -1 | sed 's/^/--exclude=/'; done) .)
+    $(for c in */*/checkpoints; do if [[ -f "${c%/checkpoints}/summary.json" && -z "${KEEP_FINISHED:-}" ]]; then
+        echo "--exclude=$c" "--exclude=${c%/checkpoints}/model.zip"; else ls -d "$c"/step-* | head -n -1 | sed 's/^/--exclude=/'; fi; done) .)
 else
   (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' \
     --exclude='*.zip' --exclude=_hydra .)
