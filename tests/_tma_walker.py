@@ -23,3 +23,14 @@ def assert_sb3s_default_network(config: dict[str, Any]) -> None:
     student = config["student"]
     assert student["algo"] == "ppo" and student["policy"] is None
     assert "policy_kwargs" not in (student.get("params") or {})
+
+
+def assert_tmas_network(config: dict[str, Any]) -> None:
+    """TeachMyAgent's PPO network (OpenAI baselines' ppo2 as TMA calls it): one 400-300 trunk
+    shared by the policy and value heads, and baselines' value loss, 0.5 x vf_coef 0.5 on the
+    clipped (0.2) value error, which is SB3's vf_coef 0.25 with clip_range_vf 0.2."""
+    student = config["student"]
+    assert student["algo"] == "ppo" and student["policy"] == "shared_mlp"
+    params = student["params"]
+    assert list(params["policy_kwargs"]["net_arch"]) == [400, 300]
+    assert (params["vf_coef"], params["clip_range_vf"], params["ent_coef"], params["max_grad_norm"]) == (0.25, 0.2, 0.0, 0.5)

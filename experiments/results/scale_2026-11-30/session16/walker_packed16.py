@@ -44,12 +44,14 @@ def span_seconds(log: Path) -> float:
     return max(stamps) - min(stamps)
 
 
-def write_packed_row(path: Path, teacher: str, steps: list[int], seconds: float) -> dict:
+def write_packed_row(path: Path, teacher: str, steps: list[int], seconds: float,
+                     student: str = "ppo/sb3_64_64") -> dict:
     """The scale table's row (``benchmarks/_results.py`` columns) of packed walker runs on the
     16-core H200 (claim 2's shape: 100 envs in a shm VecEnv, two workers, the update on the GPU)
-    that made ``steps`` in ``seconds`` together, written to ``path`` as a one-row CSV."""
+    that made ``steps`` in ``seconds`` together, written to ``path`` as a one-row CSV. ``student``
+    labels the network: SB3's default 64-64 (sessions 16-17) or TMA's shared 400-300 (session 18)."""
     total = sum(steps)
-    row = {"benchmark": "cli_packed", "env": "walker_stumps", "student": "ppo/sb3_64_64",
+    row = {"benchmark": "cli_packed", "env": "walker_stumps", "student": student,
            "teacher": teacher, "device": "cuda", "gpus": 1, "runs": len(steps),
            "runs_per_gpu": len(steps), "n_envs": 100, "vec": "shm", "workers": 2, "cores_per_run": round(16 / len(steps), 2),
            "env_steps_per_s": round(total / seconds, 1), "per_run_env_steps_per_s": round(total / seconds / len(steps), 1),

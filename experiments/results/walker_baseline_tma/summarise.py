@@ -1,0 +1,102 @@
+"""The walker's baseline protocol with TeachMyAgent's own PPO network (issue #20), read from
+``runs.tar.gz``: Random, ALP-GMM and Covar-GMM x seeds 0-4 of ``experiment=baseline_walker`` as
+it stands since session 17 (``student=ppo_tma``: one 400-300 tanh trunk shared by the policy and
+value heads), run on the 16-core H200 in session 18.
+
+``../walker_baseline/`` holds the same protocol (2.5M steps, 100 x 200-step rollouts, 5
+evaluation episodes per test task, the same seeds and teacher settings) with SB3's default
+network (separate 64-64 actor and critic). The only difference between the two sets is the
+student's network, so the second half of ``stats.txt`` is a network ablation:
+
+- each teacher's final % of TMA's 100-task test grid mastered: per seed, mean +- sd, IQM with
+  its bootstrap interval, P(> Random) with its interval (the leaderboard's statistics:
+  ``experiments.reporting.leaderboard``);
+- the ratio of ALP-GMM's and Covar-GMM's mean to Random's, TMA's measure (Table 1: 42.7 / 27.3 =
+  1.56 and 35.7 / 27.3 = 1.31 at 20M steps with SAC);
+- per teacher, TMA's network against SB3's: the difference of means with a seed-bootstrap
+  interval and P(a TMA-network seed > a 64-64 seed). The two sets' seeds are not paired (the
+  networks draw different initial weights from the same seed), so the comparison is unpaired.
+
+    python experiments/results/walker_baseline_tma/summarise.py          # writes stats.txt here
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
+
+HERE = Path(__file__).resolve().parent
+SB3_NETWORK_RUNS = HERE.parent / "walker_baseline" / "runs.tar.gz"
+FINAL = 2_500_000
+REPS = BOOTSTRAP_REPS  # the leaderboard's (rliable's default)
+TEACHERS = ("random", "alp_gmm", "covar_gmm")
+# TeachMyAgent (Romac et al. 2021), Table 1, Parkour, default biped, SAC, 20M steps: mean % mastered
+TMA_PARKOUR_BIPED = {"alp_gmm": 42.7, "covar_gmm": 35.7, "random": 27.3}
+
+
+def finals(tarball: Path, teachers: tuple[str, ...] = TEACHERS) -> dict[str, list[float]]:
+    """teacher -> final % mastered of each finished 2.5M run in ``tarball``, in seed order."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            if member.name.endswith("/summary.json"):
+                s = json.load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+                if s["state"] == "finished" and s["steps"] == FINAL and s["teacher"] in teachers:
+                    out.setdefault(s["teacher"], []).append((s["seed"], round(s["final_mastered"], 1)))
+    return {t: [v for _, v in sorted(out[t])] for t in teachers if t in out}
+
+
+def network_effect(tma: list[float], sb3: list[float], rng: np.random.Generator) -> tuple[float, float, float]:
+    """Mean(TMA network) - mean(SB3 network), with a 95% interval from resampling each set's
+    seeds with replacement, independently."""
+    a, b = np.asarray(tma), np.asarray(sb3)
+    boot = (a[rng.integers(0, len(a), (REPS, len(a)))].mean(axis=1)
+            - b[rng.integers(0, len(b), (REPS, len(b)))].mean(axis=1))
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return float(a.mean() - b.mean()), float(lo), float(hi)
+
+
+def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
+    ours, sb3 = finals(tarball), finals(SB3_NETWORK_RUNS)
+    lines = [f"TMA's 400-300 shared network, baseline_walker, {FINAL} steps: "
+             + ", ".join(f"{t} {len(v)} seeds" for t, v in ours.items())]
+    for teacher in sorted(ours, key=lambda t: -np.mean(ours[t])):
+        v = ours[teacher]
+        point, lo, hi = iqm_interval({"walker": v}, keyed_rng(0, "walker tma iqm", teacher), REPS)
+        line = (f"{teacher:10s} mean {np.mean(v):5.1f} sd {np.std(v, ddof=1):4.1f}  IQM {point:5.1f} [{lo:.1f}, {hi:.1f}]"
+                f"  per seed " + " ".join(f"{x:.1f}" for x in v))
+        if teacher != "random":
+            p, plo, phi, _ = improvement_interval({"walker": v}, {"walker": ours["random"]},
+                                                  keyed_rng(0, "walker tma p", teacher), REPS)
+            ratio = np.mean(v) / np.mean(ours["random"])
+            published = TMA_PARKOUR_BIPED[teacher] / TMA_PARKOUR_BIPED["random"]
+            line += f"  P(> random) {p:.2f} [{plo:.2f}, {phi:.2f}]  ratio to random {ratio:.2f} (TMA {published:.2f})"
+        lines.append(line)
+    order = sorted(ours, key=lambda t: -np.mean(ours[t]))
+    published = sorted(TMA_PARKOUR_BIPED, key=lambda t: -TMA_PARKOUR_BIPED[t])
+    lines.append(f"order of means: {' > '.join(order)}; TMA Table 1: {' > '.join(published)}")
+    lines.append("network ablation: the same protocol and seeds with SB3's 64-64 network (../walker_baseline/runs.tar.gz)")
+    for teacher in TEACHERS:
+        diff, lo, hi = network_effect(ours[teacher], sb3[teacher], keyed_rng(0, "walker network diff", teacher))
+        p, plo, phi, _ = improvement_interval({"walker": ours[teacher]}, {"walker": sb3[teacher]},
+                                              keyed_rng(0, "walker network p", teacher), REPS)
+        lines.append(f"{teacher:10s} TMA network {np.mean(ours[teacher]):5.1f} vs 64-64 {np.mean(sb3[teacher]):5.1f}: "
+                     f"difference {diff:+.1f} [{lo:+.1f}, {hi:+.1f}]  P(TMA network seed > 64-64 seed) {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    all_tma, all_sb3 = sum(ours.values(), []), sum((sb3[t] for t in ours), [])
+    p, plo, phi, n = improvement_interval(ours, {t: sb3[t] for t in ours}, keyed_rng(0, "walker network strata"), REPS)
+    lines.append(f"all three teachers ({len(all_tma)} vs {len(all_sb3)} runs), teachers as strata: mean "
+                 f"{np.mean(all_tma):.1f} vs {np.mean(all_sb3):.1f}, P(TMA network > 64-64) {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    if write:
+        (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    main()
