@@ -3,6 +3,10 @@ walker results' tests (tests/test_walker_teachers_results.py, tests/test_walker_
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
+from pathlib import Path
 from typing import Any
 
 
@@ -34,3 +38,14 @@ def assert_tmas_network(config: dict[str, Any]) -> None:
     params = student["params"]
     assert list(params["policy_kwargs"]["net_arch"]) == [400, 300]
     assert (params["vf_coef"], params["clip_range_vf"], params["ent_coef"], params["max_grad_norm"]) == (0.25, 0.2, 0.0, 0.5)
+
+
+def tar_members(tarball: Path, suffix: str) -> list[bytes]:
+    """The contents of every file in a results tarball whose name ends with ``suffix``."""
+    with tarfile.open(tarball) as tar:
+        return [tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(suffix)]  # type: ignore[union-attr]
+
+
+def tar_summaries(tarball: Path) -> list[dict[str, Any]]:
+    """Every run's ``summary.json`` in a results tarball."""
+    return [json.load(io.BytesIO(data)) for data in tar_members(tarball, "/summary.json")]

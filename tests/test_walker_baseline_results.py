@@ -7,8 +7,6 @@ committed leaderboard row's; the README's numbers are what the folder's script c
 
 from __future__ import annotations
 
-import io
-import json
 import tarfile
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from _tma_walker import assert_sb3s_default_network, assert_tmas_ppo_settings_on_the_default_biped
+from _tma_walker import (assert_sb3s_default_network, assert_tmas_ppo_settings_on_the_default_biped, tar_members,
+                         tar_summaries)
 from experiments.reporting.results_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,13 +25,12 @@ TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl")
 
 
 def _members(suffix: str) -> list[bytes]:
-    with tarfile.open(HERE / "runs.tar.gz") as tar:
-        return [tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(suffix)]  # type: ignore[union-attr]
+    return tar_members(HERE / "runs.tar.gz", suffix)
 
 
 @pytest.fixture(scope="module")
 def summaries() -> list[dict]:
-    return [json.load(io.BytesIO(data)) for data in _members("/summary.json")]
+    return tar_summaries(HERE / "runs.tar.gz")
 
 
 def _finals(summaries: list[dict], teacher: str) -> list[float]:

@@ -8,15 +8,13 @@ folder's script computes; the packed-throughput row is the first call's steps ov
 from __future__ import annotations
 
 import csv
-import io
-import json
-import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from _tma_walker import assert_tmas_network, assert_tmas_ppo_settings_on_the_default_biped
+from _tma_walker import (assert_tmas_network, assert_tmas_ppo_settings_on_the_default_biped, tar_members,
+                         tar_summaries)
 from experiments.reporting.results_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +23,12 @@ TEACHERS = ("random", "alp_gmm", "covar_gmm")
 
 
 def _members(suffix: str) -> list[bytes]:
-    with tarfile.open(HERE / "runs.tar.gz") as tar:
-        return [tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(suffix)]  # type: ignore[union-attr]
+    return tar_members(HERE / "runs.tar.gz", suffix)
 
 
 @pytest.fixture(scope="module")
 def summaries() -> list[dict]:
-    return [json.load(io.BytesIO(data)) for data in _members("/summary.json")]
+    return tar_summaries(HERE / "runs.tar.gz")
 
 
 def test_the_runs_have_tmas_ppo_and_its_network_at_the_baseline_protocol():
