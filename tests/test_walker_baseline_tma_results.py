@@ -84,3 +84,19 @@ def test_the_packed_rate_is_the_first_calls_steps_over_its_span(tmp_path):
     assert (tmp_path / "walker_packed15_tma.csv").read_text() == committed
     assert float(next(csv.DictReader(committed.splitlines()))["env_steps_per_s"]) == row["env_steps_per_s"] > 57_000
     assert row["student"] == "ppo_tma/shared_400_300"
+
+
+def test_no_episode_is_mastered_from_stump_height_2_33_and_the_readme_quotes_the_height_table():
+    """A fact of the runs' own evaluation tables, counted from every test episode at 2.5M: TMA's
+    grid's three tallest rows (2.33, 2.67, 3.0) are never mastered, and the README's height table
+    is the script's."""
+    script = load_script(HERE / "summarise.py")
+    shares = script.mastery_by_height(HERE / "runs.tar.gz")
+    assert len(shares) == 3 * 5 * 10  # teachers x seeds x heights
+    assert (shares[shares["height"] >= 2.33]["share"] == 0).all()
+    lines = script.height_lines(shares)
+    assert lines == (HERE / "stats.txt").read_text().splitlines()[-len(lines):]
+    readme = (HERE / "README.md").read_text()
+    row = next(x for x in lines if "height 1.00" in x)
+    assert "random 0.31 [0.15, 0.47]" in row and "covar_gmm 0.56 [0.41, 0.71]" in row
+    assert "| 1.00 | 0.31 [0.15, 0.47] | 0.47 [0.26, 0.66] | 0.56 [0.41, 0.71] |" in readme

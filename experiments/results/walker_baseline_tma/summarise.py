@@ -15,7 +15,10 @@ student's network, so the second half of ``stats.txt`` is a network ablation:
   1.56 and 35.7 / 27.3 = 1.31 at 20M steps with SAC);
 - per teacher, TMA's network against SB3's: the difference of means with a seed-bootstrap
   interval and P(a TMA-network seed > a 64-64 seed). The two sets' seeds are not paired (the
-  networks draw different initial weights from the same seed), so the comparison is unpaired.
+  networks draw different initial weights from the same seed), so the comparison is unpaired;
+- where on the test grid the teachers differ: per stump height (TMA's grid has 10 heights in
+  [0, 3] x 10 spacings in [0, 6]), the share of that row's 10 tasks x 5 episodes mastered, mean
+  over seeds with a seed-bootstrap interval, and ``mastery_by_height.png``.
 
     python experiments/results/walker_baseline_tma/summarise.py          # writes stats.txt here
 """
@@ -25,10 +28,13 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from experiments.reporting.analysis import load_evaluations, load_runs
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
 
 HERE = Path(__file__).resolve().parent
@@ -62,6 +68,54 @@ def network_effect(tma: list[float], sb3: list[float], rng: np.random.Generator)
     return float(a.mean() - b.mean()), float(lo), float(hi)
 
 
+def mastery_by_height(tarball: Path) -> pd.DataFrame:
+    """teacher x seed x stump height -> share of the final evaluation's test episodes mastered
+    at that height (10 spacings x 5 episodes each)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="data")
+        evals = load_evaluations(load_runs(Path(tmp)))
+    final = evals[(evals["split"] == "test") & (evals["step"] == FINAL)]
+    final = final.assign(height=final["task.stump_height"].round(2))
+    return final.groupby(["teacher", "seed", "height"])["mastered"].mean().rename("share").reset_index()
+
+
+def height_lines(shares: pd.DataFrame) -> list[str]:
+    """Per stump height, each teacher's mean share mastered over seeds [seed-bootstrap 95%]."""
+    lines = ["share of test episodes mastered per stump height (10 spacings x 5 episodes; mean over seeds [95% CI]):"]
+    for height, at in shares.groupby("height"):
+        cells = []
+        for teacher in TEACHERS:
+            v = at[at["teacher"] == teacher]["share"].to_numpy()
+            rng = keyed_rng(0, "walker tma height", teacher, height)
+            boot = v[rng.integers(0, len(v), (REPS, len(v)))].mean(axis=1)
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            cells.append(f"{teacher} {v.mean():.2f} [{lo:.2f}, {hi:.2f}]")
+        lines.append(f"  height {height:4.2f}: " + "  ".join(cells))
+    return lines
+
+
+def plot_by_height(shares: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for teacher in TEACHERS:
+        per = shares[shares["teacher"] == teacher].groupby("height")["share"]
+        mean, lo, hi = per.mean(), per.min(), per.max()
+        ax.plot(mean.index, mean.to_numpy(), marker="o", label=teacher)
+        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.15)
+    ax.set_xlabel("stump height (TMA's test grid)")
+    ax.set_ylabel("share of test episodes mastered")
+    ax.set_title("walker, TMA's PPO network, 2.5M steps: mean over 5 seeds (band: min-max)", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     ours, sb3 = finals(tarball), finals(SB3_NETWORK_RUNS)
     lines = [f"TMA's 400-300 shared network, baseline_walker, {FINAL} steps: "
@@ -92,8 +146,11 @@ def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     p, plo, phi, n = improvement_interval(ours, {t: sb3[t] for t in ours}, keyed_rng(0, "walker network strata"), REPS)
     lines.append(f"all three teachers ({len(all_tma)} vs {len(all_sb3)} runs), teachers as strata: mean "
                  f"{np.mean(all_tma):.1f} vs {np.mean(all_sb3):.1f}, P(TMA network > 64-64) {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    shares = mastery_by_height(tarball)
+    lines += height_lines(shares)
     if write:
         (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
+        plot_by_height(shares, HERE / "mastery_by_height.png")
     print("\n".join(lines))
     return lines
 
