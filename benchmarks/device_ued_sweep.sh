@@ -89,6 +89,15 @@ fi
 # (Setter-Solver's checkpoint alone is ~5.6 MB: 5 unfinished runs of it made a 30 MB tarball that did not come back,
 # session 17); join them with `cat TAG_runs.tar.gz.part-* > TAG_runs.tar.gz`
 TARBALL="$OUT/${TAG:-mm25}_runs.tar.gz"
+# A later session resumes unfinished runs only by carrying this tarball into its call, next to the working tree
+# (this checkout and its wheels); the call carries 64 MiB in all (the device README's limits). Say when it cannot.
+if [[ -n "${KEEP_CHECKPOINTS:-}" ]]; then
+  TREE=$(du -sb --exclude=.git --exclude=__pycache__ --exclude=.venv . | cut -f1); SIZE=$(stat -c %s "$TARBALL")
+  echo "runs tarball $(( SIZE / 1048576 )) MiB; working tree $(( TREE / 1048576 )) MiB of the 64 MiB a call carries"
+  if (( TREE + SIZE > 64 * 1048576 )); then
+    echo "too large to carry into a later session's call: finish these runs in this session (rerun while the machine is held)"
+  fi
+fi
 if [[ $(stat -c %s "$TARBALL") -gt $(( ${PART_MB:-15} * 1048576 )) ]]; then
   split -b "${PART_MB:-15}M" -a 1 "$TARBALL" "$TARBALL.part-" && rm "$TARBALL"
   echo "tarball cut into $(ls "$TARBALL".part-* | wc -l) parts of <= ${PART_MB:-15} MiB: cat $(basename "$TARBALL").part-* > $(basename "$TARBALL")"
