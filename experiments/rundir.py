@@ -26,6 +26,8 @@ What is *not* in the config id (:data:`NOT_IDENTITY`), and why:
   device actually used is written to ``status.json``.
 - ``teacher.params.train_worker``: where a lag-1 training round of GoalGAN or Setter-Solver
   runs (a process, a thread or inline; the same results, ``teachers/refit.py``).
+- ``teacher.params.fit_workers``: how many processes share a lag-1 GMM refit of ALP-GMM or
+  Covar-GMM (the same mixtures bit for bit, ``teachers/gmm_fit.py``'s parts).
 - ``teacher.params.train_lag`` at its default ``0`` (:data:`NEUTRAL_DEFAULTS`): the key came
   after runs of those teachers existed, and at 0 they compute exactly what they computed
   without it (``tests/test_train_lag.py``), so adding it renamed no run; ``1`` is in the id.
@@ -82,7 +84,7 @@ def _slug(value: Any) -> str:
 # Config keys (and their subtrees) outside the config id; the module docstring says why.
 NOT_IDENTITY = ("name", "runs_dir", "seed", "budget.steps", "resume", "logger", "log", "checkpoint", "device",
                 "torch_threads", "student.fast_rollout", "update_device", "update_threads", "env.envs_per_worker",
-                "hydra", "teacher.params.train_worker")
+                "hydra", "teacher.params.train_worker", "teacher.params.fit_workers")
 # Keys left out of the config id at these values: added later, they then compute what configs
 # without them computed (the module docstring says why).
 NEUTRAL_DEFAULTS: dict[str, Any] = {"teacher_process": False, "teacher.params.train_lag": 0,

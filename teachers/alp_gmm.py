@@ -95,6 +95,7 @@ class ALPGMM(Teacher):
         fit_lag: 0 (default: the papers' schedule) or 1 (fits installed one period late,
             computed in a worker process; see :mod:`teachers.refit`).
         fit_worker: ``"process"`` (default) or ``"inline"``, where a lag-1 fit runs.
+        fit_workers: processes sharing each lag-1 refit (:mod:`teachers.refit`; the same mixtures).
     """
 
     name = "alp_gmm"
@@ -114,6 +115,7 @@ class ALPGMM(Teacher):
         reg_covar: float = 1e-6,
         fit_lag: int = 0,
         fit_worker: str = "process",
+        fit_workers: int = 1,
     ) -> None:
         super().__init__(task_space, seed)
         if preset not in PRESETS:
@@ -149,7 +151,7 @@ class ALPGMM(Teacher):
         # finished episodes (validated task, return) whose ALP is not computed yet
         self._pending: list[tuple[Task, float]] = []
         self.refitter = Refitter(range(self.min_k, self.max_k + 1), self.gmm_backend, self.reg_covar,
-                                 fit_lag=fit_lag, fit_worker=fit_worker)
+                                 fit_lag=fit_lag, fit_worker=fit_worker, fit_workers=fit_workers)
         self.gmm: GMM | None = None
         self.n_fits = 0
         self.n_failed_fits = 0

@@ -70,6 +70,7 @@ class CovarGMM(Teacher):
         gmm_backend: ``"numpy"`` (default) or ``"sklearn"``.
         reg_covar: added to covariance diagonals (1e-6).
         fit_lag, fit_worker: the refit schedule (:mod:`teachers.refit`; default 0, as TMA).
+        fit_workers: processes sharing each lag-1 refit (:mod:`teachers.refit`; the same mixtures).
     """
 
     name = "covar_gmm"
@@ -87,6 +88,7 @@ class CovarGMM(Teacher):
         reg_covar: float = 1e-6,
         fit_lag: int = 0,
         fit_worker: str = "process",
+        fit_workers: int = 1,
     ) -> None:
         super().__init__(task_space, seed)
         self.fit_rate = int(fit_rate)
@@ -111,7 +113,7 @@ class CovarGMM(Teacher):
         self.window: deque[np.ndarray] = deque(maxlen=self.fit_rate)  # [task, reward]
         self.n_episodes = 0
         self.refitter = Refitter(range(self.min_k, self.max_k + 1), gmm_backend, self.reg_covar,
-                                 fit_lag=fit_lag, fit_worker=fit_worker)
+                                 fit_lag=fit_lag, fit_worker=fit_worker, fit_workers=fit_workers)
         self.gmm: GMM | None = None
         self.n_fits = 0
         self.n_failed_fits = 0

@@ -18,6 +18,17 @@ Two backends compute the same model:
   lets the simulated-student track run in seconds. Its fits are checked against sklearn's
   in ``tests/test_alp_gmm.py``.
 
+The numpy backend can also fit a *part* of the ``k`` range (:func:`fit_part`: every
+``parts``-th model, starting at ``part``) with exactly the numbers the whole range gives for
+those ``k``: every model of the batch draws its k-means seeding from the generator as in the
+whole fit (the draws of the other models are made and dropped), the padding to the largest
+``k`` is the whole range's, and each model's arithmetic never mixes with another's. So
+several processes can share one refit (``teachers/refit.py``, ``fit_workers``) and the
+lowest-AIC fit is the one :func:`fit_best_gmm` returns, bit for bit
+(``tests/test_fit_workers.py``). A part that meets a singular covariance reports it
+(:class:`PartFailed`): the whole fit's fallback (each ``k`` on its own, in order, from the
+same generator) depends on every model, so the caller then computes the whole fit.
+
 The result, :class:`GMM`, stores plain arrays and converts to lists for ``state_dict`` (no
 pickled sklearn objects in checkpoints).
 """
@@ -163,11 +174,8 @@ def fit_best_gmm(
     covariance, floating-point error, non-finite likelihood) is skipped. Returns ``None``
     when no ``k`` produced a usable fit, so that the caller can keep its previous mixture.
     """
-    x = np.asarray(points, dtype=np.float64)
-    if x.ndim != 2:
-        raise TeachBenchError("gmm.points", f"expected a 2-D array, got shape {x.shape}")
-    ks = [int(k) for k in ks if 1 <= int(k) <= x.shape[0]]
-    if not ks or not np.all(np.isfinite(x)):
+    x, ks = _usable(points, ks)
+    if not ks:
         return None
     if backend == "numpy":
         fits = _fit_numpy(x, ks, rng, reg_covar, tol, max_iter)
@@ -175,10 +183,46 @@ def fit_best_gmm(
         fits = _fit_sklearn(x, ks, rng, reg_covar, tol, max_iter)
     else:
         raise TeachBenchError("teacher.gmm_backend", f"unknown backend {backend!r}", BACKENDS)
-    fits = [g for g in fits if g is not None and math.isfinite(g.aic)]
-    if not fits:
-        return None
-    return min(fits, key=lambda g: g.aic)
+    return lowest_aic(fits)
+
+
+def _usable(points: np.ndarray, ks: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """The points as a float64 matrix and the ``k`` that can be fitted on them (none when a
+    point is not finite): ``k`` larger than the number of points is skipped."""
+    x = np.asarray(points, dtype=np.float64)
+    if x.ndim != 2:
+        raise TeachBenchError("gmm.points", f"expected a 2-D array, got shape {x.shape}")
+    usable = [int(k) for k in ks if 1 <= int(k) <= x.shape[0]]
+    return x, usable if np.all(np.isfinite(x)) else []
+
+
+def lowest_aic(fits: Sequence[GMM | None]) -> GMM | None:
+    """The usable fit (not None, finite AIC) with the lowest AIC, the first of equals in
+    ``k`` order; None when there is none."""
+    usable = [g for g in fits if g is not None and math.isfinite(g.aic)]
+    return min(usable, key=lambda g: g.aic) if usable else None
+
+
+class PartFailed(Exception):
+    """A part of the numpy fit met a singular covariance (:func:`fit_part`)."""
+
+
+def part_rows(n_ks: int, part: int, parts: int) -> np.ndarray:
+    """The models (indices into the usable ``k``) of part ``part`` of ``parts``: every
+    ``parts``-th, so that small and large ``k`` (cheap and costly) spread evenly."""
+    return np.arange(part, n_ks, parts)
+
+
+def fit_part(points: np.ndarray, ks: Sequence[int], rng: np.random.Generator, part: int, parts: int,
+             reg_covar: float = 1e-6, tol: float = 1e-3, max_iter: int = 100) -> list[GMM | None]:
+    """The numpy backend's fits of part ``part`` of ``parts`` of the usable ``k`` (module
+    docstring): for those ``k``, bit for bit what :func:`_fit_numpy` gives over all of them
+    with a generator in the same state. Raises :class:`PartFailed` on a singular covariance."""
+    x, usable = _usable(points, ks)
+    rows = part_rows(len(usable), part, parts)
+    if not len(rows):
+        return []
+    return _fit_numpy(x, usable, rng, reg_covar, tol, max_iter, rows=rows)
 
 
 # -- sklearn backend -----------------------------------------------------------------------
@@ -209,32 +253,36 @@ def _fit_sklearn(x: np.ndarray, ks: list[int], rng: np.random.Generator, reg_cov
 _EPS10 = 10 * np.finfo(np.float64).eps
 
 
-def _kmeans_labels(x: np.ndarray, ks: np.ndarray, rng: np.random.Generator, max_iter: int = 100) -> np.ndarray:
+def _kmeans_labels(x: np.ndarray, ks: np.ndarray, rng: np.random.Generator, max_iter: int = 100,
+                   rows: np.ndarray | None = None) -> np.ndarray:
     """Hard labels (M, n) from k-means (greedy k-means++ seeding, Lloyd iterations), one model per k.
 
     Padded centres (index ≥ k of a model) are at infinity so they never get a point.
+    ``rows``: only those models (of all ``ks``), with the draws and padding of all of them.
     """
     n, d = x.shape
-    m, kmax = len(ks), int(ks.max())
+    m_all, kmax = len(ks), int(ks.max())
+    trials_all = 2 + np.log(ks).astype(int)  # (M,) candidates per new centre
+    t_max = int(trials_all.max())
+    rows = np.arange(m_all) if rows is None else rows
+    ks, trials, m = ks[rows], trials_all[rows], len(rows)
     centres = np.full((m, kmax, d), np.inf)
-    first = rng.integers(n, size=m)
+    first = rng.integers(n, size=m_all)[rows]
     centres[:, 0] = x[first]
     d2 = ((x[None, :, :] - centres[:, :1, :]) ** 2).sum(-1)  # (M, n)
     # greedy k-means++ (as sklearn's KMeans): 2 + log(k) candidates per new centre, keep
     # the one that lowers the potential most
-    trials = 2 + np.log(ks).astype(int)  # (M,)
-    t_max = int(trials.max())
     for j in range(1, kmax):
         cum = np.cumsum(d2, axis=1)  # (M, n)
-        u = rng.random((m, t_max)) * cum[:, -1:]
+        u = rng.random((m_all, t_max))[rows] * cum[:, -1:]
         cand = np.minimum((cum[:, None, :] < u[:, :, None]).sum(-1), n - 1)  # (M, T)
         cand_d2 = np.minimum(d2[:, None, :], ((x[None, None, :, :] - x[cand][:, :, None, :]) ** 2).sum(-1))
         potential = np.where(np.arange(t_max)[None, :] < trials[:, None], cand_d2.sum(-1), np.inf)
         best = potential.argmin(1)
-        rows = np.arange(m)
+        model = np.arange(m)
         active = ks > j
-        centres[active, j] = x[cand[rows, best]][active]
-        d2 = np.where(active[:, None], cand_d2[rows, best], d2)
+        centres[active, j] = x[cand[model, best]][active]
+        d2 = np.where(active[:, None], cand_d2[model, best], d2)
     valid = np.arange(kmax)[None, :] < ks[:, None]  # (M, K)
     sq_x = (x**2).sum(1)
     labels = np.full((m, n), -1)
@@ -285,18 +333,20 @@ def _e_step(x: np.ndarray, log_w: np.ndarray, means: np.ndarray, cov: np.ndarray
 
 
 def _fit_numpy(x: np.ndarray, ks: list[int], rng: np.random.Generator, reg_covar: float, tol: float,
-               max_iter: int) -> list[GMM | None]:
+               max_iter: int, rows: np.ndarray | None = None) -> list[GMM | None]:
+    """One fit per ``k`` (per ``k`` of ``rows`` only, :func:`fit_part`), in ``k`` order."""
     n, d = x.shape
-    k_arr = np.asarray(ks)
-    kmax = int(k_arr.max())
+    all_ks = np.asarray(ks)
+    kmax = int(all_ks.max())  # the whole range's padding, also for a part
+    k_arr = all_ks if rows is None else all_ks[rows]
     valid = np.arange(kmax)[None, :] < k_arr[:, None]
     try:
         with np.errstate(all="ignore"):
-            labels = _kmeans_labels(x, k_arr, rng)
+            labels = _kmeans_labels(x, all_ks, rng, rows=rows)
             resp = (labels[:, :, None] == np.arange(kmax)[None, None, :]).astype(np.float64)
             log_w, means, cov = _m_step(x, resp, valid, reg_covar)
-            lower = np.full(len(ks), -np.inf)
-            active = np.ones(len(ks), dtype=bool)
+            lower = np.full(len(k_arr), -np.inf)
+            active = np.ones(len(k_arr), dtype=bool)
             for _ in range(max_iter):
                 # Only models that have not converged take another EM step (each k stops
                 # on its own criterion, as separate sklearn fits would).
@@ -311,6 +361,8 @@ def _fit_numpy(x: np.ndarray, ks: list[int], rng: np.random.Generator, reg_covar
                     break
             lse, _ = _e_step(x, log_w, means, cov)
     except np.linalg.LinAlgError:
+        if rows is not None:  # the fallback below depends on every model: the caller fits them all
+            raise PartFailed from None
         # A singular covariance somewhere in the batch: fit each k on its own so only the
         # failing k is skipped.
         if len(ks) == 1:
@@ -318,7 +370,7 @@ def _fit_numpy(x: np.ndarray, ks: list[int], rng: np.random.Generator, reg_covar
         return [g for k in ks for g in _fit_numpy(x, [k], rng, reg_covar, tol, max_iter)]
     score = lse.mean(1)  # mean log-likelihood under the final parameters
     out: list[GMM | None] = []
-    for i, k in enumerate(ks):
+    for i, k in enumerate(int(k) for k in k_arr):
         w = np.exp(log_w[i, :k])
         if not (np.isfinite(score[i]) and np.all(np.isfinite(means[i, :k])) and np.all(np.isfinite(cov[i, :k]))):
             out.append(None)

@@ -47,6 +47,16 @@ Where a lag-1 update is computed (``fit_worker`` / ``train_worker``):
 - ``"inline"``: computed in the calling process when it is installed (the same results; for
   where nothing else can run).
 
+A GMM refit can also be shared by several processes (``fit_workers`` > 1, with ``fit_lag=1``
+and ``fit_worker="process"``): each fits every ``fit_workers``-th ``k`` of the range
+(:func:`teachers.gmm_fit.fit_part`, bit for bit those ``k``'s fits in the whole batch) and the
+calling process keeps the lowest AIC, so the installed mixture is the one a single worker
+installs. It is for a run with spare cores (one run per GPU on a many-core machine): on the
+16-core H200 host a Covar-GMM refit (13 mixtures) took about as long as the period it must
+fit in at 1024 mazes, so the loop waited for it at boundaries. A part that meets a singular
+covariance makes the calling process compute the whole fit (the fallback's order depends on
+every ``k``). Runs packed one per core gain nothing from it.
+
 A checkpoint keeps an update in flight as its inputs; after loading it is started again
 (the same result, so the resumed run continues as the uninterrupted one).
 """
@@ -67,7 +77,7 @@ from typing import IO, Any, Callable, Mapping, Sequence
 import numpy as np
 
 from envs.errors import TeachBenchError
-from teachers.gmm_fit import GMM, fit_best_gmm
+from teachers.gmm_fit import GMM, PartFailed, fit_best_gmm, fit_part, lowest_aic, part_rows
 
 LAGS = (0, 1)
 WORKERS = ("process", "thread", "inline")
@@ -86,6 +96,7 @@ NOT_YET = object()
 #: (a worker imports nothing else; the functions live beside their algorithms)
 JOBS: dict[str, str] = {
     "gmm_fit": "teachers.refit:fit_job",
+    "gmm_fit_part": "teachers.refit:fit_part_job",
     "goal_gan": "teachers.goal_gan:train_round",
     "setter_solver": "teachers.setter_solver:train_round",
 }
@@ -236,6 +247,42 @@ def _serve(job: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
         stdout.flush()
 
 
+class _Pool:
+    """``n`` worker processes sharing each GMM refit (module doc): :meth:`submit` sends part
+    ``p`` of the ``k`` range to process ``p``; :meth:`result` gathers the parts and returns what
+    :func:`fit_job` returns for the whole fit (computing it here when a part failed)."""
+
+    def __init__(self, n: int, key: str) -> None:
+        self.workers = [_Process("gmm_fit_part", key) for _ in range(n)]
+        self.inputs: Mapping[str, Any] | None = None
+        self.sent: list[_Process] = []
+
+    def submit(self, inputs: Mapping[str, Any]) -> None:
+        self.inputs = inputs
+        n_ks = sum(1 for k in inputs["ks"] if 1 <= int(k) <= len(inputs["points"]))
+        self.sent = [w for p, w in enumerate(self.workers) if len(part_rows(n_ks, p, len(self.workers)))]
+        for p, worker in enumerate(self.sent):
+            worker.submit({**inputs, "part": p, "parts": len(self.workers)})
+
+    def result(self) -> Any:
+        assert self.inputs is not None
+        answers = [worker.result() for worker in self.sent]  # every answer is read, so none is left in a pipe
+        if any(a is None for a in answers):  # a part met a singular covariance: the whole fit, here
+            return fit_job(self.inputs)
+        parts = len(self.workers)
+        n_ks = sum(len(a) for a in answers)
+        fits: list[GMM | None] = [None] * n_ks
+        for p, answer in enumerate(answers):
+            for i, state in zip(part_rows(n_ks, p, parts), answer):
+                fits[i] = None if state is None else GMM.from_state(state)
+        best = lowest_aic(fits)
+        return None if best is None else best.to_state()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
 class LaggedUpdate:
     """Runs one teacher's periodic update ``job`` (a name in :data:`JOBS`) on the schedule
     chosen by ``lag`` (module doc). The lag-0 update is the teacher's own call; this class
@@ -257,7 +304,7 @@ class LaggedUpdate:
         self.option = option
         self._pending: Mapping[str, Any] | None = None  # inputs of the update in flight
         self._in_worker = False  # whether the pending update was handed to the worker
-        self._worker: _Process | _Thread | None = None
+        self._worker: _Process | _Thread | _Pool | None = None
         self._start_worker()
 
     def _start_worker(self) -> None:
@@ -327,6 +374,18 @@ def fit_job(inputs: Mapping[str, Any]) -> dict | None:
     return None if gmm is None else gmm.to_state()
 
 
+def fit_part_job(inputs: Mapping[str, Any]) -> list[dict | None] | None:
+    """Part ``inputs["part"]`` of ``inputs["parts"]`` of :func:`fit_job`'s fits (every fit of
+    those ``k``, in order, as states), or None when the part met a singular covariance."""
+    try:
+        fits = fit_part(np.asarray(inputs["points"], dtype=np.float64), inputs["ks"],
+                        np.random.default_rng(int(inputs["seed"])), int(inputs["part"]), int(inputs["parts"]),
+                        reg_covar=inputs["reg_covar"])
+    except PartFailed:
+        return None
+    return [None if g is None else g.to_state() for g in fits]
+
+
 class Refitter(LaggedUpdate):
     """Runs the refits of one GMM teacher on the schedule chosen by ``fit_lag``.
 
@@ -335,15 +394,30 @@ class Refitter(LaggedUpdate):
         backend, reg_covar: as :func:`teachers.gmm_fit.fit_best_gmm`.
         fit_lag: 0 (fit now, the papers) or 1 (install one period later, fit in a worker).
         fit_worker: ``"process"``, ``"thread"`` or ``"inline"`` (where a lag-1 fit is computed).
+        fit_workers: processes sharing each lag-1 refit (module doc; > 1 needs ``fit_lag=1``,
+            ``fit_worker="process"`` and the numpy backend). The same mixtures as 1.
     """
 
     def __init__(self, ks: Sequence[int], backend: str, reg_covar: float, fit_lag: int = 0,
-                 fit_worker: str = "process") -> None:
+                 fit_worker: str = "process", fit_workers: int = 1) -> None:
         self.ks = [int(k) for k in ks]
         self.backend = backend
         self.reg_covar = float(reg_covar)
+        if isinstance(fit_workers, bool) or not isinstance(fit_workers, (int, np.integer)) or fit_workers < 1:
+            raise TeachBenchError("teacher.fit_workers", f"must be an integer >= 1, got {fit_workers!r}")
+        if fit_workers > 1 and (fit_lag != 1 or fit_worker != "process" or backend != "numpy"):
+            raise TeachBenchError("teacher.fit_workers", "several fit workers share a lag-1 refit of the numpy "
+                                  f"backend in processes: set fit_lag=1, fit_worker=process, gmm_backend=numpy "
+                                  f"(got fit_lag={fit_lag!r}, fit_worker={fit_worker!r}, gmm_backend={backend!r})")
+        self.fit_workers = int(fit_workers)
         super().__init__("gmm_fit", fit_lag, fit_worker, "fit")
         self.fit_lag, self.fit_worker = self.lag, self.worker
+
+    def _start_worker(self) -> None:
+        if self.fit_workers > 1:  # set before LaggedUpdate.__init__ starts the worker
+            self._worker = _Pool(self.fit_workers, "teacher.fit_worker")
+        else:
+            super()._start_worker()
 
     def at_boundary(self, points: np.ndarray, rng: np.random.Generator) -> Any:
         """The mixture to install now (a :class:`GMM`, ``None`` for a failed fit) or
