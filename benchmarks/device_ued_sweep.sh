@@ -39,14 +39,15 @@
 #     env.students.ppo.n_steps=200 update_device=cuda" bash benchmarks/device_ued_sweep.sh
 #
 # The walker's baseline rows (configs/experiment/baseline_walker.yaml, claim 2's protocol at 2.5M steps with 5
-# evaluation episodes per test task), resumable across sessions: the tarball keeps each run's last checkpoint
-# (~0.35 MB a run). 16 packed runs made >= 54k env steps/s on the 16-core H200, and 20 ran at once in the next call
-# (experiments/results/walker_stumps_teachers/), so one session's ~25 minutes take ~30 runs to 2.5M:
+# evaluation episodes per test task, TMA's 400-300 PPO network since session 17). 15 packed runs make >= 57k env
+# steps/s on the 16-core H200 and take ~850 s each, so one session's 30 device-minutes finish one wave of 15 (two
+# calls back to back); their ~1.5 MB checkpoints cannot be carried into a later session (the tarball line says so):
 #
-#   OUT=/some/folder RUNS=/tmp/bw TAG=bw EXPERIMENT=baseline_walker TEACHERS=random,alp_gmm,covar_gmm,riac,adr,spdl \
-#     SEEDS=0,1,2,3,4 RUNS_PER_GPU=20 DEVICE=auto KEEP_CHECKPOINTS=1 BASE="checkpoint.every=100000" \
-#     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh    # then goal_gan,setter_solver,plr,plr_robust,
-#                                                                       # accel,paired_param,clutr_param; lite_walker
+#   OUT=/some/folder RUNS=/tmp/bw TAG=bw EXPERIMENT=baseline_walker TEACHERS=riac,adr,spdl \
+#     SEEDS=0,1,2,3,4 RUNS_PER_GPU=15 DEVICE=auto KEEP_CHECKPOINTS=1 SWEEP_S=545 BASE="checkpoint.every=100000" \
+#     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh    # then goal_gan,setter_solver,plr; then
+#                                                                       # plr_robust,accel,paired_param,clutr_param; lite_walker
+# (Random, ALP-GMM and Covar-GMM are done: experiments/results/walker_baseline_tma/.)
 #
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)
