@@ -51,9 +51,11 @@ A GMM refit can also be shared by several processes (``fit_workers`` > 1, with `
 and ``fit_worker="process"``): each fits every ``fit_workers``-th ``k`` of the range
 (:func:`teachers.gmm_fit.fit_part`, bit for bit those ``k``'s fits in the whole batch) and the
 calling process keeps the lowest AIC, so the installed mixture is the one a single worker
-installs. It is for a run with spare cores (one run per GPU on a many-core machine): on the
-16-core H200 host a Covar-GMM refit (13 mixtures) took about as long as the period it must
-fit in at 1024 mazes, so the loop waited for it at boundaries. A part that meets a singular
+installs. It is for a run with spare cores (one run per GPU on a many-core machine) whose loop
+waits for refits: Covar-GMM (13 mixtures, 36-69 ms on a core) at 1024 mazes waits mostly in
+bursts, when one vector step finishes hundreds of episodes and crosses several boundaries, each
+installing the fit started at the one before, moments earlier; a shared refit shortens each such
+wait (``benchmarks/bench_fit_workers.py`` times one refit both ways). A part that meets a singular
 covariance makes the calling process compute the whole fit (the fallback's order depends on
 every ``k``). Runs packed one per core gain nothing from it.
 
