@@ -262,7 +262,7 @@ class _Pool:
     def submit(self, inputs: Mapping[str, Any]) -> None:
         self.inputs = inputs
         n_ks = sum(1 for k in inputs["ks"] if 1 <= int(k) <= len(inputs["points"]))
-        self.sent = [w for p, w in enumerate(self.workers) if len(part_rows(n_ks, p, len(self.workers)))]
+        self.sent = self.workers[:n_ks]  # part p holds k number p, p + n, ...: the first n_ks parts are not empty
         for p, worker in enumerate(self.sent):
             worker.submit({**inputs, "part": p, "parts": len(self.workers)})
 

@@ -59,6 +59,18 @@ def test_a_pool_of_processes_returns_what_one_fit_returns():
         pool.close()
 
 
+def test_fewer_usable_k_than_workers_leaves_the_other_workers_idle():
+    """3 points fit only k = 2, 3 (k <= points): two of four workers get a part; 1 point, none."""
+    pool = _Pool(4, "teacher.fit_worker")
+    try:
+        for n in (1, 3, 5):
+            inputs = _inputs(np.random.default_rng(n).random((n, 3)), 1)
+            pool.submit(inputs)
+            assert len(pool.sent) == max(0, min(4, n - 1)) and pool.result() == fit_job(inputs)
+    finally:
+        pool.close()
+
+
 def test_a_part_with_a_singular_covariance_falls_back_to_the_whole_fit():
     """Binary points without covariance regularisation: components of identical points have a
     zero covariance, so the batch raises and the serial fit goes k by k."""
