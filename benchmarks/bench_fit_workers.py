@@ -7,8 +7,10 @@ not, the training loop waits for it at the next boundary. Covar-GMM fits 13 mixt
 fits 9 (k = 2..10) on 250 points of [task, ALP]. For each, this times ``submit`` then
 ``result`` of a lag-1 refit with 1 worker process and with ``--workers`` processes on the
 same inputs (a fresh window per repeat), alternating, and prints the median milliseconds and
-their ratio. Both compute the same mixture (checked on every repeat). The speed-up needs a
-free core per worker: on a machine busy with other runs it shrinks to nothing.
+their ratio. Both compute the same mixture (checked on every repeat). Then the same at lag 0 (the
+papers' schedule), where the baseline is the fit in the calling process itself (no worker) and
+the shared fit must also leave the teacher's generator where that fit leaves it (checked). The
+speed-up needs a free core per worker: on a machine busy with other runs it shrinks to nothing.
 
     python benchmarks/bench_fit_workers.py --workers 2 3 --repeats 30
 """
@@ -42,7 +44,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    print(f"{'teacher':10s} {'workers':>7s} {'1 worker ms':>12s} {'n workers ms':>13s} {'ratio':>6s}")
+    print(f"{'teacher':10s} {'workers':>7s} {'baseline ms':>12s} {'n workers ms':>13s} {'ratio':>6s}   baseline")
     for teacher, (ks, n_points, dim) in SETTINGS.items():
         for n in args.workers:
             one = Refitter(ks, "numpy", 1e-6, fit_lag=1, fit_worker="process")
@@ -64,7 +66,33 @@ def main() -> None:
                 one.close()
                 many.close()
             a, b = statistics.median(times[1]), statistics.median(times[n])
-            print(f"{teacher:10s} {n:7d} {a:12.1f} {b:13.1f} {b / a:6.2f}")
+            print(f"{teacher:10s} {n:7d} {a:12.1f} {b:13.1f} {b / a:6.2f}   lag 1: one worker process vs {n}")
+            a, b = lag0_medians(ks, n_points, dim, n, args.repeats)
+            print(f"{teacher:10s} {n:7d} {a:12.1f} {b:13.1f} {b / a:6.2f}   lag 0: in the calling process vs {n} workers")
+
+
+def lag0_medians(ks: range, n_points: int, dim: int, n: int, repeats: int) -> tuple[float, float]:
+    """Median ms of a lag-0 refit in the calling process and shared by ``n`` workers."""
+    inline = Refitter(ks, "numpy", 1e-6)
+    shared = Refitter(ks, "numpy", 1e-6, fit_workers=n)
+    times: dict[str, list[float]] = {"inline": [], "shared": []}
+    rng = np.random.default_rng(1)
+    try:
+        shared.at_boundary(rng.random((n_points, dim)), np.random.default_rng(0))  # warm-up
+        for r in range(repeats):
+            points = rng.random((n_points, dim))
+            gens = {"inline": np.random.default_rng(r), "shared": np.random.default_rng(r)}
+            states = {}
+            for key in (("inline", "shared") if r % 2 == 0 else ("shared", "inline")):
+                refitter = inline if key == "inline" else shared
+                start = time.perf_counter()
+                gmm = refitter.at_boundary(points, gens[key])
+                times[key].append((time.perf_counter() - start) * 1e3)
+                states[key] = (None if gmm is None else gmm.to_state(), gens[key].bit_generator.state)
+            assert states["inline"] == states["shared"], "the shared lag-0 refit must be the same fit and draws"
+    finally:
+        shared.close()
+    return statistics.median(times["inline"]), statistics.median(times["shared"])
 
 
 if __name__ == "__main__":

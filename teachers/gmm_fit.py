@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -253,6 +253,26 @@ def _fit_sklearn(x: np.ndarray, ks: list[int], rng: np.random.Generator, reg_cov
 _EPS10 = 10 * np.finfo(np.float64).eps
 
 
+def _seeding_draws(rng: np.random.Generator, n: int, ks: np.ndarray) -> Iterator[np.ndarray]:
+    """Every draw the numpy fit of ``ks`` on ``n`` points takes from its generator, in order: the
+    first centre of each model, then the candidates' uniforms for each further centre. (EM
+    draws nothing; the per-``k`` fallback after a singular covariance draws again.)"""
+    yield rng.integers(n, size=len(ks))
+    t_max = int((2 + np.log(ks).astype(int)).max())
+    for _ in range(1, int(ks.max())):
+        yield rng.random((len(ks), t_max))
+
+
+def advance_like_fit(rng: np.random.Generator, points: np.ndarray, ks: Sequence[int]) -> None:
+    """Move ``rng`` on as :func:`fit_best_gmm` (numpy backend, no singular covariance) moves it
+    on a fit of ``ks`` over ``points``: what the calling process does when the parts of its
+    fit ran elsewhere from a copy of its generator (``teachers/refit.py``)."""
+    x, usable = _usable(points, ks)
+    if usable:
+        for _ in _seeding_draws(rng, x.shape[0], np.asarray(usable)):
+            pass
+
+
 def _kmeans_labels(x: np.ndarray, ks: np.ndarray, rng: np.random.Generator, max_iter: int = 100,
                    rows: np.ndarray | None = None) -> np.ndarray:
     """Hard labels (M, n) from k-means (greedy k-means++ seeding, Lloyd iterations), one model per k.
@@ -264,17 +284,18 @@ def _kmeans_labels(x: np.ndarray, ks: np.ndarray, rng: np.random.Generator, max_
     m_all, kmax = len(ks), int(ks.max())
     trials_all = 2 + np.log(ks).astype(int)  # (M,) candidates per new centre
     t_max = int(trials_all.max())
+    draws = _seeding_draws(rng, n, ks)
     rows = np.arange(m_all) if rows is None else rows
     ks, trials, m = ks[rows], trials_all[rows], len(rows)
     centres = np.full((m, kmax, d), np.inf)
-    first = rng.integers(n, size=m_all)[rows]
+    first = next(draws)[rows]
     centres[:, 0] = x[first]
     d2 = ((x[None, :, :] - centres[:, :1, :]) ** 2).sum(-1)  # (M, n)
     # greedy k-means++ (as sklearn's KMeans): 2 + log(k) candidates per new centre, keep
     # the one that lowers the potential most
     for j in range(1, kmax):
         cum = np.cumsum(d2, axis=1)  # (M, n)
-        u = rng.random((m_all, t_max))[rows] * cum[:, -1:]
+        u = next(draws)[rows] * cum[:, -1:]
         cand = np.minimum((cum[:, None, :] < u[:, :, None]).sum(-1), n - 1)  # (M, T)
         cand_d2 = np.minimum(d2[:, None, :], ((x[None, None, :, :] - x[cand][:, :, None, :]) ** 2).sum(-1))
         potential = np.where(np.arange(t_max)[None, :] < trials[:, None], cand_d2.sum(-1), np.inf)

@@ -47,15 +47,20 @@ Where a lag-1 update is computed (``fit_worker`` / ``train_worker``):
 - ``"inline"``: computed in the calling process when it is installed (the same results; for
   where nothing else can run).
 
-A GMM refit can also be shared by several processes (``fit_workers`` > 1, with ``fit_lag=1``
-and ``fit_worker="process"``): each fits every ``fit_workers``-th ``k`` of the range
+A GMM refit can also be shared by several processes (``fit_workers`` > 1, with
+``fit_worker="process"``): each fits every ``fit_workers``-th ``k`` of the range
 (:func:`teachers.gmm_fit.fit_part`, bit for bit those ``k``'s fits in the whole batch) and the
-calling process keeps the lowest AIC, so the installed mixture is the one a single worker
-installs. It is for a run with spare cores (one run per GPU on a many-core machine) whose loop
-waits for refits: Covar-GMM (13 mixtures, 36-69 ms on a core) at 1024 mazes waits mostly in
-bursts, when one vector step finishes hundreds of episodes and crosses several boundaries, each
-installing the fit started at the one before, moments earlier; a shared refit shortens each such
-wait (``benchmarks/bench_fit_workers.py`` times one refit both ways). A part that meets a singular
+calling process keeps the lowest AIC, so the installed mixture is the one a single process
+computes. At lag 1 the parts start at the boundary from the drawn seed, as a single worker's fit
+does. At lag 0 (the papers' schedule) the calling process waits for them: they start from a copy
+of the teacher's generator, and the generator then moves on exactly as the fit in this process
+would have moved it (:func:`teachers.gmm_fit.advance_like_fit`), so the run is the same run,
+only its refits are shorter. It is for a run with spare cores (one run per GPU on a many-core
+machine) whose loop waits for refits: every lag-0 refit blocks the loop, and at lag 1 Covar-GMM
+(13 mixtures, 36-69 ms on a core) at 1024 mazes waits mostly in bursts, when one vector step
+finishes hundreds of episodes and crosses several boundaries, each installing the fit started at
+the one before, moments earlier; a shared refit shortens each such wait
+(``benchmarks/bench_fit_workers.py`` times one refit both ways). A part that meets a singular
 covariance makes the calling process compute the whole fit (the fallback's order depends on
 every ``k``). Runs packed one per core gain nothing from it.
 
@@ -79,7 +84,7 @@ from typing import IO, Any, Callable, Mapping, Sequence
 import numpy as np
 
 from envs.errors import TeachBenchError
-from teachers.gmm_fit import GMM, PartFailed, fit_best_gmm, fit_part, lowest_aic, part_rows
+from teachers.gmm_fit import GMM, PartFailed, advance_like_fit, fit_best_gmm, fit_part, lowest_aic, part_rows
 
 LAGS = (0, 1)
 WORKERS = ("process", "thread", "inline")
@@ -93,6 +98,9 @@ WORKER_NICENESS = 5
 
 NOT_YET = object()
 """Returned by :meth:`Refitter.at_boundary` when no fit is due to be installed yet."""
+
+PART_FAILED = object()
+"""Returned by :meth:`_Pool.gather` when a part of the fit met a singular covariance."""
 
 #: the updates a worker may run, by name: ``module:function`` mapping the inputs to a result
 #: (a worker imports nothing else; the functions live beside their algorithms)
@@ -267,10 +275,16 @@ class _Pool:
             worker.submit({**inputs, "part": p, "parts": len(self.workers)})
 
     def result(self) -> Any:
+        merged = self.gather()
         assert self.inputs is not None
+        return fit_job(self.inputs) if merged is PART_FAILED else merged  # a failed part: the whole fit, here
+
+    def gather(self) -> Any:
+        """The whole fit's result from the parts, or :data:`PART_FAILED` when a part met a
+        singular covariance."""
         answers = [worker.result() for worker in self.sent]  # every answer is read, so none is left in a pipe
-        if any(a is None for a in answers):  # a part met a singular covariance: the whole fit, here
-            return fit_job(self.inputs)
+        if any(a is None for a in answers):
+            return PART_FAILED
         parts = len(self.workers)
         n_ks = sum(len(a) for a in answers)
         fits: list[GMM | None] = [None] * n_ks
@@ -368,11 +382,21 @@ class LaggedUpdate:
 
 
 # -- the GMM teachers' refits ----------------------------------------------------------------
+def _generator(inputs: Mapping[str, Any]) -> np.random.Generator:
+    """A fit's generator: a copy of the teacher's (``rng_state``, a lag-0 fit shared by workers)
+    or one seeded by the draw made at the boundary (``seed``, a lag-1 fit)."""
+    state = inputs.get("rng_state")
+    if state is None:
+        return np.random.default_rng(int(inputs["seed"]))
+    rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
+    rng.bit_generator.state = state
+    return rng
+
+
 def fit_job(inputs: Mapping[str, Any]) -> dict | None:
     """A mixture fit with its own generator: the lag-1 update of the GMM teachers."""
-    gmm = fit_best_gmm(np.asarray(inputs["points"], dtype=np.float64), inputs["ks"],
-                       np.random.default_rng(int(inputs["seed"])), backend=inputs["backend"],
-                       reg_covar=inputs["reg_covar"])
+    gmm = fit_best_gmm(np.asarray(inputs["points"], dtype=np.float64), inputs["ks"], _generator(inputs),
+                       backend=inputs["backend"], reg_covar=inputs["reg_covar"])
     return None if gmm is None else gmm.to_state()
 
 
@@ -380,9 +404,8 @@ def fit_part_job(inputs: Mapping[str, Any]) -> list[dict | None] | None:
     """Part ``inputs["part"]`` of ``inputs["parts"]`` of :func:`fit_job`'s fits (every fit of
     those ``k``, in order, as states), or None when the part met a singular covariance."""
     try:
-        fits = fit_part(np.asarray(inputs["points"], dtype=np.float64), inputs["ks"],
-                        np.random.default_rng(int(inputs["seed"])), int(inputs["part"]), int(inputs["parts"]),
-                        reg_covar=inputs["reg_covar"])
+        fits = fit_part(np.asarray(inputs["points"], dtype=np.float64), inputs["ks"], _generator(inputs),
+                        int(inputs["part"]), int(inputs["parts"]), reg_covar=inputs["reg_covar"])
     except PartFailed:
         return None
     return [None if g is None else g.to_state() for g in fits]
@@ -396,8 +419,8 @@ class Refitter(LaggedUpdate):
         backend, reg_covar: as :func:`teachers.gmm_fit.fit_best_gmm`.
         fit_lag: 0 (fit now, the papers) or 1 (install one period later, fit in a worker).
         fit_worker: ``"process"``, ``"thread"`` or ``"inline"`` (where a lag-1 fit is computed).
-        fit_workers: processes sharing each lag-1 refit (module doc; > 1 needs ``fit_lag=1``,
-            ``fit_worker="process"`` and the numpy backend). The same mixtures as 1.
+        fit_workers: processes sharing each refit (module doc; > 1 needs ``fit_worker="process"``
+            and the numpy backend). The same mixtures as 1, at either lag.
     """
 
     def __init__(self, ks: Sequence[int], backend: str, reg_covar: float, fit_lag: int = 0,
@@ -407,16 +430,16 @@ class Refitter(LaggedUpdate):
         self.reg_covar = float(reg_covar)
         if isinstance(fit_workers, bool) or not isinstance(fit_workers, (int, np.integer)) or fit_workers < 1:
             raise TeachBenchError("teacher.fit_workers", f"must be an integer >= 1, got {fit_workers!r}")
-        if fit_workers > 1 and (fit_lag != 1 or fit_worker != "process" or backend != "numpy"):
-            raise TeachBenchError("teacher.fit_workers", "several fit workers share a lag-1 refit of the numpy "
-                                  f"backend in processes: set fit_lag=1, fit_worker=process, gmm_backend=numpy "
-                                  f"(got fit_lag={fit_lag!r}, fit_worker={fit_worker!r}, gmm_backend={backend!r})")
+        if fit_workers > 1 and (fit_worker != "process" or backend != "numpy"):
+            raise TeachBenchError("teacher.fit_workers", "several fit workers share a refit of the numpy backend "
+                                  f"in processes: set fit_worker=process, gmm_backend=numpy "
+                                  f"(got fit_worker={fit_worker!r}, gmm_backend={backend!r})")
         self.fit_workers = int(fit_workers)
         super().__init__("gmm_fit", fit_lag, fit_worker, "fit")
         self.fit_lag, self.fit_worker = self.lag, self.worker
 
     def _start_worker(self) -> None:
-        if self.fit_workers > 1:  # set before LaggedUpdate.__init__ starts the worker
+        if self.fit_workers > 1:  # set before LaggedUpdate.__init__ starts the worker; at either lag
             self._worker = _Pool(self.fit_workers, "teacher.fit_worker")
         else:
             super()._start_worker()
@@ -424,11 +447,26 @@ class Refitter(LaggedUpdate):
     def at_boundary(self, points: np.ndarray, rng: np.random.Generator) -> Any:
         """The mixture to install now (a :class:`GMM`, ``None`` for a failed fit) or
         :data:`NOT_YET` (lag 1, first boundary)."""
-        if self.lag == 0:
+        if self.lag == 0 and self.fit_workers == 1:
             return fit_best_gmm(points, self.ks, rng, backend=self.backend, reg_covar=self.reg_covar)
+        if self.lag == 0:
+            return self._fit_shared_now(np.array(points, dtype=np.float64), rng)
         due = self.collect()
         self.submit(self._inputs(np.array(points, dtype=np.float64), int(rng.integers(2**63 - 1))))
         return due if due is NOT_YET or due is None else GMM.from_state(due)
+
+    def _fit_shared_now(self, points: np.ndarray, rng: np.random.Generator) -> GMM | None:
+        """A lag-0 refit computed by the worker processes from a copy of the teacher's generator,
+        which then moves on as the fit in this process would have moved it (a part that met a
+        singular covariance: the fit is made here, with the generator itself)."""
+        assert isinstance(self._worker, _Pool)
+        state = rng.bit_generator.state
+        self._worker.submit({**self._inputs(points, 0), "rng_state": state})
+        merged = self._worker.gather()
+        if merged is PART_FAILED:
+            return fit_best_gmm(points, self.ks, rng, backend=self.backend, reg_covar=self.reg_covar)
+        advance_like_fit(rng, points, self.ks)
+        return None if merged is None else GMM.from_state(merged)
 
     def _inputs(self, points: np.ndarray, seed: int) -> dict[str, Any]:
         return {"points": points, "ks": self.ks, "seed": seed, "backend": self.backend, "reg_covar": self.reg_covar}

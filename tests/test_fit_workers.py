@@ -16,7 +16,7 @@ from envs.task_space import TaskSpace
 from experiments.rundir import config_id
 from teachers.base import Episode
 from teachers.covar_gmm import CovarGMM
-from teachers.gmm_fit import GMM, PartFailed, _fit_numpy, fit_part, part_rows
+from teachers.gmm_fit import GMM, PartFailed, _fit_numpy, advance_like_fit, fit_best_gmm, fit_part, part_rows
 from teachers.refit import Refitter, _Pool, fit_job
 
 
@@ -86,6 +86,29 @@ def test_a_part_with_a_singular_covariance_falls_back_to_the_whole_fit():
         pool.close()
 
 
+def test_advance_like_fit_moves_a_generator_as_a_fit_does():
+    for n, points in ((150, np.random.default_rng(0).random((150, 4))), (3, np.random.default_rng(1).random((3, 2))),
+                      (1, np.random.default_rng(2).random((1, 2))), (10, np.full((10, 2), np.nan))):
+        fitted, advanced = np.random.default_rng(7), np.random.default_rng(7)
+        fit_best_gmm(points, range(2, 15), fitted)
+        advance_like_fit(advanced, points, range(2, 15))
+        assert fitted.bit_generator.state == advanced.bit_generator.state, n
+
+
+def test_a_lag_0_shared_refit_with_a_singular_covariance_is_the_serial_fit_and_draws():
+    points = np.random.default_rng(0).integers(0, 2, size=(40, 3)).astype(float)
+    with pytest.raises(PartFailed):  # the parts fail from this generator state: the fallback is what runs
+        fit_part(points, range(2, 15), np.random.default_rng(5), 0, 2, reg_covar=0.0)
+    serial = Refitter(range(2, 15), "numpy", 0.0)
+    shared = Refitter(range(2, 15), "numpy", 0.0, fit_workers=2)
+    try:
+        a_rng, b_rng = np.random.default_rng(5), np.random.default_rng(5)
+        a, b = serial.at_boundary(points, a_rng), shared.at_boundary(points, b_rng)
+        assert _same(a, b) and a_rng.bit_generator.state == b_rng.bit_generator.state
+    finally:
+        shared.close()
+
+
 def _play(teacher: CovarGMM, episodes: int, seed: int) -> list:
     rng = np.random.default_rng(seed)
     installed = []
@@ -97,23 +120,28 @@ def _play(teacher: CovarGMM, episodes: int, seed: int) -> list:
     return installed
 
 
-def test_covar_gmm_with_two_fit_workers_installs_the_same_mixtures_and_tasks():
+@pytest.mark.parametrize("lag", [0, 1])
+def test_covar_gmm_with_two_fit_workers_installs_the_same_mixtures_and_tasks(lag):
+    """At lag 1 the parts start from the drawn seed; at lag 0 from a copy of the teacher's own
+    generator, which must then be where one process's fit leaves it (the tasks drawn after
+    the refits show it)."""
     space = TaskSpace.box(["a", "b"], [0.0, 0.0], [1.0, 1.0])
-    one = CovarGMM(space, seed=3, fit_rate=30, max_k=8, fit_lag=1)
-    two = CovarGMM(space, seed=3, fit_rate=30, max_k=8, fit_lag=1, fit_workers=2)
+    one = CovarGMM(space, seed=3, fit_rate=30, max_k=8, fit_lag=lag)
+    two = CovarGMM(space, seed=3, fit_rate=30, max_k=8, fit_lag=lag, fit_workers=2)
     try:
         a, b = _play(one, 160, 0), _play(two, 160, 0)
-        assert a == b and sum(x is not None for x in a) > 0 and one.n_fits == two.n_fits == 4
+        assert a == b and sum(x is not None for x in a) > 0 and one.n_fits == two.n_fits == 5 - lag
         assert [one.sample() for _ in range(20)] == [two.sample() for _ in range(20)]
+        assert one.rng.bit_generator.state == two.rng.bit_generator.state
     finally:
         one.refitter.close()
         two.refitter.close()
 
 
-@pytest.mark.parametrize("kwargs", [dict(fit_workers=0), dict(fit_workers=2.5), dict(fit_workers=2),
+@pytest.mark.parametrize("kwargs", [dict(fit_workers=0), dict(fit_workers=2.5),
                                     dict(fit_workers=2, fit_lag=1, fit_worker="thread"),
-                                    dict(fit_workers=2, fit_lag=1, gmm_backend="sklearn")])
-def test_fit_workers_outside_a_lag_1_numpy_refit_in_processes_is_an_error_naming_the_key(kwargs):
+                                    dict(fit_workers=2, gmm_backend="sklearn")])
+def test_fit_workers_outside_a_numpy_refit_in_processes_is_an_error_naming_the_key(kwargs):
     with pytest.raises(TeachBenchError, match="fit_workers"):
         CovarGMM(TaskSpace.box(["a"], [0.0], [1.0]), **kwargs)
 
