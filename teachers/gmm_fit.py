@@ -253,12 +253,17 @@ def _fit_sklearn(x: np.ndarray, ks: list[int], rng: np.random.Generator, reg_cov
 _EPS10 = 10 * np.finfo(np.float64).eps
 
 
+def _trials(ks: np.ndarray) -> np.ndarray:
+    """Candidates tried per new k-means++ centre of each model: 2 + log(k), as sklearn's KMeans."""
+    return 2 + np.log(ks).astype(int)
+
+
 def _seeding_draws(rng: np.random.Generator, n: int, ks: np.ndarray) -> Iterator[np.ndarray]:
     """Every draw the numpy fit of ``ks`` on ``n`` points takes from its generator, in order: the
     first centre of each model, then the candidates' uniforms for each further centre. (EM
     draws nothing; the per-``k`` fallback after a singular covariance draws again.)"""
     yield rng.integers(n, size=len(ks))
-    t_max = int((2 + np.log(ks).astype(int)).max())
+    t_max = int(_trials(ks).max())
     for _ in range(1, int(ks.max())):
         yield rng.random((len(ks), t_max))
 
@@ -282,7 +287,7 @@ def _kmeans_labels(x: np.ndarray, ks: np.ndarray, rng: np.random.Generator, max_
     """
     n, d = x.shape
     m_all, kmax = len(ks), int(ks.max())
-    trials_all = 2 + np.log(ks).astype(int)  # (M,) candidates per new centre
+    trials_all = _trials(ks)  # (M,)
     t_max = int(trials_all.max())
     draws = _seeding_draws(rng, n, ks)
     rows = np.arange(m_all) if rows is None else rows
