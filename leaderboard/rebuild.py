@@ -37,6 +37,8 @@ qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite we
         --teachers alp_gmm,random,riac,covar_gmm,goal_gan,adr --section walker_stumps_alpgmm_vs_random   # session 16
     python leaderboard/rebuild.py --add experiments/results/walker_baseline/runs.tar.gz \
         --teachers random,alp_gmm,covar_gmm,riac,adr,spdl --section baseline   # session 17: the walker's baseline rows
+    python leaderboard/rebuild.py --supersede experiments/results/walker_baseline_tma/runs.tar.gz \
+        --teachers random,alp_gmm,covar_gmm,riac,adr,spdl   # session 19: the same six with TMA's network
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ SOURCES = [
 ] + [
     RESULTS / "walker_stumps_teachers" / "runs.tar.gz",
     RESULTS / "walker_baseline" / "runs.tar.gz",
+    RESULTS / "walker_baseline_tma" / "runs.tar.gz",
 ]
 
 

@@ -31,10 +31,11 @@ FIXED = ("adr", "spdl", "covar_gmm", "setter_solver")
 # (experiments/results/lite_tier/README.md); the session-10 reruns stay facts of their tarball
 SUPERSEDED = {("lite", "webform"): ROOT / "experiments" / "results" / "lite_tier" / "webform_lite_30k.tar.gz"}
 # rows a later session added, made by the fixed code: session 16's walker section (ADR, Covar-GMM) and
-# session 17's walker baseline rows (ADR, Covar-GMM, SPDL)
+# the walker baseline rows (ADR, Covar-GMM, SPDL): session 17's with SB3's network, superseded in
+# session 19 by the same protocol with TMA's network (experiments/results/walker_baseline_tma/)
 ADDED = {("walker_stumps_alpgmm_vs_random", "walker_stumps"):
          ROOT / "experiments" / "results" / "walker_stumps_teachers" / "runs.tar.gz",
-         ("baseline", "walker_stumps"): ROOT / "experiments" / "results" / "walker_baseline" / "runs.tar.gz"}
+         ("baseline", "walker_stumps"): ROOT / "experiments" / "results" / "walker_baseline_tma" / "runs.tar.gz"}
 
 
 def _summaries(tarball: Path) -> list[dict]:

@@ -84,14 +84,9 @@ def test_adr_is_below_random_worked_out_by_hand(summaries):
     # pairs an ADR seed wins: 14.8 none; 19.6 > 15.8 (1); 16.8 > 15.8 (1); 16.6 > 15.8 (1); 10.4 none -> 3 of 25
     wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in adr for b in rnd)
     assert wins == 3 and wins / 25 == 0.12
-    board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
-    row = board.loc[("baseline", "walker_stumps", "adr")]
-    assert row["p_improve"] == pytest.approx(0.12) and row["separates"] == "below"
-    assert row["p_improve_hi"] < 0.5
-    # the six rows are in the baseline section, each of 5 seeds, none flagged for its evaluation
-    rows = board.loc[("baseline", "walker_stumps")]
-    assert sorted(rows.index) == sorted(TEACHERS) and set(rows["seeds"]) == {5}
-    assert not rows["flags"].fillna("").str.contains("eval episode").any()
+    # these rows left the leaderboard in session 19 (TMA's network: tests/test_walker_baseline_tma_results.py)
+    board = pd.read_csv(ROOT / "leaderboard" / "runs.csv")
+    assert not set(board["config_id"]) & {s["config_id"] for s in summaries}
 
 
 def test_one_episode_scores_are_read_per_episode():

@@ -134,3 +134,20 @@ def test_the_tau_intervals_are_what_the_script_computes(script, curves):
     assert "(6 teachers): 1.00 [0.60, 1.00]" in stats
     assert f"(4 teachers): {corl[0]:.2f} [{corl[1]:.2f}, {corl[2]:.2f}]" in stats
     assert f"seeds 0-4 only: {five[0]:.2f} [{five[1]:.2f}, {five[2]:.2f}]" in stats
+
+
+def test_the_vectorised_tau_b_is_scipys_on_ties_and_a_hand_worked_case():
+    """The bootstrap's tau-b (one numpy pass over all rows) against ``scipy.stats.kendalltau``,
+    the reference, on random rows with many ties, and on a case worked out by hand."""
+    tau_b_rows = load_script(HERE / "teachers.py").tau_b_rows
+    y = np.array([42.7, 35.7, 31.2, 27.3, 25.4, 14.7])
+    x = np.random.default_rng(3).integers(0, 4, size=(300, 6)).astype(float)
+    ours = tau_b_rows(x, y)
+    theirs = np.array([kendalltau(row, y).statistic for row in x])
+    assert np.array_equal(np.isnan(ours), np.isnan(theirs))
+    assert np.allclose(ours[~np.isnan(ours)], theirs[~np.isnan(theirs)], rtol=0, atol=1e-12)
+    # by hand: x = (3, 1, 2, 2, 0, 0) vs a strictly decreasing y. Of the 15 pairs, (3,4) and (5,6)
+    # are tied in x; concordant (x falls as y falls): 1-2 1-3 1-4 1-5 1-6 2-5 2-6 3-5 3-6 4-5 4-6
+    # = 11, discordant: 2-3 2-4 = 2, so tau-b = (11 - 2) / sqrt(13 x 15)
+    assert tau_b_rows(np.array([[3.0, 1.0, 2.0, 2.0, 0.0, 0.0]]), y)[0] == pytest.approx(9 / np.sqrt(13 * 15))
+    assert np.isnan(tau_b_rows(np.ones((1, 6)), y)[0])

@@ -1,7 +1,8 @@
 """The walker's baseline protocol with TeachMyAgent's own PPO network (issue #20), read from
-``runs.tar.gz``: Random, ALP-GMM and Covar-GMM x seeds 0-4 of ``experiment=baseline_walker`` as
-it stands since session 17 (``student=ppo_tma``: one 400-300 tanh trunk shared by the policy and
-value heads), run on the 16-core H200 in session 18.
+``runs.tar.gz``: Random, ALP-GMM, Covar-GMM, RIAC, ADR and SPDL x seeds 0-4 of
+``experiment=baseline_walker`` as it stands since session 17 (``student=ppo_tma``: one 400-300
+tanh trunk shared by the policy and value heads), run on the 16-core H200 (the first three in
+session 18, the other three in session 19).
 
 ``../walker_baseline/`` holds the same protocol (2.5M steps, 100 x 200-step rollouts, 5
 evaluation episodes per test task, the same seeds and teacher settings) with SB3's default
@@ -11,8 +12,11 @@ student's network, so the second half of ``stats.txt`` is a network ablation:
 - each teacher's final % of TMA's 100-task test grid mastered: per seed, mean +- sd, IQM with
   its bootstrap interval, P(> Random) with its interval (the leaderboard's statistics:
   ``experiments.reporting.leaderboard``);
-- the ratio of ALP-GMM's and Covar-GMM's mean to Random's, TMA's measure (Table 1: 42.7 / 27.3 =
-  1.56 and 35.7 / 27.3 = 1.31 at 20M steps with SAC);
+- each teacher's ratio of its mean to Random's, TMA's measure, beside Table 1's (Parkour, biped,
+  SAC, 20M steps: e.g. ALP-GMM 42.7 / 27.3 = 1.56, ADR 14.7 / 27.3 = 0.54), and Kendall's tau-b
+  of the six means against Table 1 with the seed-bootstrap interval of
+  ``../walker_stumps_teachers/teachers.py`` (Table 1's numbers and that function are read from
+  ``../walker_baseline/summarise.py``, one copy each);
 - per teacher, TMA's network against SB3's: the difference of means with a seed-bootstrap
   interval and P(a TMA-network seed > a 64-64 seed). The two sets' seeds are not paired (the
   networks draw different initial weights from the same seed), so the comparison is unpaired;
@@ -36,14 +40,16 @@ import pandas as pd
 
 from experiments.reporting.analysis import load_evaluations, load_runs
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
+from experiments.reporting.results_scripts import load_script
 
 HERE = Path(__file__).resolve().parent
 SB3_NETWORK_RUNS = HERE.parent / "walker_baseline" / "runs.tar.gz"
 FINAL = 2_500_000
 REPS = BOOTSTRAP_REPS  # the leaderboard's (rliable's default)
-TEACHERS = ("random", "alp_gmm", "covar_gmm")
+TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl")
+SB3_NETWORK = load_script(HERE.parent / "walker_baseline" / "summarise.py")
 # TeachMyAgent (Romac et al. 2021), Table 1, Parkour, default biped, SAC, 20M steps: mean % mastered
-TMA_PARKOUR_BIPED = {"alp_gmm": 42.7, "covar_gmm": 35.7, "random": 27.3}
+TMA_PARKOUR_BIPED = {t: v for t, v in SB3_NETWORK.TMA_PARKOUR_BIPED.items() if t in TEACHERS}
 
 
 def finals(tarball: Path, teachers: tuple[str, ...] = TEACHERS) -> dict[str, list[float]]:
@@ -101,12 +107,12 @@ def plot_by_height(shares: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 4))
     for teacher in TEACHERS:
         per = shares[shares["teacher"] == teacher].groupby("height")["share"]
         mean, lo, hi = per.mean(), per.min(), per.max()
         ax.plot(mean.index, mean.to_numpy(), marker="o", label=teacher)
-        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.15)
+        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.08)
     ax.set_xlabel("stump height (TMA's test grid)")
     ax.set_ylabel("share of test episodes mastered")
     ax.set_title("walker, TMA's PPO network, 2.5M steps: mean over 5 seeds (band: min-max)", fontsize=9)
@@ -135,6 +141,13 @@ def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     order = sorted(ours, key=lambda t: -np.mean(ours[t]))
     published = sorted(TMA_PARKOUR_BIPED, key=lambda t: -TMA_PARKOUR_BIPED[t])
     lines.append(f"order of means: {' > '.join(order)}; TMA Table 1: {' > '.join(published)}")
+    tau = load_script(SB3_NETWORK.TEACHERS_SCRIPT).bootstrap_tau
+    final = pd.DataFrame([(t, x) for t, v in ours.items() for x in v], columns=["teacher", "mastered_pct"])
+    point, lo, hi = tau(final, TMA_PARKOUR_BIPED, np.random.default_rng(0))
+    lines.append(f"Kendall tau-b vs TMA Table 1 Parkour biped ({len(TMA_PARKOUR_BIPED)} teachers): {point:.2f} [{lo:.2f}, {hi:.2f}]")
+    sb3_means = {t: float(np.mean(v)) for t, v in sb3.items() if t in ours}
+    point, lo, hi = tau(final, sb3_means, np.random.default_rng(1))
+    lines.append(f"Kendall tau-b vs the 64-64 network's means ({len(sb3_means)} teachers): {point:.2f} [{lo:.2f}, {hi:.2f}]")
     lines.append("network ablation: the same protocol and seeds with SB3's 64-64 network (../walker_baseline/runs.tar.gz)")
     for teacher in TEACHERS:
         diff, lo, hi = network_effect(ours[teacher], sb3[teacher], keyed_rng(0, "walker network diff", teacher))
@@ -144,7 +157,7 @@ def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
                      f"difference {diff:+.1f} [{lo:+.1f}, {hi:+.1f}]  P(TMA network seed > 64-64 seed) {p:.2f} [{plo:.2f}, {phi:.2f}]")
     all_tma, all_sb3 = sum(ours.values(), []), sum((sb3[t] for t in ours), [])
     p, plo, phi, n = improvement_interval(ours, {t: sb3[t] for t in ours}, keyed_rng(0, "walker network strata"), REPS)
-    lines.append(f"all three teachers ({len(all_tma)} vs {len(all_sb3)} runs), teachers as strata: mean "
+    lines.append(f"all {len(ours)} teachers ({len(all_tma)} vs {len(all_sb3)} runs), teachers as strata: mean "
                  f"{np.mean(all_tma):.1f} vs {np.mean(all_sb3):.1f}, P(TMA network > 64-64) {p:.2f} [{plo:.2f}, {phi:.2f}]")
     shares = mastery_by_height(tarball)
     lines += height_lines(shares)

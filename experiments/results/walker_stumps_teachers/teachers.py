@@ -56,13 +56,27 @@ def bootstrap_tau(final: pd.DataFrame, published: dict[str, float], rng: np.rand
     from resampling each teacher's seeds with replacement."""
     groups = {t: g["mastered_pct"].to_numpy() for t, g in final.groupby("teacher") if t in published}
     point = tau_vs(pd.Series({t: v.mean() for t, v in groups.items()}), published)
-    boots = []
-    for _ in range(REPS):
-        means = pd.Series({t: rng.choice(v, size=len(v)).mean() for t, v in groups.items()})
-        value = tau_vs(means, published)
-        boots.append(0.0 if np.isnan(value) else value)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
+    means = np.array([[rng.choice(v, size=len(v)).mean() for v in groups.values()] for _ in range(REPS)])
+    if set(groups) != set(published):  # a published teacher without runs: tau is undefined, counted as 0
+        return point, 0.0, 0.0
+    boots = tau_b_rows(means[:, [list(groups).index(t) for t in published]], np.array(list(published.values())))
+    lo, hi = np.percentile(np.nan_to_num(boots, nan=0.0), [2.5, 97.5])
     return point, float(lo), float(hi)
+
+
+def tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each row of ``x`` against ``y``, the arithmetic of
+    ``scipy.stats.kendalltau`` (concordant minus discordant pairs over the square roots of the
+    pairs untied in x and in y; nan where every pair is tied), vectorised over the bootstrap's
+    rows: 10,000 scipy calls took ~45 s."""
+    i, j = np.triu_indices(len(y), k=1)
+    sx, sy = np.sign(x[:, j] - x[:, i]).astype(int), np.sign(y[j] - y[i]).astype(int)
+    tot = len(i)
+    xtie, ytie = (sx == 0).sum(axis=1), int((sy == 0).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = (sx * sy).sum(axis=1) / np.sqrt(tot - xtie) / np.sqrt(tot - ytie)
+    tau[(xtie == tot) | (ytie == tot)] = np.nan
+    return np.clip(tau, -1.0, 1.0)
 
 
 def lite_lines(curves: pd.DataFrame) -> list[str]:
