@@ -142,3 +142,13 @@ def test_tmas_tallest_stumps_are_almost_never_mastered_and_the_readme_quotes_the
     row = next(x for x in lines if "height 1.00" in x)
     assert "random 0.31 [0.15, 0.47]" in row and "covar_gmm 0.56 [0.41, 0.71]" in row
     assert "| 1.00 | 0.31 [0.15, 0.47] | 0.47 [0.26, 0.66] | 0.56 [0.41, 0.71] | 0.33 [0.09, 0.58] | 0.08 [0.05, 0.12] | 0.14 [0.02, 0.25] |" in readme
+
+
+def test_the_second_packed_rate_is_the_third_calls_steps_over_its_span(tmp_path):
+    """Session 19's call 3 (RIAC, ADR, SPDL from scratch): every one of the 15 runs counted, 14 from
+    their interrupted line and one (SPDL seed 1, in its final evaluation at 2.5M) from its checkpoint listing."""
+    script = load_script(ROOT / "experiments" / "results" / "scale_2026-11-30" / "session19" / "walker_packed15_tma_call3.py")
+    row = script.main(tmp_path)
+    committed = (script.HERE / "walker_packed15_tma_call3.csv").read_text()
+    assert (tmp_path / "walker_packed15_tma_call3.csv").read_text() == committed
+    assert row["runs"] == 15 and row["teacher"] == "riac+adr+spdl" and 60_000 < row["env_steps_per_s"] < 63_000

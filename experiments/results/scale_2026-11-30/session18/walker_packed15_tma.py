@@ -36,12 +36,13 @@ def run_steps(log: Path = LOG, progress: Path = PROGRESS) -> dict[str, int]:
     return steps
 
 
-def main(out: Path = HERE) -> dict:
+def main(out: Path = HERE, log: Path = LOG, progress: Path = PROGRESS, teachers: str = "random+alp_gmm+covar_gmm",
+         name: str = "walker_packed15_tma.csv") -> dict:
+    """Write the row for the call of ``log`` (session 19's call 3 reuses this: ``../session19/``)."""
     session16 = load_script(HERE.parent / "session16" / "walker_packed16.py")
-    steps = run_steps()
-    seconds = session16.span_seconds(LOG)
-    row = session16.write_packed_row(out / "walker_packed15_tma.csv", "random+alp_gmm+covar_gmm", list(steps.values()),
-                                     seconds, student="ppo_tma/shared_400_300")
+    steps = run_steps(log, progress)
+    seconds = session16.span_seconds(log)
+    row = session16.write_packed_row(out / name, teachers, list(steps.values()), seconds, student="ppo_tma/shared_400_300")
     total = sum(steps.values())
     print(f"{len(steps)} runs, {total:,} steps in {seconds:.0f} s: {total / seconds:,.0f} env steps/s")
     return row
