@@ -5,7 +5,9 @@ computation is unchanged by comparing its digests (and floats) with a record mad
 before a change. torch's CPU kernels (MKL, oneDNN, ATen's vectorised loops) are chosen by the
 processor, and each sums in its own order, so the same code on two kinds of CPU differs in the
 last bits. Seen on 2026-12-01: an Intel Xeon with AVX-512 (and bf16/fp16) differed from the
-machines that recorded the first references at the 8th significant digit. Forcing a common
+machines that recorded the first references at the 8th significant digit. Seen again on 2026-12-02 (session
+19): an AMD EPYC of family 25 (Zen 3, with VAES), 1e-6 relative in Setter-Solver's float32 tasks,
+recorded as ``amd_epyc_zen3`` from code unchanged since a commit CI had passed (3c42a66). Forcing a common
 instruction set did not make them agree: ``ATEN_CPU_CAPABILITY``, ``MKL_CBWR`` and
 ``ONEDNN_MAX_CPU_ISA`` set to AVX2, SSE or AVX-512 all still differed.
 
