@@ -39,6 +39,9 @@ qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite we
         --teachers random,alp_gmm,covar_gmm,riac,adr,spdl --section baseline   # session 17: the walker's baseline rows
     python leaderboard/rebuild.py --supersede experiments/results/walker_baseline_tma/runs.tar.gz \
         --teachers random,alp_gmm,covar_gmm,riac,adr,spdl   # session 19: the same six with TMA's network
+    P=experiments/results/walker_profile_tma   # session 21: two challenges of TMA's profile chart
+    python leaderboard/rebuild.py --add $P/pu_runs.tar.gz --teachers random,alp_gmm --section tma_unfeasible_ek-no
+    python leaderboard/rebuild.py --add $P/pt_runs.tar.gz --teachers random,alp_gmm --section tma_trivial_ek-no
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ SOURCES = [
     RESULTS / "walker_stumps_teachers" / "runs.tar.gz",
     RESULTS / "walker_baseline" / "runs.tar.gz",
     RESULTS / "walker_baseline_tma" / "runs.tar.gz",
+    RESULTS / "walker_profile_tma" / "pu_runs.tar.gz",
+    RESULTS / "walker_profile_tma" / "pt_runs.tar.gz",
 ]
 
 

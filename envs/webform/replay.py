@@ -429,8 +429,12 @@ class BrowserReplay:
                     return "not_typeable"
                 raise
             return ""
-        # An option the page lacks is still asked of the driver, which waits PROBE_MS for it.
-        timeout = PROBE_MS if arg >= (info["radios"] or info["options"]) else self.timeout_ms
+        # An option the page lacks is still asked of the driver, which waits PROBE_MS for it. Only
+        # a <select> or a radio group has options to lack: any other element gets the full timeout,
+        # so that the driver's own refusal (not a <select>) decides, not a 150 ms timer that a
+        # loaded machine can let expire first (it once read 'no_option' where the page says 'not_choosable').
+        has_options = bool(info["radios"]) or info["tag"] == "SELECT"
+        timeout = PROBE_MS if has_options and arg >= (info["radios"] or info["options"]) else self.timeout_ms
         try:
             if info["radios"]:
                 el.locator("input[type=radio]").nth(arg).check(timeout=timeout)
