@@ -353,3 +353,28 @@ def test_the_browser_check_catches_the_planted_bug(browser, mutant):
     print(f"\n{mutant}: caught after {tally.episodes} episodes ({tally.steps} steps), {episodes} disagree; "
           f"checks {dict(checks)}")
     assert MUST_CATCH[mutant] <= set(checks), dict(checks)
+
+
+def test_a_choose_on_an_element_without_options_is_the_drivers_refusal_however_short_the_probe(browser, monkeypatch):
+    """Choosing on a number or text input is ``not_choosable`` (the simulator's verdict, and the
+    driver's: "not a <select>"), not ``no_option``, even when the option probe's timer expires at
+    once, as on a loaded machine; an option a <select> lacks is still ``no_option``. With the probe
+    at 1 µs the earlier rule (probe every element with fewer options than the index, so every
+    input) read ``no_option`` for each input here."""
+    import envs.webform.replay as replay_mod
+    from envs.webform.replay import check_episode, play_simulator
+
+    monkeypatch.setattr(replay_mod, "PROBE_MS", 0.001)
+    env = WebFormEnv(shaping=1.0)
+    page0 = (encode(0, "choose", 0), encode(1, "choose", 0), encode(2, "choose", 3))
+    to_page1 = PROBE_ACTIONS[1:5]  # fill the three fields, Next
+    actions = page0 + to_page1 + (encode(0, "choose", 4), encode(1, "choose", 3), encode(2, "choose", 0))
+    sim = play_simulator(env, "probe", np.random.default_rng(0), form=probe_form("7", "75001", "alice01"),
+                         actions=actions)
+    web = browser.replay(sim.form, list(actions))
+    reasons = [s.invalid for s in web.steps]
+    assert reasons[:3] == ["not_choosable"] * 3
+    # Size (a select) and Plan (a radio group) have 3 options each; Start date is a date input
+    assert web.steps[6].page == 1 and reasons[7:] == ["no_option", "no_option", "not_choosable"]
+    assert [s.invalid for s in sim.steps] == reasons
+    assert check_episode(env, sim, web) == []
