@@ -25,10 +25,11 @@ never unpickle arbitrary objects.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -61,15 +62,26 @@ class Episode:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        """A flat row for the episodes table (``task.<dim>`` columns)."""
-        row = asdict(self)
-        task = row.pop("task")
-        extra = row.pop("extra")
-        for k, v in task.items():
-            row[f"task.{k}"] = v
-        for k, v in extra.items():
-            row[f"extra.{k}"] = v
+        """A flat row for the episodes table: the scalar fields in declaration order, then
+        ``task.<dim>`` and ``extra.<key>`` columns. The row owns its values (containers are
+        deep-copied, as ``dataclasses.asdict`` would), but scalars are taken as they are:
+        ``asdict``'s recursive copy cost ~15 us per episode, most of the bridge's per-episode
+        cost at 1024 envs (issue 18; ``benchmarks/bench_episode_record.py``)."""
+        row = {name: _owned(getattr(self, name)) for name in _RECORD_FIELDS}
+        for k, v in self.task.items():
+            row[f"task.{k}"] = _owned(v)
+        for k, v in self.extra.items():
+            row[f"extra.{k}"] = _owned(v)
         return row
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(Episode) if f.name not in ("task", "extra"))
+_ATOMS = (str, int, float, bool, type(None), np.generic)
+
+
+def _owned(value: Any) -> Any:
+    """``value`` itself when immutable, else a deep copy (what ``asdict`` does to every value)."""
+    return value if isinstance(value, _ATOMS) else copy.deepcopy(value)
 
 
 class Teacher(ABC):
