@@ -27,6 +27,7 @@ CASES = {
                               ["bridge/env", "spdl", "accel", "riac@proc", "submit µs"]),
     "bench_level_handout.py": (["--n-envs", "16", "--handouts", "64", "--warmup", "32", "--buffer", "40"],
                                ["level, cached", "hit rate"]),
+    "bench_episode_record.py": (["--episodes", "200", "--repeats", "1"], ["asdict us", "to_record us", "walker"]),
     "bench_scaling.py": (["--envs", "gridworld_small", "--steps", "512", "--max-envs", "2", "--vec", "dummy",
                           "--policies", "mlp", "cnn"], ["vs n_envs=1", "cnn policy"]),
     "bench_memory.py": (["--env", "gridworld_small", "--steps", "2048", "--teachers", "random"], ["growth / 1M steps"]),
