@@ -2,9 +2,10 @@
 table (issue 18: the bridge's per-episode cost).
 
 Every finished episode of a run becomes a row of ``episodes/`` (``experiments/running/run.py``,
-``record_episode``). At 1024 batched mazes the bridge's per-episode cost was ~22 us for every
-teacher (session 19, ``experiments/results/scale_2026-11-30/``), and SPDL's short easy mazes end
-12x more episodes than Random's, which alone held SPDL at 0.904 of plain SB3's speed. This script
+``record_episode``). At 1024 batched mazes the bridge's own per-episode cost was ~22 us for every
+teacher (session 19, ``experiments/results/scale_2026-11-30/``, measured by ``bench_overhead.py``,
+whose curriculum records nothing), and SPDL's short easy mazes end 12x more episodes than Random's,
+which alone held SPDL at 0.904 of plain SB3's speed there. A run pays this row on top. This script
 times, in the same run and on the same episodes:
 
 - ``asdict``: the row built as it was until session 21, ``dataclasses.asdict`` (a recursive deep

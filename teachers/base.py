@@ -65,8 +65,8 @@ class Episode:
         """A flat row for the episodes table: the scalar fields in declaration order, then
         ``task.<dim>`` and ``extra.<key>`` columns. The row owns its values (containers are
         deep-copied, as ``dataclasses.asdict`` would), but scalars are taken as they are:
-        ``asdict``'s recursive copy cost ~15 us per episode, most of the bridge's per-episode
-        cost at 1024 envs (issue 18; ``benchmarks/bench_episode_record.py``)."""
+        ``asdict``'s recursive copy cost 14-18 us per episode, ~2 us now, paid by every run on
+        top of the bridge's own per-episode cost (issue 18; ``benchmarks/bench_episode_record.py``)."""
         row = {name: _owned(getattr(self, name)) for name in _RECORD_FIELDS}
         for k, v in self.task.items():
             row[f"task.{k}"] = _owned(v)
