@@ -10,6 +10,9 @@ export MKL_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export SB3_LOGDIR ?= /tmp/teachbench-sb3
 export WANDB_SILENT ?= true
+# Test processes (pytest-xdist): one per core of the 2-core CI machine. Tests are grouped by file
+# (--dist loadfile), so a module's fixtures are built once. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: venv run test test-slow test-all chromium bench clean
 
@@ -33,16 +36,16 @@ chromium:
 	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "warning: could not install chromium: browser tests will be skipped"; \
 	else echo "warning: /usr/bin/chromium missing and not root: browser tests will be skipped"; fi
 
-## The default test suite (< 15 min on 2 cores).
+## The default test suite (< 15 min on 2 cores; ~8 min in 2 worker processes).
 test: venv chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## Longer tests (real training runs, kill-and-resume, few-hundred-form browser replay).
 test-slow: venv chromium
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow -n $(TEST_WORKERS) --dist loadfile
 
 test-all: venv chromium
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -m "slow or not slow" -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf runs outputs multirun wandb

@@ -13,7 +13,9 @@
 # from the start, two cores per run (RUNS_PER_GPU per half of the machine):
 #   OUT=$OUT TEACHERS=alp_gmm SEEDS=4,5,6,7 RUNS_PER_GPU=4 SWEEP_S=540 bash benchmarks/device_profile_call.sh
 # and, if a run is left unfinished, the same line again at once (the machine keeps /tmp/pu and /tmp/pt while held).
-# Then add the finished runs to the folder's tarballs and rerun its summarise.py.
+# Then add the finished runs to the folder's tarballs and rerun its summarise.py. Session 22 did: all eight finished
+# in one call of 545 s, two cores per run. The wheels come from benchmarks/device_wheels.sh (pygame-ce slimmed: with
+# the full wheel the call no longer fit in 64 MiB).
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl 2>&1 | tail -2
 if [[ -d .whl ]]; then rm -rf /tmp/whl_saved && mkdir -p /tmp/whl_saved && mv .whl /tmp/whl_saved/; fi   # so that the sweep script does not install again

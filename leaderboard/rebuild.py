@@ -42,6 +42,9 @@ qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite we
     P=experiments/results/walker_profile_tma   # session 21: two challenges of TMA's profile chart
     python leaderboard/rebuild.py --add $P/pu_runs.tar.gz --teachers random,alp_gmm --section tma_unfeasible_ek-no
     python leaderboard/rebuild.py --add $P/pt_runs.tar.gz --teachers random,alp_gmm --section tma_trivial_ek-no
+    python leaderboard/rebuild.py --add experiments/results/walker_baseline_tma/runs.tar.gz \
+        --teachers goal_gan,setter_solver,plr --section baseline   # session 22: three more walker baseline rows
+    python leaderboard/rebuild.py --supersede $P/pu_runs.tar.gz --supersede $P/pt_runs.tar.gz --teachers alp_gmm   # session 22: seeds 4-7
 """
 
 from __future__ import annotations

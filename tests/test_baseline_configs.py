@@ -105,12 +105,11 @@ def test_committed_rows_still_compose_and_build(tmp_path):
 
     table = pd.read_csv(BOARD / "leaderboard.csv")
     # each protocol's seed count: baseline presets 5 (range(0,5)), lite presets 3, the toy track 10
-    # (issue #21: tma_hexagon's 5, baseline_parkour's 3); session 21's two profile challenges: Random 8,
-    # ALP-GMM 4 so far (its seeds 4-7 were cut by the device budget and are not in the table: raise to 8
-    # once they are)
+    # (issue #21: tma_hexagon's 5, baseline_parkour's 3); the two profile challenges: 8 seeds of each
+    # teacher (session 21 ran Random's 8 and ALP-GMM's seeds 0-3, session 22 ALP-GMM's seeds 4-7)
     need = table["experiment"].map({"baseline": 5, "lite": 3, "track_full": 10, "tma_hexagon_ek-no": 5,
                                     "baseline_parkour": 3, "walker_stumps_alpgmm_vs_random": 5,
-                                    "tma_unfeasible_ek-no": 4, "tma_trivial_ek-no": 4})
+                                    "tma_unfeasible_ek-no": 8, "tma_trivial_ek-no": 8})
     assert need.notna().all(), sorted(set(table["experiment"]))
     assert (table["seeds"] + table["failed"] + table["unfinished"] >= need).all()
     for _, row in table.iterrows():

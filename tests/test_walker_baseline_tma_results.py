@@ -1,8 +1,9 @@
 """The walker's baseline protocol with TeachMyAgent's PPO network, read back
-(experiments/results/walker_baseline_tma/): Random, ALP-GMM, Covar-GMM, RIAC, ADR and SPDL x 5 seeds.
+(experiments/results/walker_baseline_tma/): Random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL, GoalGAN,
+Setter-Solver and PLR x 5 seeds.
 
 The runs must have TMA's PPO settings *and* its network (facts of TMA's code, tests/_tma_walker.py);
-P(Covar-GMM > Random) and P(ADR > Random) are worked out by hand from the per-seed finals; the
+P(> Random) of Covar-GMM, ADR, GoalGAN, Setter-Solver and PLR is worked out by hand from the per-seed finals; the
 README quotes what the folder's script computes; the packed-throughput row is the first call's
 steps over its span."""
 
@@ -21,7 +22,7 @@ from experiments.reporting.results_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "experiments" / "results" / "walker_baseline_tma"
-TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl")
+TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr")
 
 
 def _members(suffix: str) -> list[bytes]:
@@ -43,7 +44,7 @@ def test_the_runs_have_tmas_ppo_and_its_network_at_the_baseline_protocol():
 
 
 def test_every_run_finished_trained_and_its_teacher_updated(summaries):
-    assert len(summaries) == 30 and {s["state"] for s in summaries} == {"finished"}
+    assert len(summaries) == 45 and {s["state"] for s in summaries} == {"finished"}
     # 2.5M steps / 20k-transition rollouts = 125 rollouts x 5 epochs = 625 updates
     assert {s["gradient_updates"] for s in summaries} == {625}
     for s in summaries:
@@ -56,6 +57,14 @@ def test_every_run_finished_trained_and_its_teacher_updated(summaries):
             assert d["expansions"] > 0 and d["contractions"] > 0 and d["updates"] > 1_500
         elif s["teacher"] == "spdl":  # SPDL's outer loop ran (TMA: one iteration per ~50k env steps here)
             assert d["iterations"] >= 40 and d["updates"] > 1_500
+        elif s["teacher"] == "goal_gan":  # the GAN trained (TMA skips rounds with no goal of intermediate difficulty)
+            assert d["gan_updates"] >= 4 and d["updates"] > 1_500
+        elif s["teacher"] == "setter_solver":  # the setter, judge and solver-side models trained in rounds
+            assert d["rounds"] >= 30 and d["updates"] > 1_500
+        elif s["teacher"] == "plr":  # the buffer filled and replayed: the row is not an unused buffer's DR
+            assert d["buffer_fill"] == 1.0 and d["replayed"] > 0.3 * d["sampled"] and d["replay_ready"]
+        else:
+            assert s["teacher"] == "random"
 
 
 def test_covar_gmm_beats_random_worked_out_by_hand(summaries):
@@ -79,17 +88,36 @@ def test_adr_is_below_random_worked_out_by_hand(summaries):
     assert wins == 2 and wins / 25 == 0.08
 
 
+def test_the_three_added_teachers_against_random_worked_out_by_hand(summaries):
+    """Session 22's rows: GoalGAN's 24.0 beats one Random seed (20.4); no Setter-Solver seed beats any
+    (its best, 18.2, is below Random's lowest, 20.4); PLR's 29.8, 26.8 and 29.4 beat three each, 25.4
+    beats two and ties one, 19.4 none: 11.5 of 25."""
+    finals = {t: [round(s["final_mastered"], 1) for s in sorted(summaries, key=lambda s: s["seed"]) if s["teacher"] == t]
+              for t in ("random", "goal_gan", "setter_solver", "plr")}
+    assert finals["goal_gan"] == [17.8, 14.8, 16.4, 24.0, 17.0]
+    assert finals["setter_solver"] == [17.8, 9.4, 0.0, 13.0, 18.2]
+    assert finals["plr"] == [29.8, 26.8, 29.4, 19.4, 25.4]
+    wins = {t: sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in finals[t] for b in finals["random"])
+            for t in ("goal_gan", "setter_solver", "plr")}
+    assert wins == {"goal_gan": 1.0, "setter_solver": 0.0, "plr": 11.5}
+    board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
+    rows = board.loc[("baseline", "walker_stumps")]
+    for teacher, w in wins.items():
+        assert rows.loc[teacher, "p_improve"] == pytest.approx(w / 25)
+
+
 def test_the_leaderboards_walker_rows_are_these_runs_and_two_separate(summaries):
-    """Since session 19 the baseline section's six walker rows are these runs (TMA's network),
-    unflagged; P(> Random) is the hand-worked value above for ADR (0.08, below) and Covar-GMM
-    (0.84, above)."""
+    """Since session 19 the baseline section's walker rows are these runs (TMA's network; nine
+    teachers since session 22), unflagged; P(> Random) is the hand-worked value above for ADR (0.08,
+    below) and Covar-GMM (0.84, above), and GoalGAN and Setter-Solver are separated below."""
     board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
     rows = board.loc[("baseline", "walker_stumps")]
     assert sorted(rows.index) == sorted(TEACHERS) and set(rows["seeds"]) == {5}
     assert rows["flags"].isna().all()
     assert rows.loc["adr", "p_improve"] == pytest.approx(0.08) and rows.loc["adr", "separates"] == "below"
     assert rows.loc["covar_gmm", "p_improve"] == pytest.approx(0.84) and rows.loc["covar_gmm", "separates"] == "above"
-    assert set(rows.drop(index=["adr", "covar_gmm", "random"])["separates"].fillna("")) == {""}
+    assert (rows.loc[["goal_gan", "setter_solver"], "separates"] == "below").all()
+    assert set(rows.drop(index=["adr", "covar_gmm", "goal_gan", "setter_solver", "random"])["separates"].fillna("")) == {""}
     runs = pd.read_csv(ROOT / "leaderboard" / "runs.csv")
     walker = runs[(runs["experiment"] == "baseline") & (runs["env"] == "walker_stumps")]
     assert set(walker["config_id"]) == {s["config_id"] for s in summaries}
@@ -100,16 +128,20 @@ def test_stats_txt_is_what_the_script_computes_and_the_readme_quotes_it():
     committed = (HERE / "stats.txt").read_text().splitlines()
     assert load_script(HERE / "summarise.py").main(write=False) == committed
     readme = (HERE / "README.md").read_text()
-    line = {x.split()[0]: x for x in committed[1:7]}
+    line = {x.split()[0]: x for x in committed[1:10]}
     assert "P(> random) 0.84 [0.54, 1.00]" in line["covar_gmm"] and "| 0.84 [0.54, 1.00] | 1.26 (1.31) |" in readme
     assert "P(> random) 0.72 [0.36, 1.00]" in line["alp_gmm"] and "| 0.72 [0.36, 1.00] | 1.20 (1.56) |" in readme
     assert "P(> random) 0.48 [0.12, 0.88]" in line["riac"] and "| 0.48 [0.12, 0.88] | 1.04 (1.14) |" in readme
     assert "P(> random) 0.08 [0.00, 0.32]" in line["adr"] and "| 0.08 [0.00, 0.32] | 0.67 (0.54) |" in readme
     assert "P(> random) 0.24 [0.00, 0.64]" in line["spdl"] and "| 0.24 [0.00, 0.64] | 0.61 (1.12) |" in readme
-    assert committed[8].endswith("(6 teachers): 0.60 [0.33, 0.87]") and "0.60 [0.33, 0.87]" in readme
+    assert "P(> random) 0.46 [0.12, 0.82]" in line["plr"] and "| 0.46 [0.12, 0.82] | 0.90 (not in TMA) |" in readme
+    assert "P(> random) 0.04 [0.00, 0.24]" in line["goal_gan"] and "| 0.04 [0.00, 0.24] | 0.62 (0.93) |" in readme
+    assert "P(> random) 0.00 [0.00, 0.00]" in line["setter_solver"] and "| 0.00 [0.00, 0.00] | 0.40 (1.05) |" in readme
+    assert committed[11].endswith("(8 teachers): 0.43 [0.29, 0.64]") and "0.43 [0.29, 0.64]" in readme
+    assert committed[12].endswith("6 teachers: 0.60 [0.33, 0.87]") and "0.60 [0.33, 0.87]" in readme
     network = next(x for x in committed if x.startswith("covar_gmm  TMA network"))
     assert "difference +6.7 [+0.8, +11.1]" in network and "+6.7 [+0.8, +11.1]" in readme
-    assert committed[17].endswith("P(TMA network > 64-64) 0.69 [0.54, 0.83]") and "| 0.69 [0.54, 0.83] |" in readme
+    assert committed[21].endswith("P(TMA network > 64-64) 0.69 [0.54, 0.83]") and "| 0.69 [0.54, 0.83] |" in readme
 
 
 def test_the_packed_rate_is_the_first_calls_steps_over_its_span(tmp_path):
@@ -129,19 +161,22 @@ def test_the_packed_rate_is_the_first_calls_steps_over_its_span(tmp_path):
 
 def test_tmas_tallest_stumps_are_almost_never_mastered_and_the_readme_quotes_the_height_table():
     """A fact of the runs' own evaluation tables, counted from every test episode at 2.5M: of TMA's
-    grid's three tallest rows (2.33, 2.67, 3.0), 30 runs x 30 tasks x 5 episodes, one episode is
-    mastered (SPDL seed 0 at 2.33: 1 of its 50 there), and the README's height table is the script's."""
+    grid's three tallest rows (2.33, 2.67, 3.0), 45 runs x 30 tasks x 5 episodes, two episodes are
+    mastered (SPDL seed 0 and PLR seed 0 at 2.33: 1 of their 50 there each), and the README's height
+    table is the script's."""
     script = load_script(HERE / "summarise.py")
     shares = script.mastery_by_height(HERE / "runs.tar.gz")
-    assert len(shares) == 6 * 5 * 10  # teachers x seeds x heights
+    assert len(shares) == 9 * 5 * 10  # teachers x seeds x heights
     tall = shares[shares["height"] >= 2.33]
-    assert round(tall["share"].sum() * 50) == 1 and (shares[shares["height"] >= 2.67]["share"] == 0).all()
+    assert round(tall["share"].sum() * 50) == 2 and (shares[shares["height"] >= 2.67]["share"] == 0).all()
+    assert sorted(map(tuple, tall[tall["share"] > 0][["teacher", "seed"]].to_numpy().tolist())) == [("plr", 0), ("spdl", 0)]
     lines = script.height_lines(shares)
     assert lines == (HERE / "stats.txt").read_text().splitlines()[-len(lines):]
     readme = (HERE / "README.md").read_text()
     row = next(x for x in lines if "height 1.00" in x)
     assert "random 0.31 [0.15, 0.47]" in row and "covar_gmm 0.56 [0.41, 0.71]" in row
-    assert "| 1.00 | 0.31 [0.15, 0.47] | 0.47 [0.26, 0.66] | 0.56 [0.41, 0.71] | 0.33 [0.09, 0.58] | 0.08 [0.05, 0.12] | 0.14 [0.02, 0.25] |" in readme
+    assert ("| 1.00 | 0.31 [0.15, 0.47] | 0.47 [0.26, 0.66] | 0.56 [0.41, 0.71] | 0.33 [0.09, 0.58] | 0.08 [0.05, 0.12] "
+            "| 0.14 [0.02, 0.25] | 0.14 [0.07, 0.20] | 0.04 [0.00, 0.07] | 0.30 [0.20, 0.39] |") in readme
 
 
 def test_the_second_packed_rate_is_the_third_calls_steps_over_its_span(tmp_path):

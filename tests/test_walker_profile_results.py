@@ -35,7 +35,7 @@ def script():
 def test_the_runs_are_tmas_challenge_with_tmas_ppo(challenge, heights):
     configs = [yaml.safe_load(data) for data in tar_members(TARBALLS[challenge], "/config.yaml")]
     assert sorted((c["teacher"]["name"], c["seed"]) for c in configs) == sorted(
-        [("random", s) for s in range(8)] + [("alp_gmm", s) for s in range(4)])
+        [("random", s) for s in range(8)] + [("alp_gmm", s) for s in range(8)])
     for c in configs:
         assert c["name"] == f"tma_{challenge}_ek-no" and c["expert_knowledge"] == "no"
         kwargs = c["env"]["kwargs"]
@@ -65,7 +65,7 @@ def test_every_finished_run_trained_and_its_teacher_updated(challenge):
     summaries = tar_summaries(TARBALLS[challenge])
     done = [s for s in summaries if s["state"] == "finished"]
     assert sorted((s["teacher"], s["seed"]) for s in done) == sorted(
-        [("random", s) for s in range(8)] + [("alp_gmm", s) for s in range(4)])
+        [("random", s) for s in range(8)] + [("alp_gmm", s) for s in range(8)])
     # 2.5M steps / 20k-transition rollouts = 125 rollouts x 5 epochs
     assert {s["gradient_updates"] for s in done} == {625}
     for s in done:
@@ -75,18 +75,26 @@ def test_every_finished_run_trained_and_its_teacher_updated(challenge):
 
 
 def test_the_paired_seeds_worked_out_by_hand(script):
-    """Seeds 0-3 of both teachers: ALP-GMM ahead on all four unfeasible seeds, behind on all four
-    trivial ones; the ratios of means are (38.2+29.8+30.2+17.0)/(15.0+19.6+2.2+8.0) = 115.2/44.8
-    and (8.2+21.8+22.4+16.6)/(28.0+28.6+24.6+19.8) = 69.0/101.0."""
+    """Seeds 0-7 of both teachers: ALP-GMM ahead on all eight unfeasible seeds and on one trivial
+    seed (5: 25.0 vs 11.2); the ratios of means are 234.2 / 69.6 and 151.2 / 183.4, and on the
+    unfeasible space ALP-GMM's 17.0 loses only to Random's 19.6, so P(ALP-GMM > Random) = 63/64."""
     unfeasible = script.finals(script.load(TARBALLS["unfeasible"])[0])
     trivial = script.finals(script.load(TARBALLS["trivial"])[0])
-    r = lambda d, t: [round(d[t][s], 1) for s in range(4)]  # noqa: E731
-    assert r(unfeasible, "alp_gmm") == [38.2, 29.8, 30.2, 17.0] and r(unfeasible, "random") == [15.0, 19.6, 2.2, 8.0]
-    assert r(trivial, "alp_gmm") == [8.2, 21.8, 22.4, 16.6] and r(trivial, "random") == [28.0, 28.6, 24.6, 19.8]
-    assert round(115.2 / 44.8, 2) == 2.57 and round(69.0 / 101.0, 2) == 0.68
+    r = lambda d, t: [round(d[t][s], 1) for s in range(8)]  # noqa: E731
+    assert r(unfeasible, "alp_gmm") == [38.2, 29.8, 30.2, 17.0, 32.4, 32.2, 30.6, 23.8]
+    assert r(unfeasible, "random") == [15.0, 19.6, 2.2, 8.0, 0.0, 11.6, 12.8, 0.4]
+    assert r(trivial, "alp_gmm") == [8.2, 21.8, 22.4, 16.6, 15.0, 25.0, 29.6, 12.6]
+    assert r(trivial, "random") == [28.0, 28.6, 24.6, 19.8, 25.6, 11.2, 29.8, 15.8]
+    assert round(234.2 / 69.6, 2) == 3.36 and round(151.2 / 183.4, 2) == 0.82 and round(63 / 64, 2) == 0.98
+    wins = sum(a > b for a in r(unfeasible, "alp_gmm") for b in r(unfeasible, "random"))
+    assert wins == 63
     lines = script.main(write=False)
-    assert any(line.startswith("seeds 0, 1, 2, 3 of both: ratio 2.57") for line in lines)
-    assert any(line.startswith("seeds 0, 1, 2, 3 of both: ratio 0.68") for line in lines)
+    assert any(line.startswith("seeds 0, 1, 2, 3, 4, 5, 6, 7 of both: ratio 3.36") and "ahead on 8 of 8" in line
+               for line in lines)
+    assert any(line.startswith("seeds 0, 1, 2, 3, 4, 5, 6, 7 of both: ratio 0.82") and "ahead on 1 of 8" in line
+               for line in lines)
+    assert any(line.startswith("all finished seeds: ratio 3.36") and "P(alp_gmm > random) 0.98" in line
+               for line in lines)
 
 
 def test_the_final_score_is_the_share_of_the_last_evaluation_mastered(script):
@@ -103,6 +111,8 @@ def test_stats_and_the_reproduction_entry_quote_the_script(script):
     lines = script.main(write=False)
     assert (HERE / "stats.txt").read_text().splitlines() == lines
     entry = (ROOT / "experiments" / "results" / "reproductions.md").read_text()
-    for needle in ("ratio 3.31 [1.94, 7.45]", "ratio 0.75 [0.48, 1.06]"):
+    for needle in ("ratio 3.36 [2.12, 7.38]", "ratio 0.82 [0.60, 1.12]"):
         assert any(needle in line for line in lines)
-    assert "3.31 [1.94, 7.45]" in entry and "0.75 [0.48, 1.06]" in entry
+    assert "3.36 [2.12, 7.38]" in entry and "0.82 [0.60, 1.12]" in entry
+    readme = (HERE / "README.md").read_text()
+    assert "| 3.36 [2.12, 7.38] | 0.98 [0.91, 1.00] |" in readme and "| 0.82 [0.60, 1.12] | 0.33 [0.08, 0.62] |" in readme

@@ -125,7 +125,7 @@ def main(write: bool = True) -> list[str]:
     lines.append("TMA's profile cells (experiments/reporting/profile.py; Welch's t-test as in TMA's notebook):")
     for r in profile[profile["teacher"] == "alp_gmm"].itertuples():
         lines.append(f"  {r.challenge:10s} alp_gmm {r.mean:5.1f} ({r.seeds} seeds) / random {r.baseline_mean:5.1f} "
-                     f"({r.baseline_seeds} seeds) = {r.ratio:.2f}  Welch p {r.welch_p:.3f}  significant {r.significant}")
+                     f"({r.baseline_seeds} seeds) = {r.ratio:.2f}  Welch p {r.welch_p:.2g}  significant {r.significant}")
     if write:
         (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
         import matplotlib
