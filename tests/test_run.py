@@ -193,3 +193,40 @@ def test_paired_checkpoint_keeps_the_antagonist(compose):
     os.remove(rd.summary_path)  # unfinished again: the rerun resumes, loading both students
     summary = run(cfg)
     assert summary["resumed"] is True and summary["steps"] >= 3072
+
+
+def test_an_interrupt_a_c_extension_turned_into_another_error_is_recorded_as_interrupted(compose, monkeypatch):
+    """Session 22: a walker run cut by its sweep's timeout (SIGINT) inside Box2D's ray-cast callback
+    surfaced as "TypeError: Expected tuple or list of length 2, got length -1" and was recorded as
+    failed. Here a stand-in for the training loop receives a real SIGINT and, as such an extension
+    does, swallows the KeyboardInterrupt and raises a TypeError: the run must be recorded as
+    interrupted (rerun resumes it), and the same TypeError without a SIGINT stays a failure."""
+    from experiments.running import run as run_module
+
+    def interrupted_inside_an_extension(cfg, rd, extended_from=None):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs at the next bytecode boundary, well before this ends
+        except KeyboardInterrupt:
+            raise TypeError("Expected tuple or list of length 2, got length -1") from None
+        raise AssertionError("SIGINT was not delivered")
+
+    def plain_type_error(cfg, rd, extended_from=None):
+        raise TypeError("Expected tuple or list of length 2, got length -1")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist workers may not have it
+    try:
+        monkeypatch.setattr(run_module, "_train", interrupted_inside_an_extension)
+        cfg = compose("seed=5", *FAST)
+        with pytest.raises(run_module.RunInterrupted, match="interrupted at step 0: rerun the same command"):
+            run(cfg)
+        assert run_dir_for(cfg).status()["state"] == "interrupted"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the watch put it back
+        monkeypatch.setattr(run_module, "_train", plain_type_error)
+        cfg = compose("seed=6", *FAST)
+        with pytest.raises(TypeError):
+            run(cfg)
+        status = run_dir_for(cfg).status()
+        assert status["state"] == "failed" and status["error"].startswith("TypeError")
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -22,7 +22,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -168,6 +170,38 @@ class RunInterrupted(KeyboardInterrupt):
         self.step = step
 
 
+class SigintWatch:
+    """Notes that SIGINT reached this process while a run trained.
+
+    Python raises the KeyboardInterrupt wherever the interpreter happens to be. Inside a C
+    extension's callback into Python (Box2D's ray casts call back once per lidar ray) the
+    extension can turn it into an error of its own: session 22 saw a walker run, cut by its
+    sweep's timeout during the final evaluation, recorded as *failed* with "TypeError: Expected
+    tuple or list of length 2, got length -1". With this note such an error is recorded as the
+    interruption it was, and the run resumes like any interrupted one. Only Python's default
+    handler is wrapped (a process that ignores SIGINT or handles it itself is left alone), and
+    only in the main thread, where signal handlers live."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as without the watch
+
+    def __enter__(self) -> "SigintWatch":
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 # On-policy students collect n_envs x n_steps transitions before each update.
 ON_POLICY = ("ppo", "a2c", "maskable_ppo")
 
@@ -221,34 +255,44 @@ def _run_locked(cfg: DictConfig, rd: RunDir, plan: dict[str, Any]) -> dict[str, 
     except OSError as exc:
         rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}")
         raise storage_error(exc, rd.path) or exc from None
+    watch = SigintWatch()
     try:
         device = _device(cfg.device, cfg.env, cfg.student.get("policy"))
         rd.set_status("running", step=plan["from_step"], device=device, pid=os.getpid())
-        summary = _train(cfg, rd, extended_from=plan["extended_from"])
+        with watch:
+            summary = _train(cfg, rd, extended_from=plan["extended_from"])
         rd.write_summary(summary)
         rd.set_status("finished", step=summary["steps"], device=device)
         log.info("finished %s: %.1f%% mastered, AUC %.1f", rd.path, summary["final_mastered"], summary["auc_mastered"])
         return summary
     except KeyboardInterrupt as exc:
-        step = getattr(exc, "step", None)
-        latest = _Checkpointer(rd.checkpoint_dir).latest_step()
-        shown = step if step is not None else (latest or 0)
-        message = f"interrupted at step {shown}: rerun the same command to resume"
-        if latest is not None and latest != shown:
-            message += f" (it continues from the checkpoint at step {latest})"
-        rd.set_status_best_effort("interrupted", step=latest or 0, error=message)
-        log.warning("%s: %s", rd.path, message)
-        # the entry points (experiments.console.report_errors) print it as one line, exit 130
-        raise RunInterrupted(message, shown) from None
-    except OSError as exc:
-        rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        raise storage_error(exc, rd.path) or exc from None
+        raise _interrupted(rd, exc) from None
     except BaseException as exc:  # noqa: BLE001 - record every failure, then re-raise
+        if watch.seen:  # an interrupt that a C extension turned into another error (SigintWatch)
+            log.info("%s: %s after SIGINT, recorded as the interruption", rd.path, type(exc).__name__)
+            raise _interrupted(rd, exc) from None
         rd.set_status_best_effort("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        if isinstance(exc, OSError):
+            raise storage_error(exc, rd.path) or exc from None
         raise
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _interrupted(rd: RunDir, exc: BaseException) -> RunInterrupted:
+    """Record an interrupted run (status ``interrupted`` at its last checkpoint) and return the
+    one-line error to raise; the entry points (experiments.console.report_errors) print it and
+    exit 130."""
+    step = getattr(exc, "step", None)
+    latest = _Checkpointer(rd.checkpoint_dir).latest_step()
+    shown = step if step is not None else (latest or 0)
+    message = f"interrupted at step {shown}: rerun the same command to resume"
+    if latest is not None and latest != shown:
+        message += f" (it continues from the checkpoint at step {latest})"
+    rd.set_status_best_effort("interrupted", step=latest or 0, error=message)
+    log.warning("%s: %s", rd.path, message)
+    return RunInterrupted(message, shown)
 
 
 def _plan(cfg: DictConfig, rd: RunDir) -> dict[str, Any]:
