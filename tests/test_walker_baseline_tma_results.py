@@ -187,3 +187,20 @@ def test_the_second_packed_rate_is_the_third_calls_steps_over_its_span(tmp_path)
     committed = (script.HERE / "walker_packed15_tma_call3.csv").read_text()
     assert (tmp_path / "walker_packed15_tma_call3.csv").read_text() == committed
     assert row["runs"] == 15 and row["teacher"] == "riac+adr+spdl" and 60_000 < row["env_steps_per_s"] < 63_000
+
+
+def test_the_third_packed_rate_is_the_fifth_calls_steps_over_its_span(tmp_path):
+    """Session 22's call 5 (GoalGAN, Setter-Solver, PLR from scratch): 13 runs counted from their
+    interrupted line (Setter-Solver seed 0 at 2,483,300, as its log line says) and the two that
+    finished inside the call (GoalGAN seeds 2 and 4) from the checkpoint listing, at 2.5M."""
+    session18 = load_script(ROOT / "experiments" / "results" / "scale_2026-11-30" / "session18" / "walker_packed15_tma.py")
+    steps = session18.run_steps(HERE / "device_call5.log", HERE / "device_call5_progress.txt")
+    assert len(steps) == 15
+    assert steps["walker_stumps__setter_solver__ppo__s0__e4300990"] == 2_483_300
+    assert steps["walker_stumps__goal_gan__ppo__s2__27c7b241"] == steps["walker_stumps__goal_gan__ppo__s4__27c7b241"] == 2_500_000
+    script = load_script(ROOT / "experiments" / "results" / "scale_2026-11-30" / "session22" / "walker_packed15_tma_call5.py")
+    row = script.main(tmp_path)
+    committed = (script.HERE / "walker_packed15_tma_call5.csv").read_text()
+    assert (tmp_path / "walker_packed15_tma_call5.csv").read_text() == committed
+    assert row["runs"] == 15 and row["teacher"] == "goal_gan+setter_solver+plr"
+    assert row["env_steps_per_s"] == pytest.approx(sum(steps.values()) / row["seconds"], rel=1e-3)
