@@ -12,6 +12,7 @@ export SB3_LOGDIR ?= /tmp/teachbench-sb3
 export WANDB_SILENT ?= true
 # Test processes (pytest-xdist): one per core of the 2-core CI machine. Tests are grouped by file
 # (--dist loadfile), so a module's fixtures are built once. TEST_WORKERS=0 runs them in this process.
+# The slow tests (test-slow, test-all) still run in one process: they were not checked in two.
 TEST_WORKERS ?= 2
 
 .PHONY: venv run test test-slow test-all chromium bench clean
@@ -42,10 +43,10 @@ test: venv chromium
 
 ## Longer tests (real training runs, kill-and-resume, few-hundred-form browser replay).
 test-slow: venv chromium
-	$(BIN)/python -m pytest -q -m slow -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -m slow
 
 test-all: venv chromium
-	$(BIN)/python -m pytest -q -m "slow or not slow" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 clean:
 	rm -rf runs outputs multirun wandb
