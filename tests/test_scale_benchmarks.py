@@ -107,14 +107,12 @@ def test_device_script_smoke_writes_every_file_and_the_table(tmp_path):
     assert "| gridworld_batched | recurrent_ppo |" in table and "| walker_stumps |" in table and "plain SB3" in table
 
 
-# stage 1 in the default suite; stages 2-4 (~40 s together on 2 cores) with the slow tests, to keep the
-# default suite under ~15 min (session 21: 14-16 min on a fresh clone)
+# every stage in the default suite again since session 22 (two test workers: ~8.5 min on a fresh clone);
+# session 21 had moved stages 2-4 (~40 s) to the slow set when the suite took 14-16 min in one process
 @pytest.mark.parametrize("stage, names", [("1", ("teacher_step_all", "overhead_param")),
-                                          pytest.param("2", ("overhead_replay", "overhead_networks"), marks=pytest.mark.slow),
-                                          pytest.param("3", ("overhead_process", "overhead_process_gan"),
-                                                       marks=pytest.mark.slow),
-                                          pytest.param("4", ("teacher_step_process", "cli_riac_process"),
-                                                       marks=pytest.mark.slow)])
+                                          ("2", ("overhead_replay", "overhead_networks")),
+                                          ("3", ("overhead_process", "overhead_process_gan")),
+                                          ("4", ("teacher_step_process", "cli_riac_process"))])
 def test_overhead_device_script_smoke_prints_every_teachers_bridge_share(tmp_path, stage, names):
     """``SMOKE=1 benchmarks/device_overhead.sh``: each stage at a tiny size on the CPU writes its
     tables, and every bench_overhead table gives each of its teachers a bridge share."""
