@@ -198,9 +198,9 @@ def test_the_third_packed_rate_is_the_fifth_calls_steps_over_its_span(tmp_path):
     assert len(steps) == 15
     assert steps["walker_stumps__setter_solver__ppo__s0__e4300990"] == 2_483_300
     assert steps["walker_stumps__goal_gan__ppo__s2__27c7b241"] == steps["walker_stumps__goal_gan__ppo__s4__27c7b241"] == 2_500_000
-    script = load_script(ROOT / "experiments" / "results" / "scale_2026-11-30" / "session22" / "walker_packed15_tma_call5.py")
-    row = script.main(tmp_path)
-    committed = (script.HERE / "walker_packed15_tma_call5.csv").read_text()
+    row = session18.main(tmp_path, HERE / "device_call5.log", HERE / "device_call5_progress.txt",
+                         "goal_gan+setter_solver+plr", "walker_packed15_tma_call5.csv")
+    committed = (session18.HERE.parent / "session22" / "walker_packed15_tma_call5.csv").read_text()
     assert (tmp_path / "walker_packed15_tma_call5.csv").read_text() == committed
     assert row["runs"] == 15 and row["teacher"] == "goal_gan+setter_solver+plr"
     assert row["env_steps_per_s"] == pytest.approx(sum(steps.values()) / row["seconds"], rel=1e-3)

@@ -10,6 +10,12 @@ each. The sum over the sweep's span in the log is the machine's rate: a lower bo
 start-up, every run's 500-episode evaluation at step 0 and one run's final evaluation are inside it.
 
     python experiments/results/scale_2026-11-30/session18/walker_packed15_tma.py   # writes walker_packed15_tma.csv here
+
+A later call's row is the same reading of its own log and listing (session 22's call 5, GoalGAN,
+Setter-Solver and PLR; two runs finished inside it, so it too is a lower bound)::
+
+    python experiments/results/scale_2026-11-30/session18/walker_packed15_tma.py --call 5 \
+        --teachers goal_gan+setter_solver+plr --out experiments/results/scale_2026-11-30/session22
 """
 
 from __future__ import annotations
@@ -49,4 +55,13 @@ def main(out: Path = HERE, log: Path = LOG, progress: Path = PROGRESS, teachers:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--call", type=int, default=1, help="the device call N: walker_baseline_tma/device_callN.log")
+    parser.add_argument("--teachers", default="random+alp_gmm+covar_gmm")
+    parser.add_argument("--out", type=Path, default=HERE, help="the folder the CSV goes to")
+    args = parser.parse_args()
+    suffix = "" if args.call == 1 else f"_call{args.call}"
+    main(args.out, RUNS / f"device_call{args.call}.log", RUNS / f"device_call{args.call}_progress.txt", args.teachers,
+         f"walker_packed15_tma{suffix}.csv")
