@@ -78,12 +78,16 @@ grep -h "Error\|error" "$OUT/${TAG:-mm25}_$$.log" | tail -20
 # that the next call resumes them; a finished run (summary.json) drops its checkpoints and model unless
 # KEEP_FINISHED=1 (a later session extends it with resume=extend). TMA's 400-300 walker network makes a
 # ~1.5 MB checkpoint: 30 runs' would fill most of the 64 MiB a call returns.
+# KEEP_EPISODES=1 brings each run's episodes table back too (the task of every training episode: where a teacher
+# sampled, over time; ~2,000 rows a walker run). Without it the tables stay behind, as before session 22.
+EPISODES=(--exclude='*/episodes/*')
+if [[ -n "${KEEP_EPISODES:-}" ]]; then EPISODES=(); fi
 if [[ -n "${KEEP_CHECKPOINTS:-}" ]]; then
-  (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude=_hydra \
+  (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock "${EPISODES[@]}" --exclude=_hydra \
     $(for c in */*/checkpoints; do if [[ -f "${c%/checkpoints}/summary.json" && -z "${KEEP_FINISHED:-}" ]]; then
         echo "--exclude=$c" "--exclude=${c%/checkpoints}/model.zip"; else ls -d "$c"/step-* | head -n -1 | sed 's/^/--exclude=/'; fi; done) .)
 else
-  (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock --exclude='*/episodes/*' --exclude='*/checkpoints/*' \
+  (cd "$RUNS" && tar czf "$OUT/${TAG:-mm25}_runs.tar.gz" --exclude=lock "${EPISODES[@]}" --exclude='*/checkpoints/*' \
     --exclude='*.zip' --exclude=_hydra .)
 fi
 # the device returns files of <= 16 MiB each (8 files, 64 MiB in all): a bigger tarball is cut into PART_MB-MiB parts

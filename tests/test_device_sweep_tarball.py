@@ -24,6 +24,8 @@ def _run(tmp_path: Path, **env: str) -> tuple[list[str], str]:
             (run / "checkpoints" / step / "model.zip").write_bytes(b"x")
         (run / "config.yaml").write_text("seed: 0\n")
     (finished / "summary.json").write_text("{}")
+    (finished / "episodes").mkdir()
+    (finished / "episodes" / "part-000001.parquet").write_bytes(b"x")
     (finished / "model.zip").write_bytes(b"x")
     out = tmp_path / "out"
     result = subprocess.run(["bash", "benchmarks/device_ued_sweep.sh"], cwd=ROOT, capture_output=True, text=True,
@@ -52,3 +54,13 @@ def test_without_keep_checkpoints_no_checkpoint_or_model_comes_back(tmp_path):
     names, _ = _run(tmp_path)
     assert not any("/checkpoints/" in n or n.endswith(".zip") for n in names)
     assert {n.rsplit("/", 1)[-1] for n in names} == {"config.yaml", "summary.json"}
+
+
+def test_episode_tables_come_back_only_with_keep_episodes(tmp_path):
+    names, _ = _run(tmp_path / "without", KEEP_CHECKPOINTS="1")
+    assert not any("/episodes/" in n for n in names)
+    names, _ = _run(tmp_path / "with", KEEP_CHECKPOINTS="1", KEEP_EPISODES="1")
+    assert "baseline/walker__random__ppo__s0__aaaa/episodes/part-000001.parquet" in names
+    names, _ = _run(tmp_path / "plain", KEEP_EPISODES="1")
+    assert "baseline/walker__random__ppo__s0__aaaa/episodes/part-000001.parquet" in names
+    assert not any("/checkpoints/" in n or n.endswith(".zip") for n in names)
