@@ -43,11 +43,13 @@
 # steps/s on the 16-core H200 and take ~850 s each, so one session's 30 device-minutes finish one wave of 15 (two
 # calls back to back); their ~1.5 MB checkpoints cannot be carried into a later session (the tarball line says so):
 #
-#   OUT=/some/folder RUNS=/tmp/bw TAG=bw EXPERIMENT=baseline_walker TEACHERS=plr_robust,accel,clutr_param \
-#     SEEDS=0,1,2,3,4 RUNS_PER_GPU=15 DEVICE=auto KEEP_CHECKPOINTS=1 SWEEP_S=545 BASE="checkpoint.every=100000" \
-#     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh    # twice (SWEEP_S 545, then 400); then
-#                                                                       # paired_param; lite_walker
-# (nine teachers are done: experiments/results/walker_baseline_tma/; wheels: benchmarks/device_wheels.sh.)
+#   OUT=/some/folder RUNS=/tmp/bw TAG=bw EXPERIMENT=baseline_walker TEACHERS=paired_param \
+#     SEEDS=0,1,2,3,4 RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 SWEEP_S=545 BASE="checkpoint.every=100000" \
+#     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh    # rerun at once until all have finished;
+#                                                                       # then lite_walker
+# (twelve teachers are done: experiments/results/walker_baseline_tma/; wheels: benchmarks/device_wheels.sh.
+# PLR⊥, ACCEL and CLUTR-param took 545 + 545 + 234 s in session 23: CLUTR-param and PAIRED-param train an
+# antagonist on a second copy of the envs, so a run of theirs weighs about two.)
 #
 # The sweep is cut after SWEEP_S seconds; run the script again (same RUNS) and every run continues
 # from its last checkpoint. On a machine without internet, a folder .whl/ of wheels (python 3.12)

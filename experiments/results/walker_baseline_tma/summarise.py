@@ -1,9 +1,9 @@
 """The walker's baseline protocol with TeachMyAgent's own PPO network (issue #20), read from
-``runs.tar.gz``: Random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL, GoalGAN, Setter-Solver and PLR x
-seeds 0-4 of ``experiment=baseline_walker`` as it stands since session 17 (``student=ppo_tma``: one
-400-300 tanh trunk shared by the policy and value heads), run on the 16-core H200 (Random, ALP-GMM
-and Covar-GMM in session 18, RIAC, ADR and SPDL in session 19, GoalGAN, Setter-Solver and PLR in
-session 22).
+``runs.tar.gz``: Random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL, GoalGAN, Setter-Solver, PLR, PLR⊥,
+ACCEL and CLUTR-param x seeds 0-4 of ``experiment=baseline_walker`` as it stands since session 17
+(``student=ppo_tma``: one 400-300 tanh trunk shared by the policy and value heads), run on the
+16-core H200 (Random, ALP-GMM and Covar-GMM in session 18, RIAC, ADR and SPDL in session 19,
+GoalGAN, Setter-Solver and PLR in session 22, PLR⊥, ACCEL and CLUTR-param in session 23).
 
 ``../walker_baseline/`` holds the same protocol (2.5M steps, 100 x 200-step rollouts, 5
 evaluation episodes per test task, the same seeds and teacher settings) with SB3's default
@@ -25,7 +25,11 @@ over those six:
   networks draw different initial weights from the same seed), so the comparison is unpaired;
 - where on the test grid the teachers differ: per stump height (TMA's grid has 10 heights in
   [0, 3] x 10 spacings in [0, 6]), the share of that row's 10 tasks x 5 episodes mastered, mean
-  over seeds with a seed-bootstrap interval, and ``mastery_by_height.png``.
+  over seeds with a seed-bootstrap interval, and ``mastery_by_height.png``;
+- what the regret teachers did, since their rows mean little without it: PLR⊥ and ACCEL train only
+  on replayed levels (dcd's robust update), so the share of the 2.5M transitions that carried a
+  gradient; CLUTR-param's generator, its REINFORCE steps and how far its Gaussian's spread moved
+  from its start (per-dimension entropy, 0.5 ln(2 pi e) = 1.4189 nats at log-std 0).
 
     python experiments/results/walker_baseline_tma/summarise.py          # writes stats.txt here
 """
@@ -49,7 +53,8 @@ HERE = Path(__file__).resolve().parent
 SB3_NETWORK_RUNS = HERE.parent / "walker_baseline" / "runs.tar.gz"
 FINAL = 2_500_000
 REPS = BOOTSTRAP_REPS  # the leaderboard's (rliable's default)
-TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr")
+TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr",
+            "plr_robust", "accel", "clutr_param")
 FIRST_SIX = TEACHERS[:6]  # sessions 18-19's set, the one with 64-64 runs in ../walker_baseline/
 SB3_NETWORK = load_script(HERE.parent / "walker_baseline" / "summarise.py")
 # TeachMyAgent (Romac et al. 2021), Table 1, Parkour, default biped, SAC, 20M steps: mean % mastered
@@ -66,6 +71,40 @@ def finals(tarball: Path, teachers: tuple[str, ...] = TEACHERS) -> dict[str, lis
                 if s["state"] == "finished" and s["steps"] == FINAL and s["teacher"] in teachers:
                     out.setdefault(s["teacher"], []).append((s["seed"], round(s["final_mastered"], 1)))
     return {t: [v for _, v in sorted(out[t])] for t in teachers if t in out}
+
+
+def diagnostics(tarball: Path) -> dict[str, list[dict]]:
+    """teacher -> each finished run's summary (seed order), for the regret teachers' diagnostics."""
+    out: dict[str, list[dict]] = {}
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            if member.name.endswith("/summary.json"):
+                s = json.load(io.BytesIO(tar.extractfile(member).read()))  # type: ignore[union-attr]
+                if s["state"] == "finished" and s["steps"] == FINAL:
+                    out.setdefault(s["teacher"], []).append(s)
+    return {t: sorted(v, key=lambda s: s["seed"]) for t, v in out.items()}
+
+
+INITIAL_ENTROPY = 0.5 * (1.0 + np.log(2 * np.pi))  # a unit Gaussian's entropy per dimension (log-std 0)
+
+
+def regret_teacher_lines(runs: dict[str, list[dict]]) -> list[str]:
+    """PLR⊥/ACCEL: share of the transitions trained on and of hand-outs replayed; CLUTR-param:
+    generator steps and the per-dimension entropy beside its starting value."""
+    lines = ["regret teachers (per seed):"]
+    for teacher in ("plr_robust", "accel"):
+        d = [s["teacher_diagnostics"] for s in runs.get(teacher, [])]
+        if d:
+            lines.append(f"  {teacher:11s} transitions trained on "
+                         + " ".join(f"{x['train_trained_transitions'] / x['train_env_steps']:.2f}" for x in d)
+                         + "  rollouts updated " + " ".join(f"{x['train_gradient_updates']}" for x in d)
+                         + f" of {FINAL // 20_000}  hand-outs replayed " + " ".join(f"{x['replay_fraction']:.2f}" for x in d))
+    d = [s["teacher_diagnostics"] for s in runs.get("clutr_param", [])]
+    if d:
+        lines.append("  clutr_param generator steps " + " ".join(str(x["generator_updates"]) for x in d)
+                     + "  entropy per dimension " + " ".join(f"{x['generator_entropy']:.4f}" for x in d)
+                     + f" (start {INITIAL_ENTROPY:.4f})  valid decodes " + " ".join(f"{x['valid_decode_rate']:.3f}" for x in d))
+    return lines
 
 
 def network_effect(tma: list[float], sb3: list[float], rng: np.random.Generator) -> tuple[float, float, float]:
@@ -168,6 +207,7 @@ def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     p, plo, phi, n = improvement_interval(both, {t: sb3[t] for t in both}, keyed_rng(0, "walker network strata"), REPS)
     lines.append(f"all {len(both)} teachers ({len(all_tma)} vs {len(all_sb3)} runs), teachers as strata: mean "
                  f"{np.mean(all_tma):.1f} vs {np.mean(all_sb3):.1f}, P(TMA network > 64-64) {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    lines += regret_teacher_lines(diagnostics(tarball))
     shares = mastery_by_height(tarball)
     lines += height_lines(shares)
     if write:
