@@ -92,6 +92,9 @@ class CLUTRParam(PAIREDParam):
         latent_bound: generator actions are clipped to ``[−b, b]`` (default 4, the paper's).
         pretrain_tasks: random tasks to fit the latent on (default 2000; 500 more held out).
         vae_epochs: VAE pretraining epochs (default 60); vae_beta: its KL weight (0.05).
+        update, ppo_epochs, ppo_minibatches, clip_range, vf_coef, max_grad_norm: the
+            generator's update, as :class:`~teachers.paired.PAIREDParam`'s (``"reinforce"`` by
+            default; ``"ppo"``: dcd's walker adversary update, 8 × 4 steps per batch).
     """
 
     name: ClassVar[str] = "clutr_param"
@@ -100,7 +103,9 @@ class CLUTRParam(PAIREDParam):
     def __init__(self, task_space: TaskSpace, seed: int = 0, latent: str = "vae", latent_dim: int = 4,
                  latent_bound: float = 4.0, pretrain_tasks: int = 2000, vae_epochs: int = 60, vae_beta: float = 0.05, noise_dim: int = 50,
                  hidden: int = 64, lr: float = 1e-3, batch_size: int = 32, ent_coef: float = 0.01,
-                 baseline_decay: float = 0.9, init_log_std: float = 0.0, max_open: int = 4096) -> None:
+                 baseline_decay: float = 0.9, init_log_std: float = 0.0, max_open: int = 4096,
+                 update: str = "reinforce", ppo_epochs: int = 8, ppo_minibatches: int = 4, clip_range: float = 0.2,
+                 vf_coef: float = 0.5, max_grad_norm: float = 0.5) -> None:
         if int(pretrain_tasks) < 10:
             raise TeachBenchError("pretrain_tasks", f"must be >= 10, got {pretrain_tasks}")
         if not latent_bound > 0:
@@ -115,7 +120,7 @@ class CLUTRParam(PAIREDParam):
         self.n_decoded = 0
         self.n_valid = 0
         super().__init__(task_space, seed, noise_dim, hidden, lr, batch_size, ent_coef, baseline_decay, init_log_std,
-                         max_open)
+                         max_open, update, ppo_epochs, ppo_minibatches, clip_range, vf_coef, max_grad_norm)
 
     def action_dim(self) -> int:
         return self.latent.latent_dim

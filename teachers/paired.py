@@ -62,8 +62,10 @@ placed on the goal goes to the next free cell, where dcd draws a random free cel
 (:func:`envs.gridworld.designer.design_level`).
 
 :class:`PAIREDParam` (``teacher=paired_param``) is the one-step parametric variant for
-parameter-vector envs (walker, toy; dcd's walker generator also acts in one step): a
-Gaussian policy over the normalised TaskSpace, trained by REINFORCE on the same regret.
+parameter-vector envs (walker, toy): a Gaussian policy over the normalised TaskSpace, trained on the same regret
+by REINFORCE (default) or by dcd's walker adversary's PPO update (``update: ppo``). dcd's
+walker adversary sets its 8 parameters in 8 sequential steps; ours acts in one step (the
+class docstring lists the differences).
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ from envs.errors import TeachBenchError
 from envs.task_space import Task, TaskSpace
 from teachers.base import Episode, Teacher
 from teachers.plr import level_key, replay_task, task_key
-from teachers.torch_utils import build_seeded, load_optimizer, mlp, module_state, plain, regret_reinforce_step
+from teachers.torch_utils import (build_seeded, load_optimizer, mlp, module_state, plain, regret_ppo_update,
+                                  regret_reinforce_step)
 
 
 MIN_OPEN_BATCHES = 2  # the next batch is designed while one waits for its regrets (and small runs' value)
@@ -552,6 +555,25 @@ class PAIREDParam(Teacher):
         baseline_decay: EMA decay of the regret baseline (default 0.9).
         init_log_std: initial log-std of the Gaussian (default 0: std 1 before the squash).
         max_open: levels kept while waiting for the antagonist (oldest dropped, 4096).
+        update: how the generator learns from a batch of regrets. ``"reinforce"`` (default;
+            every row made so far): one REINFORCE step per batch, advantage = regret − a
+            moving-average baseline. ``"ppo"``: dcd's walker adversary update
+            (:func:`~teachers.torch_utils.regret_ppo_update`: ``ppo_epochs`` 8 ×
+            ``ppo_minibatches`` 4 clipped-surrogate steps per batch with a value head,
+            ``clip_range`` 0.2, ``vf_coef`` 0.5, ``max_grad_norm`` 0.5; regrets scaled by
+            their running standard deviation). dcd's bipedal PAIRED config pairs it with
+            lr 3e-4 and ``adv_entropy_coef`` 0.01.
+
+    How this differs from dcd's walker adversary (``envs/bipedalwalker/adversarial.py``):
+    dcd's designs a level in 8 sequential steps, one parameter per step (a 1-D action in
+    [−1, 1] mapped onto that parameter's range), seeing the parameters set so far, the step
+    index and a 10-D random vector; ours sets every dimension of the TaskSpace at once from
+    a noise vector (TMA's stump space has 2 parameters, not dcd's 8). And dcd's adversary
+    takes a PPO update per cycle (16 levels, 8 epochs × 4 minibatches: 32 gradient steps),
+    where the default here takes one REINFORCE step per 32 regrets: on the walker at 2.5M
+    steps that is 40–52 steps, after which the generator's spread had not moved from its
+    start (experiments/results/walker_baseline_tma/). ``update="ppo"`` gives dcd's number
+    of gradient steps per batch.
     """
 
     name: ClassVar[str] = "paired_param"
@@ -559,8 +581,15 @@ class PAIREDParam(Teacher):
 
     def __init__(self, task_space: TaskSpace, seed: int = 0, noise_dim: int = 50, hidden: int = 64,
                  lr: float = 1e-3, batch_size: int = 32, ent_coef: float = 0.01, baseline_decay: float = 0.9,
-                 init_log_std: float = 0.0, max_open: int = 4096) -> None:
+                 init_log_std: float = 0.0, max_open: int = 4096, update: str = "reinforce", ppo_epochs: int = 8,
+                 ppo_minibatches: int = 4, clip_range: float = 0.2, vf_coef: float = 0.5,
+                 max_grad_norm: float = 0.5) -> None:
         super().__init__(task_space, seed)
+        if update not in ("reinforce", "ppo"):
+            raise TeachBenchError("update", f"unknown generator update {update!r}", ["reinforce", "ppo"])
+        if int(ppo_epochs) < 1 or int(ppo_minibatches) < 1:
+            raise TeachBenchError("ppo_epochs" if int(ppo_epochs) < 1 else "ppo_minibatches",
+                                  f"must be >= 1, got {ppo_epochs if int(ppo_epochs) < 1 else ppo_minibatches}")
         if int(noise_dim) < 1:
             raise TeachBenchError("noise_dim", f"must be >= 1, got {noise_dim}")
         if int(batch_size) < 1:
@@ -575,7 +604,16 @@ class PAIREDParam(Teacher):
         dim = self.action_dim()
         self.generator: OneStepGenerator = build_seeded(
             self.seed, lambda: OneStepGenerator(self.noise_dim, dim, int(hidden), init_log_std))
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=float(lr))
+        self.update_rule = update
+        self.ppo = {"n_epochs": int(ppo_epochs), "n_minibatches": int(ppo_minibatches), "clip_range": float(clip_range),
+                    "vf_coef": float(vf_coef), "ent_coef": self.ent_coef, "max_grad_norm": float(max_grad_norm)}
+        params = list(self.generator.parameters())
+        self.critic: nn.Module | None = None
+        if update == "ppo":  # its own seed stream: the generator's weights are those of the REINFORCE variant
+            self.critic = build_seeded(self.seed + 1, lambda: mlp([self.noise_dim, int(hidden), int(hidden), 1], activation=nn.Tanh))
+            params += list(self.critic.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=float(lr))
+        self.regret_stats = [0, 0.0, 0.0]  # count, mean, M2 of every regret (Welford): the PPO update's scale
         self.baseline = 0.0
         self._generated: dict[str, list[tuple[list[float], list[float]]]] = {}
         self._open: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -670,7 +708,19 @@ class PAIREDParam(Teacher):
         # regrets in float64: returns on a huge scale overflow float32 before normalisation
         r = torch.as_tensor([b[2] for b in self._batch], dtype=torch.float64)
         self._batch = []
-        loss = regret_reinforce_step(self.generator, self.optimizer, z, a, r, self.baseline, self.ent_coef)
+        if self.critic is not None:
+            for x in r.tolist():  # Welford: the running variance of every regret so far
+                n, mean, m2 = self.regret_stats
+                n += 1
+                delta = x - mean
+                mean += delta / n
+                self.regret_stats = [n, mean, m2 + delta * (x - mean)]
+            n, _, m2 = self.regret_stats
+            scale = math.sqrt(m2 / n + 1e-8)
+            stats = regret_ppo_update(self.generator, self.critic, self.optimizer, z, a, r / scale, self.rng, **self.ppo)
+            loss = None if stats is None else stats["policy_loss"]
+        else:
+            loss = regret_reinforce_step(self.generator, self.optimizer, z, a, r, self.baseline, self.ent_coef)
         if loss is None:
             self.n_dropped += 1
             return
@@ -688,6 +738,7 @@ class PAIREDParam(Teacher):
             "recent_levels": [dict(t) for t in self._recent_levels],
             "batch": [[b[0], b[1], b[2]] for b in self._batch], "recent_regret": list(self.recent_regret),
             "counts": [self.n_generator_updates],
+            **({"critic": module_state(self.critic), "regret_stats": list(self.regret_stats)} if self.critic is not None else {}),
         }
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
@@ -704,6 +755,10 @@ class PAIREDParam(Teacher):
         self.recent_regret.clear()
         self.recent_regret.extend(float(v) for v in state["recent_regret"])
         (self.n_generator_updates,) = (int(v) for v in state["counts"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
+            n, mean, m2 = state["regret_stats"]
+            self.regret_stats = [int(n), float(mean), float(m2)]
 
     def _diagnostics(self) -> dict[str, Any]:
         recent = list(self.recent_regret)[-200:]

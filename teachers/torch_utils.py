@@ -116,3 +116,60 @@ def regret_reinforce_step(generator: nn.Module, optimizer: torch.optim.Optimizer
     nn.utils.clip_grad_norm_(generator.parameters(), 1.0)
     optimizer.step()
     return float(loss.detach())
+
+
+def regret_ppo_update(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
+                      inputs: torch.Tensor, actions: torch.Tensor, returns: torch.Tensor, rng: Any,
+                      n_epochs: int = 8, n_minibatches: int = 4, clip_range: float = 0.2, vf_coef: float = 0.5,
+                      ent_coef: float = 0.01, max_grad_norm: float = 0.5) -> dict[str, float] | None:
+    """dcd's PPO update of a walker adversary (``algos/ppo.py`` with the bipedal PAIRED
+    config: ``adv_ppo_epoch`` 8, ``adv_num_mini_batch`` 4, ``clip_param`` 0.2,
+    ``value_loss_coef`` 0.5, ``adv_entropy_coef`` 0.01, ``adv_max_grad_norm`` 0.5,
+    ``clip_value_loss`` false), for one-step design episodes: the return is the level's
+    (normalised) regret and the advantage ``return − V_old``, normalised over the batch.
+    ``n_epochs`` passes, each over the batch shuffled into ``n_minibatches`` minibatches
+    (``rng``: a numpy Generator, so the order is the teacher's seed's): clipped surrogate,
+    unclipped value loss ``0.5·(V − R)²``, loss ``policy + vf_coef·value − ent_coef·entropy``,
+    gradient norm clipped to ``max_grad_norm``.
+
+    One difference from dcd: the old log-probabilities and values are the networks' at the
+    start of the update, not at design time (dcd's rollout storage keeps them from the
+    sampling pass). Our levels are credited once both students have played them, often
+    after later batches were designed, so the ratio is taken against the policy the update
+    starts from. Returns the mean losses and the number of gradient steps, or None when a
+    loss is not finite (then the step is skipped, as is every later one of this update)."""
+    returns = returns.float()
+    with torch.no_grad():
+        old_log_probs = generator.distribution(inputs).log_prob(actions).sum(-1)
+        old_values = critic(inputs)[..., 0]
+    adv = returns - old_values
+    adv = (adv - adv.mean()) / (adv.std() + 1e-5) if adv.numel() > 1 else adv - adv.mean()
+    n = int(inputs.shape[0])
+    size = max(1, n // int(n_minibatches))
+    totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "steps": 0}
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for _ in range(int(n_epochs)):
+        order = torch.as_tensor(rng.permutation(n))
+        for start in range(0, size * int(n_minibatches), size):
+            idx = order[start:start + size]
+            if not len(idx):
+                continue
+            dist = generator.distribution(inputs[idx])
+            log_probs = dist.log_prob(actions[idx]).sum(-1)
+            ratio = torch.exp(log_probs - old_log_probs[idx])
+            policy_loss = -torch.min(ratio * adv[idx], ratio.clamp(1 - clip_range, 1 + clip_range) * adv[idx]).mean()
+            value_loss = 0.5 * (critic(inputs[idx])[..., 0] - returns[idx]).pow(2).mean()
+            entropy = dist.entropy().sum(-1).mean()
+            loss = policy_loss + vf_coef * value_loss - ent_coef * entropy
+            if not torch.isfinite(loss):
+                return None
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, max_grad_norm)
+            optimizer.step()
+            totals["policy_loss"] += float(policy_loss.detach())
+            totals["value_loss"] += float(value_loss.detach())
+            totals["entropy"] += float(entropy.detach())
+            totals["steps"] += 1
+    steps = max(1, totals["steps"])
+    return {k: (v / steps if k != "steps" else v) for k, v in totals.items()}

@@ -61,3 +61,19 @@ def test_clutr_seeded_and_checkpointable(tmp_path) -> None:
     c = CLUTR(SPACE, seed=5, **kw)
     c.load_state_dict(torch.load(tmp_path / "c.pt", weights_only=True))
     assert drive(a, 6) == drive(c, 6)
+
+
+def test_clutr_param_takes_the_ppo_update_in_its_latent_space() -> None:
+    """``update: ppo`` reaches CLUTR's generator too: one batch of 8 regrets, 8 x 4 steps
+    (dcd's walker adversary update), decoded tasks still inside the box."""
+    t = CLUTR(SPACE, seed=0, latent_dim=2, pretrain_tasks=50, vae_epochs=2, noise_dim=4, hidden=8, batch_size=8,
+              update="ppo")
+    assert t.critic is not None and t.update_rule == "ppo"
+    view = t.antagonist_view()
+    for k in range(8):
+        task = t.sample()
+        t.update(Episode(task=task, episode_return=0.0, length=1, level_id=f"L{k}"))
+        ant = view.sample()
+        view.update(Episode(task=ant, episode_return=1.0 + k, length=1, level_id=ant["level"]))
+    assert t.n_generator_updates == 1 and t.regret_stats[0] == 8
+    assert all(SPACE.contains(t.sample()) for _ in range(20))

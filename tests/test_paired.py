@@ -96,3 +96,81 @@ def test_antagonist_is_a_second_student_on_the_same_levels() -> None:
     scored = [e for e in ant_eps if e.regret is not None]
     assert scored and all(e.regret >= 0 for e in scored)
     att.antagonist.close()
+
+
+def _drive_linear_regret(t: PAIRED, batches: int) -> tuple[float, float]:
+    """Regret = the task's ``a`` (antagonist return a, protagonist 0): mean ``a`` the
+    generator asks for before and after ``batches`` batches of 32."""
+    view = t.antagonist_view()
+    first = float(np.mean([SPACE.to_unit(t.sample())[0] for _ in range(200)]))
+    t._generated.clear()
+    for k in range(batches * t.batch_size):
+        task = t.sample()
+        t.update(Episode(task=task, episode_return=0.0, length=1, level_id=f"L{k}"))
+        ant = view.sample()
+        view.update(Episode(task=ant, episode_return=float(task["a"]), length=1, level_id=ant["level"]))
+    return first, float(np.mean([SPACE.to_unit(t.sample())[0] for _ in range(200)]))
+
+
+def test_ppo_update_takes_dcds_number_of_walker_adversary_steps(monkeypatch) -> None:
+    """dcd's bipedal PAIRED config (train_scripts/grid_configs/bipedal/bipedal_paired.json):
+    adv_ppo_epoch 8, adv_num_mini_batch 4, so 8 x 4 = 32 gradient steps per adversary
+    update; REINFORCE takes one. Counted on the optimizer itself."""
+    steps = {"ppo": 0, "reinforce": 0}
+    for rule in steps:
+        t = PAIRED(SPACE, seed=2, batch_size=32, update=rule, noise_dim=8)
+        original = t.optimizer.step
+
+        def counting(*args, _rule=rule, _original=original, **kwargs):
+            steps[_rule] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(t.optimizer, "step", counting)
+        _drive_linear_regret(t, 2)
+        assert t.n_generator_updates == 2
+    assert steps == {"ppo": 2 * 8 * 4, "reinforce": 2}
+
+
+def test_ppo_generator_moves_further_per_batch_than_reinforce() -> None:
+    """Why the option exists: on the walker the REINFORCE generator took 40-52 steps and its
+    spread did not move (experiments/results/walker_baseline_tma/). With the same 10 batches
+    of a clean linear regret, dcd's update (lr 3e-4, 32 steps a batch) moves the mean ``a``
+    further than one REINFORCE step a batch at its default lr 1e-3, and narrows the spread."""
+    first, reinforce = _drive_linear_regret(PAIRED(SPACE, seed=1, batch_size=32), 10)
+    ppo_teacher = PAIRED(SPACE, seed=1, batch_size=32, update="ppo", lr=3e-4)
+    first_ppo, ppo = _drive_linear_regret(ppo_teacher, 10)
+    assert first == first_ppo  # the same generator weights and seed: the critic has its own stream
+    assert ppo > first + 0.1 and ppo - first > 2 * (reinforce - first)
+    assert ppo_teacher.entropy() < 0.5 * (1 + np.log(2 * np.pi)) - 0.01
+
+
+def test_ppo_variant_is_seeded_and_checkpointable(tmp_path) -> None:
+    def make(seed: int) -> PAIRED:
+        return PAIRED(SPACE, seed=seed, batch_size=4, update="ppo", noise_dim=8)
+
+    def drive(t, n):
+        out = []
+        for k in range(n):
+            task = t.sample()
+            out.append(task)
+            t.update(Episode(task=task, episode_return=0.1, length=1, level_id=f"L{k}-{len(out)}"))
+            ant = t.antagonist_view().sample()
+            t.record_antagonist(Episode(task=ant, episode_return=task["b"], length=1, level_id=ant["level"]))
+        return out
+
+    a, b = make(4), make(4)
+    assert drive(a, 12) == drive(b, 12) and a.n_generator_updates == 3
+    torch.save(a.state_dict(), tmp_path / "p.pt")
+    c = make(0)
+    c.load_state_dict(torch.load(tmp_path / "p.pt", weights_only=True))
+    assert c.regret_stats == a.regret_stats
+    assert drive(a, 9) == drive(c, 9)
+
+
+def test_unknown_update_rule_names_the_key() -> None:
+    from envs.errors import TeachBenchError
+
+    with pytest.raises(TeachBenchError, match="update"):
+        PAIRED(SPACE, update="adam")
+    with pytest.raises(TeachBenchError, match="ppo_minibatches"):
+        PAIRED(SPACE, update="ppo", ppo_minibatches=0)
