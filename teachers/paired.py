@@ -737,7 +737,7 @@ class PAIREDParam(Teacher):
             "antagonist_queue": [dict(t) for t in self._antagonist_queue],
             "recent_levels": [dict(t) for t in self._recent_levels],
             "batch": [[b[0], b[1], b[2]] for b in self._batch], "recent_regret": list(self.recent_regret),
-            "counts": [self.n_generator_updates],
+            "counts": [self.n_generator_updates], "last_loss": self.last_loss,
             **({"critic": module_state(self.critic), "regret_stats": list(self.regret_stats)} if self.critic is not None else {}),
         }
 
@@ -755,6 +755,7 @@ class PAIREDParam(Teacher):
         self.recent_regret.clear()
         self.recent_regret.extend(float(v) for v in state["recent_regret"])
         (self.n_generator_updates,) = (int(v) for v in state["counts"])
+        self.last_loss = float(state.get("last_loss", float("nan")))  # not kept before 2026-12-03: the summary said null
         if self.critic is not None:
             self.critic.load_state_dict(state["critic"])
             n, mean, m2 = state["regret_stats"]

@@ -164,6 +164,7 @@ def test_ppo_variant_is_seeded_and_checkpointable(tmp_path) -> None:
     c = make(0)
     c.load_state_dict(torch.load(tmp_path / "p.pt", weights_only=True))
     assert c.regret_stats == a.regret_stats
+    assert c.last_loss == a.last_loss and np.isfinite(c.last_loss)  # a resumed run's summary reports the loss
     assert drive(a, 9) == drive(c, 9)
 
 
