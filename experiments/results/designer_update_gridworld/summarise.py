@@ -1,0 +1,115 @@
+"""The regret designer's update on the gridworld (issue #20): PAIRED-param and CLUTR-param with
+the REINFORCE generator (the leaderboard's rows) against dcd's walker adversary PPO update
+(``teacher.params.update=ppo``, lr 3e-4), read from ``runs.tar.gz``.
+
+Both sets and Random are rerun here with the same code, on the same 2-core machine, at the
+gridworld baseline protocol (``experiment=baseline_gridworld``: 300k steps, 5 evaluation
+episodes per test task, seeds 0-4), so that the only difference between a teacher's two rows
+is the generator's update. For each teacher config (a name and its update):
+
+- final % of the 50 test tasks mastered: per seed, mean +- sd, IQM with its bootstrap
+  interval, P(> Random) with its interval (the leaderboard's statistics), and P(PPO > REINFORCE)
+  for each teacher;
+- whether the designer acted: generator updates, the generator's per-dimension entropy (a
+  unit Gaussian's is 0.5 ln(2 pi e) = 1.4189), and where its levels went: the mean of each task
+  dimension (scaled to [0, 1] on the env's TaskSpace) over the last fifth of the protagonist's
+  episodes, beside Random's, with a seed-bootstrap interval.
+
+    python experiments/results/designer_update_gridworld/summarise.py     # writes stats.txt here
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from envs.gridworld.generate import maze_task_space
+from experiments.reporting.analysis import load_episodes, load_runs
+from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
+
+HERE = Path(__file__).resolve().parent
+ROWS = (("random", "designer_reinforce"), ("paired_param", "designer_reinforce"), ("paired_param", "designer_ppo"),
+        ("clutr_param", "designer_reinforce"), ("clutr_param", "designer_ppo"))
+UNIT_GAUSSIAN_ENTROPY = 0.5 * (1.0 + np.log(2 * np.pi))
+LAST_FIFTH = 0.8
+
+
+def label(teacher: str, experiment: str) -> str:
+    return teacher if teacher == "random" else f"{teacher}/{experiment.removeprefix('designer_')}"
+
+
+def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, episodes) of every finished run in the tarball."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="data")
+        runs = load_runs(Path(tmp))
+        episodes = load_episodes(runs)
+        runs["teacher_diagnostics"] = [json.loads((Path(p) / "summary.json").read_text()).get("teacher_diagnostics", {})
+                                       if state == "finished" else {} for p, state in zip(runs["path"], runs["state"])]
+    return runs, episodes
+
+
+def task_means(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the mean of each task dimension, scaled to [0, 1], over its last fifth of episodes."""
+    space = maze_task_space()
+    cols = [f"task.{n}" for n in space.names]
+    out = []
+    for (teacher, experiment, seed), ep in episodes.groupby(["teacher", "experiment", "seed"]):
+        ep = ep.sort_values("episode_id")
+        late = ep.iloc[int(LAST_FIFTH * len(ep)):]
+        unit = np.array([space.to_unit({n: row[c] for n, c in zip(space.names, cols)}) for _, row in late.iterrows()])
+        out.append({"row": label(teacher, experiment), "seed": seed, **dict(zip(space.names, unit.mean(axis=0)))})
+    return pd.DataFrame(out)
+
+
+def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
+    runs, episodes = load(tarball)
+    runs = runs[runs["state"] == "finished"]
+    finals = {label(t, e): runs[(runs["teacher"] == t) & (runs["experiment"] == e)].sort_values("seed")["final_mastered"]
+              .round(1).tolist() for t, e in ROWS}
+    lines = ["gridworld baseline protocol (300k steps, 5 episodes per test task), final % of the test set mastered:"]
+    for row, v in finals.items():
+        point, lo, hi = iqm_interval({"gridworld": v}, keyed_rng(0, "designer iqm", row), BOOTSTRAP_REPS)
+        line = (f"{row:25s} seeds {len(v)}  mean {np.mean(v):5.1f} sd {np.std(v, ddof=1):4.1f}  IQM {point:5.1f} "
+                f"[{lo:.1f}, {hi:.1f}]  per seed " + " ".join(f"{x:.1f}" for x in v))
+        if row != "random":
+            p, plo, phi, _ = improvement_interval({"g": v}, {"g": finals["random"]}, keyed_rng(0, "designer p", row),
+                                                  BOOTSTRAP_REPS)
+            line += f"  P(> random) {p:.2f} [{plo:.2f}, {phi:.2f}]"
+        lines.append(line)
+    for teacher in ("paired_param", "clutr_param"):
+        p, plo, phi, _ = improvement_interval({"g": finals[f"{teacher}/ppo"]}, {"g": finals[f"{teacher}/reinforce"]},
+                                              keyed_rng(0, "designer ppo vs reinforce", teacher), BOOTSTRAP_REPS)
+        lines.append(f"{teacher}: P(PPO seed > REINFORCE seed) {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    lines.append(f"the designer (per seed): generator updates, per-dimension entropy (start {UNIT_GAUSSIAN_ENTROPY:.4f})")
+    for teacher, experiment in ROWS[1:]:
+        sub = runs[(runs["teacher"] == teacher) & (runs["experiment"] == experiment)].sort_values("seed")
+        diag = sub["teacher_diagnostics"].tolist()
+        lines.append(f"  {label(teacher, experiment):25s} updates " + " ".join(str(d["generator_updates"]) for d in diag)
+                     + "  entropy " + " ".join(f"{d['generator_entropy']:.4f}" for d in diag))
+    means = task_means(episodes)
+    lines.append("where the levels went: mean task dimension in [0, 1] over the last fifth of episodes, mean over seeds "
+                 "[95% seed bootstrap]")
+    for row in finals:
+        at = means[means["row"] == row]
+        cells = []
+        for dim in maze_task_space().names:
+            v = at[dim].to_numpy()
+            boot = v[keyed_rng(0, "designer dim", row, dim).integers(0, len(v), (BOOTSTRAP_REPS, len(v)))].mean(axis=1)
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            cells.append(f"{dim} {v.mean():.2f} [{lo:.2f}, {hi:.2f}]")
+        lines.append(f"  {row:25s} " + "  ".join(cells))
+    if write:
+        (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    main()
