@@ -48,19 +48,20 @@ def test_generator_moves_towards_high_regret_tasks() -> None:
     assert np.isfinite(t.diagnostics()["generator_entropy"])
 
 
+def drive(t: PAIRED, n: int) -> list[dict]:
+    """``n`` levels designed, played once by each student (antagonist return = the task's ``b``)."""
+    out = []
+    for k in range(n):
+        task = t.sample()
+        out.append(task)
+        t.update(Episode(task=task, episode_return=0.1, length=1, level_id=f"L{k}-{len(out)}"))
+        ant = t.antagonist_view().sample()
+        t.record_antagonist(Episode(task=ant, episode_return=task["b"], length=1, level_id=ant["level"]))
+    return out
+
+
 def test_seeded_and_checkpointable(tmp_path) -> None:
     a, b = PAIRED(SPACE, seed=4, batch_size=4), PAIRED(SPACE, seed=4, batch_size=4)
-
-    def drive(t, n):
-        out = []
-        for k in range(n):
-            task = t.sample()
-            out.append(task)
-            t.update(Episode(task=task, episode_return=0.1, length=1, level_id=f"L{k}-{len(out)}"))
-            ant = t.antagonist_view().sample()
-            t.record_antagonist(Episode(task=ant, episode_return=task["b"], length=1, level_id=ant["level"]))
-        return out
-
     assert drive(a, 12) == drive(b, 12)
     torch.save(a.state_dict(), tmp_path / "p.pt")
     c = PAIRED(SPACE, seed=0, batch_size=4)
@@ -147,16 +148,6 @@ def test_ppo_generator_moves_further_per_batch_than_reinforce() -> None:
 def test_ppo_variant_is_seeded_and_checkpointable(tmp_path) -> None:
     def make(seed: int) -> PAIRED:
         return PAIRED(SPACE, seed=seed, batch_size=4, update="ppo", noise_dim=8)
-
-    def drive(t, n):
-        out = []
-        for k in range(n):
-            task = t.sample()
-            out.append(task)
-            t.update(Episode(task=task, episode_return=0.1, length=1, level_id=f"L{k}-{len(out)}"))
-            ant = t.antagonist_view().sample()
-            t.record_antagonist(Episode(task=ant, episode_return=task["b"], length=1, level_id=ant["level"]))
-        return out
 
     a, b = make(4), make(4)
     assert drive(a, 12) == drive(b, 12) and a.n_generator_updates == 3

@@ -104,40 +104,39 @@ def test_adr_is_below_random_worked_out_by_hand(summaries):
     assert wins == 2 and wins / 25 == 0.08
 
 
-def test_the_three_added_teachers_against_random_worked_out_by_hand(summaries):
-    """Session 22's rows: GoalGAN's 24.0 beats one Random seed (20.4); no Setter-Solver seed beats any
-    (its best, 18.2, is below Random's lowest, 20.4); PLR's 29.8, 26.8 and 29.4 beat three each, 25.4
-    beats two and ties one, 19.4 none: 11.5 of 25."""
+def _wins_against_random(summaries: list[dict], expected: dict[str, list[float]]) -> dict[str, float]:
+    """Check each teacher's per-seed finals against ``expected`` (hand-copied from the runs), then
+    count its wins over Random's seeds (a tie is half), and check the leaderboard's P(> Random)
+    is that count over 25 pairs."""
     finals = {t: [round(s["final_mastered"], 1) for s in sorted(summaries, key=lambda s: s["seed"]) if s["teacher"] == t]
-              for t in ("random", "goal_gan", "setter_solver", "plr")}
-    assert finals["goal_gan"] == [17.8, 14.8, 16.4, 24.0, 17.0]
-    assert finals["setter_solver"] == [17.8, 9.4, 0.0, 13.0, 18.2]
-    assert finals["plr"] == [29.8, 26.8, 29.4, 19.4, 25.4]
-    wins = {t: sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in finals[t] for b in finals["random"])
-            for t in ("goal_gan", "setter_solver", "plr")}
-    assert wins == {"goal_gan": 1.0, "setter_solver": 0.0, "plr": 11.5}
+              for t in ("random", *expected)}
+    assert {t: finals[t] for t in expected} == expected
+    wins = {t: sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in finals[t] for b in finals["random"]) for t in expected}
     board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
     rows = board.loc[("baseline", "walker_stumps")]
     for teacher, w in wins.items():
         assert rows.loc[teacher, "p_improve"] == pytest.approx(w / 25)
+    return wins
+
+
+def test_the_three_added_teachers_against_random_worked_out_by_hand(summaries):
+    """Session 22's rows: GoalGAN's 24.0 beats one Random seed (20.4); no Setter-Solver seed beats any
+    (its best, 18.2, is below Random's lowest, 20.4); PLR's 29.8, 26.8 and 29.4 beat three each, 25.4
+    beats two and ties one, 19.4 none: 11.5 of 25."""
+    wins = _wins_against_random(summaries, {"goal_gan": [17.8, 14.8, 16.4, 24.0, 17.0],
+                                            "setter_solver": [17.8, 9.4, 0.0, 13.0, 18.2],
+                                            "plr": [29.8, 26.8, 29.4, 19.4, 25.4]})
+    assert wins == {"goal_gan": 1.0, "setter_solver": 0.0, "plr": 11.5}
 
 
 def test_the_regret_teachers_against_random_worked_out_by_hand(summaries):
     """Session 23's rows. PLR⊥: 38.2 beats all 5 Random seeds, 30.4 and 27.4 three each, 24.2 one
     (20.4), 19.4 none: 12 of 25. ACCEL: the four seeds at 28.8-32.4 beat three each, 5.0 none: 12.
     CLUTR-param: 43.4 beats 5, 37.6 four (not 37.8), 36.6 three and ties one, 36.4 three, 19.8 none: 15.5."""
-    finals = {t: [round(s["final_mastered"], 1) for s in sorted(summaries, key=lambda s: s["seed"]) if s["teacher"] == t]
-              for t in ("random", "plr_robust", "accel", "clutr_param")}
-    assert finals["plr_robust"] == [24.2, 38.2, 30.4, 27.4, 19.4]
-    assert finals["accel"] == [5.0, 32.4, 28.8, 32.4, 31.4]
-    assert finals["clutr_param"] == [37.6, 43.4, 36.6, 36.4, 19.8]
-    wins = {t: sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in finals[t] for b in finals["random"])
-            for t in ("plr_robust", "accel", "clutr_param")}
+    wins = _wins_against_random(summaries, {"plr_robust": [24.2, 38.2, 30.4, 27.4, 19.4],
+                                            "accel": [5.0, 32.4, 28.8, 32.4, 31.4],
+                                            "clutr_param": [37.6, 43.4, 36.6, 36.4, 19.8]})
     assert wins == {"plr_robust": 12.0, "accel": 12.0, "clutr_param": 15.5}
-    board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
-    rows = board.loc[("baseline", "walker_stumps")]
-    for teacher, w in wins.items():
-        assert rows.loc[teacher, "p_improve"] == pytest.approx(w / 25)
     entry = (ROOT / "experiments" / "results" / "reproductions.md").read_text()
     assert "| CLUTR-param | 34.8 ± 8.8 | 0.62 [0.24, 1.00] | 1.20 |" in entry
     assert "| PLR⊥ | 27.9 ± 7.0 | 0.48 [0.12, 0.88] | 0.96 |" in entry and "| ACCEL | 26.0 ± 11.8 | 0.48 [0.12, 1.00] | 0.90 |" in entry
