@@ -33,14 +33,15 @@ from experiments.reporting.analysis import load_episodes, load_runs
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
 
 HERE = Path(__file__).resolve().parent
-ROWS = (("random", "designer_reinforce"), ("paired_param", "designer_reinforce"), ("paired_param", "designer_ppo"),
-        ("clutr_param", "designer_reinforce"), ("clutr_param", "designer_ppo"))
 UNIT_GAUSSIAN_ENTROPY = 0.5 * (1.0 + np.log(2 * np.pi))
 LAST_FIFTH = 0.8
 
 
 def label(teacher: str, experiment: str) -> str:
-    return teacher if teacher == "random" else f"{teacher}/{experiment.removeprefix('designer_')}"
+    """``random`` (``random_1m``), or ``<teacher>/<update>`` (``.../<update>_1m``)."""
+    if teacher == "random":
+        return "random" + ("_1m" if experiment.endswith("_1m") else "")
+    return f"{teacher}/{experiment.removeprefix('designer_')}"
 
 
 def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,32 +69,35 @@ def task_means(episodes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
-    runs, episodes = load(tarball)
-    runs = runs[runs["state"] == "finished"]
+def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tuple[str, ...]) -> list[str]:
+    """The statistics of one budget's set: runs named ``designer_<update><suffix>``."""
+    rows = [("random", f"designer_reinforce{suffix}")] + [(t, f"designer_{u}{suffix}") for t in teachers
+                                                           for u in ("reinforce", "ppo")]
     finals = {label(t, e): runs[(runs["teacher"] == t) & (runs["experiment"] == e)].sort_values("seed")["final_mastered"]
-              .round(1).tolist() for t, e in ROWS}
-    lines = ["gridworld baseline protocol (300k steps, 5 episodes per test task), final % of the test set mastered:"]
+              .round(1).tolist() for t, e in rows}
+    budget = int(runs[runs["experiment"] == rows[0][1]]["budget_steps"].iloc[0])
+    rnd = label(*rows[0])
+    lines = [f"gridworld baseline protocol ({budget // 1000}k steps, 5 episodes per test task), final % of the test set mastered:"]
     for row, v in finals.items():
         point, lo, hi = iqm_interval({"gridworld": v}, keyed_rng(0, "designer iqm", row), BOOTSTRAP_REPS)
         line = (f"{row:25s} seeds {len(v)}  mean {np.mean(v):5.1f} sd {np.std(v, ddof=1):4.1f}  IQM {point:5.1f} "
                 f"[{lo:.1f}, {hi:.1f}]  per seed " + " ".join(f"{x:.1f}" for x in v))
-        if row != "random":
-            p, plo, phi, _ = improvement_interval({"g": v}, {"g": finals["random"]}, keyed_rng(0, "designer p", row),
+        if row != rnd:
+            p, plo, phi, _ = improvement_interval({"g": v}, {"g": finals[rnd]}, keyed_rng(0, "designer p", row),
                                                   BOOTSTRAP_REPS)
             line += f"  P(> random) {p:.2f} [{plo:.2f}, {phi:.2f}]"
         lines.append(line)
-    for teacher in ("paired_param", "clutr_param"):
-        p, plo, phi, _ = improvement_interval({"g": finals[f"{teacher}/ppo"]}, {"g": finals[f"{teacher}/reinforce"]},
-                                              keyed_rng(0, "designer ppo vs reinforce", teacher), BOOTSTRAP_REPS)
-        lines.append(f"{teacher}: P(PPO seed > REINFORCE seed) {p:.2f} [{plo:.2f}, {phi:.2f}]")
+    for teacher in teachers:
+        p, plo, phi, _ = improvement_interval({"g": finals[f"{teacher}/ppo{suffix}"]},
+                                              {"g": finals[f"{teacher}/reinforce{suffix}"]},
+                                              keyed_rng(0, "designer ppo vs reinforce", teacher + suffix), BOOTSTRAP_REPS)
+        lines.append(f"{teacher}{suffix}: P(PPO seed > REINFORCE seed) {p:.2f} [{plo:.2f}, {phi:.2f}]")
     lines.append(f"the designer (per seed): generator updates, per-dimension entropy (start {UNIT_GAUSSIAN_ENTROPY:.4f})")
-    for teacher, experiment in ROWS[1:]:
+    for teacher, experiment in rows[1:]:
         sub = runs[(runs["teacher"] == teacher) & (runs["experiment"] == experiment)].sort_values("seed")
         diag = sub["teacher_diagnostics"].tolist()
         lines.append(f"  {label(teacher, experiment):25s} updates " + " ".join(str(d["generator_updates"]) for d in diag)
                      + "  entropy " + " ".join(f"{d['generator_entropy']:.4f}" for d in diag))
-    means = task_means(episodes)
     lines.append("where the levels went: mean task dimension in [0, 1] over the last fifth of episodes, mean over seeds "
                  "[95% seed bootstrap]")
     for row in finals:
@@ -105,6 +109,16 @@ def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
             lo, hi = np.percentile(boot, [2.5, 97.5])
             cells.append(f"{dim} {v.mean():.2f} [{lo:.2f}, {hi:.2f}]")
         lines.append(f"  {row:25s} " + "  ".join(cells))
+    return lines
+
+
+def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
+    runs, episodes = load(tarball)
+    runs = runs[runs["state"] == "finished"]
+    means = task_means(episodes)
+    lines = section(runs, means, "", ("paired_param", "clutr_param"))
+    if (runs["experiment"] == "designer_ppo_1m").any():  # the budget extension: PAIRED-param at 1M steps
+        lines += section(runs, means, "_1m", ("paired_param",))
     if write:
         (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
