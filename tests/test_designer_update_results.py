@@ -28,11 +28,14 @@ def test_the_runs_are_the_gridworld_baseline_with_one_difference():
     configs = [yaml.safe_load(data) for data in tar_members(HERE / "runs.tar.gz", "/config.yaml")]
     assert sorted((c["name"], c["teacher"]["name"], c["seed"]) for c in configs) == sorted(
         [("designer_ppo", t, s) for t in ("paired_param", "clutr_param") for s in range(5)]
-        + [("designer_reinforce", t, s) for t in ("random", "paired_param", "clutr_param") for s in range(5)])
+        + [("designer_reinforce", t, s) for t in ("random", "paired_param", "clutr_param") for s in range(5)]
+        + [("designer_ppo_1m", "paired_param", s) for s in range(5)]
+        + [("designer_reinforce_1m", t, s) for t in ("random", "paired_param") for s in range(5)])
     for c in configs:
-        assert (c["env"]["name"], c["budget"]["steps"], c["eval"]["episodes_per_task"]) == ("gridworld", 300_000, 5)
+        budget = 1_000_000 if c["name"].endswith("_1m") else 300_000
+        assert (c["env"]["name"], c["budget"]["steps"], c["eval"]["episodes_per_task"]) == ("gridworld", budget, 5)
         params = c["teacher"].get("params") or {}
-        if c["name"] == "designer_ppo":  # dcd's bipedal PAIRED adversary: lr 3e-4, entropy 0.01
+        if c["name"].startswith("designer_ppo"):  # dcd's bipedal PAIRED adversary: lr 3e-4, entropy 0.01
             assert params["update"] == "ppo" and params["lr"] == 3e-4 and params["ent_coef"] == 0.01
         else:
             assert "update" not in params and (c["teacher"]["name"] == "random" or params["lr"] == 1e-3)
@@ -40,10 +43,30 @@ def test_the_runs_are_the_gridworld_baseline_with_one_difference():
 
 def test_every_run_finished_trained_and_its_designer_updated():
     summaries = tar_summaries(HERE / "runs.tar.gz")
-    assert len(summaries) == 25 and {s["state"] for s in summaries} == {"finished"}
+    assert len(summaries) == 40 and {s["state"] for s in summaries} == {"finished"}
     assert all(s["gradient_updates"] > 0 for s in summaries)
     designers = [s["teacher_diagnostics"] for s in summaries if s["teacher"] != "random"]
-    assert len(designers) == 20 and min(d["generator_updates"] for d in designers) >= 78
+    assert len(designers) == 30 and min(d["generator_updates"] for d in designers) >= 78
+    long = [s["teacher_diagnostics"]["generator_updates"] for s in summaries
+            if s["teacher"] != "random" and s["experiment"].endswith("_1m")]
+    assert len(long) == 10 and min(long) >= 281  # ~300 batches at 1M steps: REINFORCE's generator had time to move
+
+
+def test_the_episode_tables_hold_the_last_fifth_the_script_reads():
+    """The tarball's episode tables were cut to each run's last fifth (README): every table starts at
+    episode id int(0.8 x the run's episode count) and runs to its last episode, without gaps."""
+    import io
+
+    import pandas as pd
+
+    counts = {s["config_id"] + str(s["seed"]) + s["experiment"]: s["episodes"] for s in tar_summaries(HERE / "runs.tar.gz")}
+    configs = [yaml.safe_load(data) for data in tar_members(HERE / "runs.tar.gz", "/config.yaml")]
+    tables = [pd.read_parquet(io.BytesIO(data)) for data in tar_members(HERE / "runs.tar.gz", "/episodes/part-000001.parquet")]
+    assert len(tables) == len(configs) == 40
+    for table in tables:
+        ids = sorted(table["episode_id"])
+        assert ids == list(range(ids[0], ids[-1] + 1))
+    assert sorted(len(t) for t in tables) == sorted(n - int(0.8 * n) for n in counts.values())
 
 
 def test_paired_ppo_against_reinforce_worked_out_by_hand():
@@ -58,6 +81,20 @@ def test_paired_ppo_against_reinforce_worked_out_by_hand():
     assert line.startswith(f"paired_param: P(PPO seed > REINFORCE seed) {wins / 25:.2f} ")
 
 
+def test_paired_ppo_against_reinforce_at_1m_worked_out_by_hand():
+    """PPO 74.4 (twice) beats 73.2, 73.6 and 72.8 (3 each); 62.8 beats none; 74.8 beats three;
+    77.2 beats four and ties one (77.2): 4.5. 3 + 0 + 3 + 4.5 + 3 = 13.5 of 25 = 0.54."""
+    summaries = tar_summaries(HERE / "runs.tar.gz")
+    ppo = _finals(summaries, "paired_param", "designer_ppo_1m")
+    reinforce = _finals(summaries, "paired_param", "designer_reinforce_1m")
+    assert ppo == [74.4, 62.8, 74.8, 77.2, 74.4] and reinforce == [73.2, 75.2, 73.6, 77.2, 72.8]
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in ppo for b in reinforce)
+    assert wins == 13.5
+    line = next(x for x in (HERE / "stats.txt").read_text().splitlines() if x.startswith("paired_param_1m: P(PPO"))
+    assert line.startswith(f"paired_param_1m: P(PPO seed > REINFORCE seed) {wins / 25:.2f} ")
+    assert "P(a PPO seed > a REINFORCE seed) 0.54 [0.16, 1.00]." in (HERE / "README.md").read_text()
+
+
 def test_stats_txt_is_what_the_script_computes_and_the_readme_quotes_it():
     committed = (HERE / "stats.txt").read_text().splitlines()
     assert load_script(HERE / "summarise.py").main(write=False) == committed
@@ -68,6 +105,7 @@ def test_stats_txt_is_what_the_script_computes_and_the_readme_quotes_it():
     assert "size 0.65 [0.62, 0.69]" in sizes["paired_param/ppo"] and "| 0.65 [0.62, 0.69] |" in readme
     assert "size 0.50 [0.50, 0.51]" in sizes["random"] and "size 0.68 [0.65, 0.70]" in sizes["clutr_param/ppo"]
     assert "PAIRED-param 0.70 [0.32, 1.00], CLUTR-param 0.56 [0.16, 0.92]" in readme
+    assert "size 0.82 [0.81, 0.83]" in sizes["paired_param/reinforce_1m"] and "| 0.82 [0.81, 0.83] |" in readme
 
 
 def test_the_reruns_match_the_leaderboards_rows_in_their_means():

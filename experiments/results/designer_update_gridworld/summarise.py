@@ -56,14 +56,16 @@ def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, episodes
 
 
-def task_means(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the mean of each task dimension, scaled to [0, 1], over its last fifth of episodes."""
+def task_means(episodes: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the mean of each task dimension, scaled to [0, 1], over its last fifth of episodes
+    (episode ids from ``0.8 x`` the run's episode count on: the tarball's episode tables hold only
+    those, and only the columns read here, to keep the repo small)."""
     space = maze_task_space()
     cols = [f"task.{n}" for n in space.names]
+    counts = {(r.teacher, r.experiment, r.seed): int(r.episodes) for r in runs.itertuples()}
     out = []
     for (teacher, experiment, seed), ep in episodes.groupby(["teacher", "experiment", "seed"]):
-        ep = ep.sort_values("episode_id")
-        late = ep.iloc[int(LAST_FIFTH * len(ep)):]
+        late = ep[ep["episode_id"] >= int(LAST_FIFTH * counts[(teacher, experiment, seed)])]
         unit = np.array([space.to_unit({n: row[c] for n, c in zip(space.names, cols)}) for _, row in late.iterrows()])
         out.append({"row": label(teacher, experiment), "seed": seed, **dict(zip(space.names, unit.mean(axis=0)))})
     return pd.DataFrame(out)
@@ -115,7 +117,7 @@ def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tupl
 def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     runs, episodes = load(tarball)
     runs = runs[runs["state"] == "finished"]
-    means = task_means(episodes)
+    means = task_means(episodes, runs)
     lines = section(runs, means, "", ("paired_param", "clutr_param"))
     if (runs["experiment"] == "designer_ppo_1m").any():  # the budget extension: PAIRED-param at 1M steps
         lines += section(runs, means, "_1m", ("paired_param",))
