@@ -12,8 +12,8 @@ is the generator's update. For each teacher config (a name and its update):
   for each teacher;
 - whether the designer acted: generator updates, the generator's per-dimension entropy (a
   unit Gaussian's is 0.5 ln(2 pi e) = 1.4189), and where its levels went: the mean of each task
-  dimension (scaled to [0, 1] on the env's TaskSpace) over the last fifth of the protagonist's
-  episodes, beside Random's, with a seed-bootstrap interval.
+  dimension (scaled to [0, 1] on the env's TaskSpace) over the last fifth of each run's steps
+  (the protagonist's episodes), beside Random's, with a seed-bootstrap interval.
 
     python experiments/results/designer_update_gridworld/summarise.py     # writes stats.txt here
 """
@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 
 from envs.gridworld.generate import maze_task_space
-from experiments.reporting.analysis import load_episodes, load_runs
+from experiments.reporting.analysis import load_episodes, load_runs, sampling_summary
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
 
 HERE = Path(__file__).resolve().parent
 UNIT_GAUSSIAN_ENTROPY = 0.5 * (1.0 + np.log(2 * np.pi))
-LAST_FIFTH = 0.8
+PHASES = 5  # the levels' place is read in the last fifth of each run's steps
 
 
 def label(teacher: str, experiment: str) -> str:
@@ -56,19 +56,19 @@ def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, episodes
 
 
-def task_means(episodes: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the mean of each task dimension, scaled to [0, 1], over its last fifth of episodes
-    (episode ids from ``0.8 x`` the run's episode count on: the tarball's episode tables hold only
-    those, and only the columns read here, to keep the repo small)."""
+def task_means(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the mean of each task dimension over the last fifth of its steps
+    (:func:`~experiments.reporting.analysis.sampling_summary`'s last of 5 phases), scaled to
+    [0, 1] on the env's TaskSpace (a linear map, so the mean of the scaled tasks). The
+    tarball's episode tables hold only that fifth, and only the columns read here."""
     space = maze_task_space()
-    cols = [f"task.{n}" for n in space.names]
-    counts = {(r.teacher, r.experiment, r.seed): int(r.episodes) for r in runs.itertuples()}
-    out = []
-    for (teacher, experiment, seed), ep in episodes.groupby(["teacher", "experiment", "seed"]):
-        late = ep[ep["episode_id"] >= int(LAST_FIFTH * counts[(teacher, experiment, seed)])]
-        unit = np.array([space.to_unit({n: row[c] for n, c in zip(space.names, cols)}) for _, row in late.iterrows()])
-        out.append({"row": label(teacher, experiment), "seed": seed, **dict(zip(space.names, unit.mean(axis=0)))})
-    return pd.DataFrame(out)
+    summary = sampling_summary(episodes, phases=PHASES, by=("teacher", "experiment", "seed"))
+    late = summary[summary["phase"] == PHASES - 1]
+    out = pd.DataFrame({"row": [label(t, e) for t, e in zip(late["teacher"], late["experiment"])],
+                        "seed": late["seed"].to_numpy()})
+    for dim in space.dims:
+        out[dim.name] = ((late[f"{dim.name}_mean"] - dim.low) / (dim.high - dim.low)).to_numpy()
+    return out
 
 
 def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tuple[str, ...]) -> list[str]:
@@ -100,7 +100,7 @@ def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tupl
         diag = sub["teacher_diagnostics"].tolist()
         lines.append(f"  {label(teacher, experiment):25s} updates " + " ".join(str(d["generator_updates"]) for d in diag)
                      + "  entropy " + " ".join(f"{d['generator_entropy']:.4f}" for d in diag))
-    lines.append("where the levels went: mean task dimension in [0, 1] over the last fifth of episodes, mean over seeds "
+    lines.append("where the levels went: mean task dimension in [0, 1] over the last fifth of steps, mean over seeds "
                  "[95% seed bootstrap]")
     for row in finals:
         at = means[means["row"] == row]
@@ -117,7 +117,7 @@ def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tupl
 def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     runs, episodes = load(tarball)
     runs = runs[runs["state"] == "finished"]
-    means = task_means(episodes, runs)
+    means = task_means(episodes)
     lines = section(runs, means, "", ("paired_param", "clutr_param"))
     if (runs["experiment"] == "designer_ppo_1m").any():  # the budget extension: PAIRED-param at 1M steps
         lines += section(runs, means, "_1m", ("paired_param",))
