@@ -132,8 +132,10 @@ def regret_ppo_update(generator: nn.Module, critic: nn.Module, optimizer: torch.
     unclipped value loss ``0.5·(V − R)²``, loss ``policy + vf_coef·value − ent_coef·entropy``,
     gradient norm clipped to ``max_grad_norm``.
 
-    One difference from dcd: the old log-probabilities and values are the networks' at the
-    start of the update, not at design time (dcd's rollout storage keeps them from the
+    The caller scales the regrets by their running standard deviation: our reading of dcd's
+    ``adv_normalize_returns``, not checked against its storage code. One difference from dcd:
+    the old log-probabilities and values are the networks' at the start of the update, not at
+    design time (dcd's rollout storage keeps them from the
     sampling pass). Our levels are credited once both students have played them, often
     after later batches were designed, so the ratio is taken against the policy the update
     starts from. Returns the mean losses and the number of gradient steps, or None when a

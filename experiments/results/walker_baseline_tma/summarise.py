@@ -52,6 +52,7 @@ from experiments.reporting.results_scripts import load_script
 HERE = Path(__file__).resolve().parent
 SB3_NETWORK_RUNS = HERE.parent / "walker_baseline" / "runs.tar.gz"
 FINAL = 2_500_000
+ROLLOUT = 100 * 200  # baseline_walker's rollout: 100 envs x 200 steps, so FINAL // ROLLOUT = 125 rollouts
 REPS = BOOTSTRAP_REPS  # the leaderboard's (rliable's default)
 TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr",
             "plr_robust", "accel", "clutr_param")
@@ -98,7 +99,7 @@ def regret_teacher_lines(runs: dict[str, list[dict]]) -> list[str]:
             lines.append(f"  {teacher:11s} transitions trained on "
                          + " ".join(f"{x['train_trained_transitions'] / x['train_env_steps']:.2f}" for x in d)
                          + "  rollouts updated " + " ".join(f"{x['train_gradient_updates']}" for x in d)
-                         + f" of {FINAL // 20_000}  hand-outs replayed " + " ".join(f"{x['replay_fraction']:.2f}" for x in d))
+                         + f" of {FINAL // ROLLOUT}  hand-outs replayed " + " ".join(f"{x['replay_fraction']:.2f}" for x in d))
     d = [s["teacher_diagnostics"] for s in runs.get("clutr_param", [])]
     if d:
         lines.append("  clutr_param generator steps " + " ".join(str(x["generator_updates"]) for x in d)
