@@ -47,6 +47,17 @@
 #     SEEDS=0,1,2,3,4 RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 SWEEP_S=545 BASE="checkpoint.every=100000" \
 #     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh    # rerun at once until all have finished;
 #                                                                       # then lite_walker
+# PAIRED-param's row and the same teacher with dcd's PPO designer update, side by side in one call (two sweeps, so that
+# the row keeps the default config; their slots share the cores pairwise; session 24):
+#
+#   (OUT=$OUT RUNS=/tmp/bwr TAG=bwr SITE=/tmp/site_r EXPERIMENT=baseline_walker TEACHERS=paired_param SEEDS=0,1,2,3,4 \
+#     RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 KEEP_EPISODES=1 SWEEP_S=540 BASE="checkpoint.every=100000" \
+#     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh > $OUT/bwr.txt 2>&1 &
+#    OUT=$OUT RUNS=/tmp/bwp TAG=bwp SITE=/tmp/site_p EXPERIMENT=baseline_walker TEACHERS=paired_param SEEDS=0,1,2,3,4 \
+#     RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 KEEP_EPISODES=1 SWEEP_S=540 BASE="checkpoint.every=100000" \
+#     EXTRA="update_device=cuda ++teacher.params.update=ppo ++teacher.params.lr=0.0003" bash benchmarks/device_ued_sweep.sh \
+#     > $OUT/bwp.txt 2>&1 & wait)
+#
 # (twelve teachers are done: experiments/results/walker_baseline_tma/; wheels: benchmarks/device_wheels.sh.
 # PLR⊥, ACCEL and CLUTR-param took 545 + 545 + 234 s in session 23: CLUTR-param and PAIRED-param train an
 # antagonist on a second copy of the envs, so a run of theirs weighs about two.)
@@ -57,9 +68,10 @@
 # $OUT/<TAG>_runs.tar.gz (TAG: mm25 by default; the runs without checkpoints, models or episode tables), which
 # experiments/results/ued_dcd25_minimax/summarise.py reads.
 set -u
+# SITE: where the wheels go (two copies of this script started side by side in one call need two folders)
 if [[ -d .whl ]]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl 2>&1 | tail -2
-  export PYTHONPATH=/tmp/site:$PWD
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "${SITE:-/tmp/site}" .whl/*.whl 2>&1 | tail -2
+  export PYTHONPATH=${SITE:-/tmp/site}:$PWD
 fi
 export WANDB_MODE=disabled PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HYDRA_FULL_ERROR=1 MPLBACKEND=Agg SB3_LOGDIR=/tmp/sb3
 OUT=${OUT:?set OUT to a folder for the log and the runs tarball}
