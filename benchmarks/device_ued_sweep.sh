@@ -54,7 +54,7 @@
 #     RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 KEEP_EPISODES=1 SWEEP_S=540 BASE="checkpoint.every=100000" \
 #     EXTRA="update_device=cuda" bash benchmarks/device_ued_sweep.sh > $OUT/bwr.txt 2>&1 &
 #    OUT=$OUT RUNS=/tmp/bwp TAG=bwp SITE=/tmp/site_p EXPERIMENT=baseline_walker TEACHERS=paired_param SEEDS=0,1,2,3,4 \
-#     RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 KEEP_EPISODES=1 SWEEP_S=540 BASE="checkpoint.every=100000" \
+#     RUNS_PER_GPU=5 DEVICE=auto KEEP_CHECKPOINTS=1 KEEP_EPISODES=1 SWEEP_S=540 BASE="checkpoint.every=100000 name=designer_ppo" \
 #     EXTRA="update_device=cuda ++teacher.params.update=ppo ++teacher.params.lr=0.0003" bash benchmarks/device_ued_sweep.sh \
 #     > $OUT/bwp.txt 2>&1 & wait)
 #

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from envs.gridworld.generate import maze_task_space
+from envs.task_space import TaskSpace
 from experiments.reporting.analysis import load_episodes, load_runs, sampling_summary
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
 
@@ -56,12 +57,13 @@ def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, episodes
 
 
-def task_means(episodes: pd.DataFrame) -> pd.DataFrame:
+def task_means(episodes: pd.DataFrame, space: TaskSpace | None = None) -> pd.DataFrame:
     """Per run: the mean of each task dimension over the last fifth of its steps
     (:func:`~experiments.reporting.analysis.sampling_summary`'s last of 5 phases), scaled to
-    [0, 1] on the env's TaskSpace (a linear map, so the mean of the scaled tasks). The
-    tarball's episode tables hold only that fifth, and only the columns read here."""
-    space = maze_task_space()
+    [0, 1] on the env's TaskSpace (``space``, the maze's by default; a linear map, so the mean
+    of the scaled tasks). The tarball's episode tables hold only that fifth, and only the
+    columns read here."""
+    space = space if space is not None else maze_task_space()
     summary = sampling_summary(episodes, phases=PHASES, by=("teacher", "experiment", "seed"))
     late = summary[summary["phase"] == PHASES - 1]
     out = pd.DataFrame({"row": [label(t, e) for t, e in zip(late["teacher"], late["experiment"])],
@@ -71,17 +73,22 @@ def task_means(episodes: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tuple[str, ...]) -> list[str]:
-    """The statistics of one budget's set: runs named ``designer_<update><suffix>``."""
+def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tuple[str, ...],
+            space: TaskSpace | None = None, env: str = "gridworld") -> list[str]:
+    """The statistics of one budget's set: runs named ``designer_<update><suffix>`` (and Random's
+    ``designer_reinforce<suffix>``) on ``env``, whose TaskSpace is ``space`` (the maze's by
+    default). A row without episode tables (Random's walker runs) is said to be uniform: 0.5 in
+    every scaled dimension, by construction."""
+    space = space if space is not None else maze_task_space()
     rows = [("random", f"designer_reinforce{suffix}")] + [(t, f"designer_{u}{suffix}") for t in teachers
                                                            for u in ("reinforce", "ppo")]
     finals = {label(t, e): runs[(runs["teacher"] == t) & (runs["experiment"] == e)].sort_values("seed")["final_mastered"]
               .round(1).tolist() for t, e in rows}
     budget = int(runs[runs["experiment"] == rows[0][1]]["budget_steps"].iloc[0])
     rnd = label(*rows[0])
-    lines = [f"gridworld baseline protocol ({budget // 1000}k steps, 5 episodes per test task), final % of the test set mastered:"]
+    lines = [f"{env} baseline protocol ({budget // 1000}k steps, 5 episodes per test task), final % of the test set mastered:"]
     for row, v in finals.items():
-        point, lo, hi = iqm_interval({"gridworld": v}, keyed_rng(0, "designer iqm", row), BOOTSTRAP_REPS)
+        point, lo, hi = iqm_interval({env: v}, keyed_rng(0, "designer iqm", row), BOOTSTRAP_REPS)
         line = (f"{row:25s} seeds {len(v)}  mean {np.mean(v):5.1f} sd {np.std(v, ddof=1):4.1f}  IQM {point:5.1f} "
                 f"[{lo:.1f}, {hi:.1f}]  per seed " + " ".join(f"{x:.1f}" for x in v))
         if row != rnd:
@@ -104,8 +111,11 @@ def section(runs: pd.DataFrame, means: pd.DataFrame, suffix: str, teachers: tupl
                  "[95% seed bootstrap]")
     for row in finals:
         at = means[means["row"] == row]
+        if at.empty:
+            lines.append(f"  {row:25s} no episode tables: uniform over the space, 0.50 in every dimension by construction")
+            continue
         cells = []
-        for dim in maze_task_space().names:
+        for dim in space.names:
             v = at[dim].to_numpy()
             boot = v[keyed_rng(0, "designer dim", row, dim).integers(0, len(v), (BOOTSTRAP_REPS, len(v)))].mean(axis=1)
             lo, hi = np.percentile(boot, [2.5, 97.5])
