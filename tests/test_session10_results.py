@@ -165,8 +165,9 @@ def test_every_manifest_run_is_in_a_committed_tarball(tmp_path):
     rebuild = load_script(BOARD / "rebuild.py")
     # 405 with minimax's 8, session 16's walker section (11 + 11 + 4 x 5 runs), session 17's walker baseline rows (6 x 5),
     # session 21's two profile challenges (8 Random + 4 ALP-GMM runs each), session 22's walker baseline rows of
-    # GoalGAN, Setter-Solver and PLR (3 x 5) and ALP-GMM's profile seeds 4-7 (2 x 4)
-    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 405 + 42 + 30 + 24 + 15 + 8 + 15
+    # GoalGAN, Setter-Solver and PLR (3 x 5), ALP-GMM's profile seeds 4-7 (2 x 4), session 23's PLR⊥, ACCEL and CLUTR-param
+    # rows (3 x 5) and session 24's PAIRED-param row (5)
+    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 405 + 42 + 30 + 24 + 15 + 8 + 15 + 5
     assert len(list((tmp_path / "runs").glob("*/*/eval"))) > 300
 
 

@@ -1,9 +1,10 @@
 """The walker's baseline protocol with TeachMyAgent's PPO network, read back
 (experiments/results/walker_baseline_tma/): Random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL, GoalGAN,
-Setter-Solver, PLR, PLR⊥, ACCEL and CLUTR-param x 5 seeds.
+Setter-Solver, PLR, PLR⊥, ACCEL, CLUTR-param and PAIRED-param x 5 seeds.
 
 The runs must have TMA's PPO settings *and* its network (facts of TMA's code, tests/_tma_walker.py);
-P(> Random) of Covar-GMM, ADR, GoalGAN, Setter-Solver, PLR, PLR⊥, ACCEL and CLUTR-param is worked out by hand from the per-seed finals; the
+P(> Random) of Covar-GMM, ADR, GoalGAN, Setter-Solver, PLR, PLR⊥, ACCEL, CLUTR-param and PAIRED-param is worked out by hand
+from the per-seed finals; the
 README quotes what the folder's script computes; the packed-throughput row is the first call's
 steps over its span."""
 
@@ -24,7 +25,7 @@ from experiments.reporting.results_scripts import load_script
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "experiments" / "results" / "walker_baseline_tma"
 TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr",
-            "plr_robust", "accel", "clutr_param")
+            "plr_robust", "accel", "clutr_param", "paired_param")
 ROLLOUTS = 2_500_000 // (100 * 200)  # 125 rollouts of 100 envs x 200 steps, 5 epochs each
 
 
@@ -47,7 +48,7 @@ def test_the_runs_have_tmas_ppo_and_its_network_at_the_baseline_protocol():
 
 
 def test_every_run_finished_trained_and_its_teacher_updated(summaries):
-    assert len(summaries) == 60 and {s["state"] for s in summaries} == {"finished"}
+    assert len(summaries) == 65 and {s["state"] for s in summaries} == {"finished"}
     # 2.5M steps / 20k-transition rollouts = 125 rollouts x 5 epochs = 625 updates; PLR⊥ and ACCEL skip the
     # rollouts with no replayed transition (dcd's robust update: no gradient on new levels)
     robust = ("plr_robust", "accel")
@@ -79,6 +80,8 @@ def test_every_run_finished_trained_and_its_teacher_updated(summaries):
             assert d["buffer_fill"] == 1.0 and d["replayed"] > 0.3 * d["sampled"] and d["replay_ready"]
         elif s["teacher"] == "clutr_param":  # the generator took REINFORCE steps on regret batches of 32
             assert d["generator_updates"] >= 40 and d["valid_decode_rate"] > 0.99 and d["updates"] > 1_500
+        elif s["teacher"] == "paired_param":  # the same, in the task box itself; every episode brought a regret
+            assert d["generator_updates"] >= 44 and d["updates"] == s["episodes"] > 1_500 and d["dropped"] == 0
         else:
             assert s["teacher"] == "random"
 
@@ -142,6 +145,13 @@ def test_the_regret_teachers_against_random_worked_out_by_hand(summaries):
     assert "| PLR⊥ | 27.9 ± 7.0 | 0.48 [0.12, 0.88] | 0.96 |" in entry and "| ACCEL | 26.0 ± 11.8 | 0.48 [0.12, 1.00] | 0.90 |" in entry
 
 
+def test_paired_param_against_random_worked_out_by_hand(summaries):
+    """Session 24's row: 39.8, 49.2 and 38.6 beat all five Random seeds (15); 21.6 and 22.8 beat one
+    each (20.4): 17 of 25 = 0.68, a tie (the README's interval [0.20, 1.00])."""
+    wins = _wins_against_random(summaries, {"paired_param": [39.8, 49.2, 38.6, 21.6, 22.8]})
+    assert wins == {"paired_param": 17.0}
+
+
 def test_clutr_params_generator_kept_its_starting_spread(summaries):
     """A fact worked out from the generator's parametrisation, not read from our output alone: a
     Gaussian with log-std 0 has entropy 0.5 ln(2 pi e) = 1.41894 nats per dimension. After 40-52
@@ -151,12 +161,15 @@ def test_clutr_params_generator_kept_its_starting_spread(summaries):
     assert start == pytest.approx(1.41894, abs=1e-5)
     ent = [s["teacher_diagnostics"]["generator_entropy"] for s in summaries if s["teacher"] == "clutr_param"]
     assert len(ent) == 5 and all(abs(e - start) < 0.01 for e in ent)
+    # PAIRED-param's (44-49 steps): slightly wider than at the start in every seed, never narrower
+    ent = [s["teacher_diagnostics"]["generator_entropy"] for s in summaries if s["teacher"] == "paired_param"]
+    assert len(ent) == 5 and all(start < e < start + 0.02 for e in ent)
     assert load_script(HERE / "summarise.py").INITIAL_ENTROPY == pytest.approx(start)
 
 
 def test_the_leaderboards_walker_rows_are_these_runs_and_two_separate(summaries):
     """Since session 19 the baseline section's walker rows are these runs (TMA's network; nine
-    teachers since session 22, twelve since session 23), unflagged; P(> Random) is the hand-worked value above for ADR (0.08,
+    teachers since session 22, twelve since session 23, thirteen since session 24), unflagged; P(> Random) is the hand-worked value above for ADR (0.08,
     below) and Covar-GMM (0.84, above), and GoalGAN and Setter-Solver are separated below."""
     board = pd.read_csv(ROOT / "leaderboard" / "leaderboard.csv").set_index(["experiment", "env", "teacher"])
     rows = board.loc[("baseline", "walker_stumps")]
@@ -188,6 +201,7 @@ def test_stats_txt_is_what_the_script_computes_and_the_readme_quotes_it():
     assert "P(> random) 0.48 [0.12, 0.88]" in line["plr_robust"] and "| 0.48 [0.12, 0.88] | 0.96 (not in TMA) |" in readme
     assert "P(> random) 0.48 [0.12, 1.00]" in line["accel"] and "| 0.48 [0.12, 1.00] | 0.90 (not in TMA) |" in readme
     assert "P(> random) 0.62 [0.24, 1.00]" in line["clutr_param"] and "| 0.62 [0.24, 1.00] | 1.20 (not in TMA) |" in readme
+    assert "P(> random) 0.68 [0.20, 1.00]" in line["paired_param"] and "| 0.68 [0.20, 1.00] | 1.19 (not in TMA) |" in readme
     tau = [x for x in committed if x.startswith("Kendall tau-b vs TMA Table 1")]
     assert tau[0].endswith("(8 teachers): 0.43 [0.29, 0.64]") and "0.43 [0.29, 0.64]" in readme
     assert tau[1].endswith("6 teachers: 0.60 [0.33, 0.87]") and "0.60 [0.33, 0.87]" in readme
@@ -214,12 +228,12 @@ def test_the_packed_rate_is_the_first_calls_steps_over_its_span(tmp_path):
 
 def test_tmas_tallest_stumps_are_almost_never_mastered_and_the_readme_quotes_the_height_table():
     """A fact of the runs' own evaluation tables, counted from every test episode at 2.5M: of TMA's
-    grid's three tallest rows (2.33, 2.67, 3.0), 60 runs x 30 tasks x 5 episodes, three episodes are
+    grid's three tallest rows (2.33, 2.67, 3.0), 65 runs x 30 tasks x 5 episodes, three episodes are
     mastered (SPDL seed 0, PLR seed 0 and PLR⊥ seed 2 at 2.33: 1 of their 50 there each), and the
     README's height table is the script's."""
     script = load_script(HERE / "summarise.py")
     shares = script.mastery_by_height(HERE / "runs.tar.gz")
-    assert len(shares) == 12 * 5 * 10  # teachers x seeds x heights
+    assert len(shares) == 13 * 5 * 10  # teachers x seeds x heights
     tall = shares[shares["height"] >= 2.33]
     assert round(tall["share"].sum() * 50) == 3 and (shares[shares["height"] >= 2.67]["share"] == 0).all()
     assert sorted(map(tuple, tall[tall["share"] > 0][["teacher", "seed"]].to_numpy().tolist())) == [("plr", 0), ("plr_robust", 2), ("spdl", 0)]
@@ -230,7 +244,7 @@ def test_tmas_tallest_stumps_are_almost_never_mastered_and_the_readme_quotes_the
     assert "random 0.31 [0.15, 0.47]" in row and "covar_gmm 0.56 [0.41, 0.71]" in row
     assert ("| 1.00 | 0.31 [0.15, 0.47] | 0.47 [0.26, 0.66] | 0.56 [0.41, 0.71] | 0.33 [0.09, 0.58] | 0.08 [0.05, 0.12] "
             "| 0.14 [0.02, 0.25] | 0.14 [0.07, 0.20] | 0.04 [0.00, 0.07] | 0.30 [0.20, 0.39] | 0.27 [0.12, 0.43] "
-            "| 0.30 [0.16, 0.42] | 0.51 [0.26, 0.68] |") in readme
+            "| 0.30 [0.16, 0.42] | 0.51 [0.26, 0.68] | 0.48 [0.19, 0.78] |") in readme
 
 
 def test_the_second_packed_rate_is_the_third_calls_steps_over_its_span(tmp_path):

@@ -129,8 +129,9 @@ def main(tarball: Path = HERE / "runs.tar.gz", write: bool = True) -> list[str]:
     runs = runs[runs["state"] == "finished"]
     means = task_means(episodes)
     lines = section(runs, means, "", ("paired_param", "clutr_param"))
-    if (runs["experiment"] == "designer_ppo_1m").any():  # the budget extension: PAIRED-param at 1M steps
-        lines += section(runs, means, "_1m", ("paired_param",))
+    if (runs["experiment"] == "designer_ppo_1m").any():  # the budget extension: 1M steps
+        at_1m = runs[runs["experiment"] == "designer_ppo_1m"]["teacher"]
+        lines += section(runs, means, "_1m", tuple(t for t in ("paired_param", "clutr_param") if (at_1m == t).any()))
     if write:
         (HERE / "stats.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

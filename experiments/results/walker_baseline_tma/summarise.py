@@ -1,9 +1,10 @@
 """The walker's baseline protocol with TeachMyAgent's own PPO network (issue #20), read from
 ``runs.tar.gz``: Random, ALP-GMM, Covar-GMM, RIAC, ADR, SPDL, GoalGAN, Setter-Solver, PLR, PLR⊥,
-ACCEL and CLUTR-param x seeds 0-4 of ``experiment=baseline_walker`` as it stands since session 17
+ACCEL, CLUTR-param and PAIRED-param x seeds 0-4 of ``experiment=baseline_walker`` as it stands since session 17
 (``student=ppo_tma``: one 400-300 tanh trunk shared by the policy and value heads), run on the
 16-core H200 (Random, ALP-GMM and Covar-GMM in session 18, RIAC, ADR and SPDL in session 19,
-GoalGAN, Setter-Solver and PLR in session 22, PLR⊥, ACCEL and CLUTR-param in session 23).
+GoalGAN, Setter-Solver and PLR in session 22, PLR⊥, ACCEL and CLUTR-param in session 23, PAIRED-param in
+session 24).
 
 ``../walker_baseline/`` holds the same protocol (2.5M steps, 100 x 200-step rollouts, 5
 evaluation episodes per test task, the same seeds and teacher settings) with SB3's default
@@ -28,7 +29,7 @@ over those six:
   over seeds with a seed-bootstrap interval, and ``mastery_by_height.png``;
 - what the regret teachers did, since their rows mean little without it: PLR⊥ and ACCEL train only
   on replayed levels (dcd's robust update), so the share of the 2.5M transitions that carried a
-  gradient; CLUTR-param's generator, its REINFORCE steps and how far its Gaussian's spread moved
+  gradient; CLUTR-param's and PAIRED-param's generators, their REINFORCE steps and how far their Gaussians' spread moved
   from its start (per-dimension entropy, 0.5 ln(2 pi e) = 1.4189 nats at log-std 0).
 
     python experiments/results/walker_baseline_tma/summarise.py          # writes stats.txt here
@@ -55,7 +56,7 @@ FINAL = 2_500_000
 ROLLOUT = 100 * 200  # baseline_walker's rollout: 100 envs x 200 steps, so FINAL // ROLLOUT = 125 rollouts
 REPS = BOOTSTRAP_REPS  # the leaderboard's (rliable's default)
 TEACHERS = ("random", "alp_gmm", "covar_gmm", "riac", "adr", "spdl", "goal_gan", "setter_solver", "plr",
-            "plr_robust", "accel", "clutr_param")
+            "plr_robust", "accel", "clutr_param", "paired_param")
 FIRST_SIX = TEACHERS[:6]  # sessions 18-19's set, the one with 64-64 runs in ../walker_baseline/
 SB3_NETWORK = load_script(HERE.parent / "walker_baseline" / "summarise.py")
 # TeachMyAgent (Romac et al. 2021), Table 1, Parkour, default biped, SAC, 20M steps: mean % mastered
@@ -90,8 +91,8 @@ INITIAL_ENTROPY = 0.5 * (1.0 + np.log(2 * np.pi))  # a unit Gaussian's entropy p
 
 
 def regret_teacher_lines(runs: dict[str, list[dict]]) -> list[str]:
-    """PLR⊥/ACCEL: share of the transitions trained on and of hand-outs replayed; CLUTR-param:
-    generator steps and the per-dimension entropy beside its starting value."""
+    """PLR⊥/ACCEL: share of the transitions trained on and of hand-outs replayed; CLUTR-param and
+    PAIRED-param: generator steps and the per-dimension entropy beside its starting value."""
     lines = ["regret teachers (per seed):"]
     for teacher in ("plr_robust", "accel"):
         d = [s["teacher_diagnostics"] for s in runs.get(teacher, [])]
@@ -105,6 +106,11 @@ def regret_teacher_lines(runs: dict[str, list[dict]]) -> list[str]:
         lines.append("  clutr_param generator steps " + " ".join(str(x["generator_updates"]) for x in d)
                      + "  entropy per dimension " + " ".join(f"{x['generator_entropy']:.4f}" for x in d)
                      + f" (start {INITIAL_ENTROPY:.4f})  valid decodes " + " ".join(f"{x['valid_decode_rate']:.3f}" for x in d))
+    d = [s["teacher_diagnostics"] for s in runs.get("paired_param", [])]
+    if d:
+        lines.append("  paired_param generator steps " + " ".join(str(x["generator_updates"]) for x in d)
+                     + "  entropy per dimension " + " ".join(f"{x['generator_entropy']:.4f}" for x in d)
+                     + f" (start {INITIAL_ENTROPY:.4f})")
     return lines
 
 
@@ -152,15 +158,18 @@ def plot_by_height(shares: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for teacher in TEACHERS:
+    colours = plt.get_cmap("tab20").colors  # one colour per teacher: tab10 repeats after ten
+    for k, teacher in enumerate(TEACHERS):
         per = shares[shares["teacher"] == teacher].groupby("height")["share"]
         mean, lo, hi = per.mean(), per.min(), per.max()
-        ax.plot(mean.index, mean.to_numpy(), marker="o", label=teacher)
-        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.08)
+        colour = colours[(2 * k) % 20 + (2 * k) // 20]  # the dark shades first, then the light ones
+        ax.plot(mean.index, mean.to_numpy(), marker="o", label=teacher, color=colour,
+                linestyle="-" if k < 10 else "--")
+        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.08, color=colour)
     ax.set_xlabel("stump height (TMA's test grid)")
     ax.set_ylabel("share of test episodes mastered")
     ax.set_title("walker, TMA's PPO network, 2.5M steps: mean over 5 seeds (band: min-max)", fontsize=9)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
