@@ -45,6 +45,8 @@ qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite we
     python leaderboard/rebuild.py --add experiments/results/walker_baseline_tma/runs.tar.gz \
         --teachers goal_gan,setter_solver,plr --section baseline   # session 22: three more walker baseline rows
     python leaderboard/rebuild.py --supersede $P/pu_runs.tar.gz --supersede $P/pt_runs.tar.gz --teachers alp_gmm   # session 22: seeds 4-7
+    python leaderboard/rebuild.py --add experiments/results/walker_baseline_tma/runs.tar.gz \
+        --teachers plr_robust,accel,clutr_param --section baseline   # session 23; session 24: --teachers paired_param
 """
 
 from __future__ import annotations
