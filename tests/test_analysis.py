@@ -100,3 +100,17 @@ def test_plots_have_a_panel_per_group(runs):
     assert len(fig.axes) == 2 * 3
     fig = A.plot_teacher_diagnostics(A.load_teacher_diagnostics(runs))
     assert fig.axes[0].get_title() in ("episodes", "n_fits")
+
+
+def test_twenty_lines_of_a_panel_are_told_apart():
+    """matplotlib's default colour cycle has ten colours (a 16-teacher panel gave two teachers one
+    colour); ``line_style`` gives twenty distinct (colour, dash) pairs, then repeats."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assert len(plt.rcParams["axes.prop_cycle"].by_key()["color"]) == 10
+    styles = [A.line_style(k) for k in range(20)]
+    assert len({(s["color"], s["linestyle"]) for s in styles}) == 20 and len({s["color"] for s in styles}) == 20
+    assert A.line_style(20) == A.line_style(0) and A.line_style(10)["linestyle"] == "--"

@@ -139,6 +139,13 @@ def test_report_files(sweep, tmp_path):
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(images) >= 4  # curves, intervals, P(improvement), a heatmap per env
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    # palette PNGs (figure_png): 256 colours at most, so that the self-contained page stays small
+    import io
+
+    from PIL import Image
+
+    decoded = [Image.open(io.BytesIO(base64.b64decode(i))) for i in images]
+    assert {im.mode for im in decoded} == {"P"} and all(len(im.getcolors(256) or []) > 1 for im in decoded)
 
 
 def test_cli_writes_files_and_skips_its_own_folder(sweep, capsys):

@@ -1,7 +1,8 @@
 """Leaderboard rows say whether they measure an algorithm (issue #20): the students'
 gradient updates (flagged when no seed trained), whether the teacher ever updated its
 curriculum (flagged when never), the evaluation episodes per test task (flagged below 5
-on the stochastic RL envs), and whether the P(> random) interval excludes 0.5.
+on the stochastic RL envs), rows whose every seed ends at 0 % mastered (flagged: the floor),
+and whether the P(> random) interval excludes 0.5.
 
 The run directories are written in the real format without training; the facts they
 carry are the ones the 2026-11-25 table hid: PLR⊥ whose buffer never replayed (0
@@ -92,6 +93,21 @@ def test_eval_episodes_per_task_are_shown_and_one_episode_is_flagged(board, tmp_
                   episodes_per_task=1)
     row = leaderboard(collect_runs(tmp_path / "one"), reps=100).iloc[0]
     assert row["eval_episodes"] == 1 and row["flags"] == "1 eval episode(s)/task < 5"
+
+
+def test_rows_at_the_floor_are_flagged(tmp_path):
+    """Every seed at 0 % mastered (TMA's Parkour at 250k steps): no teacher can be told apart there,
+    and the row says so; one seed above 0 is enough to lift the flag."""
+    for seed in range(3):
+        for teacher in ("random", "alp_gmm"):
+            write_run(tmp_path / "floor", teacher=teacher, seed=seed, final=0.0, gradient_updates=615,
+                      diagnostics={"n_fits": 3})
+        write_run(tmp_path / "floor", teacher="riac", seed=seed, final=2.0 if seed == 1 else 0.0, gradient_updates=615,
+                  diagnostics={"n_splits": 2})
+    rows = leaderboard(collect_runs(tmp_path / "floor"), reps=100).set_index("teacher")
+    floor = "every seed at 0 % mastered (3/3): the floor, no teacher is told apart"
+    assert rows.loc["random", "flags"] == floor and rows.loc["alp_gmm", "flags"] == floor
+    assert rows.loc["riac", "flags"] == ""
 
 
 def test_separation_from_random_uses_the_interval(board):
@@ -236,3 +252,15 @@ def test_walker_ppo_rows_without_tmas_network_are_flagged(tmp_path):
     assert "student network" not in str(board.loc[("gridworld", "adr"), "flags"])
     assert validity.student_verdict("walker_stumps", "ppo", "shared_mlp") == "reference"
     assert validity.student_verdict("walker_stumps", "sac", None) == "n/a"
+
+
+def test_the_committed_tables_floor_rows_are_parkours():
+    """In the committed table exactly the four Parkour rows (Random and ALP-GMM, walker and fish, 250k
+    steps) have every seed at 0 % mastered, and they carry the flag."""
+    import pandas as pd
+
+    board = pd.read_csv(Path(__file__).resolve().parents[1] / "leaderboard" / "leaderboard.csv")
+    floor = board[board["flags"].fillna("").str.contains("every seed at 0 % mastered")]
+    assert sorted(zip(floor["experiment"], floor["env"], floor["teacher"])) == sorted(
+        ("baseline_parkour", env, t) for env in ("parkour_fish", "parkour_old_classic_bipedal") for t in ("alp_gmm", "random"))
+    assert (floor["final_mastered_mean"] == 0).all() and (board.drop(floor.index)["final_mastered_mean"] > 0).all()

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -218,6 +218,17 @@ def _label(row: pd.Series | dict, keys: Sequence[str]) -> str:
     return " / ".join(str(row[k]) for k in keys)
 
 
+def line_style(k: int) -> dict[str, Any]:
+    """Colour and dash of a plot's ``k``-th line: twenty lines told apart (tab20's dark shades
+    solid, then its light shades dashed), where matplotlib's default cycle repeats after ten and a
+    16-teacher panel would give two teachers one colour."""
+    import matplotlib.pyplot as plt
+
+    colours = plt.get_cmap("tab20").colors
+    k %= 20
+    return {"color": colours[2 * k] if k < 10 else colours[2 * (k - 10) + 1], "linestyle": "-" if k < 10 else "--"}
+
+
 def plot_learning_curves(bands: pd.DataFrame, panel_by: Sequence[str] = ("env", "student"),
                          line_by: Sequence[str] = ("teacher",), ylabel: str = "% of test set mastered",
                          ncols: int = 3, xlabel: str = "environment steps") -> "Figure":
@@ -234,17 +245,19 @@ def plot_learning_curves(bands: pd.DataFrame, panel_by: Sequence[str] = ("env", 
         sel = bands
         for k, v in panel.items():
             sel = sel[sel[k] == v]
-        for key, line in sel.groupby(list(line_by), sort=True):
+        groups = list(sel.groupby(list(line_by), sort=True))
+        for k, (key, line) in enumerate(groups):
             key = key if isinstance(key, tuple) else (key,)
             label = f"{' / '.join(map(str, key))} (n={int(line['seeds'].iloc[0])})"
-            (handle,) = ax.plot(line["step"], line["mean"], label=label)
+            (handle,) = ax.plot(line["step"], line["mean"], label=label, **line_style(k))
             ax.fill_between(line["step"], line["lo"], line["hi"], color=handle.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(_label(panel, list(panel_by)) if panel else "no finished runs")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))  # 300000 as 3 x 1e5: tick labels never collide
         ax.grid(alpha=0.3)
-        if len(sel):
-            ax.legend(fontsize=8)
+        if len(sel):  # many teachers: two columns, so that the legend leaves the curves (and the title) visible
+            ax.legend(fontsize=7 if len(groups) > 8 else 8, ncol=2 if len(groups) > 8 else 1)
     fig.tight_layout()
     return fig
 
@@ -451,7 +464,7 @@ def _runs_by(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[tuple[str, st
 
 
 __all__ = [
-    "bootstrap_mean_ci", "learning_curves", "load_episodes", "load_evaluations", "load_runs", "load_table",
+    "bootstrap_mean_ci", "learning_curves", "line_style", "load_episodes", "load_evaluations", "load_runs", "load_table",
     "load_teacher_diagnostics", "mastery_curves", "mastery_heatmap", "plot_learning_curves",
     "plot_mastery_heatmaps", "plot_sampled_over_time", "plot_teacher_diagnostics", "sampled_tasks",
     "sampling_summary", "task_columns", "with_gradient_updates",

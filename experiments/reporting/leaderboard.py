@@ -364,7 +364,8 @@ def _validity(done: pd.DataFrame, student: str) -> dict[str, Any]:
     network = [str(v) for v in done["student_network"].dropna()] if "student_network" in done else []
     references = done["reference_network"].dropna() if "reference_network" in done else pd.Series(dtype=object)
     reference = str(references.iloc[0]) if len(references) else None  # one env and student per row
-    flags = (validity.row_flags(student, trained, len(known), updated, eval_episodes, code, network, reference)
+    finals = [float(v) for v in done["final_mastered"].dropna()] if "final_mastered" in done else []
+    flags = (validity.row_flags(student, trained, len(known), updated, eval_episodes, code, network, reference, finals)
              if len(done) else [])
     if known.empty:
         updates_text = "-"

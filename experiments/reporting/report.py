@@ -128,13 +128,21 @@ def _legend() -> str:
 
 # -- plots --------------------------------------------------------------------------------------
 def figure_png(fig: "Figure", dpi: int = 110) -> str:
-    """A matplotlib figure as a base64 PNG string (the figure is closed)."""
+    """A matplotlib figure as a base64 PNG string (the figure is closed), with its colours
+    reduced to a 256-colour palette (Pillow, matplotlib's own dependency): a third of the bytes
+    of the full-colour PNG for the same plot, which keeps the self-contained page small enough to
+    carry around (4.3 MB before, for the baseline table's 15 figures)."""
     import matplotlib.pyplot as plt
+    from PIL import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    buf.seek(0)
+    palette = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    palette.save(out, format="PNG", optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def plot_intervals(table: pd.DataFrame, metric: str = "final_mastered", xlabel: str = "IQM of final % mastered"

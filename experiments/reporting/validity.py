@@ -240,14 +240,16 @@ def student_verdict(env: str | None, algo: str | None, policy: str | None) -> st
 
 def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, eval_episodes: float,
               code: list[str] | None = None, network: list[str] | None = None,
-              reference: str | None = None) -> list[str]:
+              reference: str | None = None, finals: list[float] | None = None) -> list[str]:
     """The warnings of one leaderboard row (empty: the row measures an algorithm).
 
     ``trained_seeds`` of ``seeds_known`` finished seeds with a known gradient-update count
     took a gradient step; ``updated`` is the row's teacher-update verdict ("yes", "never",
     "n/a", "unknown"); ``eval_episodes`` the smallest ``eval.episodes_per_task`` of its seeds;
     ``code`` the seeds' :func:`code_verdict`; ``network`` the seeds' :func:`student_verdict`
-    and ``reference`` what the reference network is."""
+    and ``reference`` what the reference network is; ``finals`` the finished seeds' final %
+    of the test set mastered: a row whose every seed ends at 0 % is at the floor, where no teacher
+    can be told from another (the env is too hard for the budget), and says so."""
     flags = []
     network = network or []
     if network.count("differs"):
@@ -267,6 +269,8 @@ def row_flags(student: str, trained_seeds: int, seeds_known: int, updated: str, 
         flags.append("teacher updates unknown")
     if student not in EXACT_EVAL_STUDENTS and not math.isnan(eval_episodes) and eval_episodes < MIN_EVAL_EPISODES:
         flags.append(f"{int(eval_episodes)} eval episode(s)/task < {MIN_EVAL_EPISODES}")
+    if finals and all(f == 0 for f in finals):
+        flags.append(f"every seed at 0 % mastered ({len(finals)}/{len(finals)}): the floor, no teacher is told apart")
     return flags
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.reporting.analysis import load_evaluations, load_runs
+from experiments.reporting.analysis import line_style, load_evaluations, load_runs
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
 from experiments.reporting.results_scripts import load_script
 
@@ -158,14 +158,12 @@ def plot_by_height(shares: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    colours = plt.get_cmap("tab20").colors  # one colour per teacher: tab10 repeats after ten
-    for k, teacher in enumerate(TEACHERS):
+    for k, teacher in enumerate(TEACHERS):  # one colour per teacher: matplotlib's default cycle repeats after ten
         per = shares[shares["teacher"] == teacher].groupby("height")["share"]
         mean, lo, hi = per.mean(), per.min(), per.max()
-        colour = colours[(2 * k) % 20 + (2 * k) // 20]  # the dark shades first, then the light ones
-        ax.plot(mean.index, mean.to_numpy(), marker="o", label=teacher, color=colour,
-                linestyle="-" if k < 10 else "--")
-        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.08, color=colour)
+        style = line_style(k)
+        ax.plot(mean.index, mean.to_numpy(), marker="o", label=teacher, **style)
+        ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), alpha=0.08, color=style["color"])
     ax.set_xlabel("stump height (TMA's test grid)")
     ax.set_ylabel("share of test episodes mastered")
     ax.set_title("walker, TMA's PPO network, 2.5M steps: mean over 5 seeds (band: min-max)", fontsize=9)
