@@ -69,44 +69,32 @@ def test_the_episode_tables_hold_the_last_fifth_the_script_reads():
         assert ids == list(range(ids[0], ids[-1] + 1))
 
 
-def test_paired_ppo_against_reinforce_worked_out_by_hand():
-    """PPO 68.0 (twice) beats four REINFORCE seeds and ties one (68.0): 4.5 each; 63.2 and 62.4
-    beat three (58.8, 60.0, 50.4); 60.0 beats two and ties one: 2.5. 17.5 of 25 = 0.70."""
+def _ppo_against_reinforce(teacher: str, suffix: str, ppo: list[float], reinforce: list[float]) -> float:
+    """Check both sets' per-seed finals against the hand-copied ones, then count the PPO seeds' wins
+    over the REINFORCE seeds (a tie is half) and check that stats.txt prints that count over 25."""
     summaries = tar_summaries(HERE / "runs.tar.gz")
-    ppo, reinforce = _finals(summaries, "paired_param", "designer_ppo"), _finals(summaries, "paired_param", "designer_reinforce")
-    assert ppo == [68.0, 63.2, 60.0, 62.4, 68.0] and reinforce == [65.2, 68.0, 58.8, 60.0, 50.4]
+    assert _finals(summaries, teacher, f"designer_ppo{suffix}") == ppo
+    assert _finals(summaries, teacher, f"designer_reinforce{suffix}") == reinforce
     wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in ppo for b in reinforce)
-    assert wins == 17.5
-    line = next(x for x in (HERE / "stats.txt").read_text().splitlines() if x.startswith("paired_param: P(PPO"))
-    assert line.startswith(f"paired_param: P(PPO seed > REINFORCE seed) {wins / 25:.2f} ")
+    prefix = f"{teacher}{suffix}: P(PPO seed > REINFORCE seed) "
+    line = next(x for x in (HERE / "stats.txt").read_text().splitlines() if x.startswith(prefix))
+    assert line.startswith(f"{prefix}{wins / 25:.2f} ")
+    return wins
 
 
-def test_paired_ppo_against_reinforce_at_1m_worked_out_by_hand():
-    """PPO 74.4 (twice) beats 73.2, 73.6 and 72.8 (3 each); 62.8 beats none; 74.8 beats three;
-    77.2 beats four and ties one (77.2): 4.5. 3 + 0 + 3 + 4.5 + 3 = 13.5 of 25 = 0.54."""
-    summaries = tar_summaries(HERE / "runs.tar.gz")
-    ppo = _finals(summaries, "paired_param", "designer_ppo_1m")
-    reinforce = _finals(summaries, "paired_param", "designer_reinforce_1m")
-    assert ppo == [74.4, 62.8, 74.8, 77.2, 74.4] and reinforce == [73.2, 75.2, 73.6, 77.2, 72.8]
-    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in ppo for b in reinforce)
-    assert wins == 13.5
-    line = next(x for x in (HERE / "stats.txt").read_text().splitlines() if x.startswith("paired_param_1m: P(PPO"))
-    assert line.startswith(f"paired_param_1m: P(PPO seed > REINFORCE seed) {wins / 25:.2f} ")
-    assert "P(a PPO seed > a REINFORCE seed): PAIRED-param 0.54 [0.16, 1.00], CLUTR-param 0.32" in (HERE / "README.md").read_text()
-
-
-def test_clutr_ppo_against_reinforce_at_1m_worked_out_by_hand():
-    """PPO 72.0 beats 69.6 and 71.2 (2); 68.4 none; 66.8 none; 70.0 beats 69.6 (1); 76.0 beats all
-    five (5). 2 + 0 + 0 + 1 + 5 = 8 of 25 = 0.32 (no ties)."""
-    summaries = tar_summaries(HERE / "runs.tar.gz")
-    ppo = _finals(summaries, "clutr_param", "designer_ppo_1m")
-    reinforce = _finals(summaries, "clutr_param", "designer_reinforce_1m")
-    assert ppo == [72.0, 68.4, 66.8, 70.0, 76.0] and reinforce == [69.6, 74.8, 71.2, 73.6, 74.0]
-    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in ppo for b in reinforce)
-    assert wins == 8.0
-    line = next(x for x in (HERE / "stats.txt").read_text().splitlines() if x.startswith("clutr_param_1m: P(PPO"))
-    assert line.startswith(f"clutr_param_1m: P(PPO seed > REINFORCE seed) {wins / 25:.2f} ")
-    assert "CLUTR-param 0.32 [0.00, 0.72]." in (HERE / "README.md").read_text()
+def test_ppo_against_reinforce_worked_out_by_hand():
+    """300k, PAIRED-param: PPO 68.0 (twice) beats four REINFORCE seeds and ties one (68.0): 4.5 each;
+    63.2 and 62.4 beat three (58.8, 60.0, 50.4); 60.0 beats two and ties one: 2.5. 17.5 of 25 = 0.70.
+    1M, PAIRED-param: PPO 74.4 (twice) beats 73.2, 73.6 and 72.8 (3 each); 62.8 beats none; 74.8
+    beats three; 77.2 beats four and ties one (77.2): 4.5. 3 + 0 + 3 + 4.5 + 3 = 13.5 = 0.54.
+    1M, CLUTR-param: PPO 72.0 beats 69.6 and 71.2 (2); 68.4 and 66.8 none; 70.0 beats 69.6 (1);
+    76.0 beats all five (5): 8 = 0.32, no ties."""
+    assert _ppo_against_reinforce("paired_param", "", [68.0, 63.2, 60.0, 62.4, 68.0], [65.2, 68.0, 58.8, 60.0, 50.4]) == 17.5
+    assert _ppo_against_reinforce("paired_param", "_1m", [74.4, 62.8, 74.8, 77.2, 74.4],
+                                  [73.2, 75.2, 73.6, 77.2, 72.8]) == 13.5
+    assert _ppo_against_reinforce("clutr_param", "_1m", [72.0, 68.4, 66.8, 70.0, 76.0], [69.6, 74.8, 71.2, 73.6, 74.0]) == 8.0
+    readme = (HERE / "README.md").read_text()
+    assert "P(a PPO seed > a REINFORCE seed): PAIRED-param 0.54 [0.16, 1.00], CLUTR-param 0.32 [0.00, 0.72]." in readme
 
 
 def test_stats_txt_is_what_the_script_computes_and_the_readme_quotes_it():
