@@ -58,6 +58,9 @@
 #     EXTRA="update_device=cuda ++teacher.params.update=ppo ++teacher.params.lr=0.0003" bash benchmarks/device_ued_sweep.sh \
 #     > $OUT/bwp.txt 2>&1 & wait)
 #
+# Claim 6 (dcd's walker, experiment=ued_walker_dcd: DR vs PLR⊥ vs ACCEL with dcd's bipedal settings, 5M steps; not
+# run yet): the command is in experiments/results/reproductions.md, claim 6.
+#
 # (twelve teachers are done: experiments/results/walker_baseline_tma/; wheels: benchmarks/device_wheels.sh.
 # PLR⊥, ACCEL and CLUTR-param took 545 + 545 + 234 s in session 23: CLUTR-param and PAIRED-param train an
 # antagonist on a second copy of the envs, so a run of theirs weighs about two.)

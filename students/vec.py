@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import gymnasium as gym
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from envs.errors import TeachBenchError
@@ -23,6 +24,7 @@ from students.bridge import CurriculumWrapper
 from students.shm_vec import SharedMemoryVecEnv
 
 VEC_KINDS = ("dummy", "subproc", "batched", "shm")
+NORMALIZE = (True, False, "reward")  # env.normalize: observations and rewards, neither, or rewards alone
 
 
 def env_factory(name: str, kwargs: dict[str, Any] | None = None, seed: int | None = None) -> Callable[[], gym.Env]:
@@ -50,9 +52,11 @@ def _start_method() -> str | None:
 
 
 def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 1, kind: str = "dummy",
-                 seed: int = 0, normalize: bool = False, envs_per_worker: int = 1) -> VecEnv:
+                 seed: int = 0, normalize: bool | str = False, envs_per_worker: int = 1) -> VecEnv:
     """The training VecEnv; sub-env ``i`` is seeded ``seed + i``. ``envs_per_worker``: envs
-    per worker process of the ``shm`` kind (the other kinds take 1)."""
+    per worker process of the ``shm`` kind (the other kinds take 1). ``normalize``: SB3's
+    VecNormalize of observations and rewards (``True``, TeachMyAgent's PPO), of rewards alone
+    (``"reward"``: dcd's ``VecNormalize(ob=False, ret=normalize_returns)``), or none (``False``)."""
     if n_envs < 1:
         raise TeachBenchError("env.n_envs", f"must be >= 1, got {n_envs}")
     if kind not in VEC_KINDS:
@@ -73,6 +77,10 @@ def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 
         else:
             vec = SubprocVecEnv(thunks, start_method=_start_method())
     vec.seed(seed)
+    if normalize not in NORMALIZE:
+        raise TeachBenchError("env.normalize", f"got {normalize!r}", ["true", "false", "reward"])
     if normalize:
-        vec = VecNormalize(vec, norm_obs=True, norm_reward=True)
+        vec = VecNormalize(vec, norm_obs=normalize is True, norm_reward=True)
+        if not vec.norm_obs:  # SB3 keeps no observation statistics then: an unused identity, so that
+            vec.obs_rms = RunningMeanStd(shape=vec.observation_space.shape)  # checkpoints read alike in both modes
     return vec

@@ -72,6 +72,7 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["env=walker_stumps", "budget.steps=2000"], "budget.steps"),  # 16 envs x 1250 steps per rollout
     (["student=dqn", "env.n_envs=5000", "budget.steps=2000"], "budget.steps"),
     (["env.normalize=3"], "env.normalize"),
+    (["env=walker_obstacles", "env.normalize=obs"], "env.normalize"),
     (["env.vec_env=threads"], "env.vec_env"),
     (["torch_threads=0"], "torch_threads"),
     (["seed=-1"], "seed"),

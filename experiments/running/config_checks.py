@@ -43,6 +43,13 @@ def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> None:
         raise TeachBenchError(key, f"must be >= {minimum}, got {value}")
 
 
+def env_normalize(env_cfg: Any) -> bool | str:
+    """``env.normalize`` as the VecEnv takes it: ``True`` (observations and rewards), ``False``,
+    or ``"reward"`` (rewards alone, as dcd's walker runs: ``VecNormalize(ob=False, ret=True)``)."""
+    value = env_cfg.get("normalize", False)
+    return "reward" if value == "reward" else bool(value)
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`TeachBenchError` for the first invalid value of a run config."""
     for key in ("env", "teacher", "student", "budget", "eval"):
@@ -75,10 +82,14 @@ def validate_config(cfg: DictConfig) -> None:
         raise TeachBenchError("env.envs_per_worker", "only env.vec_env=shm takes several envs per worker", ["shm"])
     _positive_int(cfg, "log.flush_every")
     _positive_int(cfg, "log.diagnostics_every")
-    for key in ("eval.held_out", "env.normalize", "teacher_process"):
+    for key in ("eval.held_out", "teacher_process"):
         value = OmegaConf.select(cfg, key, default=False)
         if not isinstance(value, bool):
             raise TeachBenchError(key, f"must be true or false, got {value!r}", ["true", "false"])
+    normalize = OmegaConf.select(cfg, "env.normalize", default=False)
+    if not isinstance(normalize, bool) and normalize != "reward":  # reward: dcd's return normalisation alone
+        raise TeachBenchError("env.normalize", f"must be true, false or reward, got {normalize!r}",
+                              ["true", "false", "reward"])
     resume = OmegaConf.select(cfg, "resume", default=True)
     if not isinstance(resume, bool) and resume != "extend":  # extend: continue a finished run to a larger budget
         raise TeachBenchError("resume", f"must be true, false or extend, got {resume!r}", ["true", "false", "extend"])

@@ -51,6 +51,7 @@ from omegaconf import DictConfig, OmegaConf
 import envs  # noqa: F401  (registers the gymnasium ids)
 from envs.errors import TeachBenchError
 from experiments.console import one_line_parser, report_errors
+from experiments.running.config_checks import env_normalize
 from experiments.rundir import RunDir, write_json
 
 LEVEL_SETS = ("test", "held_out", "all")
@@ -133,7 +134,7 @@ def load_policy(cfg: DictConfig, policy: Policy, device: str = "cpu") -> tuple[A
     env_kwargs = _env_kwargs(cfg)
     student = OmegaConf.to_container(cfg.student.params, resolve=True) if cfg.student.get("params") else {}
     env_students = OmegaConf.to_container(cfg.env.students, resolve=True) if cfg.env.get("students") else {}
-    normalize = bool(cfg.env.get("normalize", False))
+    normalize = env_normalize(cfg.env)
     vec = make_vec_env(str(cfg.env.name), env_kwargs, int(cfg.env.n_envs), "dummy", seed=int(cfg.seed), normalize=normalize)
     fresh = make_student(str(cfg.student.algo), vec, policy=cfg.student.get("policy"), params=student,  # type: ignore[arg-type]
                          env_defaults=env_students, seed=int(cfg.seed), device=device)  # type: ignore[arg-type]

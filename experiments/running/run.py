@@ -41,7 +41,7 @@ from experiments.code_version import LOADED as CODE_LOADED
 from experiments.host import host_info
 from experiments.rundir import (RunDir, RunLock, config_id, identity_diff, storage_error, table_scalars,
                                  write_json)
-from experiments.running.config_checks import resolve_auto_params, resolved_config, validate_config
+from experiments.running.config_checks import env_normalize, resolve_auto_params, resolved_config, validate_config
 from experiments.running.curves import area_under_curve
 from experiments.running.sinks import make_sink
 from experiments.safe_config import load_run_config
@@ -393,7 +393,7 @@ class RunPlan:
     env_kwargs: dict[str, Any]
     n_envs: int
     vec_env: str
-    normalize: bool
+    normalize: bool | str  # True: observations and rewards; "reward": rewards alone (dcd's walker)
     env_expert: Any
     env_students: dict[str, Any]  # per-algorithm student defaults of this env
     # teacher (TeachMyAgent's protocol: expert-knowledge level, rugged task-space shuffle)
@@ -438,7 +438,7 @@ class RunPlan:
             torch_threads=cfg.torch_threads,
             env_name=env_cfg.name, env_label=env_label(cfg),
             env_kwargs=plain(env_cfg.kwargs) if env_cfg.get("kwargs") else {},
-            n_envs=int(env_cfg.n_envs), vec_env=str(env_cfg.vec_env), normalize=bool(env_cfg.get("normalize", False)),
+            n_envs=int(env_cfg.n_envs), vec_env=str(env_cfg.vec_env), normalize=env_normalize(env_cfg),
             env_expert=plain(env_cfg.get("expert")),
             env_students=plain(env_cfg.students) if env_cfg.get("students") else {},
             teacher_name=cfg.teacher.name,
@@ -822,6 +822,8 @@ def final_normalizer(run_dir: str | os.PathLike, venv: Any) -> VecNormalize | No
     def load(r: Any, d: Mapping[str, Any]) -> None:
         r.mean, r.var, r.count = np.asarray(d["mean"], dtype=np.float64), np.asarray(d["var"], dtype=np.float64), d["count"]
 
+    if not vec.norm_obs:  # rewards alone were normalised (env.normalize: reward): observations pass as they are
+        return vec
     if isinstance(vec.obs_rms, dict):
         for k, r in vec.obs_rms.items():
             load(r, stats["obs_rms"][k])
