@@ -31,6 +31,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 
 from envs.errors import TeachBenchError
 from students.bridge import Curriculum, CurriculumCallback, CurriculumWrapper
+from students.vec import normalized
 
 
 class ReplayMask:
@@ -200,7 +201,7 @@ def clone_vec_env(vec: VecEnv, seed: int) -> VecEnv:
         out = SubprocVecEnv(thunks) if isinstance(inner, SubprocVecEnv) else DummyVecEnv(thunks)
     out.seed(seed)
     if isinstance(vec, VecNormalize):
-        out = VecNormalize(out, norm_obs=vec.norm_obs, norm_reward=vec.norm_reward)
+        out = normalized(out, norm_obs=vec.norm_obs, norm_reward=vec.norm_reward)
     return out
 
 

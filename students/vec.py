@@ -80,7 +80,15 @@ def make_vec_env(name: str, kwargs: dict[str, Any] | None = None, n_envs: int = 
     if normalize not in NORMALIZE:
         raise TeachBenchError("env.normalize", f"got {normalize!r}", ["true", "false", "reward"])
     if normalize:
-        vec = VecNormalize(vec, norm_obs=normalize is True, norm_reward=True)
-        if not vec.norm_obs:  # SB3 keeps no observation statistics then: an unused identity, so that
-            vec.obs_rms = RunningMeanStd(shape=vec.observation_space.shape)  # checkpoints read alike in both modes
+        vec = normalized(vec, norm_obs=normalize is True)
     return vec
+
+
+def normalized(vec: VecEnv, norm_obs: bool, norm_reward: bool = True) -> VecNormalize:
+    """SB3's VecNormalize around ``vec``. Without observation normalisation SB3 keeps no
+    observation statistics; an unused identity takes their place, so that checkpoints and the
+    saved normaliser read alike in both modes."""
+    out = VecNormalize(vec, norm_obs=norm_obs, norm_reward=norm_reward)
+    if not out.norm_obs:
+        out.obs_rms = RunningMeanStd(shape=out.observation_space.shape)
+    return out

@@ -123,3 +123,21 @@ def test_accel_on_dcds_walker_draws_easy_levels_and_edits_them(compose, tmp_path
     frozen = final_normalizer(run_dir, raw)
     first = frozen.reset()
     assert np.array_equal(first, frozen.get_original_obs())
+
+
+def test_a_paired_antagonist_keeps_reward_only_normalisation(compose):
+    """PAIRED's antagonist plays on a copy of the envs (students/robust.py): the copy normalises as the
+    original does, and a short real PAIRED-param run with env.normalize=reward checkpoints (both students) and
+    finishes with regrets delivered to its teacher."""
+    from students.robust import clone_vec_env
+
+    vec = make_vec_env("walker_obstacles", {}, 1, "dummy", seed=0, normalize="reward")
+    copy = clone_vec_env(vec, seed=5)
+    assert (copy.norm_obs, copy.norm_reward) == (False, True) and _normalizer_state(copy) is not None
+    cfg = compose("env=walker_obstacles", "teacher=paired_param", "seed=0", "env.n_envs=2", "env.vec_env=dummy",
+                  "env.normalize=reward", "env.students.ppo.n_steps=128", "env.students.ppo.batch_size=64",
+                  "budget.steps=3072", "eval.every=3072", "eval.held_out=false", "env.kwargs.test_size=2",
+                  "checkpoint.every=1024", "teacher.params.batch_size=2")
+    summary = run(cfg)
+    assert summary["state"] == "finished" and summary["gradient_updates"] > 0
+    assert summary["teacher_diagnostics"]["updates"] > 0  # regrets reached the teacher: the antagonist played
