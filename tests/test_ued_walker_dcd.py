@@ -93,6 +93,19 @@ def test_reward_only_normalisation_leaves_observations_raw():
     assert err.value.key == "env.normalize"
 
 
+@pytest.mark.parametrize("teacher", ["random", "plr_robust"])
+def test_the_other_sweep_points_run_end_to_end(compose, teacher):
+    """DR and PLR⊥ of the preset's sweep, at a smoke budget (2 envs, 2048 steps, a 4-level buffer)."""
+    cfg = compose("experiment=ued_walker_dcd", f"teacher={teacher}", "seed=0", "env.n_envs=2", "env.vec_env=dummy",
+                  "env.students.ppo.n_steps=256", "env.students.ppo.batch_size=64", "budget.steps=2048",
+                  "eval.every=2048", "eval.held_out=false", "env.kwargs.test_size=2", "ued.buffer_size=4",
+                  "checkpoint.every=1024", "hydra.mode=RUN")
+    summary = run(cfg)
+    assert summary["state"] == "finished" and summary["gradient_updates"] > 0
+    if teacher == "plr_robust":
+        assert summary["teacher_diagnostics"]["replayed"] > 0
+
+
 def test_accel_on_dcds_walker_draws_easy_levels_and_edits_them(compose, tmp_path):
     """A short real run (2 envs, 4096 steps, a 4-level buffer): every new level lies in dcd's easy
     base, the run trains and its normaliser file says rewards alone were normalised; and the
