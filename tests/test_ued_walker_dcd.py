@@ -35,6 +35,10 @@ def test_the_preset_is_dcds_walker_setting(compose, teacher):
 
     cfg = compose("experiment=ued_walker_dcd", f"teacher={teacher}")
     check_run_config(cfg)  # the CLI's per-run check of every sweep point
+    # and with the device command's overrides (experiments/results/reproductions.md, claim 6)
+    check_run_config(compose("experiment=ued_walker_dcd", f"teacher={teacher}", "device=auto", "update_device=cuda",
+                             "checkpoint.every=200000"))
+    assert cfg.env.vec_env == "shm" and cfg.env.envs_per_worker * 2 == cfg.env.n_envs  # 2 workers x 8 envs
     ppo = cfg.env.students.ppo
     rollout = DCD_STUDENT["num_processes"] * DCD_STUDENT["num_steps"]
     assert cfg.env.n_envs * ppo.n_steps == rollout and cfg.env.n_envs == DCD_STUDENT["num_processes"]
@@ -96,7 +100,7 @@ def test_reward_only_normalisation_leaves_observations_raw():
 @pytest.mark.parametrize("teacher", ["random", "plr_robust"])
 def test_the_other_sweep_points_run_end_to_end(compose, teacher):
     """DR and PLR⊥ of the preset's sweep, at a smoke budget (2 envs, 2048 steps, a 4-level buffer)."""
-    cfg = compose("experiment=ued_walker_dcd", f"teacher={teacher}", "seed=0", "env.n_envs=2", "env.vec_env=dummy",
+    cfg = compose("experiment=ued_walker_dcd", f"teacher={teacher}", "seed=0", "env.n_envs=2", "env.vec_env=dummy", "env.envs_per_worker=1",
                   "env.students.ppo.n_steps=256", "env.students.ppo.batch_size=64", "budget.steps=2048",
                   "eval.every=2048", "eval.held_out=false", "env.kwargs.test_size=2", "ued.buffer_size=4",
                   "checkpoint.every=1024", "hydra.mode=RUN")
@@ -112,7 +116,7 @@ def test_accel_on_dcds_walker_draws_easy_levels_and_edits_them(compose, tmp_path
     final normaliser leaves observations as they are."""
     import pandas as pd
 
-    cfg = compose("experiment=ued_walker_dcd", "teacher=accel", "seed=0", "env.n_envs=2", "env.vec_env=dummy",
+    cfg = compose("experiment=ued_walker_dcd", "teacher=accel", "seed=0", "env.n_envs=2", "env.vec_env=dummy", "env.envs_per_worker=1",
                   "env.students.ppo.n_steps=256", "env.students.ppo.batch_size=64", "budget.steps=4096",
                   "eval.every=4096", "eval.held_out=false", "env.kwargs.test_size=3", "ued.buffer_size=4",
                   "checkpoint.every=2048", "hydra.mode=RUN")
