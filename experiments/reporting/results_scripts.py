@@ -5,17 +5,19 @@ folder name such as ``ued_dcd25_plr`` is data, not a module path. Another folder
 a test that reads a folder's numbers back loads them with :func:`load_script`, so that every
 number is computed by the one script its README quotes. :func:`run_config` reads the saved
 config of one run out of a folder's packed runs (``runs_slim.tar.gz``), so a test checks the
-settings a run really had, not the preset as it reads today.
+settings a run really had, not the preset as it reads today. :func:`unpacked` opens a folder's
+packed runs as a run folder for :mod:`experiments.reporting.analysis` to read.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import tarfile
-
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -30,6 +32,16 @@ def load_script(path: Path | str, name: str | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def unpacked(tarball: Path | str) -> Iterator[Path]:
+    """The runs packed in ``tarball``, extracted into a temporary folder for the ``with`` block
+    (regular files and folders only: tarfile's ``data`` filter)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
 
 
 def run_config(tarball: Path | str, teacher: str, seed: int, student: str = "recurrent_ppo") -> dict[str, Any]:

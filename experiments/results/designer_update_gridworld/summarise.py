@@ -21,8 +21,6 @@ is the generator's update. For each teacher config (a name and its update):
 from __future__ import annotations
 
 import json
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from envs.gridworld.generate import maze_task_space
 from envs.task_space import TaskSpace
 from experiments.reporting.analysis import load_episodes, load_runs, sampling_summary
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
+from experiments.reporting.results_scripts import unpacked
 
 HERE = Path(__file__).resolve().parent
 UNIT_GAUSSIAN_ENTROPY = 0.5 * (1.0 + np.log(2 * np.pi))
@@ -47,10 +46,8 @@ def label(teacher: str, experiment: str) -> str:
 
 def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, episodes) of every finished run in the tarball."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        runs = load_runs(Path(tmp))
+    with unpacked(tarball) as tmp:
+        runs = load_runs(tmp)
         episodes = load_episodes(runs)
         runs["teacher_diagnostics"] = [json.loads((Path(p) / "summary.json").read_text()).get("teacher_diagnostics", {})
                                        if state == "finished" else {} for p, state in zip(runs["path"], runs["state"])]

@@ -35,12 +35,12 @@ from __future__ import annotations
 import shutil
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from experiments.reporting.leaderboard import collect_runs, leaderboard
+from experiments.reporting.results_scripts import unpacked
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -69,10 +69,8 @@ def _extract_random(dest: Path, random_runs: dict[Path, str] | None = None) -> N
 def table(runs_tarball: Path = HERE / "runs.tar.gz", random_runs: dict[Path, str] | None = None) -> pd.DataFrame:
     """The leaderboard table of the rerun rows and their Random rows (``random_runs``, as for
     :func:`_extract_random`)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(runs_tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        _extract_random(Path(tmp), random_runs)
+    with unpacked(runs_tarball) as tmp:
+        _extract_random(tmp, random_runs)
         board = leaderboard(collect_runs(tmp))
     return board
 
@@ -80,10 +78,8 @@ def table(runs_tarball: Path = HERE / "runs.tar.gz", random_runs: dict[Path, str
 def table_lite(runs_tarball: Path = HERE / "runs_lite.tar.gz") -> pd.DataFrame:
     """The leaderboard table of the rerun lite rows and the lite tier's committed Random runs
     (where the tarball has no Random run of that env: the toy track reran its own)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(runs_tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        lite = Path(tmp) / "lite"
+    with unpacked(runs_tarball) as tmp:
+        lite = tmp / "lite"
         rerun = {run.name.split("__")[0] for run in lite.glob("*__random__*")}  # envs whose Random was rerun
         for run in sorted(LITE_RANDOM.glob("*__random__*")):
             if run.name.split("__")[0] not in rerun:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,7 @@ import pandas as pd
 
 from experiments.reporting.analysis import line_style, load_evaluations, load_runs
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
-from experiments.reporting.results_scripts import load_script
+from experiments.reporting.results_scripts import load_script, unpacked
 
 HERE = Path(__file__).resolve().parent
 SB3_NETWORK_RUNS = HERE.parent / "walker_baseline" / "runs.tar.gz"
@@ -127,10 +126,8 @@ def network_effect(tma: list[float], sb3: list[float], rng: np.random.Generator)
 def mastery_by_height(tarball: Path) -> pd.DataFrame:
     """teacher x seed x stump height -> share of the final evaluation's test episodes mastered
     at that height (10 spacings x 5 episodes each)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        evals = load_evaluations(load_runs(Path(tmp)))
+    with unpacked(tarball) as tmp:
+        evals = load_evaluations(load_runs(tmp))
     final = evals[(evals["split"] == "test") & (evals["step"] == FINAL)]
     final = final.assign(height=final["task.stump_height"].round(2))
     return final.groupby(["teacher", "seed", "height"])["mastered"].mean().rename("share").reset_index()

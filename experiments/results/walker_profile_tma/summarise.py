@@ -29,8 +29,6 @@ What this script prints, per challenge:
 
 from __future__ import annotations
 
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ import pandas as pd
 from experiments.reporting.analysis import load_evaluations, load_runs
 from experiments.reporting.leaderboard import BOOTSTRAP_REPS, improvement_interval, iqm_interval, keyed_rng
 from experiments.reporting.profile import CHALLENGES, plot_tma_profile, tma_profile
+from experiments.reporting.results_scripts import unpacked
 
 HERE = Path(__file__).resolve().parent
 TARBALLS = {"unfeasible": HERE / "pu_runs.tar.gz", "trivial": HERE / "pt_runs.tar.gz"}
@@ -51,10 +50,8 @@ TMA_RATIO = {"unfeasible": 2.4, "trivial": 2.4}
 
 def load(tarball: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The runs table (one row per run, finished or not) and every test-set evaluation row."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        runs = load_runs(Path(tmp))
+    with unpacked(tarball) as tmp:
+        runs = load_runs(tmp)
         evals = load_evaluations(runs)
     return runs, evals[evals["split"] == "test"]
 
