@@ -47,6 +47,8 @@ qweb_instructor,random,riac,setter_solver,spdl,webrl   # session 15: the lite we
     python leaderboard/rebuild.py --supersede $P/pu_runs.tar.gz --supersede $P/pt_runs.tar.gz --teachers alp_gmm   # session 22: seeds 4-7
     python leaderboard/rebuild.py --add experiments/results/walker_baseline_tma/runs.tar.gz \
         --teachers plr_robust,accel,clutr_param --section baseline   # session 23; session 24: --teachers paired_param
+    python leaderboard/rebuild.py --add experiments/results/lite_tier/walker_lite_2m.tar.gz \
+        --teachers random,alp_gmm,covar_gmm,riac,adr,goal_gan,spdl,plr,plr_robust,accel --section lite   # session 25
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ SOURCES = [
     RESULTS / "walker_baseline_tma" / "runs.tar.gz",
     RESULTS / "walker_profile_tma" / "pu_runs.tar.gz",
     RESULTS / "walker_profile_tma" / "pt_runs.tar.gz",
+    RESULTS / "lite_tier" / "walker_lite_2m.tar.gz",
 ]
 
 

@@ -35,7 +35,9 @@ SUPERSEDED = {("lite", "webform"): ROOT / "experiments" / "results" / "lite_tier
 # session 19 by the same protocol with TMA's network (experiments/results/walker_baseline_tma/)
 ADDED = {("walker_stumps_alpgmm_vs_random", "walker_stumps"):
          ROOT / "experiments" / "results" / "walker_stumps_teachers" / "runs.tar.gz",
-         ("baseline", "walker_stumps"): ROOT / "experiments" / "results" / "walker_baseline_tma" / "runs.tar.gz"}
+         ("baseline", "walker_stumps"): ROOT / "experiments" / "results" / "walker_baseline_tma" / "runs.tar.gz",
+         # session 25: the walker's lite rows (ADR, Covar-GMM, SPDL among ten teachers)
+         ("lite", "walker_stumps"): ROOT / "experiments" / "results" / "lite_tier" / "walker_lite_2m.tar.gz"}
 
 
 def _summaries(tarball: Path) -> list[dict]:
@@ -156,6 +158,7 @@ def test_the_lite_tier_still_ranks_teachers_as_the_baseline_after_the_reruns():
     # toy track, 9 teachers (36 pairs), with GoalGAN's fixed-code rows: the lite order disagrees
     # with the long one on 3 pairs only (ADR/RIAC, GoalGAN/RIAC, SPDL/Random), so tau = (33 - 3) / 36
     assert lite.loc["toy-default", "kendall_tau"] == pytest.approx(30 / 36)
+    assert lite.loc["walker_stumps", "kendall_tau"] == pytest.approx(29 / 45)  # tests/test_walker_lite_results.py
     assert (lite["kendall_p"] < 0.01).all()
 
 
@@ -166,8 +169,9 @@ def test_every_manifest_run_is_in_a_committed_tarball(tmp_path):
     # 405 with minimax's 8, session 16's walker section (11 + 11 + 4 x 5 runs), session 17's walker baseline rows (6 x 5),
     # session 21's two profile challenges (8 Random + 4 ALP-GMM runs each), session 22's walker baseline rows of
     # GoalGAN, Setter-Solver and PLR (3 x 5), ALP-GMM's profile seeds 4-7 (2 x 4), session 23's PLR⊥, ACCEL and CLUTR-param
-    # rows (3 x 5) and session 24's PAIRED-param row (5)
-    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == 405 + 42 + 30 + 24 + 15 + 8 + 15 + 5
+    # rows (3 x 5), session 24's PAIRED-param row (5) and session 25's lite walker rows (10 x 3)
+    assert rebuild.assemble(tmp_path / "runs", rebuild.SOURCES) == len(rebuild.manifest_runs()) == \
+        405 + 42 + 30 + 24 + 15 + 8 + 15 + 5 + 30
     assert len(list((tmp_path / "runs").glob("*/*/eval"))) > 300
 
 
