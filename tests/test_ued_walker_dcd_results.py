@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from _tma_walker import tar_members
 from experiments.reporting.results_scripts import load_script
 from test_ued_walker_dcd import DCD_ACCEL, DCD_PLR, DCD_STUDENT
 
@@ -35,9 +36,7 @@ def runs(summarise) -> pd.DataFrame:
 
 
 def _configs() -> list[dict]:
-    with tarfile.open(TARBALL) as tar:
-        return [yaml.safe_load(tar.extractfile(m).read()) for m in tar.getmembers()  # type: ignore[union-attr]
-                if m.name.endswith("/config.yaml")]
+    return [yaml.safe_load(data) for data in tar_members(TARBALL, "/config.yaml")]
 
 
 def test_every_run_has_dcds_bipedal_settings():
